@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package mend needs to build, test and run.
+# Idempotent: packages already present are skipped; apt is only touched when something is missing.
+# Works as root on a fresh Debian 12 machine (uses sudo when not root and sudo exists).
+set -euo pipefail
+
+packages=(
+  build-essential g++ cmake ninja-build pkg-config git
+  libboost1.81-dev libboost-program-options1.81-dev
+  protobuf-compiler libprotobuf-dev
+  libssl-dev openssl
+  libsqlite3-dev sqlite3
+  doctest-dev
+  libspdlog-dev libfmt-dev
+  libbenchmark-dev
+  tmux valgrind procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "deps: done"

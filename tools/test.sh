@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what is missing, configures, builds and runs every test through CTest.
+#   tools/test.sh          dev preset (Debug, warnings as errors)
+#   tools/test.sh --asan   asan preset (AddressSanitizer + UndefinedBehaviorSanitizer)
+#   tools/test.sh --release
+# Extra arguments after `--` go to ctest (e.g. `tools/test.sh -- -R engine`).
+# Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+preset=dev
+ctest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --asan) preset=asan ;;
+    --release) preset=release ;;
+    --dev) preset=dev ;;
+    --) shift; ctest_args=("$@"); break ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+tools/deps.sh
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$(nproc)"
+ctest --preset "$preset" "${ctest_args[@]}"
