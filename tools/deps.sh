@@ -13,7 +13,7 @@ packages=(
   doctest-dev
   libspdlog-dev libfmt-dev
   libbenchmark-dev
-  tmux valgrind procps
+  tmux valgrind procps ccache
 )
 
 missing=()
