@@ -1,0 +1,111 @@
+// The seam between the network layer (server/net) and the rooms (server/rooms).
+//
+// net authenticates a connection (tokens.h), then talks to rooms only through RoomService.
+// rooms never sees a socket: it sees a Recipient, to which it hands encoded ServerFrames.
+// Message path: net decodes a ClientFrame -> RoomService::submit -> the room's strand ->
+// engine::decide -> Store::append (committed) -> engine::evolve -> one encoded frame per
+// distinct view -> Recipient::send of every attached participant who may see it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mend/v1/api.pb.h"
+#include "mend/v1/frames.pb.h"
+
+namespace mend::rooms {
+
+// WebSocket close codes (DESIGN.md section 5). 4000-4499: reconnect and resume;
+// 4500-4999: terminal. README lists every code.
+enum class CloseCode : std::uint16_t {
+  kServerShutdown = 4001,
+  kSlowConsumer = 4008,
+  kReplaced = 4009,
+  kMalformed = 4400,
+  kUnauthenticated = 4501,
+  kConsentRevoked = 4503,  // observer consent revoked, or room erased
+  kUnknownRoom = 4504,
+  kRateLimitAbuse = 4529,
+};
+
+// A live connection of one participant, as the rooms see it. Implemented by net.
+// Thread safety: send/close are called from a room's strand and must not block: they queue
+// and return. After close() the room never calls send() on it again.
+class Recipient {
+ public:
+  virtual ~Recipient() = default;
+  // Queues one encoded ServerFrame. The same bytes are shared by every recipient who gets
+  // the same frame (encoded once).
+  virtual void send(std::shared_ptr<const std::string> frame) = 0;
+  // Closes the connection with a close code of DESIGN 5 and a short reason (no content).
+  virtual void close(CloseCode code, std::string reason) = 0;
+};
+
+// Errors of the HTTP-facing calls: a stable code ("UNKNOWN_TEMPLATE", "UNKNOWN_ROOM",
+// "INVALID_ARGUMENT", "UNAVAILABLE", ...), a human message, and the HTTP status to use.
+struct ServiceError {
+  std::string code;
+  std::string message;
+  int http_status = 400;
+};
+
+template <typename T>
+struct Result {
+  std::optional<T> value;
+  std::optional<ServiceError> error;
+};
+
+// Who a connection or an HTTP caller is, after token verification.
+struct Participant {
+  std::string room_id;
+  v1::Actor actor;
+};
+
+// Rooms: creation, attachment of live connections, command submission.
+// Thread safety: every method may be called from any thread; callbacks run on an executor
+// of the service (never inline under a lock); they may be called after the caller is gone,
+// so capture weak pointers.
+class RoomService {
+ public:
+  virtual ~RoomService() = default;
+
+  // Creates a room from a template (validated request: template known, names unique and
+  // well-formed). Returns the room id and one signed invite token per partner and observer.
+  virtual void create_room(const v1::CreateRoomRequest& request,
+                           std::function<void(Result<v1::CreateRoomResponse>)> done) = 0;
+
+  // The loaded templates, for GET /v1/templates.
+  virtual v1::ListTemplatesResponse list_templates() const = 0;
+
+  // The current view of `who`, for GET /v1/rooms/{id}.
+  virtual void get_view(const Participant& who,
+                        std::function<void(Result<v1::GetRoomResponse>)> done) = 0;
+
+  // Attaches a live connection after a valid Hello. The room sends, through `recipient`, in
+  // order: a frame with Welcome (recovered true when every event after resume_after_seq can be
+  // replayed, else false with the full view), the replayed events (several per frame), a
+  // ReplayDone item, then live frames. A previous connection of the same participant is
+  // closed with kReplaced. An observer not approved by both partners, or an unknown room, is
+  // refused: `done` gets the close code to use; on success `done` gets nullopt.
+  virtual void attach(const Participant& who, const v1::Hello& hello,
+                      std::shared_ptr<Recipient> recipient,
+                      std::function<void(std::optional<CloseCode>)> done) = 0;
+
+  // Detaches `recipient` if it is still the participant's current connection.
+  virtual void detach(const Participant& who, const Recipient* recipient) = 0;
+
+  // Runs one command. The CommandResult (same command_id; a retried id gets the original
+  // result without applying it twice) and the events the command caused reach the sender in
+  // one frame through its Recipient, after the store committed them; the other participants
+  // get the events (with their own view) in one frame each.
+  virtual void submit(const Participant& who, v1::Command command) = 0;
+
+  // Cumulative acknowledgement of events up to `last_seq` (HeartbeatAck).
+  virtual void acknowledge(const Participant& who, std::uint64_t last_seq) = 0;
+};
+
+}  // namespace mend::rooms
