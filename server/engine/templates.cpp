@@ -17,6 +17,7 @@ namespace mend::engine {
 namespace {
 
 namespace pb = google::protobuf;
+using namespace template_limits;
 
 // ---------------------------------------------------------------------------------------
 // Field paths: a broken rule points at a field by descriptor steps, so that the same path
@@ -93,6 +94,25 @@ bool is_identifier(std::string_view name) {
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
+}
+
+// The timings with every 0 replaced by its documented default (template.proto `Timing`),
+// unclamped, so that validation can compare them.
+v1::Timing effective_timing(const v1::Timing& timing) {
+  v1::Timing out = timing;
+  auto or_default = [](std::uint32_t value, std::uint32_t fallback) {
+    return value != 0 ? value : fallback;
+  };
+  out.set_reflection_beat_ms(or_default(timing.reflection_beat_ms(), 2000));
+  out.set_pause_default_s(or_default(timing.pause_default_s(), 120));
+  out.set_pause_max_s(or_default(timing.pause_max_s(), 600));
+  out.set_time_out_min_s(std::max(kTimeOutFloorS, timing.time_out_min_s()));
+  out.set_time_out_default_s(or_default(timing.time_out_default_s(), out.time_out_min_s()));
+  out.set_time_out_cap_s(or_default(timing.time_out_cap_s(), kTimeOutCapS));
+  out.set_appointment_window_s(or_default(timing.appointment_window_s(), 86400));
+  out.set_consult_break_default_s(or_default(timing.consult_break_default_s(), 300));
+  out.set_consult_break_max_s(or_default(timing.consult_break_max_s(), 1800));
+  return out;
 }
 
 class Checker {
@@ -240,7 +260,7 @@ class Checker {
 
   void check_timing(const v1::Timing& timing, const FieldPath& at) {
     const pb::Descriptor* d = v1::Timing::descriptor();
-    const v1::Timing eff = resolved_timing(timing);
+    const v1::Timing eff = effective_timing(timing);
     auto here = [&](int number) { return child(at, d, number); };
     auto seconds = [](std::uint32_t s) { return std::to_string(s) + " s"; };
 
@@ -421,27 +441,6 @@ std::string TemplateError::to_string() const {
   if (!field.empty()) out += field + ": ";
   out += message;
   return out;
-}
-
-v1::Timing resolved_timing(const v1::Timing& timing) {
-  v1::Timing out = timing;
-  auto or_default = [](std::uint32_t value, std::uint32_t fallback) {
-    return value != 0 ? value : fallback;
-  };
-  out.set_reflection_beat_ms(or_default(timing.reflection_beat_ms(), 2000));
-  out.set_pause_default_s(or_default(timing.pause_default_s(), 120));
-  out.set_pause_max_s(or_default(timing.pause_max_s(), 600));
-  out.set_time_out_min_s(std::max(kTimeOutFloorS, timing.time_out_min_s()));
-  out.set_time_out_default_s(or_default(timing.time_out_default_s(), out.time_out_min_s()));
-  out.set_time_out_cap_s(or_default(timing.time_out_cap_s(), kTimeOutCapS));
-  out.set_appointment_window_s(or_default(timing.appointment_window_s(), 86400));
-  out.set_consult_break_default_s(or_default(timing.consult_break_default_s(), 300));
-  out.set_consult_break_max_s(or_default(timing.consult_break_max_s(), 1800));
-  return out;
-}
-
-std::uint32_t resolved_chunk_max_chars(const v1::Stage& stage) {
-  return stage.chunk_max_chars() != 0 ? stage.chunk_max_chars() : kDefaultChunkChars;
 }
 
 std::vector<TemplateError> validate(const v1::Template& tmpl) {

@@ -8,18 +8,18 @@
 // Validation rules (each broken rule is one TemplateError):
 // - name: [a-z0-9-]{1,64}; in a file, equal to the file name without `.textpb`.
 // - title: not blank, at most kMaxTitleBytes. description and every prompt: at most
-//   kMaxPromptBytes.
+//   kMaxPromptBytes (constants in template_limits below).
 // - stages: at least one, at most kMaxStages. Per stage: name [a-z0-9-]{1,64} and unique in the
 //   template; title and speaker_prompt not blank; opener PARTNER_A or PARTNER_B;
 //   more_loop requires mirror_each_chunk; turn_reflections only SUMMARY, VALIDATION, EMPATHY,
 //   each at most once; closer a known StageCloser; chunk_max_chars <= 16000;
 //   soft_turn_s <= kMaxSoftTurnS; listener_questions only with listener_may_ask, each not
 //   blank, at most kMaxListenerQuestions.
-// - timing (0 means the default, see ResolvedTiming): reflection_beat_ms <= 60000;
-//   pause_max_s <= 600; pause_default_s <= effective pause_max_s; time_out_min_s >= 1200 when
-//   set (hard floor: 20 minutes); time_out_cap_s <= 86400 (hard cap: 24 hours) and >= the
-//   effective minimum; time_out_default_s within [effective min, effective cap];
-//   appointment_window_s <= kMaxAppointmentWindowS; consult_break_max_s <=
+// - timing (0 means the documented default of template.proto `Timing`):
+//   reflection_beat_ms <= 60000; pause_max_s <= 600; pause_default_s <= effective pause_max_s;
+//   time_out_min_s >= 1200 when set (hard floor: 20 minutes); time_out_cap_s <= 86400 (hard
+//   cap: 24 hours) and >= the effective minimum; time_out_default_s within [effective min,
+//   effective cap]; appointment_window_s <= kMaxAppointmentWindowS; consult_break_max_s <=
 //   kMaxConsultBreakS; consult_break_default_s <= effective consult_break_max_s.
 //
 // Thread safety: free functions are reentrant. A TemplateCatalog is immutable after `load`;
@@ -39,13 +39,15 @@
 
 namespace mend::engine {
 
+// Bounds enforced by `validate`, beyond those template.proto documents. In their own
+// namespace: the engine's timing.h names its own hard limits.
+namespace template_limits {
 inline constexpr std::size_t kMaxNameBytes = 64;
 inline constexpr std::size_t kMaxTitleBytes = 200;
 inline constexpr std::size_t kMaxPromptBytes = 4000;
 inline constexpr int kMaxStages = 32;
 inline constexpr int kMaxListenerQuestions = 32;
 inline constexpr std::uint32_t kMaxChunkChars = 16000;
-inline constexpr std::uint32_t kDefaultChunkChars = 1000;
 inline constexpr std::uint32_t kMaxSoftTurnS = 3600;
 inline constexpr std::uint32_t kMaxReflectionBeatMs = 60000;
 inline constexpr std::uint32_t kMaxPauseS = 600;
@@ -53,6 +55,7 @@ inline constexpr std::uint32_t kTimeOutFloorS = 1200;
 inline constexpr std::uint32_t kTimeOutCapS = 86400;
 inline constexpr std::uint32_t kMaxAppointmentWindowS = 7 * 86400;
 inline constexpr std::uint32_t kMaxConsultBreakS = 3600;
+}  // namespace template_limits
 
 // One broken rule. `file` is the path as loaded ("" for a template from another source),
 // `line` is 1-based (0 when there is no text to point into), `field` is the path of the
@@ -73,13 +76,6 @@ struct TemplateError {
 // Every broken rule of `tmpl`, in field order; empty when valid. Does not compare the name
 // with any file name. Lines are 0 and file empty: there is no text to point into.
 std::vector<TemplateError> validate(const v1::Template& tmpl);
-
-// The timings of a template with every 0 replaced by its documented default
-// (template.proto `Timing`). Precondition: none (an invalid template resolves too).
-v1::Timing resolved_timing(const v1::Timing& timing);
-
-// The chunk limit of a stage: chunk_max_chars, or kDefaultChunkChars when 0.
-std::uint32_t resolved_chunk_max_chars(const v1::Stage& stage);
 
 // The result of parsing one template: the template, or every error found (syntax errors
 // first; when the syntax is wrong no semantic rule is checked).

@@ -207,7 +207,7 @@ TEST_CASE("a sixth template file loads with no code change") {
   const mend::v1::Template* sixth = result.catalog->find("gratitude-and-wish");
   REQUIRE(sixth != nullptr);
   CHECK(sixth->stages_size() == 2);
-  CHECK(mend::engine::resolved_timing(sixth->timing()).time_out_default_s() == 1800);
+  CHECK(sixth->timing().time_out_default_s() == 1800);
 }
 
 // --- Syntax errors --------------------------------------------------------------------------
@@ -551,20 +551,4 @@ TEST_CASE("an error prints as path:line: field: message") {
   CHECK(e.to_string() == "server/templates/x.textpb:12: stages[1].more_loop: needs a mirror");
   const TemplateError no_line{"dir", 0, "", "holds no template"};
   CHECK(no_line.to_string() == "dir: holds no template");
-}
-
-TEST_CASE("resolved timing fills documented defaults") {
-  const mend::v1::Timing t = mend::engine::resolved_timing(mend::v1::Timing{});
-  CHECK(t.reflection_beat_ms() == 2000);
-  CHECK(t.pause_default_s() == 120);
-  CHECK(t.pause_max_s() == 600);
-  CHECK(t.time_out_min_s() == 1200);
-  CHECK(t.time_out_default_s() == 1200);
-  CHECK(t.time_out_cap_s() == 86400);
-  CHECK(t.appointment_window_s() == 86400);
-  CHECK(t.consult_break_default_s() == 300);
-  CHECK(t.consult_break_max_s() == 1800);
-  mend::v1::Timing raised;
-  raised.set_time_out_min_s(3600);
-  CHECK(mend::engine::resolved_timing(raised).time_out_default_s() == 3600);
 }
