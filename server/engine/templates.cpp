@@ -207,6 +207,7 @@ class Checker {
            "more_loop requires mirror_each_chunk: \"is there more?\" follows a confirmed mirror");
     }
     check_reflections(stage, at);
+    check_turn_end(stage, at);
     if (!v1::StageCloser_IsValid(stage.closer())) {
       fail(child(at, d, v1::Stage::kCloserFieldNumber),
            "unknown closer value " + std::to_string(stage.closer()));
@@ -237,6 +238,23 @@ class Checker {
       } else if (!seen.insert(kind).second) {
         fail(here, v1::ReflectionKind_Name(kind) + " is listed twice");
       }
+    }
+  }
+
+  // With mirror_each_chunk and no more_loop the speaker ends a turn only with pass_floor,
+  // which skips what is left of it: turn reflections and a closer could never happen.
+  void check_turn_end(const v1::Stage& stage, const FieldPath& at) {
+    if (!stage.mirror_each_chunk() || stage.more_loop()) return;
+    const pb::Descriptor* d = v1::Stage::descriptor();
+    const char* why =
+        " can never be reached: with mirror_each_chunk the speaker finishes "
+        "sharing through \"is there more?\"; set more_loop: true";
+    if (stage.turn_reflections_size() > 0) {
+      fail(child(at, d, v1::Stage::kTurnReflectionsFieldNumber, 0),
+           std::string("turn_reflections") + why);
+    }
+    if (stage.closer() != v1::STAGE_CLOSER_UNSPECIFIED) {
+      fail(child(at, d, v1::Stage::kCloserFieldNumber), std::string("closer") + why);
     }
   }
 

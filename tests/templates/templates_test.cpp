@@ -1,13 +1,14 @@
 // Template loading and validation (DESIGN.md 4.2): the shipped templates are valid, every
 // broken rule is reported with its file, line and field, and a new template file loads with
 // no code change.
+#include "server/engine/templates.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "server/engine/templates.h"
 #include "tests/templates/template_support.h"
 
 namespace {
@@ -325,20 +326,34 @@ TEST_CASE("more_loop without mirror_each_chunk is rejected") {
 }
 
 TEST_CASE("MIRROR is not a turn reflection") {
-  const std::string text =
-      replaced(kTiny, "  mirror_each_chunk: true\n",
-               "  mirror_each_chunk: true\n  turn_reflections: [SUMMARY, MIRROR]\n");
+  const std::string text = replaced(
+      kTiny, "  mirror_each_chunk: true\n",
+      "  mirror_each_chunk: true\n  more_loop: true\n  turn_reflections: [SUMMARY, MIRROR]\n");
   check_one_error(load_errors(text), line_of(text, "turn_reflections"),
                   "stages[0].turn_reflections[1]", "SUMMARY, VALIDATION and EMPATHY");
 }
 
 TEST_CASE("a turn reflection is listed at most once") {
   const std::string text = replaced(kTiny, "  mirror_each_chunk: true\n",
-                                    "  mirror_each_chunk: true\n"
+                                    "  mirror_each_chunk: true\n  more_loop: true\n"
                                     "  turn_reflections: VALIDATION\n"
                                     "  turn_reflections: EMPATHY\n"
                                     "  turn_reflections: VALIDATION\n");
-  check_one_error(load_errors(text), 11, "stages[0].turn_reflections[2]", "twice");
+  check_one_error(load_errors(text), 12, "stages[0].turn_reflections[2]", "twice");
+}
+
+TEST_CASE("turn reflections that no turn can reach are rejected") {
+  SUBCASE("reflections after mirrors without \"is there more?\"") {
+    const std::string text = replaced(kTiny, "  mirror_each_chunk: true\n",
+                                      "  mirror_each_chunk: true\n  turn_reflections: SUMMARY\n");
+    check_one_error(load_errors(text), line_of(text, "turn_reflections"),
+                    "stages[0].turn_reflections[0]", "more_loop");
+  }
+  SUBCASE("an apology response after mirrors without \"is there more?\"") {
+    const std::string text = replaced(kTiny, "  mirror_each_chunk: true\n",
+                                      "  mirror_each_chunk: true\n  closer: APOLOGY_RESPONSE\n");
+    check_one_error(load_errors(text), line_of(text, "closer"), "stages[0].closer", "more_loop");
+  }
 }
 
 TEST_CASE("a chunk limit above 16000 characters is rejected") {
