@@ -480,6 +480,41 @@ TEST_CASE("a pause ends by timer and the check-in reaches both partners") {
   CHECK(b->frames.back().view().phase() == v1::PHASE_CHECK_IN);
 }
 
+TEST_CASE("due timers run before the next command") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  f.submit(f.a(), "ca", "consent {}");
+  f.submit(f.b(), "cb", "consent {}");
+  f.submit(f.a(), "p", "pause {}");
+  f.clock.advance(120'000);
+  f.submit(f.a(), "s", "signal { kind: LISTENING }");  // no run_due_timers call
+  const auto events = a->events();
+  REQUIRE(events.size() >= 2);
+  CHECK(events[events.size() - 2].has_check_in_started());
+  CHECK(events.back().has_signaled());
+}
+
+TEST_CASE("timers that fell due while a room was not loaded run when it loads") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  f.attach(f.b());
+  f.submit(f.a(), "ca", "consent {}");
+  f.submit(f.b(), "cb", "consent {}");
+  f.submit(f.a(), "p", "pause {}");
+  const auto before = f.stored_events();
+  f.clock.advance(600'000);
+  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
+                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  bool loaded = false;
+  restarted.get_view(f.a(), [&](Result<v1::GetRoomResponse> r) { loaded = r.value.has_value(); });
+  f.drain();
+  REQUIRE(loaded);
+  CHECK(f.stored_events() == before + 1);  // CheckInStarted, appended by the new service
+}
+
 TEST_CASE("nothing is answered or fanned out before the store completed the append") {
   Fixture f;
   f.create();
