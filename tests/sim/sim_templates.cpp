@@ -1,11 +1,8 @@
 #include "tests/sim/sim_templates.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
 
-#include <google/protobuf/text_format.h>
+#include "server/engine/templates.h"
 
 namespace mend::sim {
 namespace {
@@ -27,7 +24,7 @@ constexpr const char* kImagoLike = R"pb(
   title: "Imago-like"
   opening { appointment: true intention_prompt: "Intention?" topic_prompt: "Topic?" startup_form: true }
   stages {
-    name: "dialogue" title: "Dialogue" opener: PARTNER_A both_partners: true
+    name: "dialogue" title: "Dialogue" speaker_prompt: "Share a little." opener: PARTNER_A both_partners: true
     mirror_each_chunk: true more_loop: true
     turn_reflections: SUMMARY turn_reflections: VALIDATION turn_reflections: EMPATHY
     chunk_max_chars: 40 soft_turn_s: 30
@@ -48,12 +45,12 @@ constexpr const char* kAftermathLike = R"pb(
   title: "Aftermath-like"
   opening { intention_prompt: "Intention?" }
   stages {
-    name: "feelings" title: "Feelings" opener: PARTNER_B both_partners: true
+    name: "feelings" title: "Feelings" speaker_prompt: "Name a feeling." opener: PARTNER_B both_partners: true
     listener_may_ask: true listener_questions: "What did that mean to you?"
     turn_reflections: VALIDATION
   }
   stages {
-    name: "responsibility" title: "Responsibility" opener: PARTNER_A both_partners: false
+    name: "responsibility" title: "Responsibility" speaker_prompt: "Own your part." opener: PARTNER_A both_partners: false
     mirror_each_chunk: true turn_reflections: SUMMARY closer: APOLOGY_RESPONSE
     advice_on_request: true chunk_max_chars: 200
   }
@@ -67,24 +64,22 @@ constexpr const char* kStressLike = R"pb(
   title: "Stress-like"
   opening { intention_prompt: "Intention?" }
   stages {
-    name: "vent" title: "Vent" opener: PARTNER_A both_partners: true
+    name: "vent" title: "Vent" speaker_prompt: "Vent." opener: PARTNER_A both_partners: true
     turn_reflections: EMPATHY advice_on_request: true soft_turn_s: 900 chunk_max_chars: 16000
   }
   timing { reflection_beat_ms: 60000 consult_break_max_s: 1800 appointment_window_s: 600 }
 )pb";
 
-v1::Template parse(const char* text) {
-  v1::Template tmpl;
-  if (!google::protobuf::TextFormat::ParseFromString(text, &tmpl)) {
-    throw std::logic_error("sim: an in-code template does not parse");
-  }
-  return tmpl;
-}
-
 }  // namespace
 
-std::vector<v1::Template> in_code_templates() {
-  return {parse(kMinimal), parse(kImagoLike), parse(kAftermathLike), parse(kStressLike)};
+std::vector<v1::Template> in_code_templates(std::vector<std::string>& errors) {
+  std::vector<v1::Template> out;
+  for (const char* text : {kMinimal, kImagoLike, kAftermathLike, kStressLike}) {
+    auto parsed = engine::parse_template(text, "in-code", std::nullopt);
+    for (const auto& error : parsed.errors) errors.push_back(error.to_string());
+    if (parsed.tmpl) out.push_back(std::move(*parsed.tmpl));
+  }
+  return out;
 }
 
 std::vector<v1::Template> shipped_templates(const std::filesystem::path& dir,
@@ -97,15 +92,9 @@ std::vector<v1::Template> shipped_templates(const std::filesystem::path& dir,
   std::sort(files.begin(), files.end());
   std::vector<v1::Template> out;
   for (const auto& file : files) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    v1::Template tmpl;
-    if (google::protobuf::TextFormat::ParseFromString(text.str(), &tmpl)) {
-      out.push_back(std::move(tmpl));
-    } else {
-      errors.push_back(file.string() + ": does not parse as mend.v1.Template");
-    }
+    auto parsed = engine::load_template_file(file);
+    for (const auto& error : parsed.errors) errors.push_back(error.to_string());
+    if (parsed.tmpl) out.push_back(std::move(*parsed.tmpl));
   }
   return out;
 }

@@ -10,11 +10,12 @@
 
 namespace mend::sim {
 
-// In-code templates (text format, parsed here). Each is valid per template.proto's rules.
-std::vector<v1::Template> in_code_templates();
+// In-code templates (text format), parsed and validated by the engine's template loader;
+// loader errors are appended to `errors`.
+std::vector<v1::Template> in_code_templates(std::vector<std::string>& errors);
 
-// Every `*.textpb` in `dir`, sorted by file name; parsed with Protobuf's text format.
-// A file that does not parse is returned in `errors` as "path: reason".
+// Every `*.textpb` in `dir`, sorted by file name, loaded and validated with
+// engine::load_template_file; its errors ("path:line: field: message") go to `errors`.
 std::vector<v1::Template> shipped_templates(const std::filesystem::path& dir,
                                             std::vector<std::string>& errors);
 

@@ -30,10 +30,10 @@ std::optional<std::uint64_t> env_u64(const char* name) {
 }
 
 std::vector<mend::v1::Template> all_templates() {
-  auto templates = mend::sim::in_code_templates();
   std::vector<std::string> errors;
+  auto templates = mend::sim::in_code_templates(errors);
   auto shipped = mend::sim::shipped_templates(std::string(MEND_SOURCE_DIR) + "/server/templates", errors);
-  for (const auto& error : errors) FAIL_CHECK("shipped template: " << error);
+  for (const auto& error : errors) FAIL_CHECK("template: " << error);
   templates.insert(templates.end(), shipped.begin(), shipped.end());
   return templates;
 }

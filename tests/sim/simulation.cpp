@@ -86,6 +86,12 @@ unsigned guided_weight(v1::Action action, bool long_run) {
   }
 }
 
+std::vector<v1::Action> allowed_of(const v1::RoomView& view) {
+  std::vector<v1::Action> out;
+  for (int action : view.allowed_actions()) out.push_back(static_cast<v1::Action>(action));
+  return out;
+}
+
 class Simulation {
  public:
   Simulation(const v1::Template& tmpl, std::uint64_t seed, const SimOptions& options, Coverage& coverage)
@@ -294,7 +300,7 @@ v1::Actor Simulation::pick_actor() {
 
 v1::Command Simulation::guided_command(const v1::Actor& actor, const v1::RoomView& view) {
   CommandContext context{now_, &view, &limits_, &kInvited, &log_};
-  std::vector<v1::Action> allowed(view.allowed_actions().begin(), view.allowed_actions().end());
+  const std::vector<v1::Action> allowed = allowed_of(view);
   if (allowed.empty()) return random_command(rng_, context);
   unsigned total = 0;
   for (auto action : allowed) total += guided_weight(action, long_run_);
@@ -519,7 +525,7 @@ void Simulation::check_seq_lists(const v1::Actor& who, const v1::RoomView& view)
 void Simulation::check_allowed_actions(const v1::Actor& who) {
   doing_ = "checking allowed_actions of " + describe(who);
   const v1::RoomView view = engine::view(state_, who);
-  std::vector<v1::Action> listed(view.allowed_actions().begin(), view.allowed_actions().end());
+  std::vector<v1::Action> listed = allowed_of(view);
   std::sort(listed.begin(), listed.end());
   if (std::adjacent_find(listed.begin(), listed.end()) != listed.end()) fail("allowed_actions has duplicates");
   for (const v1::Action action : all_actions()) {
