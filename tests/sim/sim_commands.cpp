@@ -481,7 +481,11 @@ v1::Command random_command(Rng& rng, const CommandContext& context) {
   v1::Command command;
   if (!rng.percent(2)) {  // else no body
     const auto& actions = all_actions();
-    command = command_for(actions[static_cast<std::size_t>(rng.below(actions.size()))]);
+    v1::Action action = actions[static_cast<std::size_t>(rng.below(actions.size()))];
+    if ((action == v1::ACTION_LEAVE || action == v1::ACTION_END_SESSION) && rng.percent(80)) {
+      action = v1::ACTION_SIGNAL;  // exits end a sequence early: keep them rarer than the rest
+    }
+    command = command_for(action);
     fill_random(rng, command, context);
   }
   command.set_command_id("sim-" + std::to_string(rng.below(1'000'000)));

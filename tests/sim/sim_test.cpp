@@ -5,6 +5,7 @@
 //   MEND_SIM_SEQUENCES=<n>        number of random sequences (default 10000)
 //   MEND_SIM_SEQUENCE_SEED=<u64>  run only this sequence seed (from a failure report), with
 //   MEND_SIM_TEMPLATE=<name>      the template named in the report; MEND_SIM_TRACE=1 prints it
+//   MEND_SIM_CHECK_ACTIONS_PERCENT=<0..100>  share of steps whose allowed_actions are checked
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -47,6 +48,9 @@ TEST_CASE("random command sequences keep every engine invariant after every step
   const char* only_template = std::getenv("MEND_SIM_TEMPLATE");
   mend::sim::SimOptions options;
   options.trace = env_u64("MEND_SIM_TRACE").value_or(0) != 0;
+  if (auto percent = env_u64("MEND_SIM_CHECK_ACTIONS_PERCENT")) {
+    options.check_actions_percent = static_cast<unsigned>(*percent);
+  }
 
   const auto templates = all_templates();
   REQUIRE(!templates.empty());

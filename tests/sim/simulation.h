@@ -14,18 +14,19 @@ namespace mend::sim {
 
 struct SimOptions {
   // Steps per sequence: most are short, some long enough to reach the late phases.
-  int min_steps = 20;
-  int max_steps = 40;
-  unsigned long_percent = 8;
+  int min_steps = 16;
+  int max_steps = 32;
+  unsigned long_percent = 6;
   int long_min_steps = 120;
   int long_max_steps = 260;
   // Share of steps that pick an allowed action with valid arguments (the rest are random).
   unsigned guided_percent = 65;
+  unsigned long_guided_percent = 90;
   // Share of steps after which one participant's allowed_actions are checked against decide.
-  unsigned check_actions_percent = 20;
+  unsigned check_actions_percent = 10;
   // Full replay from a default RoomState after every step while the room has at most this
   // many events; beyond it every `full_replay_every` steps and at the end.
-  std::size_t full_replay_max_events = 48;
+  std::size_t full_replay_max_events = 40;
   int full_replay_every = 16;
   // Print every command, decision and event to stderr (to study one sequence).
   bool trace = false;
