@@ -10,6 +10,7 @@
 //   BM_Decide/<template>        decide alone (the state does not advance; cycles through states)
 //   BM_View/<template>          view() for A, B and an observer at states along the conversation
 //   BM_Replay/<template>        evolve every event of the whole conversation from a default state
+// BENCH_ENGINE_PRINT_SCRIPT=1 prints the scripted moves and their results to stderr.
 // Run from the release preset:
 //   cmake --preset release && cmake --build --preset release -j2 --target bench-engine
 //   build/release/tools/bench-engine/bench-engine
@@ -29,7 +30,7 @@ using mend::engine::TimeMs;
 namespace v1 = mend::v1;
 
 constexpr TimeMs kStart = 1'700'000'000'000;
-constexpr TimeMs kStepMs = 2'500;  // above the default reflection beat (2 s)
+constexpr TimeMs kStepMs = 700;  // a quick couple: mirrors often wait for the reflection beat
 constexpr int kChunksPerTurn = 3;
 constexpr std::size_t kMaxMoves = 10'000;  // a script that does not end is a bug
 
@@ -80,6 +81,11 @@ class Couple {
     const auto decision = mend::engine::decide(*state_, move.command, move.actor, now_);
     move.accepted = decision.accepted();
     if (!move.accepted) ++script_.rejected;
+    if (std::getenv("BENCH_ENGINE_PRINT_SCRIPT") != nullptr) {
+      std::fprintf(stderr, "%s %s -> %s\n", v1::Role_Name(move.actor.role()).c_str(),
+                   move.command.ShortDebugString().c_str(),
+                   move.accepted ? "accepted" : v1::RejectionCode_Name(decision.rejection->code()).c_str());
+    }
     for (const auto& event : decision.events) {
       mend::engine::evolve(*state_, event);
       script_.events.push_back(event);
@@ -150,8 +156,8 @@ class Couple {
         speaking(speaker, listener, speaker == v1::PARTNER_A ? a : b);
         return true;
       case v1::PHASE_MIRRORING:
-        // A mirror before the beat is TOO_SOON (a realistic rejection), then in time.
-        if (++mirrors_ % 5 == 0) run(listener, reflect(v1::MIRROR));
+        // Now and then a mirror before the beat is TOO_SOON (a realistic rejection), then in time.
+        if (++mirrors_ % 5 == 0 && now_ < a.reflect_not_before_ms()) run(listener, reflect(v1::MIRROR));
         now_ = std::max(now_, a.reflect_not_before_ms());
         run(listener, reflect(v1::MIRROR));
         return true;
