@@ -16,6 +16,8 @@
 #include "tests/sim/simulation.h"
 
 #include <algorithm>
+#include <cctype>
+#include <set>
 #include <iostream>
 #include <sstream>
 #include <vector>
@@ -94,6 +96,40 @@ std::vector<v1::Action> allowed_of(const v1::RoomView& view) {
   return out;
 }
 
+
+int progress_rank(v1::Phase conversation_phase) {
+  switch (conversation_phase) {
+    case v1::PHASE_INVITED: return 1;
+    case v1::PHASE_CONSENT: return 2;
+    case v1::PHASE_OPENING: return 3;
+    case v1::PHASE_SOLUTION_GATE: return 5;
+    case v1::PHASE_PROBLEM_SOLVING: return 6;
+    case v1::PHASE_CLOSING: return 7;
+    case v1::PHASE_CLOSED: return 8;
+    default: return is_stage_round(conversation_phase) ? 4 : 0;
+  }
+}
+
+std::string lowered(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return text;
+}
+
+bool contains(const std::string& text, const char* phrase) { return text.find(phrase) != std::string::npos; }
+
+// The hints docs/engine-rules.md "Hints" promises for the sim's texts (none of which has
+// word-boundary subtleties).
+std::set<v1::HintCode> expected_hints(const std::string& raw, bool feelings_share) {
+  const std::string text = lowered(raw);
+  std::set<v1::HintCode> out;
+  if (contains(text, "you always") || contains(text, "you never")) out.insert(v1::ALWAYS_NEVER);
+  if (contains(text, "i feel that") || contains(text, "i feel like")) out.insert(v1::FEEL_THAT);
+  if (text.rfind("you ", 0) == 0) out.insert(v1::YOU_STATEMENT);
+  if (feelings_share && contains(text, "because")) out.insert(v1::FEELING_BECAUSE);
+  return out;
+}
+
 class Simulation {
  public:
   Simulation(const v1::Template& tmpl, std::uint64_t seed, const SimOptions& options, Coverage& coverage)
@@ -125,6 +161,9 @@ class Simulation {
   void check_decision(const v1::Actor& actor, const v1::Command& command, const engine::Decision& d,
                       const Views& before);
   void check_floor();
+  void check_room();
+  void check_event(const v1::Event& event);
+  void check_hints(const v1::Command& command, const engine::Decision& d, const Views& before);
   void check_deadlines();
   void check_allowed_actions(const v1::Actor& who);
   void check_seq_lists(const v1::Actor& who, const v1::RoomView& view);
@@ -154,6 +193,9 @@ class Simulation {
   TimeMs now_ = 0;
   int step_ = -1;
   std::string doing_ = "create_room";
+  int progress_rank_ = 0;          // conversation progress, never decreases
+  std::uint32_t stage_index_ = 0;  // within the stage rounds, never decreases
+  bool turn_hint_sent_ = false;    // TurnTimeHint at most once per turn
   std::string failure_;
 };
 
@@ -457,6 +499,7 @@ void Simulation::check_decision(const v1::Actor& actor, const v1::Command& comma
            ", expected " + v1::RejectionCode_Name(overlay_code(phase)));
     }
   }
+  check_hints(command, d, before);
   // (b) only the speaker shares.
   if (d.accepted() && action == v1::ACTION_SHARE && actor.role() != before.a.speaker()) {
     fail("share accepted from " + describe(actor) + " while the speaker is " + v1::Role_Name(before.a.speaker()));
@@ -481,12 +524,14 @@ void Simulation::apply(const std::vector<v1::Event>& events, TimeMs at) {
     engine::evolve(shadow_, copy);
     events_.push_back(event);
     log_.add(event);
+    check_event(event);
     coverage_.events[event.body_case()]++;
   }
   if (state_.last_seq != events_.size()) fail("state.last_seq is not the number of events");
   if (!(state_ == shadow_)) fail("state rebuilt from round-tripped events differs from the live state");
   if (failed() || events.empty()) return;
   refresh_views();
+  check_room();
   const bool full = events_.size() <= options_.full_replay_max_events || step_ % options_.full_replay_every == 0;
   if (full) check_replay(true);
 }
@@ -533,6 +578,102 @@ void Simulation::check_floor() {
   if (offers_share(a) && offers_share(b)) fail("both partners may share: two floors");
   if (offers_share(a) && speaker != v1::PARTNER_A) fail("A may share but is not the speaker");
   if (offers_share(b) && speaker != v1::PARTNER_B) fail("B may share but is not the speaker");
+}
+
+void Simulation::check_hints(const v1::Command& command, const engine::Decision& d, const Views& before) {
+  if (!d.accepted() || !(command.has_share() || command.has_still_need())) return;
+  const std::string& text = command.has_share() ? command.share().text() : command.still_need().text();
+  const std::set<v1::HintCode> want = expected_hints(text, command.has_share() && before.a.stage_name() == "feelings");
+  std::set<v1::HintCode> got;
+  for (const auto& hint : d.hints) got.insert(hint.code());
+  if (command.has_still_need()) got.erase(v1::FEELING_BECAUSE);  // the rules name shared text only
+  if (got != want) {
+    std::string names;
+    for (auto code : got) names += " " + v1::HintCode_Name(code);
+    names += " / expected";
+    for (auto code : want) names += " " + v1::HintCode_Name(code);
+    fail("hints differ from the hint rules: got" + names);
+  }
+}
+
+void Simulation::check_event(const v1::Event& event) {
+  // Visibility: notes reach only their author; an observer not approved by both sees nothing.
+  const v1::Actor sam = observer(kInvited[1]);
+  if (event.has_note_taken()) {
+    if (engine::visible_to(state_, event, partner_a()) || engine::visible_to(state_, event, partner_b())) {
+      fail("a private note is visible to a partner");
+    }
+    if (!engine::visible_to(state_, event, event.actor())) fail("a private note is not visible to its author");
+    const v1::Actor other = event.actor().observer() == kInvited[0] ? sam : observer(kInvited[0]);
+    if (engine::visible_to(state_, event, other)) fail("a private note is visible to another observer");
+    return;
+  }
+  if (!engine::visible_to(state_, event, partner_a()) || !engine::visible_to(state_, event, partner_b())) {
+    fail("an event is hidden from a partner: " + describe(event));
+  }
+  if (event.has_turn_time_hint()) {
+    if (turn_hint_sent_) fail("a second turn_time_hint in the same turn");
+    turn_hint_sent_ = true;
+  }
+  if (event.has_stage_started() || event.has_roles_switched()) turn_hint_sent_ = false;
+}
+
+void Simulation::check_room() {
+  const v1::RoomView& a = views_.a;
+  const v1::Phase conversation = is_overlay(a.phase()) ? a.saved_phase() : a.phase();
+  if (is_overlay(conversation) || conversation == v1::PHASE_UNSPECIFIED) {
+    fail("no conversation phase to return to: phase " + phase_name(a.phase()) + ", saved " +
+         phase_name(a.saved_phase()));
+    return;
+  }
+  if (!is_overlay(a.phase()) && a.saved_phase() != v1::PHASE_UNSPECIFIED) fail("saved_phase set without an overlay");
+  // The conversation only moves forward (stage rounds cycle within one stage).
+  const int rank = progress_rank(conversation);
+  if (rank < progress_rank_ || (rank == 4 && progress_rank_ == 4 && a.stage_index() < stage_index_)) {
+    fail("the conversation went back to " + phase_name(conversation) + " (stage " + std::to_string(a.stage_index()) + ")");
+  }
+  if (rank == 4) stage_index_ = a.stage_index();
+  progress_rank_ = rank;
+  // A closed room is terminal: nothing is allowed, no timer is armed.
+  if (a.phase() == v1::PHASE_CLOSED) {
+    if (a.allowed_actions_size() != 0 || views_.b.allowed_actions_size() != 0) fail("actions allowed in a closed room");
+    if (engine::next_deadline(state_)) fail("a timer is armed in a closed room");
+  }
+  // Observers are admitted only with both approvals, and approved ones are not left revoked.
+  for (const auto& p : a.participants()) {
+    if (p.actor().role() != v1::OBSERVER) continue;
+    const bool both = p.approved_by_a() && p.approved_by_b();
+    const auto status = p.observer_status();
+    if (!both && (status == v1::OBSERVER_APPROVED || status == v1::OBSERVER_JOINED)) {
+      fail("observer " + p.actor().observer() + " is " + v1::ObserverStatus_Name(status) + " without both approvals");
+    }
+    if (both && (status == v1::OBSERVER_INVITED || status == v1::OBSERVER_REVOKED)) {
+      fail("observer " + p.actor().observer() + " approved by both but " + v1::ObserverStatus_Name(status));
+    }
+    if (p.actor().observer() == kInvited[1] && !events_.empty() && !events_.back().has_note_taken() &&
+        !events_.back().has_observer_revoked() && !events_.back().has_observer_approved() &&
+        engine::visible_to(state_, events_.back(), p.actor()) != both) {
+      fail("visibility to observer sam differs from its approval by both: " + describe(events_.back()));
+    }
+  }
+  // Effective terms are the strictest of both partners' terms.
+  if (a.a_consented() && a.b_consented()) {
+    const v1::ConsentTerms& ta = a.your_terms();
+    const v1::ConsentTerms& tb = views_.b.your_terms();
+    std::set<std::string> in_a(ta.observers().begin(), ta.observers().end());
+    std::set<std::string> both;
+    for (const auto& name : tb.observers()) {
+      if (in_a.count(name) != 0) both.insert(name);
+    }
+    const v1::ConsentTerms& eff = a.effective_terms();
+    const std::set<std::string> eff_observers(eff.observers().begin(), eff.observers().end());
+    if (eff_observers != both || eff.retention_days() != std::min(ta.retention_days(), tb.retention_days()) ||
+        eff.summary_to_observer() != (ta.summary_to_observer() && tb.summary_to_observer()) ||
+        eff.transcript_to_observer() != (ta.transcript_to_observer() && tb.transcript_to_observer())) {
+      fail("effective terms are not the strictest of both: A {" + ta.ShortDebugString() + "} B {" +
+           tb.ShortDebugString() + "} effective {" + eff.ShortDebugString() + "}");
+    }
+  }
 }
 
 void Simulation::check_seq_lists(const v1::Actor& who, const v1::RoomView& view) {
