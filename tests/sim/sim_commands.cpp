@@ -130,6 +130,7 @@ void random_terms(Rng& rng, const std::vector<std::string>& invited, v1::Consent
     if (rng.percent(60)) terms.add_observers(name);
   }
   if (!plausible && rng.percent(15)) terms.add_observers("mallory");
+  if (!invited.empty() && rng.percent(10)) terms.add_observers(invited.front());  // a duplicate
   if (plausible || rng.percent(80)) {
     terms.set_retention_days(static_cast<std::uint32_t>(rng.between(0, 3650)));
   } else {

@@ -159,13 +159,14 @@ class Simulation {
 
   // Checks.
   void check_decision(const v1::Actor& actor, const v1::Command& command, const engine::Decision& d,
-                      const Views& before);
+                      const Views& before, const v1::RoomView& before_lee);
   void check_floor();
   void check_room();
   void check_event(const v1::Event& event);
   void check_hints(const v1::Command& command, const engine::Decision& d, const Views& before);
   void check_deadlines();
   void check_allowed_actions(const v1::Actor& who);
+  void check_strangers();
   void check_seq_lists(const v1::Actor& who, const v1::RoomView& view);
 
   void fail(const std::string& what);
@@ -196,6 +197,7 @@ class Simulation {
   int progress_rank_ = 0;          // conversation progress, never decreases
   std::uint32_t stage_index_ = 0;  // within the stage rounds, never decreases
   bool turn_hint_sent_ = false;    // TurnTimeHint at most once per turn
+  bool timers_late_ = false;       // this step decides before due timers fired
   std::string failure_;
 };
 
@@ -231,10 +233,12 @@ std::optional<std::string> Simulation::run() {
   int after_close = 0;
   for (step_ = 0; step_ < steps && !failed(); ++step_) {
     doing_ = "advancing the clock";
+    timers_late_ = false;
     advance_clock();
     if (failed()) break;
-    check_deadlines();
+    if (!timers_late_) check_deadlines();
     command_step();
+    if (!failed() && rng_.percent(options_.check_actions_percent)) check_strangers();
     if (!failed() && rng_.percent(options_.check_actions_percent)) {
       const std::uint64_t r = rng_.below(10);
       check_allowed_actions(r < 4 ? partner_a() : r < 8 ? partner_b() : r < 9 ? observer(kInvited[0]) : observer(kInvited[1]));
@@ -283,7 +287,14 @@ void Simulation::advance_clock() {
   } else if (deadline && *deadline >= now_) {
     delta = *deadline - now_ + rng_.between(-1, 1);
   }
-  advance_to(now_ + std::max<TimeMs>(0, delta));
+  const TimeMs target = now_ + std::max<TimeMs>(0, delta);
+  if (deadline && *deadline <= target && rng_.percent(5)) {
+    // A command that reaches the room before its due timer fired (the host ticks later).
+    now_ = target;
+    timers_late_ = true;
+    return;
+  }
+  advance_to(target);
 }
 
 void Simulation::advance_to(TimeMs target) {
@@ -412,12 +423,13 @@ void Simulation::command_step() {
   }
   doing_ = (guided ? "guided " : "random ") + describe(actor) + " decide " + describe(command);
   const Views before = views_;
+  const v1::RoomView before_lee = actor.role() == v1::OBSERVER && actor.observer() == kInvited[0] ? lee_view() : v1::RoomView();
   const engine::Decision decision = engine::decide(state_, command, actor, now_);
   if (options_.trace) {
     std::cerr << "step " << step_ << " at " << now_ << " [" << phase_name(room_phase()) << "] " << doing_ << "\n  -> "
               << (decision.accepted() ? "accepted" : decision.rejection->ShortDebugString()) << "\n";
   }
-  check_decision(actor, command, decision, before);
+  check_decision(actor, command, decision, before, before_lee);
   if (failed()) return;
   if (decision.accepted()) {
     coverage_.accepted[action_of(command)]++;
@@ -429,7 +441,7 @@ void Simulation::command_step() {
 }
 
 void Simulation::check_decision(const v1::Actor& actor, const v1::Command& command, const engine::Decision& d,
-                                const Views& before) {
+                                const Views& before, const v1::RoomView& before_lee) {
   const v1::Action action = action_of(command);
   const v1::Phase phase = before.a.phase();
   // Well-formed decision.
@@ -462,6 +474,19 @@ void Simulation::check_decision(const v1::Actor& actor, const v1::Command& comma
     fail("hints for a command other than open/share/still_need");
   }
   const v1::RejectionCode code = d.accepted() ? v1::REJECTION_CODE_UNSPECIFIED : d.rejection->code();
+  check_hints(command, d, before);
+  // (e) on every step: whatever decide accepts (with any arguments) was offered in the view.
+  if (is_partner(actor) || (actor.role() == v1::OBSERVER && actor.observer() == kInvited[0])) {
+    const v1::RoomView& offered = actor.role() == v1::PARTNER_A ? before.a
+                                  : actor.role() == v1::PARTNER_B ? before.b
+                                                                  : before_lee;
+    const auto allowed = allowed_of(offered);
+    const bool listed = std::find(allowed.begin(), allowed.end(), action) != allowed.end();
+    if ((d.accepted() || code == v1::TOO_SOON) && !listed) {
+      fail(v1::Action_Name(action) + std::string(d.accepted() ? " accepted" : " TOO_SOON") +
+           " but not in the actor's allowed_actions");
+    }
+  }
   auto expect_rejected = [&](const char* rule, std::initializer_list<v1::RejectionCode> codes) {
     if (d.accepted()) {
       fail(std::string("accepted, but ") + rule);
@@ -499,7 +524,6 @@ void Simulation::check_decision(const v1::Actor& actor, const v1::Command& comma
            ", expected " + v1::RejectionCode_Name(overlay_code(phase)));
     }
   }
-  check_hints(command, d, before);
   // (b) only the speaker shares.
   if (d.accepted() && action == v1::ACTION_SHARE && actor.role() != before.a.speaker()) {
     fail("share accepted from " + describe(actor) + " while the speaker is " + v1::Role_Name(before.a.speaker()));
@@ -672,6 +696,22 @@ void Simulation::check_room() {
         eff.transcript_to_observer() != (ta.transcript_to_observer() && tb.transcript_to_observer())) {
       fail("effective terms are not the strictest of both: A {" + ta.ShortDebugString() + "} B {" +
            tb.ShortDebugString() + "} effective {" + eff.ShortDebugString() + "}");
+    }
+  }
+}
+
+// Viewers that are nobody in this room get a view with nothing to do, and see no event.
+void Simulation::check_strangers() {
+  doing_ = "checking the views of strangers";
+  v1::Actor system;
+  system.set_role(v1::SYSTEM);
+  v1::Actor odd;
+  odd.set_role(static_cast<v1::Role>(77));
+  for (const v1::Actor& who : {observer("mallory"), observer(""), system, v1::Actor(), odd}) {
+    const v1::RoomView view = engine::view(state_, who);
+    if (view.allowed_actions_size() != 0) fail("a stranger " + describe(who) + " has allowed actions");
+    if (!events_.empty() && engine::visible_to(state_, events_.back(), who)) {
+      fail("a stranger " + describe(who) + " may see " + describe(events_.back()));
     }
   }
 }
