@@ -238,7 +238,7 @@ std::optional<std::string> Simulation::run() {
     if (failed()) break;
     if (!timers_late_) check_deadlines();
     command_step();
-    if (!failed() && rng_.percent(options_.check_actions_percent)) check_strangers();
+    if (!failed() && rng_.percent(2)) check_strangers();
     // view() takes no time: its allowed_actions assume every due timer has fired, so the
     // exact comparison is skipped on steps that decided before a due tick.
     if (!failed() && !timers_late_ && rng_.percent(options_.check_actions_percent)) {
@@ -376,7 +376,8 @@ unsigned Simulation::total_weight(const v1::RoomView& view) const {
 std::optional<v1::Actor> Simulation::pick_guided_actor() {
   const unsigned wa = total_weight(views_.a);
   const unsigned wb = total_weight(views_.b);
-  const unsigned wl = total_weight(lee_view());
+  // The observer's view costs as much as a partner's: consider the observer on some steps only.
+  const unsigned wl = rng_.percent(25) ? total_weight(lee_view()) : 0;
   if (wa + wb + wl == 0) return std::nullopt;
   const auto r = rng_.below(wa + wb + wl);
   if (r < wa) return partner_a();
@@ -424,7 +425,7 @@ void Simulation::command_step() {
     command = random_command(rng_, context);
   }
   doing_ = (guided ? "guided " : "random ") + describe(actor) + " decide " + describe(command);
-  const Views before = views_;
+  const Views& before = views_;  // refreshed only by apply, after the checks
   const v1::RoomView before_lee = actor.role() == v1::OBSERVER && actor.observer() == kInvited[0] ? lee_view() : v1::RoomView();
   const engine::Decision decision = engine::decide(state_, command, actor, now_);
   if (options_.trace) {

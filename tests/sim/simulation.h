@@ -23,7 +23,7 @@ struct SimOptions {
   unsigned guided_percent = 65;
   unsigned long_guided_percent = 90;
   // Share of steps after which one participant's allowed_actions are checked against decide.
-  unsigned check_actions_percent = 10;
+  unsigned check_actions_percent = 8;
   // Full replay from a default RoomState after every step while the room has at most this
   // many events; beyond it every `full_replay_every` steps and at the end.
   std::size_t full_replay_max_events = 40;
