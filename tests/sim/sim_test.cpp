@@ -24,6 +24,21 @@ constexpr std::uint64_t kDefaultSeed = 20250611;
 constexpr std::uint64_t kDefaultSequences = 10000;
 constexpr int kMaxReportedFailures = 3;
 
+// Sanitizer builds run every step 5-6x slower: they sample the costliest checks (the exact
+// allowed_actions comparison, full replays of longer histories) less often; (a)-(d) still
+// run after every step.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 std::optional<std::uint64_t> env_u64(const char* name) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return std::nullopt;
@@ -47,6 +62,10 @@ TEST_CASE("random command sequences keep every engine invariant after every step
   const auto only_seed = env_u64("MEND_SIM_SEQUENCE_SEED");
   const char* only_template = std::getenv("MEND_SIM_TEMPLATE");
   mend::sim::SimOptions options;
+  if (kSanitized) {
+    options.check_actions_percent = 4;
+    options.full_replay_max_events = 24;
+  }
   options.trace = env_u64("MEND_SIM_TRACE").value_or(0) != 0;
   if (auto percent = env_u64("MEND_SIM_CHECK_ACTIONS_PERCENT")) {
     options.check_actions_percent = static_cast<unsigned>(*percent);
