@@ -136,21 +136,19 @@ class Checker {
     }
   }
 
-  void check_text(const std::string& text, FieldPath path, std::size_t max_bytes,
-                  bool required) {
+  void check_text(const std::string& text, FieldPath path, std::size_t max_bytes, bool required) {
     if (required && is_blank(text)) {
       fail(std::move(path), "is required and must not be blank");
     } else if (text.size() > max_bytes) {
-      fail(std::move(path), "is " + std::to_string(text.size()) + " bytes; at most " +
-                                std::to_string(max_bytes));
+      fail(std::move(path),
+           "is " + std::to_string(text.size()) + " bytes; at most " + std::to_string(max_bytes));
     }
   }
 
   void check_template(const v1::Template& tmpl) {
     const pb::Descriptor* d = v1::Template::descriptor();
     check_identifier(tmpl.name(), child({}, d, v1::Template::kNameFieldNumber), "name");
-    check_text(tmpl.title(), child({}, d, v1::Template::kTitleFieldNumber), kMaxTitleBytes,
-               true);
+    check_text(tmpl.title(), child({}, d, v1::Template::kTitleFieldNumber), kMaxTitleBytes, true);
     check_text(tmpl.description(), child({}, d, v1::Template::kDescriptionFieldNumber),
                kMaxPromptBytes, false);
     check_opening(tmpl.opening(), child({}, d, v1::Template::kOpeningFieldNumber));
@@ -209,6 +207,7 @@ class Checker {
            "more_loop requires mirror_each_chunk: \"is there more?\" follows a confirmed mirror");
     }
     check_reflections(stage, at);
+    check_turn_end(stage, at);
     if (!v1::StageCloser_IsValid(stage.closer())) {
       fail(child(at, d, v1::Stage::kCloserFieldNumber),
            "unknown closer value " + std::to_string(stage.closer()));
@@ -233,11 +232,29 @@ class Checker {
       const v1::ReflectionKind kind = stage.turn_reflections(i);
       const FieldPath here = child(at, d, v1::Stage::kTurnReflectionsFieldNumber, i);
       if (kind != v1::SUMMARY && kind != v1::VALIDATION && kind != v1::EMPATHY) {
-        fail(here, "turn_reflections may hold only SUMMARY, VALIDATION and EMPATHY "
-                   "(MIRROR follows each chunk through mirror_each_chunk)");
+        fail(here,
+             "turn_reflections may hold only SUMMARY, VALIDATION and EMPATHY "
+             "(MIRROR follows each chunk through mirror_each_chunk)");
       } else if (!seen.insert(kind).second) {
         fail(here, v1::ReflectionKind_Name(kind) + " is listed twice");
       }
+    }
+  }
+
+  // With mirror_each_chunk and no more_loop the speaker ends a turn only with pass_floor,
+  // which skips what is left of it: turn reflections and a closer could never happen.
+  void check_turn_end(const v1::Stage& stage, const FieldPath& at) {
+    if (!stage.mirror_each_chunk() || stage.more_loop()) return;
+    const pb::Descriptor* d = v1::Stage::descriptor();
+    const char* why =
+        " can never be reached: with mirror_each_chunk the speaker finishes "
+        "sharing through \"is there more?\"; set more_loop: true";
+    if (stage.turn_reflections_size() > 0) {
+      fail(child(at, d, v1::Stage::kTurnReflectionsFieldNumber, 0),
+           std::string("turn_reflections") + why);
+    }
+    if (stage.closer() != v1::STAGE_CLOSER_UNSPECIFIED) {
+      fail(child(at, d, v1::Stage::kCloserFieldNumber), std::string("closer") + why);
     }
   }
 
@@ -253,8 +270,7 @@ class Checker {
     }
     for (int i = 0; i < stage.listener_questions_size(); ++i) {
       check_text(stage.listener_questions(i),
-                 child(at, d, v1::Stage::kListenerQuestionsFieldNumber, i), kMaxPromptBytes,
-                 true);
+                 child(at, d, v1::Stage::kListenerQuestionsFieldNumber, i), kMaxPromptBytes, true);
     }
   }
 
@@ -270,9 +286,9 @@ class Checker {
                std::to_string(kMaxReflectionBeatMs) + " ms");
     }
     if (timing.pause_max_s() > kMaxPauseS) {
-      fail(here(v1::Timing::kPauseMaxSFieldNumber),
-           "is " + seconds(timing.pause_max_s()) + "; a short pause lasts at most " +
-               seconds(kMaxPauseS));
+      fail(here(v1::Timing::kPauseMaxSFieldNumber), "is " + seconds(timing.pause_max_s()) +
+                                                        "; a short pause lasts at most " +
+                                                        seconds(kMaxPauseS));
     } else if (eff.pause_default_s() > eff.pause_max_s()) {
       fail(here(timing.pause_default_s() != 0 ? v1::Timing::kPauseDefaultSFieldNumber
                                               : v1::Timing::kPauseMaxSFieldNumber),
@@ -290,9 +306,8 @@ class Checker {
            "is " + seconds(timing.consult_break_max_s()) + "; at most " +
                seconds(kMaxConsultBreakS));
     } else if (eff.consult_break_default_s() > eff.consult_break_max_s()) {
-      fail(here(timing.consult_break_default_s() != 0
-                    ? v1::Timing::kConsultBreakDefaultSFieldNumber
-                    : v1::Timing::kConsultBreakMaxSFieldNumber),
+      fail(here(timing.consult_break_default_s() != 0 ? v1::Timing::kConsultBreakDefaultSFieldNumber
+                                                      : v1::Timing::kConsultBreakMaxSFieldNumber),
            "the default consultation break (" + seconds(eff.consult_break_default_s()) +
                ") is longer than the maximum (" + seconds(eff.consult_break_max_s()) + ")");
     }
@@ -310,9 +325,9 @@ class Checker {
       return;
     }
     if (timing.time_out_cap_s() > kTimeOutCapS) {
-      fail(here(v1::Timing::kTimeOutCapSFieldNumber),
-           "is " + seconds(timing.time_out_cap_s()) + "; a time-out ends within " +
-               seconds(kTimeOutCapS) + " (24 hours)");
+      fail(here(v1::Timing::kTimeOutCapSFieldNumber), "is " + seconds(timing.time_out_cap_s()) +
+                                                          "; a time-out ends within " +
+                                                          seconds(kTimeOutCapS) + " (24 hours)");
       return;
     }
     if (eff.time_out_cap_s() < eff.time_out_min_s()) {
@@ -322,9 +337,8 @@ class Checker {
                seconds(eff.time_out_min_s()) + ")");
       return;
     }
-    if (timing.time_out_default_s() != 0 &&
-        (timing.time_out_default_s() < eff.time_out_min_s() ||
-         timing.time_out_default_s() > eff.time_out_cap_s())) {
+    if (timing.time_out_default_s() != 0 && (timing.time_out_default_s() < eff.time_out_min_s() ||
+                                             timing.time_out_default_s() > eff.time_out_cap_s())) {
       fail(here(v1::Timing::kTimeOutDefaultSFieldNumber),
            "is " + seconds(timing.time_out_default_s()) + "; it must lie within [" +
                seconds(eff.time_out_min_s()) + ", " + seconds(eff.time_out_cap_s()) + "]");
@@ -502,10 +516,14 @@ TemplateCatalog::LoadResult TemplateCatalog::load(const std::filesystem::path& d
   std::error_code ec;
   std::vector<std::filesystem::path> files;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() == ".textpb" && it->is_regular_file(ec)) files.push_back(it->path());
+    std::error_code type_ec;  // a dangling link is skipped, not fatal
+    if (it->path().extension() == ".textpb" && it->is_regular_file(type_ec)) {
+      files.push_back(it->path());
+    }
   }
   if (ec) {
-    result.errors.push_back({dir.string(), 0, "", "cannot read the templates directory: " + ec.message()});
+    result.errors.push_back(
+        {dir.string(), 0, "", "cannot read the templates directory: " + ec.message()});
     return result;
   }
   if (files.empty()) {

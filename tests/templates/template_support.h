@@ -60,7 +60,7 @@ class TempDir {
 // A sixth template, unknown to the code: two stages, a both-partner mirror round with
 // "is there more?" and a validation, then a one-partner round without mirrors that ends
 // with an apology response; problem solving on; a custom time-out default.
-inline constexpr std::string_view kSixthTemplate = R"pb(# A template written by a test.
+inline constexpr std::string_view kSixthTemplate = R"tmpl(# A template written by a test.
 name: "gratitude-and-wish"
 title: "Gratitude and a wish"
 description: "Each of you shares a thank-you, then one of you shares a wish."
@@ -93,6 +93,6 @@ timing {
   reflection_beat_ms: 500
   time_out_default_s: 1800
 }
-)pb";
+)tmpl";
 
 }  // namespace mend::test

@@ -1,13 +1,14 @@
 // Template loading and validation (DESIGN.md 4.2): the shipped templates are valid, every
 // broken rule is reported with its file, line and field, and a new template file loads with
 // no code change.
+#include "server/engine/templates.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "server/engine/templates.h"
 #include "tests/templates/template_support.h"
 
 namespace {
@@ -22,24 +23,24 @@ const std::vector<std::string> kShipped = {"aftermath-of-a-fight", "dreams-withi
 
 // A small valid template; tests break one thing in it. Line numbers are found by content.
 const std::string kTiny =
-    "name: \"tiny\"\n"                      // 1
-    "title: \"Tiny\"\n"                     // 2
-    "stages {\n"                            // 3
-    "  name: \"one\"\n"                     // 4
-    "  title: \"One\"\n"                    // 5
-    "  speaker_prompt: \"Say it.\"\n"       // 6
-    "  opener: PARTNER_A\n"                 // 7
-    "  mirror_each_chunk: true\n"           // 8
-    "}\n"                                   // 9
-    "stages {\n"                            // 10
-    "  name: \"two\"\n"                     // 11
-    "  title: \"Two\"\n"                    // 12
-    "  speaker_prompt: \"Say more.\"\n"     // 13
-    "  opener: PARTNER_B\n"                 // 14
-    "}\n"                                   // 15
-    "timing {\n"                            // 16
-    "  pause_max_s: 300\n"                  // 17
-    "}\n";                                  // 18
+    "name: \"tiny\"\n"                   // 1
+    "title: \"Tiny\"\n"                  // 2
+    "stages {\n"                         // 3
+    "  name: \"one\"\n"                  // 4
+    "  title: \"One\"\n"                 // 5
+    "  speaker_prompt: \"Say it.\"\n"    // 6
+    "  opener: PARTNER_A\n"              // 7
+    "  mirror_each_chunk: true\n"        // 8
+    "}\n"                                // 9
+    "stages {\n"                         // 10
+    "  name: \"two\"\n"                  // 11
+    "  title: \"Two\"\n"                 // 12
+    "  speaker_prompt: \"Say more.\"\n"  // 13
+    "  opener: PARTNER_B\n"              // 14
+    "}\n"                                // 15
+    "timing {\n"                         // 16
+    "  pause_max_s: 300\n"               // 17
+    "}\n";                               // 18
 
 // 1-based line of the first line containing `needle`; 0 when absent.
 int line_of(const std::string& text, const std::string& needle) {
@@ -147,8 +148,8 @@ TEST_CASE("shipped templates have the structure DESIGN.md 4.2 describes") {
     const mend::v1::Template& t = *catalog.find("aftermath-of-a-fight");
     std::vector<std::string> names;
     for (const auto& s : t.stages()) names.push_back(s.name());
-    CHECK(names == std::vector<std::string>{"feelings", "realities", "triggers",
-                                            "responsibility", "constructive-plans"});
+    CHECK(names == std::vector<std::string>{"feelings", "realities", "triggers", "responsibility",
+                                            "constructive-plans"});
     CHECK(t.stages(1).turn_reflections_size() == 2);
     CHECK(t.stages(3).closer() == mend::v1::APOLOGY_RESPONSE);
   }
@@ -219,8 +220,8 @@ TEST_CASE("a syntax error names the file, the line and the field being read") {
 }
 
 TEST_CASE("an unterminated message names the line where the text ends") {
-  const std::string text = replaced(kTiny, "timing {\n  pause_max_s: 300\n}\n",
-                                    "timing {\n  pause_max_s: 300\n");
+  const std::string text =
+      replaced(kTiny, "timing {\n  pause_max_s: 300\n}\n", "timing {\n  pause_max_s: 300\n");
   const std::vector<TemplateError> errors = load_errors(text);
   REQUIRE_FALSE(errors.empty());
   CHECK(errors.front().file == "tiny.textpb");
@@ -241,8 +242,7 @@ TEST_CASE("an unknown top-level field is an error naming it") {
 
 TEST_CASE("an unknown enum value is an error naming the field") {
   const std::string text = replaced(kTiny, "opener: PARTNER_A", "opener: PARTNER_C");
-  check_one_error(load_errors(text), line_of(text, "PARTNER_C"), "stages[0].opener",
-                  "PARTNER_C");
+  check_one_error(load_errors(text), line_of(text, "PARTNER_C"), "stages[0].opener", "PARTNER_C");
 }
 
 TEST_CASE("a field given twice is an error naming it") {
@@ -313,8 +313,8 @@ TEST_CASE("stage names are well-formed") {
 }
 
 TEST_CASE("a stage needs a speaker prompt") {
-  const std::string text = replaced(kTiny, "  speaker_prompt: \"Say more.\"\n",
-                                    "  speaker_prompt: \"   \"\n");
+  const std::string text =
+      replaced(kTiny, "  speaker_prompt: \"Say more.\"\n", "  speaker_prompt: \"   \"\n");
   check_one_error(load_errors(text), 13, "stages[1].speaker_prompt", "blank");
 }
 
@@ -326,26 +326,41 @@ TEST_CASE("more_loop without mirror_each_chunk is rejected") {
 }
 
 TEST_CASE("MIRROR is not a turn reflection") {
-  const std::string text = replaced(kTiny, "  mirror_each_chunk: true\n",
-                                    "  mirror_each_chunk: true\n  turn_reflections: [SUMMARY, MIRROR]\n");
+  const std::string text = replaced(
+      kTiny, "  mirror_each_chunk: true\n",
+      "  mirror_each_chunk: true\n  more_loop: true\n  turn_reflections: [SUMMARY, MIRROR]\n");
   check_one_error(load_errors(text), line_of(text, "turn_reflections"),
                   "stages[0].turn_reflections[1]", "SUMMARY, VALIDATION and EMPATHY");
 }
 
 TEST_CASE("a turn reflection is listed at most once") {
   const std::string text = replaced(kTiny, "  mirror_each_chunk: true\n",
-                                    "  mirror_each_chunk: true\n"
+                                    "  mirror_each_chunk: true\n  more_loop: true\n"
                                     "  turn_reflections: VALIDATION\n"
                                     "  turn_reflections: EMPATHY\n"
                                     "  turn_reflections: VALIDATION\n");
-  check_one_error(load_errors(text), 11, "stages[0].turn_reflections[2]", "twice");
+  check_one_error(load_errors(text), 12, "stages[0].turn_reflections[2]", "twice");
+}
+
+TEST_CASE("turn reflections that no turn can reach are rejected") {
+  SUBCASE("reflections after mirrors without \"is there more?\"") {
+    const std::string text = replaced(kTiny, "  mirror_each_chunk: true\n",
+                                      "  mirror_each_chunk: true\n  turn_reflections: SUMMARY\n");
+    check_one_error(load_errors(text), line_of(text, "turn_reflections"),
+                    "stages[0].turn_reflections[0]", "more_loop");
+  }
+  SUBCASE("an apology response after mirrors without \"is there more?\"") {
+    const std::string text = replaced(kTiny, "  mirror_each_chunk: true\n",
+                                      "  mirror_each_chunk: true\n  closer: APOLOGY_RESPONSE\n");
+    check_one_error(load_errors(text), line_of(text, "closer"), "stages[0].closer", "more_loop");
+  }
 }
 
 TEST_CASE("a chunk limit above 16000 characters is rejected") {
   const std::string text = replaced(kTiny, "  mirror_each_chunk: true\n",
                                     "  mirror_each_chunk: true\n  chunk_max_chars: 16001\n");
-  check_one_error(load_errors(text), line_of(text, "chunk_max_chars"),
-                  "stages[0].chunk_max_chars", "16000");
+  check_one_error(load_errors(text), line_of(text, "chunk_max_chars"), "stages[0].chunk_max_chars",
+                  "16000");
 }
 
 TEST_CASE("a chunk limit of exactly 16000 characters is accepted") {
@@ -418,8 +433,8 @@ TEST_CASE("the default pause must fit within the maximum pause") {
 }
 
 TEST_CASE("the reflection beat is at most one minute") {
-  const std::string text = replaced(kTiny, "  pause_max_s: 300\n",
-                                    "  pause_max_s: 300\n  reflection_beat_ms: 60001\n");
+  const std::string text =
+      replaced(kTiny, "  pause_max_s: 300\n", "  pause_max_s: 300\n  reflection_beat_ms: 60001\n");
   check_one_error(load_errors(text), 18, "timing.reflection_beat_ms", "60000");
 }
 
