@@ -51,7 +51,7 @@ constexpr const char* kAftermathLike = R"pb(
   }
   stages {
     name: "responsibility" title: "Responsibility" speaker_prompt: "Own your part." opener: PARTNER_A both_partners: false
-    mirror_each_chunk: true turn_reflections: SUMMARY closer: APOLOGY_RESPONSE
+    mirror_each_chunk: true more_loop: true turn_reflections: SUMMARY closer: APOLOGY_RESPONSE
     advice_on_request: true chunk_max_chars: 200
   }
   problem_solving: true
