@@ -967,7 +967,8 @@ OpenError check_integrity(Db& db, const std::filesystem::path& file) {
   return std::nullopt;
 }
 
-OpenError migrate(Db& db, const std::filesystem::path& file) {
+// Reads the schema version, refusing files of other applications and of newer versions.
+OpenError check_schema(Db& db, const std::filesystem::path& file, int& version) {
   std::string message;
   auto version_text = db.query_text("PRAGMA user_version", message);
   auto app_text = db.query_text("PRAGMA application_id", message);
@@ -975,7 +976,7 @@ OpenError migrate(Db& db, const std::filesystem::path& file) {
   if (!version_text || !app_text || !tables_text) {
     return open_error(StoreErrorCode::kUnavailable, file, "cannot read its schema: " + message);
   }
-  const int version = std::stoi(*version_text);
+  version = std::stoi(*version_text);
   const bool ours = std::stoll(*app_text) == SqliteStore::kApplicationId;
   if (version == 0 ? std::stoi(*tables_text) != 0 : !ours) {
     return open_error(StoreErrorCode::kInvalid, file, "is not a mend database");
@@ -985,6 +986,11 @@ OpenError migrate(Db& db, const std::filesystem::path& file) {
                       "has schema version " + std::to_string(version) + ", newer than this mend (" +
                           std::to_string(SqliteStore::kSchemaVersion) + ")");
   }
+  return std::nullopt;
+}
+
+// Applies the migrations from `version` up to kSchemaVersion, each in its own transaction.
+OpenError migrate(Db& db, const std::filesystem::path& file, int version) {
   for (int v = version; v < SqliteStore::kSchemaVersion; ++v) {
     const std::string step = std::string("BEGIN IMMEDIATE;") + kMigrations[static_cast<std::size_t>(v)] +
                              "PRAGMA user_version = " + std::to_string(v + 1) + "; COMMIT;";
@@ -1057,19 +1063,20 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
   if (existing) {
     if (auto damaged = check_header(file)) return fail(open_error(StoreErrorCode::kCorrupt, file, *damaged));
   }
+  OpenError failure;
+  auto db = open_connection(file, failure);
+  if (!db) return fail(*failure);
+  int version = 0;
+  if (auto failed = check_integrity(*db, file)) return fail(*failed);
+  if (auto failed = check_schema(*db, file, version)) return fail(*failed);
   // A new master key for an existing database would make its content unreadable: refuse.
   auto master = crypto::load_or_create_master_key(key_file, !existing);
   if (!master.key) {
     return fail(error(StoreErrorCode::kInvalid, "cannot open the store: " + master.error));
   }
   impl->master = *master.key;
-
-  OpenError failure;
-  auto db = open_connection(file, failure);
-  if (!db) return fail(*failure);
-  if (auto failed = check_integrity(*db, file)) return fail(*failed);
   if (auto failed = set_pragmas(*db, file, options.durability)) return fail(*failed);
-  if (auto failed = migrate(*db, file)) return fail(*failed);
+  if (auto failed = migrate(*db, file, version)) return fail(*failed);
   if (auto failed = check_room_keys(*db, impl->master, file, key_file)) return fail(*failed);
   if (auto failed = finish_destroys(*db, file)) return fail(*failed);
 

@@ -46,8 +46,8 @@ inline constexpr std::size_t kDefaultMaxBatch = 1'024;  // appends per group com
 inline constexpr int kDefaultReaderThreads = 2;
 
 struct SqliteStoreOptions {
-  std::filesystem::path data_dir;         // created (mode 0700) if absent
-  std::filesystem::path master_key_file;  // empty: data_dir / "master.key"
+  std::filesystem::path data_dir{};       // created (mode 0700) if absent
+  std::filesystem::path master_key_file{};  // empty: data_dir / "master.key"
   Durability durability = Durability::kFull;
   std::size_t max_pending_writes = kDefaultMaxPendingWrites;
   std::size_t max_pending_reads = kDefaultMaxPendingReads;
