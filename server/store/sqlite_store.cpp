@@ -131,7 +131,10 @@ std::uint32_t read_be32(const unsigned char* p) {
 
 // Checks the file header without SQLite: magic, page size, and that the file holds as many
 // pages as its header says (a truncated file). nullopt when the file looks whole.
-std::optional<std::string> check_header(const std::filesystem::path& path) {
+// With a non-empty WAL beside it (after a crash) the file may legitimately be short or
+// partly written by an interrupted checkpoint, which SQLite redoes from the WAL: then only
+// the magic and page size are checked here, and quick_check judges the rest.
+std::optional<std::string> check_header(const std::filesystem::path& path, bool wal_present) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) return "cannot read its size: " + ec.message();
@@ -152,13 +155,13 @@ std::optional<std::string> check_header(const std::filesystem::path& path) {
   if (page_size < 512 || page_size > 65'536 || (page_size & (page_size - 1)) != 0) {
     return "has a damaged header (page size " + std::to_string(page_size) + ")";
   }
-  if (size % page_size != 0) {
+  if (!wal_present && size % page_size != 0) {
     return "is truncated or damaged (" + std::to_string(size) +
            " bytes is not a whole number of " + std::to_string(page_size) + "-byte pages)";
   }
   const std::uint32_t page_count = read_be32(&header[28]);
   const bool count_valid = page_count != 0 && read_be32(&header[24]) == read_be32(&header[92]);
-  if (count_valid && size < std::uint64_t{page_count} * page_size) {
+  if (!wal_present && count_valid && size < std::uint64_t{page_count} * page_size) {
     return "is truncated (its header counts " + std::to_string(page_count) + " pages, the file holds " +
            std::to_string(size / page_size) + ")";
   }
@@ -1061,7 +1064,10 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
   std::error_code ec;
   const bool existing = std::filesystem::file_size(file, ec) > 0 && !ec;
   if (existing) {
-    if (auto damaged = check_header(file)) return fail(open_error(StoreErrorCode::kCorrupt, file, *damaged));
+    std::filesystem::path wal = file;
+    wal += "-wal";
+    const bool wal_present = std::filesystem::file_size(wal, ec) > 0 && !ec;
+    if (auto damaged = check_header(file, wal_present)) return fail(open_error(StoreErrorCode::kCorrupt, file, *damaged));
   }
   OpenError failure;
   auto db = open_connection(file, failure);

@@ -2,13 +2,19 @@
 // at rest, corruption and tamper detection, erasure, limits and graceful close.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
+#include <map>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "server/store/sqlite_store.h"
 #include "store_support.h"
@@ -527,6 +533,121 @@ TEST_CASE("reads are not blocked by a busy writer and see only committed appends
   release.open();
   CHECK(completions.wait() == 0);
   CHECK(load(*store, "r").events.size() == 3);
+}
+
+// The child side of the kill -9 test: `rooms` rooms append one event at a time forever; each
+// acknowledged (completed) append is reported on `ack_fd` as {room, seq}. Never returns.
+[[noreturn]] void append_until_killed(const path& dir, Durability durability, int ack_fd) {
+  SqliteStoreOptions options;
+  options.data_dir = dir;
+  options.durability = durability;
+  auto opened = SqliteStore::open(options);
+  if (!opened.store) _exit(3);
+  struct Loop {
+    std::shared_ptr<SqliteStore> store;
+    int fd;
+    void next(std::uint32_t room, std::uint32_t seq) {
+      const std::string id = "room-" + std::to_string(room);
+      store->append(AppendRequest{id, seq - 1u, {event(seq, "words " + std::to_string(seq))},
+                                  RecordedResult{{id, "A", "c" + std::to_string(seq)},
+                                                 accepted("c" + std::to_string(seq), seq, seq)}},
+                    [this, room, seq](std::optional<StoreError> e) {
+                      if (e) _exit(4);
+                      const std::array<std::uint32_t, 2> ack{room, seq};
+                      if (::write(fd, ack.data(), sizeof ack) != sizeof ack) _exit(5);
+                      next(room, seq + 1);
+                    });
+    }
+  };
+  static Loop loop{opened.store, ack_fd};
+  for (std::uint32_t room = 0; room < 4; ++room) loop.next(room, 1);
+  for (;;) ::pause();  // until SIGKILL
+}
+
+// Reads acks until `count` arrived (or the time limit), then returns the highest seq per room.
+std::map<std::uint32_t, std::uint32_t> read_acks(int fd, std::size_t count, bool drain) {
+  std::map<std::uint32_t, std::uint32_t> highest;
+  std::size_t received = 0;
+  const auto until = std::chrono::steady_clock::now() + kWaitLimit;
+  while (drain || received < count) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, drain ? 0 : 1000) <= 0) {
+      if (drain || std::chrono::steady_clock::now() > until) break;
+      continue;
+    }
+    std::array<std::uint32_t, 2> ack{};
+    const auto n = ::read(fd, ack.data(), sizeof ack);
+    if (n != static_cast<ssize_t>(sizeof ack)) break;  // EOF after the kill
+    highest[ack[0]] = std::max(highest[ack[0]], ack[1]);
+    ++received;
+  }
+  return highest;
+}
+
+TEST_CASE("every acknowledged append survives kill -9 of the writing process") {
+  Durability durability = Durability::kFull;
+  SUBCASE("durability full") {}
+  SUBCASE("durability normal") { durability = Durability::kNormal; }
+  TempDir dir;
+  std::array<int, 2> fds{};
+  REQUIRE(::pipe(fds.data()) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    append_until_killed(dir.path(), durability, fds[1]);
+  }
+  ::close(fds[1]);
+  auto acked = read_acks(fds[0], 400, false);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFSIGNALED(status));
+  for (const auto& [room, seq] : read_acks(fds[0], 0, true)) acked[room] = std::max(acked[room], seq);
+  ::close(fds[0]);
+  REQUIRE(acked.size() == 4);
+
+  auto store = open_store(dir.path());
+  for (const auto& [room, seq] : acked) {
+    const std::string id = "room-" + std::to_string(room);
+    LoadResult loaded = load(*store, id);
+    REQUIRE_FALSE(loaded.error);
+    REQUIRE(loaded.events.size() >= seq);  // every acknowledged append is there
+    for (std::size_t i = 0; i < loaded.events.size(); ++i) CHECK(loaded.events[i].seq() == i + 1);
+    CHECK(find(*store, CommandKey{id, "A", "c" + std::to_string(seq)}).result->last_seq() == seq);
+    const std::uint64_t last = loaded.events.size();
+    CHECK(append(*store, id, last - 1, events(last, 1))->code == StoreErrorCode::kConflict);
+    CHECK_FALSE(append(*store, id, last, events(last + 1, 1)));  // no seq is reused
+  }
+}
+
+TEST_CASE("a truncated database file beside a WAL left by a crash is refused at open") {
+  TempDir dir;
+  TempDir crashed;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 80);
+    store->close();
+    store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 80, events(81, 1)));
+    // A copy of the files of a running store, as a crash leaves them.
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      std::filesystem::copy_file(entry.path(), crashed.path() / entry.path().filename());
+    }
+  }
+  const path file = db_file(crashed.path());
+  REQUIRE(std::filesystem::file_size(crashed.path() / "mend.db-wal") > 0);
+  SUBCASE("whole, it opens") {
+    auto store = open_store(crashed.path());
+    CHECK(load(*store, "r").events.size() == 81);
+    return;
+  }
+  SUBCASE("truncated, it is refused") {
+    std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+    const StoreError error = open_error(crashed.path());
+    CHECK(error.code == StoreErrorCode::kCorrupt);
+    CHECK(error.message.find(file.string()) != std::string::npos);
+  }
 }
 
 }  // namespace
