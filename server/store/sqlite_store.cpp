@@ -463,7 +463,8 @@ std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& 
   Statement& s = writer->insert_event;
   for (const v1::Event& event : request.events) {
     auto sealed = crypto::seal(key, event.SerializeAsString(), event_aad(request.room_id, event.seq()));
-    if (!sealed) return error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
+    // Earlier statements of this append may have run: fail the whole transaction.
+    if (!sealed) return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
     s.bind_text(1, request.room_id);
     s.bind_int(2, static_cast<std::int64_t>(event.seq()));
     s.bind_int(3, event.at_ms());
@@ -485,7 +486,9 @@ std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult&
   const std::string& room_id = recorded.key.room_id;
   auto sealed = crypto::seal(key, recorded.result.SerializeAsString(),
                              result_aad(room_id, result_lookup(key, recorded.key)));
-  if (!sealed) return error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
+  if (!sealed) {
+    return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
+  }
   Statement& s = writer->insert_result;
   s.bind_text(1, room_id);
   s.bind_blob(2, result_lookup(key, recorded.key));

@@ -142,8 +142,8 @@ class Store {
   // partner's texts. Each event's seq names the stored event it replaces; seqs are unchanged
   // and nothing else moves. All or nothing: kNotFound for an unknown room, kInvalid when the
   // list is empty or a seq is not stored (0, or above the room's last seq), or repeats.
-  // Visible to every later `load`. Ordered with the appends issued before it; the caller
-  // (the room host) must not race it with appends of the same events.
+  // Visible to every later `load` and ordered with the appends issued before it. The store
+  // notifies no one: a room host holding the room in memory applies the same change itself.
   virtual void rewrite_events(std::string room_id, std::vector<v1::Event> events,
                               StoreDone done);
 
