@@ -79,7 +79,6 @@ struct MasterKeyResult {
 // Reads the master key from `path`. When the file does not exist and `create_if_absent`:
 // creates it with 32 random bytes, mode 0600 (exclusively; fsynced). Fails (error) when the
 // file is not a regular file, is readable by group or others, or is not exactly 32 bytes.
-MasterKeyResult load_or_create_master_key(const std::filesystem::path& path,
-                                          bool create_if_absent);
+MasterKeyResult load_or_create_master_key(const std::filesystem::path& path, bool create_if_absent);
 
 }  // namespace mend::store::crypto

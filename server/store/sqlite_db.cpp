@@ -54,8 +54,7 @@ void Statement::bind_text(int index, std::string_view text) {
 
 void Statement::bind_blob(int index, std::string_view blob) {
   // A zero-length blob must still bind as a blob, not NULL: give it a valid pointer.
-  sqlite3_bind_blob64(stmt_, index, blob.empty() ? "" : blob.data(), blob.size(),
-                      SQLITE_TRANSIENT);
+  sqlite3_bind_blob64(stmt_, index, blob.empty() ? "" : blob.data(), blob.size(), SQLITE_TRANSIENT);
 }
 
 void Statement::bind_int(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }

@@ -1,11 +1,8 @@
 #include "server/store/sqlite_store.h"
 
 #include <algorithm>
-#include <array>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -16,11 +13,15 @@
 
 #include "server/store/crypto.h"
 #include "server/store/sqlite_db.h"
+#include "server/store/sqlite_schema.h"
 
 namespace mend::store {
 namespace {
 
+using sqlite::code_of;
 using sqlite::Db;
+using sqlite::open_error;
+using sqlite::OpenError;
 using sqlite::ResetGuard;
 using sqlite::Statement;
 
@@ -28,52 +29,9 @@ using sqlite::Statement;
 constexpr std::size_t kMaxCachedRoomKeys = 4'096;
 // How long a connection waits for a lock (WAL recovery, checkpoints) before reporting busy.
 constexpr int kBusyTimeoutMs = 5'000;
-constexpr std::size_t kSqliteHeaderBytes = 100;
-
-// Schema migrations: kMigrations[v] takes user_version v to v + 1. Append only.
-constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
-    // 0 -> 1: rooms, their wrapped keys, sealed events and sealed command results.
-    R"sql(
-      PRAGMA application_id = 1835363940;
-      CREATE TABLE rooms (
-        room_id     TEXT PRIMARY KEY NOT NULL,
-        last_seq    INTEGER NOT NULL,
-        first_at_ms INTEGER NOT NULL,
-        last_at_ms  INTEGER NOT NULL,
-        destroyed   INTEGER NOT NULL DEFAULT 0  -- 1: key shredded, id reserved
-      ) WITHOUT ROWID;
-      CREATE TABLE room_keys (
-        room_id     TEXT PRIMARY KEY NOT NULL,
-        wrapped_key BLOB NOT NULL               -- AES-256-GCM under the master key
-      ) WITHOUT ROWID;
-      CREATE TABLE events (
-        room_id    TEXT NOT NULL,
-        seq        INTEGER NOT NULL CHECK (seq > 0),
-        at_ms      INTEGER NOT NULL,
-        actor_role INTEGER NOT NULL,            -- mend.v1.Role number
-        kind       INTEGER NOT NULL,            -- mend.v1.Event body field number
-        sealed     BLOB NOT NULL,               -- Event encoding under the room key
-        PRIMARY KEY (room_id, seq)
-      );
-      CREATE TABLE results (
-        room_id TEXT NOT NULL,
-        lookup  BLOB NOT NULL,                  -- HMAC of participant and command id
-        sealed  BLOB NOT NULL,                  -- CommandResult encoding under the room key
-        PRIMARY KEY (room_id, lookup)
-      );
-    )sql",
-};
-static_assert(SqliteStore::kApplicationId == 1835363940);
 
 StoreError error(StoreErrorCode code, std::string message) {
   return StoreError{code, std::move(message)};
-}
-
-// SQLite's own corruption codes are kCorrupt; everything else (I/O, busy, full) kUnavailable.
-StoreErrorCode code_of(int sqlite_rc) {
-  const int primary = sqlite_rc & 0xff;
-  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB ? StoreErrorCode::kCorrupt
-                                                               : StoreErrorCode::kUnavailable;
 }
 
 std::string seq_bytes(std::uint64_t seq) {
@@ -118,56 +76,9 @@ std::optional<StoreError> check_contiguous(const AppendRequest& request) {
   if (request.events.empty()) return error(StoreErrorCode::kInvalid, "append without events");
   std::uint64_t next = request.expected_last_seq + 1;
   for (const v1::Event& event : request.events) {
-    if (event.seq() != next) return error(StoreErrorCode::kInvalid, "event seqs are not contiguous");
+    if (event.seq() != next)
+      return error(StoreErrorCode::kInvalid, "event seqs are not contiguous");
     ++next;
-  }
-  return std::nullopt;
-}
-
-std::uint32_t read_be32(const unsigned char* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
-         std::uint32_t{p[3]};
-}
-
-// Checks the file header without SQLite: magic, page size, and that the file holds as many
-// pages as its header says (a truncated file). nullopt when the file looks whole.
-// With a non-empty WAL beside it (after a crash) the file may legitimately be short or
-// partly written by an interrupted checkpoint, which SQLite redoes from the WAL: then only
-// the magic and page size are checked here, and quick_check judges the rest.
-std::optional<std::string> check_header(const std::filesystem::path& path, bool wal_present) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) return "cannot read its size: " + ec.message();
-  if (size == 0) return std::nullopt;  // an empty file is a new database
-  if (size < kSqliteHeaderBytes) {
-    return "is truncated (" + std::to_string(size) + " bytes, shorter than a SQLite header)";
-  }
-  std::array<unsigned char, kSqliteHeaderBytes> header{};
-  std::ifstream in(path, std::ios::binary);
-  in.read(reinterpret_cast<char*>(header.data()), header.size());
-  if (!in) return "cannot read its header";
-  static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
-  if (std::memcmp(header.data(), kMagic, sizeof kMagic) != 0) {
-    return "is not a SQLite database (damaged header)";
-  }
-  std::uint32_t page_size = (std::uint32_t{header[16]} << 8) | header[17];
-  if (page_size == 1) page_size = 65'536;
-  if (page_size < 512 || page_size > 65'536 || (page_size & (page_size - 1)) != 0) {
-    return "has a damaged header (page size " + std::to_string(page_size) + ")";
-  }
-  if (!wal_present && size % page_size != 0) {
-    return "is truncated or damaged (" + std::to_string(size) +
-           " bytes is not a whole number of " + std::to_string(page_size) + "-byte pages)";
-  }
-  const std::uint32_t page_count = read_be32(&header[28]);
-  const bool count_valid = page_count != 0 && read_be32(&header[24]) == read_be32(&header[92]);
-  if (!wal_present && count_valid && size < std::uint64_t{page_count} * page_size) {
-    return "is truncated (its header counts " + std::to_string(page_count) + " pages, the file holds " +
-           std::to_string(size / page_size) + ")";
-  }
-  const std::uint32_t application_id = read_be32(&header[68]);
-  if (application_id != 0 && application_id != static_cast<std::uint32_t>(SqliteStore::kApplicationId)) {
-    return "is a SQLite database of another application";
   }
   return std::nullopt;
 }
@@ -176,11 +87,10 @@ std::optional<std::string> check_header(const std::filesystem::path& path, bool 
 struct WriterConnection {
   explicit WriterConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
   bool ok() const {
-    for (const Statement* s : {&begin, &commit, &rollback, &select_room, &insert_room,
-                               &update_room, &insert_key, &select_key, &insert_event,
-                               &update_event, &select_result, &insert_result, &delete_key,
-                               &mark_destroyed, &delete_events, &delete_results,
-                               &refresh_times}) {
+    for (const Statement* s :
+         {&begin, &commit, &rollback, &select_room, &insert_room, &update_room, &insert_key,
+          &select_key, &insert_event, &update_event, &select_result, &insert_result, &delete_key,
+          &mark_destroyed, &delete_events, &delete_results, &refresh_times}) {
       if (!s->ok()) return false;
     }
     return true;
@@ -194,8 +104,7 @@ struct WriterConnection {
   Statement insert_room{*db,
                         "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms) "
                         "VALUES (?1, 0, ?2, ?2)"};
-  Statement update_room{*db,
-                        "UPDATE rooms SET last_seq = ?2, last_at_ms = ?3 WHERE room_id = ?1"};
+  Statement update_room{*db, "UPDATE rooms SET last_seq = ?2, last_at_ms = ?3 WHERE room_id = ?1"};
   Statement insert_key{*db, "INSERT INTO room_keys (room_id, wrapped_key) VALUES (?1, ?2)"};
   Statement select_key{*db, "SELECT wrapped_key FROM room_keys WHERE room_id = ?1"};
   Statement insert_event{*db,
@@ -205,25 +114,25 @@ struct WriterConnection {
                          "UPDATE events SET at_ms = ?3, actor_role = ?4, kind = ?5, sealed = ?6 "
                          "WHERE room_id = ?1 AND seq = ?2"};
   Statement select_result{*db, "SELECT 1 FROM results WHERE room_id = ?1 AND lookup = ?2"};
-  Statement insert_result{*db,
-                          "INSERT INTO results (room_id, lookup, sealed) VALUES (?1, ?2, ?3)"};
+  Statement insert_result{*db, "INSERT INTO results (room_id, lookup, sealed) VALUES (?1, ?2, ?3)"};
   Statement delete_key{*db, "DELETE FROM room_keys WHERE room_id = ?1"};
   Statement mark_destroyed{*db, "UPDATE rooms SET destroyed = 1 WHERE room_id = ?1"};
   Statement delete_events{*db, "DELETE FROM events WHERE room_id = ?1"};
   Statement delete_results{*db, "DELETE FROM results WHERE room_id = ?1"};
-  Statement refresh_times{*db,
-                          "UPDATE rooms SET "
-                          "first_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 AND seq = 1), "
-                          "last_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 "
-                          "AND seq = rooms.last_seq) WHERE room_id = ?1"};
+  Statement refresh_times{
+      *db,
+      "UPDATE rooms SET "
+      "first_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 AND seq = 1), "
+      "last_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 "
+      "AND seq = rooms.last_seq) WHERE room_id = ?1"};
 };
 
 // Statements of one reader connection.
 struct ReaderConnection {
   explicit ReaderConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
   bool ok() const {
-    for (const Statement* s : {&begin, &end, &select_room, &select_key, &select_events,
-                               &select_result, &list_rooms}) {
+    for (const Statement* s :
+         {&begin, &end, &select_room, &select_key, &select_events, &select_result, &list_rooms}) {
       if (!s->ok()) return false;
     }
     return true;
@@ -462,9 +371,11 @@ std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& 
                                                            const crypto::Key& key) {
   Statement& s = writer->insert_event;
   for (const v1::Event& event : request.events) {
-    auto sealed = crypto::seal(key, event.SerializeAsString(), event_aad(request.room_id, event.seq()));
+    auto sealed =
+        crypto::seal(key, event.SerializeAsString(), event_aad(request.room_id, event.seq()));
     // Earlier statements of this append may have run: fail the whole transaction.
-    if (!sealed) return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
+    if (!sealed)
+      return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
     s.bind_text(1, request.room_id);
     s.bind_int(2, static_cast<std::int64_t>(event.seq()));
     s.bind_int(3, event.at_ms());
@@ -799,7 +710,8 @@ FindResult SqliteStore::Impl::do_find(ReaderConnection& conn, const CommandKey& 
   }
   int rc = SQLITE_OK;
   if (!reader_room(conn, key.room_id, rc)) {
-    if (rc != SQLITE_OK && rc != SQLITE_DONE) found.error = sql_error(*conn.db, rc, "cannot read a room");
+    if (rc != SQLITE_OK && rc != SQLITE_DONE)
+      found.error = sql_error(*conn.db, rc, "cannot read a room");
     return found;  // unknown room: no result
   }
   std::optional<crypto::Key> room_key;
@@ -916,128 +828,6 @@ void SqliteStore::Impl::close() {
 
 namespace {
 
-using OpenError = std::optional<StoreError>;
-
-StoreError open_error(StoreErrorCode code, const std::filesystem::path& file,
-                      const std::string& what) {
-  return error(code, "cannot open the store: " + file.string() + " " + what);
-}
-
-OpenError prepare_data_dir(const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (dir.empty()) return error(StoreErrorCode::kInvalid, "cannot open the store: no data directory");
-  if (std::filesystem::create_directories(dir, ec)) {
-    std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::replace, ec);
-  }
-  if (ec || !std::filesystem::is_directory(dir, ec)) {
-    return open_error(StoreErrorCode::kUnavailable, dir,
-                      "is not a usable data directory" + (ec ? ": " + ec.message() : ""));
-  }
-  return std::nullopt;
-}
-
-OpenError set_pragmas(Db& db, const std::filesystem::path& file, Durability durability) {
-  std::string message;
-  auto mode = db.query_text("PRAGMA journal_mode = WAL", message);
-  if (!mode || *mode != "wal") {
-    return open_error(StoreErrorCode::kUnavailable, file, "cannot use WAL mode: " + message);
-  }
-  const char* sync = durability == Durability::kFull ? "PRAGMA synchronous = FULL"
-                                                      : "PRAGMA synchronous = NORMAL";
-  if (auto failed = db.exec(sync)) return open_error(StoreErrorCode::kUnavailable, file, *failed);
-  if (auto failed = db.exec("PRAGMA secure_delete = ON")) {
-    return open_error(StoreErrorCode::kUnavailable, file, *failed);
-  }
-  return std::nullopt;
-}
-
-OpenError check_integrity(Db& db, const std::filesystem::path& file) {
-  Statement check(db, "PRAGMA quick_check");
-  if (!check.ok()) {
-    return open_error(code_of(sqlite3_errcode(db.get())), file,
-                      "is damaged or not a database: " + db.last_error());
-  }
-  std::string problems;
-  int rc = SQLITE_OK;
-  while ((rc = check.step()) == SQLITE_ROW) {
-    const std::string line = check.column_text(0);
-    if (line != "ok" && problems.size() < 500) problems += (problems.empty() ? "" : "; ") + line;
-  }
-  if (rc != SQLITE_DONE) {
-    return open_error(code_of(rc), file, "failed its integrity check: " + db.last_error());
-  }
-  if (!problems.empty()) {
-    return open_error(StoreErrorCode::kCorrupt, file, "failed its integrity check: " + problems);
-  }
-  return std::nullopt;
-}
-
-// Reads the schema version, refusing files of other applications and of newer versions.
-OpenError check_schema(Db& db, const std::filesystem::path& file, int& version) {
-  std::string message;
-  auto version_text = db.query_text("PRAGMA user_version", message);
-  auto app_text = db.query_text("PRAGMA application_id", message);
-  auto tables_text = db.query_text("SELECT count(*) FROM sqlite_schema", message);
-  if (!version_text || !app_text || !tables_text) {
-    return open_error(StoreErrorCode::kUnavailable, file, "cannot read its schema: " + message);
-  }
-  version = std::stoi(*version_text);
-  const bool ours = std::stoll(*app_text) == SqliteStore::kApplicationId;
-  if (version == 0 ? std::stoi(*tables_text) != 0 : !ours) {
-    return open_error(StoreErrorCode::kInvalid, file, "is not a mend database");
-  }
-  if (version > SqliteStore::kSchemaVersion) {
-    return open_error(StoreErrorCode::kInvalid, file,
-                      "has schema version " + std::to_string(version) + ", newer than this mend (" +
-                          std::to_string(SqliteStore::kSchemaVersion) + ")");
-  }
-  return std::nullopt;
-}
-
-// Applies the migrations from `version` up to kSchemaVersion, each in its own transaction.
-OpenError migrate(Db& db, const std::filesystem::path& file, int version) {
-  for (int v = version; v < SqliteStore::kSchemaVersion; ++v) {
-    const std::string step = std::string("BEGIN IMMEDIATE;") + kMigrations[static_cast<std::size_t>(v)] +
-                             "PRAGMA user_version = " + std::to_string(v + 1) + "; COMMIT;";
-    if (auto failed = db.exec(step.c_str())) {
-      db.exec("ROLLBACK");
-      return open_error(StoreErrorCode::kUnavailable, file,
-                        "cannot migrate to schema " + std::to_string(v + 1) + ": " + *failed);
-    }
-  }
-  return std::nullopt;
-}
-
-// Every live room's key must unwrap: a wrong master key file is refused at start.
-OpenError check_room_keys(Db& db, const crypto::Key& master, const std::filesystem::path& file,
-                          const std::filesystem::path& key_file) {
-  Statement keys(db, "SELECT room_id, wrapped_key FROM room_keys");
-  if (!keys.ok()) return open_error(StoreErrorCode::kUnavailable, file, db.last_error());
-  int rc = SQLITE_OK;
-  while ((rc = keys.step()) == SQLITE_ROW) {
-    if (!crypto::unwrap_key(master, keys.column_blob(1), keys.column_text(0))) {
-      return open_error(StoreErrorCode::kCorrupt, file,
-                        "holds a room key that does not unwrap under the master key " +
-                            key_file.string() + " (wrong key file, or altered data)");
-    }
-  }
-  if (rc != SQLITE_DONE) return open_error(code_of(rc), file, db.last_error());
-  return std::nullopt;
-}
-
-OpenError finish_destroys(Db& db, const std::filesystem::path& file) {
-  if (auto failed = db.exec(
-          "BEGIN IMMEDIATE;"
-          "DELETE FROM events WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed = 1);"
-          "DELETE FROM results WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed = 1);"
-          "COMMIT;")) {
-    db.exec("ROLLBACK");
-    return open_error(StoreErrorCode::kUnavailable, file, "cannot finish erasures: " + *failed);
-  }
-  return std::nullopt;
-}
-
 std::unique_ptr<Db> open_connection(const std::filesystem::path& file, OpenError& failure) {
   std::string message;
   auto db = Db::open(file, message);
@@ -1053,41 +843,43 @@ std::unique_ptr<Db> open_connection(const std::filesystem::path& file, OpenError
 
 SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
   auto fail = [](StoreError e) { return OpenResult{nullptr, std::move(e)}; };
-  if (options.max_batch == 0 || options.max_pending_writes == 0 ||
-      options.max_pending_reads == 0 || options.reader_threads < 1) {
+  if (options.max_batch == 0 || options.max_pending_writes == 0 || options.max_pending_reads == 0 ||
+      options.reader_threads < 1) {
     return fail(error(StoreErrorCode::kInvalid, "cannot open the store: a limit is zero"));
   }
-  if (auto failed = prepare_data_dir(options.data_dir)) return fail(*failed);
+  if (auto failed = sqlite::prepare_data_dir(options.data_dir)) return fail(*failed);
   auto impl = std::make_unique<Impl>();
   impl->db_path = options.data_dir / kDatabaseFile;
   const std::filesystem::path& file = impl->db_path;
-  const std::filesystem::path key_file = options.master_key_file.empty()
-                                             ? options.data_dir / kMasterKeyFile
-                                             : options.master_key_file;
+  const std::filesystem::path key_file =
+      options.master_key_file.empty() ? options.data_dir / kMasterKeyFile : options.master_key_file;
   std::error_code ec;
   const bool existing = std::filesystem::file_size(file, ec) > 0 && !ec;
   if (existing) {
     std::filesystem::path wal = file;
     wal += "-wal";
     const bool wal_present = std::filesystem::file_size(wal, ec) > 0 && !ec;
-    if (auto damaged = check_header(file, wal_present)) return fail(open_error(StoreErrorCode::kCorrupt, file, *damaged));
+    if (auto damaged = sqlite::check_header(file, wal_present)) {
+      return fail(open_error(StoreErrorCode::kCorrupt, file, *damaged));
+    }
   }
   OpenError failure;
   auto db = open_connection(file, failure);
   if (!db) return fail(*failure);
   int version = 0;
-  if (auto failed = check_integrity(*db, file)) return fail(*failed);
-  if (auto failed = check_schema(*db, file, version)) return fail(*failed);
+  if (auto failed = sqlite::check_integrity(*db, file)) return fail(*failed);
+  if (auto failed = sqlite::check_schema(*db, file, version)) return fail(*failed);
   // A new master key for an existing database would make its content unreadable: refuse.
   auto master = crypto::load_or_create_master_key(key_file, !existing);
   if (!master.key) {
     return fail(error(StoreErrorCode::kInvalid, "cannot open the store: " + master.error));
   }
   impl->master = *master.key;
-  if (auto failed = set_pragmas(*db, file, options.durability)) return fail(*failed);
-  if (auto failed = migrate(*db, file, version)) return fail(*failed);
-  if (auto failed = check_room_keys(*db, impl->master, file, key_file)) return fail(*failed);
-  if (auto failed = finish_destroys(*db, file)) return fail(*failed);
+  if (auto failed = sqlite::set_pragmas(*db, file, options.durability)) return fail(*failed);
+  if (auto failed = sqlite::migrate(*db, file, version)) return fail(*failed);
+  if (auto failed = sqlite::check_room_keys(*db, impl->master, file, key_file))
+    return fail(*failed);
+  if (auto failed = sqlite::finish_destroys(*db, file)) return fail(*failed);
 
   impl->writer = std::make_unique<WriterConnection>(std::move(db));
   if (!impl->writer->ok()) {
@@ -1135,23 +927,23 @@ void SqliteStore::append(AppendRequest request, AppendDone done) {
 }
 
 void SqliteStore::destroy_room(std::string room_id, StoreDone done) {
-  impl_->enqueue_write(DestroyOp{std::move(room_id), std::move(done)},
-                       [](WriteOp op, StoreError e) { std::get<DestroyOp>(op).done(std::move(e)); });
+  impl_->enqueue_write(
+      DestroyOp{std::move(room_id), std::move(done)},
+      [](WriteOp op, StoreError e) { std::get<DestroyOp>(op).done(std::move(e)); });
 }
 
 void SqliteStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
                                  StoreDone done) {
-  impl_->enqueue_write(RewriteOp{std::move(room_id), std::move(events), std::move(done)},
-                       [](WriteOp op, StoreError e) { std::get<RewriteOp>(op).done(std::move(e)); });
+  impl_->enqueue_write(
+      RewriteOp{std::move(room_id), std::move(events), std::move(done)},
+      [](WriteOp op, StoreError e) { std::get<RewriteOp>(op).done(std::move(e)); });
 }
 
 void SqliteStore::load(std::string room_id, std::uint64_t after_seq, LoadDone done) {
   auto shared_done = std::make_shared<LoadDone>(std::move(done));
   impl_->enqueue_read(
-      [impl = impl_.get(), room_id = std::move(room_id), after_seq,
-       shared_done](ReaderConnection& conn) {
-        (*shared_done)(impl->do_load(conn, room_id, after_seq));
-      },
+      [impl = impl_.get(), room_id = std::move(room_id), after_seq, shared_done](
+          ReaderConnection& conn) { (*shared_done)(impl->do_load(conn, room_id, after_seq)); },
       [shared_done](StoreError e) {
         LoadResult result;
         result.error = std::move(e);
@@ -1161,28 +953,24 @@ void SqliteStore::load(std::string room_id, std::uint64_t after_seq, LoadDone do
 
 void SqliteStore::find_result(CommandKey key, FindDone done) {
   auto shared_done = std::make_shared<FindDone>(std::move(done));
-  impl_->enqueue_read(
-      [impl = impl_.get(), key = std::move(key), shared_done](ReaderConnection& conn) {
-        (*shared_done)(impl->do_find(conn, key));
-      },
-      [shared_done](StoreError e) {
-        FindResult result;
-        result.error = std::move(e);
-        (*shared_done)(std::move(result));
-      });
+  impl_->enqueue_read([impl = impl_.get(), key = std::move(key), shared_done](
+                          ReaderConnection& conn) { (*shared_done)(impl->do_find(conn, key)); },
+                      [shared_done](StoreError e) {
+                        FindResult result;
+                        result.error = std::move(e);
+                        (*shared_done)(std::move(result));
+                      });
 }
 
 void SqliteStore::list_rooms(ListRoomsDone done) {
   auto shared_done = std::make_shared<ListRoomsDone>(std::move(done));
-  impl_->enqueue_read(
-      [impl = impl_.get(), shared_done](ReaderConnection& conn) {
-        (*shared_done)(impl->do_list(conn));
-      },
-      [shared_done](StoreError e) {
-        ListRoomsResult result;
-        result.error = std::move(e);
-        (*shared_done)(std::move(result));
-      });
+  impl_->enqueue_read([impl = impl_.get(), shared_done](
+                          ReaderConnection& conn) { (*shared_done)(impl->do_list(conn)); },
+                      [shared_done](StoreError e) {
+                        ListRoomsResult result;
+                        result.error = std::move(e);
+                        (*shared_done)(std::move(result));
+                      });
 }
 
 }  // namespace mend::store

@@ -46,7 +46,7 @@ inline constexpr std::size_t kDefaultMaxBatch = 1'024;  // appends per group com
 inline constexpr int kDefaultReaderThreads = 2;
 
 struct SqliteStoreOptions {
-  std::filesystem::path data_dir{};       // created (mode 0700) if absent
+  std::filesystem::path data_dir{};         // created (mode 0700) if absent
   std::filesystem::path master_key_file{};  // empty: data_dir / "master.key"
   Durability durability = Durability::kFull;
   std::size_t max_pending_writes = kDefaultMaxPendingWrites;
@@ -57,21 +57,22 @@ struct SqliteStoreOptions {
 
 // Counters since open. A snapshot; safe to read at any time.
 struct SqliteStoreStats {
-  std::uint64_t commits = 0;             // write transactions committed (one fsync each)
-  std::uint64_t appends_committed = 0;   // appends that succeeded
-  std::uint64_t appends_rejected = 0;    // appends completed with kConflict/kInvalid/kCorrupt
-  std::uint64_t writes_failed = 0;       // writes completed with kUnavailable by an I/O error
-  std::uint64_t writes_refused = 0;      // writes refused because the queue was full or closed
-  std::uint64_t largest_batch = 0;       // most appends committed in one transaction
-  std::uint64_t checkpoints_incomplete = 0;  // post-erasure WAL truncations that had to wait
-  std::size_t pending_writes = 0;        // queued now
+  std::uint64_t commits = 0;                 // write transactions committed (one fsync each)
+  std::uint64_t appends_committed = 0;       // appends that succeeded
+  std::uint64_t appends_rejected = 0;        // appends completed with kConflict/kInvalid/kCorrupt
+  std::uint64_t writes_failed = 0;           // writes completed with kUnavailable by an I/O error
+  std::uint64_t writes_refused = 0;          // writes refused because the queue was full or closed
+  std::uint64_t largest_batch = 0;           // most appends committed in one transaction
+  std::uint64_t checkpoints_incomplete = 0;  // WAL truncations (after erasure, close) that a
+                                             // reader kept from completing
+  std::size_t pending_writes = 0;            // queued now
 };
 
 class SqliteStore final : public Store {
  public:
   static constexpr const char* kDatabaseFile = "mend.db";
   static constexpr const char* kMasterKeyFile = "master.key";
-  static constexpr int kSchemaVersion = 1;          // PRAGMA user_version
+  static constexpr int kSchemaVersion = 1;                    // PRAGMA user_version
   static constexpr std::int32_t kApplicationId = 0x6D656E64;  // 'mend', PRAGMA application_id
 
   struct OpenResult {
@@ -99,8 +100,7 @@ class SqliteStore final : public Store {
   // (the database runs with secure_delete, which zeroes deleted content).
   void destroy_room(std::string room_id, StoreDone done) override;
   // Also truncates the WAL afterwards (the replaced ciphertext leaves the files).
-  void rewrite_events(std::string room_id, std::vector<v1::Event> events,
-                      StoreDone done) override;
+  void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
   void list_rooms(ListRoomsDone done) override;
 
   // Graceful close: refuses new calls (kUnavailable), completes every queued write and read,

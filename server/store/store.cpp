@@ -7,11 +7,16 @@ namespace mend::store {
 
 const char* to_string(StoreErrorCode code) {
   switch (code) {
-    case StoreErrorCode::kConflict: return "CONFLICT";
-    case StoreErrorCode::kNotFound: return "NOT_FOUND";
-    case StoreErrorCode::kUnavailable: return "UNAVAILABLE";
-    case StoreErrorCode::kInvalid: return "INVALID";
-    case StoreErrorCode::kCorrupt: return "CORRUPT";
+    case StoreErrorCode::kConflict:
+      return "CONFLICT";
+    case StoreErrorCode::kNotFound:
+      return "NOT_FOUND";
+    case StoreErrorCode::kUnavailable:
+      return "UNAVAILABLE";
+    case StoreErrorCode::kInvalid:
+      return "INVALID";
+    case StoreErrorCode::kCorrupt:
+      return "CORRUPT";
   }
   return "UNKNOWN";
 }

@@ -34,8 +34,7 @@ namespace {
 
 using namespace testing;
 
-#define STORE_CONTRACT(name) \
-  TEST_CASE_TEMPLATE(name, Fixture, MemoryFixture, SqliteFixture)
+#define STORE_CONTRACT(name) TEST_CASE_TEMPLATE(name, Fixture, MemoryFixture, SqliteFixture)
 
 STORE_CONTRACT("appended events load back in seq order with their content") {
   Fixture f;
@@ -51,7 +50,8 @@ STORE_CONTRACT("appended events load back in seq order with their content") {
   CHECK(loaded.events[2].shared().text() == "more words");
 }
 
-STORE_CONTRACT("load after a seq returns only the later events, and NOT_FOUND for an unknown room") {
+STORE_CONTRACT(
+    "load after a seq returns only the later events, and NOT_FOUND for an unknown room") {
   Fixture f;
   REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 5)));
   LoadResult loaded = load(*f.store, "r", 3);
@@ -98,7 +98,8 @@ STORE_CONTRACT("a command's result is recorded with its events and found by its 
   CHECK_FALSE(find(*f.store, CommandKey{"other", "A", "c1"}).result);  // and per room
 }
 
-STORE_CONTRACT("a retried command's result cannot be recorded twice and its events are not stored") {
+STORE_CONTRACT(
+    "a retried command's result cannot be recorded twice and its events are not stored") {
   Fixture f;
   REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
   const CommandKey key{"r", "O:Dr. Kim", "c1"};
@@ -137,7 +138,8 @@ STORE_CONTRACT("appends to one room complete in the order they were issued") {
 STORE_CONTRACT("a destroyed room is unknown and its id and seqs are never reused") {
   Fixture f;
   const CommandKey key{"r", "A", "c1"};
-  REQUIRE_FALSE(append(*f.store, "r", 0, {event(1, "words to forget")}, RecordedResult{key, accepted("c1", 1, 1)}));
+  REQUIRE_FALSE(append(*f.store, "r", 0, {event(1, "words to forget")},
+                       RecordedResult{key, accepted("c1", 1, 1)}));
   REQUIRE_FALSE(append(*f.store, "keep", 0, events(1, 1)));
   REQUIRE_FALSE(destroy(*f.store, "r"));
   CHECK(load(*f.store, "r").error->code == StoreErrorCode::kNotFound);
@@ -155,7 +157,8 @@ STORE_CONTRACT("a destroyed room is unknown and its id and seqs are never reused
 
 STORE_CONTRACT("rewrite_events replaces the content of stored events and keeps their seqs") {
   Fixture f;
-  REQUIRE_FALSE(append(*f.store, "r", 0, {event(1, "keep this"), event(2, "erase this"), event(3)}));
+  REQUIRE_FALSE(
+      append(*f.store, "r", 0, {event(1, "keep this"), event(2, "erase this"), event(3)}));
   REQUIRE_FALSE(rewrite(*f.store, "r", {event(2, "[erased]")}));
   LoadResult loaded = load(*f.store, "r");
   REQUIRE(loaded.events.size() == 3);

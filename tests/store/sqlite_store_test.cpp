@@ -107,7 +107,8 @@ TEST_CASE("committed events and command results survive close and reopen") {
   {
     auto store = open_store(dir.path());
     REQUIRE_FALSE(append(*store, "r", 0, {event(1, "hello")}));
-    REQUIRE_FALSE(append(*store, "r", 1, {event(2, "again"), event(3)}, RecordedResult{key, accepted("c-42", 2, 3)}));
+    REQUIRE_FALSE(append(*store, "r", 1, {event(2, "again"), event(3)},
+                         RecordedResult{key, accepted("c-42", 2, 3)}));
     store->close();
   }
   auto store = open_store(dir.path());
@@ -214,8 +215,9 @@ TEST_CASE("no file of the data directory holds the plaintext of a conversation")
   REQUIRE_FALSE(append(*store, "room-1", 0, {shared}));
   REQUIRE_FALSE(append(*store, "room-1", 1, {reflected},
                        RecordedResult{{"room-1", "B", "reflect-1"}, accepted("reflect-1", 2, 2)}));
-  REQUIRE_FALSE(append(*store, "room-1", 2, {proposed},
-                       RecordedResult{{"room-1", "O:" + observer, "cmd-7"}, accepted("cmd-7", 3, 3)}));
+  REQUIRE_FALSE(
+      append(*store, "room-1", 2, {proposed},
+             RecordedResult{{"room-1", "O:" + observer, "cmd-7"}, accepted("cmd-7", 3, 3)}));
   REQUIRE(load(*store, "room-1").events.size() == 3);
   auto scan = [&](const char* when) {
     INFO(when);
@@ -331,7 +333,8 @@ TEST_CASE("a truncated database file is refused at open with a message naming th
   CHECK(error.message.find("truncated") != std::string::npos);
 }
 
-TEST_CASE("a database file with overwritten bytes is refused at open with a message naming the file") {
+TEST_CASE(
+    "a database file with overwritten bytes is refused at open with a message naming the file") {
   TempDir dir;
   {
     auto store = open_store(dir.path());
@@ -346,7 +349,8 @@ TEST_CASE("a database file with overwritten bytes is refused at open with a mess
     for (std::size_t i = 0; i < 16; ++i) bytes[i] = static_cast<char>(0xa5);
   }
   SUBCASE("a whole page in the middle") {
-    for (std::size_t i = 0; i < 4096; ++i) bytes[(bytes.size() / 4096 / 2) * 4096 + i] = static_cast<char>(i * 7);
+    for (std::size_t i = 0; i < 4096; ++i)
+      bytes[(bytes.size() / 4096 / 2) * 4096 + i] = static_cast<char>(i * 7);
   }
   write_file(file, bytes);
   const StoreError error = open_error(dir.path());
@@ -361,7 +365,8 @@ TEST_CASE("destroy_room leaves neither the room key nor the ciphertext in any fi
   write_conversation(*store, "kept", 5);
   const path file = db_file(dir.path());
   const std::string wrapped = sql(file, "SELECT wrapped_key FROM room_keys WHERE room_id = 'gone'");
-  const std::string sealed = sql(file, "SELECT sealed FROM events WHERE room_id = 'gone' AND seq = 7");
+  const std::string sealed =
+      sql(file, "SELECT sealed FROM events WHERE room_id = 'gone' AND seq = 7");
   const std::string result = sql(file, "SELECT sealed FROM results WHERE room_id = 'gone' LIMIT 1");
   REQUIRE(wrapped.size() == 60);
   REQUIRE(sealed.size() > 200);
@@ -548,7 +553,9 @@ TEST_CASE("reads are not blocked by a busy writer and see only committed appends
     int fd;
     void next(std::uint32_t room, std::uint32_t seq) {
       const std::string id = "room-" + std::to_string(room);
-      store->append(AppendRequest{id, seq - 1u, {event(seq, "words " + std::to_string(seq))},
+      store->append(AppendRequest{id,
+                                  seq - 1u,
+                                  {event(seq, "words " + std::to_string(seq))},
                                   RecordedResult{{id, "A", "c" + std::to_string(seq)},
                                                  accepted("c" + std::to_string(seq), seq, seq)}},
                     [this, room, seq](std::optional<StoreError> e) {
@@ -603,7 +610,8 @@ TEST_CASE("every acknowledged append survives kill -9 of the writing process") {
   int status = 0;
   ::waitpid(child, &status, 0);
   REQUIRE(WIFSIGNALED(status));
-  for (const auto& [room, seq] : read_acks(fds[0], 0, true)) acked[room] = std::max(acked[room], seq);
+  for (const auto& [room, seq] : read_acks(fds[0], 0, true))
+    acked[room] = std::max(acked[room], seq);
   ::close(fds[0]);
   REQUIRE(acked.size() == 4);
 

@@ -59,8 +59,7 @@ std::vector<v1::Event> events(std::uint64_t first, std::uint64_t count) {
   return out;
 }
 
-v1::CommandResult accepted(const std::string& command_id, std::uint64_t first,
-                           std::uint64_t last) {
+v1::CommandResult accepted(const std::string& command_id, std::uint64_t first, std::uint64_t last) {
   v1::CommandResult result;
   result.set_command_id(command_id);
   result.set_accepted(true);
@@ -72,8 +71,7 @@ v1::CommandResult accepted(const std::string& command_id, std::uint64_t first,
 std::optional<StoreError> append(Store& store, const std::string& room, std::uint64_t expected,
                                  std::vector<v1::Event> evs, std::optional<RecordedResult> result) {
   return wait_for<std::optional<StoreError>>([&](auto done) {
-    store.append(AppendRequest{room, expected, std::move(evs), std::move(result)},
-                 std::move(done));
+    store.append(AppendRequest{room, expected, std::move(evs), std::move(result)}, std::move(done));
   });
 }
 

@@ -29,12 +29,11 @@ class TempDir {
 // An event of `seq` at a fixed time; with text: a Shared by partner A, else a FloorPassed.
 v1::Event event(std::uint64_t seq, const std::string& text = {});
 std::vector<v1::Event> events(std::uint64_t first, std::uint64_t count);
-v1::CommandResult accepted(const std::string& command_id, std::uint64_t first,
-                           std::uint64_t last);
+v1::CommandResult accepted(const std::string& command_id, std::uint64_t first, std::uint64_t last);
 
 // Blocking calls: wait for the completion (at most kWaitLimit) and return what it reported.
-std::optional<StoreError> append(Store& store, const std::string& room,
-                                 std::uint64_t expected, std::vector<v1::Event> evs,
+std::optional<StoreError> append(Store& store, const std::string& room, std::uint64_t expected,
+                                 std::vector<v1::Event> evs,
                                  std::optional<RecordedResult> result = std::nullopt);
 LoadResult load(Store& store, const std::string& room, std::uint64_t after_seq = 0);
 FindResult find(Store& store, const CommandKey& key);

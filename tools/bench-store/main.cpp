@@ -60,7 +60,8 @@ class Run {
 
   std::vector<double> latencies() const {
     std::vector<double> all;
-    for (const Room& room : rooms_) all.insert(all.end(), room.latencies_ms.begin(), room.latencies_ms.end());
+    for (const Room& room : rooms_)
+      all.insert(all.end(), room.latencies_ms.begin(), room.latencies_ms.end());
     return all;
   }
   std::uint64_t failures() const { return failures_; }
@@ -94,7 +95,8 @@ class Run {
       ++failures_;
     } else {
       ++room.last_seq;
-      room.latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - room.issued).count());
+      room.latencies_ms.push_back(
+          std::chrono::duration<double, std::milli>(now - room.issued).count());
     }
     if (now < deadline_ && !failed) return issue(room);
     std::lock_guard lock(mutex_);
@@ -117,8 +119,9 @@ double percentile(std::vector<double>& sorted, double p) {
 }
 
 bool run_case(const Config& config, Durability durability, std::size_t rooms) {
-  const std::filesystem::path dir = config.dir / ("case-" + std::to_string(rooms) +
-                                                  (durability == Durability::kFull ? "-full" : "-normal"));
+  const std::filesystem::path dir =
+      config.dir /
+      ("case-" + std::to_string(rooms) + (durability == Durability::kFull ? "-full" : "-normal"));
   std::filesystem::remove_all(dir);
   mend::store::SqliteStoreOptions options;
   options.data_dir = dir;
@@ -130,7 +133,8 @@ bool run_case(const Config& config, Durability durability, std::size_t rooms) {
   }
   const auto begin = Clock::now();
   Run run(*opened.store, rooms,
-          begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config.seconds)));
+          begin + std::chrono::duration_cast<Clock::duration>(
+                      std::chrono::duration<double>(config.seconds)));
   run.start();
   run.wait();
   const double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
@@ -160,7 +164,8 @@ bool parse(int argc, char** argv, Config& config) {
     } else if (flag == "--rooms") {
       config.rooms.clear();
       std::stringstream list(value);
-      for (std::string item; std::getline(list, item, ',');) config.rooms.push_back(std::stoul(item));
+      for (std::string item; std::getline(list, item, ',');)
+        config.rooms.push_back(std::stoul(item));
     } else if (flag == "--durability") {
       config.durabilities.clear();
       if (value == "full" || value == "both") config.durabilities.push_back(Durability::kFull);
@@ -169,7 +174,8 @@ bool parse(int argc, char** argv, Config& config) {
       return false;
     }
   }
-  return argc % 2 == 1 && config.seconds > 0 && !config.rooms.empty() && !config.durabilities.empty();
+  return argc % 2 == 1 && config.seconds > 0 && !config.rooms.empty() &&
+         !config.durabilities.empty();
 }
 
 }  // namespace
