@@ -1,6 +1,7 @@
 // Limits and timings of the network layer (DESIGN.md sections 5, 7, 8). Every limit and timing
 // of server/net is a field here with its default; mendd maps flags and MEND_* variables onto
 // them and tests shorten the timings. A plain value type: copy it freely.
+// (Commands per second are limited per participant by the rooms: RoomServiceConfig.)
 #pragma once
 
 #include <chrono>
@@ -23,14 +24,10 @@ inline constexpr Millis kWriteStallTimeout{20'000};            // one write in f
 inline constexpr Millis kHandshakeTimeout{10'000};             // TLS, HTTP request, WS upgrade
 inline constexpr Millis kHttpIdleTimeout{30'000};              // keep-alive between requests
 inline constexpr std::uint32_t kMaxConnectionsPerIp = 64;
-inline constexpr double kCommandsPerSecond = 20.0;             // sustained, per connection
-inline constexpr std::uint32_t kCommandBurst = 40;             // bucket size
-inline constexpr std::uint32_t kRateLimitAbuseStrikes = 100;   // rejected in a row -> 4529
 inline constexpr std::uint32_t kRoomsPerApiKey = 1000;         // per key, or per IP without keys
 inline constexpr std::size_t kDrainBatch = 200;                // connections closed per step
 inline constexpr Millis kDrainBatchInterval{50};
 inline constexpr Millis kDrainTimeout{25'000};                 // within SIGTERM's 30 s
-inline constexpr std::size_t kMaxPendingLatencySamples = 64;   // per connection
 
 struct NetConfig {
   std::size_t read_message_max = kReadMessageMax;
@@ -44,9 +41,6 @@ struct NetConfig {
   Millis handshake_timeout = kHandshakeTimeout;
   Millis http_idle_timeout = kHttpIdleTimeout;
   std::uint32_t max_connections_per_ip = kMaxConnectionsPerIp;
-  double commands_per_second = kCommandsPerSecond;
-  std::uint32_t command_burst = kCommandBurst;
-  std::uint32_t rate_limit_abuse_strikes = kRateLimitAbuseStrikes;
   std::uint32_t rooms_per_api_key = kRoomsPerApiKey;
   bool allow_plaintext = false;  // plaintext from non-loopback peers
   std::size_t drain_batch = kDrainBatch;

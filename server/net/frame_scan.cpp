@@ -11,10 +11,8 @@ using google::protobuf::internal::WireFormatLite;
 
 // Field numbers of proto/mend/v1/frames.proto and conversation.proto.
 constexpr int kServerFrameItems = 1;
-constexpr int kItemResult = 2;
 constexpr int kItemEvent = 3;
 constexpr int kItemReplayDone = 7;
-constexpr int kResultCommandId = 1;
 constexpr int kEventSeq = 1;
 constexpr int kReplayDoneLastSeq = 1;
 
@@ -34,38 +32,18 @@ bool read_varint_field(CodedInputStream& in, int field, std::uint64_t& value) {
   return false;
 }
 
-void scan_result(CodedInputStream& in, const std::function<void(std::string_view)>& on_result,
-                 const char* base) {
-  while (std::uint32_t tag = in.ReadTag()) {
-    if (WireFormatLite::GetTagFieldNumber(tag) == kResultCommandId && is_length_delimited(tag)) {
-      std::uint32_t size = 0;
-      if (!in.ReadVarint32(&size)) return;
-      const int offset = in.CurrentPosition();
-      if (!in.Skip(static_cast<int>(size))) return;
-      on_result(std::string_view(base + offset, size));
-      return;
-    }
-    if (!WireFormatLite::SkipField(&in, tag)) return;
-  }
-}
-
-void scan_item(CodedInputStream& in, FrameFacts& facts,
-               const std::function<void(std::string_view)>& on_result, const char* base) {
+void scan_item(CodedInputStream& in, FrameFacts& facts) {
   while (std::uint32_t tag = in.ReadTag()) {
     const int field = WireFormatLite::GetTagFieldNumber(tag);
     if (is_length_delimited(tag) &&
-        (field == kItemResult || field == kItemEvent || field == kItemReplayDone)) {
+        (field == kItemEvent || field == kItemReplayDone)) {
       std::uint32_t size = 0;
       if (!in.ReadVarint32(&size)) return;
       const auto limit = in.PushLimit(static_cast<int>(size));
-      if (field == kItemResult) {
-        scan_result(in, on_result, base);
-      } else {
-        std::uint64_t seq = 0;
-        if (read_varint_field(in, field == kItemEvent ? kEventSeq : kReplayDoneLastSeq, seq) &&
-            seq > facts.max_seq) {
-          facts.max_seq = seq;
-        }
+      std::uint64_t seq = 0;
+      if (read_varint_field(in, field == kItemEvent ? kEventSeq : kReplayDoneLastSeq, seq) &&
+          seq > facts.max_seq) {
+        facts.max_seq = seq;
       }
       in.Skip(in.BytesUntilLimit());
       in.PopLimit(limit);
@@ -77,8 +55,7 @@ void scan_item(CodedInputStream& in, FrameFacts& facts,
 
 }  // namespace
 
-FrameFacts scan_server_frame(std::string_view bytes,
-                             const std::function<void(std::string_view)>& on_result) {
+FrameFacts scan_server_frame(std::string_view bytes) {
   FrameFacts facts;
   CodedInputStream in(reinterpret_cast<const std::uint8_t*>(bytes.data()),
                       static_cast<int>(bytes.size()));
@@ -87,7 +64,7 @@ FrameFacts scan_server_frame(std::string_view bytes,
       std::uint32_t size = 0;
       if (!in.ReadVarint32(&size)) break;
       const auto limit = in.PushLimit(static_cast<int>(size));
-      scan_item(in, facts, on_result, bytes.data());
+      scan_item(in, facts);
       in.Skip(in.BytesUntilLimit());
       in.PopLimit(limit);
     } else if (!WireFormatLite::SkipField(&in, tag)) {

@@ -182,8 +182,9 @@ void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,
   }
   if (path == "/metrics") {
     if (!get) return respond(method_not_allowed(*state, request));
-    return respond(make_response(request, http::status::ok, kPrometheusText,
-                                 state->metrics.render_prometheus()));
+    std::string text = state->metrics.render_prometheus();
+    if (state->deps.extra_metrics) text += state->deps.extra_metrics();
+    return respond(make_response(request, http::status::ok, kPrometheusText, std::move(text)));
   }
   if (path == "/v1/templates") {
     if (!get) return respond(method_not_allowed(*state, request));

@@ -34,16 +34,6 @@ void Metrics::rejection(const std::string& code) {
   ++rejections_[code];
 }
 
-void Metrics::command_latency(std::chrono::nanoseconds latency) {
-  const double seconds = std::chrono::duration<double>(latency).count();
-  std::size_t bucket = 0;
-  while (bucket < kLatencyBuckets.size() && seconds > kLatencyBuckets[bucket]) ++bucket;
-  latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-  latency_count_.fetch_add(1, std::memory_order_relaxed);
-  latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(latency.count()),
-                            std::memory_order_relaxed);
-}
-
 std::int64_t Metrics::connections(ConnectionRole role) const {
   return connections_[index(role)].load();
 }
@@ -89,19 +79,6 @@ std::string Metrics::render_prometheus() const {
   append("# HELP mend_write_stall_closes_total Connections dropped after a stalled write.\n");
   append("# TYPE mend_write_stall_closes_total counter\n");
   out += fmt::format("mend_write_stall_closes_total {}\n", write_stall_closes_.load());
-  append("# HELP mend_command_latency_seconds Command received to its CommandResult queued.\n");
-  append("# TYPE mend_command_latency_seconds histogram\n");
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-    cumulative += latency_buckets_[i].load();
-    out += fmt::format("mend_command_latency_seconds_bucket{{le=\"{}\"}} {}\n",
-                       kLatencyBuckets[i], cumulative);
-  }
-  cumulative += latency_buckets_[kLatencyBuckets.size()].load();
-  out += fmt::format("mend_command_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
-  out += fmt::format("mend_command_latency_seconds_sum {}\n",
-                     static_cast<double>(latency_sum_ns_.load()) / 1e9);
-  out += fmt::format("mend_command_latency_seconds_count {}\n", latency_count_.load());
   return out;
 }
 

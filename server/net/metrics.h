@@ -1,5 +1,6 @@
 // Process-wide counters of the network layer, rendered in the Prometheus text format
-// (GET /metrics). One instance per Server, shared by every session.
+// (GET /metrics). One instance per Server, shared by every session. The command latency
+// histogram (mend_command_latency_seconds) is the rooms' (server/rooms/metrics.h).
 // Thread safety: every method may be called from any thread (atomics; one mutex guards the
 // by-code rejection map, which is touched only on errors).
 #pragma once
@@ -22,10 +23,6 @@ inline constexpr std::size_t kConnectionRoleCount = 5;
 
 ConnectionRole role_of(v1::Role role);
 
-// Upper bounds (seconds) of the command latency histogram buckets (+Inf is implicit).
-inline constexpr std::array<double, 12> kLatencyBuckets = {
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
-
 class Metrics {
  public:
   void connection_opened(ConnectionRole role);
@@ -40,7 +37,6 @@ class Metrics {
   }
   void slow_consumer_closed() { slow_consumer_closes_.fetch_add(1, std::memory_order_relaxed); }
   void write_stall_closed() { write_stall_closes_.fetch_add(1, std::memory_order_relaxed); }
-  void command_latency(std::chrono::nanoseconds latency);
 
   std::int64_t connections(ConnectionRole role) const;
   std::uint64_t rejections(const std::string& code) const;
@@ -57,9 +53,6 @@ class Metrics {
   std::atomic<std::int64_t> queued_bytes_{0};
   std::atomic<std::uint64_t> slow_consumer_closes_{0};
   std::atomic<std::uint64_t> write_stall_closes_{0};
-  std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> latency_buckets_{};
-  std::atomic<std::uint64_t> latency_count_{0};
-  std::atomic<std::uint64_t> latency_sum_ns_{0};
   mutable std::mutex rejections_mutex_;
   std::map<std::string, std::uint64_t> rejections_;
 };

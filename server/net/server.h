@@ -30,6 +30,10 @@
 
 namespace mend::net {
 
+// Close codes of the network layer besides rooms::CloseCode (DESIGN 5: 4000-4499 mean
+// reconnect and resume). Beast itself closes a frame over read_message_max with 1009.
+inline constexpr std::uint16_t kCloseClientSilent = 4002;  // no frame from the client in time
+
 // Verifies an invite token at `now_ms` (ms since the Unix epoch): the participant it names,
 // or nullopt when it is forged, malformed or expired. Must be thread-safe and never log it.
 using TokenVerifier =
@@ -46,6 +50,8 @@ struct ServerDeps {
   // to the loopback rule), and TLS clients are refused.
   std::shared_ptr<boost::asio::ssl::context> tls;
   WallClock now_ms;                           // default: the system clock
+  // More Prometheus text appended to GET /metrics (e.g. RoomMetrics::prometheus_text).
+  std::function<std::string()> extra_metrics;
 };
 
 // A TLS 1.2+ server context (no SSLv2/3, TLS 1.0/1.1) for the PEM files.

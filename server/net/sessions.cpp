@@ -289,45 +289,8 @@ class WsSession final : public rooms::Recipient,
   }
 
   void handle_command(v1::Command command) {
-    if (!take_rate_token()) return reject_rate_limited(command.command_id());
-    if (pending_.size() < kMaxPendingLatencySamples) {
-      pending_.push_back({command.command_id(), SteadyClock::now()});
-    }
+    // Rate limits (RATE_LIMITED, then 4529) are per participant, in the rooms.
     state_->deps.rooms->submit(*participant_, std::move(command));
-  }
-
-  // Token bucket: commands_per_second sustained, command_burst at once.
-  bool take_rate_token() {
-    const auto now = SteadyClock::now();
-    const double elapsed = std::chrono::duration<double>(now - bucket_refilled_).count();
-    bucket_refilled_ = now;
-    bucket_ = std::min(static_cast<double>(state_->config.command_burst),
-                       bucket_ + elapsed * state_->config.commands_per_second);
-    if (bucket_ >= 1.0) {
-      bucket_ -= 1.0;
-      strikes_ = 0;
-      return true;
-    }
-    return false;
-  }
-
-  void reject_rate_limited(const std::string& command_id) {
-    state_->metrics.rejection("RATE_LIMITED");
-    if (++strikes_ >= state_->config.rate_limit_abuse_strikes) {
-      return start_close(static_cast<std::uint16_t>(rooms::CloseCode::kRateLimitAbuse),
-                         "too many commands");
-    }
-    v1::ServerFrame frame;
-    auto* result = frame.add_items()->mutable_result();
-    result->set_command_id(command_id);
-    result->set_accepted(false);
-    auto* rejection = result->mutable_rejection();
-    rejection->set_code(v1::RATE_LIMITED);
-    rejection->set_message("That was a lot at once. Take a breath and try again in a moment.");
-    const double missing = 1.0 - bucket_;
-    rejection->set_retry_after_ms(
-        static_cast<std::uint32_t>(1000.0 * missing / state_->config.commands_per_second) + 1);
-    send_local(frame);
   }
 
   // Queues a frame produced by this session (on the strand).
@@ -354,15 +317,7 @@ class WsSession final : public rooms::Recipient,
   }
 
   void note_outgoing(const std::string& frame) {
-    const auto facts = scan_server_frame(frame, [this](std::string_view command_id) {
-      for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-        if (it->command_id == command_id) {
-          state_->metrics.command_latency(SteadyClock::now() - it->received);
-          pending_.erase(it);
-          return;
-        }
-      }
-    });
+    const auto facts = scan_server_frame(frame);
     if (facts.max_seq > last_seq_sent_) last_seq_sent_ = facts.max_seq;
   }
 
@@ -520,11 +475,6 @@ class WsSession final : public rooms::Recipient,
     send_local(frame);
   }
 
-  struct PendingCommand {
-    std::string command_id;
-    SteadyClock::time_point received;
-  };
-
   std::shared_ptr<ServerState> state_;
   IpLimiter::Slot slot_;
   websocket::stream<Stream> ws_;
@@ -532,9 +482,8 @@ class WsSession final : public rooms::Recipient,
   asio::steady_timer timer_;
   SteadyClock::time_point timer_deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point opened_{}, last_read_{}, last_sent_{}, write_started_{},
-      close_started_{}, bucket_refilled_ = SteadyClock::now();
+      close_started_{};
   std::deque<std::shared_ptr<const std::string>> queue_;
-  std::deque<PendingCommand> pending_;
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<std::size_t> queued_frames_{0};
   std::atomic<bool> send_closed_{false};
@@ -542,8 +491,6 @@ class WsSession final : public rooms::Recipient,
   websocket::close_reason close_reason_;
   std::uint64_t registry_id_ = 0;
   std::uint64_t last_seq_sent_ = 0;
-  double bucket_ = static_cast<double>(state_->config.command_burst);
-  std::uint32_t strikes_ = 0;
   ConnectionRole role_ = ConnectionRole::kUnauthenticated;
   Phase phase_ = Phase::kHandshake;
   bool reading_ = false;

@@ -12,9 +12,6 @@
 
 namespace mend::net {
 
-// Net-level close codes, besides rooms::CloseCode (DESIGN 5: 4000-4499 reconnect and resume).
-inline constexpr std::uint16_t kCloseClientSilent = 4002;  // no frame from the client for 60 s
-
 // Takes over an accepted socket (whose executor is its own strand): detects TLS, enforces the
 // loopback rule for plaintext, then serves HTTP and WebSocket on it.
 void start_session(std::shared_ptr<ServerState> state, boost::asio::ip::tcp::socket socket,
