@@ -17,12 +17,8 @@ struct RealRooms {
   RealRooms() {
     auto loaded = engine::TemplateCatalog::load(std::string(MEND_SOURCE_DIR) + "/server/templates");
     REQUIRE(loaded.catalog);
-    std::vector<v1::Template> templates;
-    for (const auto& summary : loaded.catalog->list()) {
-      templates.push_back(*loaded.catalog->find(summary.name()));
-    }
     service = std::make_shared<rooms::RoomServiceImpl>(
-        ioc.get_executor(), std::make_shared<store::MemoryStore>(), std::move(templates),
+        ioc.get_executor(), std::make_shared<store::MemoryStore>(), std::move(*loaded.catalog),
         rooms::TokenSigner(kSecret), rooms::system_clock());
     thread = std::thread([this] { ioc.run(); });
   }
