@@ -28,6 +28,9 @@ class Recorder {
       update([&] { seqs_.push_back(event.seq()); });
     };
     h.on(v1::Event::kShared, [this](const v1::Event&) { update([&] { ++shared_; }); });
+    h.on_view = [this](const v1::RoomView& view) {
+      update([&] { view_seq_ = view.last_seq(); });
+    };
     h.on_reset = [this](const v1::RoomView& view) {
       update([&] { resets_.push_back(view.last_seq()); });
     };
@@ -42,6 +45,11 @@ class Recorder {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, mend::testing::kWaitBound,
                              [&] { return seqs_.size() >= count; });
+  }
+  // The view is published after every item of a frame was handled.
+  bool wait_for_view_seq(std::uint64_t seq) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, mend::testing::kWaitBound, [&] { return view_seq_ >= seq; });
   }
   bool wait_for_closed() {
     std::unique_lock lock(mutex_);
@@ -86,6 +94,7 @@ class Recorder {
   std::condition_variable changed_;
   std::vector<std::uint64_t> seqs_;
   int shared_ = 0;
+  std::uint64_t view_seq_ = 0;
   std::vector<std::uint64_t> resets_;
   std::optional<mc::ClientError> closed_;
   std::vector<mc::ConnectionState> states_;
@@ -155,7 +164,7 @@ TEST_CASE("after a dropped connection the client resumes after the last delivere
   CHECK(hello.resume_after_seq() == 3);
   // An overlapping replay (2, 3) then new events: only 4 and 5 are new.
   REQUIRE(get_within(second->send(mend::testing::events_frame(2, 5))));
-  REQUIRE(recorder.wait_for_seqs(5));
+  REQUIRE(recorder.wait_for_view_seq(5));
   CHECK(recorder.seqs() == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
   CHECK(recorder.shared() == 5);
   CHECK(client.last_delivered_seq() == 5);
