@@ -91,7 +91,7 @@ TEST_CASE("stage titles come from the template in RoomCreated") {
   const auto welcome = renderer.render(created, room);
   REQUIRE_FALSE(welcome.empty());
   CHECK(welcome[0] ==
-        "Welcome to a Imago dialogue between Sam and Alex, about \"the holidays\".");
+        "Welcome to this Imago dialogue between Sam and Alex, about \"the holidays\".");
   auto stage = event(9, v1::SYSTEM);
   stage.mutable_stage_started()->set_stage_index(0);
   stage.mutable_stage_started()->set_speaker(v1::PARTNER_A);

@@ -73,7 +73,7 @@ std::string conversation_situation(const v1::RoomView& view, int utc_offset_s) {
       if (view.appointment_at_ms() != 0) {
         return "Appointment proposed for " + format_clock(view.appointment_at_ms(), utc_offset_s);
       }
-      return "Waiting for " + partner_name(view, v1::PARTNER_B) + " to accept the invitation";
+      return "Waiting for " + you_or(view, v1::PARTNER_B) + " to accept the invitation";
     case v1::PHASE_CONSENT:
       return "Agreeing on the terms (" +
              both_flags(view, view.a_consented(), view.b_consented(), "agreed") + ")";

@@ -101,7 +101,7 @@ std::vector<std::string> EventRenderer::render(const v1::Event& event, const v1:
     case v1::Event::kRoomCreated: {
       const auto& created = event.room_created();
       template_ = created.template_();
-      std::string line = "Welcome to a " +
+      std::string line = "Welcome to this " +
                          (created.template_().title().empty() ? created.template_().name()
                                                               : created.template_().title()) +
                          " between " + partner_name(view, v1::PARTNER_A) + " and " +

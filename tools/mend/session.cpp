@@ -367,8 +367,7 @@ class Session {
         return true;
       case LineAction::Kind::kQuit: return false;
       case LineAction::Kind::kReconnect:
-        print({"Reconnecting..."});
-        client_->drop_connection();
+        client_->drop_connection();  // on_state tells about the reconnection
         return true;
       case LineAction::Kind::kMessage: print({action.message}); return true;
     }
