@@ -117,7 +117,8 @@ int serve(const AppConfig& config) {
   room_config.default_invite_ttl_s = config.invite_ttl_s;
   const std::size_t template_count = templates->size();
   auto rooms = std::make_shared<mend::rooms::RoomServiceImpl>(
-      ioc.get_executor(), std::make_shared<mend::store::MemoryStore>(), std::move(*templates),
+      ioc.get_executor(), std::make_shared<mend::store::MemoryStore>(),
+      std::move(*mend::engine::TemplateCatalog::from_templates(std::move(*templates)).catalog),
       mend::rooms::TokenSigner(std::get<std::string>(secret)), mend::rooms::system_clock(),
       room_config);
 
