@@ -22,7 +22,8 @@ struct RealRooms {
       templates.push_back(*loaded.catalog->find(summary.name()));
     }
     service = std::make_shared<rooms::RoomServiceImpl>(
-        ioc.get_executor(), std::make_shared<store::MemoryStore>(), std::move(templates),
+        ioc.get_executor(), std::make_shared<store::MemoryStore>(),
+        std::move(*engine::TemplateCatalog::from_templates(std::move(templates)).catalog),
         rooms::TokenSigner(kSecret), rooms::system_clock());
     thread = std::thread([this] { ioc.run(); });
   }
