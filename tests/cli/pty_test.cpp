@@ -125,6 +125,15 @@ TEST_CASE("two partners and an observer hold a short conversation in their termi
   CHECK(sam.count("] Alex mirrored: You felt alone last night") == 1);
   CHECK(sam.count("Welcome to this Imago dialogue") == 1);
 
+  // "Is there more?": yes; a blaming start gets a gentle hint, for Sam only.
+  SEES(sam, "You may: /more if there is more you want to share");
+  sam.type("/more");
+  SEES(alex, "Sam has more to share.");
+  sam.type("You never call me back");
+  SEES(alex, "] Sam: You never call me back");
+  SEES(sam, "Hint: ");
+  CHECK(alex.count("Hint: ") == 0);
+
   // Sam ends the conversation; everybody is told.
   sam.type("/leave");
   SEES(alex, "Sam ended the conversation. It is closed now.");
