@@ -271,6 +271,25 @@ TEST_CASE("a heartbeat is answered with the cumulative last seq received") {
   CHECK(ack->heartbeat_ack().last_seq_received() == 4);
 }
 
+TEST_CASE("a quiet client sends its cumulative position unasked, so it is never taken for silent") {
+  FakeServer server;
+  Recorder recorder;
+  mc::ClientOptions options = options_for(server);
+  options.keepalive_interval = 20ms;
+  mc::Client client(std::move(options), recorder.handlers());
+  REQUIRE(client.start().ok());
+  auto connection = accept_and_welcome(server, mend::testing::welcome_frame(1, true, 0));
+  REQUIRE(get_within(connection->send(mend::testing::events_frame(1, 2))));
+  REQUIRE(recorder.wait_for_view_seq(2));
+  std::optional<v1::ClientFrame> ack;
+  do {
+    ack = get_within(connection->read());
+    REQUIRE(ack);
+    REQUIRE(ack->has_heartbeat_ack());
+  } while (ack->heartbeat_ack().last_seq_received() < 2);
+  CHECK(ack->heartbeat_ack().last_seq_received() == 2);
+}
+
 TEST_CASE("a welcome that could not recover asks the application to reset and continues after "
           "the view") {
   FakeServer server;
