@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "mend/v1/conversation.pb.h"
@@ -17,8 +18,7 @@
 
 namespace mend::engine {
 
-// Milliseconds since the Unix epoch. The only notion of time the engine knows.
-using TimeMs = std::int64_t;
+// TimeMs (milliseconds since the Unix epoch) is defined in state.h.
 
 // The outcome of `decide`: either accepted with one or more events (seq and at_ms already
 // assigned, contiguous from state.last_seq + 1) plus advisory hints, or a rejection.

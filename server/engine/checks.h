@@ -1,0 +1,51 @@
+// Internal: the rule checks of decide (docs/engine-rules.md, "Check order in decide").
+// decide runs validate -> gate -> check_arguments; view lists an action as allowed when
+// gate passes and some arguments pass (some_arguments_valid), so both read the same rules.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "server/engine/state.h"
+
+namespace mend::engine::detail {
+
+// A rejection before it becomes a v1::Rejection.
+struct Refusal {
+  v1::RejectionCode code = v1::REJECTION_CODE_UNSPECIFIED;
+  std::string message;
+  std::uint32_t retry_after_ms = 0;
+};
+using Check = std::optional<Refusal>;
+
+// Who acts, on what state, when. `now` is 0 for views (arguments are not checked there).
+struct Ctx {
+  const RoomState& state;
+  v1::Role role = v1::ROLE_UNSPECIFIED;  // PARTNER_A, PARTNER_B or OBSERVER
+  int observer_index = -1;               // index in state.observers; -1 when not invited
+  TimeMs now = 0;
+};
+
+Ctx make_ctx(const RoomState& state, const v1::Actor& actor, TimeMs now);
+
+// Step 1: actor role, body present, enums known.
+Check validate(const v1::Command& command, const v1::Actor& actor);
+// Steps 2-5 and the argument-free checks (once-only steps, joins, callers).
+Check gate(v1::Action action, const Ctx& ctx);
+// Steps 6-7. Precondition: gate passed.
+Check check_arguments(const v1::Command& command, const Ctx& ctx);
+// For views: whether some arguments pass check_arguments now (TOO_SOON aside).
+bool some_arguments_valid(v1::Action action, const Ctx& ctx);
+
+// Seq lists of the view, also used by the argument checks.
+bool may_retract(const ContentMessage& message, v1::Role role);
+bool may_decline(const Request& request, v1::Role role);
+bool may_accept_proposal(const Request& request, v1::Role role);
+
+// The time before which a reflection is TOO_SOON, or 0 when no beat applies.
+TimeMs reflect_not_before(const RoomState& state);
+
+// UTF-8 code points of `text` (the unit of chunk_max_chars).
+std::size_t utf8_chars(const std::string& text);
+
+}  // namespace mend::engine::detail

@@ -1,0 +1,53 @@
+// Internal: the stage-round flow shared by decide (which follow-up events to emit) and
+// evolve (which phase an event leads to), so both follow one definition.
+#pragma once
+
+#include <optional>
+
+#include "server/engine/state.h"
+
+namespace mend::engine::detail {
+
+// Phase classification.
+bool is_overlay(v1::Phase phase);
+bool is_stage_round(v1::Phase phase);
+// The conversation phase: `saved_phase` during an overlay, else `phase`.
+v1::Phase conversation_phase(const RoomState& state);
+
+v1::Role other_partner(v1::Role partner);
+v1::Role listener(const RoomState& state);
+PartnerState& partner(RoomState& state, v1::Role role);
+const PartnerState& partner(const RoomState& state, v1::Role role);
+
+// The current stage. Precondition: a template is set and a stage has started.
+const v1::Stage& current_stage(const RoomState& state);
+
+// The reflection phase owed for a kind (MIRROR -> MIRRORING, SUMMARY -> SUMMARY, ...).
+v1::Phase phase_for_reflection(v1::ReflectionKind kind);
+// The reflection kind owed in a phase, or UNSPECIFIED.
+v1::ReflectionKind reflection_for_phase(v1::Phase phase);
+
+// The step owed from turn reflection `index` of the current stage on: the first valid
+// turn reflection at or after `index` (SUMMARY / VALIDATION / EMPATHY), then the stage
+// closer; nullopt when the turn ends.
+struct ReflectionStep {
+  v1::Phase phase = v1::PHASE_UNSPECIFIED;
+  std::uint32_t index = 0;  // index in turn_reflections (its size for the closer)
+};
+std::optional<ReflectionStep> step_from_reflection(const RoomState& state, std::uint32_t index);
+
+// The events that end the current turn: RolesSwitched, StageStarted, SolutionGateOpened or
+// ClosingStarted (bodies only; decide fills seq, time and actor).
+v1::Event turn_end_event(const RoomState& state);
+
+// Effective consent terms: intersection of approvals, min retention, AND of booleans.
+v1::ConsentTerms effective_terms(const RoomState& state);
+// One partner's own terms (observer names in invitation order).
+v1::ConsentTerms partner_terms(const RoomState& state, v1::Role role);
+
+// Index of an invited observer, or -1.
+int find_observer(const RoomState& state, const std::string& name);
+const ContentMessage* find_message(const RoomState& state, std::uint64_t seq);
+const Request* find_request(const RoomState& state, std::uint64_t seq);
+
+}  // namespace mend::engine::detail

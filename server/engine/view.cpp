@@ -1,0 +1,160 @@
+// view and visible_to: what one participant sees, and may do, now.
+#include "server/engine/checks.h"
+#include "server/engine/engine.h"
+#include "server/engine/flow.h"
+
+namespace mend::engine {
+namespace {
+
+using detail::Ctx;
+
+constexpr v1::Action kAllActions[] = {
+    v1::ACTION_ACCEPT_INVITATION, v1::ACTION_PROPOSE_TIME, v1::ACTION_CONSENT,
+    v1::ACTION_APPROVE_OBSERVER, v1::ACTION_REVOKE_OBSERVER, v1::ACTION_JOIN,
+    v1::ACTION_OPEN, v1::ACTION_SHARE, v1::ACTION_REFLECT, v1::ACTION_CONFIRM,
+    v1::ACTION_CORRECT, v1::ACTION_MORE, v1::ACTION_NO_MORE, v1::ACTION_PASS_FLOOR,
+    v1::ACTION_ACCEPT_APOLOGY, v1::ACTION_STILL_NEED, v1::ACTION_ASK,
+    v1::ACTION_REQUEST_ADVICE, v1::ACTION_ADVISE, v1::ACTION_UNDERSTOOD,
+    v1::ACTION_PROBLEM_SOLVING_CHOICE, v1::ACTION_PROPOSE, v1::ACTION_ACCEPT_PROPOSAL,
+    v1::ACTION_FINISH_PROBLEM_SOLVING, v1::ACTION_APPRECIATE, v1::ACTION_FINISH,
+    v1::ACTION_SIGNAL, v1::ACTION_REPAIR, v1::ACTION_RETRACT, v1::ACTION_DECLINE,
+    v1::ACTION_PAUSE, v1::ACTION_TIME_OUT, v1::ACTION_RETURN, v1::ACTION_EXTEND,
+    v1::ACTION_READY, v1::ACTION_RESCHEDULE, v1::ACTION_LEAVE, v1::ACTION_NOTE,
+    v1::ACTION_PROMPT, v1::ACTION_CONSULT_BREAK, v1::ACTION_END_SESSION,
+};
+
+bool is_partner(v1::Role role) { return role == v1::PARTNER_A || role == v1::PARTNER_B; }
+
+void fill_stage(const RoomState& s, v1::Role who, v1::RoomView& v) {
+  const v1::Phase conversation = detail::conversation_phase(s);
+  if (!detail::is_stage_round(conversation)) return;
+  const v1::Stage& stage = detail::current_stage(s);
+  v.set_speaker(s.turn.speaker);
+  v.set_listener(detail::listener(s));
+  v.set_stage_index(s.turn.stage_index);
+  v.set_stage_name(stage.name());
+  v.set_stage_title(stage.title());
+  if (who == s.turn.speaker) v.set_prompt(stage.speaker_prompt());
+  if (who == detail::listener(s)) v.set_prompt(stage.listener_prompt());
+  *v.mutable_listener_questions() = stage.listener_questions();
+  v.set_chunk_max_chars(chunk_max_chars(stage));
+  v.set_advice_requested(s.turn.advice_requested);
+  const v1::ReflectionKind owed = detail::reflection_for_phase(s.phase);
+  v.set_expected_reflection(owed);
+  v.set_reflect_not_before_ms(detail::reflect_not_before(s));
+}
+
+void fill_prompt(const RoomState& s, v1::Role who, v1::RoomView& v) {
+  const v1::Phase conversation = detail::conversation_phase(s);
+  if (conversation == v1::PHASE_OPENING && who == v1::PARTNER_A) {
+    const v1::Opening& opening = s.tmpl->opening();
+    v.set_prompt(opening.intention_prompt().empty() ? opening.topic_prompt()
+                                                    : opening.intention_prompt());
+  }
+  if (conversation == v1::PHASE_CLOSING && is_partner(who)) v.set_prompt(s.tmpl->closing().prompt());
+}
+
+void fill_overlay(const RoomState& s, v1::RoomView& v) {
+  if (!detail::is_overlay(s.phase)) return;
+  v.set_saved_phase(s.saved_phase);
+  v.set_overlay_caller(s.overlay.caller == v1::OBSERVER ? v1::ROLE_UNSPECIFIED : s.overlay.caller);
+  v.set_overlay_observer(s.overlay.observer);
+  v.set_overlay_ends_at_ms(s.overlay.ends_at_ms);
+  v.set_cap_at_ms(s.overlay.cap_at_ms);
+  v.set_return_due(s.overlay.return_due);
+  v.set_check_in_reason(s.overlay.check_in_reason);
+  v.set_a_ready(s.a.ready);
+  v.set_b_ready(s.b.ready);
+}
+
+void fill_participants(const RoomState& s, v1::RoomView& v) {
+  auto add_partner = [&](v1::Role role, const std::string& name) {
+    auto* p = v.add_participants();
+    p->mutable_actor()->set_role(role);
+    p->set_name(name);
+  };
+  add_partner(v1::PARTNER_A, s.a.name);
+  add_partner(v1::PARTNER_B, s.b.name);
+  for (const ObserverState& o : s.observers) {
+    auto* p = v.add_participants();
+    p->mutable_actor()->set_role(v1::OBSERVER);
+    p->mutable_actor()->set_observer(o.name);
+    p->set_name(o.name);
+    p->set_observer_status(o.status);
+    p->set_approved_by_a(o.approved_by_a);
+    p->set_approved_by_b(o.approved_by_b);
+  }
+}
+
+void fill_seq_lists(const RoomState& s, v1::Role who, v1::RoomView& v) {
+  if (!is_partner(who) || s.phase == v1::PHASE_CLOSED) return;
+  for (const ContentMessage& m : s.messages) {
+    if (detail::may_retract(m, who)) v.add_retractable(m.seq);
+  }
+  for (const Request& r : s.requests) {
+    if (detail::may_decline(r, who)) v.add_declinable(r.seq);
+    if (s.phase == v1::PHASE_PROBLEM_SOLVING && detail::may_accept_proposal(r, who)) {
+      v.add_acceptable_proposals(r.seq);
+    }
+  }
+}
+
+void fill_allowed(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
+  if (!is_partner(who.role()) && who.role() != v1::OBSERVER) return;
+  const Ctx c = detail::make_ctx(s, who, 0);
+  for (const v1::Action action : kAllActions) {
+    if (!detail::gate(action, c) && detail::some_arguments_valid(action, c)) {
+      v.add_allowed_actions(action);
+    }
+  }
+}
+
+}  // namespace
+
+v1::RoomView view(const RoomState& s, const v1::Actor& who) {
+  v1::RoomView v;
+  *v.mutable_you() = who;
+  v.set_phase(s.phase);
+  v.set_last_seq(s.last_seq);
+  if (!s.tmpl.has_value()) return v;
+  v.set_template_name(s.tmpl->name());
+  v.set_topic(s.topic);
+  v.set_intention(s.intention);
+  v.set_partner_a_name(s.a.name);
+  v.set_partner_b_name(s.b.name);
+  v.set_closing_prompt(s.tmpl->closing().prompt());
+  fill_stage(s, who.role(), v);
+  fill_prompt(s, who.role(), v);
+  fill_overlay(s, v);
+  if (s.phase == v1::PHASE_INVITED) {
+    v.set_appointment_at_ms(s.appointment_at_ms);
+    v.set_invitation_expires_at_ms(s.created_at_ms +
+                                   static_cast<TimeMs>(s.timing.appointment_window_s) * 1000);
+  }
+  v.set_closed_reason(s.closed_reason);
+  if (is_partner(who.role())) *v.mutable_your_terms() = detail::partner_terms(s, who.role());
+  *v.mutable_effective_terms() = detail::effective_terms(s);
+  v.set_a_consented(s.a.consented);
+  v.set_b_consented(s.b.consented);
+  v.set_a_understood(s.a.understood);
+  v.set_b_understood(s.b.understood);
+  v.set_a_done(s.a.done);
+  v.set_b_done(s.b.done);
+  fill_participants(s, v);
+  fill_seq_lists(s, who.role(), v);
+  fill_allowed(s, who, v);
+  return v;
+}
+
+bool visible_to(const RoomState& state, const v1::Event& event, const v1::Actor& who) {
+  if (event.has_note_taken()) {
+    return who.role() == v1::OBSERVER && event.actor().role() == v1::OBSERVER &&
+           event.actor().observer() == who.observer();
+  }
+  if (is_partner(who.role())) return true;
+  if (who.role() != v1::OBSERVER) return false;
+  const int index = detail::find_observer(state, who.observer());
+  return index >= 0 && state.observers[static_cast<std::size_t>(index)].approved();
+}
+
+}  // namespace mend::engine

@@ -1,0 +1,27 @@
+// Encoding of ServerFrames from pieces encoded once (DESIGN.md section 8: "a frame for several
+// recipients is encoded once and shared").
+//
+// A ServerFrame is `repeated ServerItem items = 1; RoomView view = 2;`. In the Protobuf wire
+// format a message is the concatenation of its fields, so an event is serialized once as a
+// ServerItem and its bytes are copied into every recipient's frame; only the view differs.
+// The output parses as an ordinary v1::ServerFrame.
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "mend/v1/frames.pb.h"
+
+namespace mend::rooms::frames {
+
+// The bytes of ServerItem{event: event}.
+std::string event_item(const v1::Event& event);
+// The bytes of `item` (any ServerItem).
+std::string item(const v1::ServerItem& item);
+// Appends an encoded ServerItem (from event_item / item) to an encoded ServerFrame.
+void add_item(std::string& frame, std::string_view item_bytes);
+// Sets the view of an encoded ServerFrame (call at most once, after the items).
+void add_view(std::string& frame, std::string_view view_bytes);
+
+}  // namespace mend::rooms::frames

@@ -1,0 +1,159 @@
+// One room on its strand: internal to server/rooms (net uses RoomService only).
+// See room_service_impl.h for the behaviour; this header is the implementation's shape.
+#pragma once
+
+// Protobuf headers before Asio (see room_service_impl.h: TRY_AGAIN).
+#include "server/rooms/room_service_impl.h"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "server/engine/engine.h"
+#include "server/rooms/room_service_impl.h"
+
+namespace mend::rooms {
+
+// What every room shares: owned jointly by the service and its rooms (rooms may outlive the
+// service while handlers are pending). Immutable after construction except `metrics` (atomic)
+// and the registry (under registry_mutex).
+struct RoomContext {
+  RoomContext(boost::asio::any_io_executor executor_, std::shared_ptr<store::Store> store_,
+              TokenSigner signer_, Clock clock_, RoomServiceConfig config_)
+      : executor(std::move(executor_)),
+        store(std::move(store_)),
+        signer(std::move(signer_)),
+        clock(std::move(clock_)),
+        config(config_) {}
+
+  boost::asio::any_io_executor executor;
+  std::shared_ptr<store::Store> store;
+  TokenSigner signer;
+  Clock clock;
+  RoomServiceConfig config;
+  RoomMetrics metrics;
+
+  std::mutex registry_mutex;
+  std::map<std::string, std::shared_ptr<Room>, std::less<>> registry;
+
+  // Removes `room` from the registry if it is still registered under `id`.
+  void forget(const std::string& id, const Room* room);
+};
+
+class Room : public std::enable_shared_from_this<Room> {
+ public:
+  Room(std::string id, std::shared_ptr<RoomContext> context);
+  ~Room();
+  Room(const Room&) = delete;
+  Room& operator=(const Room&) = delete;
+
+  // Exactly one of these starts a room: load its events from the store, or take the first
+  // event of a room just created (already committed).
+  void load();
+  void start_created(v1::Event created);
+
+  // The RoomService operations, posted to the room's strand (queued until loaded).
+  void attach(v1::Actor actor, v1::Hello hello, std::shared_ptr<Recipient> recipient,
+              std::function<void(std::optional<CloseCode>)> done);
+  void detach(v1::Actor actor, const Recipient* recipient);
+  void submit(v1::Actor actor, v1::Command command);
+  void acknowledge(v1::Actor actor, std::uint64_t last_seq);
+  void get_view(v1::Actor actor, std::function<void(Result<v1::GetRoomResponse>)> done);
+  void run_due_timers();
+  void close_all(CloseCode code, std::string reason);
+
+ private:
+  enum class Status { kLoading, kReady, kGone, kFailed };
+
+  struct Attachment {
+    v1::Actor actor;
+    std::shared_ptr<Recipient> recipient;
+    std::uint64_t acked_seq = 0;
+    std::uint32_t rate_limited_in_a_row = 0;
+  };
+  struct TokenBucket {
+    double tokens = 0;
+    engine::TimeMs updated_ms = 0;
+  };
+  struct PendingCommand {
+    v1::Actor actor;
+    std::string key;  // participant_key(actor)
+    v1::Command command;
+    std::chrono::steady_clock::time_point received;
+  };
+  // The one append in flight: a command's (with its result) or a timer tick's.
+  struct InFlight {
+    std::vector<v1::Event> events;
+    std::optional<PendingCommand> command;
+    v1::CommandResult result;
+  };
+
+  // Runs `op` on the strand once the room is loaded (at once when it is).
+  void on_strand(std::function<void()> op);
+  void on_loaded(store::LoadResult loaded);
+  void apply(v1::Event event);
+
+  // Attachment.
+  void do_attach(const v1::Actor& actor, const v1::Hello& hello,
+                 std::shared_ptr<Recipient> recipient,
+                 const std::function<void(std::optional<CloseCode>)>& done);
+  bool observer_admitted(const v1::Actor& actor) const;
+  void send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hello,
+                               Recipient& recipient);
+  void broadcast_presence();
+  void remove_attachment(const std::string& key, CloseCode code, const std::string& reason);
+
+  // Commands.
+  void do_submit(v1::Actor actor, v1::Command command,
+                 std::chrono::steady_clock::time_point received);
+  std::optional<std::uint32_t> take_rate_token(const std::string& key);
+  void pump();
+  bool run_due_tick(engine::TimeMs now);
+  void check_dedupe(PendingCommand command);
+  void on_dedupe_checked(PendingCommand command, store::FindResult found);
+  void decide(PendingCommand command);
+  void start_append(InFlight flight);
+  void on_appended(std::optional<store::StoreError> error);
+  void reply(const PendingCommand& command, const v1::CommandResult& result);
+  void finish_command();
+
+  // Fan-out.
+  void deliver(const std::vector<v1::Event>& events, const PendingCommand* sender,
+               const v1::CommandResult* result);
+  void close_revoked_observers(const std::vector<v1::Event>& events);
+  void send(Recipient& recipient, const std::shared_ptr<const std::string>& frame);
+  std::shared_ptr<const std::string> encode(std::string frame);
+
+  // Timer.
+  void arm_timer();
+
+  const std::string id_;
+  const std::shared_ptr<RoomContext> ctx_;
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  boost::asio::steady_timer timer_;
+  std::optional<engine::TimeMs> armed_deadline_;
+  std::optional<engine::TimeMs> stuck_deadline_;  // tick returned nothing for it; not re-armed
+  engine::TimeMs tick_retry_at_ = 0;              // after a failed tick append
+
+  Status status_ = Status::kLoading;
+  std::vector<std::function<void()>> waiting_for_load_;
+  engine::RoomState state_;
+  std::vector<v1::Event> log_;  // every event, log_[i].seq == i + 1
+  std::map<std::string, Attachment> attached_;
+  std::map<std::string, TokenBucket> buckets_;
+  std::deque<PendingCommand> queue_;
+  bool busy_ = false;  // a dedupe lookup or an append is in flight
+  std::optional<InFlight> in_flight_;
+};
+
+}  // namespace mend::rooms

@@ -1,0 +1,279 @@
+#include "server/rooms/room_service_impl.h"
+
+#include <set>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/engine/engine.h"
+#include "server/rooms/room.h"
+
+namespace mend::rooms {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t kMaxObserverNameBytes = 64;
+
+ServiceError invalid(std::string message) {
+  return ServiceError{"INVALID_ARGUMENT", std::move(message), 400};
+}
+
+// Checks the request's names and limits; the template is checked by the caller.
+std::optional<ServiceError> validate(const v1::CreateRoomRequest& request,
+                                     const RoomServiceConfig& config) {
+  if (request.partner_a_name().size() > config.max_name_bytes ||
+      request.partner_b_name().size() > config.max_name_bytes) {
+    return invalid("Partner names can be at most 64 bytes long.");
+  }
+  if (request.topic().size() > config.max_topic_bytes) {
+    return invalid("The topic is too long.");
+  }
+  if (static_cast<std::size_t>(request.observers_size()) > config.max_observers_per_room) {
+    return invalid("Too many observers for one room.");
+  }
+  std::set<std::string> seen;
+  for (const std::string& name : request.observers()) {
+    if (!is_valid_observer_name(name)) {
+      return invalid("Observer names use 1 to 64 letters, digits, spaces, '.', '_' or '-'.");
+    }
+    if (!seen.insert(name).second) return invalid("Observer names must be unique.");
+  }
+  if (request.invite_ttl_s() > config.max_invite_ttl_s) {
+    return invalid("The invite lifetime is too long.");
+  }
+  return std::nullopt;
+}
+
+v1::Invite make_invite(const TokenSigner& signer, const std::string& room_id, v1::Actor actor,
+                       std::int64_t expires_at_ms) {
+  v1::Invite invite;
+  invite.set_token(signer.sign(TokenClaims{room_id, actor, expires_at_ms}));
+  invite.set_expires_at_ms(expires_at_ms);
+  *invite.mutable_participant() = std::move(actor);
+  return invite;
+}
+
+v1::Actor actor_of(v1::Role role, std::string observer = {}) {
+  v1::Actor actor;
+  actor.set_role(role);
+  actor.set_observer(std::move(observer));
+  return actor;
+}
+
+// Registers a created room and answers with its invites. Precondition: the first event is
+// committed. Runs in the store's completion, on any thread.
+void finish_create(const std::shared_ptr<RoomContext>& context,
+                   const v1::CreateRoomRequest& request, std::string room_id, v1::Event created,
+                   std::function<void(Result<v1::CreateRoomResponse>)> done) {
+  auto room = std::make_shared<Room>(room_id, context);
+  {
+    std::lock_guard lock(context->registry_mutex);
+    context->registry.emplace(room_id, room);
+  }
+  room->start_created(std::move(created));
+  context->metrics.room_created();
+  spdlog::info("room {} created from template {}", room_id, request.template_());
+
+  const std::uint32_t ttl_s =
+      request.invite_ttl_s() == 0 ? context->config.default_invite_ttl_s : request.invite_ttl_s();
+  const std::int64_t expires_at_ms = context->clock() + std::int64_t{ttl_s} * 1000;
+  v1::CreateRoomResponse response;
+  response.set_room_id(room_id);
+  const TokenSigner& signer = context->signer;
+  *response.add_invites() = make_invite(signer, room_id, actor_of(v1::PARTNER_A), expires_at_ms);
+  *response.add_invites() = make_invite(signer, room_id, actor_of(v1::PARTNER_B), expires_at_ms);
+  for (const std::string& name : request.observers()) {
+    *response.add_invites() =
+        make_invite(signer, room_id, actor_of(v1::OBSERVER, name), expires_at_ms);
+  }
+  asio::post(context->executor, [done = std::move(done), response = std::move(response)] {
+    done(Result<v1::CreateRoomResponse>{response, std::nullopt});
+  });
+}
+
+}  // namespace
+
+std::string participant_key(const v1::Actor& actor) {
+  switch (actor.role()) {
+    case v1::PARTNER_A: return "A";
+    case v1::PARTNER_B: return "B";
+    case v1::OBSERVER: return "O:" + actor.observer();
+    default: return "?";
+  }
+}
+
+bool is_valid_observer_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxObserverNameBytes) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == ' ' || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+RoomServiceImpl::RoomServiceImpl(asio::any_io_executor executor,
+                                 std::shared_ptr<store::Store> store,
+                                 std::vector<v1::Template> templates, TokenSigner signer,
+                                 Clock clock, RoomServiceConfig config)
+    : context_(std::make_shared<RoomContext>(std::move(executor), std::move(store),
+                                             std::move(signer), std::move(clock), config)),
+      templates_(std::move(templates)) {}
+
+RoomServiceImpl::~RoomServiceImpl() {
+  // Rooms hold the context; the context's registry holds the rooms: break the cycle. Rooms
+  // with pending handlers finish them and are then destroyed.
+  std::map<std::string, std::shared_ptr<Room>, std::less<>> rooms;
+  {
+    std::lock_guard lock(context_->registry_mutex);
+    rooms.swap(context_->registry);
+  }
+}
+
+const RoomMetrics& RoomServiceImpl::metrics() const { return context_->metrics; }
+
+const TokenSigner& RoomServiceImpl::tokens() const { return context_->signer; }
+
+v1::ListTemplatesResponse RoomServiceImpl::list_templates() const {
+  v1::ListTemplatesResponse response;
+  for (const v1::Template& tmpl : templates_) {
+    v1::TemplateSummary* summary = response.add_templates();
+    summary->set_name(tmpl.name());
+    summary->set_title(tmpl.title());
+    summary->set_description(tmpl.description());
+    for (const v1::Stage& stage : tmpl.stages()) {
+      summary->add_stages(stage.title().empty() ? stage.name() : stage.title());
+    }
+    summary->set_problem_solving(tmpl.problem_solving());
+  }
+  return response;
+}
+
+void RoomServiceImpl::create_room(const v1::CreateRoomRequest& request,
+                                  std::function<void(Result<v1::CreateRoomResponse>)> done) {
+  auto fail = [&](ServiceError error) {
+    asio::post(context_->executor, [done = std::move(done), error = std::move(error)] {
+      done(Result<v1::CreateRoomResponse>{std::nullopt, error});
+    });
+  };
+  const v1::Template* tmpl = nullptr;
+  for (const v1::Template& t : templates_) {
+    if (t.name() == request.template_()) tmpl = &t;
+  }
+  if (tmpl == nullptr) {
+    return fail(ServiceError{"UNKNOWN_TEMPLATE", "There is no template of that name.", 404});
+  }
+  if (auto error = validate(request, context_->config)) return fail(std::move(*error));
+
+  engine::RoomSetup setup;
+  setup.topic = request.topic();
+  setup.partner_a_name = request.partner_a_name();
+  setup.partner_b_name = request.partner_b_name();
+  setup.observers.assign(request.observers().begin(), request.observers().end());
+  v1::Event created = engine::create_room(*tmpl, setup, context_->clock());
+  std::string room_id = new_room_id();
+
+  store::AppendRequest append;
+  append.room_id = room_id;
+  append.expected_last_seq = 0;
+  append.events.push_back(created);
+  context_->store->append(
+      std::move(append),
+      [context = context_, request, room_id = std::move(room_id),
+       created = std::move(created),
+       done = std::move(done)](std::optional<store::StoreError> error) mutable {
+        if (error) {
+          context->metrics.store_error();
+          spdlog::error("room creation failed: {}", store::to_string(error->code));
+          asio::post(context->executor, [done = std::move(done)] {
+            done(Result<v1::CreateRoomResponse>{
+                std::nullopt,
+                ServiceError{"UNAVAILABLE", "The room could not be saved. Please try again.",
+                             503}});
+          });
+          return;
+        }
+        finish_create(context, request, std::move(room_id), std::move(created), std::move(done));
+      });
+}
+
+std::shared_ptr<Room> RoomServiceImpl::find_or_load(const std::string& room_id) {
+  if (!is_valid_room_id(room_id)) return nullptr;
+  std::shared_ptr<Room> room;
+  {
+    std::lock_guard lock(context_->registry_mutex);
+    auto it = context_->registry.find(room_id);
+    if (it != context_->registry.end()) return it->second;
+    room = std::make_shared<Room>(room_id, context_);
+    context_->registry.emplace(room_id, room);
+  }
+  room->load();
+  return room;
+}
+
+void RoomServiceImpl::get_view(const Participant& who,
+                               std::function<void(Result<v1::GetRoomResponse>)> done) {
+  auto room = find_or_load(who.room_id);
+  if (!room) {
+    asio::post(context_->executor, [done = std::move(done)] {
+      done(Result<v1::GetRoomResponse>{
+          std::nullopt, ServiceError{"UNKNOWN_ROOM", "There is no such room.", 404}});
+    });
+    return;
+  }
+  room->get_view(who.actor, std::move(done));
+}
+
+void RoomServiceImpl::attach(const Participant& who, const v1::Hello& hello,
+                             std::shared_ptr<Recipient> recipient,
+                             std::function<void(std::optional<CloseCode>)> done) {
+  auto room = find_or_load(who.room_id);
+  if (!room) {
+    asio::post(context_->executor,
+               [done = std::move(done)] { done(CloseCode::kUnknownRoom); });
+    return;
+  }
+  room->attach(who.actor, hello, std::move(recipient), std::move(done));
+}
+
+void RoomServiceImpl::detach(const Participant& who, const Recipient* recipient) {
+  std::shared_ptr<Room> room;
+  {
+    std::lock_guard lock(context_->registry_mutex);
+    auto it = context_->registry.find(who.room_id);
+    if (it == context_->registry.end()) return;
+    room = it->second;
+  }
+  room->detach(who.actor, recipient);
+}
+
+void RoomServiceImpl::submit(const Participant& who, v1::Command command) {
+  if (auto room = find_or_load(who.room_id)) room->submit(who.actor, std::move(command));
+}
+
+void RoomServiceImpl::acknowledge(const Participant& who, std::uint64_t last_seq) {
+  if (auto room = find_or_load(who.room_id)) room->acknowledge(who.actor, last_seq);
+}
+
+void RoomServiceImpl::run_due_timers() {
+  std::vector<std::shared_ptr<Room>> rooms;
+  {
+    std::lock_guard lock(context_->registry_mutex);
+    for (auto& [id, room] : context_->registry) rooms.push_back(room);
+  }
+  for (auto& room : rooms) room->run_due_timers();
+}
+
+void RoomServiceImpl::close_all(CloseCode code, std::string reason) {
+  std::vector<std::shared_ptr<Room>> rooms;
+  {
+    std::lock_guard lock(context_->registry_mutex);
+    for (auto& [id, room] : context_->registry) rooms.push_back(room);
+  }
+  for (auto& room : rooms) room->close_all(code, reason);
+}
+
+}  // namespace mend::rooms

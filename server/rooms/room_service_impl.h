@@ -1,0 +1,130 @@
+// RoomServiceImpl: the room host (DESIGN.md sections 5, 6, 8), implementing RoomService.
+//
+// Every room lives on its own strand of one boost::asio executor (the Beast chat-multi shape:
+// the room owns the conversation's state and the set of attached participants, connections
+// own their sockets). On its strand a room:
+// - runs engine::decide for one command at a time (commands wait in a bounded queue while
+//   an append is in flight), appends the events and the CommandResult to the store, and only
+//   after the store completed: engine::evolve, then the sender's CommandResult + events in
+//   one frame, and one frame per other attached participant who may see an event
+//   (engine::visible_to), encoded once per distinct (visible events, view);
+// - answers a retried command_id (per participant) with its stored CommandResult;
+// - keeps one timer armed at engine::next_deadline; when due it loops tick, append, evolve,
+//   fan-out until nothing is due (due timers also run before the next command);
+// - on attach sends Welcome, the replay (several events per frame), ReplayDone, then live
+//   frames; a newer connection of a participant closes the older with kReplaced; an observer
+//   is admitted only while approved by both partners and is closed with kConsentRevoked when
+//   an ObserverRevoked event for it is applied; Presence goes to everybody on every change.
+//
+// Loaded rooms stay in memory with their event log (for replays) until the service is gone.
+// Thread safety: all public methods may be called from any thread.
+#pragma once
+
+// The generated Protobuf headers come before Asio: <netdb.h> (pulled in by Asio) defines the
+// macro TRY_AGAIN, which is also a RepairKind value of conversation.proto.
+#include "mend/v1/conversation.pb.h"
+#include "mend/v1/frames.pb.h"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "mend/v1/template.pb.h"
+#include "server/rooms/clock.h"
+#include "server/rooms/metrics.h"
+#include "server/rooms/room_service.h"
+#include "server/rooms/tokens.h"
+#include "server/store/store.h"
+
+namespace mend::rooms {
+
+// Limits and defaults of the rooms. Every queue has a named bound.
+struct RoomServiceConfig {
+  // Commands waiting in one room while an append is in flight; over it: UNAVAILABLE.
+  std::size_t max_queued_commands_per_room = 256;
+  // Token bucket per participant: sustained commands per second and burst size. Over it:
+  // RATE_LIMITED with retry_after_ms.
+  double commands_per_second = 20.0;
+  double command_burst = 40.0;
+  // After this many RATE_LIMITED answers in a row, the connection is closed with
+  // kRateLimitAbuse (4529).
+  std::uint32_t rate_limit_abuse_after = 200;
+  // Invite token lifetime when CreateRoomRequest.invite_ttl_s is 0, and its maximum.
+  std::uint32_t default_invite_ttl_s = 7 * 24 * 3600;
+  std::uint32_t max_invite_ttl_s = 90 * 24 * 3600;
+  // Observers invited to one room at most.
+  std::size_t max_observers_per_room = 16;
+  // Replayed events per frame after a Welcome.
+  std::size_t replay_events_per_frame = 64;
+  // Partner names and topic at creation: at most this many bytes.
+  std::size_t max_name_bytes = 64;
+  std::size_t max_topic_bytes = 4000;
+};
+
+// Stable participant key within a room: "A", "B", "O:<observer name>".
+std::string participant_key(const v1::Actor& actor);
+
+// Whether `name` is a well-formed observer name: [A-Za-z0-9 ._-]{1,64}.
+bool is_valid_observer_name(std::string_view name);
+
+class Room;
+struct RoomContext;
+
+class RoomServiceImpl final : public RoomService {
+ public:
+  // `templates`: the validated templates (TemplateCatalog's), by name. `store` is shared with
+  // the rooms (kept alive while any room operation is pending). `signer` signs invites.
+  // `clock` is the only time source of the rooms and their tokens.
+  RoomServiceImpl(boost::asio::any_io_executor executor, std::shared_ptr<store::Store> store,
+                  std::vector<v1::Template> templates, TokenSigner signer, Clock clock,
+                  RoomServiceConfig config = {});
+  ~RoomServiceImpl() override;
+
+  RoomServiceImpl(const RoomServiceImpl&) = delete;
+  RoomServiceImpl& operator=(const RoomServiceImpl&) = delete;
+
+  // RoomService (room_service.h). Errors of create_room: UNKNOWN_TEMPLATE (404),
+  // INVALID_ARGUMENT (400), UNAVAILABLE (503, store failed). get_view: UNKNOWN_ROOM (404).
+  // submit: an invalid command_id (empty or over 64 bytes) is rejected INVALID_ARGUMENT; over
+  // the rate RATE_LIMITED; over the room's queue UNAVAILABLE; store failure UNAVAILABLE
+  // (retry with the same command_id). Commands of a participant with no attached connection
+  // are dropped (nobody could hear the result).
+  void create_room(const v1::CreateRoomRequest& request,
+                   std::function<void(Result<v1::CreateRoomResponse>)> done) override;
+  v1::ListTemplatesResponse list_templates() const override;
+  void get_view(const Participant& who,
+                std::function<void(Result<v1::GetRoomResponse>)> done) override;
+  void attach(const Participant& who, const v1::Hello& hello,
+              std::shared_ptr<Recipient> recipient,
+              std::function<void(std::optional<CloseCode>)> done) override;
+  void detach(const Participant& who, const Recipient* recipient) override;
+  void submit(const Participant& who, v1::Command command) override;
+  void acknowledge(const Participant& who, std::uint64_t last_seq) override;
+
+  // Asks every loaded room to run the timers due at clock() now. Production relies on the
+  // rooms' asio timers; tests with a ManualClock call this after advancing the clock.
+  void run_due_timers();
+
+  // Closes every attached connection with `code` (e.g. kServerShutdown on SIGTERM).
+  void close_all(CloseCode code, std::string reason);
+
+  // Counters for GET /metrics (see metrics.h). Valid while the service lives.
+  const RoomMetrics& metrics() const;
+
+  // The token signer, so net verifies the tokens this service issues.
+  const TokenSigner& tokens() const;
+
+ private:
+  std::shared_ptr<Room> find_or_load(const std::string& room_id);
+
+  std::shared_ptr<RoomContext> context_;
+  std::vector<v1::Template> templates_;
+};
+
+}  // namespace mend::rooms

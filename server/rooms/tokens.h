@@ -1,0 +1,75 @@
+// Invite tokens and room ids (DESIGN.md sections 3 and 7).
+//
+// An invite token is a bearer credential bound to (room id, participant (role, observer
+// name), expiry), signed with HMAC-SHA256 under a server secret. Format (URL-safe, no
+// padding, ~110 characters for a partner):
+//   base64url(payload) "." base64url(HMAC-SHA256(secret, payload))
+//   payload = version(1 byte = 1) | role(1 byte) | expires_at_ms(8 bytes big-endian)
+//             | room id length(1) | room id | observer name length(1) | observer name
+// Tokens are credentials: never log them, never put them in URLs' query strings.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "mend/v1/roles.pb.h"
+
+namespace mend::rooms {
+
+struct TokenClaims {
+  std::string room_id;
+  v1::Actor participant;          // PARTNER_A, PARTNER_B, or OBSERVER with its name
+  std::int64_t expires_at_ms = 0;  // ms since the Unix epoch; the token is valid before it
+};
+
+enum class TokenError {
+  kMalformed,     // not a token of this format (also: room id or observer name too long)
+  kBadSignature,  // forged, tampered with, or signed under another secret
+  kExpired,       // now >= expires_at_ms
+};
+
+// Stable name, e.g. "MALFORMED", for logs and metrics (never the token itself).
+const char* to_string(TokenError error);
+
+// Minimum secret length accepted by TokenSigner (bytes).
+inline constexpr std::size_t kMinSecretBytes = 32;
+
+// Signs and verifies invite tokens with one server secret.
+// Thread safety: immutable after construction; sign/verify may run concurrently.
+class TokenSigner {
+ public:
+  // `secret` must hold at least kMinSecretBytes bytes (throws std::invalid_argument otherwise;
+  // a configuration error at startup). Keep the secret stable across restarts, or every
+  // issued invite becomes invalid.
+  explicit TokenSigner(std::string secret);
+
+  // Signs `claims`. Precondition: room_id and observer name are at most 255 bytes.
+  std::string sign(const TokenClaims& claims) const;
+
+  // The claims of a token signed by this secret and not expired at `now_ms`, or why not.
+  // Constant-time signature comparison (CRYPTO_memcmp).
+  std::variant<TokenClaims, TokenError> verify(std::string_view token,
+                                               std::int64_t now_ms) const;
+
+ private:
+  std::string secret_;
+};
+
+// kMinSecretBytes fresh random bytes (RAND_bytes) for a new server secret.
+std::string generate_secret();
+
+// A new room id: 128 random bits (RAND_bytes) as 32 lowercase hex characters.
+std::string new_room_id();
+
+// Whether `id` has the form new_room_id produces (32 lowercase hex characters).
+bool is_valid_room_id(std::string_view id);
+
+// URL-safe base64 without padding (RFC 4648 section 5), and its strict inverse (nullopt for
+// characters outside the alphabet, padding, or a non-canonical encoding).
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
+
+}  // namespace mend::rooms

@@ -1,0 +1,40 @@
+// An in-memory Store for tests, simulations and `--data-dir :memory:` style runs.
+// Nothing survives the process. Every call completes inline, before it returns, on the
+// calling thread (the Store contract allows this).
+// Thread safety: all methods are safe to call concurrently (one mutex; never held while a
+// callback runs).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/store/store.h"
+
+namespace mend::store {
+
+class MemoryStore final : public Store {
+ public:
+  void append(AppendRequest request, AppendDone done) override;
+  void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
+  void find_result(CommandKey key, FindDone done) override;
+
+  // The number of events stored for `room_id` (0 for an unknown room). For tests.
+  std::uint64_t event_count(const std::string& room_id) const;
+
+ private:
+  struct Room {
+    std::vector<v1::Event> events;
+    // participant + '\n' + command_id -> result
+    std::map<std::string, v1::CommandResult> results;
+  };
+
+  std::optional<StoreError> append_locked(AppendRequest& request);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, Room> rooms_;
+};
+
+}  // namespace mend::store
