@@ -314,3 +314,8 @@ TEST_CASE("the HTTP helper lists templates and reads a participant's view") {
   CHECK(bad.error.code == mc::ErrorCode::kHttpStatus);
   CHECK_FALSE(bad.error.server_code.empty());
 }
+
+TEST_CASE("the conversation example plays a whole imago dialogue to CLOSED and exits 0") {
+  Mendd server;
+  CHECK(mend::testing::run_program({MEND_EXAMPLE_PATH, "--server", server.http_url()}, 120s) == 0);
+}
