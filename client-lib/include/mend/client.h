@@ -162,9 +162,12 @@ class Client {
   // called a second time.
   ClientError start();
 
-  // Closes the connection (close code 1000), fails every pending command with kStopped and
-  // moves to kClosed. No handler runs after stop() returns, except completions that were
-  // already executing. Idempotent; safe from any thread, including a handler.
+  // Closes the connection (close code 1000), resolves every pending command with kStopped
+  // (their completions run on the client's thread before stop() returns) and moves to kClosed.
+  // No other handler runs once stop() returned. Blocks until the client's strand ran the stop,
+  // unless called from a handler (then it runs inline). Idempotent; safe from any thread. With
+  // an external executor, that executor must be running for stop() (and the destructor) to
+  // return.
   void stop();
 
   // Sends a command and returns a future resolved with its outcome. If command.command_id()
