@@ -98,7 +98,7 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, description), vm);
-    // Only MEND_* variables; unknown MEND_* names are errors like unknown flags.
+    // Only MEND_* variables naming an option; other MEND_* names (tools, SDK) are ignored.
     std::vector<std::string> options;
     po::parsed_options from_env(&description);
     for (const auto& entry : env) {
@@ -106,9 +106,7 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
       if (equals == std::string::npos) continue;
       const std::string option = option_of_variable(entry.substr(0, equals));
       if (option.empty()) continue;
-      if (!description.find_nothrow(option, false)) {
-        return Exit{2, "unknown environment variable " + entry.substr(0, equals) + "\n"};
-      }
+      if (!description.find_nothrow(option, false)) continue;
       po::option parsed(option, {entry.substr(equals + 1)});
       parsed.original_tokens = {entry.substr(0, equals)};
       from_env.options.push_back(std::move(parsed));

@@ -59,19 +59,13 @@ std::optional<std::vector<std::string>> read_api_keys(const std::filesystem::pat
   return keys;
 }
 
-std::optional<std::vector<mend::v1::Template>> load_templates(const std::filesystem::path& dir) {
+std::optional<mend::engine::TemplateCatalog> load_templates(const std::filesystem::path& dir) {
   auto loaded = mend::engine::TemplateCatalog::load(dir);
   if (!loaded.catalog) {
-    for (const auto& error : loaded.errors) {
-      spdlog::error("template: {}", error.to_string());
-    }
+    for (const auto& error : loaded.errors) spdlog::error("template: {}", error.to_string());
     return std::nullopt;
   }
-  std::vector<mend::v1::Template> templates;
-  for (const auto& summary : loaded.catalog->list()) {
-    templates.push_back(*loaded.catalog->find(summary.name()));
-  }
-  return templates;
+  return std::move(loaded.catalog);
 }
 
 std::optional<mend::net::TlsFiles> tls_files(const AppConfig& config) {

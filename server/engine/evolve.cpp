@@ -1,4 +1,5 @@
 // evolve: applies one event to the state. Every phase change of the engine happens here.
+#include <algorithm>
 #include <memory>
 
 #include "server/engine/engine.h"
@@ -20,9 +21,15 @@ void answer_time_proposals(RoomState& s) {
   s.appointment_at_ms = 0;
 }
 
-Request* find_request(RoomState& s, std::uint64_t seq) {
-  return const_cast<Request*>(detail::find_request(s, seq));
+// Mutable lookups by seq (both vectors are in ascending seq order).
+template <typename T>
+T* find_by_seq(std::vector<T>& items, std::uint64_t seq) {
+  auto it = std::lower_bound(items.begin(), items.end(), seq,
+                             [](const T& item, std::uint64_t s) { return item.seq < s; });
+  return it != items.end() && it->seq == seq ? &*it : nullptr;
 }
+
+Request* find_request(RoomState& s, std::uint64_t seq) { return find_by_seq(s.requests, seq); }
 
 void apply_room_created(RoomState& s, const v1::Event& e) {
   const v1::RoomCreated& created = e.room_created();
@@ -277,7 +284,7 @@ void apply_other_event(RoomState& s, const v1::Event& e) {
       break;
     case v1::Event::kRetracted: {
       const std::uint64_t seq = e.retracted().seq();
-      if (auto* m = const_cast<ContentMessage*>(detail::find_message(s, seq))) m->retracted = true;
+      if (ContentMessage* m = find_by_seq(s.messages, seq)) m->retracted = true;
       if (Request* r = find_request(s, seq)) r->answered = true;
       break;
     }

@@ -351,7 +351,8 @@ class WsSession final : public rooms::Recipient,
   // follows the write in flight, if any.
   void start_close(std::uint16_t code, const std::string& reason) {
     send_closed_.store(true);
-    if (phase_ >= Phase::kClosing) return;
+    // During the upgrade only the drain can ask; on_accept closes then (it checks draining).
+    if (phase_ == Phase::kHandshake || phase_ >= Phase::kClosing) return;
     if (code != static_cast<std::uint16_t>(rooms::CloseCode::kServerShutdown)) {
       state_->metrics.rejection(close_metric(code));
     }

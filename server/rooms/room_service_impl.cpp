@@ -117,11 +117,11 @@ bool is_valid_observer_name(std::string_view name) {
 
 RoomServiceImpl::RoomServiceImpl(asio::any_io_executor executor,
                                  std::shared_ptr<store::Store> store,
-                                 std::vector<v1::Template> templates, TokenSigner signer,
+                                 engine::TemplateCatalog catalog, TokenSigner signer,
                                  Clock clock, RoomServiceConfig config)
     : context_(std::make_shared<RoomContext>(std::move(executor), std::move(store),
                                              std::move(signer), std::move(clock), config)),
-      templates_(std::move(templates)) {}
+      catalog_(std::move(catalog)) {}
 
 RoomServiceImpl::~RoomServiceImpl() {
   // Rooms hold the context; the context's registry holds the rooms: break the cycle. Rooms
@@ -139,15 +139,8 @@ const TokenSigner& RoomServiceImpl::tokens() const { return context_->signer; }
 
 v1::ListTemplatesResponse RoomServiceImpl::list_templates() const {
   v1::ListTemplatesResponse response;
-  for (const v1::Template& tmpl : templates_) {
-    v1::TemplateSummary* summary = response.add_templates();
-    summary->set_name(tmpl.name());
-    summary->set_title(tmpl.title());
-    summary->set_description(tmpl.description());
-    for (const v1::Stage& stage : tmpl.stages()) {
-      summary->add_stages(stage.title().empty() ? stage.name() : stage.title());
-    }
-    summary->set_problem_solving(tmpl.problem_solving());
+  for (v1::TemplateSummary& summary : catalog_.list()) {
+    *response.add_templates() = std::move(summary);
   }
   return response;
 }
@@ -159,10 +152,7 @@ void RoomServiceImpl::create_room(const v1::CreateRoomRequest& request,
       done(Result<v1::CreateRoomResponse>{std::nullopt, error});
     });
   };
-  const v1::Template* tmpl = nullptr;
-  for (const v1::Template& t : templates_) {
-    if (t.name() == request.template_()) tmpl = &t;
-  }
+  const v1::Template* tmpl = catalog_.find(request.template_());
   if (tmpl == nullptr) {
     return fail(ServiceError{"UNKNOWN_TEMPLATE", "There is no template of that name.", 404});
   }

@@ -35,7 +35,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include "mend/v1/template.pb.h"
+#include "server/engine/templates.h"
 #include "server/rooms/clock.h"
 #include "server/rooms/metrics.h"
 #include "server/rooms/room_service.h"
@@ -78,11 +78,11 @@ struct RoomContext;
 
 class RoomServiceImpl final : public RoomService {
  public:
-  // `templates`: the validated templates (TemplateCatalog's), by name. `store` is shared with
+  // `catalog`: the loaded, validated templates. `store` is shared with
   // the rooms (kept alive while any room operation is pending). `signer` signs invites.
   // `clock` is the only time source of the rooms and their tokens.
   RoomServiceImpl(boost::asio::any_io_executor executor, std::shared_ptr<store::Store> store,
-                  std::vector<v1::Template> templates, TokenSigner signer, Clock clock,
+                  engine::TemplateCatalog catalog, TokenSigner signer, Clock clock,
                   RoomServiceConfig config = {});
   ~RoomServiceImpl() override;
 
@@ -124,7 +124,7 @@ class RoomServiceImpl final : public RoomService {
   std::shared_ptr<Room> find_or_load(const std::string& room_id);
 
   std::shared_ptr<RoomContext> context_;
-  std::vector<v1::Template> templates_;
+  const engine::TemplateCatalog catalog_;
 };
 
 }  // namespace mend::rooms

@@ -5,16 +5,6 @@
 
 namespace mend::store {
 
-const char* to_string(StoreErrorCode code) {
-  switch (code) {
-    case StoreErrorCode::kConflict: return "CONFLICT";
-    case StoreErrorCode::kNotFound: return "NOT_FOUND";
-    case StoreErrorCode::kUnavailable: return "UNAVAILABLE";
-    case StoreErrorCode::kInvalid: return "INVALID";
-  }
-  return "UNKNOWN";
-}
-
 namespace {
 
 std::string result_key(const CommandKey& key) { return key.participant + '\n' + key.command_id; }
@@ -38,6 +28,9 @@ std::optional<StoreError> check_contiguous(const AppendRequest& request) {
 std::optional<StoreError> MemoryStore::append_locked(AppendRequest& request) {
   if (auto invalid = check_contiguous(request)) return invalid;
   const bool is_new = request.expected_last_seq == 0;
+  if (destroyed_.contains(request.room_id)) {
+    return StoreError{StoreErrorCode::kConflict, "room was destroyed"};
+  }
   auto it = rooms_.find(request.room_id);
   if (is_new == (it != rooms_.end())) {
     return StoreError{StoreErrorCode::kConflict,
@@ -95,6 +88,52 @@ void MemoryStore::find_result(CommandKey key, FindDone done) {
     }
   }
   done(std::move(found));
+}
+
+void MemoryStore::destroy_room(std::string room_id, StoreDone done) {
+  std::optional<StoreError> error;
+  {
+    std::lock_guard lock(mutex_);
+    if (rooms_.erase(room_id) == 0) {
+      error = StoreError{StoreErrorCode::kNotFound, "unknown room"};
+    } else {
+      destroyed_.insert(std::move(room_id));
+    }
+  }
+  done(std::move(error));
+}
+
+std::optional<StoreError> MemoryStore::rewrite_locked(const std::string& room_id,
+                                                      std::vector<v1::Event>& events) {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return StoreError{StoreErrorCode::kNotFound, "unknown room"};
+  if (auto invalid = check_rewrite(events, it->second.events.size())) return invalid;
+  for (v1::Event& event : events) {
+    it->second.events[event.seq() - 1] = std::move(event);
+  }
+  return std::nullopt;
+}
+
+void MemoryStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
+                                 StoreDone done) {
+  std::optional<StoreError> error;
+  {
+    std::lock_guard lock(mutex_);
+    error = rewrite_locked(room_id, events);
+  }
+  done(std::move(error));
+}
+
+void MemoryStore::list_rooms(ListRoomsDone done) {
+  ListRoomsResult listed;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, room] : rooms_) {
+      listed.rooms.push_back(RoomInfo{id, room.events.size(), room.events.front().at_ms(),
+                                      room.events.back().at_ms()});
+    }
+  }
+  done(std::move(listed));
 }
 
 std::uint64_t MemoryStore::event_count(const std::string& room_id) const {

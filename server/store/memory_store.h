@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ class MemoryStore final : public Store {
   void append(AppendRequest request, AppendDone done) override;
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
+  void destroy_room(std::string room_id, StoreDone done) override;
+  void rewrite_events(std::string room_id, std::vector<v1::Event> events,
+                      StoreDone done) override;
+  void list_rooms(ListRoomsDone done) override;
 
   // The number of events stored for `room_id` (0 for an unknown room). For tests.
   std::uint64_t event_count(const std::string& room_id) const;
@@ -32,9 +37,12 @@ class MemoryStore final : public Store {
   };
 
   std::optional<StoreError> append_locked(AppendRequest& request);
+  std::optional<StoreError> rewrite_locked(const std::string& room_id,
+                                           std::vector<v1::Event>& events);
 
   mutable std::mutex mutex_;
   std::map<std::string, Room> rooms_;
+  std::set<std::string> destroyed_;  // destroyed room ids stay reserved
 };
 
 }  // namespace mend::store

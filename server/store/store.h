@@ -34,6 +34,8 @@ enum class StoreErrorCode {
   kNotFound,     // load: no such room
   kUnavailable,  // the store could not do it now (I/O error, shutting down); retry later
   kInvalid,      // the request breaks the contract (seqs not contiguous, empty append)
+  kCorrupt,      // stored data failed an integrity check (damaged file, altered or moved
+                 // ciphertext, undecodable event); not retryable, needs an operator
 };
 
 // Stable name of a code, e.g. "CONFLICT", for logs and metrics.
@@ -84,6 +86,28 @@ struct FindResult {
 };
 using FindDone = std::function<void(FindResult)>;
 
+// Content-free facts about one stored room (for retention sweeps and metrics).
+struct RoomInfo {
+  std::string room_id;
+  std::uint64_t last_seq = 0;
+  std::int64_t first_at_ms = 0;  // at_ms of seq 1
+  std::int64_t last_at_ms = 0;   // at_ms of last_seq
+};
+
+struct ListRoomsResult {
+  std::vector<RoomInfo> rooms;  // every live (not destroyed) room, ordered by room id
+  std::optional<StoreError> error;
+};
+using ListRoomsDone = std::function<void(ListRoomsResult)>;
+
+// nullopt on success.
+using StoreDone = std::function<void(std::optional<StoreError>)>;
+
+// For implementations: the kInvalid checks of rewrite_events against a room at `last_seq`
+// (non-empty, every seq in 1..last_seq, none twice). nullopt when the request is valid.
+std::optional<StoreError> check_rewrite(const std::vector<v1::Event>& events,
+                                        std::uint64_t last_seq);
+
 // Thread safety: every method may be called from any thread concurrently.
 class Store {
  public:
@@ -99,6 +123,32 @@ class Store {
 
   // The recorded CommandResult of `key`, if that command was accepted and committed.
   virtual void find_result(CommandKey key, FindDone done) = 0;
+
+  // --- Primitives for retention and erasure (DESIGN.md section 7). ---
+  // The defaults complete with kUnavailable ("not supported by this store"), so test doubles
+  // need not implement them; MemoryStore and SqliteStore do.
+
+  // Erases a room for good (crypto-shredding): a durable store first deletes the room's data
+  // key in a transaction of its own and commits it, so the content is unreadable from that
+  // instant even if the process dies before the rows are deleted; then it deletes the events
+  // and recorded results. The room id stays reserved: afterwards `load` and `find_result` act
+  // as for an unknown room (kNotFound / no result), and an `append` to it (even with
+  // expected_last_seq 0) is a kConflict, so no seq of that room is ever reused.
+  // kNotFound when the room does not exist (or was already destroyed). Ordered with the
+  // appends issued before it.
+  virtual void destroy_room(std::string room_id, StoreDone done);
+
+  // Replaces the stored content of existing events, e.g. with an "[erased]" redaction of one
+  // partner's texts. Each event's seq names the stored event it replaces; seqs are unchanged
+  // and nothing else moves. All or nothing: kNotFound for an unknown room, kInvalid when the
+  // list is empty or a seq is not stored (0, or above the room's last seq), or repeats.
+  // Visible to every later `load` and ordered with the appends issued before it. The store
+  // notifies no one: a room host holding the room in memory applies the same change itself.
+  virtual void rewrite_events(std::string room_id, std::vector<v1::Event> events,
+                              StoreDone done);
+
+  // Every live room with its content-free metadata.
+  virtual void list_rooms(ListRoomsDone done);
 };
 
 }  // namespace mend::store

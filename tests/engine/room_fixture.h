@@ -150,3 +150,32 @@ class Room {
 };
 
 }  // namespace mend::engine::testing
+
+namespace mend::engine::testing {
+
+// Appointment first; speaker-listener style: mirror per chunk without "more", pass the
+// floor to end a turn; problem solving after the last stage.
+inline const char* const kAppointmentSpeakerListener = R"pb(
+  name: "sl" title: "Speaker-listener"
+  opening { appointment: true intention_prompt: "Intention" }
+  stages {
+    name: "floor" title: "Floor" opener: PARTNER_B both_partners: true
+    mirror_each_chunk: true chunk_max_chars: 20
+  }
+  problem_solving: true
+  closing { prompt: "Appreciate" }
+  timing { time_out_min_s: 1800 appointment_window_s: 3600 }
+)pb";
+
+// No mirroring: feelings stage (hint FEELING_BECAUSE), then an apology stage with an
+// empathy reflection and the APOLOGY_RESPONSE closer; a soft turn limit, advice and asking.
+inline const char* const kAftermathLike = R"pb(
+  name: "aftermath" title: "Aftermath"
+  stages { name: "feelings" opener: PARTNER_A soft_turn_s: 60 listener_may_ask: true
+           listener_questions: "What was that like?" }
+  stages { name: "responsibility" opener: PARTNER_B turn_reflections: [EMPATHY]
+           closer: APOLOGY_RESPONSE advice_on_request: true }
+  closing { prompt: "Appreciate" }
+)pb";
+
+}  // namespace mend::engine::testing

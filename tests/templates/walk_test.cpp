@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mend/v1/conversation.pb.h"
@@ -231,9 +232,13 @@ struct WalkCounts {
   int turn_hints = 0;
 };
 
+// An overlay played once, at the start of the first round (DESIGN 4.4).
+enum class Overlay { kNone, kPause, kTimeOut };
+
 class Walker {
  public:
-  explicit Walker(const v1::Template& tmpl) : t_(tmpl), room_(tmpl, kStart) {}
+  explicit Walker(const v1::Template& tmpl, Overlay overlay = Overlay::kNone)
+      : t_(tmpl), room_(tmpl, kStart), overlay_(overlay) {}
 
   WalkCounts walk() {
     answer_invitation();
@@ -314,6 +319,7 @@ class Walker {
     ++counts_.rounds;
     const TimeMs turn_start = room_.now();
     check_round_start(index, speaker);
+    if (overlay_ != Overlay::kNone) play_overlay(speaker);
     while_speaking(s, speaker);
     if (s.soft_turn_s() > 0) soft_turn_hint(s, turn_start);
 
@@ -378,6 +384,43 @@ class Walker {
     CHECK(room_.reject(speaker, share(std::string(limit + 1, 'a'))).code() == v1::TOO_LONG);
   }
 
+  // "I need a minute": the speaker pauses; it runs out into a check-in both answer.
+  // Or the listener is flooded and calls a time-out: no last word, only the caller returns.
+  void play_overlay(v1::Role speaker) {
+    const v1::Role listener = other(speaker);
+    const Overlay overlay = std::exchange(overlay_, Overlay::kNone);
+    if (overlay == Overlay::kPause) {
+      room_.accept(speaker, pause(0));
+      REQUIRE(room_.phase() == v1::PHASE_PAUSED);
+      CHECK(room_.view(listener).saved_phase() == v1::PHASE_SPEAKING);
+      CHECK(room_.reject(speaker, share("...")).code() == v1::PAUSED);
+      CHECK(room_.reject(listener, share("...")).code() == v1::PAUSED);
+      const TimeMs until = room_.view(listener).overlay_ends_at_ms();
+      CHECK(until == room_.now() + 120 * kSecond);  // the default short pause
+      const std::vector<v1::Event> ended = room_.advance_to(until);
+      REQUIRE(ended.size() == 1);
+      CHECK(ended[0].check_in_started().reason() == v1::PAUSE_ENDED);
+      REQUIRE(room_.phase() == v1::PHASE_CHECK_IN);
+      room_.accept(listener, simple(&v1::Command::mutable_ready));
+      CHECK(room_.phase() == v1::PHASE_CHECK_IN);
+      room_.accept(speaker, simple(&v1::Command::mutable_ready));
+    } else {
+      room_.accept(listener, time_out(0));
+      REQUIRE(room_.phase() == v1::PHASE_TIMED_OUT);
+      CHECK(room_.reject(speaker, share("Just one more thing")).code() == v1::TIMED_OUT);
+      CHECK(room_.reject(speaker, simple(&v1::Command::mutable_return_)).code() == v1::ONLY_CALLER);
+      const TimeMs return_at = room_.view(speaker).overlay_ends_at_ms();
+      CHECK(return_at == room_.now() + 1200 * kSecond);  // the default: 20 minutes
+      const std::vector<v1::Event> due = room_.advance_to(return_at);
+      REQUIRE(due.size() == 1);
+      CHECK(due[0].has_time_out_return_due());
+      CHECK(room_.view(listener).return_due());
+      room_.accept(listener, simple(&v1::Command::mutable_return_));
+    }
+    REQUIRE(room_.phase() == v1::PHASE_SPEAKING);
+    CHECK(room_.view(listener).speaker() == speaker);
+  }
+
   // What a listener may do while the speaker holds the floor: questions, advice on request.
   void while_speaking(const v1::Stage& s, v1::Role speaker) {
     const v1::Role listener = other(speaker);
@@ -439,7 +482,7 @@ class Walker {
     CHECK(room_.view(listener).expected_reflection() == v1::MIRROR);
     CHECK(allows(room_.view(listener), v1::ACTION_REFLECT));
     CHECK_FALSE(allows(room_.view(speaker), v1::ACTION_SHARE));
-    CHECK(room_.reject(speaker, share("one more thing")).code() == v1::NOT_YOUR_TURN);
+    CHECK(room_.reject(speaker, share("one more thing")).code() == v1::WRONG_PHASE);
     mirror_after_beat(listener, "If I got it, you said: " + chunk);
     if (with_correction) {
       room_.accept(speaker, correct("Almost: it was the whole weekend."));
@@ -594,24 +637,25 @@ class Walker {
 
   const v1::Template& t_;
   Room room_;
+  Overlay overlay_;
   WalkCounts counts_;
 };
 
 // Loads the shipped catalog and walks the template `name` through the engine.
-WalkCounts walk_shipped(const std::string& name) {
+WalkCounts walk_shipped(const std::string& name, Overlay overlay = Overlay::kNone) {
   const engine::TemplateCatalog::LoadResult shipped =
       engine::TemplateCatalog::load(mend::test::shipped_templates_dir());
   for (const engine::TemplateError& e : shipped.errors) FAIL(e.to_string());
   REQUIRE(shipped.catalog.has_value());
   const v1::Template* tmpl = shipped.catalog->find(name);
   REQUIRE(tmpl != nullptr);
-  return Walker(*tmpl).walk();
+  return Walker(*tmpl, overlay).walk();
 }
 
 }  // namespace
 
 TEST_CASE("speaker-listener walks end to end: paraphrase loop, floor passed, problem solving") {
-  const WalkCounts c = walk_shipped("speaker-listener");
+  const WalkCounts c = walk_shipped("speaker-listener", Overlay::kPause);
   CHECK(c.rounds == 2);   // the floor passes once
   CHECK(c.mirrors == 6);  // two chunks per round, one paraphrase corrected
   CHECK(c.corrections == 2);
@@ -627,7 +671,7 @@ TEST_CASE("imago-dialogue walks end to end: appointment, more loop, reflections,
 }
 
 TEST_CASE("aftermath-of-a-fight walks end to end through its five stages") {
-  const WalkCounts c = walk_shipped("aftermath-of-a-fight");
+  const WalkCounts c = walk_shipped("aftermath-of-a-fight", Overlay::kTimeOut);
   CHECK(c.rounds == 10);
   CHECK(c.turn_reflections == 4);  // realities: summary and validation, both partners
   CHECK(c.apology_responses == 2);

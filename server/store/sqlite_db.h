@@ -1,0 +1,81 @@
+// Thin RAII wrappers over the SQLite C API, internal to server/store (not part of the Store
+// interface). A Db is one connection; a Statement is one prepared statement of it.
+// Thread safety: none. A connection and its statements are used by one thread at a time
+// (the store gives each thread its own connection).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <sqlite3.h>
+
+namespace mend::store::sqlite {
+
+class Db {
+ public:
+  // Opens (creating if absent) the database file. On failure: nullptr and `error` set.
+  static std::unique_ptr<Db> open(const std::filesystem::path& path, std::string& error);
+
+  // Takes ownership of an open connection.
+  explicit Db(sqlite3* db) : db_(db) {}
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db();
+
+  sqlite3* get() const { return db_; }
+  // Runs one or more statements without results. nullopt on success, else SQLite's message.
+  std::optional<std::string> exec(const char* sql);
+  // The first column of the first row of `sql` as text (nullopt: error or no row).
+  std::optional<std::string> query_text(const char* sql, std::string& error);
+  std::string last_error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_;
+};
+
+class Statement {
+ public:
+  // Prepares `sql` (persistent: meant to be reused). Check ok() before use.
+  Statement(const Db& db, const char* sql);
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  bool ok() const { return stmt_ != nullptr; }
+
+  // Bindings are 1-based, as in SQLite. Text and blobs are copied (SQLITE_TRANSIENT).
+  void bind_text(int index, std::string_view text);
+  void bind_blob(int index, std::string_view blob);
+  void bind_int(int index, std::int64_t value);
+
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step();
+  // Resets the statement (ending its read) and clears its bindings. Called after each use.
+  void reset();
+
+  std::int64_t column_int(int index) const;
+  std::string column_text(int index) const;
+  // Valid until the next step or reset.
+  std::string_view column_blob(int index) const;
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets a statement when leaving a scope, so no read stays open by accident.
+class ResetGuard {
+ public:
+  explicit ResetGuard(Statement& statement) : statement_(statement) {}
+  ResetGuard(const ResetGuard&) = delete;
+  ResetGuard& operator=(const ResetGuard&) = delete;
+  ~ResetGuard() { statement_.reset(); }
+
+ private:
+  Statement& statement_;
+};
+
+}  // namespace mend::store::sqlite

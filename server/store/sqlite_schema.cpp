@@ -1,0 +1,224 @@
+#include "server/store/sqlite_schema.h"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+namespace mend::store::sqlite {
+namespace {
+
+constexpr std::size_t kSqliteHeaderBytes = 100;
+
+// Schema migrations: kMigrations[v] takes user_version v to v + 1. Append only.
+constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
+    // 0 -> 1: rooms, their wrapped keys, sealed events and sealed command results.
+    R"sql(
+      PRAGMA application_id = 1835363940;
+      CREATE TABLE rooms (
+        room_id     TEXT PRIMARY KEY NOT NULL,
+        last_seq    INTEGER NOT NULL,
+        first_at_ms INTEGER NOT NULL,
+        last_at_ms  INTEGER NOT NULL,
+        destroyed   INTEGER NOT NULL DEFAULT 0  -- 1: key shredded, id reserved
+      ) WITHOUT ROWID;
+      CREATE TABLE room_keys (
+        room_id     TEXT PRIMARY KEY NOT NULL,
+        wrapped_key BLOB NOT NULL               -- AES-256-GCM under the master key
+      ) WITHOUT ROWID;
+      CREATE TABLE events (
+        room_id    TEXT NOT NULL,
+        seq        INTEGER NOT NULL CHECK (seq > 0),
+        at_ms      INTEGER NOT NULL,
+        actor_role INTEGER NOT NULL,            -- mend.v1.Role number
+        kind       INTEGER NOT NULL,            -- mend.v1.Event body field number
+        sealed     BLOB NOT NULL,               -- Event encoding under the room key
+        PRIMARY KEY (room_id, seq)
+      );
+      CREATE TABLE results (
+        room_id TEXT NOT NULL,
+        lookup  BLOB NOT NULL,                  -- HMAC of participant and command id
+        sealed  BLOB NOT NULL,                  -- CommandResult encoding under the room key
+        PRIMARY KEY (room_id, lookup)
+      );
+    )sql",
+};
+static_assert(SqliteStore::kApplicationId == 1835363940);
+
+StoreError error(StoreErrorCode code, std::string message) {
+  return StoreError{code, std::move(message)};
+}
+
+std::uint32_t read_be32(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+}  // namespace
+
+StoreErrorCode code_of(int sqlite_rc) {
+  const int primary = sqlite_rc & 0xff;
+  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB ? StoreErrorCode::kCorrupt
+                                                               : StoreErrorCode::kUnavailable;
+}
+
+std::optional<std::string> check_header(const std::filesystem::path& path, bool wal_present) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return "cannot read its size: " + ec.message();
+  if (size == 0) return std::nullopt;  // an empty file is a new database
+  if (size < kSqliteHeaderBytes) {
+    return "is truncated (" + std::to_string(size) + " bytes, shorter than a SQLite header)";
+  }
+  std::array<unsigned char, kSqliteHeaderBytes> header{};
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(header.data()), header.size());
+  if (!in) return "cannot read its header";
+  static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
+  if (std::memcmp(header.data(), kMagic, sizeof kMagic) != 0) {
+    return "is not a SQLite database (damaged header)";
+  }
+  std::uint32_t page_size = (std::uint32_t{header[16]} << 8) | header[17];
+  if (page_size == 1) page_size = 65'536;
+  if (page_size < 512 || page_size > 65'536 || (page_size & (page_size - 1)) != 0) {
+    return "has a damaged header (page size " + std::to_string(page_size) + ")";
+  }
+  if (!wal_present && size % page_size != 0) {
+    return "is truncated or damaged (" + std::to_string(size) + " bytes is not a whole number of " +
+           std::to_string(page_size) + "-byte pages)";
+  }
+  const std::uint32_t page_count = read_be32(&header[28]);
+  const bool count_valid = page_count != 0 && read_be32(&header[24]) == read_be32(&header[92]);
+  if (!wal_present && count_valid && size < std::uint64_t{page_count} * page_size) {
+    return "is truncated (its header counts " + std::to_string(page_count) +
+           " pages, the file holds " + std::to_string(size / page_size) + ")";
+  }
+  const std::uint32_t application_id = read_be32(&header[68]);
+  if (application_id != 0 &&
+      application_id != static_cast<std::uint32_t>(SqliteStore::kApplicationId)) {
+    return "is a SQLite database of another application";
+  }
+  return std::nullopt;
+}
+
+StoreError open_error(StoreErrorCode code, const std::filesystem::path& file,
+                      const std::string& what) {
+  return error(code, "cannot open the store: " + file.string() + " " + what);
+}
+
+OpenError prepare_data_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (dir.empty())
+    return error(StoreErrorCode::kInvalid, "cannot open the store: no data directory");
+  if (std::filesystem::create_directories(dir, ec)) {
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
+  if (ec || !std::filesystem::is_directory(dir, ec)) {
+    return open_error(StoreErrorCode::kUnavailable, dir,
+                      "is not a usable data directory" + (ec ? ": " + ec.message() : ""));
+  }
+  return std::nullopt;
+}
+
+OpenError set_pragmas(Db& db, const std::filesystem::path& file, Durability durability) {
+  std::string message;
+  auto mode = db.query_text("PRAGMA journal_mode = WAL", message);
+  if (!mode || *mode != "wal") {
+    return open_error(StoreErrorCode::kUnavailable, file, "cannot use WAL mode: " + message);
+  }
+  const char* sync =
+      durability == Durability::kFull ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+  if (auto failed = db.exec(sync)) return open_error(StoreErrorCode::kUnavailable, file, *failed);
+  if (auto failed = db.exec("PRAGMA secure_delete = ON")) {
+    return open_error(StoreErrorCode::kUnavailable, file, *failed);
+  }
+  return std::nullopt;
+}
+
+OpenError check_integrity(Db& db, const std::filesystem::path& file) {
+  Statement check(db, "PRAGMA quick_check");
+  if (!check.ok()) {
+    return open_error(code_of(sqlite3_errcode(db.get())), file,
+                      "is damaged or not a database: " + db.last_error());
+  }
+  std::string problems;
+  int rc = SQLITE_OK;
+  while ((rc = check.step()) == SQLITE_ROW) {
+    const std::string line = check.column_text(0);
+    if (line != "ok" && problems.size() < 500) problems += (problems.empty() ? "" : "; ") + line;
+  }
+  if (rc != SQLITE_DONE) {
+    return open_error(code_of(rc), file, "failed its integrity check: " + db.last_error());
+  }
+  if (!problems.empty()) {
+    return open_error(StoreErrorCode::kCorrupt, file, "failed its integrity check: " + problems);
+  }
+  return std::nullopt;
+}
+
+OpenError check_schema(Db& db, const std::filesystem::path& file, int& version) {
+  std::string message;
+  auto version_text = db.query_text("PRAGMA user_version", message);
+  auto app_text = db.query_text("PRAGMA application_id", message);
+  auto tables_text = db.query_text("SELECT count(*) FROM sqlite_schema", message);
+  if (!version_text || !app_text || !tables_text) {
+    return open_error(StoreErrorCode::kUnavailable, file, "cannot read its schema: " + message);
+  }
+  version = std::stoi(*version_text);
+  const bool ours = std::stoll(*app_text) == SqliteStore::kApplicationId;
+  if (version == 0 ? std::stoi(*tables_text) != 0 : !ours) {
+    return open_error(StoreErrorCode::kInvalid, file, "is not a mend database");
+  }
+  if (version > SqliteStore::kSchemaVersion) {
+    return open_error(StoreErrorCode::kInvalid, file,
+                      "has schema version " + std::to_string(version) + ", newer than this mend (" +
+                          std::to_string(SqliteStore::kSchemaVersion) + ")");
+  }
+  return std::nullopt;
+}
+
+OpenError migrate(Db& db, const std::filesystem::path& file, int version) {
+  for (int v = version; v < SqliteStore::kSchemaVersion; ++v) {
+    const std::string step = std::string("BEGIN IMMEDIATE;") +
+                             kMigrations[static_cast<std::size_t>(v)] +
+                             "PRAGMA user_version = " + std::to_string(v + 1) + "; COMMIT;";
+    if (auto failed = db.exec(step.c_str())) {
+      db.exec("ROLLBACK");
+      return open_error(StoreErrorCode::kUnavailable, file,
+                        "cannot migrate to schema " + std::to_string(v + 1) + ": " + *failed);
+    }
+  }
+  return std::nullopt;
+}
+
+OpenError check_room_keys(Db& db, const crypto::Key& master, const std::filesystem::path& file,
+                          const std::filesystem::path& key_file) {
+  Statement keys(db, "SELECT room_id, wrapped_key FROM room_keys");
+  if (!keys.ok()) return open_error(StoreErrorCode::kUnavailable, file, db.last_error());
+  int rc = SQLITE_OK;
+  while ((rc = keys.step()) == SQLITE_ROW) {
+    if (!crypto::unwrap_key(master, keys.column_blob(1), keys.column_text(0))) {
+      return open_error(StoreErrorCode::kCorrupt, file,
+                        "holds a room key that does not unwrap under the master key " +
+                            key_file.string() + " (wrong key file, or altered data)");
+    }
+  }
+  if (rc != SQLITE_DONE) return open_error(code_of(rc), file, db.last_error());
+  return std::nullopt;
+}
+
+OpenError finish_destroys(Db& db, const std::filesystem::path& file) {
+  if (auto failed = db.exec(
+          "BEGIN IMMEDIATE;"
+          "DELETE FROM events WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed = 1);"
+          "DELETE FROM results WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed = 1);"
+          "COMMIT;")) {
+    db.exec("ROLLBACK");
+    return open_error(StoreErrorCode::kUnavailable, file, "cannot finish erasures: " + *failed);
+  }
+  return std::nullopt;
+}
+
+}  // namespace mend::store::sqlite

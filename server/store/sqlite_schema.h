@@ -1,0 +1,59 @@
+// Opening the SQLite store's database: file checks, integrity, schema and migrations
+// (internal to server/store; SqliteStore::open runs them in this order: prepare_data_dir,
+// check_header, check_integrity, check_schema, set_pragmas, migrate, check_room_keys,
+// finish_destroys). Every error names the file.
+// Thread safety: none needed; they run once, on the opening thread, before any other use.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "server/store/crypto.h"
+#include "server/store/sqlite_db.h"
+#include "server/store/sqlite_store.h"
+
+namespace mend::store::sqlite {
+
+using OpenError = std::optional<StoreError>;
+
+// SQLite's own corruption codes map to kCorrupt; everything else (I/O, busy, full) to
+// kUnavailable.
+StoreErrorCode code_of(int sqlite_rc);
+
+// "cannot open the store: <file> <what>".
+StoreError open_error(StoreErrorCode code, const std::filesystem::path& file,
+                      const std::string& what);
+
+// Creates the data directory (mode 0700) when absent.
+OpenError prepare_data_dir(const std::filesystem::path& dir);
+
+// Checks the file header without SQLite: magic, page size, and that the file holds as many
+// pages as its header says (a truncated file). nullopt when the file looks whole, else what is
+// wrong. With a non-empty WAL beside it (after a crash) the file may legitimately be short or
+// partly written by an interrupted checkpoint, which SQLite redoes from the WAL: then only
+// the magic and page size are checked here, and quick_check judges the rest.
+std::optional<std::string> check_header(const std::filesystem::path& path, bool wal_present);
+
+// PRAGMA quick_check must answer "ok" (kCorrupt otherwise).
+OpenError check_integrity(Db& db, const std::filesystem::path& file);
+
+// Reads the schema version (PRAGMA user_version), refusing files of other applications
+// (PRAGMA application_id) and of newer versions (kInvalid).
+OpenError check_schema(Db& db, const std::filesystem::path& file, int& version);
+
+// WAL mode, the durability's synchronous level, secure_delete.
+OpenError set_pragmas(Db& db, const std::filesystem::path& file, Durability durability);
+
+// Applies the migrations from `version` up to SqliteStore::kSchemaVersion, each in its own
+// transaction with its user_version.
+OpenError migrate(Db& db, const std::filesystem::path& file, int version);
+
+// Every live room's key must unwrap under `master`: a wrong master key file is refused.
+OpenError check_room_keys(Db& db, const crypto::Key& master, const std::filesystem::path& file,
+                          const std::filesystem::path& key_file);
+
+// Deletes the rows of rooms whose key was shredded by an interrupted destroy_room.
+OpenError finish_destroys(Db& db, const std::filesystem::path& file);
+
+}  // namespace mend::store::sqlite

@@ -1,0 +1,976 @@
+#include "server/store/sqlite_store.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <variant>
+
+#include "server/store/crypto.h"
+#include "server/store/sqlite_db.h"
+#include "server/store/sqlite_schema.h"
+
+namespace mend::store {
+namespace {
+
+using sqlite::code_of;
+using sqlite::Db;
+using sqlite::open_error;
+using sqlite::OpenError;
+using sqlite::ResetGuard;
+using sqlite::Statement;
+
+// The writer keeps unwrapped room keys of recently written rooms; over this it starts afresh.
+constexpr std::size_t kMaxCachedRoomKeys = 4'096;
+// How long a connection waits for a lock (WAL recovery, checkpoints) before reporting busy.
+constexpr int kBusyTimeoutMs = 5'000;
+
+StoreError error(StoreErrorCode code, std::string message) {
+  return StoreError{code, std::move(message)};
+}
+
+std::string seq_bytes(std::uint64_t seq) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(seq & 0xff);
+    seq >>= 8;
+  }
+  return out;
+}
+
+std::string event_aad(std::string_view room_id, std::uint64_t seq) {
+  std::string aad = "mend/event/v1";
+  aad.push_back('\0');
+  aad.append(room_id);
+  aad.push_back('\0');
+  aad.append(seq_bytes(seq));
+  return aad;
+}
+
+std::string result_aad(std::string_view room_id, std::string_view lookup) {
+  std::string aad = "mend/result/v1";
+  aad.push_back('\0');
+  aad.append(room_id);
+  aad.push_back('\0');
+  aad.append(lookup);
+  return aad;
+}
+
+// The results table key: reveals neither participant nor command id, and cannot be linked to
+// them once the room key is destroyed.
+std::string result_lookup(const crypto::Key& room_key, const CommandKey& key) {
+  std::string input = "mend/result-lookup/v1";
+  input.push_back('\0');
+  input.append(key.participant);
+  input.push_back('\0');
+  input.append(key.command_id);
+  return crypto::keyed_digest(room_key, input);
+}
+
+std::optional<StoreError> check_contiguous(const AppendRequest& request) {
+  if (request.events.empty()) return error(StoreErrorCode::kInvalid, "append without events");
+  std::uint64_t next = request.expected_last_seq + 1;
+  for (const v1::Event& event : request.events) {
+    if (event.seq() != next)
+      return error(StoreErrorCode::kInvalid, "event seqs are not contiguous");
+    ++next;
+  }
+  return std::nullopt;
+}
+
+// Statements of the writer connection.
+struct WriterConnection {
+  explicit WriterConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
+  bool ok() const {
+    for (const Statement* s :
+         {&begin, &commit, &rollback, &select_room, &insert_room, &update_room, &insert_key,
+          &select_key, &insert_event, &update_event, &select_result, &insert_result, &delete_key,
+          &mark_destroyed, &delete_events, &delete_results, &refresh_times}) {
+      if (!s->ok()) return false;
+    }
+    return true;
+  }
+
+  std::unique_ptr<Db> db;
+  Statement begin{*db, "BEGIN IMMEDIATE"};
+  Statement commit{*db, "COMMIT"};
+  Statement rollback{*db, "ROLLBACK"};
+  Statement select_room{*db, "SELECT last_seq, destroyed FROM rooms WHERE room_id = ?1"};
+  Statement insert_room{*db,
+                        "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms) "
+                        "VALUES (?1, 0, ?2, ?2)"};
+  Statement update_room{*db, "UPDATE rooms SET last_seq = ?2, last_at_ms = ?3 WHERE room_id = ?1"};
+  Statement insert_key{*db, "INSERT INTO room_keys (room_id, wrapped_key) VALUES (?1, ?2)"};
+  Statement select_key{*db, "SELECT wrapped_key FROM room_keys WHERE room_id = ?1"};
+  Statement insert_event{*db,
+                         "INSERT INTO events (room_id, seq, at_ms, actor_role, kind, sealed) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"};
+  Statement update_event{*db,
+                         "UPDATE events SET at_ms = ?3, actor_role = ?4, kind = ?5, sealed = ?6 "
+                         "WHERE room_id = ?1 AND seq = ?2"};
+  Statement select_result{*db, "SELECT 1 FROM results WHERE room_id = ?1 AND lookup = ?2"};
+  Statement insert_result{*db, "INSERT INTO results (room_id, lookup, sealed) VALUES (?1, ?2, ?3)"};
+  Statement delete_key{*db, "DELETE FROM room_keys WHERE room_id = ?1"};
+  Statement mark_destroyed{*db, "UPDATE rooms SET destroyed = 1 WHERE room_id = ?1"};
+  Statement delete_events{*db, "DELETE FROM events WHERE room_id = ?1"};
+  Statement delete_results{*db, "DELETE FROM results WHERE room_id = ?1"};
+  Statement refresh_times{
+      *db,
+      "UPDATE rooms SET "
+      "first_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 AND seq = 1), "
+      "last_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 "
+      "AND seq = rooms.last_seq) WHERE room_id = ?1"};
+};
+
+// Statements of one reader connection.
+struct ReaderConnection {
+  explicit ReaderConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
+  bool ok() const {
+    for (const Statement* s :
+         {&begin, &end, &select_room, &select_key, &select_events, &select_result, &list_rooms}) {
+      if (!s->ok()) return false;
+    }
+    return true;
+  }
+
+  std::unique_ptr<Db> db;
+  Statement begin{*db, "BEGIN DEFERRED"};
+  Statement end{*db, "COMMIT"};
+  Statement select_room{*db, "SELECT last_seq, destroyed FROM rooms WHERE room_id = ?1"};
+  Statement select_key{*db, "SELECT wrapped_key FROM room_keys WHERE room_id = ?1"};
+  Statement select_events{*db,
+                          "SELECT seq, sealed FROM events WHERE room_id = ?1 AND seq > ?2 "
+                          "ORDER BY seq"};
+  Statement select_result{*db, "SELECT sealed FROM results WHERE room_id = ?1 AND lookup = ?2"};
+  Statement list_rooms{*db,
+                       "SELECT room_id, last_seq, first_at_ms, last_at_ms FROM rooms "
+                       "WHERE destroyed = 0 ORDER BY room_id"};
+};
+
+struct AppendOp {
+  AppendRequest request;
+  AppendDone done;
+};
+struct DestroyOp {
+  std::string room_id;
+  StoreDone done;
+};
+struct RewriteOp {
+  std::string room_id;
+  std::vector<v1::Event> events;
+  StoreDone done;
+};
+using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp>;
+using ReadTask = std::function<void(ReaderConnection&)>;
+
+// A room's row as the writer or a reader sees it.
+struct RoomRow {
+  std::uint64_t last_seq = 0;
+  bool destroyed = false;
+};
+
+}  // namespace
+
+struct SqliteStore::Impl {
+  SqliteStoreOptions options;
+  std::filesystem::path db_path;
+  crypto::Key master;
+  std::unique_ptr<WriterConnection> writer;
+  std::vector<std::unique_ptr<ReaderConnection>> readers;
+
+  // Writer thread state (touched only by the writer thread once started).
+  std::map<std::string, crypto::Key> key_cache;
+  std::optional<StoreError> batch_failure;  // an SQLite error aborts the whole transaction
+
+  std::mutex write_mutex;
+  std::condition_variable write_ready;
+  std::deque<WriteOp> writes;
+  std::mutex read_mutex;
+  std::condition_variable read_ready;
+  std::deque<ReadTask> reads;
+  bool closing = false;  // guarded by both write_mutex and read_mutex
+
+  mutable std::mutex stats_mutex;
+  SqliteStoreStats stats;
+
+  std::mutex close_mutex;
+  bool closed = false;
+  std::thread writer_thread;
+  std::vector<std::thread> reader_threads;
+
+  // --- shared helpers ---
+  std::string where() const { return db_path.string(); }
+  StoreError sql_error(const Db& db, int rc, const std::string& what) const {
+    return error(code_of(rc), what + " in " + where() + ": " + db.last_error());
+  }
+
+  // --- writer ---
+  void writer_loop();
+  std::vector<WriteOp> next_batch();
+  void commit_appends(std::vector<WriteOp>& batch);
+  std::optional<StoreError> apply_append(AppendRequest& request,
+                                         std::map<std::string, crypto::Key>& new_keys);
+  std::optional<StoreError> create_room(const AppendRequest& request,
+                                        std::map<std::string, crypto::Key>& new_keys);
+  std::optional<StoreError> insert_events(const AppendRequest& request, const crypto::Key& key);
+  std::optional<StoreError> insert_result(const RecordedResult& recorded, const crypto::Key& key);
+  std::optional<RoomRow> writer_room(const std::string& room_id);
+  std::optional<crypto::Key> writer_key(const std::string& room_id,
+                                        const std::map<std::string, crypto::Key>& new_keys,
+                                        std::optional<StoreError>& failure);
+  bool step_done(Statement& statement, const char* what);
+  bool begin_write();
+  bool commit_write();
+  void rollback_write();
+  void destroy(DestroyOp& op);
+  void rewrite(RewriteOp& op);
+  std::optional<StoreError> apply_rewrite(const std::string& room_id,
+                                          std::vector<v1::Event>& events);
+  void truncate_wal();
+
+  // --- readers ---
+  void reader_loop(ReaderConnection& conn);
+  template <typename Refuse>
+  void enqueue_read(ReadTask task, Refuse refuse);
+  LoadResult do_load(ReaderConnection& conn, const std::string& room_id, std::uint64_t after_seq);
+  FindResult do_find(ReaderConnection& conn, const CommandKey& key);
+  ListRoomsResult do_list(ReaderConnection& conn);
+  std::optional<StoreError> read_room_key(ReaderConnection& conn, const std::string& room_id,
+                                          std::optional<crypto::Key>& key);
+
+  // --- lifecycle ---
+  template <typename Refuse>
+  void enqueue_write(WriteOp op, Refuse refuse);
+  void start();
+  void close();
+};
+
+// ---------------------------------------------------------------- writer
+
+std::vector<WriteOp> SqliteStore::Impl::next_batch() {
+  std::unique_lock lock(write_mutex);
+  write_ready.wait(lock, [&] { return closing || !writes.empty(); });
+  std::vector<WriteOp> batch;
+  if (writes.empty()) return batch;  // closing and drained
+  if (!std::holds_alternative<AppendOp>(writes.front())) {
+    batch.push_back(std::move(writes.front()));
+    writes.pop_front();
+    return batch;
+  }
+  while (!writes.empty() && batch.size() < options.max_batch &&
+         std::holds_alternative<AppendOp>(writes.front())) {
+    batch.push_back(std::move(writes.front()));
+    writes.pop_front();
+  }
+  return batch;
+}
+
+void SqliteStore::Impl::writer_loop() {
+  for (;;) {
+    std::vector<WriteOp> batch = next_batch();
+    if (batch.empty()) return;
+    if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
+      destroy(*destroy_op);
+    } else if (auto* rewrite_op = std::get_if<RewriteOp>(&batch.front())) {
+      rewrite(*rewrite_op);
+    } else {
+      commit_appends(batch);
+    }
+  }
+}
+
+bool SqliteStore::Impl::step_done(Statement& statement, const char* what) {
+  ResetGuard reset(statement);
+  const int rc = statement.step();
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
+  batch_failure = sql_error(*writer->db, rc, what);
+  return false;
+}
+
+bool SqliteStore::Impl::begin_write() {
+  batch_failure.reset();
+  return step_done(writer->begin, "cannot begin a transaction");
+}
+
+bool SqliteStore::Impl::commit_write() {
+  if (step_done(writer->commit, "cannot commit")) return true;
+  rollback_write();
+  return false;
+}
+
+void SqliteStore::Impl::rollback_write() {
+  if (sqlite3_get_autocommit(writer->db->get()) == 0) {
+    ResetGuard reset(writer->rollback);
+    writer->rollback.step();
+  }
+}
+
+std::optional<RoomRow> SqliteStore::Impl::writer_room(const std::string& room_id) {
+  Statement& s = writer->select_room;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  const int rc = s.step();
+  if (rc == SQLITE_ROW) {
+    return RoomRow{static_cast<std::uint64_t>(s.column_int(0)), s.column_int(1) != 0};
+  }
+  if (rc != SQLITE_DONE) batch_failure = sql_error(*writer->db, rc, "cannot read a room");
+  return std::nullopt;
+}
+
+std::optional<crypto::Key> SqliteStore::Impl::writer_key(
+    const std::string& room_id, const std::map<std::string, crypto::Key>& new_keys,
+    std::optional<StoreError>& failure) {
+  if (auto it = new_keys.find(room_id); it != new_keys.end()) return it->second;
+  if (auto it = key_cache.find(room_id); it != key_cache.end()) return it->second;
+  Statement& s = writer->select_key;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  const int rc = s.step();
+  if (rc != SQLITE_ROW) {
+    failure = rc == SQLITE_DONE
+                  ? error(StoreErrorCode::kCorrupt, "the key of a room is missing in " + where())
+                  : sql_error(*writer->db, rc, "cannot read a room key");
+    if (rc != SQLITE_DONE) batch_failure = failure;
+    return std::nullopt;
+  }
+  auto key = crypto::unwrap_key(master, s.column_blob(0), room_id);
+  if (!key) {
+    failure = error(StoreErrorCode::kCorrupt,
+                    "a room key in " + where() + " does not unwrap under the master key");
+    return std::nullopt;
+  }
+  if (key_cache.size() >= kMaxCachedRoomKeys) key_cache.clear();
+  key_cache.emplace(room_id, *key);
+  return key;
+}
+
+std::optional<StoreError> SqliteStore::Impl::create_room(
+    const AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
+  auto key = crypto::random_key();
+  std::optional<std::string> wrapped;
+  if (key) wrapped = crypto::wrap_key(master, *key, request.room_id);
+  if (!wrapped) return error(StoreErrorCode::kUnavailable, "cannot create a room key");
+  Statement& room = writer->insert_room;
+  room.bind_text(1, request.room_id);
+  room.bind_int(2, request.events.front().at_ms());
+  if (!step_done(room, "cannot insert a room")) return batch_failure;
+  Statement& wrapped_key = writer->insert_key;
+  wrapped_key.bind_text(1, request.room_id);
+  wrapped_key.bind_blob(2, *wrapped);
+  if (!step_done(wrapped_key, "cannot insert a room key")) return batch_failure;
+  new_keys.insert_or_assign(request.room_id, *key);
+  return std::nullopt;
+}
+
+std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& request,
+                                                           const crypto::Key& key) {
+  Statement& s = writer->insert_event;
+  for (const v1::Event& event : request.events) {
+    auto sealed =
+        crypto::seal(key, event.SerializeAsString(), event_aad(request.room_id, event.seq()));
+    // Earlier statements of this append may have run: fail the whole transaction.
+    if (!sealed)
+      return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
+    s.bind_text(1, request.room_id);
+    s.bind_int(2, static_cast<std::int64_t>(event.seq()));
+    s.bind_int(3, event.at_ms());
+    s.bind_int(4, event.actor().role());
+    s.bind_int(5, event.body_case());
+    s.bind_blob(6, *sealed);
+    if (!step_done(s, "cannot insert an event")) return batch_failure;
+  }
+  Statement& room = writer->update_room;
+  room.bind_text(1, request.room_id);
+  room.bind_int(2, static_cast<std::int64_t>(request.events.back().seq()));
+  room.bind_int(3, request.events.back().at_ms());
+  if (!step_done(room, "cannot update a room")) return batch_failure;
+  return std::nullopt;
+}
+
+std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult& recorded,
+                                                           const crypto::Key& key) {
+  const std::string& room_id = recorded.key.room_id;
+  auto sealed = crypto::seal(key, recorded.result.SerializeAsString(),
+                             result_aad(room_id, result_lookup(key, recorded.key)));
+  if (!sealed) {
+    return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
+  }
+  Statement& s = writer->insert_result;
+  s.bind_text(1, room_id);
+  s.bind_blob(2, result_lookup(key, recorded.key));
+  s.bind_blob(3, *sealed);
+  if (!step_done(s, "cannot insert a command result")) return batch_failure;
+  return std::nullopt;
+}
+
+std::optional<StoreError> SqliteStore::Impl::apply_append(
+    AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
+  if (auto invalid = check_contiguous(request)) return invalid;
+  if (request.result && request.result->key.room_id != request.room_id) {
+    return error(StoreErrorCode::kInvalid, "the result's room is not the append's room");
+  }
+  const bool is_new = request.expected_last_seq == 0;
+  const std::optional<RoomRow> row = writer_room(request.room_id);
+  if (batch_failure) return batch_failure;
+  if (row && row->destroyed) return error(StoreErrorCode::kConflict, "room was destroyed");
+  if (is_new == row.has_value()) {
+    return error(StoreErrorCode::kConflict, is_new ? "room already exists" : "room does not exist");
+  }
+  if (!is_new && row->last_seq != request.expected_last_seq) {
+    return error(StoreErrorCode::kConflict, "room is not at the expected seq");
+  }
+  if (is_new) {
+    if (auto failed = create_room(request, new_keys)) return failed;
+  }
+  std::optional<StoreError> failure;
+  const std::optional<crypto::Key> key = writer_key(request.room_id, new_keys, failure);
+  if (!key) return failure;
+  if (request.result) {
+    Statement& s = writer->select_result;
+    ResetGuard reset(s);
+    s.bind_text(1, request.room_id);
+    s.bind_blob(2, result_lookup(*key, request.result->key));
+    const int rc = s.step();
+    if (rc == SQLITE_ROW) return error(StoreErrorCode::kConflict, "command already recorded");
+    if (rc != SQLITE_DONE) return batch_failure = sql_error(*writer->db, rc, "cannot read results");
+  }
+  if (auto failed = insert_events(request, *key)) return failed;
+  if (request.result) return insert_result(*request.result, *key);
+  return std::nullopt;
+}
+
+void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
+  std::vector<std::optional<StoreError>> outcomes(batch.size());
+  std::map<std::string, crypto::Key> new_keys;
+  bool committed = false;
+  if (begin_write()) {
+    for (std::size_t i = 0; i < batch.size() && !batch_failure; ++i) {
+      outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
+    }
+    if (batch_failure) {
+      rollback_write();
+    } else {
+      committed = commit_write();
+    }
+  }
+  std::uint64_t ok = 0;
+  if (committed) {
+    for (auto& [room_id, key] : new_keys) key_cache.insert_or_assign(room_id, key);
+    for (const auto& outcome : outcomes) ok += outcome ? 0 : 1;
+  } else {
+    for (auto& outcome : outcomes) outcome = batch_failure;
+  }
+  {
+    std::lock_guard lock(stats_mutex);
+    if (committed) {
+      ++stats.commits;
+      stats.appends_committed += ok;
+      stats.appends_rejected += batch.size() - ok;
+      stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, batch.size());
+    } else {
+      stats.writes_failed += batch.size();
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::get<AppendOp>(batch[i]).done(std::move(outcomes[i]));
+  }
+}
+
+void SqliteStore::Impl::truncate_wal() {
+  int wal_frames = 0;
+  int checkpointed = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(writer->db->get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                           &wal_frames, &checkpointed);
+  if (rc != SQLITE_OK) {
+    std::lock_guard lock(stats_mutex);
+    ++stats.checkpoints_incomplete;
+  }
+}
+
+void SqliteStore::Impl::destroy(DestroyOp& op) {
+  // Transaction 1: shred the key. From its commit on, the content is unreadable.
+  std::optional<StoreError> outcome;
+  if (!begin_write()) {
+    outcome = batch_failure;
+  } else {
+    const std::optional<RoomRow> row = writer_room(op.room_id);
+    if (batch_failure) {
+      outcome = batch_failure;
+    } else if (!row || row->destroyed) {
+      outcome = error(StoreErrorCode::kNotFound, "unknown room");
+    } else {
+      writer->delete_key.bind_text(1, op.room_id);
+      writer->mark_destroyed.bind_text(1, op.room_id);
+      if (!step_done(writer->delete_key, "cannot delete a room key") ||
+          !step_done(writer->mark_destroyed, "cannot mark a room destroyed") || !commit_write()) {
+        outcome = batch_failure;
+      }
+    }
+    rollback_write();  // no-op after a commit
+  }
+  if (!outcome) {
+    key_cache.erase(op.room_id);
+    // Transaction 2: delete the rows. If this fails, open() finishes it at the next start.
+    if (begin_write()) {
+      writer->delete_events.bind_text(1, op.room_id);
+      writer->delete_results.bind_text(1, op.room_id);
+      if (step_done(writer->delete_events, "cannot delete events") &&
+          step_done(writer->delete_results, "cannot delete results")) {
+        commit_write();
+      }
+      rollback_write();
+    }
+    truncate_wal();
+  }
+  {
+    std::lock_guard lock(stats_mutex);
+    if (!outcome) ++stats.commits;
+    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
+  }
+  op.done(std::move(outcome));
+}
+
+std::optional<StoreError> SqliteStore::Impl::apply_rewrite(const std::string& room_id,
+                                                           std::vector<v1::Event>& events) {
+  const std::optional<RoomRow> row = writer_room(room_id);
+  if (batch_failure) return batch_failure;
+  if (!row || row->destroyed) return error(StoreErrorCode::kNotFound, "unknown room");
+  if (auto invalid = check_rewrite(events, row->last_seq)) return invalid;
+  std::optional<StoreError> failure;
+  const std::optional<crypto::Key> key = writer_key(room_id, {}, failure);
+  if (!key) return failure;
+  Statement& s = writer->update_event;
+  for (const v1::Event& event : events) {
+    auto sealed = crypto::seal(*key, event.SerializeAsString(), event_aad(room_id, event.seq()));
+    if (!sealed) return error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
+    s.bind_text(1, room_id);
+    s.bind_int(2, static_cast<std::int64_t>(event.seq()));
+    s.bind_int(3, event.at_ms());
+    s.bind_int(4, event.actor().role());
+    s.bind_int(5, event.body_case());
+    s.bind_blob(6, *sealed);
+    if (!step_done(s, "cannot rewrite an event")) return batch_failure;
+    if (sqlite3_changes(writer->db->get()) != 1) {
+      return error(StoreErrorCode::kCorrupt, "an event below the room's last seq is missing");
+    }
+  }
+  writer->refresh_times.bind_text(1, room_id);
+  if (!step_done(writer->refresh_times, "cannot update a room")) return batch_failure;
+  return std::nullopt;
+}
+
+void SqliteStore::Impl::rewrite(RewriteOp& op) {
+  std::optional<StoreError> outcome;
+  if (!begin_write()) {
+    outcome = batch_failure;
+  } else {
+    outcome = apply_rewrite(op.room_id, op.events);
+    if (!outcome && !commit_write()) outcome = batch_failure;
+    rollback_write();  // after a rejection; no-op after a commit
+  }
+  if (!outcome) truncate_wal();  // the replaced ciphertext leaves the WAL too
+  {
+    std::lock_guard lock(stats_mutex);
+    if (!outcome) ++stats.commits;
+    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
+  }
+  op.done(std::move(outcome));
+}
+
+// ---------------------------------------------------------------- readers
+
+void SqliteStore::Impl::reader_loop(ReaderConnection& conn) {
+  for (;;) {
+    ReadTask task;
+    {
+      std::unique_lock lock(read_mutex);
+      read_ready.wait(lock, [&] { return closing || !reads.empty(); });
+      if (reads.empty()) return;  // closing and drained
+      task = std::move(reads.front());
+      reads.pop_front();
+    }
+    task(conn);
+  }
+}
+
+namespace {
+// A read transaction: one consistent snapshot for the statements of one call.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(ReaderConnection& conn) : conn_(conn) {
+    ResetGuard reset(conn_.begin);
+    rc_ = conn_.begin.step();
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  ~ReadTransaction() {
+    if (rc_ != SQLITE_DONE) return;
+    ResetGuard reset(conn_.end);
+    conn_.end.step();
+  }
+  bool ok() const { return rc_ == SQLITE_DONE; }
+  int rc() const { return rc_; }
+
+ private:
+  ReaderConnection& conn_;
+  int rc_;
+};
+
+// The room row in a reader's snapshot; nullopt with `failure` unset: unknown or destroyed.
+std::optional<RoomRow> reader_room(ReaderConnection& conn, const std::string& room_id, int& rc) {
+  Statement& s = conn.select_room;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  rc = s.step();
+  if (rc != SQLITE_ROW) return std::nullopt;
+  rc = SQLITE_OK;
+  if (s.column_int(1) != 0) return std::nullopt;
+  return RoomRow{static_cast<std::uint64_t>(s.column_int(0)), false};
+}
+}  // namespace
+
+std::optional<StoreError> SqliteStore::Impl::read_room_key(ReaderConnection& conn,
+                                                           const std::string& room_id,
+                                                           std::optional<crypto::Key>& key) {
+  Statement& s = conn.select_key;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) {
+    return error(StoreErrorCode::kCorrupt, "the key of a room is missing in " + where());
+  }
+  if (rc != SQLITE_ROW) return sql_error(*conn.db, rc, "cannot read a room key");
+  key = crypto::unwrap_key(master, s.column_blob(0), room_id);
+  if (!key) {
+    return error(StoreErrorCode::kCorrupt,
+                 "a room key in " + where() + " does not unwrap under the master key");
+  }
+  return std::nullopt;
+}
+
+LoadResult SqliteStore::Impl::do_load(ReaderConnection& conn, const std::string& room_id,
+                                      std::uint64_t after_seq) {
+  LoadResult result;
+  ReadTransaction txn(conn);
+  if (!txn.ok()) {
+    result.error = sql_error(*conn.db, txn.rc(), "cannot begin a read");
+    return result;
+  }
+  int rc = SQLITE_OK;
+  const std::optional<RoomRow> row = reader_room(conn, room_id, rc);
+  if (!row) {
+    result.error = rc == SQLITE_OK || rc == SQLITE_DONE
+                       ? error(StoreErrorCode::kNotFound, "unknown room")
+                       : sql_error(*conn.db, rc, "cannot read a room");
+    return result;
+  }
+  std::optional<crypto::Key> key;
+  if ((result.error = read_room_key(conn, room_id, key))) return result;
+  Statement& s = conn.select_events;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  s.bind_int(2, static_cast<std::int64_t>(after_seq));
+  std::uint64_t expected = after_seq + 1;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    const auto seq = static_cast<std::uint64_t>(s.column_int(0));
+    auto plain = seq == expected ? crypto::open(*key, s.column_blob(1), event_aad(room_id, seq))
+                                 : std::nullopt;
+    v1::Event& event = result.events.emplace_back();
+    if (!plain || !event.ParseFromString(*plain) || event.seq() != seq) {
+      result.events.clear();
+      result.error = error(StoreErrorCode::kCorrupt,
+                           "event " + std::to_string(seq) + " of a room in " + where() +
+                               (seq == expected ? " fails its integrity check (altered or moved)"
+                                                : " follows a gap"));
+      return result;
+    }
+    ++expected;
+  }
+  if (rc != SQLITE_DONE) {
+    result.events.clear();
+    result.error = sql_error(*conn.db, rc, "cannot read events");
+  } else if (expected <= row->last_seq) {
+    result.events.clear();
+    result.error = error(StoreErrorCode::kCorrupt, "events of a room are missing in " + where());
+  }
+  return result;
+}
+
+FindResult SqliteStore::Impl::do_find(ReaderConnection& conn, const CommandKey& key) {
+  FindResult found;
+  ReadTransaction txn(conn);
+  if (!txn.ok()) {
+    found.error = sql_error(*conn.db, txn.rc(), "cannot begin a read");
+    return found;
+  }
+  int rc = SQLITE_OK;
+  if (!reader_room(conn, key.room_id, rc)) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE)
+      found.error = sql_error(*conn.db, rc, "cannot read a room");
+    return found;  // unknown room: no result
+  }
+  std::optional<crypto::Key> room_key;
+  if ((found.error = read_room_key(conn, key.room_id, room_key))) return found;
+  const std::string lookup = result_lookup(*room_key, key);
+  Statement& s = conn.select_result;
+  ResetGuard reset(s);
+  s.bind_text(1, key.room_id);
+  s.bind_blob(2, lookup);
+  rc = s.step();
+  if (rc == SQLITE_DONE) return found;
+  if (rc != SQLITE_ROW) {
+    found.error = sql_error(*conn.db, rc, "cannot read a command result");
+    return found;
+  }
+  auto plain = crypto::open(*room_key, s.column_blob(0), result_aad(key.room_id, lookup));
+  v1::CommandResult result;
+  if (!plain || !result.ParseFromString(*plain)) {
+    found.error = error(StoreErrorCode::kCorrupt,
+                        "a command result in " + where() + " fails its integrity check");
+    return found;
+  }
+  found.result = std::move(result);
+  return found;
+}
+
+ListRoomsResult SqliteStore::Impl::do_list(ReaderConnection& conn) {
+  ListRoomsResult listed;
+  Statement& s = conn.list_rooms;
+  ResetGuard reset(s);
+  int rc = SQLITE_OK;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    listed.rooms.push_back(RoomInfo{s.column_text(0), static_cast<std::uint64_t>(s.column_int(1)),
+                                    s.column_int(2), s.column_int(3)});
+  }
+  if (rc != SQLITE_DONE) {
+    listed.rooms.clear();
+    listed.error = sql_error(*conn.db, rc, "cannot list rooms");
+  }
+  return listed;
+}
+
+// ---------------------------------------------------------------- queues and lifecycle
+
+template <typename Refuse>
+void SqliteStore::Impl::enqueue_write(WriteOp op, Refuse refuse) {
+  std::optional<StoreError> refused;
+  {
+    std::lock_guard lock(write_mutex);
+    if (closing) {
+      refused = error(StoreErrorCode::kUnavailable, "the store is closed");
+    } else if (writes.size() >= options.max_pending_writes) {
+      refused = error(StoreErrorCode::kUnavailable, "too many pending writes");
+    } else {
+      writes.push_back(std::move(op));
+    }
+  }
+  if (!refused) {
+    write_ready.notify_one();
+    return;
+  }
+  {
+    std::lock_guard lock(stats_mutex);
+    ++stats.writes_refused;
+  }
+  refuse(std::move(op), std::move(*refused));
+}
+
+template <typename Refuse>
+void SqliteStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
+  std::optional<StoreError> refused;
+  {
+    std::lock_guard lock(read_mutex);
+    if (closing) {
+      refused = error(StoreErrorCode::kUnavailable, "the store is closed");
+    } else if (reads.size() >= options.max_pending_reads) {
+      refused = error(StoreErrorCode::kUnavailable, "too many pending reads");
+    } else {
+      reads.push_back(std::move(task));
+    }
+  }
+  if (refused) {
+    refuse(std::move(*refused));
+  } else {
+    read_ready.notify_one();
+  }
+}
+
+void SqliteStore::Impl::start() {
+  writer_thread = std::thread([this] { writer_loop(); });
+  for (auto& reader : readers) {
+    reader_threads.emplace_back([this, conn = reader.get()] { reader_loop(*conn); });
+  }
+}
+
+void SqliteStore::Impl::close() {
+  std::lock_guard close_lock(close_mutex);
+  if (closed) return;
+  closed = true;
+  {
+    std::scoped_lock lock(write_mutex, read_mutex);
+    closing = true;
+  }
+  write_ready.notify_all();
+  read_ready.notify_all();
+  if (writer_thread.joinable()) writer_thread.join();
+  for (auto& thread : reader_threads) thread.join();
+  readers.clear();
+  if (writer) truncate_wal();
+  writer.reset();
+}
+
+// ---------------------------------------------------------------- open
+
+namespace {
+
+std::unique_ptr<Db> open_connection(const std::filesystem::path& file, OpenError& failure) {
+  std::string message;
+  auto db = Db::open(file, message);
+  if (!db) {
+    failure = open_error(StoreErrorCode::kUnavailable, file, "cannot be opened: " + message);
+    return nullptr;
+  }
+  sqlite3_busy_timeout(db->get(), kBusyTimeoutMs);
+  return db;
+}
+
+}  // namespace
+
+SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
+  auto fail = [](StoreError e) { return OpenResult{nullptr, std::move(e)}; };
+  if (options.max_batch == 0 || options.max_pending_writes == 0 || options.max_pending_reads == 0 ||
+      options.reader_threads < 1) {
+    return fail(error(StoreErrorCode::kInvalid, "cannot open the store: a limit is zero"));
+  }
+  if (auto failed = sqlite::prepare_data_dir(options.data_dir)) return fail(*failed);
+  auto impl = std::make_unique<Impl>();
+  impl->db_path = options.data_dir / kDatabaseFile;
+  const std::filesystem::path& file = impl->db_path;
+  const std::filesystem::path key_file =
+      options.master_key_file.empty() ? options.data_dir / kMasterKeyFile : options.master_key_file;
+  std::error_code ec;
+  const bool existing = std::filesystem::file_size(file, ec) > 0 && !ec;
+  if (existing) {
+    std::filesystem::path wal = file;
+    wal += "-wal";
+    const bool wal_present = std::filesystem::file_size(wal, ec) > 0 && !ec;
+    if (auto damaged = sqlite::check_header(file, wal_present)) {
+      return fail(open_error(StoreErrorCode::kCorrupt, file, *damaged));
+    }
+  }
+  OpenError failure;
+  auto db = open_connection(file, failure);
+  if (!db) return fail(*failure);
+  int version = 0;
+  if (auto failed = sqlite::check_integrity(*db, file)) return fail(*failed);
+  if (auto failed = sqlite::check_schema(*db, file, version)) return fail(*failed);
+  // A new master key for an existing database would make its content unreadable: refuse.
+  auto master = crypto::load_or_create_master_key(key_file, !existing);
+  if (!master.key) {
+    return fail(error(StoreErrorCode::kInvalid, "cannot open the store: " + master.error));
+  }
+  impl->master = *master.key;
+  if (auto failed = sqlite::set_pragmas(*db, file, options.durability)) return fail(*failed);
+  if (auto failed = sqlite::migrate(*db, file, version)) return fail(*failed);
+  if (auto failed = sqlite::check_room_keys(*db, impl->master, file, key_file))
+    return fail(*failed);
+  if (auto failed = sqlite::finish_destroys(*db, file)) return fail(*failed);
+
+  impl->writer = std::make_unique<WriterConnection>(std::move(db));
+  if (!impl->writer->ok()) {
+    return fail(open_error(StoreErrorCode::kUnavailable, file,
+                           "cannot prepare statements: " + impl->writer->db->last_error()));
+  }
+  for (int i = 0; i < options.reader_threads; ++i) {
+    auto reader_db = open_connection(file, failure);
+    if (!reader_db) return fail(*failure);
+    reader_db->exec("PRAGMA query_only = ON");
+    auto reader = std::make_unique<ReaderConnection>(std::move(reader_db));
+    if (!reader->ok()) {
+      return fail(open_error(StoreErrorCode::kUnavailable, file,
+                             "cannot prepare statements: " + reader->db->last_error()));
+    }
+    impl->readers.push_back(std::move(reader));
+  }
+  impl->options = std::move(options);
+  impl->start();
+  return OpenResult{std::make_shared<SqliteStore>(std::move(impl)), std::nullopt};
+}
+
+// ---------------------------------------------------------------- public interface
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SqliteStore::~SqliteStore() { close(); }
+
+void SqliteStore::close() { impl_->close(); }
+
+SqliteStoreStats SqliteStore::stats() const {
+  SqliteStoreStats out;
+  {
+    std::lock_guard lock(impl_->stats_mutex);
+    out = impl_->stats;
+  }
+  std::lock_guard lock(impl_->write_mutex);
+  out.pending_writes = impl_->writes.size();
+  return out;
+}
+
+void SqliteStore::append(AppendRequest request, AppendDone done) {
+  impl_->enqueue_write(AppendOp{std::move(request), std::move(done)},
+                       [](WriteOp op, StoreError e) { std::get<AppendOp>(op).done(std::move(e)); });
+}
+
+void SqliteStore::destroy_room(std::string room_id, StoreDone done) {
+  impl_->enqueue_write(
+      DestroyOp{std::move(room_id), std::move(done)},
+      [](WriteOp op, StoreError e) { std::get<DestroyOp>(op).done(std::move(e)); });
+}
+
+void SqliteStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
+                                 StoreDone done) {
+  impl_->enqueue_write(
+      RewriteOp{std::move(room_id), std::move(events), std::move(done)},
+      [](WriteOp op, StoreError e) { std::get<RewriteOp>(op).done(std::move(e)); });
+}
+
+void SqliteStore::load(std::string room_id, std::uint64_t after_seq, LoadDone done) {
+  auto shared_done = std::make_shared<LoadDone>(std::move(done));
+  impl_->enqueue_read(
+      [impl = impl_.get(), room_id = std::move(room_id), after_seq, shared_done](
+          ReaderConnection& conn) { (*shared_done)(impl->do_load(conn, room_id, after_seq)); },
+      [shared_done](StoreError e) {
+        LoadResult result;
+        result.error = std::move(e);
+        (*shared_done)(std::move(result));
+      });
+}
+
+void SqliteStore::find_result(CommandKey key, FindDone done) {
+  auto shared_done = std::make_shared<FindDone>(std::move(done));
+  impl_->enqueue_read([impl = impl_.get(), key = std::move(key), shared_done](
+                          ReaderConnection& conn) { (*shared_done)(impl->do_find(conn, key)); },
+                      [shared_done](StoreError e) {
+                        FindResult result;
+                        result.error = std::move(e);
+                        (*shared_done)(std::move(result));
+                      });
+}
+
+void SqliteStore::list_rooms(ListRoomsDone done) {
+  auto shared_done = std::make_shared<ListRoomsDone>(std::move(done));
+  impl_->enqueue_read([impl = impl_.get(), shared_done](
+                          ReaderConnection& conn) { (*shared_done)(impl->do_list(conn)); },
+                      [shared_done](StoreError e) {
+                        ListRoomsResult result;
+                        result.error = std::move(e);
+                        (*shared_done)(std::move(result));
+                      });
+}
+
+}  // namespace mend::store

@@ -1,0 +1,119 @@
+// The durable event store: SQLite in WAL mode in the data directory (DESIGN.md sections 6, 7).
+//
+// Writes: ONE writer thread with its own connection does group commit: every write waiting
+// when it becomes free (up to max_batch appends) goes into one transaction and one fsync, and
+// the completions of that batch are invoked on the writer thread after the commit, in the
+// order the writes were issued. destroy_room and rewrite_events are ordered with the appends
+// but committed on their own. Pending writes are bounded (max_pending_writes): over it a
+// write completes at once with kUnavailable.
+//
+// Reads (load, find_result, list_rooms): reader threads with their own connections; in WAL
+// mode they read a committed snapshot and never block the writer. Completions run on a
+// reader thread. Pending reads are bounded the same way (max_pending_reads).
+//
+// At rest: event and command-result blobs are their Protobuf encoding sealed with
+// AES-256-GCM under a per-room data key (AAD binds a blob to its room and seq, resp. its room
+// and command); room keys are wrapped by the master key, a file outside the database. Only
+// content-free metadata stays in clear: room id, seq, at_ms, actor role, event kind number
+// (the Event body field number). Command keys are stored as a keyed hash under the room key.
+//
+// Files in data_dir: mend.db (+ mend.db-wal, mend.db-shm while open) and master.key (unless
+// master_key_file points elsewhere).
+//
+// Thread safety: every method may be called from any thread. Completions must not call
+// close() (it waits for the threads that run them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "server/store/store.h"
+
+namespace mend::store {
+
+enum class Durability {
+  kFull,    // synchronous=FULL: a commit survives power loss once its completion ran
+  kNormal,  // synchronous=NORMAL: survives a process crash (kill -9); power loss may lose the
+            // last commits (never corrupts, never reorders)
+};
+
+inline constexpr std::size_t kDefaultMaxPendingWrites = 10'000;
+inline constexpr std::size_t kDefaultMaxPendingReads = 10'000;
+inline constexpr std::size_t kDefaultMaxBatch = 1'024;  // appends per group commit
+inline constexpr int kDefaultReaderThreads = 2;
+
+struct SqliteStoreOptions {
+  std::filesystem::path data_dir{};         // created (mode 0700) if absent
+  std::filesystem::path master_key_file{};  // empty: data_dir / "master.key"
+  Durability durability = Durability::kFull;
+  std::size_t max_pending_writes = kDefaultMaxPendingWrites;
+  std::size_t max_pending_reads = kDefaultMaxPendingReads;
+  std::size_t max_batch = kDefaultMaxBatch;
+  int reader_threads = kDefaultReaderThreads;
+};
+
+// Counters since open. A snapshot; safe to read at any time.
+struct SqliteStoreStats {
+  std::uint64_t commits = 0;                 // write transactions committed (one fsync each)
+  std::uint64_t appends_committed = 0;       // appends that succeeded
+  std::uint64_t appends_rejected = 0;        // appends completed with kConflict/kInvalid/kCorrupt
+  std::uint64_t writes_failed = 0;           // writes completed with kUnavailable by an I/O error
+  std::uint64_t writes_refused = 0;          // writes refused because the queue was full or closed
+  std::uint64_t largest_batch = 0;           // most appends committed in one transaction
+  std::uint64_t checkpoints_incomplete = 0;  // WAL truncations (after erasure, close) that a
+                                             // reader kept from completing
+  std::size_t pending_writes = 0;            // queued now
+};
+
+class SqliteStore final : public Store {
+ public:
+  static constexpr const char* kDatabaseFile = "mend.db";
+  static constexpr const char* kMasterKeyFile = "master.key";
+  static constexpr int kSchemaVersion = 1;                    // PRAGMA user_version
+  static constexpr std::int32_t kApplicationId = 0x6D656E64;  // 'mend', PRAGMA application_id
+
+  struct OpenResult {
+    std::shared_ptr<SqliteStore> store;  // set on success
+    std::optional<StoreError> error;     // set on failure; the message names the file
+  };
+
+  // Opens (creating if absent) the store in options.data_dir, or fails without starting
+  // anything. Checks, in order: the database file's header (a SQLite file of this
+  // application, not truncated: kCorrupt), the master key file (created when absent for a new
+  // database; wrong size or permissions, or absent for an existing database: kInvalid),
+  // PRAGMA quick_check (kCorrupt), the schema version (newer than this build: kInvalid; older:
+  // migrated), and that every room key unwraps under the master key (kCorrupt). Finishes
+  // destroy_room calls that were interrupted after the key was deleted.
+  static OpenResult open(SqliteStoreOptions options);
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  ~SqliteStore() override;  // close()
+
+  void append(AppendRequest request, AppendDone done) override;
+  void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
+  void find_result(CommandKey key, FindDone done) override;
+  // Also truncates the WAL afterwards, so no older copy of the key or rows stays on disk
+  // (the database runs with secure_delete, which zeroes deleted content).
+  void destroy_room(std::string room_id, StoreDone done) override;
+  // Also truncates the WAL afterwards (the replaced ciphertext leaves the files).
+  void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
+  void list_rooms(ListRoomsDone done) override;
+
+  // Graceful close: refuses new calls (kUnavailable), completes every queued write and read,
+  // stops the threads, checkpoints the WAL and closes the files. Idempotent. Blocks.
+  void close();
+
+  SqliteStoreStats stats() const;
+
+  struct Impl;
+  explicit SqliteStore(std::unique_ptr<Impl> impl);  // use open()
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mend::store

@@ -1,0 +1,61 @@
+#include "server/store/store.h"
+
+#include <set>
+#include <utility>
+
+namespace mend::store {
+
+const char* to_string(StoreErrorCode code) {
+  switch (code) {
+    case StoreErrorCode::kConflict:
+      return "CONFLICT";
+    case StoreErrorCode::kNotFound:
+      return "NOT_FOUND";
+    case StoreErrorCode::kUnavailable:
+      return "UNAVAILABLE";
+    case StoreErrorCode::kInvalid:
+      return "INVALID";
+    case StoreErrorCode::kCorrupt:
+      return "CORRUPT";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<StoreError> check_rewrite(const std::vector<v1::Event>& events,
+                                        std::uint64_t last_seq) {
+  if (events.empty()) return StoreError{StoreErrorCode::kInvalid, "rewrite without events"};
+  std::set<std::uint64_t> seen;
+  for (const v1::Event& event : events) {
+    if (event.seq() == 0 || event.seq() > last_seq) {
+      return StoreError{StoreErrorCode::kInvalid, "rewrite of a seq that is not stored"};
+    }
+    if (!seen.insert(event.seq()).second) {
+      return StoreError{StoreErrorCode::kInvalid, "rewrite names a seq twice"};
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+StoreError not_supported(const char* what) {
+  return StoreError{StoreErrorCode::kUnavailable,
+                    std::string(what) + " is not supported by this store"};
+}
+}  // namespace
+
+void Store::destroy_room(std::string /*room_id*/, StoreDone done) {
+  done(not_supported("destroy_room"));
+}
+
+void Store::rewrite_events(std::string /*room_id*/, std::vector<v1::Event> /*events*/,
+                           StoreDone done) {
+  done(not_supported("rewrite_events"));
+}
+
+void Store::list_rooms(ListRoomsDone done) {
+  ListRoomsResult result;
+  result.error = not_supported("list_rooms");
+  done(std::move(result));
+}
+
+}  // namespace mend::store

@@ -1,0 +1,153 @@
+// view.allowed_actions equals what decide accepts, on random walks through the engine;
+// replaying each walk's events rebuilds an equal state.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <set>
+
+#include "tests/engine/room_fixture.h"
+
+namespace mend::engine::testing {
+namespace {
+
+struct Candidate {
+  v1::Action action;
+  std::string text;
+};
+
+// Commands with plausible arguments for the current state (every action at least once).
+std::vector<Candidate> candidates(const RoomState& s, TimeMs now) {
+  const std::string t = std::to_string(now + 60'000);
+  std::vector<Candidate> c = {
+      {v1::ACTION_ACCEPT_INVITATION, "accept_invitation {}"},
+      {v1::ACTION_PROPOSE_TIME, "propose_time { start_at_ms: " + t + " }"},
+      {v1::ACTION_CONSENT, R"(consent { terms { observers: "dr-lee" retention_days: 9 } })"},
+      {v1::ACTION_CONSENT, "consent { terms {} }"},
+      {v1::ACTION_JOIN, "join {}"},
+      {v1::ACTION_OPEN, R"(open { intention: "i" topic: "t" })"},
+      {v1::ACTION_SHARE, R"(share { text: "s" })"},
+      {v1::ACTION_CONFIRM, "confirm {}"},
+      {v1::ACTION_CORRECT, R"(correct { text: "c" })"},
+      {v1::ACTION_MORE, "more {}"},
+      {v1::ACTION_NO_MORE, "no_more {}"},
+      {v1::ACTION_PASS_FLOOR, "pass_floor {}"},
+      {v1::ACTION_ACCEPT_APOLOGY, "accept_apology {}"},
+      {v1::ACTION_STILL_NEED, R"(still_need { text: "n" })"},
+      {v1::ACTION_ASK, R"(ask { text: "q" })"},
+      {v1::ACTION_REQUEST_ADVICE, "request_advice {}"},
+      {v1::ACTION_ADVISE, R"(advise { text: "a" })"},
+      {v1::ACTION_UNDERSTOOD, "understood {}"},
+      {v1::ACTION_PROBLEM_SOLVING_CHOICE, "problem_solving_choice { opt_in: true }"},
+      {v1::ACTION_PROBLEM_SOLVING_CHOICE, "problem_solving_choice { opt_in: false }"},
+      {v1::ACTION_PROPOSE, R"(propose { text: "p" })"},
+      {v1::ACTION_FINISH_PROBLEM_SOLVING, "finish_problem_solving {}"},
+      {v1::ACTION_APPRECIATE, R"(appreciate { text: "thanks" })"},
+      {v1::ACTION_FINISH, "finish {}"},
+      {v1::ACTION_SIGNAL, "signal { kind: LISTENING }"},
+      {v1::ACTION_REPAIR, "repair { kind: TRY_AGAIN }"},
+      {v1::ACTION_PAUSE, "pause {}"},
+      {v1::ACTION_TIME_OUT, "time_out {}"},
+      {v1::ACTION_RETURN, "return {}"},
+      {v1::ACTION_EXTEND,
+       "extend { return_at_ms: " + std::to_string(s.overlay.cap_at_ms) + " }"},
+      {v1::ACTION_READY, "ready {}"},
+      {v1::ACTION_RESCHEDULE, "reschedule { start_at_ms: " + t + " }"},
+      {v1::ACTION_LEAVE, "leave {}"},
+      {v1::ACTION_NOTE, R"(note { text: "n" })"},
+      {v1::ACTION_PROMPT, R"(prompt { text: "p" })"},
+      {v1::ACTION_CONSULT_BREAK, "consult_break {}"},
+      {v1::ACTION_END_SESSION, "end_session {}"},
+  };
+  for (const char* kind : {"MIRROR", "SUMMARY", "VALIDATION", "EMPATHY"}) {
+    c.push_back({v1::ACTION_REFLECT, std::string("reflect { kind: ") + kind + " text: \"r\" }"});
+  }
+  for (const ObserverState& o : s.observers) {
+    c.push_back({v1::ACTION_APPROVE_OBSERVER, "approve_observer { observer: \"" + o.name + "\" }"});
+    c.push_back({v1::ACTION_REVOKE_OBSERVER, "revoke_observer { observer: \"" + o.name + "\" }"});
+  }
+  for (const ContentMessage& m : s.messages) {
+    c.push_back({v1::ACTION_RETRACT, "retract { seq: " + std::to_string(m.seq) + " }"});
+  }
+  for (const Request& r : s.requests) {
+    c.push_back({v1::ACTION_DECLINE, "decline { seq: " + std::to_string(r.seq) + " }"});
+    c.push_back({v1::ACTION_ACCEPT_PROPOSAL, "accept_proposal { seq: " + std::to_string(r.seq) + " }"});
+  }
+  return c;
+}
+
+// Commands that move the conversation on are picked more often than always-available ones.
+int weight(v1::Action a) {
+  switch (a) {
+    case v1::ACTION_SIGNAL: case v1::ACTION_REPAIR: case v1::ACTION_RETRACT:
+    case v1::ACTION_NOTE: case v1::ACTION_APPROVE_OBSERVER: case v1::ACTION_REVOKE_OBSERVER:
+    case v1::ACTION_CONSENT: case v1::ACTION_PROMPT: case v1::ACTION_DECLINE:
+    case v1::ACTION_PAUSE: case v1::ACTION_EXTEND: case v1::ACTION_RESCHEDULE:
+    case v1::ACTION_PROPOSE: case v1::ACTION_ASK:
+      return 1;
+    case v1::ACTION_LEAVE: case v1::ACTION_END_SESSION:
+      return 0;
+    default:
+      return 8;
+  }
+}
+
+bool rare(v1::Action a) {
+  return a == v1::ACTION_LEAVE || a == v1::ACTION_END_SESSION ||
+         a == v1::ACTION_TIME_OUT || a == v1::ACTION_CONSULT_BREAK;
+}
+
+TEST_CASE("allowed actions in the view are exactly the actions decide accepts") {
+  std::mt19937 rng(20240501);
+  const char* const templates[] = {kImagoLike, kAppointmentSpeakerListener, kAftermathLike};
+  const v1::Actor actors[] = {partner_a(), partner_b(), observer("dr-lee"), observer("dr-kim")};
+  int checked_states = 0;
+  std::set<v1::Phase> phases;
+  for (int walk = 0; walk < 45; ++walk) {
+    Room room(templates[walk % 3]);
+    for (int step = 0; step < 150 && room.state.phase != v1::PHASE_CLOSED; ++step) {
+      phases.insert(room.state.phase);
+      const auto pool = candidates(room.state, room.now);
+      std::vector<std::pair<v1::Actor, const Candidate*>> accepted;
+      for (const v1::Actor& who : actors) {
+        std::set<v1::Action> by_decide;
+        for (const Candidate& cand : pool) {
+          Decision d = decide(room.state, parse_command(cand.text), who, room.now);
+          const bool ok = d.accepted() || d.rejection->code() == v1::TOO_SOON;
+          if (ok) by_decide.insert(cand.action);
+          if (d.accepted()) accepted.emplace_back(who, &cand);
+        }
+        const auto listed = room.allowed(who);
+        const std::set<v1::Action> by_view(listed.begin(), listed.end());
+        INFO("walk ", walk, " step ", step, " phase ", v1::Phase_Name(room.state.phase),
+             " actor ", who.ShortDebugString());
+        CHECK(by_view == by_decide);
+        ++checked_states;
+      }
+      if (accepted.empty()) {
+        room.advance_s(60);
+        continue;
+      }
+      std::vector<int> weights;
+      for (const auto& [who, cand] : accepted) weights.push_back(weight(cand->action));
+      auto pick = accepted[std::discrete_distribution<std::size_t>(weights.begin(), weights.end())(rng)];
+      if (rare(pick.second->action) && rng() % 8 != 0) {
+        room.advance_s(static_cast<TimeMs>(rng() % 5));
+        continue;
+      }
+      room.run(pick.first, pick.second->text);
+      const auto jump = rng() % 40;
+      room.advance_s(jump < 30 ? static_cast<TimeMs>(jump % 4) : jump < 39 ? 700 : 30 * 3600);
+    }
+    RoomState replayed;
+    for (const v1::Event& e : room.events) evolve(replayed, e);
+    CHECK(replayed == room.state);
+  }
+  CHECK(checked_states > 1000);
+  std::string names;
+  for (auto p : phases) names += v1::Phase_Name(p) + " ";
+  MESSAGE("phases visited: ", names, ", states checked: ", checked_states);
+  CHECK(phases.size() >= 18);
+}
+
+}  // namespace
+}  // namespace mend::engine::testing

@@ -1,0 +1,658 @@
+// RoomServiceImpl through its public API: a fake Recipient per connection, a ManualClock,
+// a store whose appends can be held back, and the io_context run in the test thread.
+#include "mend/v1/frames.pb.h"  // before Asio (TRY_AGAIN)
+
+#include <doctest/doctest.h>
+#include <google/protobuf/text_format.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "server/rooms/room_service_impl.h"
+#include "server/store/memory_store.h"
+
+namespace mend::rooms {
+namespace {
+
+constexpr engine::TimeMs kStart = 1'700'000'000'000;
+const char* const kObserver = "Dr. Kim";
+
+// A connection as the rooms see it: records every frame (parsed) and the close code.
+class FakeRecipient final : public Recipient {
+ public:
+  void send(std::shared_ptr<const std::string> frame) override {
+    REQUIRE_FALSE(closed.has_value());  // never sent to after close
+    v1::ServerFrame parsed;
+    REQUIRE(parsed.ParseFromString(*frame));
+    raw.push_back(std::move(frame));
+    frames.push_back(std::move(parsed));
+  }
+  void close(CloseCode code, std::string /*reason*/) override { closed = code; }
+
+  std::vector<v1::ServerItem> items() const {
+    std::vector<v1::ServerItem> out;
+    for (const auto& f : frames) out.insert(out.end(), f.items().begin(), f.items().end());
+    return out;
+  }
+  std::vector<v1::Event> events() const {
+    std::vector<v1::Event> out;
+    for (const auto& item : items()) {
+      if (item.has_event()) out.push_back(item.event());
+    }
+    return out;
+  }
+  std::vector<v1::CommandResult> results() const {
+    std::vector<v1::CommandResult> out;
+    for (const auto& item : items()) {
+      if (item.has_result()) out.push_back(item.result());
+    }
+    return out;
+  }
+  bool saw(v1::Event::BodyCase body) const {
+    for (const auto& e : events()) {
+      if (e.body_case() == body) return true;
+    }
+    return false;
+  }
+  void clear() {
+    raw.clear();
+    frames.clear();
+  }
+
+  std::vector<std::shared_ptr<const std::string>> raw;
+  std::vector<v1::ServerFrame> frames;
+  std::optional<CloseCode> closed;
+};
+
+// A MemoryStore whose appends wait (uncommitted, uncompleted) while `hold` is set, until
+// release(); or fail while `fail` is set.
+class HeldStore final : public store::Store {
+ public:
+  void append(store::AppendRequest request, store::AppendDone done) override {
+    if (fail) return done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
+    if (!hold) return inner.append(std::move(request), std::move(done));
+    held.emplace_back(std::move(request), std::move(done));
+  }
+  void load(std::string room_id, std::uint64_t after_seq, store::LoadDone done) override {
+    inner.load(std::move(room_id), after_seq, std::move(done));
+  }
+  void find_result(store::CommandKey key, store::FindDone done) override {
+    inner.find_result(std::move(key), std::move(done));
+  }
+  void release() {
+    auto pending = std::move(held);
+    held.clear();
+    for (auto& [request, done] : pending) inner.append(std::move(request), std::move(done));
+  }
+
+  store::MemoryStore inner;
+  bool hold = false;
+  bool fail = false;
+  std::vector<std::pair<store::AppendRequest, store::AppendDone>> held;
+};
+
+engine::TemplateCatalog catalog() {
+  auto loaded = engine::TemplateCatalog::load(std::string(MEND_SOURCE_DIR) + "/server/templates");
+  REQUIRE(loaded.catalog.has_value());
+  return std::move(*loaded.catalog);
+}
+
+v1::Command command(const std::string& id, const std::string& text) {
+  v1::Command cmd;
+  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &cmd));
+  cmd.set_command_id(id);
+  return cmd;
+}
+
+struct Fixture {
+  explicit Fixture(RoomServiceConfig config = {})
+      : service(std::make_unique<RoomServiceImpl>(io.get_executor(), store, catalog(),
+                                                  TokenSigner(std::string(32, 'k')),
+                                                  clock.clock(), config)) {}
+
+  // Runs every ready handler (pending timers stay pending).
+  void drain() {
+    do {
+      io.restart();
+    } while (io.poll() > 0);
+  }
+
+  v1::CreateRoomResponse create(std::vector<std::string> observers = {kObserver}) {
+    v1::CreateRoomRequest request;
+    request.set_template_("speaker-listener");
+    request.set_partner_a_name("Alex");
+    request.set_partner_b_name("Blake");
+    for (auto& o : observers) request.add_observers(o);
+    Result<v1::CreateRoomResponse> result;
+    service->create_room(request, [&](Result<v1::CreateRoomResponse> r) { result = std::move(r); });
+    drain();
+    REQUIRE(result.value.has_value());
+    room_id = result.value->room_id();
+    return *result.value;
+  }
+
+  Participant who(v1::Role role, std::string observer = {}) const {
+    Participant p;
+    p.room_id = room_id;
+    p.actor.set_role(role);
+    p.actor.set_observer(std::move(observer));
+    return p;
+  }
+  Participant a() const { return who(v1::PARTNER_A); }
+  Participant b() const { return who(v1::PARTNER_B); }
+  Participant obs() const { return who(v1::OBSERVER, kObserver); }
+
+  // Attaches a new connection; `refused` gets the close code when the room refuses it.
+  std::shared_ptr<FakeRecipient> attach(const Participant& p, std::uint64_t resume_after = 0,
+                                        std::uint64_t epoch = 0,
+                                        std::optional<CloseCode>* refused = nullptr) {
+    auto recipient = std::make_shared<FakeRecipient>();
+    v1::Hello hello;
+    hello.set_room_epoch(epoch);
+    hello.set_resume_after_seq(resume_after);
+    std::optional<CloseCode> outcome = CloseCode::kMalformed;  // "done not called"
+    service->attach(p, hello, recipient, [&](std::optional<CloseCode> c) { outcome = c; });
+    drain();
+    if (refused != nullptr) {
+      *refused = outcome;
+    } else {
+      REQUIRE_FALSE(outcome.has_value());
+    }
+    return recipient;
+  }
+
+  void submit(const Participant& p, const std::string& id, const std::string& text) {
+    service->submit(p, command(id, text));
+    drain();
+  }
+
+  std::uint64_t stored_events() const { return store->inner.event_count(room_id); }
+
+  boost::asio::io_context io;
+  ManualClock clock{kStart};
+  std::shared_ptr<HeldStore> store = std::make_shared<HeldStore>();
+  std::unique_ptr<RoomServiceImpl> service;
+  std::string room_id;
+};
+
+// The connection's last CommandResult (REQUIREs one).
+v1::CommandResult last_result(const FakeRecipient& r) {
+  auto results = r.results();
+  REQUIRE_FALSE(results.empty());
+  return results.back();
+}
+
+// Both partners approve the observer (room in CONSENT; both partners attached: commands of a
+// participant without a connection are dropped).
+void approve_observer(Fixture& f) {
+  f.submit(f.a(), "approve-a", R"(approve_observer { observer: "Dr. Kim" })");
+  f.submit(f.b(), "approve-b", R"(approve_observer { observer: "Dr. Kim" })");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("creating a room stores seq 1 and returns one invite per partner and observer") {
+  Fixture f;
+  const auto response = f.create({"Dr. Kim", "coach_2"});
+  CHECK(is_valid_room_id(response.room_id()));
+  CHECK(f.stored_events() == 1);
+  REQUIRE(response.invites_size() == 4);
+  CHECK(response.invites(0).participant().role() == v1::PARTNER_A);
+  CHECK(response.invites(1).participant().role() == v1::PARTNER_B);
+  CHECK(response.invites(3).participant().observer() == "coach_2");
+  for (const auto& invite : response.invites()) {
+    CHECK(invite.expires_at_ms() == kStart + 7LL * 24 * 3600 * 1000);
+    auto claims = f.service->tokens().verify(invite.token(), kStart);
+    REQUIRE(std::holds_alternative<TokenClaims>(claims));
+    CHECK(std::get<TokenClaims>(claims).room_id == response.room_id());
+    CHECK(std::get<TokenClaims>(claims).participant.observer() ==
+          invite.participant().observer());
+  }
+}
+
+TEST_CASE("room creation refuses unknown templates and bad or duplicate observer names") {
+  Fixture f;
+  auto try_create = [&](const std::string& tmpl, std::vector<std::string> observers) {
+    v1::CreateRoomRequest request;
+    request.set_template_(tmpl);
+    for (auto& o : observers) request.add_observers(o);
+    Result<v1::CreateRoomResponse> result;
+    f.service->create_room(request, [&](Result<v1::CreateRoomResponse> r) { result = r; });
+    f.drain();
+    REQUIRE(result.error.has_value());
+    return result.error->code;
+  };
+  CHECK(try_create("no-such-template", {}) == "UNKNOWN_TEMPLATE");
+  CHECK(try_create("speaker-listener", {"Dr/Kim"}) == "INVALID_ARGUMENT");
+  CHECK(try_create("speaker-listener", {""}) == "INVALID_ARGUMENT");
+  CHECK(try_create("speaker-listener", {std::string(65, 'k')}) == "INVALID_ARGUMENT");
+  CHECK(try_create("speaker-listener", {"Dr. Kim", "Dr. Kim"}) == "INVALID_ARGUMENT");
+}
+
+TEST_CASE("the templates are listed with their stage titles") {
+  Fixture f;
+  const auto list = f.service->list_templates();
+  REQUIRE(list.templates_size() == 5);
+  for (const auto& t : list.templates()) CHECK(t.stages_size() > 0);
+}
+
+TEST_CASE("attach sends Welcome, then the replay, then ReplayDone") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  const auto items = a->items();
+  REQUIRE(items.size() >= 3);
+  REQUIRE(items[0].has_welcome());
+  const v1::Welcome& welcome = items[0].welcome();
+  CHECK(welcome.recovered());
+  CHECK(welcome.epoch() == 1);
+  CHECK(welcome.room_id() == f.room_id);
+  CHECK(welcome.server_time_ms() == kStart);
+  CHECK(welcome.participant().role() == v1::PARTNER_A);
+  CHECK(welcome.view().you().role() == v1::PARTNER_A);
+  REQUIRE(items[1].has_event());
+  CHECK(items[1].event().seq() == 1);
+  CHECK(items[1].event().has_room_created());
+  CHECK(items[2].has_replay_done());
+  CHECK(items[2].replay_done().last_seq() == 1);
+  CHECK(items[3].has_presence());  // live from here on
+}
+
+TEST_CASE("resuming after seq N replays exactly the events after N") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  f.submit(f.a(), "s1", "signal { kind: LISTENING }");
+  f.submit(f.b(), "s2", "signal { kind: FEELING_HEARD }");
+  f.submit(f.a(), "s3", "signal { kind: TAKE_YOUR_TIME }");
+  REQUIRE(f.stored_events() == 4);
+
+  auto again = f.attach(f.a(), /*resume_after=*/2, /*epoch=*/1);
+  CHECK(again->items()[0].welcome().recovered());
+  std::vector<std::uint64_t> seqs;
+  for (const auto& e : again->events()) seqs.push_back(e.seq());
+  CHECK(seqs == std::vector<std::uint64_t>{3, 4});
+}
+
+TEST_CASE("a resume that cannot be replayed whole is not recovered and replays everything") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  f.submit(f.a(), "s1", "signal { kind: LISTENING }");
+  for (auto [resume_after, epoch] : {std::pair<std::uint64_t, std::uint64_t>{9, 1}, {1, 7}}) {
+    auto again = f.attach(f.a(), resume_after, epoch);
+    const auto items = again->items();
+    REQUIRE(items[0].has_welcome());
+    CHECK_FALSE(items[0].welcome().recovered());
+    CHECK(items[0].welcome().view().last_seq() == 2);
+    std::vector<std::uint64_t> seqs;
+    for (const auto& e : again->events()) seqs.push_back(e.seq());
+    CHECK(seqs == std::vector<std::uint64_t>{1, 2});
+  }
+}
+
+TEST_CASE("replays carry several events per frame") {
+  RoomServiceConfig config;
+  config.replay_events_per_frame = 2;
+  Fixture f(config);
+  f.create();
+  f.attach(f.a());
+  for (int i = 0; i < 4; ++i) f.submit(f.a(), "s" + std::to_string(i), "signal { kind: LISTENING }");
+  auto again = f.attach(f.a());
+  // Welcome | 1 2 | 3 4 | 5 ReplayDone | Presence
+  REQUIRE(again->frames.size() == 5);
+  CHECK(again->frames[1].items_size() == 2);
+  CHECK(again->frames[3].items_size() == 2);
+  CHECK(again->frames[3].items(1).has_replay_done());
+}
+
+TEST_CASE("a command's result and its events reach the sender in one frame") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  a->clear();
+  f.submit(f.a(), "c1", "consent { terms { retention_days: 30 } }");
+  REQUIRE(a->frames.size() == 1);
+  const v1::ServerFrame& frame = a->frames[0];
+  REQUIRE(frame.items_size() >= 2);
+  const v1::CommandResult& result = frame.items(0).result();
+  CHECK(result.command_id() == "c1");
+  CHECK(result.accepted());
+  CHECK(result.first_seq() == 2);
+  CHECK(frame.items(1).event().seq() == 2);
+  CHECK(frame.items(1).event().has_consent_given());
+  CHECK(result.last_seq() == frame.items(frame.items_size() - 1).event().seq());
+  CHECK(frame.view().you().role() == v1::PARTNER_A);
+  CHECK(frame.view().last_seq() == result.last_seq());
+}
+
+TEST_CASE("the other partner gets the events with its own view and no result") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  auto b = f.attach(f.b());
+  b->clear();
+  f.submit(f.a(), "c1", "consent { terms { retention_days: 30 } }");
+  REQUIRE(b->frames.size() == 1);
+  CHECK(b->results().empty());
+  CHECK(b->frames[0].items(0).event().has_consent_given());
+  CHECK(b->frames[0].view().you().role() == v1::PARTNER_B);
+}
+
+TEST_CASE("recipients with identical frames share one encoding") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  // B's arrival: one Presence frame, encoded once, to both.
+  REQUIRE(a->frames.back().items(0).has_presence());
+  REQUIRE(b->frames.back().items(0).has_presence());
+  CHECK(a->raw.back() == b->raw.back());
+  CHECK(b->frames.back().items(0).presence().online_size() == 2);
+}
+
+TEST_CASE("a retried command_id gets the original result and is applied once") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  const auto first = last_result(*a);
+  b->clear();
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  CHECK(f.stored_events() == 2);
+  CHECK(last_result(*a).SerializeAsString() == first.SerializeAsString());
+  CHECK(b->frames.empty());
+  // Also across a reconnect.
+  auto again = f.attach(f.a(), 2, 1);
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  CHECK(last_result(*again).first_seq() == 2);
+  CHECK(f.stored_events() == 2);
+  CHECK(f.service->metrics().snapshot().commands_deduplicated == 2);
+}
+
+TEST_CASE("a command_id must be 1 to 64 bytes") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.submit(f.a(), "", "signal { kind: LISTENING }");
+  CHECK(last_result(*a).rejection().code() == v1::INVALID_ARGUMENT);
+  f.submit(f.a(), std::string(65, 'x'), "signal { kind: LISTENING }");
+  CHECK(last_result(*a).rejection().code() == v1::INVALID_ARGUMENT);
+  f.submit(f.a(), std::string(64, 'x'), "signal { kind: LISTENING }");
+  CHECK(last_result(*a).accepted());
+}
+
+TEST_CASE("engine rejections reach only the sender") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  b->clear();
+  f.submit(f.a(), "o1", R"(open { intention: "to understand" })");  // still in CONSENT
+  CHECK_FALSE(last_result(*a).accepted());
+  CHECK(last_result(*a).rejection().code() == v1::WRONG_PHASE);
+  CHECK(b->frames.empty());
+  CHECK(f.stored_events() == 1);
+}
+
+TEST_CASE("a newer connection of the same participant replaces the older with 4009") {
+  Fixture f;
+  f.create();
+  auto first = f.attach(f.a());
+  auto second = f.attach(f.a());
+  CHECK(first->closed == CloseCode::kReplaced);
+  CHECK_FALSE(second->closed.has_value());
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  CHECK(last_result(*second).accepted());
+  // The old connection's late detach does not detach the new one.
+  f.service->detach(f.a(), first.get());
+  f.drain();
+  f.submit(f.a(), "c2", "signal { kind: LISTENING }");
+  CHECK(last_result(*second).command_id() == "c2");
+}
+
+TEST_CASE("an observer not approved by both partners is refused with 4503") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  std::optional<CloseCode> refused;
+  f.attach(f.obs(), 0, 0, &refused);
+  CHECK(refused == CloseCode::kConsentRevoked);
+  f.submit(f.a(), "approve-a", R"(approve_observer { observer: "Dr. Kim" })");
+  f.attach(f.obs(), 0, 0, &refused);
+  CHECK(refused == CloseCode::kConsentRevoked);
+}
+
+TEST_CASE("an observer whose approval is revoked is disconnected with 4503") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  approve_observer(f);
+  auto o = f.attach(f.obs());
+  CHECK_FALSE(o->closed.has_value());
+  f.submit(f.a(), "revoke", R"(revoke_observer { observer: "Dr. Kim" })");
+  CHECK(a->saw(v1::Event::kObserverRevoked));
+  CHECK(o->closed == CloseCode::kConsentRevoked);
+  CHECK(a->frames.back().items(0).presence().online_size() == 2);
+}
+
+TEST_CASE("a private note reaches only its author") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  approve_observer(f);
+  auto o = f.attach(f.obs());
+  f.submit(f.obs(), "j", "join {}");
+  CHECK(b->saw(v1::Event::kObserverJoined));
+  a->clear();
+  b->clear();
+  o->clear();
+  f.submit(f.obs(), "n", R"(note { text: "they seem calmer" })");
+  CHECK(last_result(*o).accepted());
+  CHECK(o->saw(v1::Event::kNoteTaken));
+  CHECK(a->frames.empty());
+  CHECK(b->frames.empty());
+}
+
+TEST_CASE("a pause ends by timer and the check-in reaches both partners") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  f.submit(f.a(), "ca", "consent {}");
+  f.submit(f.b(), "cb", "consent {}");
+  f.submit(f.a(), "p", "pause {}");
+  REQUIRE(last_result(*a).accepted());
+  const auto before = f.stored_events();
+  f.clock.advance(119'999);
+  f.service->run_due_timers();
+  f.drain();
+  CHECK(f.stored_events() == before);
+  f.clock.advance(1);
+  f.service->run_due_timers();
+  f.drain();
+  CHECK(f.stored_events() == before + 1);
+  CHECK(a->saw(v1::Event::kCheckInStarted));
+  CHECK(b->saw(v1::Event::kCheckInStarted));
+  CHECK(b->frames.back().view().phase() == v1::PHASE_CHECK_IN);
+}
+
+TEST_CASE("due timers run before the next command") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  f.submit(f.a(), "ca", "consent {}");
+  f.submit(f.b(), "cb", "consent {}");
+  f.submit(f.a(), "p", "pause {}");
+  f.clock.advance(120'000);
+  f.submit(f.a(), "s", "signal { kind: LISTENING }");  // no run_due_timers call
+  const auto events = a->events();
+  REQUIRE(events.size() >= 2);
+  CHECK(events[events.size() - 2].has_check_in_started());
+  CHECK(events.back().has_signaled());
+}
+
+TEST_CASE("timers that fell due while a room was not loaded run when it loads") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  f.attach(f.b());
+  f.submit(f.a(), "ca", "consent {}");
+  f.submit(f.b(), "cb", "consent {}");
+  f.submit(f.a(), "p", "pause {}");
+  const auto before = f.stored_events();
+  f.clock.advance(600'000);
+  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
+                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  bool loaded = false;
+  restarted.get_view(f.a(), [&](Result<v1::GetRoomResponse> r) { loaded = r.value.has_value(); });
+  f.drain();
+  REQUIRE(loaded);
+  CHECK(f.stored_events() == before + 1);  // CheckInStarted, appended by the new service
+}
+
+TEST_CASE("nothing is answered or fanned out before the store completed the append") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  a->clear();
+  b->clear();
+  f.store->hold = true;
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  f.submit(f.a(), "c2", "signal { kind: OVERWHELMED }");  // queued behind c1
+  CHECK(a->frames.empty());
+  CHECK(b->frames.empty());
+  CHECK(f.store->held.size() == 1);
+  f.store->hold = false;
+  f.store->release();
+  f.drain();
+  REQUIRE(a->results().size() == 2);
+  CHECK(a->results()[0].command_id() == "c1");
+  CHECK(a->results()[1].first_seq() == 3);
+  CHECK(b->events().size() == 2);
+}
+
+TEST_CASE("a failed append is answered UNAVAILABLE and applies nothing") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.store->fail = true;
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  CHECK(last_result(*a).rejection().code() == v1::UNAVAILABLE);
+  f.store->fail = false;
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");  // the retry succeeds at seq 2
+  CHECK(last_result(*a).accepted());
+  CHECK(last_result(*a).first_seq() == 2);
+}
+
+TEST_CASE("commands over a room's queue bound are rejected UNAVAILABLE") {
+  RoomServiceConfig config;
+  config.max_queued_commands_per_room = 2;
+  Fixture f(config);
+  f.create();
+  auto a = f.attach(f.a());
+  f.store->hold = true;
+  for (int i = 0; i < 4; ++i) f.submit(f.a(), "c" + std::to_string(i), "signal { kind: LISTENING }");
+  // c0 in flight, c1 and c2 queued, c3 over the bound.
+  REQUIRE(a->results().size() == 1);
+  CHECK(a->results()[0].command_id() == "c3");
+  CHECK(a->results()[0].rejection().code() == v1::UNAVAILABLE);
+  f.store->hold = false;
+  f.store->release();
+  f.drain();
+  CHECK(a->results().size() == 4);
+}
+
+TEST_CASE("commands over the participant's rate are rejected RATE_LIMITED with a retry time") {
+  RoomServiceConfig config;
+  config.commands_per_second = 2;
+  config.command_burst = 3;
+  Fixture f(config);
+  f.create();
+  auto a = f.attach(f.a());
+  for (int i = 0; i < 3; ++i) f.submit(f.a(), "c" + std::to_string(i), "signal { kind: LISTENING }");
+  CHECK(last_result(*a).accepted());
+  f.submit(f.a(), "c3", "signal { kind: LISTENING }");
+  CHECK(last_result(*a).rejection().code() == v1::RATE_LIMITED);
+  CHECK(last_result(*a).rejection().retry_after_ms() == 500);
+  f.clock.advance(500);
+  f.submit(f.a(), "c3", "signal { kind: LISTENING }");
+  CHECK(last_result(*a).accepted());
+}
+
+TEST_CASE("unknown rooms are refused with 4504 and 404") {
+  Fixture f;
+  f.room_id = new_room_id();
+  std::optional<CloseCode> refused;
+  f.attach(f.a(), 0, 0, &refused);
+  CHECK(refused == CloseCode::kUnknownRoom);
+  Result<v1::GetRoomResponse> view;
+  f.service->get_view(f.a(), [&](Result<v1::GetRoomResponse> r) { view = std::move(r); });
+  f.drain();
+  REQUIRE(view.error.has_value());
+  CHECK(view.error->code == "UNKNOWN_ROOM");
+  CHECK(view.error->http_status == 404);
+}
+
+TEST_CASE("get_view returns the caller's view") {
+  Fixture f;
+  f.create();
+  Result<v1::GetRoomResponse> view;
+  f.service->get_view(f.b(), [&](Result<v1::GetRoomResponse> r) { view = std::move(r); });
+  f.drain();
+  REQUIRE(view.value.has_value());
+  CHECK(view.value->room_id() == f.room_id);
+  CHECK(view.value->view().you().role() == v1::PARTNER_B);
+  CHECK(view.value->view().phase() == v1::PHASE_CONSENT);
+}
+
+TEST_CASE("a room is rebuilt from the store by a new service") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  f.submit(f.a(), "c1", "consent {}");
+  // A second service over the same store, as after a restart.
+  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
+                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  auto recipient = std::make_shared<FakeRecipient>();
+  v1::Hello hello;
+  hello.set_room_epoch(1);
+  hello.set_resume_after_seq(1);
+  bool attached = false;
+  restarted.attach(f.a(), hello, recipient, [&](std::optional<CloseCode> c) { attached = !c; });
+  f.drain();
+  REQUIRE(attached);
+  CHECK(recipient->items()[0].welcome().recovered());
+  CHECK(recipient->items()[0].welcome().view().a_consented());
+  REQUIRE(recipient->events().size() == 1);
+  CHECK(recipient->events()[0].seq() == 2);
+  restarted.submit(f.a(), v1::Command(command("c1", "consent {}")));
+  f.drain();
+  CHECK(last_result(*recipient).first_seq() == 2);  // the dedupe survived the restart
+}
+
+TEST_CASE("metrics count commands, events and frames") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  f.submit(f.a(), "o1", R"(open { intention: "x" })");
+  const auto m = f.service->metrics().snapshot();
+  CHECK(m.commands_accepted == 1);
+  CHECK(m.commands_rejected[v1::WRONG_PHASE] == 1);
+  CHECK(m.events_appended == 1);  // seq 1 is the room's creation, not a command's append
+  CHECK(m.frames_encoded > 0);
+  CHECK(m.latency_count == 2);
+  CHECK(m.participants_attached == 1);
+  const std::string text = f.service->metrics().prometheus_text();
+  CHECK(text.find("mend_commands_total{result=\"WRONG_PHASE\"} 1") != std::string::npos);
+  CHECK(text.find("mend_command_latency_seconds_count 2") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace mend::rooms

@@ -1,0 +1,202 @@
+// The Store contract (server/store/store.h), checked against every implementation.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <mutex>
+
+#include "server/store/memory_store.h"
+#include "server/store/sqlite_store.h"
+#include "store_support.h"
+
+namespace mend::store::contract {
+
+struct MemoryFixture {
+  std::shared_ptr<Store> store = std::make_shared<MemoryStore>();
+};
+
+struct SqliteFixture {
+  SqliteFixture() {
+    auto opened = SqliteStore::open(SqliteStoreOptions{.data_dir = dir.path()});
+    REQUIRE_MESSAGE(opened.store, opened.error->message);
+    store = std::move(opened.store);
+  }
+  testing::TempDir dir;
+  std::shared_ptr<Store> store;
+};
+
+}  // namespace mend::store::contract
+
+TYPE_TO_STRING(mend::store::contract::MemoryFixture);
+TYPE_TO_STRING(mend::store::contract::SqliteFixture);
+
+namespace mend::store::contract {
+namespace {
+
+using namespace testing;
+
+#define STORE_CONTRACT(name) TEST_CASE_TEMPLATE(name, Fixture, MemoryFixture, SqliteFixture)
+
+STORE_CONTRACT("appended events load back in seq order with their content") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, {event(1, "first words"), event(2)}));
+  REQUIRE_FALSE(append(*f.store, "r", 2, {event(3, "more words")}));
+  LoadResult loaded = load(*f.store, "r");
+  REQUIRE_FALSE(loaded.error);
+  REQUIRE(loaded.events.size() == 3);
+  for (std::uint64_t i = 0; i < 3; ++i) CHECK(loaded.events[i].seq() == i + 1);
+  CHECK(loaded.events[0].shared().text() == "first words");
+  CHECK(loaded.events[0].actor().role() == v1::PARTNER_A);
+  CHECK(loaded.events[0].at_ms() == event(1).at_ms());
+  CHECK(loaded.events[2].shared().text() == "more words");
+}
+
+STORE_CONTRACT(
+    "load after a seq returns only the later events, and NOT_FOUND for an unknown room") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 5)));
+  LoadResult loaded = load(*f.store, "r", 3);
+  REQUIRE(loaded.events.size() == 2);
+  CHECK(loaded.events[0].seq() == 4);
+  CHECK(load(*f.store, "r", 5).events.empty());
+  loaded = load(*f.store, "nope");
+  REQUIRE(loaded.error.has_value());
+  CHECK(loaded.error->code == StoreErrorCode::kNotFound);
+}
+
+STORE_CONTRACT("an append at the wrong seq is a conflict and stores nothing") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 2)));
+  CHECK(append(*f.store, "r", 0, events(1, 1))->code == StoreErrorCode::kConflict);  // exists
+  CHECK(append(*f.store, "r", 1, events(2, 1))->code == StoreErrorCode::kConflict);  // behind
+  CHECK(append(*f.store, "r", 3, events(4, 1))->code == StoreErrorCode::kConflict);  // ahead
+  CHECK(append(*f.store, "x", 3, events(4, 1))->code == StoreErrorCode::kConflict);  // no room
+  CHECK(load(*f.store, "r").events.size() == 2);
+  CHECK(load(*f.store, "x").error->code == StoreErrorCode::kNotFound);
+}
+
+STORE_CONTRACT("an append without events or with a gap in its seqs is invalid") {
+  Fixture f;
+  CHECK(append(*f.store, "r", 0, {})->code == StoreErrorCode::kInvalid);
+  CHECK(append(*f.store, "r", 0, {event(1), event(3)})->code == StoreErrorCode::kInvalid);
+  CHECK(append(*f.store, "r", 0, {event(2)})->code == StoreErrorCode::kInvalid);
+  CHECK(load(*f.store, "r").error->code == StoreErrorCode::kNotFound);
+}
+
+STORE_CONTRACT("a command's result is recorded with its events and found by its key") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
+  const CommandKey key{"r", "A", "c1"};
+  REQUIRE_FALSE(append(*f.store, "r", 1, events(2, 2), RecordedResult{key, accepted("c1", 2, 3)}));
+  FindResult found = find(*f.store, key);
+  REQUIRE_FALSE(found.error);
+  REQUIRE(found.result.has_value());
+  CHECK(found.result->command_id() == "c1");
+  CHECK(found.result->first_seq() == 2);
+  CHECK(found.result->last_seq() == 3);
+  CHECK_FALSE(find(*f.store, CommandKey{"r", "B", "c1"}).result);  // ids are per participant
+  CHECK_FALSE(find(*f.store, CommandKey{"r", "A", "c2"}).result);
+  CHECK_FALSE(find(*f.store, CommandKey{"other", "A", "c1"}).result);  // and per room
+}
+
+STORE_CONTRACT(
+    "a retried command's result cannot be recorded twice and its events are not stored") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
+  const CommandKey key{"r", "O:Dr. Kim", "c1"};
+  REQUIRE_FALSE(append(*f.store, "r", 1, events(2, 1), RecordedResult{key, accepted("c1", 2, 2)}));
+  CHECK(append(*f.store, "r", 2, events(3, 1), RecordedResult{key, accepted("c1", 3, 3)})->code ==
+        StoreErrorCode::kConflict);
+  CHECK(load(*f.store, "r").events.size() == 2);
+  CHECK(find(*f.store, key).result->first_seq() == 2);
+}
+
+STORE_CONTRACT("appends to one room complete in the order they were issued") {
+  Fixture f;
+  std::mutex mutex;
+  std::vector<std::uint64_t> completed;
+  std::vector<std::optional<StoreError>> errors;
+  constexpr std::uint64_t kAppends = 20;
+  for (std::uint64_t seq = 1; seq <= kAppends; ++seq) {
+    f.store->append(AppendRequest{"r", seq - 1, {event(seq)}, std::nullopt},
+                    [&, seq](std::optional<StoreError> e) {
+                      std::lock_guard lock(mutex);
+                      completed.push_back(seq);
+                      errors.push_back(std::move(e));
+                    });
+  }
+  // The final append to the same room completes after the earlier ones: waiting for it waits
+  // for all of them.
+  REQUIRE_FALSE(append(*f.store, "r", kAppends, {event(kAppends + 1)}));
+  std::lock_guard lock(mutex);
+  REQUIRE(completed.size() == kAppends);
+  for (std::uint64_t i = 0; i < kAppends; ++i) {
+    CHECK(completed[i] == i + 1);
+    CHECK_FALSE(errors[i]);
+  }
+}
+
+STORE_CONTRACT("a destroyed room is unknown and its id and seqs are never reused") {
+  Fixture f;
+  const CommandKey key{"r", "A", "c1"};
+  REQUIRE_FALSE(append(*f.store, "r", 0, {event(1, "words to forget")},
+                       RecordedResult{key, accepted("c1", 1, 1)}));
+  REQUIRE_FALSE(append(*f.store, "keep", 0, events(1, 1)));
+  REQUIRE_FALSE(destroy(*f.store, "r"));
+  CHECK(load(*f.store, "r").error->code == StoreErrorCode::kNotFound);
+  CHECK_FALSE(find(*f.store, key).result);
+  CHECK(append(*f.store, "r", 0, events(1, 1))->code == StoreErrorCode::kConflict);
+  CHECK(append(*f.store, "r", 1, events(2, 1))->code == StoreErrorCode::kConflict);
+  CHECK(destroy(*f.store, "r")->code == StoreErrorCode::kNotFound);
+  CHECK(destroy(*f.store, "never")->code == StoreErrorCode::kNotFound);
+  CHECK(rewrite(*f.store, "r", {event(1)})->code == StoreErrorCode::kNotFound);
+  ListRoomsResult listed = list(*f.store);
+  REQUIRE(listed.rooms.size() == 1);
+  CHECK(listed.rooms[0].room_id == "keep");
+  CHECK(load(*f.store, "keep").events.size() == 1);
+}
+
+STORE_CONTRACT("rewrite_events replaces the content of stored events and keeps their seqs") {
+  Fixture f;
+  REQUIRE_FALSE(
+      append(*f.store, "r", 0, {event(1, "keep this"), event(2, "erase this"), event(3)}));
+  REQUIRE_FALSE(rewrite(*f.store, "r", {event(2, "[erased]")}));
+  LoadResult loaded = load(*f.store, "r");
+  REQUIRE(loaded.events.size() == 3);
+  CHECK(loaded.events[0].shared().text() == "keep this");
+  CHECK(loaded.events[1].seq() == 2);
+  CHECK(loaded.events[1].shared().text() == "[erased]");
+  CHECK(loaded.events[2].has_floor_passed());
+  REQUIRE_FALSE(append(*f.store, "r", 3, events(4, 1)));  // the room goes on at its seq
+}
+
+STORE_CONTRACT("a rewrite naming an unknown seq is invalid and changes nothing") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, {event(1, "one"), event(2, "two")}));
+  CHECK(rewrite(*f.store, "r", {})->code == StoreErrorCode::kInvalid);
+  CHECK(rewrite(*f.store, "r", {event(1, "x"), event(3, "x")})->code == StoreErrorCode::kInvalid);
+  CHECK(rewrite(*f.store, "r", {event(0, "x")})->code == StoreErrorCode::kInvalid);
+  CHECK(rewrite(*f.store, "r", {event(1, "x"), event(1, "y")})->code == StoreErrorCode::kInvalid);
+  CHECK(rewrite(*f.store, "nope", {event(1, "x")})->code == StoreErrorCode::kNotFound);
+  LoadResult loaded = load(*f.store, "r");
+  REQUIRE(loaded.events.size() == 2);
+  CHECK(loaded.events[0].shared().text() == "one");
+  CHECK(loaded.events[1].shared().text() == "two");
+}
+
+STORE_CONTRACT("list_rooms gives every live room with its last seq and times") {
+  Fixture f;
+  CHECK(list(*f.store).rooms.empty());
+  REQUIRE_FALSE(append(*f.store, "b", 0, events(1, 3)));
+  REQUIRE_FALSE(append(*f.store, "a", 0, events(1, 1)));
+  ListRoomsResult listed = list(*f.store);
+  REQUIRE_FALSE(listed.error);
+  REQUIRE(listed.rooms.size() == 2);
+  CHECK(listed.rooms[0].room_id == "a");
+  CHECK(listed.rooms[1].room_id == "b");
+  CHECK(listed.rooms[1].last_seq == 3);
+  CHECK(listed.rooms[1].first_at_ms == event(1).at_ms());
+  CHECK(listed.rooms[1].last_at_ms == event(3).at_ms());
+}
+
+}  // namespace
+}  // namespace mend::store::contract

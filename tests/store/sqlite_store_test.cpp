@@ -1,0 +1,662 @@
+// SqliteStore beyond the shared contract: durability across reopen, group commit, encryption
+// at rest, corruption and tamper detection, erasure, limits and graceful close.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "server/store/sqlite_store.h"
+#include "store_support.h"
+
+namespace mend::store {
+namespace {
+
+using namespace testing;
+using std::filesystem::path;
+
+constexpr auto kWaitLimit = std::chrono::seconds(30);
+
+std::shared_ptr<SqliteStore> open_store(const path& dir, SqliteStoreOptions options = {}) {
+  options.data_dir = dir;
+  auto opened = SqliteStore::open(std::move(options));
+  REQUIRE_MESSAGE(opened.store, (opened.error ? opened.error->message : ""));
+  return opened.store;
+}
+
+StoreError open_error(const path& dir) {
+  auto opened = SqliteStore::open(SqliteStoreOptions{.data_dir = dir});
+  REQUIRE_FALSE(opened.store);
+  REQUIRE(opened.error.has_value());
+  return *opened.error;
+}
+
+path db_file(const path& dir) { return dir / SqliteStore::kDatabaseFile; }
+
+// A gate a completion can wait at (bounded), opened by the test thread.
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mutex_);
+    REQUIRE(cv_.wait_for(lock, kWaitLimit, [&] { return open_; }));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Counts completions; wait() returns once `expected` have arrived (bounded).
+class Completions {
+ public:
+  explicit Completions(std::size_t expected) : expected_(expected) {}
+  void record(std::optional<StoreError> e) {
+    {
+      std::lock_guard lock(mutex_);
+      failures_ += e ? 1 : 0;
+      ++done_;
+    }
+    cv_.notify_all();
+  }
+  std::size_t wait() {  // returns the number of failures
+    std::unique_lock lock(mutex_);
+    REQUIRE(cv_.wait_for(lock, kWaitLimit, [&] { return done_ >= expected_; }));
+    return failures_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::size_t expected_;
+  std::size_t done_ = 0;
+  std::size_t failures_ = 0;
+};
+
+// A room with enough content to span several database pages.
+void write_conversation(Store& store, const std::string& room, std::uint64_t count) {
+  REQUIRE_FALSE(append(store, room, 0, {event(1, "opening words of " + room)}));
+  for (std::uint64_t seq = 2; seq <= count; ++seq) {
+    const std::string id = "c" + std::to_string(seq);
+    REQUIRE_FALSE(append(store, room, seq - 1,
+                         {event(seq, "turn " + std::to_string(seq) + std::string(200, '.'))},
+                         RecordedResult{{room, "A", id}, accepted(id, seq, seq)}));
+  }
+}
+
+TEST_CASE("committed events and command results survive close and reopen") {
+  TempDir dir;
+  const CommandKey key{"r", "B", "c-42"};
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, {event(1, "hello")}));
+    REQUIRE_FALSE(append(*store, "r", 1, {event(2, "again"), event(3)},
+                         RecordedResult{key, accepted("c-42", 2, 3)}));
+    store->close();
+  }
+  auto store = open_store(dir.path());
+  LoadResult loaded = load(*store, "r");
+  REQUIRE_FALSE(loaded.error);
+  REQUIRE(loaded.events.size() == 3);
+  CHECK(loaded.events[1].shared().text() == "again");
+  // A command retried after the restart gets its original result; its seq is not reused.
+  FindResult found = find(*store, key);
+  REQUIRE(found.result.has_value());
+  CHECK(found.result->first_seq() == 2);
+  CHECK(append(*store, "r", 1, events(2, 1))->code == StoreErrorCode::kConflict);
+  CHECK_FALSE(append(*store, "r", 3, events(4, 1)));
+}
+
+TEST_CASE("durability normal stores and reloads the same way") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path(), SqliteStoreOptions{.durability = Durability::kNormal});
+    REQUIRE_FALSE(append(*store, "r", 0, {event(1, "hello")}));
+  }  // destroyed without an explicit close: the destructor closes
+  auto store = open_store(dir.path());
+  CHECK(load(*store, "r").events.size() == 1);
+}
+
+TEST_CASE("group commit puts every append waiting at that moment into one transaction") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  constexpr std::size_t kThreads = 4;
+  constexpr std::size_t kPerThread = 25;
+  constexpr std::size_t kWaiting = kThreads * kPerThread;
+  Gate in_callback;
+  Gate all_submitted;
+  Completions completions(kWaiting + 1);
+  // The writer runs completions after the commit; holding it in the first one lets the other
+  // appends pile up, as they do under load while a commit's fsync is running.
+  store->append(AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                [&](std::optional<StoreError> e) {
+                  in_callback.open();
+                  all_submitted.wait();
+                  completions.record(std::move(e));
+                });
+  in_callback.wait();
+  std::atomic<std::size_t> submitted{0};
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t i = 0; i < kPerThread; ++i) {
+        const std::string room = "room-" + std::to_string(t) + "-" + std::to_string(i);
+        store->append(AppendRequest{room, 0, {event(1, "text")}, std::nullopt},
+                      [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+        if (++submitted == kWaiting) all_submitted.open();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(completions.wait() == 0);
+  const SqliteStoreStats stats = store->stats();
+  CHECK(stats.appends_committed == kWaiting + 1);
+  CHECK(stats.commits == 2);  // the first append, then all the waiting ones together
+  CHECK(stats.largest_batch == kWaiting);
+  CHECK(list(*store).rooms.size() == kWaiting + 1);
+}
+
+TEST_CASE("a group commit is capped at max_batch appends per transaction") {
+  TempDir dir;
+  auto store = open_store(dir.path(), SqliteStoreOptions{.max_batch = 10});
+  Gate in_callback;
+  Gate submitted;
+  Completions completions(31);
+  store->append(AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                [&](std::optional<StoreError> e) {
+                  in_callback.open();
+                  submitted.wait();
+                  completions.record(std::move(e));
+                });
+  in_callback.wait();
+  for (int i = 0; i < 30; ++i) {
+    store->append(AppendRequest{"r" + std::to_string(i), 0, {event(1)}, std::nullopt},
+                  [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+  }
+  submitted.open();
+  CHECK(completions.wait() == 0);
+  CHECK(store->stats().commits == 4);
+  CHECK(store->stats().largest_batch == 10);
+}
+
+TEST_CASE("no file of the data directory holds the plaintext of a conversation") {
+  TempDir dir;
+  const std::vector<std::string> texts = {
+      "I felt invisible when you checked your phone at dinner",
+      "What I hear you say is that you felt invisible at dinner",
+      "Could we agree on phones away during dinner on weekdays"};
+  const std::string observer = "Dr. Imaginary Kimberly";
+  auto store = open_store(dir.path());
+  v1::Event shared = event(1, texts[0]);
+  v1::Event reflected = event(2);
+  reflected.mutable_actor()->set_role(v1::PARTNER_B);
+  reflected.mutable_reflected()->set_text(texts[1]);
+  v1::Event proposed = event(3);
+  proposed.mutable_actor()->set_role(v1::OBSERVER);
+  proposed.mutable_actor()->set_observer(observer);
+  proposed.mutable_proposed()->set_text(texts[2]);
+  REQUIRE_FALSE(append(*store, "room-1", 0, {shared}));
+  REQUIRE_FALSE(append(*store, "room-1", 1, {reflected},
+                       RecordedResult{{"room-1", "B", "reflect-1"}, accepted("reflect-1", 2, 2)}));
+  REQUIRE_FALSE(
+      append(*store, "room-1", 2, {proposed},
+             RecordedResult{{"room-1", "O:" + observer, "cmd-7"}, accepted("cmd-7", 3, 3)}));
+  REQUIRE(load(*store, "room-1").events.size() == 3);
+  auto scan = [&](const char* when) {
+    INFO(when);
+    CHECK(std::filesystem::exists(db_file(dir.path())));
+    for (const std::string& text : texts) CHECK_FALSE(any_file_contains(dir.path(), text));
+    CHECK_FALSE(any_file_contains(dir.path(), observer));
+  };
+  REQUIRE(std::filesystem::exists(dir.path() / "mend.db-wal"));
+  scan("while open (db, -wal, -shm)");
+  store->close();
+  scan("after close");
+  // The content-free metadata stays readable for metrics and audit.
+  CHECK(sql(db_file(dir.path()), "SELECT kind FROM events WHERE room_id = 'room-1' AND seq = 2") ==
+        std::to_string(v1::Event::kReflected));
+  CHECK(sql(db_file(dir.path()), "SELECT actor_role FROM events WHERE seq = 3") ==
+        std::to_string(v1::OBSERVER));
+}
+
+TEST_CASE("an altered event ciphertext is reported as CORRUPT on load") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, {event(1, "one"), event(2, "two")}));
+  }
+  // Flip one byte of seq 2's ciphertext (after the nonce).
+  const std::string sealed = sql(db_file(dir.path()), "SELECT sealed FROM events WHERE seq = 2");
+  std::string altered = sealed;
+  altered[14] = static_cast<char>(altered[14] ^ 0x20);
+  auto hex = [](const std::string& bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+      out += kDigits[c >> 4];
+      out += kDigits[c & 15];
+    }
+    return out;
+  };
+  sql(db_file(dir.path()), "UPDATE events SET sealed = x'" + hex(altered) + "' WHERE seq = 2");
+  auto store = open_store(dir.path());  // quick_check cannot see inside a blob: open succeeds
+  LoadResult loaded = load(*store, "r");
+  REQUIRE(loaded.error.has_value());
+  CHECK(loaded.error->code == StoreErrorCode::kCorrupt);
+  CHECK(loaded.error->message.find("event 2") != std::string::npos);
+  CHECK(loaded.events.empty());
+}
+
+TEST_CASE("a ciphertext moved to another seq is reported as CORRUPT on load") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, {event(1, "one"), event(2, "two")}));
+    REQUIRE_FALSE(append(*store, "s", 0, {event(1, "other room")}));
+  }
+  const path file = db_file(dir.path());
+  // Swap seqs 1 and 2; and give room s the ciphertext of room r's seq 1.
+  sql(file, "UPDATE events SET seq = 1000 WHERE room_id = 'r' AND seq = 1");
+  sql(file, "UPDATE events SET seq = 1 WHERE room_id = 'r' AND seq = 2");
+  sql(file, "UPDATE events SET seq = 2 WHERE room_id = 'r' AND seq = 1000");
+  sql(file,
+      "UPDATE events SET sealed = (SELECT sealed FROM events WHERE room_id = 'r' AND seq = 2) "
+      "WHERE room_id = 's'");
+  auto store = open_store(dir.path());
+  CHECK(load(*store, "r").error->code == StoreErrorCode::kCorrupt);
+  CHECK(load(*store, "s").error->code == StoreErrorCode::kCorrupt);
+}
+
+TEST_CASE("bytes overwritten inside a stored event in the file are reported as CORRUPT") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, {event(1, std::string(300, 'x'))}));
+  }
+  const path file = db_file(dir.path());
+  const std::string sealed = sql(file, "SELECT sealed FROM events WHERE seq = 1");
+  std::string bytes = read_file(file);
+  const auto at = bytes.find(sealed);
+  REQUIRE(at != std::string::npos);
+  for (std::size_t i = 100; i < 110; ++i) bytes[at + i] = static_cast<char>(bytes[at + i] ^ 0x5a);
+  write_file(file, bytes);
+  auto store = open_store(dir.path());
+  CHECK(load(*store, "r").error->code == StoreErrorCode::kCorrupt);
+}
+
+TEST_CASE("an altered command result is reported as CORRUPT") {
+  TempDir dir;
+  const CommandKey key{"r", "A", "c1"};
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, events(1, 1), RecordedResult{key, accepted("c1", 1, 1)}));
+  }
+  sql(db_file(dir.path()), "UPDATE results SET sealed = zeroblob(40)");
+  auto store = open_store(dir.path());
+  FindResult found = find(*store, key);
+  REQUIRE(found.error.has_value());
+  CHECK(found.error->code == StoreErrorCode::kCorrupt);
+}
+
+TEST_CASE("a truncated database file is refused at open with a message naming the file") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 80);
+  }
+  const path file = db_file(dir.path());
+  const std::string whole = read_file(file);
+  REQUIRE(whole.size() >= 8 * 4096);
+  SUBCASE("cut inside a page") { std::filesystem::resize_file(file, whole.size() / 2 + 123); }
+  SUBCASE("cut at a page boundary") { std::filesystem::resize_file(file, whole.size() - 2 * 4096); }
+  SUBCASE("cut inside the header") { std::filesystem::resize_file(file, 50); }
+  const StoreError error = open_error(dir.path());
+  CHECK(error.code == StoreErrorCode::kCorrupt);
+  CHECK(error.message.find(file.string()) != std::string::npos);
+  CHECK(error.message.find("truncated") != std::string::npos);
+}
+
+TEST_CASE(
+    "a database file with overwritten bytes is refused at open with a message naming the file") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 80);
+  }
+  const path file = db_file(dir.path());
+  std::string bytes = read_file(file);
+  SUBCASE("a b-tree page header") {
+    for (std::size_t i = 0; i < 12; ++i) bytes[4096 + i] = static_cast<char>(0xff);
+  }
+  SUBCASE("the file header") {
+    for (std::size_t i = 0; i < 16; ++i) bytes[i] = static_cast<char>(0xa5);
+  }
+  SUBCASE("a whole page in the middle") {
+    for (std::size_t i = 0; i < 4096; ++i)
+      bytes[(bytes.size() / 4096 / 2) * 4096 + i] = static_cast<char>(i * 7);
+  }
+  write_file(file, bytes);
+  const StoreError error = open_error(dir.path());
+  CHECK(error.code == StoreErrorCode::kCorrupt);
+  CHECK(error.message.find(file.string()) != std::string::npos);
+}
+
+TEST_CASE("destroy_room leaves neither the room key nor the ciphertext in any file") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  write_conversation(*store, "gone", 20);
+  write_conversation(*store, "kept", 5);
+  const path file = db_file(dir.path());
+  const std::string wrapped = sql(file, "SELECT wrapped_key FROM room_keys WHERE room_id = 'gone'");
+  const std::string sealed =
+      sql(file, "SELECT sealed FROM events WHERE room_id = 'gone' AND seq = 7");
+  const std::string result = sql(file, "SELECT sealed FROM results WHERE room_id = 'gone' LIMIT 1");
+  REQUIRE(wrapped.size() == 60);
+  REQUIRE(sealed.size() > 200);
+  REQUIRE(any_file_contains(dir.path(), wrapped));
+  REQUIRE(any_file_contains(dir.path(), sealed));
+  REQUIRE_FALSE(destroy(*store, "gone"));
+  CHECK(store->stats().checkpoints_incomplete == 0);
+  CHECK_FALSE(any_file_contains(dir.path(), wrapped));
+  CHECK_FALSE(any_file_contains(dir.path(), sealed));
+  CHECK_FALSE(any_file_contains(dir.path(), result));
+  CHECK(sql(file, "SELECT count(*) FROM events WHERE room_id = 'gone'") == "0");
+  CHECK(load(*store, "kept").events.size() == 5);
+  store->close();
+  store = open_store(dir.path());
+  CHECK(load(*store, "gone").error->code == StoreErrorCode::kNotFound);
+  CHECK(append(*store, "gone", 0, events(1, 1))->code == StoreErrorCode::kConflict);
+}
+
+TEST_CASE("rewrite_events leaves no copy of the replaced ciphertext in any file") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  REQUIRE_FALSE(append(*store, "r", 0, {event(1, "private " + std::string(100, 'p')), event(2)}));
+  const path file = db_file(dir.path());
+  const std::string before = sql(file, "SELECT sealed FROM events WHERE seq = 1");
+  REQUIRE_FALSE(rewrite(*store, "r", {event(1, "[erased]")}));
+  CHECK_FALSE(any_file_contains(dir.path(), before));
+  CHECK(load(*store, "r").events[0].shared().text() == "[erased]");
+}
+
+TEST_CASE("an interrupted destroy_room is finished at the next open") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 3);
+  }
+  // The state after the key-shredding transaction committed and before the rows went.
+  const path file = db_file(dir.path());
+  sql(file, "DELETE FROM room_keys WHERE room_id = 'r'");
+  sql(file, "UPDATE rooms SET destroyed = 1 WHERE room_id = 'r'");
+  auto store = open_store(dir.path());
+  CHECK(sql(file, "SELECT count(*) FROM events") == "0");
+  CHECK(sql(file, "SELECT count(*) FROM results") == "0");
+  CHECK(load(*store, "r").error->code == StoreErrorCode::kNotFound);
+}
+
+TEST_CASE("a master key file that does not match the database is refused at open") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
+  }
+  write_file(dir.path() / SqliteStore::kMasterKeyFile, std::string(32, 'w'));
+  const StoreError error = open_error(dir.path());
+  CHECK(error.code == StoreErrorCode::kCorrupt);
+  CHECK(error.message.find("master key") != std::string::npos);
+}
+
+TEST_CASE("an existing database without its master key file is refused, and no new key is made") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
+  }
+  const path key_file = dir.path() / SqliteStore::kMasterKeyFile;
+  std::filesystem::remove(key_file);
+  const StoreError error = open_error(dir.path());
+  CHECK(error.code == StoreErrorCode::kInvalid);
+  CHECK(error.message.find(key_file.string()) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(key_file));
+}
+
+TEST_CASE("a master key file elsewhere is used when configured") {
+  TempDir dir;
+  TempDir keys;
+  const path key_file = keys.path() / "mend.key";
+  {
+    auto store = open_store(dir.path(), SqliteStoreOptions{.master_key_file = key_file});
+    REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
+  }
+  CHECK(std::filesystem::exists(key_file));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / SqliteStore::kMasterKeyFile));
+  auto store = open_store(dir.path(), SqliteStoreOptions{.master_key_file = key_file});
+  CHECK(load(*store, "r").events.size() == 1);
+}
+
+TEST_CASE("a database of a newer schema version is refused at open") {
+  TempDir dir;
+  open_store(dir.path()).reset();
+  sql(db_file(dir.path()), "PRAGMA user_version = 99");
+  const StoreError error = open_error(dir.path());
+  CHECK(error.code == StoreErrorCode::kInvalid);
+  CHECK(error.message.find("schema version 99") != std::string::npos);
+}
+
+TEST_CASE("a SQLite file of another application is refused at open") {
+  TempDir dir;
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db_file(dir.path()).c_str(), &raw) == SQLITE_OK);
+  sqlite3_exec(raw, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('hi');", nullptr,
+               nullptr, nullptr);
+  sqlite3_close(raw);
+  const StoreError error = open_error(dir.path());
+  CHECK(error.code == StoreErrorCode::kInvalid);
+  INFO(error.message);
+  CHECK(error.message.find("not a mend database") != std::string::npos);
+}
+
+TEST_CASE("writes over the pending limit are refused with UNAVAILABLE and the rest complete") {
+  TempDir dir;
+  auto store = open_store(dir.path(), SqliteStoreOptions{.max_pending_writes = 2});
+  Gate in_callback;
+  Gate release;
+  Completions completions(3);
+  store->append(AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                [&](std::optional<StoreError> e) {
+                  in_callback.open();
+                  release.wait();
+                  completions.record(std::move(e));
+                });
+  in_callback.wait();  // the writer is busy and its queue is empty
+  for (const char* room : {"a", "b"}) {
+    store->append(AppendRequest{room, 0, {event(1)}, std::nullopt},
+                  [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+  }
+  CHECK(append(*store, "c", 0, events(1, 1))->code == StoreErrorCode::kUnavailable);
+  CHECK(store->stats().pending_writes == 2);
+  release.open();
+  CHECK(completions.wait() == 0);
+  CHECK(store->stats().writes_refused == 1);
+}
+
+TEST_CASE("close completes every pending append before it returns, then refuses calls") {
+  TempDir dir;
+  constexpr std::size_t kAppends = 200;
+  {
+    auto store = open_store(dir.path());
+    std::atomic<std::size_t> ok{0};
+    for (std::size_t seq = 1; seq <= kAppends; ++seq) {
+      store->append(AppendRequest{"r", seq - 1, {event(seq)}, std::nullopt},
+                    [&](std::optional<StoreError> e) { ok += e ? 0 : 1; });
+    }
+    store->close();
+    CHECK(ok == kAppends);
+    CHECK(append(*store, "r", kAppends, events(kAppends + 1, 1))->code ==
+          StoreErrorCode::kUnavailable);
+    CHECK(load(*store, "r").error->code == StoreErrorCode::kUnavailable);
+    store->close();  // idempotent
+  }
+  auto store = open_store(dir.path());
+  CHECK(load(*store, "r").events.size() == kAppends);
+}
+
+TEST_CASE("reads are not blocked by a busy writer and see only committed appends") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
+  Gate in_callback;
+  Gate release;
+  Completions completions(2);
+  store->append(AppendRequest{"r", 1, {event(2)}, std::nullopt}, [&](std::optional<StoreError> e) {
+    in_callback.open();
+    release.wait();
+    completions.record(std::move(e));
+  });
+  in_callback.wait();  // seq 2 is committed; the writer is held
+  store->append(AppendRequest{"r", 2, {event(3)}, std::nullopt},
+                [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+  CHECK(load(*store, "r").events.size() == 2);  // seq 3 is queued, not committed
+  release.open();
+  CHECK(completions.wait() == 0);
+  CHECK(load(*store, "r").events.size() == 3);
+}
+
+// The child side of the kill -9 test: `rooms` rooms append one event at a time forever; each
+// acknowledged (completed) append is reported on `ack_fd` as {room, seq}. Never returns.
+[[noreturn]] void append_until_killed(const path& dir, Durability durability, int ack_fd) {
+  SqliteStoreOptions options;
+  options.data_dir = dir;
+  options.durability = durability;
+  auto opened = SqliteStore::open(options);
+  if (!opened.store) _exit(3);
+  struct Loop {
+    std::shared_ptr<SqliteStore> store;
+    int fd;
+    void next(std::uint32_t room, std::uint32_t seq) {
+      const std::string id = "room-" + std::to_string(room);
+      store->append(AppendRequest{id,
+                                  seq - 1u,
+                                  {event(seq, "words " + std::to_string(seq))},
+                                  RecordedResult{{id, "A", "c" + std::to_string(seq)},
+                                                 accepted("c" + std::to_string(seq), seq, seq)}},
+                    [this, room, seq](std::optional<StoreError> e) {
+                      if (e) _exit(4);
+                      const std::array<std::uint32_t, 2> ack{room, seq};
+                      if (::write(fd, ack.data(), sizeof ack) != sizeof ack) _exit(5);
+                      next(room, seq + 1);
+                    });
+    }
+  };
+  static Loop loop{opened.store, ack_fd};
+  for (std::uint32_t room = 0; room < 4; ++room) loop.next(room, 1);
+  for (;;) ::pause();  // until SIGKILL
+}
+
+// Reads acks until `count` arrived (or the time limit), then returns the highest seq per room.
+std::map<std::uint32_t, std::uint32_t> read_acks(int fd, std::size_t count, bool drain) {
+  std::map<std::uint32_t, std::uint32_t> highest;
+  std::size_t received = 0;
+  const auto until = std::chrono::steady_clock::now() + kWaitLimit;
+  while (drain || received < count) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, drain ? 0 : 1000) <= 0) {
+      if (drain || std::chrono::steady_clock::now() > until) break;
+      continue;
+    }
+    std::array<std::uint32_t, 2> ack{};
+    const auto n = ::read(fd, ack.data(), sizeof ack);
+    if (n != static_cast<ssize_t>(sizeof ack)) break;  // EOF after the kill
+    highest[ack[0]] = std::max(highest[ack[0]], ack[1]);
+    ++received;
+  }
+  return highest;
+}
+
+TEST_CASE("every acknowledged append survives kill -9 of the writing process") {
+  Durability durability = Durability::kFull;
+  SUBCASE("durability full") {}
+  SUBCASE("durability normal") { durability = Durability::kNormal; }
+  TempDir dir;
+  std::array<int, 2> fds{};
+  REQUIRE(::pipe(fds.data()) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    append_until_killed(dir.path(), durability, fds[1]);
+  }
+  ::close(fds[1]);
+  auto acked = read_acks(fds[0], 400, false);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFSIGNALED(status));
+  for (const auto& [room, seq] : read_acks(fds[0], 0, true))
+    acked[room] = std::max(acked[room], seq);
+  ::close(fds[0]);
+  REQUIRE(acked.size() == 4);
+
+  auto store = open_store(dir.path());
+  for (const auto& [room, seq] : acked) {
+    const std::string id = "room-" + std::to_string(room);
+    LoadResult loaded = load(*store, id);
+    REQUIRE_FALSE(loaded.error);
+    REQUIRE(loaded.events.size() >= seq);  // every acknowledged append is there
+    for (std::size_t i = 0; i < loaded.events.size(); ++i) CHECK(loaded.events[i].seq() == i + 1);
+    CHECK(find(*store, CommandKey{id, "A", "c" + std::to_string(seq)}).result->last_seq() == seq);
+    const std::uint64_t last = loaded.events.size();
+    CHECK(append(*store, id, last - 1, events(last, 1))->code == StoreErrorCode::kConflict);
+    CHECK_FALSE(append(*store, id, last, events(last + 1, 1)));  // no seq is reused
+  }
+}
+
+TEST_CASE("a truncated database file beside a WAL left by a crash is refused at open") {
+  TempDir dir;
+  TempDir crashed;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 80);
+    store->close();
+    store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 80, events(81, 1)));
+    // A copy of the files of a running store, as a crash leaves them.
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      std::filesystem::copy_file(entry.path(), crashed.path() / entry.path().filename());
+    }
+  }
+  const path file = db_file(crashed.path());
+  REQUIRE(std::filesystem::file_size(crashed.path() / "mend.db-wal") > 0);
+  SUBCASE("whole, it opens") {
+    auto store = open_store(crashed.path());
+    CHECK(load(*store, "r").events.size() == 81);
+    return;
+  }
+  SUBCASE("truncated, it is refused") {
+    std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+    const StoreError error = open_error(crashed.path());
+    CHECK(error.code == StoreErrorCode::kCorrupt);
+    CHECK(error.message.find(file.string()) != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace mend::store

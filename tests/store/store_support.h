@@ -1,0 +1,54 @@
+// Helpers for the store tests: a temporary data directory, blocking wrappers around the
+// asynchronous Store calls (they wait on the completion, bounded in time), event builders and
+// raw file access for corruption tests.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/store/store.h"
+
+namespace mend::store::testing {
+
+// A fresh directory under the system temp directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// An event of `seq` at a fixed time; with text: a Shared by partner A, else a FloorPassed.
+v1::Event event(std::uint64_t seq, const std::string& text = {});
+std::vector<v1::Event> events(std::uint64_t first, std::uint64_t count);
+v1::CommandResult accepted(const std::string& command_id, std::uint64_t first, std::uint64_t last);
+
+// Blocking calls: wait for the completion (at most kWaitLimit) and return what it reported.
+std::optional<StoreError> append(Store& store, const std::string& room, std::uint64_t expected,
+                                 std::vector<v1::Event> evs,
+                                 std::optional<RecordedResult> result = std::nullopt);
+LoadResult load(Store& store, const std::string& room, std::uint64_t after_seq = 0);
+FindResult find(Store& store, const CommandKey& key);
+std::optional<StoreError> destroy(Store& store, const std::string& room);
+std::optional<StoreError> rewrite(Store& store, const std::string& room,
+                                  std::vector<v1::Event> evs);
+ListRoomsResult list(Store& store);
+
+// Raw file helpers for corruption and at-rest tests.
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& bytes);
+// Whether any file in `dir` (recursively) contains `needle`, byte for byte.
+bool any_file_contains(const std::filesystem::path& dir, const std::string& needle);
+// Runs one SQL statement on the database file directly (not through the store) and returns
+// the first column of the first row as bytes (empty when none).
+std::string sql(const std::filesystem::path& db_file, const std::string& statement);
+
+}  // namespace mend::store::testing
