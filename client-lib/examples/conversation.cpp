@@ -79,18 +79,25 @@ std::string describe(const v1::Event& event, const v1::RoomView& view) {
     case v1::Event::kConsentGiven: return actor + " agreed to the terms of this conversation.";
     case v1::Event::kConversationOpened: return actor + " opened with an intention and a topic.";
     case v1::Event::kStageStarted:
-      return "A new stage begins; " + who(v1::Actor{}, view) + " gives the floor to " +
+      return std::string("A new stage begins: ") +
              (event.stage_started().speaker() == v1::PARTNER_A ? view.partner_a_name()
                                                                : view.partner_b_name()) +
-             ".";
+             " has the floor.";
     case v1::Event::kShared: return actor + " shared something from the heart.";
-    case v1::Event::kReflected: return actor + " reflected back what they heard.";
+    case v1::Event::kReflected:
+      switch (event.reflected().kind()) {
+        case v1::MIRROR: return actor + " mirrored back what they heard.";
+        case v1::SUMMARY: return actor + " summed up what they heard.";
+        case v1::VALIDATION: return actor + " said how it makes sense.";
+        case v1::EMPATHY: return actor + " imagined how it feels.";
+        default: return actor + " reflected back what they heard.";
+      }
     case v1::Event::kConfirmed: return actor + " confirmed: \"you got it\".";
     case v1::Event::kCorrected: return actor + " gently corrected the reflection.";
     case v1::Event::kMoreAnswered:
       return actor + (event.more_answered().more() ? " has more to say." : " has said it all.");
     case v1::Event::kFloorPassed: return actor + " passed the floor.";
-    case v1::Event::kRolesSwitched: return "Roles switch: the listener now speaks.";
+    case v1::Event::kRolesSwitched: return "Roles switch: the listener now has the floor.";
     case v1::Event::kApologyAccepted: return actor + " accepted the apology.";
     case v1::Event::kUnderstoodSent: return actor + " feels they understand.";
     case v1::Event::kSolutionGateOpened: return "Both may now choose whether to solve problems.";

@@ -71,6 +71,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         pending_(options_.max_pending_commands),
         resolver_(strand_),
         retry_timer_(strand_),
+        keepalive_timer_(strand_),
         published_last_seq_(options_.resume_after_seq),
         published_epoch_(options_.room_epoch) {}
 
@@ -209,6 +210,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // Ends the current transport (if any); every callback of it becomes stale.
   void release_transport(bool graceful) {
     ++generation_;
+    keepalive_timer_.cancel();
     welcomed_ = false;
     writing_ = false;
     write_queue_.clear();
@@ -345,12 +347,28 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       published_view_ = std::make_shared<const v1::RoomView>(welcome.view());
     }
     set_state(ConnectionState::kOnline, {});
+    schedule_keepalive(generation_);
     if (handlers_.on_welcome) handlers_.on_welcome(welcome);
     if (outcome == EventSequencer::WelcomeOutcome::kReset && handlers_.on_reset) {
       handlers_.on_reset(welcome.view());
     }
     if (handlers_.on_view) handlers_.on_view(welcome.view());
     resend_pending();
+  }
+
+  void schedule_keepalive(std::uint64_t generation) {
+    if (options_.keepalive_interval.count() <= 0) return;
+    keepalive_timer_.expires_after(options_.keepalive_interval);
+    keepalive_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+      if (ec || !self->current(generation) || !self->welcomed_) return;
+      const auto quiet = std::chrono::steady_clock::now() - self->last_write_;
+      if (quiet >= self->options_.keepalive_interval) {
+        v1::ClientFrame ack;
+        ack.mutable_heartbeat_ack()->set_last_seq_received(self->sequencer_.last_delivered());
+        self->write(ack);
+      }
+      self->schedule_keepalive(generation);
+    });
   }
 
   void resend_pending() {
@@ -382,6 +400,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void write(const v1::ClientFrame& frame) {
     if (!transport_) return;
+    last_write_ = std::chrono::steady_clock::now();
     write_queue_.push_back(std::make_shared<const std::string>(frame.SerializeAsString()));
     if (!writing_) write_next();
   }
@@ -448,6 +467,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   PendingCommands pending_;
   tcp::resolver resolver_;
   net::steady_timer retry_timer_;
+  net::steady_timer keepalive_timer_;
+  std::chrono::steady_clock::time_point last_write_{};
   std::shared_ptr<detail::Transport> transport_;
   bool transport_open_ = false;
   std::uint64_t generation_ = 0;  // bumped whenever a transport ends; stale callbacks see it

@@ -156,4 +156,34 @@ class Mendd {
   std::string log_;
 };
 
+// Runs a program to completion with its output discarded; its exit code, or -1 when it did not
+// exit within `bound` (it is then killed).
+inline int run_program(const std::vector<std::string>& args, std::chrono::seconds bound) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd poll_fd{pidfd, POLLIN, 0};
+    ::poll(&poll_fd, 1, static_cast<int>(std::chrono::milliseconds(bound).count()));
+    ::close(pidfd);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) != pid) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 }  // namespace mend::testing

@@ -96,6 +96,11 @@ struct ClientOptions {
   // The connection is considered lost after this long without any frame from the server
   // (the server sends a Heartbeat after 25 s of silence).
   std::chrono::milliseconds idle_timeout{75'000};
+  // When the client has sent nothing for this long while online, it sends an unsolicited
+  // HeartbeatAck (its cumulative position), so that a quiet participant (an observer) in a busy
+  // room, where the server never needs to send a Heartbeat, is not taken for silent.
+  // 0 disables it (heartbeats are then only answered).
+  std::chrono::milliseconds keepalive_interval{20'000};
   // Commands that may wait for a result at once; more fail with kTooManyPending.
   std::size_t max_pending_commands = 1024;
   // Largest server frame accepted; a larger one drops the connection (then reconnects).
@@ -157,9 +162,12 @@ class Client {
   // called a second time.
   ClientError start();
 
-  // Closes the connection (close code 1000), fails every pending command with kStopped and
-  // moves to kClosed. No handler runs after stop() returns, except completions that were
-  // already executing. Idempotent; safe from any thread, including a handler.
+  // Closes the connection (close code 1000), resolves every pending command with kStopped
+  // (their completions run on the client's thread before stop() returns) and moves to kClosed.
+  // No other handler runs once stop() returned. Blocks until the client's strand ran the stop,
+  // unless called from a handler (then it runs inline). Idempotent; safe from any thread. With
+  // an external executor, that executor must be running for stop() (and the destructor) to
+  // return.
   void stop();
 
   // Sends a command and returns a future resolved with its outcome. If command.command_id()
