@@ -1,0 +1,191 @@
+// mendd: wires configuration, key material, templates, the rooms and the network layer, and
+// shuts down gracefully on SIGTERM/SIGINT (DESIGN.md section 9).
+// Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
+#include "server/rooms/room_service_impl.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/app/config.h"
+#include "server/app/logging.h"
+#include "server/engine/templates.h"
+#include "server/net/credentials.h"
+#include "server/net/server.h"
+#include "server/rooms/tokens.h"
+#include "server/store/memory_store.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using mend::app::AppConfig;
+
+constexpr int kExitConfig = 2;
+
+std::vector<std::string> environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) env.emplace_back(*entry);
+  return env;
+}
+
+std::filesystem::path default_templates_dir() {
+  const std::filesystem::path source = std::filesystem::path(MEND_SOURCE_DIR) / "server/templates";
+  std::error_code ec;
+  if (std::filesystem::is_directory(source, ec)) return source;
+  return "/usr/share/mend/templates";
+}
+
+// API keys: one per line; blank lines and lines starting with '#' are skipped.
+std::optional<std::vector<std::string>> read_api_keys(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::vector<std::string> keys;
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    std::size_t start = 0;
+    while (start < line.size() && std::isspace(static_cast<unsigned char>(line[start]))) ++start;
+    line.erase(0, start);
+    if (!line.empty() && line.front() != '#') keys.push_back(line);
+  }
+  return keys;
+}
+
+std::optional<mend::engine::TemplateCatalog> load_templates(const std::filesystem::path& dir) {
+  auto loaded = mend::engine::TemplateCatalog::load(dir);
+  if (!loaded.catalog) {
+    for (const auto& error : loaded.errors) spdlog::error("template: {}", error.to_string());
+    return std::nullopt;
+  }
+  return std::move(loaded.catalog);
+}
+
+std::optional<mend::net::TlsFiles> tls_files(const AppConfig& config) {
+  if (config.tls_cert) return mend::net::TlsFiles{*config.tls_cert, *config.tls_key};
+  auto generated = mend::net::ensure_self_signed_certificate(config.data_dir);
+  if (auto* error = std::get_if<mend::net::SetupError>(&generated)) {
+    spdlog::error("{}: {}", error->code, error->message);
+    return std::nullopt;
+  }
+  return std::get<mend::net::TlsFiles>(generated);
+}
+
+int serve(const AppConfig& config) {
+  auto files = tls_files(config);
+  if (!files) return kExitConfig;
+  auto tls = mend::net::make_tls_context(*files);
+  if (auto* error = std::get_if<mend::net::SetupError>(&tls)) {
+    spdlog::error("{}: {}", error->code, error->message);
+    return kExitConfig;
+  }
+  auto secret = mend::net::load_or_create_secret(
+      config.token_secret_file.value_or(config.data_dir / mend::net::kTokenSecretFile));
+  if (auto* error = std::get_if<mend::net::SetupError>(&secret)) {
+    spdlog::error("{}: {}", error->code, error->message);
+    return kExitConfig;
+  }
+  std::vector<std::string> api_keys;
+  if (config.api_key_file) {
+    auto keys = read_api_keys(*config.api_key_file);
+    if (!keys || keys->empty()) {
+      spdlog::error("cannot read API keys from {}", config.api_key_file->string());
+      return kExitConfig;
+    }
+    api_keys = std::move(*keys);
+  }
+  auto templates = load_templates(config.templates_dir);
+  if (!templates) return kExitConfig;
+
+  asio::io_context ioc(static_cast<int>(config.threads));
+  mend::rooms::RoomServiceConfig room_config;
+  room_config.commands_per_second = config.commands_per_second;
+  room_config.command_burst = config.command_burst;
+  room_config.default_invite_ttl_s = config.invite_ttl_s;
+  const std::size_t template_count = templates->size();
+  auto rooms = std::make_shared<mend::rooms::RoomServiceImpl>(
+      ioc.get_executor(), std::make_shared<mend::store::MemoryStore>(), std::move(*templates),
+      mend::rooms::TokenSigner(std::get<std::string>(secret)), mend::rooms::system_clock(),
+      room_config);
+
+  mend::net::ServerDeps deps;
+  deps.rooms = rooms;
+  deps.verify_token = [rooms](std::string_view token, std::int64_t now_ms)
+      -> std::optional<mend::rooms::Participant> {
+    auto verified = rooms->tokens().verify(token, now_ms);
+    auto* claims = std::get_if<mend::rooms::TokenClaims>(&verified);
+    if (!claims) return std::nullopt;
+    return mend::rooms::Participant{claims->room_id, claims->participant};
+  };
+  deps.api_keys = std::move(api_keys);
+  deps.tls = std::get<std::shared_ptr<asio::ssl::context>>(tls);
+  deps.extra_metrics = [rooms] { return rooms->metrics().prometheus_text(); };
+  mend::net::Server server(ioc, config.net, std::move(deps));
+
+  const auto [host, port] = *mend::app::split_host_port(config.listen);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    spdlog::error("--listen: {} is not an IP address", host);
+    return kExitConfig;
+  }
+  auto bound = server.listen(asio::ip::tcp::endpoint(address, port));
+  if (auto* error = std::get_if<mend::net::SetupError>(&bound)) {
+    spdlog::error("{}: {}", error->code, error->message);
+    return kExitConfig;
+  }
+  const auto endpoint = std::get<asio::ip::tcp::endpoint>(bound);
+  spdlog::info("mendd {} listening on {}:{} (TLS and {} plaintext), {} threads, {} templates, "
+               "store {}", MEND_VERSION, endpoint.address().to_string(), endpoint.port(),
+               config.net.allow_plaintext ? "any" : "loopback-only", config.threads,
+               template_count, config.store);
+
+  auto work = asio::make_work_guard(ioc);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  bool draining = false;
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& error, int number) {
+        if (error) return;
+        if (draining) {
+          spdlog::warn("second signal {}: stopping now", number);
+          ioc.stop();
+          return;
+        }
+        draining = true;
+        spdlog::info("signal {}: draining (readiness fails, clients closed with 4001)", number);
+        server.drain([&](bool all_closed) {
+          spdlog::info("drain finished ({}); exiting",
+                       all_closed ? "every connection closed" : "deadline reached");
+          work.reset();
+          ioc.stop();
+        });
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+
+  std::vector<std::jthread> workers;
+  for (unsigned i = 1; i < config.threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& worker : workers) worker.join();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = mend::app::parse_config(argc, argv, environment(), default_templates_dir());
+  if (auto* exit = std::get_if<mend::app::Exit>(&parsed)) {
+    (exit->code == 0 ? std::cout : std::cerr) << exit->text;
+    return exit->code;
+  }
+  const auto& config = std::get<AppConfig>(parsed);
+  mend::app::setup_logging(config.log_format, config.log_level);
+  return serve(config);
+}

@@ -1,0 +1,210 @@
+#include "server/net/http_api.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <openssl/crypto.h>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/version.hpp>
+
+#include "mend/v1/api.pb.h"
+#include "server/net/shared_state.h"
+
+namespace mend::net {
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr std::string_view kRoomsPrefix = "/v1/rooms/";
+constexpr const char* kJson = "application/json";
+constexpr const char* kPrometheusText = "text/plain; version=0.0.4; charset=utf-8";
+
+HttpResponse make_response(const HttpRequest& request, http::status status,
+                           const char* content_type, std::string body) {
+  HttpResponse response{status, request.version()};
+  response.set(http::field::server, "mendd");
+  response.set(http::field::content_type, content_type);
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+std::string to_json(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+HttpResponse json_response(const HttpRequest& request, http::status status,
+                           const google::protobuf::Message& message) {
+  return make_response(request, status, kJson, to_json(message));
+}
+
+http::status status_of(int code) {
+  const auto status = http::int_to_status(static_cast<unsigned>(code));
+  return status == http::status::unknown ? http::status::internal_server_error : status;
+}
+
+// The bearer credential of the Authorization header, or empty.
+std::string_view bearer(const HttpRequest& request) {
+  auto it = request.find(http::field::authorization);
+  if (it == request.end()) return {};
+  std::string_view value(it->value().data(), it->value().size());
+  constexpr std::string_view kScheme = "Bearer ";
+  if (value.size() <= kScheme.size() || value.substr(0, kScheme.size()) != kScheme) return {};
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  return value;
+}
+
+bool same_secret(std::string_view a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The API key the request carries, when it matches one of the server's keys.
+std::optional<std::string> matching_api_key(const ServerState& state,
+                                            const HttpRequest& request) {
+  const std::string_view presented = bearer(request);
+  if (presented.empty()) return std::nullopt;
+  for (const auto& key : state.deps.api_keys) {
+    if (same_secret(presented, key)) return key;
+  }
+  return std::nullopt;
+}
+
+void create_room(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
+                 const RequestContext& context, std::function<void(HttpResponse)> respond) {
+  std::string creator = "ip:" + context.peer.to_string();
+  if (!state->deps.api_keys.empty()) {
+    auto key = matching_api_key(*state, request);
+    if (!key) {
+      return respond(error_response(*state, request, http::status::unauthorized,
+                                    kErrUnauthenticated,
+                                    "POST /v1/rooms needs a valid API key "
+                                    "(Authorization: Bearer <key>)."));
+    }
+    creator = "key:" + *key;
+  }
+  v1::CreateRoomRequest body;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  if (!google::protobuf::util::JsonStringToMessage(request.body(), &body, options).ok()) {
+    return respond(error_response(*state, request, http::status::bad_request, kErrInvalidJson,
+                                  "The body is not a valid CreateRoomRequest JSON object."));
+  }
+  if (!state->room_quota.try_take(creator)) {
+    return respond(error_response(*state, request, http::status::too_many_requests,
+                                  kErrRoomQuota,
+                                  "This creator has reached its limit of rooms."));
+  }
+  state->deps.rooms->create_room(
+      body, [state, request_head = HttpRequest(request.base()), creator,
+             respond = std::move(respond)](rooms::Result<v1::CreateRoomResponse> result) {
+        if (result.error || !result.value) {
+          state->room_quota.give_back(creator);
+          const auto error = result.error.value_or(
+              rooms::ServiceError{"INTERNAL", "The room could not be created.", 500});
+          return respond(error_response(*state, request_head, status_of(error.http_status),
+                                        error.code, error.message));
+        }
+        respond(json_response(request_head, http::status::created, *result.value));
+      });
+}
+
+void get_room(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
+              std::string_view room_id, std::function<void(HttpResponse)> respond) {
+  const std::string_view token = bearer(request);
+  auto who = token.empty() ? std::nullopt : state->deps.verify_token(token, state->now_ms());
+  if (!who) {
+    return respond(error_response(*state, request, http::status::unauthorized,
+                                  kErrUnauthenticated,
+                                  "A valid invite token is needed (Authorization: Bearer)."));
+  }
+  if (who->room_id != room_id) {
+    return respond(error_response(*state, request, http::status::not_found, "UNKNOWN_ROOM",
+                                  "There is no such room for this invite."));
+  }
+  state->deps.rooms->get_view(
+      *who, [state, request_head = HttpRequest(request.base()),
+             respond = std::move(respond)](rooms::Result<v1::GetRoomResponse> result) {
+        if (result.error || !result.value) {
+          const auto error = result.error.value_or(
+              rooms::ServiceError{"INTERNAL", "The room could not be read.", 500});
+          return respond(error_response(*state, request_head, status_of(error.http_status),
+                                        error.code, error.message));
+        }
+        respond(json_response(request_head, http::status::ok, *result.value));
+      });
+}
+
+HttpResponse method_not_allowed(ServerState& state, const HttpRequest& request) {
+  return error_response(state, request, http::status::method_not_allowed, kErrMethodNotAllowed,
+                        "This method is not supported on this path.");
+}
+
+}  // namespace
+
+std::string_view target_path(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+HttpResponse error_response(ServerState& state, const HttpRequest& request, http::status status,
+                            const std::string& code, const std::string& message) {
+  state.metrics.rejection(code);
+  v1::ErrorResponse body;
+  body.set_code(code);
+  body.set_message(message);
+  return json_response(request, status, body);
+}
+
+void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,
+                 const RequestContext& context, std::function<void(HttpResponse)> respond) {
+  state->metrics.http_request();
+  const std::string_view path = target_path(request.target());
+  const auto method = request.method();
+  const bool get = method == http::verb::get || method == http::verb::head;
+
+  if (path == "/healthz") {
+    if (!get) return respond(method_not_allowed(*state, request));
+    return respond(make_response(request, http::status::ok, kJson, R"({"status":"ok"})"));
+  }
+  if (path == "/readyz") {
+    if (!get) return respond(method_not_allowed(*state, request));
+    if (state->draining.load()) {
+      return respond(error_response(*state, request, http::status::service_unavailable,
+                                    kErrUnavailable, "The server is shutting down."));
+    }
+    return respond(make_response(request, http::status::ok, kJson, R"({"status":"ready"})"));
+  }
+  if (path == "/metrics") {
+    if (!get) return respond(method_not_allowed(*state, request));
+    std::string text = state->metrics.render_prometheus();
+    if (state->deps.extra_metrics) text += state->deps.extra_metrics();
+    return respond(make_response(request, http::status::ok, kPrometheusText, std::move(text)));
+  }
+  if (path == "/v1/templates") {
+    if (!get) return respond(method_not_allowed(*state, request));
+    return respond(json_response(request, http::status::ok, state->deps.rooms->list_templates()));
+  }
+  if (path == "/v1/rooms") {
+    if (method != http::verb::post) return respond(method_not_allowed(*state, request));
+    if (state->draining.load()) {
+      return respond(error_response(*state, request, http::status::service_unavailable,
+                                    kErrUnavailable, "The server is shutting down."));
+    }
+    return create_room(state, request, context, std::move(respond));
+  }
+  if (path.size() > kRoomsPrefix.size() && path.substr(0, kRoomsPrefix.size()) == kRoomsPrefix &&
+      path.find('/', kRoomsPrefix.size()) == std::string_view::npos) {
+    if (!get) return respond(method_not_allowed(*state, request));
+    return get_room(state, request, path.substr(kRoomsPrefix.size()), std::move(respond));
+  }
+  respond(error_response(*state, request, http::status::not_found, kErrNotFound,
+                         "There is nothing at this path."));
+}
+
+}  // namespace mend::net

@@ -1,0 +1,162 @@
+#include "server/net/server.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include "server/net/sessions.h"
+#include "server/net/shared_state.h"
+
+namespace mend::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+std::variant<std::shared_ptr<asio::ssl::context>, SetupError> make_tls_context(
+    const TlsFiles& files) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  boost::system::error_code ec;
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                       ec);
+  SSL_CTX* native = context->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);  // idle connections keep no TLS buffers
+  if (!ec) context->use_certificate_chain_file(files.certificate.string(), ec);
+  if (ec) {
+    return SetupError{"TLS", "cannot load the certificate " + files.certificate.string() + ": " +
+                                 ec.message()};
+  }
+  context->use_private_key_file(files.private_key.string(), asio::ssl::context::pem, ec);
+  if (ec) {
+    return SetupError{"TLS", "cannot load the private key " + files.private_key.string() + ": " +
+                                 ec.message()};
+  }
+  return context;
+}
+
+// Accepts connections, each on its own strand, within the per-IP limit.
+struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
+  Listener(std::shared_ptr<ServerState> s)
+      : state(std::move(s)), acceptor(asio::make_strand(state->ioc)) {}
+
+  std::optional<SetupError> open(const tcp::endpoint& endpoint) {
+    boost::system::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return SetupError{"LISTEN", "cannot listen on " + to_string(endpoint) + ": " +
+                                            ec.message()};
+    return std::nullopt;
+  }
+
+  static std::string to_string(const tcp::endpoint& endpoint) {
+    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  }
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(state->ioc),
+                          [self = shared_from_this()](boost::system::error_code ec,
+                                                      tcp::socket socket) {
+                            self->on_accept(ec, std::move(socket));
+                          });
+  }
+
+  void on_accept(boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) admit(std::move(socket));
+    accept();
+  }
+
+  void admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec || state->draining.load()) return;
+    auto slot = state->ip_limiter->acquire(peer.address());
+    if (!slot) {
+      state->metrics.rejection("TOO_MANY_CONNECTIONS");
+      return;  // the socket closes here
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    start_session(state, std::move(socket), std::move(*slot));
+  }
+
+  void stop() {
+    asio::post(acceptor.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code ignored;
+      self->acceptor.close(ignored);
+    });
+  }
+
+  std::shared_ptr<ServerState> state;
+  tcp::acceptor acceptor;
+};
+
+namespace {
+
+// Closes WebSocket connections in batches until none remain or the deadline passes.
+struct Drain : std::enable_shared_from_this<Drain> {
+  Drain(std::shared_ptr<ServerState> s, std::function<void(bool)> d)
+      : state(std::move(s)),
+        done(std::move(d)),
+        timer(state->ioc),
+        deadline(std::chrono::steady_clock::now() + state->config.drain_timeout) {}
+
+  void step() {
+    for (const auto& session : state->websockets.next_batch(state->config.drain_batch)) {
+      session->close_for_shutdown();
+    }
+    if (state->websockets.size() == 0) return done(true);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      spdlog::warn("drain: {} connections still open at the deadline",
+                   state->websockets.size());
+      return done(false);
+    }
+    timer.expires_after(state->config.drain_batch_interval);
+    timer.async_wait([self = shared_from_this()](boost::system::error_code) { self->step(); });
+  }
+
+  std::shared_ptr<ServerState> state;
+  std::function<void(bool)> done;
+  asio::steady_timer timer;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+}  // namespace
+
+Server::Server(asio::io_context& ioc, NetConfig config, ServerDeps deps)
+    : state_(std::make_shared<ServerState>(ioc, config, std::move(deps))) {}
+
+Server::~Server() {
+  if (listener_) listener_->stop();
+}
+
+std::variant<tcp::endpoint, SetupError> Server::listen(const tcp::endpoint& endpoint) {
+  auto listener = std::make_shared<Listener>(state_);
+  if (auto error = listener->open(endpoint)) return *error;
+  boost::system::error_code ec;
+  const auto bound = listener->acceptor.local_endpoint(ec);
+  if (ec) return SetupError{"LISTEN", ec.message()};
+  listener_ = listener;
+  listener_->accept();
+  return bound;
+}
+
+void Server::drain(std::function<void(bool)> done) {
+  state_->draining.store(true);
+  if (listener_) listener_->stop();
+  auto drain = std::make_shared<Drain>(state_, std::move(done));
+  asio::post(state_->ioc, [drain] { drain->step(); });
+}
+
+bool Server::draining() const { return state_->draining.load(); }
+
+const Metrics& Server::metrics() const { return state_->metrics; }
+
+std::size_t Server::websocket_connections() const { return state_->websockets.size(); }
+
+}  // namespace mend::net

@@ -1,0 +1,58 @@
+// mendd's configuration: flags and MEND_* environment variables (DESIGN.md section 9).
+#include "server/app/config.h"
+
+#include <doctest/doctest.h>
+
+namespace mend::app {
+namespace {
+
+std::variant<AppConfig, Exit> parse(std::vector<const char*> args,
+                                    const std::vector<std::string>& env = {}) {
+  args.insert(args.begin(), "mendd");
+  return parse_config(static_cast<int>(args.size()), args.data(), env, "/templates");
+}
+
+TEST_CASE("defaults listen on loopback 8480 with the memory store") {
+  auto parsed = parse({});
+  REQUIRE(std::holds_alternative<AppConfig>(parsed));
+  const auto& config = std::get<AppConfig>(parsed);
+  CHECK(config.listen == "127.0.0.1:8480");
+  CHECK(config.store == "memory");
+  CHECK(config.templates_dir == "/templates");
+  CHECK_FALSE(config.net.allow_plaintext);
+  CHECK(config.threads >= 1);
+}
+
+TEST_CASE("every flag is also a MEND_ variable and the flag wins") {
+  auto parsed = parse({"--max-connections-per-ip", "7"},
+                      {"MEND_MAX_CONNECTIONS_PER_IP=9", "MEND_LISTEN=0.0.0.0:9000",
+                       "MEND_ALLOW_PLAINTEXT=true", "MEND_HELLO_TIMEOUT_MS=1500",
+                       "MEND_SDK_URL=ignored", "PATH=/bin"});
+  REQUIRE(std::holds_alternative<AppConfig>(parsed));
+  const auto& config = std::get<AppConfig>(parsed);
+  CHECK(config.net.max_connections_per_ip == 7);
+  CHECK(config.listen == "0.0.0.0:9000");
+  CHECK(config.net.allow_plaintext);
+  CHECK(config.net.hello_timeout == std::chrono::milliseconds(1500));
+}
+
+TEST_CASE("help and version exit 0; bad values exit 2 with a reason") {
+  CHECK(std::get<Exit>(parse({"--help"})).code == 0);
+  CHECK(std::get<Exit>(parse({"--version"})).text.find("mendd ") == 0);
+  CHECK(std::get<Exit>(parse({"--store", "sqlite"})).code == 2);
+  CHECK(std::get<Exit>(parse({"--listen", "nowhere"})).code == 2);
+  CHECK(std::get<Exit>(parse({"--log-format", "xml"})).code == 2);
+  CHECK(std::get<Exit>(parse({"--tls-cert", "c.pem"})).code == 2);
+  CHECK(std::get<Exit>(parse({"--no-such-flag"})).code == 2);
+}
+
+TEST_CASE("listen addresses split into host and port, IPv6 in brackets") {
+  CHECK(split_host_port("127.0.0.1:8480") == std::make_pair(std::string("127.0.0.1"),
+                                                            std::uint16_t{8480}));
+  CHECK(split_host_port("[::1]:80") == std::make_pair(std::string("::1"), std::uint16_t{80}));
+  CHECK_FALSE(split_host_port("127.0.0.1"));
+  CHECK_FALSE(split_host_port("host:99999"));
+}
+
+}  // namespace
+}  // namespace mend::app

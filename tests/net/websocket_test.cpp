@@ -1,0 +1,200 @@
+// WebSocket connections of DESIGN.md section 5 against a real listener on 127.0.0.1.
+#include "tests/net/net_support.h"
+
+#include <doctest/doctest.h>
+
+namespace mend::net::testing {
+namespace {
+
+constexpr std::uint16_t kMalformed = 4400;
+constexpr std::uint16_t kUnauthenticated = 4501;
+
+// A connected client that has said Hello as `role` and read its Welcome.
+std::unique_ptr<WsClient> attached_client(TestServer& server, v1::Role role) {
+  auto client = std::make_unique<WsClient>();
+  REQUIRE_FALSE(client->connect(server.port()));
+  REQUIRE_FALSE(client->hello(token_for(role)));
+  auto welcome = client->read_frame();
+  REQUIRE(welcome);
+  REQUIRE(welcome->items_size() == 2);
+  CHECK(welcome->items(0).has_welcome());
+  return client;
+}
+
+TEST_CASE("an upgrade without the mend.v1 subprotocol is refused") {
+  TestServer server;
+  WsClient none;
+  CHECK(none.connect(server.port(), "") == websocket::error::upgrade_declined);
+  CHECK(none.upgrade_status() == 400);
+  WsClient other;
+  CHECK(other.connect(server.port(), "chat.v2") == websocket::error::upgrade_declined);
+  WsClient listed;
+  CHECK_FALSE(listed.connect(server.port(), "chat.v2, mend.v1"));
+}
+
+TEST_CASE("hello with a valid token attaches and commands reach the room") {
+  TestServer server;
+  auto client = attached_client(server, v1::PARTNER_A);
+  v1::ClientFrame command;
+  command.mutable_command()->set_command_id("c-1");
+  command.mutable_command()->mutable_confirm();
+  REQUIRE_FALSE(client->send(command));
+  auto result = client->read_frame();
+  REQUIRE(result);
+  CHECK(result->items(0).result().command_id() == "c-1");
+  CHECK(server.server().metrics().connections(ConnectionRole::kPartnerA) == 1);
+}
+
+TEST_CASE("a heartbeat ack reaches the room as an acknowledgement") {
+  TestServer server;
+  auto client = attached_client(server, v1::PARTNER_B);
+  v1::ClientFrame ack;
+  ack.mutable_heartbeat_ack()->set_last_seq_received(5);
+  REQUIRE_FALSE(client->send(ack));
+  // A command after it travels the same ordered path, so its result proves the ack arrived.
+  v1::ClientFrame command;
+  command.mutable_command()->set_command_id("after-ack");
+  REQUIRE_FALSE(client->send(command));
+  REQUIRE(client->read_frame());
+  CHECK(server.fake().last_ack() == 5);
+}
+
+TEST_CASE("a text frame is closed with 4400") {
+  TestServer server;
+  WsClient client;
+  REQUIRE_FALSE(client.connect(server.port()));
+  REQUIRE_FALSE(client.write_text("hello"));
+  CHECK(client.read_until_close() == kMalformed);
+}
+
+TEST_CASE("bytes that are not a ClientFrame are closed with 4400") {
+  TestServer server;
+  auto client = attached_client(server, v1::PARTNER_A);
+  REQUIRE_FALSE(client->write_binary(std::string("\xff\xff\xff\xff", 4)));
+  CHECK(client->read_until_close() == kMalformed);
+}
+
+TEST_CASE("a frame over read_message_max is closed with 1009 (message too big)") {
+  NetConfig config = test_config();
+  config.read_message_max = 1024;
+  TestServer server(config);
+  WsClient client;
+  REQUIRE_FALSE(client.connect(server.port()));
+  client.write_binary(std::string(1025, 'x'));
+  CHECK(client.read_until_close() ==
+        static_cast<std::uint16_t>(websocket::close_code::too_big));
+}
+
+TEST_CASE("no Hello within the hello timeout is closed with 4501") {
+  NetConfig config = test_config();
+  config.hello_timeout = 100ms;
+  TestServer server(config);
+  WsClient client;
+  REQUIRE_FALSE(client.connect(server.port()));
+  CHECK(client.read_until_close() == kUnauthenticated);
+}
+
+TEST_CASE("a first frame that is not Hello is closed with 4501") {
+  TestServer server;
+  WsClient client;
+  REQUIRE_FALSE(client.connect(server.port()));
+  v1::ClientFrame command;
+  command.mutable_command()->set_command_id("too-early");
+  REQUIRE_FALSE(client.send(command));
+  CHECK(client.read_until_close() == kUnauthenticated);
+}
+
+TEST_CASE("a forged token is closed with 4501") {
+  TestServer server;
+  WsClient client;
+  REQUIRE_FALSE(client.connect(server.port()));
+  REQUIRE_FALSE(client.hello(token_for(v1::PARTNER_A, kNowMs + 1000, std::string(32, 'f'))));
+  CHECK(client.read_until_close() == kUnauthenticated);
+  WsClient garbage;
+  REQUIRE_FALSE(garbage.connect(server.port()));
+  REQUIRE_FALSE(garbage.hello("not-a-token"));
+  CHECK(garbage.read_until_close() == kUnauthenticated);
+}
+
+TEST_CASE("an expired token is closed with 4501") {
+  TestServer server;
+  WsClient client;
+  REQUIRE_FALSE(client.connect(server.port()));
+  REQUIRE_FALSE(client.hello(token_for(v1::PARTNER_A, kNowMs - 1)));
+  CHECK(client.read_until_close() == kUnauthenticated);
+}
+
+TEST_CASE("after server silence a Heartbeat carries the last seq sent") {
+  NetConfig config = test_config();
+  config.heartbeat_interval = 100ms;
+  TestServer server(config);
+  auto client = attached_client(server, v1::PARTNER_A);
+  auto heartbeat = client->read_frame();
+  REQUIRE(heartbeat);
+  REQUIRE(heartbeat->items(0).has_heartbeat());
+  CHECK(heartbeat->items(0).heartbeat().last_seq() == 7);  // the fake's ReplayDone
+}
+
+TEST_CASE("a silent client is closed with 4002 after the silence timeout") {
+  NetConfig config = test_config();
+  config.client_silence_timeout = 200ms;
+  TestServer server(config);
+  auto client = attached_client(server, v1::PARTNER_A);
+  CHECK(client->read_until_close() == kCloseClientSilent);
+}
+
+TEST_CASE("the room closing a connection sends its close code") {
+  TestServer server;
+  auto client = attached_client(server, v1::OBSERVER);
+  server.fake().recipient(v1::OBSERVER)->close(rooms::CloseCode::kConsentRevoked, "revoked");
+  CHECK(client->read_until_close() == 4503);
+}
+
+TEST_CASE("a slow consumer is closed with 4008 while another connection is unaffected") {
+  NetConfig config = test_config();
+  config.max_queued_bytes = 256 * 1024;
+  TestServer server(config);
+  auto slow = attached_client(server, v1::PARTNER_A);
+  auto other = attached_client(server, v1::PARTNER_B);
+  auto slow_recipient = server.fake().recipient(v1::PARTNER_A);
+  REQUIRE(slow_recipient);
+
+  // The slow client reads nothing. Far more than the kernel's socket buffers and the queue
+  // bound together: the bound is reached whatever the buffers hold.
+  v1::ServerFrame big;
+  big.add_items()->mutable_event()->set_seq(8);
+  auto frame = std::make_shared<const std::string>(big.SerializeAsString() +
+                                                   std::string(60 * 1024, '\0'));
+  for (int i = 0; i < 2000; ++i) slow_recipient->send(frame);
+
+  v1::ServerFrame small;
+  small.add_items()->mutable_event()->set_seq(9);
+  server.fake().recipient(v1::PARTNER_B)
+      ->send(std::make_shared<const std::string>(small.SerializeAsString()));
+  auto delivered = other->read_frame();
+  REQUIRE(delivered);
+  CHECK(delivered->items(0).event().seq() == 9);
+
+  CHECK(slow->read_until_close(10s) == 4008);
+  CHECK(server.server().metrics().slow_consumer_closes() == 1);
+}
+
+TEST_CASE("draining closes connections with 4001 and fails readiness") {
+  TestServer server;
+  auto first = attached_client(server, v1::PARTNER_A);
+  auto second = attached_client(server, v1::PARTNER_B);
+  KeepAliveHttp probe(server.port());
+  CHECK(probe.get("/readyz") == 200);
+  std::promise<bool> drained;
+  server.server().drain([&drained](bool all_closed) { drained.set_value(all_closed); });
+  CHECK(first->read_until_close() == 4001);
+  CHECK(second->read_until_close() == 4001);
+  auto done = drained.get_future();
+  REQUIRE(done.wait_for(kWait) == std::future_status::ready);
+  CHECK(done.get());
+  CHECK(server.server().draining());
+  CHECK(probe.get("/readyz") == 503);
+}
+
+}  // namespace
+}  // namespace mend::net::testing
