@@ -12,7 +12,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -27,7 +29,7 @@ namespace mend::rooms {
 // What every room shares: owned jointly by the service and its rooms (rooms may outlive the
 // service while handlers are pending). Immutable after construction except `metrics` (atomic)
 // and the registry (under registry_mutex).
-struct RoomContext {
+struct RoomContext : std::enable_shared_from_this<RoomContext> {
   RoomContext(boost::asio::any_io_executor executor_, std::shared_ptr<store::Store> store_,
               TokenSigner signer_, Clock clock_, RoomServiceConfig config_)
       : executor(std::move(executor_)),
@@ -48,6 +50,26 @@ struct RoomContext {
 
   // Removes `room` from the registry if it is still registered under `id`.
   void forget(const std::string& id, const Room* room);
+
+  // The registered room `id`, or a new one that starts loading it from the store; nullptr for
+  // a malformed id. (room_lifecycle.cpp)
+  std::shared_ptr<Room> find_or_load(const std::string& id);
+  // Every registered room (a snapshot).
+  std::vector<std::shared_ptr<Room>> loaded_rooms();
+
+  // Timers of unloaded rooms: when a room is evicted with a timer armed, its deadline is
+  // recorded here; housekeeping loads the room again once it is due (load runs the due ticks).
+  void schedule_wake(const std::string& id, engine::TimeMs at);
+  std::vector<std::string> take_due_wakes(engine::TimeMs now);
+  std::size_t scheduled_wakes();
+
+  // One housekeeping pass at clock() now: evicts idle rooms, loads unloaded rooms whose timer
+  // is due. (room_lifecycle.cpp)
+  void housekeeping();
+
+ private:
+  std::mutex wake_mutex_;
+  std::set<std::pair<engine::TimeMs, std::string>> wake_schedule_;
 };
 
 class Room : public std::enable_shared_from_this<Room> {
@@ -62,7 +84,8 @@ class Room : public std::enable_shared_from_this<Room> {
   void load();
   void start_created(v1::Event created);
 
-  // The RoomService operations, posted to the room's strand (queued until loaded).
+  // The RoomService operations, posted to the room's strand (queued until loaded; handed to
+  // the room's successor, which loads it again, when this room was evicted meanwhile).
   void attach(v1::Actor actor, v1::Hello hello, std::shared_ptr<Recipient> recipient,
               std::function<void(std::optional<CloseCode>)> done);
   void detach(v1::Actor actor, const Recipient* recipient);
@@ -72,8 +95,16 @@ class Room : public std::enable_shared_from_this<Room> {
   void run_due_timers();
   void close_all(CloseCode code, std::string reason);
 
+  // Unloads the room (on its strand) if it is loaded, has no attached connection, no work in
+  // flight or queued, and no operation ran for `idle_ms` before `now`: it leaves the registry
+  // (the next access loads it again from the store) and its armed timer is handed to the
+  // context's wake schedule. (room_lifecycle.cpp)
+  void evict_if_idle(engine::TimeMs now, engine::TimeMs idle_ms);
+
  private:
-  enum class Status { kLoading, kReady, kGone, kFailed };
+  // kEvicted: unloaded; operations that still reach this object go to its successor.
+  enum class Status { kLoading, kReady, kGone, kFailed, kEvicted };
+  using Op = std::function<void(Room&)>;
 
   struct Attachment {
     v1::Actor actor;
@@ -98,10 +129,15 @@ class Room : public std::enable_shared_from_this<Room> {
     v1::CommandResult result;
   };
 
-  // Runs `op` on the strand once the room is loaded (at once when it is).
-  void on_strand(std::function<void()> op);
+  // Runs `op` on the strand once the room is loaded (at once when it is). When the room was
+  // evicted, `op` runs on the room registered now under the same id (loaded again), unless
+  // `follow_eviction` is false (then it is dropped: e.g. a detach has nothing to do).
+  void on_strand(Op op, bool follow_eviction = true);
   void on_loaded(store::LoadResult loaded);
   void apply(v1::Event event);
+
+  void answer_view(const v1::Actor& actor,
+                   const std::function<void(Result<v1::GetRoomResponse>)>& done);
 
   // Attachment.
   void do_attach(const v1::Actor& actor, const v1::Hello& hello,
@@ -136,6 +172,10 @@ class Room : public std::enable_shared_from_this<Room> {
 
   // Timer.
   void arm_timer();
+  // The deadline the room's timer waits for (engine::next_deadline, except a stuck deadline,
+  // not before a tick retry), or nullopt.
+  std::optional<engine::TimeMs> timer_deadline() const;
+  void evict();
 
   const std::string id_;
   const std::shared_ptr<RoomContext> ctx_;
@@ -147,6 +187,7 @@ class Room : public std::enable_shared_from_this<Room> {
 
   Status status_ = Status::kLoading;
   std::vector<std::function<void()>> waiting_for_load_;
+  engine::TimeMs last_active_ms_ = 0;  // when an operation last ran (idle eviction)
   engine::RoomState state_;
   std::vector<v1::Event> log_;  // every event, log_[i].seq == i + 1
   std::map<std::string, Attachment> attached_;

@@ -124,6 +124,7 @@ RoomServiceImpl::RoomServiceImpl(asio::any_io_executor executor,
       catalog_(std::move(catalog)) {}
 
 RoomServiceImpl::~RoomServiceImpl() {
+  stop_housekeeping();
   // Rooms hold the context; the context's registry holds the rooms: break the cycle. Rooms
   // with pending handlers finish them and are then destroyed.
   std::map<std::string, std::shared_ptr<Room>, std::less<>> rooms;
@@ -191,17 +192,7 @@ void RoomServiceImpl::create_room(const v1::CreateRoomRequest& request,
 }
 
 std::shared_ptr<Room> RoomServiceImpl::find_or_load(const std::string& room_id) {
-  if (!is_valid_room_id(room_id)) return nullptr;
-  std::shared_ptr<Room> room;
-  {
-    std::lock_guard lock(context_->registry_mutex);
-    auto it = context_->registry.find(room_id);
-    if (it != context_->registry.end()) return it->second;
-    room = std::make_shared<Room>(room_id, context_);
-    context_->registry.emplace(room_id, room);
-  }
-  room->load();
-  return room;
+  return context_->find_or_load(room_id);
 }
 
 void RoomServiceImpl::get_view(const Participant& who,
@@ -249,21 +240,11 @@ void RoomServiceImpl::acknowledge(const Participant& who, std::uint64_t last_seq
 }
 
 void RoomServiceImpl::run_due_timers() {
-  std::vector<std::shared_ptr<Room>> rooms;
-  {
-    std::lock_guard lock(context_->registry_mutex);
-    for (auto& [id, room] : context_->registry) rooms.push_back(room);
-  }
-  for (auto& room : rooms) room->run_due_timers();
+  for (auto& room : context_->loaded_rooms()) room->run_due_timers();
 }
 
 void RoomServiceImpl::close_all(CloseCode code, std::string reason) {
-  std::vector<std::shared_ptr<Room>> rooms;
-  {
-    std::lock_guard lock(context_->registry_mutex);
-    for (auto& [id, room] : context_->registry) rooms.push_back(room);
-  }
-  for (auto& room : rooms) room->close_all(code, reason);
+  for (auto& room : context_->loaded_rooms()) room->close_all(code, reason);
 }
 
 }  // namespace mend::rooms
