@@ -252,7 +252,7 @@ class CrashRun {
         "--data-dir", data_.path.string(), "--templates-dir",
         std::string(MEND_SOURCE_DIR) + "/server/templates", "--store", "sqlite",
         "--durability", "full", "--threads", "2", "--commands-per-second", "100000",
-        "--command-burst", "100000", "--log-level", "warn", "--log-format", "text"});
+        "--command-burst", "100000", "--log-level", "info", "--log-format", "text"});
     server_->start(0);
     port_ = server_->port();
     create_rooms();
@@ -274,7 +274,8 @@ class CrashRun {
     CHECK(server_->terminate() == 0);
     check_store(data_.path, kills + 1, /*pending_allowed=*/false);
     std::cout << "crash test: " << kills << " kills, " << total_accepted() << " commands accepted, "
-              << resent_ << " re-sent with the same id\n";
+              << unanswered_at_kill_ << " unanswered when killed (then answered after the "
+              << "restart), " << resent_ << " re-sent explicitly with the same id\n";
   }
 
  private:
@@ -391,6 +392,7 @@ class CrashRun {
       }
     }
     fs::permissions(copy.path / "master.key", fs::perms::owner_read | fs::perms::owner_write);
+    for (auto& player : players_) unanswered_at_kill_ += player->snapshot().pending.size();
     check_store(copy.path, kill, /*pending_allowed=*/true);
   }
 
@@ -473,6 +475,7 @@ class CrashRun {
   std::vector<std::unique_ptr<Player>> players_;
   std::vector<Room> rooms_;
   std::size_t resent_ = 0;
+  std::size_t unanswered_at_kill_ = 0;
 };
 
 TEST_CASE("after SIGKILL at random moments, accepted commands survive once and clients resume "
@@ -488,7 +491,7 @@ TEST_CASE("after SIGKILL at random moments, accepted commands survive once and c
 // A data directory with one room in it, made by a real mendd that stopped cleanly.
 void make_data_dir(const fs::path& dir) {
   MenddRunner server({"--data-dir", dir.string(), "--templates-dir",
-                      std::string(MEND_SOURCE_DIR) + "/server/templates", "--log-level", "warn"});
+                      std::string(MEND_SOURCE_DIR) + "/server/templates", "--log-level", "info"});
   server.start(0);
   mc::HttpClient http({"http://127.0.0.1:" + std::to_string(server.port()), {}, {}, 10s});
   v1::CreateRoomRequest request;
