@@ -478,7 +478,7 @@ class CrashRun {
   std::size_t unanswered_at_kill_ = 0;
 };
 
-TEST_CASE("after SIGKILL at random moments, accepted commands survive once and clients resume "
+TEST_CASE("after SIGKILL at random moments accepted commands survive once and clients resume "
           "without gaps or duplicates") {
   const std::uint64_t seed = env_seed();
   const int kills = std::max(1, env_int("MEND_CRASH_KILLS", kDefaultKills));
@@ -508,7 +508,7 @@ std::pair<int, std::string> start_on(const fs::path& dir) {
                                    std::string(MEND_SOURCE_DIR) + "/server/templates"});
 }
 
-TEST_CASE("mendd refuses to start on a damaged database, with a clear message and exit code 3") {
+TEST_CASE("mendd refuses to start on a damaged database with a clear message and exit code 3") {
   TempDir dir;
   make_data_dir(dir.path);
   const fs::path db = dir.path / store::SqliteStore::kDatabaseFile;
