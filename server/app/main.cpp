@@ -1,6 +1,5 @@
 // mendd: wires configuration, key material, templates, the rooms and the network layer, and
 // shuts down gracefully on SIGTERM/SIGINT (DESIGN.md section 9).
-// Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
 #include "server/rooms/room_service_impl.h"
 
 #include <unistd.h>

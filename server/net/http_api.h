@@ -6,7 +6,6 @@
 // possibly on another thread (a RoomService executor).
 #pragma once
 
-// Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
 #include "mend/v1/api.pb.h"
 
 #include <functional>

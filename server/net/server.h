@@ -8,7 +8,6 @@
 // object until the io_context has run their last handler or been destroyed.
 #pragma once
 
-// Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
 #include "server/rooms/room_service.h"
 
 #include <cstdint>

@@ -2,7 +2,6 @@
 // request/response with keep-alive, and the WebSocket connection of one participant.
 #pragma once
 
-// Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
 #include "server/net/shared_state.h"
 
 #include <memory>

@@ -2,7 +2,6 @@
 // up). Internal to server/net. Every member is safe to use from any thread.
 #pragma once
 
-// Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
 #include "server/net/server.h"
 
 #include <atomic>

@@ -2,7 +2,6 @@
 // See room_service_impl.h for the behaviour; this header is the implementation's shape.
 #pragma once
 
-// Protobuf headers before Asio (see room_service_impl.h: TRY_AGAIN).
 #include "server/rooms/room_service_impl.h"
 
 #include <chrono>

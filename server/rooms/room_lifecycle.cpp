@@ -1,6 +1,5 @@
 // Lifecycle of loaded rooms (DESIGN.md section 6): load on demand, idle eviction, timers of
 // unloaded rooms (wake schedule), the timer sweep after a restart, and shutdown.
-// room.h first: it includes the Protobuf headers before Asio (TRY_AGAIN).
 #include "server/rooms/room.h"
 
 #include <algorithm>

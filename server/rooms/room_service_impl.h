@@ -27,8 +27,6 @@
 // Thread safety: all public methods may be called from any thread.
 #pragma once
 
-// The generated Protobuf headers come before Asio: <netdb.h> (pulled in by Asio) defines the
-// macro TRY_AGAIN, which is also a RepairKind value of conversation.proto.
 #include "mend/v1/conversation.pb.h"
 #include "mend/v1/frames.pb.h"
 

@@ -44,7 +44,7 @@ std::vector<Candidate> candidates(const RoomState& s, TimeMs now) {
       {v1::ACTION_APPRECIATE, R"(appreciate { text: "thanks" })"},
       {v1::ACTION_FINISH, "finish {}"},
       {v1::ACTION_SIGNAL, "signal { kind: LISTENING }"},
-      {v1::ACTION_REPAIR, "repair { kind: TRY_AGAIN }"},
+      {v1::ACTION_REPAIR, "repair { kind: LET_ME_TRY_AGAIN }"},
       {v1::ACTION_PAUSE, "pause {}"},
       {v1::ACTION_TIME_OUT, "time_out {}"},
       {v1::ACTION_RETURN, "return {}"},

@@ -90,7 +90,7 @@ TEST_CASE("no last word during a time-out") {
   Room room;
   room.open();
   room.ok(B, "time_out {}");
-  room.rejected(A, "repair { kind: TRY_AGAIN }", v1::TIMED_OUT);
+  room.rejected(A, "repair { kind: LET_ME_TRY_AGAIN }", v1::TIMED_OUT);
   room.ok(A, "signal { kind: TAKE_YOUR_TIME }");
 }
 

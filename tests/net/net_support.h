@@ -2,7 +2,6 @@
 // port) run by a background thread, and small raw Beast clients with bounded waits.
 #pragma once
 
-// Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
 #include "mend/v1/api.pb.h"
 #include "mend/v1/frames.pb.h"
 #include "server/rooms/room_service.h"

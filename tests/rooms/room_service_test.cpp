@@ -1,6 +1,6 @@
 // RoomServiceImpl through its public API: a fake Recipient per connection, a ManualClock,
 // a store whose appends can be held back, and the io_context run in the test thread.
-#include "mend/v1/frames.pb.h"  // before Asio (TRY_AGAIN)
+#include "mend/v1/frames.pb.h"
 
 #include <doctest/doctest.h>
 #include <google/protobuf/text_format.h>

@@ -218,7 +218,7 @@ class Couple {
     } else if (noise == 2) {
       run(listener, simple([](v1::Command& c) { c.mutable_signal()->set_kind(v1::LISTENING); }));
     } else if (noise == 4) {
-      run(speaker, simple([](v1::Command& c) { c.mutable_repair()->set_kind(v1::TRY_AGAIN); }));
+      run(speaker, simple([](v1::Command& c) { c.mutable_repair()->set_kind(v1::LET_ME_TRY_AGAIN); }));
     }
     if (chunks_ >= kChunksPerTurn && allows(speaker_view, v1::ACTION_PASS_FLOOR)) {
       run(speaker, simple([](v1::Command& c) { c.mutable_pass_floor(); }));
