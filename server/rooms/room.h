@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,20 @@ class Room : public std::enable_shared_from_this<Room> {
   void get_view(v1::Actor actor, std::function<void(Result<v1::GetRoomResponse>)> done);
   void run_due_timers();
   void close_all(CloseCode code, std::string reason);
+
+  // --- Privacy (DESIGN 7), implemented in room_privacy.cpp. Posted to the strand; the
+  // rewrites and the erasure run exclusively (no command, tick or other rewrite meanwhile).
+  void erase_contributions(v1::Actor actor,
+                           std::function<void(Result<v1::EraseContributionsResponse>)> done);
+  void erase_room(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
+  void get_transcript(v1::Actor actor,
+                      std::function<void(Result<v1::GetTranscriptResponse>)> done);
+  // Purges the content when the room is closed and its retention ended at `now`. `done` gets
+  // when the purge is (next) due: nullopt when nothing will be due while the room's last seq
+  // stays the same (open, already purged, or gone).
+  void check_retention(engine::TimeMs now,
+                       std::function<void(std::optional<engine::TimeMs> due_ms)> done);
 
  private:
   enum class Status { kLoading, kReady, kGone, kFailed };
@@ -137,6 +152,32 @@ class Room : public std::enable_shared_from_this<Room> {
   // Timer.
   void arm_timer();
 
+  // Privacy (room_privacy.cpp).
+  // An operation that needs the room to itself: `run` ends with finish_command() (or leaves
+  // the room gone); `cancel` answers its caller when the room is erased before it ran.
+  struct Exclusive {
+    std::function<void()> run;
+    std::function<void()> cancel;
+  };
+  void queue_exclusive(Exclusive op);
+  bool start_exclusive();  // from pump(): starts the next exclusive op, if any
+  void load_audit_then_finish(store::LoadResult loaded);
+  void on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audit);
+  void record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed = {});
+  void audit_connection(const v1::Actor& actor, v1::AuditKind kind);
+  void after_applied(const std::vector<v1::Event>& events, v1::Phase phase_before);
+  void purge_now(std::function<void()> then);
+  void rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope,
+                       std::function<void(std::optional<store::StoreError>)> done);
+  void on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope);
+  void destroy_now(v1::Actor by, std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
+                    std::function<void(Result<v1::EraseRoomResponse>)> done);
+  // Answers a request to a room that is not ready: ROOM_ERASED (410) when its audit log says
+  // both partners erased it, UNKNOWN_ROOM (404), or UNAVAILABLE (503) after a failed load.
+  void answer_gone(std::function<void(ServiceError)> done);
+  v1::EraseRoomResponse erasure_status() const;
+
   const std::string id_;
   const std::shared_ptr<RoomContext> ctx_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
@@ -152,8 +193,15 @@ class Room : public std::enable_shared_from_this<Room> {
   std::map<std::string, Attachment> attached_;
   std::map<std::string, TokenBucket> buckets_;
   std::deque<PendingCommand> queue_;
-  bool busy_ = false;  // a dedupe lookup or an append is in flight
+  bool busy_ = false;  // a dedupe lookup, an append or an exclusive op is in flight
   std::optional<InFlight> in_flight_;
+
+  // Privacy state (room_privacy.cpp).
+  std::uint64_t epoch_ = 1;                    // + 1 per rewrite of the stored history
+  std::vector<v1::AuditEntry> audit_;          // this room's audit log (loaded, then appended)
+  std::set<v1::Role> erasure_requested_by_;    // partners who asked to erase the whole room
+  bool purged_ = false;                        // the retention purge ran
+  std::deque<Exclusive> exclusive_;            // rewrites / erasure waiting for the room
 };
 
 }  // namespace mend::rooms

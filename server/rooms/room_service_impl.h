@@ -38,6 +38,7 @@
 #include "server/engine/templates.h"
 #include "server/rooms/clock.h"
 #include "server/rooms/metrics.h"
+#include "server/rooms/retention.h"
 #include "server/rooms/room_service.h"
 #include "server/rooms/tokens.h"
 #include "server/store/store.h"
@@ -65,6 +66,10 @@ struct RoomServiceConfig {
   // Partner names and topic at creation: at most this many bytes.
   std::size_t max_name_bytes = 64;
   std::size_t max_topic_bytes = 4000;
+  // Retention sweep (DESIGN 7): how often start_retention_sweeps() sweeps, and how many rooms
+  // one sweep may load.
+  std::chrono::milliseconds retention_sweep_interval{std::chrono::hours(1)};
+  std::size_t max_rooms_per_sweep = 256;
 };
 
 // Stable participant key within a room: "A", "B", "O:<observer name>".
@@ -106,6 +111,21 @@ class RoomServiceImpl final : public RoomService {
   void detach(const Participant& who, const Recipient* recipient) override;
   void submit(const Participant& who, v1::Command command) override;
   void acknowledge(const Participant& who, std::uint64_t last_seq) override;
+  // Privacy (room_service.h; room_privacy.cpp has the behaviour).
+  void erase_contributions(const Participant& who,
+                           std::function<void(Result<v1::EraseContributionsResponse>)> done) override;
+  void erase_room(const Participant& who,
+                  std::function<void(Result<v1::EraseRoomResponse>)> done) override;
+  void get_audit(const Participant& who,
+                 std::function<void(Result<v1::GetAuditResponse>)> done) override;
+  void get_transcript(const Participant& who,
+                      std::function<void(Result<v1::GetTranscriptResponse>)> done) override;
+
+  // Retention (retention.h): one sweep at clock() now; `done` runs when it finished. Tests
+  // with a ManualClock call this after advancing the clock.
+  void sweep_retention(std::function<void(SweepReport)> done = {});
+  // Sweeps every config.retention_sweep_interval until the service is destroyed (mendd).
+  void start_retention_sweeps();
 
   // Asks every loaded room to run the timers due at clock() now. Production relies on the
   // rooms' asio timers; tests with a ManualClock call this after advancing the clock.
@@ -123,8 +143,13 @@ class RoomServiceImpl final : public RoomService {
  private:
   std::shared_ptr<Room> find_or_load(const std::string& room_id);
 
+  template <typename T>
+  void with_room(const Participant& who, std::function<void(Result<T>)> done,
+                 void (Room::*op)(v1::Actor, std::function<void(Result<T>)>));
+
   std::shared_ptr<RoomContext> context_;
   const engine::TemplateCatalog catalog_;
+  std::shared_ptr<RetentionSweeper> sweeper_;
 };
 
 }  // namespace mend::rooms
