@@ -1,0 +1,50 @@
+// mend::client::Autopilot: suggests the next command that moves a conversation forward for one
+// participant, read only from that participant's RoomView (its phase and allowed actions). For
+// examples, tests, demos and load generators; a real app lets its people choose.
+//
+// The autopilot is cooperative and warm: it accepts invitations, consents with the scripted
+// terms, opens, shares `chunks_per_turn` chunks per turn, reflects with the reflection the view
+// asks for, confirms, answers "no more", accepts apologies, declines problem solving unless
+// scripted, says "ready" after pauses, and closes with an appreciation. It never uses pause,
+// time-out, repair, retract or leave. It does not handle timing: a REFLECT it suggests may be
+// answered TOO_SOON (retry after Rejection.retry_after_ms).
+//
+// Thread safety: not synchronized; use one Autopilot per participant from one thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "mend/proto.h"
+
+namespace mend::client {
+
+struct AutopilotScript {
+  std::string intention = "I want us to understand each other about this.";
+  std::string topic = "How we spend our evenings";
+  std::string chunk = "When the evenings get busy, I miss time with you.";
+  std::string reflection = "What I heard is that you miss our time together. Did I get it?";
+  std::string appreciation = "Thank you for listening to me today.";
+  std::uint32_t chunks_per_turn = 1;
+  bool problem_solving = false;
+  v1::ConsentTerms terms;  // approved observers, retention, sharing flags
+};
+
+class Autopilot {
+ public:
+  explicit Autopilot(AutopilotScript script = {}) : script_(std::move(script)) {}
+
+  // The next command for the participant whose view this is, or nullopt when there is nothing
+  // to do now (the other participant's turn, an overlay that only the other can end, CLOSED).
+  // Records shares it suggests (so call it once per command actually sent).
+  std::optional<v1::Command> next(const v1::RoomView& view);
+
+ private:
+  AutopilotScript script_;
+  // Shares suggested in the current turn, identified by stage index and speaker.
+  std::uint64_t turn_key_ = UINT64_MAX;
+  std::uint32_t shares_this_turn_ = 0;
+};
+
+}  // namespace mend::client
