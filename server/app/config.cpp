@@ -69,6 +69,9 @@ po::options_description describe(AppConfig& c) {
      "rooms one API key (or one address, without API keys) may create")
     ("invite-ttl", po::value(&c.invite_ttl_s)->default_value(c.invite_ttl_s),
      "default invite lifetime in seconds")
+    ("retention-sweep-interval", po::value(&c.retention_sweep_interval_s)
+        ->default_value(c.retention_sweep_interval_s),
+     "seconds between sweeps that purge content whose consented retention ended")
     ("read-message-max", po::value(&c.net.read_message_max)
         ->default_value(c.net.read_message_max), "largest client frame, bytes")
     ("max-queued-bytes", po::value(&c.net.max_queued_bytes)
@@ -165,6 +168,9 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   if (vm.count("master-key-file")) config.master_key_file = vm["master-key-file"].as<std::string>();
   if (!split_host_port(config.listen)) {
     return Exit{2, "mendd: --listen wants host:port, e.g. 127.0.0.1:8480 or [::1]:8480\n"};
+  }
+  if (config.retention_sweep_interval_s == 0) {
+    return Exit{2, "mendd: --retention-sweep-interval must be at least 1 second\n"};
   }
   if (config.commands_per_second <= 0 || config.command_burst < 1) {
     return Exit{2, "mendd: --commands-per-second must be > 0 and --command-burst >= 1\n"};

@@ -35,6 +35,7 @@ struct AppConfig {
   double commands_per_second = 20.0;             // per participant (rooms)
   double command_burst = 40.0;
   std::uint32_t invite_ttl_s = 7 * 24 * 3600;    // default invite lifetime
+  std::uint32_t retention_sweep_interval_s = 3600;  // retention purge sweep period (DESIGN 7)
   net::NetConfig net;                            // limits and timings of the network layer
 };
 

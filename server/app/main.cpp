@@ -144,6 +144,7 @@ int serve(const AppConfig& config) {
   room_config.command_burst = config.command_burst;
   room_config.default_invite_ttl_s = config.invite_ttl_s;
   room_config.room_idle_evict_ms = mend::engine::TimeMs{config.room_idle_evict_s} * 1000;
+  room_config.retention_sweep_interval = std::chrono::seconds(config.retention_sweep_interval_s);
   const std::size_t template_count = templates->size();
   auto rooms = std::make_shared<mend::rooms::RoomServiceImpl>(
       ioc.get_executor(), opened->store, std::move(*templates),
@@ -162,6 +163,7 @@ int serve(const AppConfig& config) {
   deps.api_keys = std::move(api_keys);
   deps.tls = std::get<std::shared_ptr<asio::ssl::context>>(tls);
   deps.extra_metrics = [rooms] { return rooms->metrics().prometheus_text(); };
+  rooms->start_retention_sweeps();
   mend::net::Server server(ioc, config.net, std::move(deps));
 
   const auto [host, port] = *mend::app::split_host_port(config.listen);

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/rooms/frames.h"
+#include "server/rooms/privacy.h"
 
 namespace mend::rooms {
 
@@ -15,9 +16,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The room's history is never rewritten yet (erasure comes with the durable store), so every
-// room is in its first epoch.
-constexpr std::uint64_t kRoomEpoch = 1;
 // A failed timer append is retried after this delay (ms), not in a hot loop.
 constexpr engine::TimeMs kTickRetryMs = 1000;
 constexpr std::size_t kMaxCommandIdBytes = 64;
@@ -64,7 +62,7 @@ Room::~Room() {
 void Room::load() {
   ctx_->store->load(id_, 0, [self = shared_from_this()](store::LoadResult loaded) {
     asio::post(self->strand_, [self, loaded = std::move(loaded)]() mutable {
-      self->on_loaded(std::move(loaded));
+      self->load_audit_then_finish(std::move(loaded));
     });
   });
 }
@@ -147,6 +145,7 @@ void Room::detach(v1::Actor actor, const Recipient* recipient) {
         room.attached_.erase(it);
         room.ctx_->metrics.attached_delta(-1);
         spdlog::debug("room {}: {} detached", room.id_, v1::Role_Name(actor.role()));
+        room.audit_connection(actor, v1::AUDIT_PARTICIPANT_DISCONNECTED);
         room.broadcast_presence();
       },
       /*follow_eviction=*/false);  // an evicted room had nobody attached
@@ -222,6 +221,7 @@ void Room::do_attach(const v1::Actor& actor, const v1::Hello& hello,
   }
   const std::string key = participant_key(actor);
   auto it = attached_.find(key);
+  const bool fresh = it == attached_.end();
   if (it != attached_.end()) {
     if (it->second.recipient != recipient) {
       it->second.recipient->close(CloseCode::kReplaced, "replaced by a newer connection");
@@ -233,6 +233,7 @@ void Room::do_attach(const v1::Actor& actor, const v1::Hello& hello,
   attached_.emplace(key, Attachment{actor, std::move(recipient)});
   ctx_->metrics.attached_delta(1);
   spdlog::debug("room {}: {} attached", id_, v1::Role_Name(actor.role()));
+  if (fresh) audit_connection(actor, v1::AUDIT_PARTICIPANT_CONNECTED);
   done(std::nullopt);
   broadcast_presence();
 }
@@ -251,7 +252,7 @@ bool Room::observer_admitted(const v1::Actor& actor) const {
 
 void Room::send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hello,
                                    Recipient& recipient) {
-  const bool same_epoch = hello.room_epoch() == 0 || hello.room_epoch() == kRoomEpoch;
+  const bool same_epoch = hello.room_epoch() == 0 || hello.room_epoch() == epoch_;
   const bool recovered = same_epoch && hello.resume_after_seq() <= state_.last_seq;
   // Not recovered: the client drops what it had and gets the whole visible history again.
   const std::uint64_t replay_after = recovered ? hello.resume_after_seq() : 0;
@@ -261,7 +262,7 @@ void Room::send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hell
   *welcome->mutable_participant() = actor;
   *welcome->mutable_view() = engine::view(state_, actor);
   welcome->set_server_time_ms(ctx_->clock());
-  welcome->set_epoch(kRoomEpoch);
+  welcome->set_epoch(epoch_);
   welcome->set_recovered(recovered);
   welcome->set_room_id(id_);
   std::string frame;
@@ -302,8 +303,10 @@ void Room::remove_attachment(const std::string& key, CloseCode code, const std::
   auto it = attached_.find(key);
   if (it == attached_.end()) return;
   it->second.recipient->close(code, reason);
+  const v1::Actor actor = it->second.actor;
   attached_.erase(it);
   ctx_->metrics.attached_delta(-1);
+  audit_connection(actor, v1::AUDIT_PARTICIPANT_DISCONNECTED);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,6 +370,7 @@ std::optional<std::uint32_t> Room::take_rate_token(const std::string& key) {
 // Starts the next unit of work when idle: due timers first, then the oldest command.
 void Room::pump() {
   if (status_ != Status::kReady || busy_) return;
+  if (start_exclusive()) return;
   const engine::TimeMs now = ctx_->clock();
   if (run_due_tick(now)) return;
   if (!queue_.empty()) {
@@ -484,6 +488,7 @@ void Room::on_appended(std::optional<store::StoreError> error) {
     return finish_command();
   }
   ctx_->metrics.events_appended(flight.events.size());
+  const v1::Phase phase_before = state_.phase;
   for (const v1::Event& event : flight.events) apply(event);
   if (flight.command) {
     ctx_->metrics.command_accepted();
@@ -492,6 +497,7 @@ void Room::on_appended(std::optional<store::StoreError> error) {
     deliver(flight.events, nullptr, nullptr);
   }
   close_revoked_observers(flight.events);
+  after_applied(flight.events, phase_before);
   finish_command();
 }
 
@@ -575,6 +581,11 @@ void Room::close_revoked_observers(const std::vector<v1::Event>& events) {
     const std::string key = participant_key(observer);
     if (!attached_.contains(key)) continue;
     remove_attachment(key, CloseCode::kConsentRevoked, "observer consent was revoked");
+    v1::AuditEntry removed = privacy::audit_entry(v1::AUDIT_OBSERVER_REMOVED, event.actor(),
+                                                  ctx_->clock());
+    removed.set_observer(observer.observer());
+    removed.set_seq(event.seq());
+    record_audit({std::move(removed)});
     spdlog::info("room {}: an observer was disconnected after consent was revoked", id_);
     changed = true;
   }

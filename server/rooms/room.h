@@ -99,6 +99,19 @@ class Room : public std::enable_shared_from_this<Room> {
   // (the next access loads it again from the store) and its armed timer is handed to the
   // context's wake schedule. (room_lifecycle.cpp)
   void evict_if_idle(engine::TimeMs now, engine::TimeMs idle_ms);
+  // --- Privacy (DESIGN 7), implemented in room_privacy.cpp. Posted to the strand; the
+  // rewrites and the erasure run exclusively (no command, tick or other rewrite meanwhile).
+  void erase_contributions(v1::Actor actor,
+                           std::function<void(Result<v1::EraseContributionsResponse>)> done);
+  void erase_room(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
+  void get_transcript(v1::Actor actor,
+                      std::function<void(Result<v1::GetTranscriptResponse>)> done);
+  // Purges the content when the room is closed and its retention ended at `now`. `done` gets
+  // when the purge is (next) due: nullopt when nothing will be due while the room's last seq
+  // stays the same (open, already purged, or gone).
+  void check_retention(engine::TimeMs now,
+                       std::function<void(std::optional<engine::TimeMs> due_ms)> done);
 
  private:
   // kEvicted: unloaded; operations that still reach this object go to its successor.
@@ -176,6 +189,39 @@ class Room : public std::enable_shared_from_this<Room> {
   std::optional<engine::TimeMs> timer_deadline() const;
   void evict();
 
+  // Privacy (room_privacy.cpp).
+  // The bodies of the public privacy operations, on the strand once loaded.
+  void erase_contributions_now(v1::Actor actor, std::function<void(Result<v1::EraseContributionsResponse>)> done);
+  void erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void get_audit_now(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
+  void get_transcript_now(v1::Actor actor, std::function<void(Result<v1::GetTranscriptResponse>)> done);
+  void check_retention_now(engine::TimeMs now,
+                           std::function<void(std::optional<engine::TimeMs>)> done);
+  // An operation that needs the room to itself: `run` ends with finish_command() (or leaves
+  // the room gone); `cancel` answers its caller when the room is erased before it ran.
+  struct Exclusive {
+    std::function<void()> run;
+    std::function<void()> cancel;
+  };
+  void queue_exclusive(Exclusive op);
+  bool start_exclusive();  // from pump(): starts the next exclusive op, if any
+  void load_audit_then_finish(store::LoadResult loaded);
+  void on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audit);
+  void record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed = {});
+  void audit_connection(const v1::Actor& actor, v1::AuditKind kind);
+  void after_applied(const std::vector<v1::Event>& events, v1::Phase phase_before);
+  void purge_now(std::function<void()> then);
+  void rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope,
+                       std::function<void(std::optional<store::StoreError>)> done);
+  void on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope);
+  void destroy_now(v1::Actor by, std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
+                    std::function<void(Result<v1::EraseRoomResponse>)> done);
+  // Answers a request to a room that is not ready: ROOM_ERASED (410) when its audit log says
+  // both partners erased it, UNKNOWN_ROOM (404), or UNAVAILABLE (503) after a failed load.
+  void answer_gone(std::function<void(ServiceError)> done);
+  v1::EraseRoomResponse erasure_status() const;
+
   const std::string id_;
   const std::shared_ptr<RoomContext> ctx_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
@@ -187,13 +233,21 @@ class Room : public std::enable_shared_from_this<Room> {
   Status status_ = Status::kLoading;
   std::vector<std::function<void()>> waiting_for_load_;
   engine::TimeMs last_active_ms_ = 0;  // when an operation last ran (idle eviction)
+  std::size_t audit_in_flight_ = 0;    // audit appends not completed yet
   engine::RoomState state_;
   std::vector<v1::Event> log_;  // every event, log_[i].seq == i + 1
   std::map<std::string, Attachment> attached_;
   std::map<std::string, TokenBucket> buckets_;
   std::deque<PendingCommand> queue_;
-  bool busy_ = false;  // a dedupe lookup or an append is in flight
+  bool busy_ = false;  // a dedupe lookup, an append or an exclusive op is in flight
   std::optional<InFlight> in_flight_;
+
+  // Privacy state (room_privacy.cpp).
+  std::uint64_t epoch_ = 1;                    // + 1 per rewrite of the stored history
+  std::vector<v1::AuditEntry> audit_;          // this room's audit log (loaded, then appended)
+  std::set<v1::Role> erasure_requested_by_;    // partners who asked to erase the whole room
+  bool purged_ = false;                        // the retention purge ran
+  std::deque<Exclusive> exclusive_;            // rewrites / erasure waiting for the room
 };
 
 }  // namespace mend::rooms

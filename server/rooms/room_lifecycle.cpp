@@ -79,7 +79,8 @@ void RoomContext::housekeeping() {
 void Room::evict_if_idle(engine::TimeMs now, engine::TimeMs idle_ms) {
   asio::post(strand_, [self = shared_from_this(), now, idle_ms] {
     if (self->status_ != Status::kReady || !self->attached_.empty() || self->busy_ ||
-        !self->queue_.empty() || !self->waiting_for_load_.empty()) {
+        !self->queue_.empty() || !self->waiting_for_load_.empty() ||
+        !self->exclusive_.empty() || self->audit_in_flight_ > 0) {
       return;
     }
     if (now - self->last_active_ms_ < idle_ms) return;
@@ -98,6 +99,7 @@ void Room::evict() {
   armed_deadline_.reset();
   state_ = engine::RoomState{};
   std::vector<v1::Event>().swap(log_);
+  std::vector<v1::AuditEntry>().swap(audit_);
   buckets_.clear();
   ctx_->metrics.rooms_loaded_delta(-1);
   ctx_->metrics.room_evicted();
@@ -153,6 +155,7 @@ void RoomServiceImpl::stop_housekeeping() {
 
 void RoomServiceImpl::stop() {
   stop_housekeeping();
+  sweeper_->stop();
   close_all(CloseCode::kServerShutdown, "the server is restarting");
 }
 

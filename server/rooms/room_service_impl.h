@@ -43,6 +43,7 @@
 #include "server/engine/templates.h"
 #include "server/rooms/clock.h"
 #include "server/rooms/metrics.h"
+#include "server/rooms/retention.h"
 #include "server/rooms/room_service.h"
 #include "server/rooms/tokens.h"
 #include "server/store/store.h"
@@ -76,6 +77,10 @@ struct RoomServiceConfig {
   // Period of the housekeeping pass (idle eviction, timers of unloaded rooms); it bounds how
   // late a timer of an unloaded room fires.
   engine::TimeMs housekeeping_interval_ms = 1000;
+  // Retention sweep (DESIGN 7): how often start_retention_sweeps() sweeps, and how many rooms
+  // one sweep may load.
+  std::chrono::milliseconds retention_sweep_interval{std::chrono::hours(1)};
+  std::size_t max_rooms_per_sweep = 256;
 };
 
 // Stable participant key within a room: "A", "B", "O:<observer name>".
@@ -117,6 +122,21 @@ class RoomServiceImpl final : public RoomService {
   void detach(const Participant& who, const Recipient* recipient) override;
   void submit(const Participant& who, v1::Command command) override;
   void acknowledge(const Participant& who, std::uint64_t last_seq) override;
+  // Privacy (room_service.h; room_privacy.cpp has the behaviour).
+  void erase_contributions(const Participant& who,
+                           std::function<void(Result<v1::EraseContributionsResponse>)> done) override;
+  void erase_room(const Participant& who,
+                  std::function<void(Result<v1::EraseRoomResponse>)> done) override;
+  void get_audit(const Participant& who,
+                 std::function<void(Result<v1::GetAuditResponse>)> done) override;
+  void get_transcript(const Participant& who,
+                      std::function<void(Result<v1::GetTranscriptResponse>)> done) override;
+
+  // Retention (retention.h): one sweep at clock() now; `done` runs when it finished. Tests
+  // with a ManualClock call this after advancing the clock.
+  void sweep_retention(std::function<void(SweepReport)> done = {});
+  // Sweeps every config.retention_sweep_interval until the service is destroyed (mendd).
+  void start_retention_sweeps();
 
   // Asks every loaded room to run the timers due at clock() now. Production relies on the
   // rooms' asio timers; tests with a ManualClock call this after advancing the clock.
@@ -135,7 +155,7 @@ class RoomServiceImpl final : public RoomService {
   // its armed timer (loads at once the rooms with a timer already due, which runs their ticks;
   // schedules the others). `done` (optional) gets the number of rooms examined.
   void recover_timers(std::function<void(std::size_t)> done = {});
-  // Stops housekeeping and closes every connection with kServerShutdown. The store is not
+  // Stops housekeeping and retention sweeps and closes every connection with kServerShutdown. The store is not
   // touched: close it afterwards.
   void stop();
   // Unloaded rooms waiting for a timer (for tests and metrics).
@@ -150,11 +170,15 @@ class RoomServiceImpl final : public RoomService {
  private:
   std::shared_ptr<Room> find_or_load(const std::string& room_id);
 
+  template <typename T>
+  void with_room(const Participant& who, std::function<void(Result<T>)> done,
+                 void (Room::*op)(v1::Actor, std::function<void(Result<T>)>));
   struct Housekeeper;
   void stop_housekeeping();
 
   std::shared_ptr<RoomContext> context_;
   const engine::TemplateCatalog catalog_;
+  std::shared_ptr<RetentionSweeper> sweeper_;
   std::shared_ptr<Housekeeper> housekeeper_;
 };
 

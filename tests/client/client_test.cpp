@@ -131,7 +131,7 @@ std::shared_ptr<FakeConnection> accept_and_welcome(FakeServer& server, const v1:
 
 }  // namespace
 
-TEST_CASE("the first frame is Hello with the token, the client name and no resume position") {
+TEST_CASE("the first frame is Hello with the token and the client name and no resume position") {
   FakeServer server;
   Recorder recorder;
   mc::Client client(options_for(server), recorder.handlers());
@@ -147,7 +147,7 @@ TEST_CASE("the first frame is Hello with the token, the client name and no resum
   CHECK(client.participant()->role() == v1::PARTNER_B);
 }
 
-TEST_CASE("after a dropped connection the client resumes after the last delivered seq, "
+TEST_CASE("after a dropped connection the client resumes after the last delivered seq "
           "without gap or duplicate") {
   FakeServer server;
   Recorder recorder;
@@ -271,7 +271,7 @@ TEST_CASE("a heartbeat is answered with the cumulative last seq received") {
   CHECK(ack->heartbeat_ack().last_seq_received() == 4);
 }
 
-TEST_CASE("a quiet client sends its cumulative position unasked, so it is never taken for silent") {
+TEST_CASE("a quiet client sends its cumulative position unasked so it is never taken for silent") {
   FakeServer server;
   Recorder recorder;
   mc::ClientOptions options = options_for(server);
@@ -308,7 +308,7 @@ TEST_CASE("a welcome that could not recover asks the application to reset and co
   CHECK(client.epoch() == 2);
 }
 
-TEST_CASE("a terminal close code is reported and fails pending commands; no reconnect") {
+TEST_CASE("a terminal close code is reported and fails pending commands and the client does not reconnect") {
   FakeServer server;
   Recorder recorder;
   mc::Client client(options_for(server), recorder.handlers());
@@ -359,7 +359,7 @@ TEST_CASE("reconnecting gives up after max_attempts failures and says so") {
   CHECK(recorder.closed()->code == mc::ErrorCode::kGaveUp);
 }
 
-TEST_CASE("start refuses malformed URLs, empty tokens and unreadable CA files") {
+TEST_CASE("start refuses malformed URLs and empty tokens and unreadable CA files") {
   mc::ClientOptions bad_url;
   bad_url.url = "not a url";
   bad_url.token = "t";

@@ -61,7 +61,7 @@ TEST_CASE("backoff clamps an unusable policy instead of misbehaving") {
   CHECK(backoff.next()->count() == 50);
 }
 
-TEST_CASE("sequencer delivers each seq once and in order, dropping replays at or below the last") {
+TEST_CASE("sequencer delivers each seq once and in order and drops replays at or below the last") {
   mc::EventSequencer sequencer;
   CHECK(sequencer.accept(1));
   CHECK(sequencer.accept(2));
@@ -119,7 +119,7 @@ TEST_CASE("pending commands are resent oldest first with their original ids") {
   CHECK(pending.sends("b") == 0);
 }
 
-TEST_CASE("a result resolves its command exactly once; a late duplicate resolves nothing") {
+TEST_CASE("a result resolves its command exactly once and a late duplicate resolves nothing") {
   mc::PendingCommands pending(8);
   int calls = 0;
   REQUIRE(pending.add(command_with_id("x"), [&calls](mc::CommandOutcome) { ++calls; }).ok());
@@ -131,7 +131,7 @@ TEST_CASE("a result resolves its command exactly once; a late duplicate resolves
   CHECK(pending.empty());
 }
 
-TEST_CASE("pending commands refuse a duplicate id, a bad id and anything over the limit") {
+TEST_CASE("pending commands refuse a duplicate id or a bad id and anything over the limit") {
   mc::PendingCommands pending(2);
   CHECK(pending.add(command_with_id("a"), {}).ok());
   CHECK(pending.add(command_with_id("a"), {}).code == mc::ErrorCode::kInvalidArgument);
@@ -154,7 +154,7 @@ TEST_CASE("take_all hands back every completion oldest first and empties the tab
   CHECK(pending.empty());
 }
 
-TEST_CASE("server URLs: schemes map to TLS, default ports and paths apply") {
+TEST_CASE("server URLs: schemes map to TLS and default ports and paths apply") {
   auto ws = mc::parse_server_url("ws://127.0.0.1:8480/v1/connect");
   REQUIRE(ws);
   CHECK_FALSE(ws->tls);
@@ -172,7 +172,7 @@ TEST_CASE("server URLs: schemes map to TLS, default ports and paths apply") {
   CHECK(v6->host_header() == "[::1]:9000");
 }
 
-TEST_CASE("server URLs with credentials, queries or bad ports are refused") {
+TEST_CASE("server URLs with credentials or queries or bad ports are refused") {
   CHECK_FALSE(mc::parse_server_url("ftp://host"));
   CHECK_FALSE(mc::parse_server_url("ws://user:secret@host"));
   CHECK_FALSE(mc::parse_server_url("ws://host/v1/connect?token=abc"));
@@ -182,7 +182,7 @@ TEST_CASE("server URLs with credentials, queries or bad ports are refused") {
   CHECK_FALSE(mc::parse_server_url("127.0.0.1:8480"));
 }
 
-TEST_CASE("autopilot takes the step the view allows: listener mirrors, speaker confirms") {
+TEST_CASE("autopilot takes the step the view allows: listener mirrors then speaker confirms") {
   mc::Autopilot pilot;
   v1::RoomView listener;
   listener.mutable_you()->set_role(v1::PARTNER_B);
@@ -203,7 +203,7 @@ TEST_CASE("autopilot takes the step the view allows: listener mirrors, speaker c
   CHECK(confirm->has_confirm());
 }
 
-TEST_CASE("autopilot shares once per turn, then ends the turn, and waits when nothing is its") {
+TEST_CASE("autopilot shares once per turn then ends the turn and waits when nothing is its to do") {
   mc::Autopilot pilot;
   v1::RoomView view;
   view.mutable_you()->set_role(v1::PARTNER_A);

@@ -72,7 +72,7 @@ bool contiguous_from_one(const std::vector<v1::Event>& events) {
 
 }  // namespace
 
-TEST_CASE("two partners hold a whole imago dialogue; an observer admitted by both partners' "
+TEST_CASE("two partners hold a whole imago dialogue while an observer admitted by both partners' "
           "approval watches until revoked and is disconnected with 4503") {
   Mendd server;
   const auto room = create_room(server.http_url(), "imago-dialogue", {kObserver});
@@ -263,7 +263,7 @@ TEST_CASE("forged and expired tokens end the connection for good with 4501") {
   }
 }
 
-TEST_CASE("TLS on the same port, verified against the server's generated certificate") {
+TEST_CASE("TLS on the same port verified against the server's generated certificate") {
   Mendd server;
   const auto room =
       create_room(server.https_url(), "speaker-listener", {}, 0, server.certificate());

@@ -79,6 +79,13 @@ class HeldStore final : public store::Store {
     inner.find_result(std::move(key), std::move(done));
   }
   void list_rooms(store::ListRoomsDone done) override { inner.list_rooms(std::move(done)); }
+  void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                    store::StoreDone done) override {
+    inner.append_audit(std::move(room_id), std::move(entries), std::move(done));
+  }
+  void load_audit(std::string room_id, store::AuditLoadDone done) override {
+    inner.load_audit(std::move(room_id), std::move(done));
+  }
   void release() {
     auto pending = std::move(held);
     held.clear();
