@@ -52,8 +52,8 @@ po::options_description describe(AppConfig& c) {
     ("store", po::value(&c.store)->default_value(c.store),
      "event store: sqlite (durable: <data-dir>/mend.db) | memory (lost on exit; for tests)")
     ("durability", po::value(&c.durability)->default_value(c.durability),
-     "sqlite commits: full (fsync each group commit; survives power loss) | normal (WAL,\n"
-     "synchronous=NORMAL: survives a process crash, power loss may lose the last commits)")
+     "sqlite commits: full (fsync each group commit; survives power loss) | normal "
+     "(synchronous=NORMAL: survives a process crash; power loss may lose the last commits)")
     ("master-key-file", po::value<std::string>(),
      "key wrapping every room's data key (default: <data-dir>/master.key, generated 0600)")
     ("room-idle-evict", po::value(&c.room_idle_evict_s)->default_value(c.room_idle_evict_s),
