@@ -702,8 +702,9 @@ TEST_CASE("a room without connections is unloaded after the idle time and reload
 
   auto a = f.attach(f.a(), /*resume_after=*/2, /*epoch=*/1);  // loads it again
   CHECK(f.service->metrics().snapshot().rooms_loaded == 1);
-  REQUIRE_FALSE(a->items().empty());
-  const v1::Welcome& welcome = a->items()[0].welcome();
+  const auto items = a->items();
+  REQUIRE_FALSE(items.empty());
+  const v1::Welcome& welcome = items[0].welcome();
   CHECK(welcome.recovered());
   CHECK(welcome.view().a_consented());
   CHECK(welcome.view().b_consented());
