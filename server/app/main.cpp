@@ -203,9 +203,10 @@ int serve(const AppConfig& config) {
         server.drain([&](bool all_closed) {
           spdlog::info("drain finished ({}); exiting",
                        all_closed ? "every connection closed" : "deadline reached");
-          rooms->stop();
-          work.reset();
-          ioc.stop();
+          rooms->stop([&] {
+            work.reset();
+            ioc.stop();
+          });
         });
         signals.async_wait(on_signal);
       };

@@ -99,6 +99,9 @@ class Room : public std::enable_shared_from_this<Room> {
   // (the next access loads it again from the store) and its armed timer is handed to the
   // context's wake schedule. (room_lifecycle.cpp)
   void evict_if_idle(engine::TimeMs now, engine::TimeMs idle_ms);
+  // Shutdown: closes every connection (kServerShutdown), cancels the timer, then calls `done`
+  // on the strand. (room_lifecycle.cpp)
+  void shut_down(std::function<void()> done);
   // --- Privacy (DESIGN 7), implemented in room_privacy.cpp. Posted to the strand; the
   // rewrites and the erasure run exclusively (no command, tick or other rewrite meanwhile).
   void erase_contributions(v1::Actor actor,

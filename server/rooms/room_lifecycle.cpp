@@ -153,10 +153,35 @@ void RoomServiceImpl::stop_housekeeping() {
   if (housekeeper_) housekeeper_->stop();
 }
 
-void RoomServiceImpl::stop() {
+void RoomServiceImpl::stop(std::function<void()> done) {
   stop_housekeeping();
   sweeper_->stop();
-  close_all(CloseCode::kServerShutdown, "the server is restarting");
+  auto rooms = context_->loaded_rooms();
+  if (rooms.empty()) {
+    if (done) asio::post(context_->executor, std::move(done));
+    return;
+  }
+  // `done` runs once every room has released its connections (which hold the service).
+  auto left = std::make_shared<std::atomic<std::size_t>>(rooms.size());
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& room : rooms) {
+    room->shut_down([left, shared_done] {
+      if (left->fetch_sub(1) == 1 && *shared_done) (*shared_done)();
+    });
+  }
+}
+
+void Room::shut_down(std::function<void()> done) {
+  // Straight to the strand (not on_strand): a room still loading has no connection to close.
+  asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
+    for (auto& [key, attachment] : self->attached_) {
+      attachment.recipient->close(CloseCode::kServerShutdown, "the server is restarting");
+    }
+    self->ctx_->metrics.attached_delta(-static_cast<std::int64_t>(self->attached_.size()));
+    self->attached_.clear();
+    self->timer_.cancel();
+    done();
+  });
 }
 
 namespace {

@@ -155,9 +155,11 @@ class RoomServiceImpl final : public RoomService {
   // its armed timer (loads at once the rooms with a timer already due, which runs their ticks;
   // schedules the others). `done` (optional) gets the number of rooms examined.
   void recover_timers(std::function<void(std::size_t)> done = {});
-  // Stops housekeeping and retention sweeps and closes every connection with kServerShutdown. The store is not
-  // touched: close it afterwards.
-  void stop();
+  // Stops housekeeping and retention sweeps and closes every connection with kServerShutdown;
+  // `done` (optional, on the executor) runs once every loaded room released its connections
+  // (connections hold the service: stop the executor only then, or they leak). The store is
+  // not touched: close it afterwards.
+  void stop(std::function<void()> done = {});
   // Unloaded rooms waiting for a timer (for tests and metrics).
   std::size_t scheduled_wakes() const;
 

@@ -271,7 +271,9 @@ class CrashRun {
     quiesce(kills + 1);
     check_clients(kills + 1);
     for (auto& player : players_) player->stop();
-    CHECK(server_->terminate() == 0);
+    const int exit_code = server_->terminate();
+    CHECK_MESSAGE(exit_code == 0, "mendd exit code " << exit_code << "; log tail:\n"
+                                                      << server_->log());
     check_store(data_.path, kills + 1, /*pending_allowed=*/false);
     std::cout << "crash test: " << kills << " kills, " << total_accepted() << " commands accepted, "
               << unanswered_at_kill_ << " unanswered when killed (then answered after the "
