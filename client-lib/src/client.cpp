@@ -329,6 +329,14 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       case v1::ServerItem::kReplayDone:
         if (handlers_.on_replay_done) handlers_.on_replay_done(item.replay_done().last_seq());
         return;
+      case v1::ServerItem::kContentErased:
+        if (handlers_.on_content_erased) handlers_.on_content_erased(item.content_erased());
+        return;
+      case v1::ServerItem::kRoomErasureRequested:
+        if (handlers_.on_room_erasure_requested) {
+          handlers_.on_room_erasure_requested(item.room_erasure_requested());
+        }
+        return;
       case v1::ServerItem::BODY_NOT_SET: return;
     }
   }

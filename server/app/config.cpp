@@ -35,7 +35,7 @@ po::options_description describe(AppConfig& c) {
     ("listen", po::value(&c.listen)->default_value(kDefaultListen),
      "address:port to listen on (TLS and plaintext on one port)")
     ("data-dir", po::value<std::string>()->default_value(kDefaultDataDir),
-     "directory for the generated certificate, key and token secret (mode 0600 files)")
+     "directory for the database, the generated certificate, keys and token secret")
     ("tls-cert", po::value<std::string>(), "PEM certificate chain (default: generated)")
     ("tls-key", po::value<std::string>(), "PEM private key (default: generated)")
     ("api-key-file", po::value<std::string>(),
@@ -49,7 +49,15 @@ po::options_description describe(AppConfig& c) {
     ("threads", po::value<unsigned>(), "I/O threads (default: hardware concurrency)")
     ("allow-plaintext", po::value<bool>()->default_value(false)->implicit_value(true),
      "accept plaintext HTTP/WebSocket from non-loopback peers")
-    ("store", po::value(&c.store)->default_value("memory"), "event store: memory")
+    ("store", po::value(&c.store)->default_value(c.store),
+     "event store: sqlite (durable: <data-dir>/mend.db) | memory (lost on exit; for tests)")
+    ("durability", po::value(&c.durability)->default_value(c.durability),
+     "sqlite commits: full (fsync each group commit; survives power loss) | normal "
+     "(synchronous=NORMAL: survives a process crash; power loss may lose the last commits)")
+    ("master-key-file", po::value<std::string>(),
+     "key wrapping every room's data key (default: <data-dir>/master.key, generated 0600)")
+    ("room-idle-evict", po::value(&c.room_idle_evict_s)->default_value(c.room_idle_evict_s),
+     "seconds a room without connections stays in memory before it is unloaded (0: never)")
     ("max-connections-per-ip", po::value(&c.net.max_connections_per_ip)
         ->default_value(c.net.max_connections_per_ip), "open connections per peer address")
     ("commands-per-second", po::value(&c.commands_per_second)
@@ -61,6 +69,9 @@ po::options_description describe(AppConfig& c) {
      "rooms one API key (or one address, without API keys) may create")
     ("invite-ttl", po::value(&c.invite_ttl_s)->default_value(c.invite_ttl_s),
      "default invite lifetime in seconds")
+    ("retention-sweep-interval", po::value(&c.retention_sweep_interval_s)
+        ->default_value(c.retention_sweep_interval_s),
+     "seconds between sweeps that purge content whose consented retention ended")
     ("read-message-max", po::value(&c.net.read_message_max)
         ->default_value(c.net.read_message_max), "largest client frame, bytes")
     ("max-queued-bytes", po::value(&c.net.max_queued_bytes)
@@ -148,11 +159,18 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   if (config.log_format != "text" && config.log_format != "json") {
     return Exit{2, "mendd: --log-format is text or json\n"};
   }
-  if (config.store != "memory") {
-    return Exit{2, "mendd: --store " + config.store + " is not available; use memory\n"};
+  if (config.store != "sqlite" && config.store != "memory") {
+    return Exit{2, "mendd: --store is sqlite or memory\n"};
   }
+  if (config.durability != "full" && config.durability != "normal") {
+    return Exit{2, "mendd: --durability is full or normal\n"};
+  }
+  if (vm.count("master-key-file")) config.master_key_file = vm["master-key-file"].as<std::string>();
   if (!split_host_port(config.listen)) {
     return Exit{2, "mendd: --listen wants host:port, e.g. 127.0.0.1:8480 or [::1]:8480\n"};
+  }
+  if (config.retention_sweep_interval_s == 0) {
+    return Exit{2, "mendd: --retention-sweep-interval must be at least 1 second\n"};
   }
   if (config.commands_per_second <= 0 || config.command_burst < 1) {
     return Exit{2, "mendd: --commands-per-second must be > 0 and --command-burst >= 1\n"};

@@ -28,10 +28,14 @@ struct AppConfig {
   std::string log_format = "text";               // text | json
   std::string log_level = "info";                // trace debug info warn error
   unsigned threads = 1;
-  std::string store = "memory";                  // memory (the only store of this version)
+  std::string store = "sqlite";                  // sqlite (durable, in data_dir) | memory
+  std::string durability = "full";               // sqlite: full | normal
+  std::optional<std::filesystem::path> master_key_file;  // default data_dir/master.key
+  std::uint32_t room_idle_evict_s = 600;         // unload rooms idle this long (0: never)
   double commands_per_second = 20.0;             // per participant (rooms)
   double command_burst = 40.0;
   std::uint32_t invite_ttl_s = 7 * 24 * 3600;    // default invite lifetime
+  std::uint32_t retention_sweep_interval_s = 3600;  // retention purge sweep period (DESIGN 7)
   net::NetConfig net;                            // limits and timings of the network layer
 };
 

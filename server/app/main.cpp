@@ -22,6 +22,7 @@
 #include "server/net/server.h"
 #include "server/rooms/tokens.h"
 #include "server/store/memory_store.h"
+#include "server/store/sqlite_store.h"
 
 namespace {
 
@@ -29,6 +30,38 @@ namespace asio = boost::asio;
 using mend::app::AppConfig;
 
 constexpr int kExitConfig = 2;
+constexpr int kExitStore = 3;  // the event store could not be opened
+
+// The configured event store, opened. SqliteStore also has a close() for shutdown.
+struct OpenedStore {
+  std::shared_ptr<mend::store::Store> store;
+  std::shared_ptr<mend::store::SqliteStore> sqlite;  // set for --store sqlite
+};
+
+std::optional<OpenedStore> open_store(const AppConfig& config) {
+  if (config.store == "memory") {
+    spdlog::warn("--store memory: conversations are lost when mendd stops");
+    auto memory = std::make_shared<mend::store::MemoryStore>();
+    return OpenedStore{memory, nullptr};
+  }
+  mend::store::SqliteStoreOptions options;
+  options.data_dir = config.data_dir;
+  if (config.master_key_file) options.master_key_file = *config.master_key_file;
+  options.durability = config.durability == "normal" ? mend::store::Durability::kNormal
+                                                     : mend::store::Durability::kFull;
+  auto opened = mend::store::SqliteStore::open(std::move(options));
+  if (!opened.store) {
+    const auto& error = *opened.error;
+    spdlog::error("cannot open the event store in {}: {} ({})", config.data_dir.string(),
+                  error.message, mend::store::to_string(error.code));
+    if (error.code == mend::store::StoreErrorCode::kCorrupt) {
+      spdlog::error("the database is damaged or does not match the master key; mendd will not "
+                    "start on it. Restore it from a backup, or move it away to start empty.");
+    }
+    return std::nullopt;
+  }
+  return OpenedStore{opened.store, opened.store};
+}
 
 std::vector<std::string> environment() {
   std::vector<std::string> env;
@@ -102,15 +135,19 @@ int serve(const AppConfig& config) {
   }
   auto templates = load_templates(config.templates_dir);
   if (!templates) return kExitConfig;
+  auto opened = open_store(config);
+  if (!opened) return kExitStore;
 
   asio::io_context ioc(static_cast<int>(config.threads));
   mend::rooms::RoomServiceConfig room_config;
   room_config.commands_per_second = config.commands_per_second;
   room_config.command_burst = config.command_burst;
   room_config.default_invite_ttl_s = config.invite_ttl_s;
+  room_config.room_idle_evict_ms = mend::engine::TimeMs{config.room_idle_evict_s} * 1000;
+  room_config.retention_sweep_interval = std::chrono::seconds(config.retention_sweep_interval_s);
   const std::size_t template_count = templates->size();
   auto rooms = std::make_shared<mend::rooms::RoomServiceImpl>(
-      ioc.get_executor(), std::make_shared<mend::store::MemoryStore>(), std::move(*templates),
+      ioc.get_executor(), opened->store, std::move(*templates),
       mend::rooms::TokenSigner(std::get<std::string>(secret)), mend::rooms::system_clock(),
       room_config);
 
@@ -126,6 +163,7 @@ int serve(const AppConfig& config) {
   deps.api_keys = std::move(api_keys);
   deps.tls = std::get<std::shared_ptr<asio::ssl::context>>(tls);
   deps.extra_metrics = [rooms] { return rooms->metrics().prometheus_text(); };
+  rooms->start_retention_sweeps();
   mend::net::Server server(ioc, config.net, std::move(deps));
 
   const auto [host, port] = *mend::app::split_host_port(config.listen);
@@ -142,9 +180,12 @@ int serve(const AppConfig& config) {
   }
   const auto endpoint = std::get<asio::ip::tcp::endpoint>(bound);
   spdlog::info("mendd {} listening on {}:{} (TLS and {} plaintext), {} threads, {} templates, "
-               "store {}", MEND_VERSION, endpoint.address().to_string(), endpoint.port(),
+               "store {}{}", MEND_VERSION, endpoint.address().to_string(), endpoint.port(),
                config.net.allow_plaintext ? "any" : "loopback-only", config.threads,
-               template_count, config.store);
+               template_count, config.store,
+               config.store == "sqlite" ? " (durability " + config.durability + ")" : "");
+  rooms->start_housekeeping();
+  rooms->recover_timers();
 
   auto work = asio::make_work_guard(ioc);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -162,8 +203,10 @@ int serve(const AppConfig& config) {
         server.drain([&](bool all_closed) {
           spdlog::info("drain finished ({}); exiting",
                        all_closed ? "every connection closed" : "deadline reached");
-          work.reset();
-          ioc.stop();
+          rooms->stop([&] {
+            work.reset();
+            ioc.stop();
+          });
         });
         signals.async_wait(on_signal);
       };
@@ -173,6 +216,13 @@ int serve(const AppConfig& config) {
   for (unsigned i = 1; i < config.threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
   for (auto& worker : workers) worker.join();
+  // Shutdown order: the rooms stopped in the drain (no connection, no housekeeping), the I/O
+  // threads ended; then the store completes every queued write and closes its files, while the
+  // io_context its completions are posted to still exists.
+  if (opened->sqlite) {
+    opened->sqlite->close();
+    spdlog::info("event store closed");
+  }
   return 0;
 }
 

@@ -141,9 +141,103 @@ void get_room(const std::shared_ptr<ServerState>& state, const HttpRequest& requ
       });
 }
 
+// The participant of the request's invite token for `room_id`, or nullopt after answering
+// UNAUTHENTICATED (401) or UNKNOWN_ROOM (404, a token of another room).
+std::optional<rooms::Participant> authenticate(const std::shared_ptr<ServerState>& state,
+                                               const HttpRequest& request,
+                                               std::string_view room_id,
+                                               const std::function<void(HttpResponse)>& respond) {
+  const std::string_view token = bearer(request);
+  auto who = token.empty() ? std::nullopt : state->deps.verify_token(token, state->now_ms());
+  if (!who) {
+    respond(error_response(*state, request, http::status::unauthorized, kErrUnauthenticated,
+                           "A valid invite token is needed (Authorization: Bearer)."));
+    return std::nullopt;
+  }
+  if (who->room_id != room_id) {
+    respond(error_response(*state, request, http::status::not_found, "UNKNOWN_ROOM",
+                           "There is no such room for this invite."));
+    return std::nullopt;
+  }
+  return who;
+}
+
+// Runs a RoomService privacy call for the token's participant and answers with its result
+// (status `ok_status(value)`) or its ServiceError.
+template <typename T>
+void call_rooms(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
+                std::string_view room_id, std::function<void(HttpResponse)> respond,
+                void (rooms::RoomService::*op)(const rooms::Participant&,
+                                               std::function<void(rooms::Result<T>)>),
+                http::status (*ok_status)(const T&)) {
+  auto who = authenticate(state, request, room_id, respond);
+  if (!who) return;
+  ((*state->deps.rooms).*op)(
+      *who, [state, request_head = HttpRequest(request.base()), ok_status,
+             respond = std::move(respond)](rooms::Result<T> result) {
+        if (result.error || !result.value) {
+          const auto error = result.error.value_or(
+              rooms::ServiceError{"INTERNAL", "Something went wrong on our side.", 500});
+          return respond(error_response(*state, request_head, status_of(error.http_status),
+                                        error.code, error.message));
+        }
+        respond(json_response(request_head, ok_status(*result.value), *result.value));
+      });
+}
+
+template <typename T>
+http::status always_ok(const T&) {
+  return http::status::ok;
+}
+
+http::status erase_room_status(const v1::EraseRoomResponse& response) {
+  return response.status() == v1::ROOM_ERASURE_STATUS_ERASED ? http::status::ok
+                                                             : http::status::accepted;
+}
+
 HttpResponse method_not_allowed(ServerState& state, const HttpRequest& request) {
   return error_response(state, request, http::status::method_not_allowed, kErrMethodNotAllowed,
                         "This method is not supported on this path.");
+}
+
+// /v1/rooms/{id}[/contributions|/audit|/transcript] (DESIGN 7, 8).
+void route_room(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
+                std::string_view rest, std::function<void(HttpResponse)> respond) {
+  const std::size_t slash = rest.find('/');
+  const std::string_view room_id = rest.substr(0, slash);
+  const std::string_view sub = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  const auto method = request.method();
+  const bool get = method == http::verb::get || method == http::verb::head;
+  const bool del = method == http::verb::delete_;
+  using RS = rooms::RoomService;
+  if (sub.empty()) {
+    if (get) return get_room(state, request, room_id, std::move(respond));
+    if (del) {
+      return call_rooms<v1::EraseRoomResponse>(state, request, room_id, std::move(respond),
+                                               &RS::erase_room, &erase_room_status);
+    }
+  } else if (sub == "contributions") {
+    if (del) {
+      return call_rooms<v1::EraseContributionsResponse>(
+          state, request, room_id, std::move(respond), &RS::erase_contributions,
+          &always_ok<v1::EraseContributionsResponse>);
+    }
+  } else if (sub == "audit") {
+    if (get) {
+      return call_rooms<v1::GetAuditResponse>(state, request, room_id, std::move(respond),
+                                              &RS::get_audit, &always_ok<v1::GetAuditResponse>);
+    }
+  } else if (sub == "transcript") {
+    if (get) {
+      return call_rooms<v1::GetTranscriptResponse>(state, request, room_id, std::move(respond),
+                                                   &RS::get_transcript,
+                                                   &always_ok<v1::GetTranscriptResponse>);
+    }
+  } else {
+    return respond(error_response(*state, request, http::status::not_found, kErrNotFound,
+                                  "There is nothing at this path."));
+  }
+  respond(method_not_allowed(*state, request));
 }
 
 }  // namespace
@@ -198,10 +292,8 @@ void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,
     }
     return create_room(state, request, context, std::move(respond));
   }
-  if (path.size() > kRoomsPrefix.size() && path.substr(0, kRoomsPrefix.size()) == kRoomsPrefix &&
-      path.find('/', kRoomsPrefix.size()) == std::string_view::npos) {
-    if (!get) return respond(method_not_allowed(*state, request));
-    return get_room(state, request, path.substr(kRoomsPrefix.size()), std::move(respond));
+  if (path.size() > kRoomsPrefix.size() && path.substr(0, kRoomsPrefix.size()) == kRoomsPrefix) {
+    return route_room(state, request, path.substr(kRoomsPrefix.size()), std::move(respond));
   }
   respond(error_response(*state, request, http::status::not_found, kErrNotFound,
                          "There is nothing at this path."));

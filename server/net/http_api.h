@@ -1,5 +1,8 @@
 // The HTTP API of DESIGN.md section 8, independent of the transport: POST /v1/rooms,
-// GET /v1/templates, GET /v1/rooms/{id}, /healthz, /readyz, /metrics. JSON bodies use the
+// GET /v1/templates, GET /v1/rooms/{id}, /healthz, /readyz, /metrics; and the privacy
+// endpoints of section 7 (invite token as bearer): DELETE /v1/rooms/{id} (whole-room erasure,
+// 202 until both partners asked, then 200), DELETE /v1/rooms/{id}/contributions,
+// GET /v1/rooms/{id}/audit, GET /v1/rooms/{id}/transcript. JSON bodies use the
 // Protobuf JSON mapping of proto/mend/v1/api.proto; every error is an ErrorResponse with a
 // stable code. Internal to server/net.
 // Thread safety: handle_http may be called from any thread; `respond` is called exactly once,

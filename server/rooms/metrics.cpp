@@ -49,6 +49,7 @@ RoomMetricsSnapshot RoomMetrics::snapshot() const {
   s.frames_sent = load(frames_sent_);
   s.store_errors = load(store_errors_);
   s.rooms_created = load(rooms_created_);
+  s.rooms_evicted = load(rooms_evicted_);
   s.rooms_loaded = rooms_loaded_.load(std::memory_order_relaxed);
   s.participants_attached = attached_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < latency_buckets_.size(); ++i) s.latency_buckets[i] = load(latency_buckets_[i]);
@@ -79,6 +80,7 @@ std::string RoomMetrics::prometheus_text() const {
   counter(out, "mend_frames_sent_total", "Frames handed to connections.", s.frames_sent);
   counter(out, "mend_store_errors_total", "Store operations that failed.", s.store_errors);
   counter(out, "mend_rooms_created_total", "Rooms created.", s.rooms_created);
+  counter(out, "mend_rooms_evicted_total", "Idle rooms unloaded from memory.", s.rooms_evicted);
   gauge(out, "mend_rooms_loaded", "Rooms in memory.", s.rooms_loaded);
   gauge(out, "mend_participants_attached", "Live connections attached to rooms.",
         s.participants_attached);

@@ -14,6 +14,7 @@
 //   mend_frames_sent_total             Recipient::send calls (shared frames count per recipient)
 //   mend_store_errors_total            appends / lookups the store failed
 //   mend_rooms_created_total
+//   mend_rooms_evicted_total           rooms unloaded after being idle (reloaded on demand)
 //   mend_rooms_loaded                  gauge: rooms in memory
 //   mend_participants_attached         gauge: live connections attached to rooms
 //   mend_command_latency_seconds       histogram: submit() to the sender's CommandResult
@@ -45,6 +46,7 @@ struct RoomMetricsSnapshot {
   std::uint64_t frames_sent = 0;
   std::uint64_t store_errors = 0;
   std::uint64_t rooms_created = 0;
+  std::uint64_t rooms_evicted = 0;
   std::int64_t rooms_loaded = 0;
   std::int64_t participants_attached = 0;
   // Non-cumulative bucket counts (last slot: above the last bound), sum and count.
@@ -67,6 +69,7 @@ class RoomMetrics {
   void frame_sent() { add(frames_sent_); }
   void store_error() { add(store_errors_); }
   void room_created() { add(rooms_created_); }
+  void room_evicted() { add(rooms_evicted_); }
   void rooms_loaded_delta(std::int64_t d) { rooms_loaded_.fetch_add(d, std::memory_order_relaxed); }
   void attached_delta(std::int64_t d) { attached_.fetch_add(d, std::memory_order_relaxed); }
   void command_latency(std::chrono::microseconds latency);
@@ -88,6 +91,7 @@ class RoomMetrics {
   Counter frames_sent_{0};
   Counter store_errors_{0};
   Counter rooms_created_{0};
+  Counter rooms_evicted_{0};
   std::atomic<std::int64_t> rooms_loaded_{0};
   std::atomic<std::int64_t> attached_{0};
   std::array<Counter, kLatencyBucketsUs.size() + 1> latency_buckets_{};

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/rooms/frames.h"
+#include "server/rooms/privacy.h"
 
 namespace mend::rooms {
 
@@ -15,9 +16,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The room's history is never rewritten yet (erasure comes with the durable store), so every
-// room is in its first epoch.
-constexpr std::uint64_t kRoomEpoch = 1;
 // A failed timer append is retried after this delay (ms), not in a hot loop.
 constexpr engine::TimeMs kTickRetryMs = 1000;
 constexpr std::size_t kMaxCommandIdBytes = 64;
@@ -64,7 +62,7 @@ Room::~Room() {
 void Room::load() {
   ctx_->store->load(id_, 0, [self = shared_from_this()](store::LoadResult loaded) {
     asio::post(self->strand_, [self, loaded = std::move(loaded)]() mutable {
-      self->on_loaded(std::move(loaded));
+      self->load_audit_then_finish(std::move(loaded));
     });
   });
 }
@@ -89,6 +87,7 @@ void Room::on_loaded(store::LoadResult loaded) {
   } else {
     for (v1::Event& event : loaded.events) apply(std::move(event));
     status_ = Status::kReady;
+    last_active_ms_ = ctx_->clock();
     ctx_->metrics.rooms_loaded_delta(1);
     spdlog::debug("room {}: loaded at seq {}", id_, state_.last_seq);
   }
@@ -103,12 +102,25 @@ void Room::apply(v1::Event event) {
   log_.push_back(std::move(event));
 }
 
-void Room::on_strand(std::function<void()> op) {
-  asio::post(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
-    if (self->status_ == Status::kLoading) {
-      self->waiting_for_load_.push_back(std::move(op));
+void Room::on_strand(Op op, bool follow_eviction) {
+  asio::post(strand_, [self = shared_from_this(), op = std::move(op), follow_eviction]() mutable {
+    if (self->status_ == Status::kEvicted) {
+      if (!follow_eviction) return;
+      // The successor loads the room again; the op runs there once it is loaded.
+      if (auto successor = self->ctx_->find_or_load(self->id_)) {
+        successor->on_strand(std::move(op), follow_eviction);
+      }
+      return;
+    }
+    Room& room = *self;
+    auto run = [self, op = std::move(op)] {
+      self->last_active_ms_ = self->ctx_->clock();
+      op(*self);
+    };
+    if (room.status_ == Status::kLoading) {
+      room.waiting_for_load_.push_back(std::move(run));
     } else {
-      op();
+      run();
     }
   });
 }
@@ -118,66 +130,82 @@ void Room::on_strand(std::function<void()> op) {
 
 void Room::attach(v1::Actor actor, v1::Hello hello, std::shared_ptr<Recipient> recipient,
                   std::function<void(std::optional<CloseCode>)> done) {
-  on_strand([this, actor = std::move(actor), hello = std::move(hello),
-             recipient = std::move(recipient), done = std::move(done)]() mutable {
-    do_attach(actor, hello, std::move(recipient), done);
+  on_strand([actor = std::move(actor), hello = std::move(hello),
+             recipient = std::move(recipient), done = std::move(done)](Room& room) mutable {
+    room.do_attach(actor, hello, std::move(recipient), done);
   });
 }
 
 void Room::detach(v1::Actor actor, const Recipient* recipient) {
-  on_strand([this, actor = std::move(actor), recipient] {
-    const std::string key = participant_key(actor);
-    auto it = attached_.find(key);
-    if (it == attached_.end() || it->second.recipient.get() != recipient) return;
-    attached_.erase(it);
-    ctx_->metrics.attached_delta(-1);
-    spdlog::debug("room {}: {} detached", id_, v1::Role_Name(actor.role()));
-    broadcast_presence();
-  });
+  on_strand(
+      [actor = std::move(actor), recipient](Room& room) {
+        const std::string key = participant_key(actor);
+        auto it = room.attached_.find(key);
+        if (it == room.attached_.end() || it->second.recipient.get() != recipient) return;
+        room.attached_.erase(it);
+        room.ctx_->metrics.attached_delta(-1);
+        spdlog::debug("room {}: {} detached", room.id_, v1::Role_Name(actor.role()));
+        room.audit_connection(actor, v1::AUDIT_PARTICIPANT_DISCONNECTED);
+        room.broadcast_presence();
+      },
+      /*follow_eviction=*/false);  // an evicted room had nobody attached
 }
 
 void Room::submit(v1::Actor actor, v1::Command command) {
-  on_strand([this, actor = std::move(actor), command = std::move(command),
-             received = std::chrono::steady_clock::now()]() mutable {
-    do_submit(std::move(actor), std::move(command), received);
+  on_strand([actor = std::move(actor), command = std::move(command),
+             received = std::chrono::steady_clock::now()](Room& room) mutable {
+    room.do_submit(std::move(actor), std::move(command), received);
   });
 }
 
 void Room::acknowledge(v1::Actor actor, std::uint64_t last_seq) {
-  on_strand([this, actor = std::move(actor), last_seq] {
-    auto it = attached_.find(participant_key(actor));
-    if (it == attached_.end()) return;
-    it->second.acked_seq = std::max(it->second.acked_seq, std::min(last_seq, state_.last_seq));
-  });
+  on_strand(
+      [actor = std::move(actor), last_seq](Room& room) {
+        auto it = room.attached_.find(participant_key(actor));
+        if (it == room.attached_.end()) return;
+        it->second.acked_seq =
+            std::max(it->second.acked_seq, std::min(last_seq, room.state_.last_seq));
+      },
+      /*follow_eviction=*/false);
 }
 
 void Room::get_view(v1::Actor actor, std::function<void(Result<v1::GetRoomResponse>)> done) {
-  on_strand([this, actor = std::move(actor), done = std::move(done)] {
-    Result<v1::GetRoomResponse> result;
-    if (status_ != Status::kReady) {
-      result.error = status_ == Status::kGone
-                         ? ServiceError{"UNKNOWN_ROOM", "There is no such room.", 404}
-                         : ServiceError{"UNAVAILABLE", "The room could not be loaded.", 503};
-    } else {
-      v1::GetRoomResponse response;
-      response.set_room_id(id_);
-      *response.mutable_view() = engine::view(state_, actor);
-      result.value = std::move(response);
-    }
-    done(std::move(result));
+  on_strand([actor = std::move(actor), done = std::move(done)](Room& room) {
+    room.answer_view(actor, done);
   });
+}
+
+void Room::answer_view(const v1::Actor& actor,
+                       const std::function<void(Result<v1::GetRoomResponse>)>& done) {
+  Result<v1::GetRoomResponse> result;
+  if (status_ != Status::kReady) {
+    result.error = status_ == Status::kGone
+                       ? ServiceError{"UNKNOWN_ROOM", "There is no such room.", 404}
+                       : ServiceError{"UNAVAILABLE", "The room could not be loaded.", 503};
+  } else {
+    v1::GetRoomResponse response;
+    response.set_room_id(id_);
+    *response.mutable_view() = engine::view(state_, actor);
+    result.value = std::move(response);
+  }
+  done(std::move(result));
 }
 
 void Room::run_due_timers() {
-  on_strand([this] { pump(); });
+  // Not an activity (on_strand would count it as one): a timer does not keep a room loaded.
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->status_ == Status::kReady) self->pump();
+  });
 }
 
 void Room::close_all(CloseCode code, std::string reason) {
-  on_strand([this, code, reason = std::move(reason)] {
-    for (auto& [key, attachment] : attached_) attachment.recipient->close(code, reason);
-    ctx_->metrics.attached_delta(-static_cast<std::int64_t>(attached_.size()));
-    attached_.clear();
-  });
+  on_strand(
+      [code, reason = std::move(reason)](Room& room) {
+        for (auto& [key, attachment] : room.attached_) attachment.recipient->close(code, reason);
+        room.ctx_->metrics.attached_delta(-static_cast<std::int64_t>(room.attached_.size()));
+        room.attached_.clear();
+      },
+      /*follow_eviction=*/false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,6 +221,7 @@ void Room::do_attach(const v1::Actor& actor, const v1::Hello& hello,
   }
   const std::string key = participant_key(actor);
   auto it = attached_.find(key);
+  const bool fresh = it == attached_.end();
   if (it != attached_.end()) {
     if (it->second.recipient != recipient) {
       it->second.recipient->close(CloseCode::kReplaced, "replaced by a newer connection");
@@ -204,6 +233,7 @@ void Room::do_attach(const v1::Actor& actor, const v1::Hello& hello,
   attached_.emplace(key, Attachment{actor, std::move(recipient)});
   ctx_->metrics.attached_delta(1);
   spdlog::debug("room {}: {} attached", id_, v1::Role_Name(actor.role()));
+  if (fresh) audit_connection(actor, v1::AUDIT_PARTICIPANT_CONNECTED);
   done(std::nullopt);
   broadcast_presence();
 }
@@ -222,7 +252,7 @@ bool Room::observer_admitted(const v1::Actor& actor) const {
 
 void Room::send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hello,
                                    Recipient& recipient) {
-  const bool same_epoch = hello.room_epoch() == 0 || hello.room_epoch() == kRoomEpoch;
+  const bool same_epoch = hello.room_epoch() == 0 || hello.room_epoch() == epoch_;
   const bool recovered = same_epoch && hello.resume_after_seq() <= state_.last_seq;
   // Not recovered: the client drops what it had and gets the whole visible history again.
   const std::uint64_t replay_after = recovered ? hello.resume_after_seq() : 0;
@@ -232,7 +262,7 @@ void Room::send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hell
   *welcome->mutable_participant() = actor;
   *welcome->mutable_view() = engine::view(state_, actor);
   welcome->set_server_time_ms(ctx_->clock());
-  welcome->set_epoch(kRoomEpoch);
+  welcome->set_epoch(epoch_);
   welcome->set_recovered(recovered);
   welcome->set_room_id(id_);
   std::string frame;
@@ -273,8 +303,10 @@ void Room::remove_attachment(const std::string& key, CloseCode code, const std::
   auto it = attached_.find(key);
   if (it == attached_.end()) return;
   it->second.recipient->close(code, reason);
+  const v1::Actor actor = it->second.actor;
   attached_.erase(it);
   ctx_->metrics.attached_delta(-1);
+  audit_connection(actor, v1::AUDIT_PARTICIPANT_DISCONNECTED);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,6 +370,7 @@ std::optional<std::uint32_t> Room::take_rate_token(const std::string& key) {
 // Starts the next unit of work when idle: due timers first, then the oldest command.
 void Room::pump() {
   if (status_ != Status::kReady || busy_) return;
+  if (start_exclusive()) return;
   const engine::TimeMs now = ctx_->clock();
   if (run_due_tick(now)) return;
   if (!queue_.empty()) {
@@ -455,6 +488,7 @@ void Room::on_appended(std::optional<store::StoreError> error) {
     return finish_command();
   }
   ctx_->metrics.events_appended(flight.events.size());
+  const v1::Phase phase_before = state_.phase;
   for (const v1::Event& event : flight.events) apply(event);
   if (flight.command) {
     ctx_->metrics.command_accepted();
@@ -463,6 +497,7 @@ void Room::on_appended(std::optional<store::StoreError> error) {
     deliver(flight.events, nullptr, nullptr);
   }
   close_revoked_observers(flight.events);
+  after_applied(flight.events, phase_before);
   finish_command();
 }
 
@@ -546,6 +581,11 @@ void Room::close_revoked_observers(const std::vector<v1::Event>& events) {
     const std::string key = participant_key(observer);
     if (!attached_.contains(key)) continue;
     remove_attachment(key, CloseCode::kConsentRevoked, "observer consent was revoked");
+    v1::AuditEntry removed = privacy::audit_entry(v1::AUDIT_OBSERVER_REMOVED, event.actor(),
+                                                  ctx_->clock());
+    removed.set_observer(observer.observer());
+    removed.set_seq(event.seq());
+    record_audit({std::move(removed)});
     spdlog::info("room {}: an observer was disconnected after consent was revoked", id_);
     changed = true;
   }
@@ -565,10 +605,15 @@ std::shared_ptr<const std::string> Room::encode(std::string frame) {
 // ---------------------------------------------------------------------------------------------
 // Timer
 
-void Room::arm_timer() {
+std::optional<engine::TimeMs> Room::timer_deadline() const {
   std::optional<engine::TimeMs> deadline = engine::next_deadline(state_);
   if (deadline && deadline == stuck_deadline_) deadline.reset();
   if (deadline && tick_retry_at_ > *deadline) deadline = tick_retry_at_;
+  return deadline;
+}
+
+void Room::arm_timer() {
+  const std::optional<engine::TimeMs> deadline = timer_deadline();
   if (deadline == armed_deadline_) return;
   armed_deadline_ = deadline;
   if (!deadline) {

@@ -11,7 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -26,7 +28,7 @@ namespace mend::rooms {
 // What every room shares: owned jointly by the service and its rooms (rooms may outlive the
 // service while handlers are pending). Immutable after construction except `metrics` (atomic)
 // and the registry (under registry_mutex).
-struct RoomContext {
+struct RoomContext : std::enable_shared_from_this<RoomContext> {
   RoomContext(boost::asio::any_io_executor executor_, std::shared_ptr<store::Store> store_,
               TokenSigner signer_, Clock clock_, RoomServiceConfig config_)
       : executor(std::move(executor_)),
@@ -47,6 +49,26 @@ struct RoomContext {
 
   // Removes `room` from the registry if it is still registered under `id`.
   void forget(const std::string& id, const Room* room);
+
+  // The registered room `id`, or a new one that starts loading it from the store; nullptr for
+  // a malformed id. (room_lifecycle.cpp)
+  std::shared_ptr<Room> find_or_load(const std::string& id);
+  // Every registered room (a snapshot).
+  std::vector<std::shared_ptr<Room>> loaded_rooms();
+
+  // Timers of unloaded rooms: when a room is evicted with a timer armed, its deadline is
+  // recorded here; housekeeping loads the room again once it is due (load runs the due ticks).
+  void schedule_wake(const std::string& id, engine::TimeMs at);
+  std::vector<std::string> take_due_wakes(engine::TimeMs now);
+  std::size_t scheduled_wakes();
+
+  // One housekeeping pass at clock() now: evicts idle rooms, loads unloaded rooms whose timer
+  // is due. (room_lifecycle.cpp)
+  void housekeeping();
+
+ private:
+  std::mutex wake_mutex_;
+  std::set<std::pair<engine::TimeMs, std::string>> wake_schedule_;
 };
 
 class Room : public std::enable_shared_from_this<Room> {
@@ -61,7 +83,8 @@ class Room : public std::enable_shared_from_this<Room> {
   void load();
   void start_created(v1::Event created);
 
-  // The RoomService operations, posted to the room's strand (queued until loaded).
+  // The RoomService operations, posted to the room's strand (queued until loaded; handed to
+  // the room's successor, which loads it again, when this room was evicted meanwhile).
   void attach(v1::Actor actor, v1::Hello hello, std::shared_ptr<Recipient> recipient,
               std::function<void(std::optional<CloseCode>)> done);
   void detach(v1::Actor actor, const Recipient* recipient);
@@ -71,8 +94,32 @@ class Room : public std::enable_shared_from_this<Room> {
   void run_due_timers();
   void close_all(CloseCode code, std::string reason);
 
+  // Unloads the room (on its strand) if it is loaded, has no attached connection, no work in
+  // flight or queued, and no operation ran for `idle_ms` before `now`: it leaves the registry
+  // (the next access loads it again from the store) and its armed timer is handed to the
+  // context's wake schedule. (room_lifecycle.cpp)
+  void evict_if_idle(engine::TimeMs now, engine::TimeMs idle_ms);
+  // Shutdown: closes every connection (kServerShutdown), cancels the timer, then calls `done`
+  // on the strand. (room_lifecycle.cpp)
+  void shut_down(std::function<void()> done);
+  // --- Privacy (DESIGN 7), implemented in room_privacy.cpp. Posted to the strand; the
+  // rewrites and the erasure run exclusively (no command, tick or other rewrite meanwhile).
+  void erase_contributions(v1::Actor actor,
+                           std::function<void(Result<v1::EraseContributionsResponse>)> done);
+  void erase_room(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
+  void get_transcript(v1::Actor actor,
+                      std::function<void(Result<v1::GetTranscriptResponse>)> done);
+  // Purges the content when the room is closed and its retention ended at `now`. `done` gets
+  // when the purge is (next) due: nullopt when nothing will be due while the room's last seq
+  // stays the same (open, already purged, or gone).
+  void check_retention(engine::TimeMs now,
+                       std::function<void(std::optional<engine::TimeMs> due_ms)> done);
+
  private:
-  enum class Status { kLoading, kReady, kGone, kFailed };
+  // kEvicted: unloaded; operations that still reach this object go to its successor.
+  enum class Status { kLoading, kReady, kGone, kFailed, kEvicted };
+  using Op = std::function<void(Room&)>;
 
   struct Attachment {
     v1::Actor actor;
@@ -97,10 +144,15 @@ class Room : public std::enable_shared_from_this<Room> {
     v1::CommandResult result;
   };
 
-  // Runs `op` on the strand once the room is loaded (at once when it is).
-  void on_strand(std::function<void()> op);
+  // Runs `op` on the strand once the room is loaded (at once when it is). When the room was
+  // evicted, `op` runs on the room registered now under the same id (loaded again), unless
+  // `follow_eviction` is false (then it is dropped: e.g. a detach has nothing to do).
+  void on_strand(Op op, bool follow_eviction = true);
   void on_loaded(store::LoadResult loaded);
   void apply(v1::Event event);
+
+  void answer_view(const v1::Actor& actor,
+                   const std::function<void(Result<v1::GetRoomResponse>)>& done);
 
   // Attachment.
   void do_attach(const v1::Actor& actor, const v1::Hello& hello,
@@ -135,6 +187,43 @@ class Room : public std::enable_shared_from_this<Room> {
 
   // Timer.
   void arm_timer();
+  // The deadline the room's timer waits for (engine::next_deadline, except a stuck deadline,
+  // not before a tick retry), or nullopt.
+  std::optional<engine::TimeMs> timer_deadline() const;
+  void evict();
+
+  // Privacy (room_privacy.cpp).
+  // The bodies of the public privacy operations, on the strand once loaded.
+  void erase_contributions_now(v1::Actor actor, std::function<void(Result<v1::EraseContributionsResponse>)> done);
+  void erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void get_audit_now(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
+  void get_transcript_now(v1::Actor actor, std::function<void(Result<v1::GetTranscriptResponse>)> done);
+  void check_retention_now(engine::TimeMs now,
+                           std::function<void(std::optional<engine::TimeMs>)> done);
+  // An operation that needs the room to itself: `run` ends with finish_command() (or leaves
+  // the room gone); `cancel` answers its caller when the room is erased before it ran.
+  struct Exclusive {
+    std::function<void()> run;
+    std::function<void()> cancel;
+  };
+  void queue_exclusive(Exclusive op);
+  bool start_exclusive();  // from pump(): starts the next exclusive op, if any
+  void load_audit_then_finish(store::LoadResult loaded);
+  void on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audit);
+  void record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed = {});
+  void audit_connection(const v1::Actor& actor, v1::AuditKind kind);
+  void after_applied(const std::vector<v1::Event>& events, v1::Phase phase_before);
+  void purge_now(std::function<void()> then);
+  void rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope,
+                       std::function<void(std::optional<store::StoreError>)> done);
+  void on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope);
+  void destroy_now(v1::Actor by, std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
+                    std::function<void(Result<v1::EraseRoomResponse>)> done);
+  // Answers a request to a room that is not ready: ROOM_ERASED (410) when its audit log says
+  // both partners erased it, UNKNOWN_ROOM (404), or UNAVAILABLE (503) after a failed load.
+  void answer_gone(std::function<void(ServiceError)> done);
+  v1::EraseRoomResponse erasure_status() const;
 
   const std::string id_;
   const std::shared_ptr<RoomContext> ctx_;
@@ -146,13 +235,22 @@ class Room : public std::enable_shared_from_this<Room> {
 
   Status status_ = Status::kLoading;
   std::vector<std::function<void()>> waiting_for_load_;
+  engine::TimeMs last_active_ms_ = 0;  // when an operation last ran (idle eviction)
+  std::size_t audit_in_flight_ = 0;    // audit appends not completed yet
   engine::RoomState state_;
   std::vector<v1::Event> log_;  // every event, log_[i].seq == i + 1
   std::map<std::string, Attachment> attached_;
   std::map<std::string, TokenBucket> buckets_;
   std::deque<PendingCommand> queue_;
-  bool busy_ = false;  // a dedupe lookup or an append is in flight
+  bool busy_ = false;  // a dedupe lookup, an append or an exclusive op is in flight
   std::optional<InFlight> in_flight_;
+
+  // Privacy state (room_privacy.cpp).
+  std::uint64_t epoch_ = 1;                    // + 1 per rewrite of the stored history
+  std::vector<v1::AuditEntry> audit_;          // this room's audit log (loaded, then appended)
+  std::set<v1::Role> erasure_requested_by_;    // partners who asked to erase the whole room
+  bool purged_ = false;                        // the retention purge ran
+  std::deque<Exclusive> exclusive_;            // rewrites / erasure waiting for the room
 };
 
 }  // namespace mend::rooms

@@ -106,6 +106,57 @@ class RoomService {
 
   // Cumulative acknowledgement of events up to `last_seq` (HeartbeatAck).
   virtual void acknowledge(const Participant& who, std::uint64_t last_seq) = 0;
+
+  // --- Privacy (DESIGN 7). Errors common to these: UNKNOWN_ROOM (404), ROOM_ERASED (410, the
+  // partners erased the room), UNAVAILABLE (503, the store failed; nothing changed), and
+  // PARTNERS_ONLY (403) for an observer where only partners may act. The defaults answer
+  // NOT_IMPLEMENTED (501), so other implementations (test doubles) need not have them.
+
+  // DELETE /v1/rooms/{id}/contributions: the caller's own texts become "[erased]" in the store,
+  // in memory and for everyone connected (a ContentErased item); seqs stay; the epoch changes.
+  virtual void erase_contributions(const Participant& who,
+                                   std::function<void(Result<v1::EraseContributionsResponse>)> done);
+
+  // DELETE /v1/rooms/{id}: the first partner's request is recorded (status REQUESTED); the
+  // other partner's request destroys the room (key first, then rows; status ERASED) and closes
+  // every connection with kConsentRevoked after a ContentErased item. A repeated request of the
+  // same partner changes nothing.
+  virtual void erase_room(const Participant& who,
+                          std::function<void(Result<v1::EraseRoomResponse>)> done);
+
+  // GET /v1/rooms/{id}/audit: the room's content-free audit log (partners only; also after
+  // the room was erased).
+  virtual void get_audit(const Participant& who,
+                         std::function<void(Result<v1::GetAuditResponse>)> done);
+
+  // GET /v1/rooms/{id}/transcript: the caller's transcript (audited). Observers: 403
+  // OBSERVER_NOT_APPROVED unless approved by both partners, 403 TRANSCRIPT_NOT_SHARED unless
+  // both partners allowed transcript_to_observer.
+  virtual void get_transcript(const Participant& who,
+                              std::function<void(Result<v1::GetTranscriptResponse>)> done);
 };
+
+namespace detail {
+inline ServiceError not_implemented() {
+  return ServiceError{"NOT_IMPLEMENTED", "This server does not offer this.", 501};
+}
+}  // namespace detail
+
+inline void RoomService::erase_contributions(
+    const Participant&, std::function<void(Result<v1::EraseContributionsResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
+inline void RoomService::erase_room(const Participant&,
+                                    std::function<void(Result<v1::EraseRoomResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
+inline void RoomService::get_audit(const Participant&,
+                                   std::function<void(Result<v1::GetAuditResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
+inline void RoomService::get_transcript(
+    const Participant&, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
 
 }  // namespace mend::rooms

@@ -121,9 +121,14 @@ RoomServiceImpl::RoomServiceImpl(asio::any_io_executor executor,
                                  Clock clock, RoomServiceConfig config)
     : context_(std::make_shared<RoomContext>(std::move(executor), std::move(store),
                                              std::move(signer), std::move(clock), config)),
-      catalog_(std::move(catalog)) {}
+      catalog_(std::move(catalog)),
+      sweeper_(std::make_shared<RetentionSweeper>(
+          context_, [this](const std::string& room_id) { return find_or_load(room_id); },
+          context_->config.max_rooms_per_sweep)) {}
 
 RoomServiceImpl::~RoomServiceImpl() {
+  sweeper_->stop();  // no sweep calls find_or_load once this returns
+  stop_housekeeping();
   // Rooms hold the context; the context's registry holds the rooms: break the cycle. Rooms
   // with pending handlers finish them and are then destroyed.
   std::map<std::string, std::shared_ptr<Room>, std::less<>> rooms;
@@ -191,17 +196,7 @@ void RoomServiceImpl::create_room(const v1::CreateRoomRequest& request,
 }
 
 std::shared_ptr<Room> RoomServiceImpl::find_or_load(const std::string& room_id) {
-  if (!is_valid_room_id(room_id)) return nullptr;
-  std::shared_ptr<Room> room;
-  {
-    std::lock_guard lock(context_->registry_mutex);
-    auto it = context_->registry.find(room_id);
-    if (it != context_->registry.end()) return it->second;
-    room = std::make_shared<Room>(room_id, context_);
-    context_->registry.emplace(room_id, room);
-  }
-  room->load();
-  return room;
+  return context_->find_or_load(room_id);
 }
 
 void RoomServiceImpl::get_view(const Participant& who,
@@ -249,21 +244,56 @@ void RoomServiceImpl::acknowledge(const Participant& who, std::uint64_t last_seq
 }
 
 void RoomServiceImpl::run_due_timers() {
-  std::vector<std::shared_ptr<Room>> rooms;
-  {
-    std::lock_guard lock(context_->registry_mutex);
-    for (auto& [id, room] : context_->registry) rooms.push_back(room);
-  }
-  for (auto& room : rooms) room->run_due_timers();
+  for (auto& room : context_->loaded_rooms()) room->run_due_timers();
 }
 
 void RoomServiceImpl::close_all(CloseCode code, std::string reason) {
-  std::vector<std::shared_ptr<Room>> rooms;
-  {
-    std::lock_guard lock(context_->registry_mutex);
-    for (auto& [id, room] : context_->registry) rooms.push_back(room);
+  for (auto& room : context_->loaded_rooms()) room->close_all(code, reason);
+}
+
+}  // namespace mend::rooms
+
+namespace mend::rooms {
+
+template <typename T>
+void RoomServiceImpl::with_room(const Participant& who, std::function<void(Result<T>)> done,
+                                void (Room::*op)(v1::Actor, std::function<void(Result<T>)>)) {
+  auto room = find_or_load(who.room_id);
+  if (!room) {
+    asio::post(context_->executor, [done = std::move(done)] {
+      done(Result<T>{std::nullopt, ServiceError{"UNKNOWN_ROOM", "There is no such room.", 404}});
+    });
+    return;
   }
-  for (auto& room : rooms) room->close_all(code, reason);
+  ((*room).*op)(who.actor, std::move(done));
+}
+
+void RoomServiceImpl::erase_contributions(
+    const Participant& who, std::function<void(Result<v1::EraseContributionsResponse>)> done) {
+  with_room(who, std::move(done), &Room::erase_contributions);
+}
+
+void RoomServiceImpl::erase_room(const Participant& who,
+                                 std::function<void(Result<v1::EraseRoomResponse>)> done) {
+  with_room(who, std::move(done), &Room::erase_room);
+}
+
+void RoomServiceImpl::get_audit(const Participant& who,
+                                std::function<void(Result<v1::GetAuditResponse>)> done) {
+  with_room(who, std::move(done), &Room::get_audit);
+}
+
+void RoomServiceImpl::get_transcript(
+    const Participant& who, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
+  with_room(who, std::move(done), &Room::get_transcript);
+}
+
+void RoomServiceImpl::sweep_retention(std::function<void(SweepReport)> done) {
+  sweeper_->sweep(std::move(done));
+}
+
+void RoomServiceImpl::start_retention_sweeps() {
+  sweeper_->start(context_->config.retention_sweep_interval);
 }
 
 }  // namespace mend::rooms

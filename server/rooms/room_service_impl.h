@@ -16,7 +16,14 @@
 //   is admitted only while approved by both partners and is closed with kConsentRevoked when
 //   an ObserverRevoked event for it is applied; Presence goes to everybody on every change.
 //
-// Loaded rooms stay in memory with their event log (for replays) until the service is gone.
+// Rooms are loaded on demand: any operation on a room not in memory loads its events from
+// the store and rebuilds its state by replay (then runs the timers that fell due meanwhile).
+// A loaded room keeps its event log in memory (replays on resume come from it, all or nothing).
+// Housekeeping (every housekeeping_interval_ms, once start_housekeeping() was called) unloads
+// rooms with no connection and no work for room_idle_evict_ms; a room unloaded with a timer
+// armed is loaded again when that timer is due (so timers of idle rooms still fire, without
+// keeping rooms whose timers are days away in memory). After a restart, recover_timers()
+// finds the armed timers of the stored rooms.
 // Thread safety: all public methods may be called from any thread.
 #pragma once
 
@@ -36,6 +43,7 @@
 #include "server/engine/templates.h"
 #include "server/rooms/clock.h"
 #include "server/rooms/metrics.h"
+#include "server/rooms/retention.h"
 #include "server/rooms/room_service.h"
 #include "server/rooms/tokens.h"
 #include "server/store/store.h"
@@ -63,6 +71,16 @@ struct RoomServiceConfig {
   // Partner names and topic at creation: at most this many bytes.
   std::size_t max_name_bytes = 64;
   std::size_t max_topic_bytes = 4000;
+  // A loaded room with no attached connection and no operation for this long is unloaded
+  // (reloaded from the store on the next access). 0: rooms stay loaded.
+  engine::TimeMs room_idle_evict_ms = 10 * 60 * 1000;
+  // Period of the housekeeping pass (idle eviction, timers of unloaded rooms); it bounds how
+  // late a timer of an unloaded room fires.
+  engine::TimeMs housekeeping_interval_ms = 1000;
+  // Retention sweep (DESIGN 7): how often start_retention_sweeps() sweeps, and how many rooms
+  // one sweep may load.
+  std::chrono::milliseconds retention_sweep_interval{std::chrono::hours(1)};
+  std::size_t max_rooms_per_sweep = 256;
 };
 
 // Stable participant key within a room: "A", "B", "O:<observer name>".
@@ -104,6 +122,21 @@ class RoomServiceImpl final : public RoomService {
   void detach(const Participant& who, const Recipient* recipient) override;
   void submit(const Participant& who, v1::Command command) override;
   void acknowledge(const Participant& who, std::uint64_t last_seq) override;
+  // Privacy (room_service.h; room_privacy.cpp has the behaviour).
+  void erase_contributions(const Participant& who,
+                           std::function<void(Result<v1::EraseContributionsResponse>)> done) override;
+  void erase_room(const Participant& who,
+                  std::function<void(Result<v1::EraseRoomResponse>)> done) override;
+  void get_audit(const Participant& who,
+                 std::function<void(Result<v1::GetAuditResponse>)> done) override;
+  void get_transcript(const Participant& who,
+                      std::function<void(Result<v1::GetTranscriptResponse>)> done) override;
+
+  // Retention (retention.h): one sweep at clock() now; `done` runs when it finished. Tests
+  // with a ManualClock call this after advancing the clock.
+  void sweep_retention(std::function<void(SweepReport)> done = {});
+  // Sweeps every config.retention_sweep_interval until the service is destroyed (mendd).
+  void start_retention_sweeps();
 
   // Asks every loaded room to run the timers due at clock() now. Production relies on the
   // rooms' asio timers; tests with a ManualClock call this after advancing the clock.
@@ -111,6 +144,24 @@ class RoomServiceImpl final : public RoomService {
 
   // Closes every attached connection with `code` (e.g. kServerShutdown on SIGTERM).
   void close_all(CloseCode code, std::string reason);
+
+  // --- Lifecycle of loaded rooms (room_lifecycle.cpp) ---
+  // Starts the periodic housekeeping pass on the executor (real time; decisions use clock()).
+  void start_housekeeping();
+  // One housekeeping pass now: evicts idle rooms (room_idle_evict_ms), loads unloaded rooms
+  // whose timer is due. Tests with a ManualClock call this after advancing the clock.
+  void housekeeping();
+  // After a start: reads every stored room once, in the background and one at a time, to find
+  // its armed timer (loads at once the rooms with a timer already due, which runs their ticks;
+  // schedules the others). `done` (optional) gets the number of rooms examined.
+  void recover_timers(std::function<void(std::size_t)> done = {});
+  // Stops housekeeping and retention sweeps and closes every connection with kServerShutdown;
+  // `done` (optional, on the executor) runs once every loaded room released its connections
+  // (connections hold the service: stop the executor only then, or they leak). The store is
+  // not touched: close it afterwards.
+  void stop(std::function<void()> done = {});
+  // Unloaded rooms waiting for a timer (for tests and metrics).
+  std::size_t scheduled_wakes() const;
 
   // Counters for GET /metrics (see metrics.h). Valid while the service lives.
   const RoomMetrics& metrics() const;
@@ -121,8 +172,16 @@ class RoomServiceImpl final : public RoomService {
  private:
   std::shared_ptr<Room> find_or_load(const std::string& room_id);
 
+  template <typename T>
+  void with_room(const Participant& who, std::function<void(Result<T>)> done,
+                 void (Room::*op)(v1::Actor, std::function<void(Result<T>)>));
+  struct Housekeeper;
+  void stop_housekeeping();
+
   std::shared_ptr<RoomContext> context_;
   const engine::TemplateCatalog catalog_;
+  std::shared_ptr<RetentionSweeper> sweeper_;
+  std::shared_ptr<Housekeeper> housekeeper_;
 };
 
 }  // namespace mend::rooms

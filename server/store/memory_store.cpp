@@ -136,6 +136,28 @@ void MemoryStore::list_rooms(ListRoomsDone done) {
   done(std::move(listed));
 }
 
+void MemoryStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                               StoreDone done) {
+  std::optional<StoreError> error;
+  if (entries.empty()) {
+    error = StoreError{StoreErrorCode::kInvalid, "audit append without entries"};
+  } else {
+    std::lock_guard lock(mutex_);
+    auto& log = audit_[room_id];
+    for (v1::AuditEntry& entry : entries) log.push_back(std::move(entry));
+  }
+  done(std::move(error));
+}
+
+void MemoryStore::load_audit(std::string room_id, AuditLoadDone done) {
+  AuditLoadResult result;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = audit_.find(room_id); it != audit_.end()) result.entries = it->second;
+  }
+  done(std::move(result));
+}
+
 std::uint64_t MemoryStore::event_count(const std::string& room_id) const {
   std::lock_guard lock(mutex_);
   auto it = rooms_.find(room_id);

@@ -25,6 +25,9 @@ class MemoryStore final : public Store {
   void rewrite_events(std::string room_id, std::vector<v1::Event> events,
                       StoreDone done) override;
   void list_rooms(ListRoomsDone done) override;
+  void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                    StoreDone done) override;
+  void load_audit(std::string room_id, AuditLoadDone done) override;
 
   // The number of events stored for `room_id` (0 for an unknown room). For tests.
   std::uint64_t event_count(const std::string& room_id) const;
@@ -43,6 +46,7 @@ class MemoryStore final : public Store {
   mutable std::mutex mutex_;
   std::map<std::string, Room> rooms_;
   std::set<std::string> destroyed_;  // destroyed room ids stay reserved
+  std::map<std::string, std::vector<v1::AuditEntry>> audit_;  // survives destroy_room
 };
 
 }  // namespace mend::store

@@ -43,6 +43,17 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
         PRIMARY KEY (room_id, lookup)
       );
     )sql",
+    // 1 -> 2: the content-free audit log (kept after a room is destroyed).
+    R"sql(
+      CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY NOT NULL,   -- append order
+        room_id TEXT NOT NULL,
+        at_ms   INTEGER NOT NULL,
+        kind    INTEGER NOT NULL,               -- mend.v1.AuditKind number
+        entry   BLOB NOT NULL                   -- AuditEntry encoding (content-free, in clear)
+      );
+      CREATE INDEX audit_by_room ON audit (room_id, id);
+    )sql",
 };
 static_assert(SqliteStore::kApplicationId == 1835363940);
 

@@ -90,7 +90,7 @@ struct WriterConnection {
     for (const Statement* s :
          {&begin, &commit, &rollback, &select_room, &insert_room, &update_room, &insert_key,
           &select_key, &insert_event, &update_event, &select_result, &insert_result, &delete_key,
-          &mark_destroyed, &delete_events, &delete_results, &refresh_times}) {
+          &mark_destroyed, &delete_events, &delete_results, &refresh_times, &insert_audit}) {
       if (!s->ok()) return false;
     }
     return true;
@@ -125,6 +125,8 @@ struct WriterConnection {
       "first_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 AND seq = 1), "
       "last_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 "
       "AND seq = rooms.last_seq) WHERE room_id = ?1"};
+  Statement insert_audit{*db,
+                         "INSERT INTO audit (room_id, at_ms, kind, entry) VALUES (?1, ?2, ?3, ?4)"};
 };
 
 // Statements of one reader connection.
@@ -132,7 +134,8 @@ struct ReaderConnection {
   explicit ReaderConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
   bool ok() const {
     for (const Statement* s :
-         {&begin, &end, &select_room, &select_key, &select_events, &select_result, &list_rooms}) {
+         {&begin, &end, &select_room, &select_key, &select_events, &select_result, &list_rooms,
+          &select_audit}) {
       if (!s->ok()) return false;
     }
     return true;
@@ -150,6 +153,7 @@ struct ReaderConnection {
   Statement list_rooms{*db,
                        "SELECT room_id, last_seq, first_at_ms, last_at_ms FROM rooms "
                        "WHERE destroyed = 0 ORDER BY room_id"};
+  Statement select_audit{*db, "SELECT entry FROM audit WHERE room_id = ?1 ORDER BY id"};
 };
 
 struct AppendOp {
@@ -165,7 +169,12 @@ struct RewriteOp {
   std::vector<v1::Event> events;
   StoreDone done;
 };
-using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp>;
+struct AuditOp {
+  std::string room_id;
+  std::vector<v1::AuditEntry> entries;
+  StoreDone done;
+};
+using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp, AuditOp>;
 using ReadTask = std::function<void(ReaderConnection&)>;
 
 // A room's row as the writer or a reader sees it.
@@ -232,6 +241,7 @@ struct SqliteStore::Impl {
   std::optional<StoreError> apply_rewrite(const std::string& room_id,
                                           std::vector<v1::Event>& events);
   void truncate_wal();
+  void append_audit(AuditOp& op);
 
   // --- readers ---
   void reader_loop(ReaderConnection& conn);
@@ -240,6 +250,7 @@ struct SqliteStore::Impl {
   LoadResult do_load(ReaderConnection& conn, const std::string& room_id, std::uint64_t after_seq);
   FindResult do_find(ReaderConnection& conn, const CommandKey& key);
   ListRoomsResult do_list(ReaderConnection& conn);
+  AuditLoadResult do_load_audit(ReaderConnection& conn, const std::string& room_id);
   std::optional<StoreError> read_room_key(ReaderConnection& conn, const std::string& room_id,
                                           std::optional<crypto::Key>& key);
 
@@ -278,6 +289,8 @@ void SqliteStore::Impl::writer_loop() {
       destroy(*destroy_op);
     } else if (auto* rewrite_op = std::get_if<RewriteOp>(&batch.front())) {
       rewrite(*rewrite_op);
+    } else if (auto* audit_op = std::get_if<AuditOp>(&batch.front())) {
+      append_audit(*audit_op);
     } else {
       commit_appends(batch);
     }
@@ -582,6 +595,32 @@ void SqliteStore::Impl::rewrite(RewriteOp& op) {
   op.done(std::move(outcome));
 }
 
+void SqliteStore::Impl::append_audit(AuditOp& op) {
+  std::optional<StoreError> outcome;
+  if (op.entries.empty()) {
+    outcome = error(StoreErrorCode::kInvalid, "audit append without entries");
+  } else if (!begin_write()) {
+    outcome = batch_failure;
+  } else {
+    Statement& s = writer->insert_audit;
+    for (const v1::AuditEntry& entry : op.entries) {
+      s.bind_text(1, op.room_id);
+      s.bind_int(2, entry.at_ms());
+      s.bind_int(3, entry.kind());
+      s.bind_blob(4, entry.SerializeAsString());
+      if (!step_done(s, "cannot insert an audit entry")) break;
+    }
+    if (batch_failure || !commit_write()) outcome = batch_failure;
+    rollback_write();  // after a failure; no-op after a commit
+  }
+  {
+    std::lock_guard lock(stats_mutex);
+    if (!outcome) ++stats.commits;
+    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
+  }
+  op.done(std::move(outcome));
+}
+
 // ---------------------------------------------------------------- readers
 
 void SqliteStore::Impl::reader_loop(ReaderConnection& conn) {
@@ -752,6 +791,29 @@ ListRoomsResult SqliteStore::Impl::do_list(ReaderConnection& conn) {
     listed.error = sql_error(*conn.db, rc, "cannot list rooms");
   }
   return listed;
+}
+
+AuditLoadResult SqliteStore::Impl::do_load_audit(ReaderConnection& conn,
+                                                 const std::string& room_id) {
+  AuditLoadResult result;
+  Statement& s = conn.select_audit;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  int rc = SQLITE_OK;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    const std::string_view blob = s.column_blob(0);
+    if (!result.entries.emplace_back().ParseFromArray(blob.data(), static_cast<int>(blob.size()))) {
+      result.entries.clear();
+      result.error = error(StoreErrorCode::kCorrupt, "an audit entry in " + where() +
+                                                         " cannot be decoded");
+      return result;
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    result.entries.clear();
+    result.error = sql_error(*conn.db, rc, "cannot read the audit log");
+  }
+  return result;
 }
 
 // ---------------------------------------------------------------- queues and lifecycle
@@ -971,6 +1033,25 @@ void SqliteStore::list_rooms(ListRoomsDone done) {
                         result.error = std::move(e);
                         (*shared_done)(std::move(result));
                       });
+}
+
+void SqliteStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                               StoreDone done) {
+  impl_->enqueue_write(AuditOp{std::move(room_id), std::move(entries), std::move(done)},
+                       [](WriteOp op, StoreError e) { std::get<AuditOp>(op).done(std::move(e)); });
+}
+
+void SqliteStore::load_audit(std::string room_id, AuditLoadDone done) {
+  auto shared_done = std::make_shared<AuditLoadDone>(std::move(done));
+  impl_->enqueue_read(
+      [impl = impl_.get(), room_id = std::move(room_id), shared_done](ReaderConnection& conn) {
+        (*shared_done)(impl->do_load_audit(conn, room_id));
+      },
+      [shared_done](StoreError e) {
+        AuditLoadResult result;
+        result.error = std::move(e);
+        (*shared_done)(std::move(result));
+      });
 }
 
 }  // namespace mend::store

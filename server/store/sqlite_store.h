@@ -15,7 +15,7 @@
 // AES-256-GCM under a per-room data key (AAD binds a blob to its room and seq, resp. its room
 // and command); room keys are wrapped by the master key, a file outside the database. Only
 // content-free metadata stays in clear: room id, seq, at_ms, actor role, event kind number
-// (the Event body field number). Command keys are stored as a keyed hash under the room key.
+// (the Event body field number), and the content-free audit log. Command keys are stored as a keyed hash under the room key.
 //
 // Files in data_dir: mend.db (+ mend.db-wal, mend.db-shm while open) and master.key (unless
 // master_key_file points elsewhere).
@@ -72,7 +72,7 @@ class SqliteStore final : public Store {
  public:
   static constexpr const char* kDatabaseFile = "mend.db";
   static constexpr const char* kMasterKeyFile = "master.key";
-  static constexpr int kSchemaVersion = 1;                    // PRAGMA user_version
+  static constexpr int kSchemaVersion = 2;                    // PRAGMA user_version
   static constexpr std::int32_t kApplicationId = 0x6D656E64;  // 'mend', PRAGMA application_id
 
   struct OpenResult {
@@ -102,6 +102,11 @@ class SqliteStore final : public Store {
   // Also truncates the WAL afterwards (the replaced ciphertext leaves the files).
   void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
   void list_rooms(ListRoomsDone done) override;
+  // Audit entries are stored in clear (they are content-free) in table `audit`, each append
+  // in a transaction of its own; destroy_room leaves them.
+  void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                    StoreDone done) override;
+  void load_audit(std::string room_id, AuditLoadDone done) override;
 
   // Graceful close: refuses new calls (kUnavailable), completes every queued write and read,
   // stops the threads, checkpoints the WAL and closes the files. Idempotent. Blocks.

@@ -58,4 +58,15 @@ void Store::list_rooms(ListRoomsDone done) {
   done(std::move(result));
 }
 
+void Store::append_audit(std::string /*room_id*/, std::vector<v1::AuditEntry> /*entries*/,
+                         StoreDone done) {
+  done(not_supported("append_audit"));
+}
+
+void Store::load_audit(std::string /*room_id*/, AuditLoadDone done) {
+  AuditLoadResult result;
+  result.error = not_supported("load_audit");
+  done(std::move(result));
+}
+
 }  // namespace mend::store

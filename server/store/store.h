@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "mend/v1/api.pb.h"
 #include "mend/v1/conversation.pb.h"
 #include "mend/v1/frames.pb.h"
 
@@ -100,6 +101,12 @@ struct ListRoomsResult {
 };
 using ListRoomsDone = std::function<void(ListRoomsResult)>;
 
+struct AuditLoadResult {
+  std::vector<v1::AuditEntry> entries;  // in the order they were appended
+  std::optional<StoreError> error;
+};
+using AuditLoadDone = std::function<void(AuditLoadResult)>;
+
 // nullopt on success.
 using StoreDone = std::function<void(std::optional<StoreError>)>;
 
@@ -149,6 +156,19 @@ class Store {
 
   // Every live room with its content-free metadata.
   virtual void list_rooms(ListRoomsDone done);
+
+  // --- The audit log (DESIGN.md section 7): content-free entries per room. ---
+  // The caller guarantees the entries carry no content (no texts, notes or tokens); a store
+  // may keep them in clear. They outlive destroy_room (an erased room's audit log stays) and
+  // are never rewritten. Defaults: kUnavailable, like the primitives above.
+
+  // Appends entries (at least one) to a room's audit log, in order. The room need not exist
+  // in the event log (e.g. after destroy_room). Ordered with the writes issued before it.
+  virtual void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                            StoreDone done);
+
+  // Every audit entry of a room, oldest first; empty (no error) for a room without any.
+  virtual void load_audit(std::string room_id, AuditLoadDone done);
 };
 
 }  // namespace mend::store

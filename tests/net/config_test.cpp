@@ -12,12 +12,15 @@ std::variant<AppConfig, Exit> parse(std::vector<const char*> args,
   return parse_config(static_cast<int>(args.size()), args.data(), env, "/templates");
 }
 
-TEST_CASE("defaults listen on loopback 8480 with the memory store") {
+TEST_CASE("defaults listen on loopback 8480 with the durable sqlite store") {
   auto parsed = parse({});
   REQUIRE(std::holds_alternative<AppConfig>(parsed));
   const auto& config = std::get<AppConfig>(parsed);
   CHECK(config.listen == "127.0.0.1:8480");
-  CHECK(config.store == "memory");
+  CHECK(config.store == "sqlite");
+  CHECK(config.durability == "full");
+  CHECK_FALSE(config.master_key_file);
+  CHECK(config.room_idle_evict_s == 600);
   CHECK(config.templates_dir == "/templates");
   CHECK_FALSE(config.net.allow_plaintext);
   CHECK(config.threads >= 1);
@@ -39,11 +42,27 @@ TEST_CASE("every flag is also a MEND_ variable and the flag wins") {
 TEST_CASE("help and version exit 0; bad values exit 2 with a reason") {
   CHECK(std::get<Exit>(parse({"--help"})).code == 0);
   CHECK(std::get<Exit>(parse({"--version"})).text.find("mendd ") == 0);
-  CHECK(std::get<Exit>(parse({"--store", "sqlite"})).code == 2);
+  CHECK(std::get<Exit>(parse({"--store", "postgres"})).code == 2);
+  CHECK(std::get<Exit>(parse({"--durability", "off"})).code == 2);
   CHECK(std::get<Exit>(parse({"--listen", "nowhere"})).code == 2);
   CHECK(std::get<Exit>(parse({"--log-format", "xml"})).code == 2);
   CHECK(std::get<Exit>(parse({"--tls-cert", "c.pem"})).code == 2);
   CHECK(std::get<Exit>(parse({"--no-such-flag"})).code == 2);
+}
+
+TEST_CASE("store flags: memory store, normal durability, master key file, idle eviction") {
+  auto parsed = parse({"--store", "memory", "--master-key-file", "/keys/master.key"},
+                      {"MEND_DURABILITY=normal", "MEND_ROOM_IDLE_EVICT=30"});
+  REQUIRE(std::holds_alternative<AppConfig>(parsed));
+  const auto& config = std::get<AppConfig>(parsed);
+  CHECK(config.store == "memory");
+  CHECK(config.durability == "normal");
+  CHECK(config.master_key_file == std::filesystem::path("/keys/master.key"));
+  CHECK(config.room_idle_evict_s == 30);
+  const std::string help = std::get<Exit>(parse({"--help"})).text;
+  for (const char* flag : {"--store", "--durability", "--master-key-file", "--room-idle-evict"}) {
+    CHECK(help.find(flag) != std::string::npos);
+  }
 }
 
 TEST_CASE("listen addresses split into host and port, IPv6 in brackets") {

@@ -78,6 +78,14 @@ class HeldStore final : public store::Store {
   void find_result(store::CommandKey key, store::FindDone done) override {
     inner.find_result(std::move(key), std::move(done));
   }
+  void list_rooms(store::ListRoomsDone done) override { inner.list_rooms(std::move(done)); }
+  void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                    store::StoreDone done) override {
+    inner.append_audit(std::move(room_id), std::move(entries), std::move(done));
+  }
+  void load_audit(std::string room_id, store::AuditLoadDone done) override {
+    inner.load_audit(std::move(room_id), std::move(done));
+  }
   void release() {
     auto pending = std::move(held);
     held.clear();
@@ -652,6 +660,149 @@ TEST_CASE("metrics count commands, events and frames") {
   const std::string text = f.service->metrics().prometheus_text();
   CHECK(text.find("mend_commands_total{result=\"WRONG_PHASE\"} 1") != std::string::npos);
   CHECK(text.find("mend_command_latency_seconds_count 2") != std::string::npos);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle: idle eviction, reload on demand, timers of unloaded rooms (DESIGN.md section 6)
+
+constexpr engine::TimeMs kIdle = 60'000;
+
+RoomServiceConfig evicting() {
+  RoomServiceConfig config;
+  config.room_idle_evict_ms = kIdle;
+  return config;
+}
+
+// Both partners consent (and A sends `then`), then both leave (no connection).
+void consent_and_leave(Fixture& f, const std::string& then = {}) {
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  f.submit(f.a(), "ca", "consent {}");
+  f.submit(f.b(), "cb", "consent {}");
+  if (!then.empty()) f.submit(f.a(), "then", then);
+  f.service->detach(f.a(), a.get());
+  f.service->detach(f.b(), b.get());
+  f.drain();
+}
+
+TEST_CASE("a room without connections is unloaded after the idle time and reloaded on demand") {
+  Fixture f(evicting());
+  f.create();
+  consent_and_leave(f);
+  f.clock.advance(kIdle - 1);
+  f.service->housekeeping();
+  f.drain();
+  CHECK(f.service->metrics().snapshot().rooms_loaded == 1);
+  f.clock.advance(1);
+  f.service->housekeeping();
+  f.drain();
+  CHECK(f.service->metrics().snapshot().rooms_loaded == 0);
+  CHECK(f.service->metrics().snapshot().rooms_evicted == 1);
+
+  auto a = f.attach(f.a(), /*resume_after=*/2, /*epoch=*/1);  // loads it again
+  CHECK(f.service->metrics().snapshot().rooms_loaded == 1);
+  const auto items = a->items();
+  REQUIRE_FALSE(items.empty());
+  const v1::Welcome& welcome = items[0].welcome();
+  CHECK(welcome.recovered());
+  CHECK(welcome.view().a_consented());
+  CHECK(welcome.view().b_consented());
+  REQUIRE_FALSE(a->events().empty());  // the replay after seq 2 comes from the store
+  CHECK(a->events()[0].seq() == 3);
+  const auto before = f.stored_events();
+  f.submit(f.a(), "ca", "consent {}");  // retried after the reload: the original result
+  CHECK(last_result(*a).accepted());
+  CHECK(last_result(*a).first_seq() == 2);
+  CHECK(f.stored_events() == before);
+}
+
+TEST_CASE("a room with a connection stays loaded however long it is quiet") {
+  Fixture f(evicting());
+  f.create();
+  auto a = f.attach(f.a());
+  f.clock.advance(10 * kIdle);
+  f.service->housekeeping();
+  f.drain();
+  CHECK(f.service->metrics().snapshot().rooms_loaded == 1);
+  CHECK(f.service->metrics().snapshot().rooms_evicted == 0);
+}
+
+TEST_CASE("the timer of an unloaded room fires at its deadline: the room is loaded for it") {
+  Fixture f(evicting());
+  f.create();
+  consent_and_leave(f, "pause {}");  // the pause ends 120 s after it began
+  f.clock.advance(kIdle);
+  f.service->housekeeping();
+  f.drain();
+  REQUIRE(f.service->metrics().snapshot().rooms_loaded == 0);
+  CHECK(f.service->scheduled_wakes() == 1);
+  const auto before = f.stored_events();
+  f.clock.advance(120'000 - kIdle - 1);
+  f.service->housekeeping();
+  f.drain();
+  CHECK(f.stored_events() == before);
+  f.clock.advance(1);
+  f.service->housekeeping();
+  f.drain();
+  CHECK(f.stored_events() == before + 1);  // CheckInStarted{PAUSE_ENDED}
+  CHECK(f.service->scheduled_wakes() == 0);
+  auto a = f.attach(f.a());
+  CHECK(a->items()[0].welcome().view().phase() == v1::PHASE_CHECK_IN);
+}
+
+TEST_CASE("after a restart the armed timers of stored rooms are found and fire") {
+  Fixture f;
+  f.create();
+  consent_and_leave(f, "pause {}");
+  const std::string paused = f.room_id;
+  const auto before = f.stored_events();
+  f.create();  // a second room, with no timer armed
+  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
+                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  std::optional<std::size_t> examined;
+  restarted.recover_timers([&](std::size_t n) { examined = n; });
+  f.drain();
+  REQUIRE(examined == 2u);
+  CHECK(restarted.scheduled_wakes() == 1);  // the pause's end
+  CHECK(restarted.metrics().snapshot().rooms_loaded == 0);
+  f.clock.advance(120'000);
+  restarted.housekeeping();
+  f.drain();
+  CHECK(restarted.scheduled_wakes() == 0);
+  CHECK(restarted.metrics().snapshot().rooms_loaded == 1);  // the paused room, ticked
+  CHECK(f.store->inner.event_count(paused) == before + 1);
+}
+
+TEST_CASE("a timer already due at a restart runs as soon as the stored rooms are examined") {
+  Fixture f;
+  f.create();
+  consent_and_leave(f, "pause {}");
+  const auto before = f.stored_events();
+  f.clock.advance(10 * 60'000);  // the server was down past the pause's end
+  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
+                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  restarted.recover_timers();
+  f.drain();
+  CHECK(f.stored_events() == before + 1);
+}
+
+TEST_CASE("an operation that reaches a room while it is unloaded runs on the reloaded room") {
+  Fixture f(evicting());
+  f.create();
+  consent_and_leave(f);
+  f.clock.advance(kIdle);
+  f.service->housekeeping();  // the eviction is queued on the room's strand ...
+  auto recipient = std::make_shared<FakeRecipient>();
+  bool attached = false;
+  f.service->attach(f.a(), v1::Hello{}, recipient,  // ... and this attach right behind it
+                    [&](std::optional<CloseCode> c) { attached = !c; });
+  f.drain();
+  REQUIRE(attached);
+  CHECK(f.service->metrics().snapshot().rooms_evicted == 1);
+  CHECK(f.service->metrics().snapshot().rooms_loaded == 1);
+  CHECK(recipient->items()[0].welcome().view().a_consented());
+  CHECK(recipient->events().size() == f.stored_events());
 }
 
 }  // namespace

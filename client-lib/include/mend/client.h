@@ -133,6 +133,15 @@ struct ClientHandlers {
   // Who is connected now (ephemeral).
   std::function<void(const v1::Presence&)> on_presence;
   std::function<void(const v1::TypingNotice&)> on_typing;
+  // The room's stored history was rewritten (DESIGN 7): a partner erased their contributions
+  // or the retention ended. Replace the events in `erased.events()` (same seqs, texts now
+  // "[erased]") in what you show. The room's epoch changed: the next resume of this client
+  // gets on_reset with the full, erased view. For ERASURE_WHOLE_ROOM a terminal close (4503)
+  // follows.
+  std::function<void(const v1::ContentErased&)> on_content_erased;
+  // A partner asked to erase the whole room; it is erased when the other partner asks too
+  // (HttpClient::request("DELETE", "/v1/rooms/<id>", {}, token)).
+  std::function<void(const v1::RoomErasureRequested&)> on_room_erasure_requested;
   // Every change of ConnectionState; `error` says why for kWaiting and kClosed.
   std::function<void(ConnectionState, const ClientError& error)> on_state;
   // The client closed for good because of the server or the network (terminal close code or

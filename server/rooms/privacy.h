@@ -1,0 +1,54 @@
+// Privacy rules of the rooms as pure functions (DESIGN.md section 7): which stored texts an
+// erasure or a retention purge rewrites, which events make audit entries, what a transcript
+// holds. The room host (room_privacy.cpp) applies them; nothing here touches a store or clock.
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "mend/v1/api.pb.h"
+#include "mend/v1/conversation.pb.h"
+#include "server/engine/state.h"
+
+namespace mend::rooms::privacy {
+
+// What an erased text reads everywhere (events, replays, transcripts).
+inline constexpr const char* kErasedText = "[erased]";
+
+inline constexpr std::int64_t kMsPerDay = 24LL * 3600 * 1000;
+
+// Replaces every non-empty text of `event` (message texts, intention, topic, start-up form,
+// prompts, notes) with kErasedText. Names of partners and observers, the template and
+// content-free fields stay. Returns whether anything changed.
+bool erase_texts(v1::Event& event);
+
+// Copies of the events of `log` authored by partner `author` that still hold a text, with
+// their texts erased (for Store::rewrite_events). Empty when there is nothing left to erase.
+std::vector<v1::Event> erase_contributions(const std::vector<v1::Event>& log, v1::Role author);
+
+// Copies of every event of `log` that still holds a text (any author, notes, prompts, the
+// topic given at creation), with the texts erased: a retention purge.
+std::vector<v1::Event> purge_content(const std::vector<v1::Event>& log);
+
+// The audit entries an applied event causes (consent given, observer approved / revoked /
+// admitted / left, partner left, pauses, time-outs, consultation breaks, close). Content-free
+// by construction: only roles, observer names, seqs, times, terms and reasons are copied.
+std::vector<v1::AuditEntry> audit_entries_for(const v1::Event& event);
+
+// An audit entry of `kind` by `actor` at `at_ms` (other fields unset).
+v1::AuditEntry audit_entry(v1::AuditKind kind, const v1::Actor& actor, std::int64_t at_ms);
+
+// The events of a transcript for `viewer`: those engine::visible_to allows, in seq order,
+// without retracted messages. `log` must be the log `state` was built from.
+std::vector<v1::Event> transcript_events(const engine::RoomState& state,
+                                         const std::vector<v1::Event>& log,
+                                         const v1::Actor& viewer);
+
+// When a closed room's content is due for its retention purge: the at_ms of its
+// ConversationClosed event plus the effective retention_days. nullopt while the room is open.
+std::optional<std::int64_t> purge_due_ms(const engine::RoomState& state,
+                                         const std::vector<v1::Event>& log);
+
+}  // namespace mend::rooms::privacy

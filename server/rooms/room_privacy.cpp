@@ -1,0 +1,497 @@
+// Room: retention, erasure, audit log and transcript export (DESIGN.md section 7).
+// The pure rules live in privacy.h; this file applies them on the room's strand.
+//
+// Rewrites of the stored history (a partner's erasure, a retention purge) and the erasure of
+// the whole room run as "exclusive" operations: pump() starts one only when no command,
+// timer append or other exclusive operation is in flight, and nothing else starts until it
+// called finish_command(). So the log, the store and the state never disagree.
+//
+// Epochs: a room starts in epoch 1; every rewrite of its stored history adds 1. The epoch is
+// persisted in the audit entry of the rewrite (AuditEntry.epoch) and restored from the audit
+// log when the room is loaded, so a Hello with an older epoch gets recovered=false.
+#include "server/rooms/room.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/rooms/frames.h"
+#include "server/rooms/privacy.h"
+
+namespace mend::rooms {
+
+namespace asio = boost::asio;
+
+namespace {
+
+bool is_partner(v1::Role role) { return role == v1::PARTNER_A || role == v1::PARTNER_B; }
+
+v1::Actor actor_with_role(v1::Role role) {
+  v1::Actor actor;
+  actor.set_role(role);
+  return actor;
+}
+
+ServiceError unavailable_error() {
+  return ServiceError{"UNAVAILABLE",
+                      "The conversation could not be reached just now. Please try again in a "
+                      "moment; nothing was changed.",
+                      503};
+}
+
+ServiceError partners_only_error() {
+  return ServiceError{"PARTNERS_ONLY", "Only the two partners of this conversation can do this.",
+                      403};
+}
+
+ServiceError unknown_room_error() {
+  return ServiceError{"UNKNOWN_ROOM", "There is no such room.", 404};
+}
+
+ServiceError room_erased_error() {
+  return ServiceError{"ROOM_ERASED",
+                      "This conversation was erased at both partners' request; nothing of it "
+                      "is kept but its content-free audit log.",
+                      410};
+}
+
+bool has_kind(const std::vector<v1::AuditEntry>& entries, v1::AuditKind kind) {
+  return std::any_of(entries.begin(), entries.end(),
+                     [kind](const v1::AuditEntry& e) { return e.kind() == kind; });
+}
+
+template <typename T>
+std::function<void(ServiceError)> fail_with(std::function<void(Result<T>)> done) {
+  return [done = std::move(done)](ServiceError error) {
+    done(Result<T>{std::nullopt, std::move(error)});
+  };
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Loading: the events first (an unknown room stops there), then the audit log.
+
+void Room::load_audit_then_finish(store::LoadResult loaded) {
+  if (loaded.error) return on_loaded(std::move(loaded));
+  auto shared_loaded = std::make_shared<store::LoadResult>(std::move(loaded));
+  ctx_->store->load_audit(
+      id_, [self = shared_from_this(), shared_loaded](store::AuditLoadResult audit) mutable {
+        asio::post(self->strand_, [self, shared_loaded, audit = std::move(audit)]() mutable {
+          self->on_audit_loaded(std::move(*shared_loaded), std::move(audit));
+        });
+      });
+}
+
+void Room::on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audit) {
+  if (audit.error) {
+    // Without the audit log the epoch is unknown: a resume could skip an erasure. Fail the
+    // load (the next access retries) rather than serve a possibly stale epoch.
+    loaded.events.clear();
+    loaded.error = std::move(audit.error);
+    return on_loaded(std::move(loaded));
+  }
+  for (const v1::AuditEntry& entry : audit.entries) {
+    epoch_ = std::max(epoch_, entry.epoch());
+    if (entry.kind() == v1::AUDIT_ROOM_ERASURE_REQUESTED) {
+      erasure_requested_by_.insert(entry.actor().role());
+    }
+    if (entry.kind() == v1::AUDIT_CONTENT_PURGED) purged_ = true;
+  }
+  audit_ = std::move(audit.entries);
+  on_loaded(std::move(loaded));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exclusive operations
+
+void Room::queue_exclusive(Exclusive op) {
+  exclusive_.push_back(std::move(op));
+  pump();
+}
+
+bool Room::start_exclusive() {
+  if (exclusive_.empty()) return false;
+  Exclusive op = std::move(exclusive_.front());
+  exclusive_.pop_front();
+  busy_ = true;
+  op.run();
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit log
+
+void Room::record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed) {
+  if (entries.empty()) {
+    if (committed) committed();
+    return;
+  }
+  audit_.insert(audit_.end(), entries.begin(), entries.end());
+  ++audit_in_flight_;  // the room is not evicted before the store has them (room_lifecycle.cpp)
+  ctx_->store->append_audit(
+      id_, std::move(entries),
+      [self = shared_from_this(), committed](std::optional<store::StoreError> error) {
+        asio::post(self->strand_, [self, committed, error = std::move(error)] {
+          --self->audit_in_flight_;
+          if (error) {
+            self->ctx_->metrics.store_error();
+            spdlog::warn("room {}: audit append failed: {}", self->id_,
+                         store::to_string(error->code));
+          }
+          if (committed) committed();
+        });
+      });
+}
+
+void Room::audit_connection(const v1::Actor& actor, v1::AuditKind kind) {
+  record_audit({privacy::audit_entry(kind, actor, ctx_->clock())});
+}
+
+void Room::after_applied(const std::vector<v1::Event>& events, v1::Phase phase_before) {
+  std::vector<v1::AuditEntry> entries;
+  for (const v1::Event& event : events) {
+    for (v1::AuditEntry& entry : privacy::audit_entries_for(event)) {
+      entries.push_back(std::move(entry));
+    }
+  }
+  record_audit(std::move(entries));
+  if (phase_before == v1::PHASE_CLOSED || state_.phase != v1::PHASE_CLOSED) return;
+  // Just closed: a retention of 0 days purges now; longer ones wait for the sweep.
+  const auto due = privacy::purge_due_ms(state_, log_);
+  if (!due || *due > ctx_->clock()) return;
+  exclusive_.push_back(Exclusive{[this] { purge_now([this] { finish_command(); }); }, [] {}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rewrites of the stored history
+
+void Room::rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by,
+                           v1::ErasureScope scope,
+                           std::function<void(std::optional<store::StoreError>)> done) {
+  if (rewritten.empty()) return done(std::nullopt);  // nothing stored changes; same epoch
+  auto shared = std::make_shared<std::vector<v1::Event>>(rewritten);
+  ctx_->store->rewrite_events(
+      id_, std::move(rewritten),
+      [self = shared_from_this(), shared, by = std::move(by), scope,
+       done = std::move(done)](std::optional<store::StoreError> error) mutable {
+        asio::post(self->strand_, [self, shared, by = std::move(by), scope, done = std::move(done),
+                                   error = std::move(error)]() mutable {
+          if (!error) self->on_rewritten(std::move(*shared), by, scope);
+          done(std::move(error));
+        });
+      });
+}
+
+void Room::on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope) {
+  for (const v1::Event& event : rewritten) log_[event.seq() - 1] = event;
+  // The state holds some texts (topic, intention): rebuild it from the rewritten log.
+  engine::RoomState rebuilt;
+  for (const v1::Event& event : log_) engine::evolve(rebuilt, event);
+  state_ = std::move(rebuilt);
+  ++epoch_;
+  for (auto& [key, attachment] : attached_) {
+    v1::ServerItem item;
+    v1::ContentErased* erased = item.mutable_content_erased();
+    *erased->mutable_erased_by() = by;
+    erased->set_scope(scope);
+    erased->set_epoch(epoch_);
+    for (const v1::Event& event : rewritten) {
+      if (engine::visible_to(state_, event, attachment.actor)) *erased->add_events() = event;
+    }
+    std::string frame;
+    frames::add_item(frame, frames::item(item));
+    frames::add_view(frame, engine::view(state_, attachment.actor).SerializeAsString());
+    send(*attachment.recipient, encode(std::move(frame)));
+  }
+}
+
+void Room::purge_now(std::function<void()> then) {
+  if (purged_) return then();
+  std::vector<v1::Event> rewritten = privacy::purge_content(log_);
+  const auto count = static_cast<std::uint32_t>(rewritten.size());
+  rewrite_history(
+      std::move(rewritten), actor_with_role(v1::SYSTEM), v1::ERASURE_RETENTION_PURGE,
+      [this, count, then = std::move(then)](std::optional<store::StoreError> error) {
+        if (error) {
+          ctx_->metrics.store_error();
+          spdlog::error("room {}: retention purge failed: {}", id_, store::to_string(error->code));
+          return then();  // the next sweep tries again
+        }
+        purged_ = true;
+        spdlog::info("room {}: content purged at the end of its retention ({} events)", id_,
+                     count);
+        v1::AuditEntry entry =
+            privacy::audit_entry(v1::AUDIT_CONTENT_PURGED, actor_with_role(v1::SYSTEM),
+                                 ctx_->clock());
+        entry.set_count(count);
+        entry.set_epoch(epoch_);
+        record_audit({std::move(entry)}, then);
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public privacy operations
+
+void Room::answer_gone(std::function<void(ServiceError)> done) {
+  if (status_ == Status::kFailed) return done(unavailable_error());
+  if (has_kind(audit_, v1::AUDIT_ROOM_ERASED)) return done(room_erased_error());
+  ctx_->store->load_audit(id_, [executor = ctx_->executor,
+                                done = std::move(done)](store::AuditLoadResult audit) mutable {
+    asio::post(executor, [done = std::move(done), audit = std::move(audit)] {
+      if (audit.error) return done(unavailable_error());
+      done(has_kind(audit.entries, v1::AUDIT_ROOM_ERASED) ? room_erased_error()
+                                                          : unknown_room_error());
+    });
+  });
+}
+
+void Room::erase_contributions(v1::Actor actor,
+                               std::function<void(Result<v1::EraseContributionsResponse>)> done) {
+  on_strand([actor = std::move(actor), done = std::move(done)](Room& room) mutable {
+    room.erase_contributions_now(std::move(actor), std::move(done));
+  });
+}
+
+void Room::erase_contributions_now(v1::Actor actor, std::function<void(Result<v1::EraseContributionsResponse>)> done) {
+  if (status_ != Status::kReady) return answer_gone(fail_with(std::move(done)));
+  if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  auto run = [this, actor, shared_done] {
+    std::vector<v1::Event> rewritten = privacy::erase_contributions(log_, actor.role());
+    const auto count = static_cast<std::uint32_t>(rewritten.size());
+    rewrite_history(
+        std::move(rewritten), actor, v1::ERASURE_CONTRIBUTIONS,
+        [this, actor, count, shared_done](std::optional<store::StoreError> error) {
+          if (error) {
+            ctx_->metrics.store_error();
+            spdlog::error("room {}: erasure of contributions failed: {}", id_,
+                          store::to_string(error->code));
+            (*shared_done)({std::nullopt, unavailable_error()});
+            return finish_command();
+          }
+          v1::AuditEntry entry =
+              privacy::audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, actor, ctx_->clock());
+          entry.set_count(count);
+          entry.set_epoch(epoch_);
+          record_audit({std::move(entry)});
+          spdlog::info("room {}: {} erased their contributions ({} events)", id_,
+                       v1::Role_Name(actor.role()), count);
+          v1::EraseContributionsResponse response;
+          response.set_room_id(id_);
+          response.set_erased_events(count);
+          response.set_epoch(epoch_);
+          (*shared_done)({std::move(response), std::nullopt});
+          finish_command();
+        });
+  };
+  queue_exclusive(Exclusive{std::move(run), [shared_done] {
+                              (*shared_done)({std::nullopt, room_erased_error()});
+                            }});
+}
+
+v1::EraseRoomResponse Room::erasure_status() const {
+  v1::EraseRoomResponse response;
+  response.set_room_id(id_);
+  response.set_status(status_ == Status::kGone ? v1::ROOM_ERASURE_STATUS_ERASED
+                                               : v1::ROOM_ERASURE_STATUS_REQUESTED);
+  for (v1::Role role : erasure_requested_by_) response.add_requested_by(role);
+  return response;
+}
+
+void Room::erase_room(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done) {
+  on_strand([actor = std::move(actor), done = std::move(done)](Room& room) mutable {
+    room.erase_room_now(std::move(actor), std::move(done));
+  });
+}
+
+void Room::erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done) {
+  if (status_ != Status::kReady) return answer_gone(fail_with(std::move(done)));
+  if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  auto run = [this, actor, shared_done] {
+    const bool added = erasure_requested_by_.insert(actor.role()).second;
+    if (added) {
+      const engine::TimeMs now = ctx_->clock();
+      record_audit({privacy::audit_entry(v1::AUDIT_ROOM_ERASURE_REQUESTED, actor, now)});
+      spdlog::info("room {}: {} asked to erase the room", id_, v1::Role_Name(actor.role()));
+      if (erasure_requested_by_.size() < 2) {
+        v1::ServerItem item;
+        *item.mutable_room_erasure_requested()->mutable_requested_by() = actor;
+        item.mutable_room_erasure_requested()->set_at_ms(now);
+        std::string frame;
+        frames::add_item(frame, frames::item(item));
+        const auto bytes = encode(std::move(frame));
+        for (auto& [key, attachment] : attached_) {
+          if (is_partner(attachment.actor.role())) send(*attachment.recipient, bytes);
+        }
+      }
+    }
+    if (erasure_requested_by_.size() < 2) {
+      (*shared_done)({erasure_status(), std::nullopt});
+      return finish_command();
+    }
+    destroy_now(actor, [shared_done](Result<v1::EraseRoomResponse> result) {
+      (*shared_done)(std::move(result));
+    });
+  };
+  queue_exclusive(Exclusive{std::move(run), [shared_done] {
+                              (*shared_done)({std::nullopt, room_erased_error()});
+                            }});
+}
+
+void Room::destroy_now(v1::Actor by, std::function<void(Result<v1::EraseRoomResponse>)> done) {
+  ctx_->store->destroy_room(
+      id_, [self = shared_from_this(), by = std::move(by),
+            done = std::move(done)](std::optional<store::StoreError> error) mutable {
+        asio::post(self->strand_, [self, by = std::move(by), done = std::move(done),
+                                   error = std::move(error)]() mutable {
+          self->on_destroyed(std::move(by), std::move(error), std::move(done));
+        });
+      });
+}
+
+void Room::on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
+                        std::function<void(Result<v1::EraseRoomResponse>)> done) {
+  if (error) {
+    ctx_->metrics.store_error();
+    spdlog::error("room {}: erasure failed: {}", id_, store::to_string(error->code));
+    // Both requests stay recorded: either partner's next request completes the erasure.
+    done({std::nullopt, unavailable_error()});
+    return finish_command();
+  }
+  ++epoch_;
+  spdlog::info("room {}: erased at both partners' request (key destroyed, rows deleted)", id_);
+  for (auto& [key, attachment] : attached_) {
+    v1::ServerItem item;
+    v1::ContentErased* erased = item.mutable_content_erased();
+    *erased->mutable_erased_by() = by;
+    erased->set_scope(v1::ERASURE_WHOLE_ROOM);
+    erased->set_epoch(epoch_);
+    std::string frame;
+    frames::add_item(frame, frames::item(item));
+    send(*attachment.recipient, encode(std::move(frame)));
+    attachment.recipient->close(CloseCode::kConsentRevoked, "the conversation was erased");
+  }
+  ctx_->metrics.attached_delta(-static_cast<std::int64_t>(attached_.size()));
+  ctx_->metrics.rooms_loaded_delta(-1);
+  attached_.clear();
+  status_ = Status::kGone;
+  log_.clear();
+  log_.shrink_to_fit();
+  state_ = engine::RoomState{};
+  queue_.clear();
+  buckets_.clear();
+  timer_.cancel();
+  armed_deadline_.reset();
+  busy_ = false;
+  auto cancelled = std::move(exclusive_);
+  exclusive_.clear();
+  for (Exclusive& op : cancelled) op.cancel();
+  ctx_->forget(id_, this);
+  v1::AuditEntry erased = privacy::audit_entry(v1::AUDIT_ROOM_ERASED, by, ctx_->clock());
+  erased.set_epoch(epoch_);
+  record_audit({std::move(erased)},
+               [response = erasure_status(), done = std::move(done)] { done({response, {}}); });
+}
+
+void Room::get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done) {
+  on_strand([actor = std::move(actor), done = std::move(done)](Room& room) mutable {
+    room.get_audit_now(std::move(actor), std::move(done));
+  });
+}
+
+void Room::get_audit_now(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done) {
+  if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
+  if (status_ == Status::kFailed) return done({std::nullopt, unavailable_error()});
+  if (status_ == Status::kReady) {
+    v1::GetAuditResponse response;
+    response.set_room_id(id_);
+    for (const v1::AuditEntry& entry : audit_) *response.add_entries() = entry;
+    return done({std::move(response), std::nullopt});
+  }
+  // Gone: an erased room's audit log outlives it.
+  ctx_->store->load_audit(id_, [executor = ctx_->executor, room_id = id_,
+                                done = std::move(done)](store::AuditLoadResult audit) mutable {
+    asio::post(executor, [room_id = std::move(room_id), done = std::move(done),
+                          audit = std::move(audit)] {
+      if (audit.error) return done({std::nullopt, unavailable_error()});
+      if (audit.entries.empty()) return done({std::nullopt, unknown_room_error()});
+      v1::GetAuditResponse response;
+      response.set_room_id(room_id);
+      for (const v1::AuditEntry& entry : audit.entries) *response.add_entries() = entry;
+      done({std::move(response), std::nullopt});
+    });
+  });
+}
+
+void Room::get_transcript(v1::Actor actor,
+                          std::function<void(Result<v1::GetTranscriptResponse>)> done) {
+  on_strand([actor = std::move(actor), done = std::move(done)](Room& room) mutable {
+    room.get_transcript_now(std::move(actor), std::move(done));
+  });
+}
+
+void Room::get_transcript_now(v1::Actor actor, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
+  if (status_ != Status::kReady) return answer_gone(fail_with(std::move(done)));
+  const v1::RoomView partner_view = engine::view(state_, actor_with_role(v1::PARTNER_A));
+  if (actor.role() == v1::OBSERVER) {
+    if (!observer_admitted(actor)) {
+      return done({std::nullopt,
+                   ServiceError{"OBSERVER_NOT_APPROVED",
+                                "You can read this conversation only while both partners "
+                                "approve you as an observer.",
+                                403}});
+    }
+    if (!partner_view.effective_terms().transcript_to_observer()) {
+      return done({std::nullopt,
+                   ServiceError{"TRANSCRIPT_NOT_SHARED",
+                                "The partners have not agreed to share the transcript with "
+                                "observers.",
+                                403}});
+    }
+  } else if (!is_partner(actor.role())) {
+    return done({std::nullopt, partners_only_error()});
+  }
+  v1::GetTranscriptResponse response;
+  response.set_room_id(id_);
+  *response.mutable_viewer() = actor;
+  response.set_epoch(epoch_);
+  response.set_exported_at_ms(ctx_->clock());
+  response.set_partner_a_name(partner_view.partner_a_name());
+  response.set_partner_b_name(partner_view.partner_b_name());
+  for (v1::Event& event : privacy::transcript_events(state_, log_, actor)) {
+    *response.add_events() = std::move(event);
+  }
+  record_audit({privacy::audit_entry(v1::AUDIT_TRANSCRIPT_EXPORTED, actor, ctx_->clock())});
+  spdlog::info("room {}: transcript exported by {}", id_, v1::Role_Name(actor.role()));
+  done({std::move(response), std::nullopt});
+}
+
+void Room::check_retention(engine::TimeMs now,
+                           std::function<void(std::optional<engine::TimeMs>)> done) {
+  on_strand([now, done = std::move(done)](Room& room) mutable {
+    room.check_retention_now(now, std::move(done));
+  });
+}
+
+void Room::check_retention_now(engine::TimeMs now,
+                               std::function<void(std::optional<engine::TimeMs>)> done) {
+  if (status_ != Status::kReady || purged_) return done(std::nullopt);
+  const auto due = privacy::purge_due_ms(state_, log_);
+  if (!due || *due > now) return done(due);
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  queue_exclusive(Exclusive{
+      [this, shared_done] {
+        purge_now([this, shared_done] {
+          // Not purged (a store failure): due again at the next sweep.
+          (*shared_done)(purged_ ? std::nullopt : std::optional(ctx_->clock()));
+          finish_command();
+        });
+      },
+      [shared_done] { (*shared_done)(std::nullopt); }});
+}
+
+}  // namespace mend::rooms

@@ -1,0 +1,133 @@
+// Test support for the privacy tests: a temporary data directory, the real server in-process
+// (RoomServiceImpl over SqliteStore or MemoryStore, net::Server on 127.0.0.1:<ephemeral>, a
+// ManualClock for the rooms, tokens and retention), and SDK participants that record what
+// they saw. Every wait is bounded.
+#pragma once
+
+// Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
+#include "mend/v1/api.pb.h"
+#include "mend/v1/frames.pb.h"
+#include "server/rooms/room_service_impl.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "mend/client.h"
+#include "mend/http_client.h"
+#include "server/net/server.h"
+#include "server/rooms/clock.h"
+#include "server/store/store.h"
+
+namespace mend::testing {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+inline constexpr auto kBound = 10s;  // upper bound of every wait
+inline constexpr std::int64_t kStartMs = 1'800'000'000'000;
+inline constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Calls a Store method through `call(done)` and waits for its StoreDone.
+std::optional<store::StoreError> wait_done(const std::function<void(store::StoreDone)>& call);
+
+// Every byte of every file under `dir`.
+std::string read_all_files(const std::filesystem::path& dir);
+
+v1::Command cmd(const std::function<void(v1::Command&)>& fill);
+
+// The real server in-process.
+class PrivacyServer {
+ public:
+  enum class StoreKind { kSqlite, kMemory };
+  explicit PrivacyServer(StoreKind kind = StoreKind::kSqlite);
+  ~PrivacyServer();
+  PrivacyServer(const PrivacyServer&) = delete;
+  PrivacyServer& operator=(const PrivacyServer&) = delete;
+
+  std::string base_url() const;
+  std::string ws_url() const;
+  const std::filesystem::path& data_dir() const { return dir_.path(); }
+
+  // POST /v1/rooms with the speaker-listener template, names "Alex" / "Sam".
+  v1::CreateRoomResponse create_room(const std::vector<std::string>& observers = {});
+  // Any HTTP request with a bearer token.
+  client::HttpResponse http(const std::string& method, const std::string& target,
+                            const std::string& token);
+  // One retention sweep at the clock's now, waited for.
+  rooms::SweepReport sweep();
+
+  rooms::ManualClock clock{kStartMs};
+
+ private:
+  TempDir dir_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
+  std::shared_ptr<store::Store> store_;
+  std::shared_ptr<rooms::RoomServiceImpl> rooms_;
+  std::unique_ptr<net::Server> server_;
+  std::thread thread_;
+  unsigned short port_ = 0;
+};
+
+// One participant through the SDK, recording what it saw.
+class Party {
+ public:
+  Party(const std::string& url, const std::string& token, std::uint64_t epoch = 0,
+        std::uint64_t resume_after_seq = 0);
+  ~Party();
+
+  // Waits (bounded) until `ready()` holds; checked under the party's lock.
+  bool wait(const std::function<bool()>& ready);
+  bool online();
+  // Sends and waits for the outcome; fails the test when not accepted.
+  client::CommandOutcome send(v1::Command command, bool must_accept = true);
+  v1::RoomView view();
+  std::uint64_t last_seq() { return client_->last_delivered_seq(); }
+  void stop() { client_->stop(); }
+
+  // Under the lock of wait(); read after a wait.
+  std::vector<v1::Event> events;
+  std::vector<v1::ContentErased> erased;
+  std::vector<v1::Welcome> welcomes;
+  std::vector<v1::RoomErasureRequested> erasure_requests;
+  std::optional<client::ClientError> closed;
+
+ private:
+  template <typename F>
+  void record(F&& change);
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<client::Client> client_;
+};
+
+// Consent terms with the given retention, observer list and transcript flag.
+v1::Command consent(std::uint32_t retention_days, const std::vector<std::string>& observers = {},
+                    bool transcript_to_observer = false);
+
+}  // namespace mend::testing
