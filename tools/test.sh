@@ -23,6 +23,9 @@ while [ $# -gt 0 ]; do
 done
 
 tools/deps.sh
+# ccache (installed by deps.sh) keys on paths relative to the checkout, so rebuilds in another
+# clone of the same code hit the cache.
+export CCACHE_BASEDIR="$PWD"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)"
 ctest --preset "$preset" "${ctest_args[@]}"
