@@ -6,13 +6,13 @@ cd "$(dirname "$0")/.."
 
 tools/deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j2 --target mendd
+cmake --build --preset release -j2 --target mendd mend mend-example-conversation
 
 mkdir -p data
 cat <<'TEXT'
 
 mendd is starting on 127.0.0.1:8480 (TLS and, from this machine, plaintext on one port).
-Data (self-signed certificate, token secret): ./data
+Data (conversations in mend.db, encrypted under master.key; TLS certificate; token secret): ./data
 
 Create a room:
   curl -s -X POST http://127.0.0.1:8480/v1/rooms \
@@ -24,7 +24,10 @@ The answer holds the room id and one invite token per partner. Keep tokens priva
 List templates:   curl -s http://127.0.0.1:8480/v1/templates
 Health/metrics:   curl -s http://127.0.0.1:8480/healthz ; curl -s http://127.0.0.1:8480/metrics
 Connect:          WebSocket ws://127.0.0.1:8480/v1/connect, subprotocol mend.v1, first frame
-                  Hello{token}; see the SDK example programs in client-lib/examples/.
+                  Hello{token}. Or use the terminal client:
+                    build/release/tools/mend/mend create --template imago-dialogue --partner-a Ana --partner-b Ben
+                  and paste the printed `mend join` commands into two terminals; or run
+                    build/release/client-lib/mend-example-conversation
 Stop:             Ctrl-C (clients are closed with 4001 and may reconnect).
 
 TEXT
