@@ -83,9 +83,12 @@ TEST_CASE("two partners and an observer hold a short conversation in their termi
   std::remove(token_path);
 
   // Opening; a line typed out of turn is explained, a command out of turn is refused by rule.
+  // Like a person, each one types only after their screen says what they may do now.
+  constexpr const char* kMayShare = "You may: type to share what is on your mind";
   sam.type("I care about us");
   SEES(alex, "Sam opens: I care about us");
   SEES(alex, "-- Sharing and mirroring: Sam speaks, Alex listens --");
+  SEES(sam, kMayShare);
   alex.type("But I also want to talk");
   SEES(alex, "Nothing to type right now (Sharing and mirroring: Sam speaks, Alex listens)");
   alex.type("/confirm");
@@ -127,8 +130,10 @@ TEST_CASE("two partners and an observer hold a short conversation in their termi
 
   // "Is there more?": yes; a blaming start gets a gentle hint, for Sam only.
   SEES(sam, "You may: /more if there is more you want to share");
+  const std::size_t share_prompts = sam.count(kMayShare);
   sam.type("/more");
   SEES(alex, "Sam has more to share.");
+  REQUIRE_MESSAGE(sam.wait_for(kMayShare, kBound, share_prompts + 1), sam.screen());
   sam.type("You never call me back");
   SEES(alex, "] Sam: You never call me back");
   SEES(sam, "Hint: ");
