@@ -89,23 +89,23 @@ std::optional<v1::Command> ConversationPilot::detour(const v1::RoomView& view,
     return command;
   }
   if (!in_conversation(view.phase())) return std::nullopt;
-  if (pauses_left_ > 0 && allowed(view, v1::ACTION_PAUSE) && chance(0.04)) {
+  if (pauses_left_ > 0 && allowed(view, v1::ACTION_PAUSE) && chance(0.006)) {
     --pauses_left_;
     wait_out_pause_ = chance(0.3);
     command.mutable_pause()->set_duration_s(0);  // the template's default
     return command;
   }
-  if (time_outs_left_ > 0 && allowed(view, v1::ACTION_TIME_OUT) && chance(0.02)) {
+  if (time_outs_left_ > 0 && allowed(view, v1::ACTION_TIME_OUT) && chance(0.002)) {
     --time_outs_left_;
     command.mutable_time_out()->set_return_at_ms(0);  // the template's default
     return command;
   }
-  if (repairs_left_ > 0 && allowed(view, v1::ACTION_REPAIR) && chance(0.04)) {
+  if (repairs_left_ > 0 && allowed(view, v1::ACTION_REPAIR) && chance(0.01)) {
     --repairs_left_;
     command.mutable_repair()->set_kind(static_cast<v1::RepairKind>(1 + rng_() % 6));
     return command;
   }
-  if (retracts_left_ > 0 && allowed(view, v1::ACTION_RETRACT) && chance(0.03)) {
+  if (retracts_left_ > 0 && allowed(view, v1::ACTION_RETRACT) && chance(0.01)) {
     --retracts_left_;
     command.mutable_retract()->set_seq(pick(rng_, view.retractable()));
     return command;
@@ -157,7 +157,7 @@ std::optional<v1::Command> ConversationPilot::variation(const v1::RoomView& view
 }
 
 std::optional<v1::Command> ConversationPilot::maybe_signal(const v1::RoomView& view) {
-  if (view.phase() == v1::PHASE_CLOSED || !allowed(view, v1::ACTION_SIGNAL) || !chance(0.05)) {
+  if (view.phase() == v1::PHASE_CLOSED || !allowed(view, v1::ACTION_SIGNAL) || !chance(0.08)) {
     return std::nullopt;
   }
   v1::Command command;

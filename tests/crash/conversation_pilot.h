@@ -33,7 +33,8 @@ class ConversationPilot {
   // counts the detours it suggested.
   std::optional<v1::Command> next(const v1::RoomView& view, std::int64_t now_ms);
 
-  // A signal to send now besides the conversation (any phase but CLOSED), or nullopt.
+  // A signal to send besides the conversation (any phase but CLOSED), or nullopt. Call it
+  // once per move (next()).
   std::optional<v1::Command> maybe_signal(const v1::RoomView& view);
 
  private:

@@ -75,6 +75,7 @@ constexpr int kDefaultKills = 25;
 #endif
 constexpr int kRooms = 3;
 constexpr int kMaxThinkMs = 8;            // a pilot's pause between its moves
+constexpr int kMaxPlayBeforeAimMs = 600;  // the rooms play this long (random) before aiming
 constexpr auto kAimBound = 1500ms;        // longest wait for the aimed-at part of a conversation
 constexpr int kMaxAfterAimMs = 25;        // the kill lands this much (random) after the aim
 constexpr int kMaxSignalsPending = 2;     // signals sent besides the conversation, per partner
@@ -260,13 +261,12 @@ class Player {
       }
       signals = signals_pending_;
     }
-    if (conversation_free) {
-      if (auto command = pilot_.next(*view, wall_ms())) {
-        send(std::move(*command), /*conversation=*/true);
-      } else {
-        std::lock_guard lock(mutex_);
-        due_ = now + std::chrono::milliseconds(think());
-      }
+    if (!conversation_free) return;
+    if (auto command = pilot_.next(*view, wall_ms())) {
+      send(std::move(*command), /*conversation=*/true);
+    } else {
+      std::lock_guard lock(mutex_);
+      due_ = now + std::chrono::milliseconds(think());
     }
     if (signals < kMaxSignalsPending) {
       if (auto signal = pilot_.maybe_signal(*view)) send(std::move(*signal), false);
@@ -298,9 +298,9 @@ class Player {
     std::vector<std::string> sdk_errors;
     int resets = 0;
     int welcomes = 0;
-    // The view shows the state after the last event received (not between an event and the
-    // view of the same frame).
-    bool consistent() const { return view.last_seq() == events.size(); }
+    // Welcomed, and the view shows the state after the last event received (not between an
+    // event and the view of the same frame).
+    bool consistent() const { return view.last_seq() >= 1 && view.last_seq() == events.size(); }
   };
   Snapshot snapshot() {
     std::lock_guard lock(mutex_);
@@ -442,7 +442,10 @@ class CrashRun {
     std::shuffle(aims.begin(), aims.end(), rng_);
     for (int kill = 1; kill <= kills; ++kill) {
       const Part aim = aims[static_cast<std::size_t>(kill - 1) % aims.size()];
+      play_for(std::chrono::milliseconds(
+          std::uniform_int_distribution<int>(0, kMaxPlayBeforeAimMs)(rng_)));
       play_until([&] { return some_room_in(aim); }, kAimBound);
+      if (some_room_in(aim)) ++aims_reached_[aim];
       play_for(std::chrono::milliseconds(
           std::uniform_int_distribution<int>(0, kMaxAfterAimMs)(rng_)));
       record_kill_moment();
@@ -772,7 +775,10 @@ class CrashRun {
     std::size_t committed_unanswered = 0;
     for (auto& room : rooms_) committed_unanswered += room->committed_unanswered.size();
     std::cout << "; " << committed_unanswered << " committed but unanswered at a kill; "
-              << resent_ << " re-sent with the same id\n  rooms alive at the kills were in:";
+              << resent_ << " re-sent with the same id\n  kills that landed in the part they "
+              << "aimed at:";
+    for (Part part : kParts) std::cout << " " << part_name(part) << " " << aims_reached_[part] << ";";
+    std::cout << "\n  partner A of the rooms alive at the kills was in:";
     for (Part part : kParts) {
       std::cout << " " << part_name(part) << " " << kills_in_part_[part] << ";";
     }
@@ -795,6 +801,7 @@ class CrashRun {
   std::size_t resent_ = 0;
   std::size_t conversations_closed_ = 0;
   std::map<Part, std::size_t> kills_in_part_;
+  std::map<Part, int> aims_reached_;  // kills that landed in the part they aimed at
 };
 
 TEST_CASE("after SIGKILL at random moments of whole conversations accepted commands survive "
