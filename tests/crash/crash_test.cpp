@@ -695,39 +695,51 @@ class CrashRun {
     auto loaded = wait_store<store::LoadResult>(
         [&](auto done) { db.load(room.id, 0, std::move(done)); });
     REQUIRE_MESSAGE(!loaded.error, "the room was created (answered) but is not stored");
-    const auto& events = loaded.events;
+    check_stored_events(room, loaded.events, {&a, &b});
+    check_event_ownership(loaded.events, stored_commands(db, room, a, b), where);
+  }
+
+  // Gap-free; never rewritten or reused (what was verified before is still there, byte for
+  // byte); nothing a client received was lost.
+  static void check_stored_events(Room& room, const std::vector<v1::Event>& events,
+                                  std::initializer_list<const Player::Snapshot*> clients) {
     for (std::size_t i = 0; i < events.size(); ++i) REQUIRE(events[i].seq() == i + 1);
-    // Never rewritten, never reused: what was verified before is still there, unchanged.
     REQUIRE(events.size() >= room.stored.size());
     for (std::size_t i = 0; i < room.stored.size(); ++i) {
       REQUIRE(events[i].SerializeAsString() == room.stored[i]);
     }
     room.stored.clear();
     for (const auto& event : events) room.stored.push_back(event.SerializeAsString());
-    // Nothing a client received was lost.
-    for (const auto* s : {&a, &b}) {
+    for (const Player::Snapshot* s : clients) {
       REQUIRE(s->events.size() <= events.size());
       for (std::size_t i = 0; i < s->events.size(); ++i) {
         REQUIRE(s->events[i].SerializeAsString() == room.stored[i]);
       }
     }
+  }
 
+  // The accepted commands the store must account for. Each answered command's record (once:
+  // records never change): an accepted one is stored with exactly the result the client got,
+  // a rejected one is not stored (a retry would be decided again). A command unanswered when
+  // the server died is committed or not; if committed it counts like an answered one, and its
+  // answer after the restart must be this result.
+  std::vector<AcceptedCommand> stored_commands(store::SqliteStore& db, Room& room,
+                                               const Player::Snapshot& a,
+                                               const Player::Snapshot& b) {
     std::vector<AcceptedCommand> accepted = accepted_of(a, b);
     for (const auto* s : {&a, &b}) {
       const std::string participant = s == &a ? "A" : "B";
       for (const auto& [id, answered] : s->answered) {
-        if (!room.verified.insert(id).second) continue;  // records never change: once is enough
+        if (!room.verified.insert(id).second) continue;
         INFO("command " << id << " answered " << answered.result.ShortDebugString());
         const auto found = find_result(db, room, participant, id);
         if (answered.result.accepted()) {
           REQUIRE(found);
           CHECK(found->SerializeAsString() == answered.result.SerializeAsString());
         } else {
-          CHECK_FALSE(found);  // a rejection is not recorded (a retry is decided again)
+          CHECK_FALSE(found);
         }
       }
-      // Unanswered when the server died: committed or not; if committed, it is accounted
-      // for like an answered one, and its answer must be this result.
       for (const auto& [id, command] : s->pending) {
         if (const auto found = find_result(db, room, participant, id)) {
           REQUIRE(found->accepted());
@@ -736,7 +748,7 @@ class CrashRun {
         }
       }
     }
-    check_event_ownership(events, accepted, where);
+    return accepted;
   }
 
   static std::optional<v1::CommandResult> find_result(store::SqliteStore& db, const Room& room,
