@@ -449,7 +449,7 @@ class CrashRun {
       play_for(std::chrono::milliseconds(
           std::uniform_int_distribution<int>(0, kMaxAfterAimMs)(rng_)));
       record_kill_moment();
-      server_->kill9();
+      kill_server();
       check_store_after_kill(kill);
       server_->start(port_);
       resend_some_answered(kill);
@@ -473,20 +473,29 @@ class CrashRun {
  private:
   // --- Playing -------------------------------------------------------------------------
 
-  void new_room() {
-    mc::HttpClient http({server_->http_url(), {}, {}, 10s});
-    auto room = std::make_unique<Room>();
-    room->number = static_cast<int>(rooms_.size()) + 1;
-    room->template_name = kTemplates[std::uniform_int_distribution<std::size_t>(
-        0, kTemplates.size() - 1)(rng_)];
+  v1::CreateRoomRequest room_request() {
     v1::CreateRoomRequest request;
-    request.set_template_(room->template_name);
+    request.set_template_(kTemplates[std::uniform_int_distribution<std::size_t>(
+        0, kTemplates.size() - 1)(rng_)]);
     request.set_partner_a_name("Alex");
     request.set_partner_b_name("Sam");
-    auto created = http.create_room(request);
-    REQUIRE_MESSAGE(created.ok(), "creating " << room->name());
-    room->id = created.value->room_id();
-    for (const v1::Invite& invite : created.value->invites()) {
+    return request;
+  }
+
+  void new_room() {
+    const v1::CreateRoomRequest request = room_request();
+    auto created = mc::HttpClient({server_->http_url(), {}, {}, 10s}).create_room(request);
+    REQUIRE_MESSAGE(created.ok(), "creating a " << request.template_() << " room");
+    add_room(request.template_(), *created.value);
+  }
+
+  // Starts the partners of a created room (they connect once the server is up).
+  void add_room(const std::string& template_name, const v1::CreateRoomResponse& created) {
+    auto room = std::make_unique<Room>();
+    room->number = static_cast<int>(rooms_.size()) + 1;
+    room->template_name = template_name;
+    room->id = created.room_id();
+    for (const v1::Invite& invite : created.invites()) {
       const bool is_a = invite.participant().role() == v1::PARTNER_A;
       auto player = std::make_unique<Player>(wakeup_, room->number, is_a ? "A" : "B",
                                              server_->ws_url(), invite.token(), rng_());
@@ -497,6 +506,33 @@ class CrashRun {
     room->a->start();
     room->b->start();
     rooms_.push_back(std::move(room));
+  }
+
+  std::size_t active_rooms() const {
+    return static_cast<std::size_t>(std::count_if(
+        rooms_.begin(), rooms_.end(), [](const auto& room) { return !room->finished; }));
+  }
+
+  // Kills the server, sometimes while a room is being created over HTTP (on another thread):
+  // a creation answered before the kill must be stored; its room is then played too.
+  void kill_server() {
+    std::future<mc::HttpResult<v1::CreateRoomResponse>> creating;
+    const v1::CreateRoomRequest request = room_request();
+    if (std::uniform_int_distribution<int>(0, 2)(rng_) == 0) {
+      creating = std::async(std::launch::async, [request, url = server_->http_url()] {
+        return mc::HttpClient({url, {}, {}, 10s}).create_room(request);
+      });
+      play_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 4)(rng_)));
+    }
+    server_->kill9();
+    if (!creating.valid()) return;
+    auto created = creating.get();  // bounded by the HTTP client's timeout
+    if (!created.ok()) {
+      ++creations_lost_at_kill_;
+      return;
+    }
+    ++creations_answered_at_kill_;
+    add_room(request.template_(), *created.value);
   }
 
   // One round: every active partner moves if due; closed rooms are checked and replaced.
@@ -510,7 +546,7 @@ class CrashRun {
       if (room.finished) continue;
       if (closed_and_settled(room)) {
         finish(room);
-        new_room();
+        if (active_rooms() < kRooms) new_room();
         continue;
       }
       for (Player* player : {room.a.get(), room.b.get()}) {
@@ -787,7 +823,9 @@ class CrashRun {
     std::size_t committed_unanswered = 0;
     for (auto& room : rooms_) committed_unanswered += room->committed_unanswered.size();
     std::cout << "; " << committed_unanswered << " committed but unanswered at a kill; "
-              << resent_ << " re-sent with the same id\n  kills that landed in the part they "
+              << resent_ << " re-sent with the same id; rooms created as the server was killed: "
+              << creations_answered_at_kill_ << " answered (then stored and played), "
+              << creations_lost_at_kill_ << " not answered\n  kills that landed in the part they "
               << "aimed at:";
     for (Part part : kParts) std::cout << " " << part_name(part) << " " << aims_reached_[part] << ";";
     std::cout << "\n  partner A of the rooms alive at the kills was in:";
@@ -812,6 +850,8 @@ class CrashRun {
   std::vector<std::unique_ptr<Room>> rooms_;
   std::size_t resent_ = 0;
   std::size_t conversations_closed_ = 0;
+  std::size_t creations_answered_at_kill_ = 0;  // created over HTTP just before a kill
+  std::size_t creations_lost_at_kill_ = 0;
   std::map<Part, std::size_t> kills_in_part_;
   std::map<Part, int> aims_reached_;  // kills that landed in the part they aimed at
 };
