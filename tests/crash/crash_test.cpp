@@ -48,6 +48,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -467,6 +468,12 @@ class CrashRun {
     CHECK_MESSAGE(exit_code == 0, "mendd exit code " << exit_code << "; log tail:\n"
                                                       << server_->log());
     check_store(data_.path(), kills + 1, /*after_kill=*/false);
+    collect_server_problems();
+    for (const std::string& line : server_problems_) {
+      std::cout << "mendd: " << line << "\n";
+      CHECK_MESSAGE(line.find(" warning ") != std::string::npos,
+                    "mendd logged an error during the crash test: " << line);
+    }
     report(kills);
   }
 
@@ -525,6 +532,7 @@ class CrashRun {
       play_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 4)(rng_)));
     }
     server_->kill9();
+    collect_server_problems();
     if (!creating.valid()) return;
     auto created = creating.get();  // bounded by the HTTP client's timeout
     if (!created.ok()) {
@@ -759,6 +767,15 @@ class CrashRun {
   // a rejected one is not stored (a retry would be decided again). A command unanswered when
   // the server died is committed or not; if committed it counts like an answered one, and its
   // answer after the restart must be this result.
+  // The server's warning and error lines so far (each once; the log outlives restarts).
+  void collect_server_problems() {
+    static const std::regex kProblem(R"(^\S+ \S+ (warning|error|critical) )");
+    std::istringstream log(server_->log());
+    for (std::string line; std::getline(log, line);) {
+      if (std::regex_search(line, kProblem)) server_problems_.insert(line);
+    }
+  }
+
   std::vector<AcceptedCommand> stored_commands(store::SqliteStore& db, Room& room,
                                                const Player::Snapshot& a,
                                                const Player::Snapshot& b) {
@@ -850,6 +867,7 @@ class CrashRun {
   std::vector<std::unique_ptr<Room>> rooms_;
   std::size_t resent_ = 0;
   std::size_t conversations_closed_ = 0;
+  std::set<std::string> server_problems_;
   std::size_t creations_answered_at_kill_ = 0;  // created over HTTP just before a kill
   std::size_t creations_lost_at_kill_ = 0;
   std::map<Part, std::size_t> kills_in_part_;
