@@ -150,7 +150,8 @@ class Player {
   // When step() has something to do next (at the latest).
   Clock::time_point next_due(Clock::time_point now) {
     std::lock_guard lock(mutex_);
-    return !conversation_pending_ && due_ ? std::max(now, *due_) : now + std::chrono::milliseconds(5);
+    if (conversation_pending_ || !due_) return now + std::chrono::milliseconds(5);
+    return std::max(now, *due_);
   }
 
   // Sends an answered command again, same id and body; waits for the answer.

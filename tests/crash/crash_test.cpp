@@ -27,8 +27,11 @@
 // - every client resumes (Welcome.recovered, never a reset) and has every event of its room
 //   exactly once, in order, the same as its partner and the store;
 // - the room's log replays through the engine (evolve) to exactly the view each client shows;
-// - commands sent again with the same command_id get their original result.
-// The checks are on data only, never on timing. The seed is printed; MEND_CRASH_SEED=<n>
+// - commands sent again with the same command_id get their original result;
+// - a room whose creation over HTTP was answered just before a kill is stored (and played);
+// - mendd logs no error across all of it.
+// The checks are on data only, never on timing. tests/crash/pilot_test.cpp plays the same
+// pilots through the pure engine, deterministically, as a check of the checks. The seed is printed; MEND_CRASH_SEED=<n>
 // replays its choices (kill timing still varies), MEND_CRASH_KILLS=<n> sets the kills.
 #include "mend/proto.h"
 
@@ -616,7 +619,9 @@ class CrashRun {
               << creations_answered_at_kill_ << " answered (then stored and played), "
               << creations_lost_at_kill_ << " not answered\n  kills that landed in the part they "
               << "aimed at:";
-    for (Part part : kParts) std::cout << " " << part_name(part) << " " << aims_reached_[part] << ";";
+    for (Part part : kParts) {
+      std::cout << " " << part_name(part) << " " << aims_reached_[part] << ";";
+    }
     std::cout << "\n  partner A of the rooms alive at the kills was in:";
     for (Part part : kParts) {
       std::cout << " " << part_name(part) << " " << kills_in_part_[part] << ";";
