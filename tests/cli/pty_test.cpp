@@ -8,7 +8,7 @@
 #include <fstream>
 #include <regex>
 
-#include "../integration/mendd_process.h"
+#include "tests/common/mendd_process.h"
 #include "terminal.h"
 
 using mend::testing::Mendd;

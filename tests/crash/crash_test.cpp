@@ -1,20 +1,45 @@
-// Crash test (DESIGN.md section 6): several conversations run through the SDK against a real
-// mendd (sqlite store, durability full) that is killed with SIGKILL at random moments and
-// started again on the same data directory. After each kill the store (a copy of the files as
-// the crash left them) and, after each restart, the clients are checked:
-// - every command answered accepted is stored exactly once with its original seq (its recorded
-//   CommandResult is the one the client got, and the event at that seq is its Signaled);
-// - seqs are gap-free and never reused (what was stored before stays byte for byte);
-// - every client resumes (Welcome.recovered, never a reset) and has received every event
-//   exactly once, in order;
-// - a command sent again with the same command_id (the SDK's retries after a reconnect, and
-//   explicit re-sends here) gets its original result and is applied once.
-// The seed is printed; MEND_CRASH_SEED=<n> replays one, MEND_CRASH_KILLS=<n> sets the kills.
+// Crash test (DESIGN.md section 6): three rooms hold whole conversations through the SDK
+// against a real mendd (sqlite store, durability full) that is killed with SIGKILL at random
+// moments and started again on the same data directory and port.
+//
+// Each room plays a real template (all shipped templates, chosen by the seed) from the
+// invitation to CLOSED: two ConversationPilots (tests/crash/conversation_pilot.h) consent,
+// open, share, mirror, reflect, confirm or correct, answer more / no more, switch roles,
+// pause (returning early or waiting for the check-in), take time-outs and return, repair,
+// retract, signal, solve problems and close. A closed room is replaced by a new one. The
+// templates are the shipped ones with short timings (reflection beat, default pause, soft
+// turn hint), so pauses end and hints fire during the test; a TOO_SOON reflection is sent
+// again after its retry_after_ms, as a real client would.
+//
+// Each kill aims at a part of the conversation (invitation and consent, opening, sharing,
+// reflecting, overlays, problem solving, closing; in turn): the rooms play until one of them
+// is in that part, a few milliseconds more, then the kill. After each kill the store (a copy
+// of the files as the crash left them) is checked, and after each restart the clients:
+// - every command answered accepted is stored exactly once with its original seqs, its stored
+//   result is the one the client got, and the event at its first seq is the event *its*
+//   command causes (kind, arguments, actor); a command unanswered at the kill but committed
+//   is later answered with exactly its stored result;
+// - every stored event belongs to exactly one accepted command, or is a SYSTEM event
+//   (creation, timers): rejected commands and retried ids left no event, and no rejected
+//   command has a stored result;
+// - seqs are gap-free, never reused and never rewritten; no client ever saw an event the
+//   store lost;
+// - every client resumes (Welcome.recovered, never a reset) and has every event of its room
+//   exactly once, in order, the same as its partner and the store;
+// - the room's log replays through the engine (evolve) to exactly the view each client shows;
+// - commands sent again with the same command_id get their original result;
+// - a room whose creation over HTTP was answered just before a kill is stored (and played);
+// - mendd logs no error across all of it.
+// The checks are on data only, never on timing. tests/crash/pilot_test.cpp plays the same
+// pilots through the pure engine, deterministically, as a check of the checks. The seed is printed; MEND_CRASH_SEED=<n>
+// replays its choices (kill timing still varies), MEND_CRASH_KILLS=<n> sets the kills.
 #include "mend/proto.h"
 
 #include <doctest/doctest.h>
+#include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -26,15 +51,18 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "mend/client.h"
 #include "mend/http_client.h"
 #include "server/store/sqlite_store.h"
-#include "tests/crash/mendd_runner.h"
+#include "tests/common/mendd_process.h"
+#include "tests/crash/crash_checks.h"
+#include "tests/crash/crash_player.h"
 
 namespace mend::testing {
 namespace {
@@ -45,14 +73,18 @@ using namespace std::chrono_literals;
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int kDefaultKills = 20;
-constexpr int kMaxLoadMs = 400;
 #else
 constexpr int kDefaultKills = 25;
-constexpr int kMaxLoadMs = 300;
 #endif
 constexpr int kRooms = 3;
-constexpr std::size_t kMaxPendingPerPlayer = 4;
+constexpr int kMaxPlayBeforeAimMs = 600;  // the rooms play this long (random) before aiming
+constexpr auto kAimBound = 1500ms;        // longest wait for the aimed-at part of a conversation
+constexpr int kMaxAfterAimMs = 25;        // the kill lands this much (random) after the aim
 constexpr auto kQuiesceBound = 60s;
+
+const std::array<const char*, 5> kTemplates = {"speaker-listener", "imago-dialogue",
+                                               "aftermath-of-a-fight", "dreams-within-conflict",
+                                               "stress-reducing-talk"};
 
 int env_int(const char* name, int fallback) {
   const char* value = std::getenv(name);
@@ -65,173 +97,67 @@ std::uint64_t env_seed() {
   return std::random_device{}();
 }
 
-fs::path make_temp_dir() {
-  char pattern[] = "/tmp/mend-crash-XXXXXX";
-  if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return pattern;
+// The parts of a conversation the kills aim at.
+enum class Part { kInvitation, kOpening, kSharing, kReflecting, kOverlay, kSolution, kClosing };
+constexpr std::array<Part, 7> kParts = {Part::kInvitation, Part::kOpening,   Part::kSharing,
+                                        Part::kReflecting, Part::kOverlay,   Part::kSolution,
+                                        Part::kClosing};
+
+const char* part_name(Part part) {
+  switch (part) {
+    case Part::kInvitation: return "invitation/consent";
+    case Part::kOpening: return "opening";
+    case Part::kSharing: return "sharing";
+    case Part::kReflecting: return "mirroring/reflecting/confirming";
+    case Part::kOverlay: return "pause/check-in/time-out";
+    case Part::kSolution: return "solution gate/problem solving";
+    case Part::kClosing: return "closing";
+  }
+  return "?";
 }
 
-struct TempDir {
-  fs::path path = make_temp_dir();
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
+std::optional<Part> part_of(v1::Phase phase) {
+  switch (phase) {
+    case v1::PHASE_INVITED:
+    case v1::PHASE_CONSENT: return Part::kInvitation;
+    case v1::PHASE_OPENING: return Part::kOpening;
+    case v1::PHASE_SPEAKING: return Part::kSharing;
+    case v1::PHASE_MIRRORING:
+    case v1::PHASE_CONFIRMING:
+    case v1::PHASE_MORE:
+    case v1::PHASE_SUMMARY:
+    case v1::PHASE_VALIDATION:
+    case v1::PHASE_EMPATHY:
+    case v1::PHASE_APOLOGY_RESPONSE: return Part::kReflecting;
+    case v1::PHASE_PAUSED:
+    case v1::PHASE_CHECK_IN:
+    case v1::PHASE_TIMED_OUT: return Part::kOverlay;
+    case v1::PHASE_SOLUTION_GATE:
+    case v1::PHASE_PROBLEM_SOLVING: return Part::kSolution;
+    case v1::PHASE_CLOSING: return Part::kClosing;
+    default: return std::nullopt;
   }
-};
-
-// What one command's answer said.
-struct Outcome {
-  v1::SignalKind kind = v1::SIGNAL_KIND_UNSPECIFIED;
-  std::uint64_t first_seq = 0;
-  std::uint64_t last_seq = 0;
-};
-
-struct Wakeup {
-  std::mutex mutex;
-  std::condition_variable changed;
-  void notify() {
-    { std::lock_guard lock(mutex); }
-    changed.notify_all();
-  }
-  void wait_for(std::chrono::milliseconds bound) {
-    std::unique_lock lock(mutex);
-    changed.wait_for(lock, bound);
-  }
-};
-
-v1::Command signal_command(const std::string& id, v1::SignalKind kind) {
-  v1::Command command;
-  command.set_command_id(id);
-  command.mutable_signal()->set_kind(kind);
-  return command;
 }
 
-// One partner of one room: an SDK client that sends signals with its own command ids and
-// records every event and answer.
-class Player {
- public:
-  Player(Wakeup& wakeup, int room, std::string participant, const std::string& url,
-         std::string token)
-      : wakeup_(wakeup), room_(room), participant_(std::move(participant)) {
-    mc::ClientOptions options;
-    options.url = url;
-    options.token = std::move(token);
-    options.client_name = "mend-crash-test";
-    options.backoff = {5ms, 50ms, 2.0, 0.5, 0};
-    options.connect_timeout = 5s;
-    mc::ClientHandlers handlers;
-    handlers.on_event = [this](const v1::Event& event) {
-      std::lock_guard lock(mutex_);
-      events_.push_back(event);
-    };
-    handlers.on_reset = [this](const v1::RoomView&) {
-      std::lock_guard lock(mutex_);
-      ++resets_;
-    };
-    handlers.on_welcome = [this](const v1::Welcome& welcome) {
-      std::lock_guard lock(mutex_);
-      ++welcomes_;
-      if (!welcome.recovered() && welcomes_ > 1) ++resets_;
-    };
-    client_.emplace(std::move(options), std::move(handlers));
-  }
-
-  void start() { REQUIRE(client_->start().ok()); }
-  void stop() { client_->stop(); }
-
-  const std::string& participant() const { return participant_; }
-  int room() const { return room_; }
-
-  // Sends the next signal when fewer than kMaxPendingPerPlayer wait for an answer.
-  void send_next() {
-    std::string id;
-    v1::SignalKind kind;
-    {
-      std::lock_guard lock(mutex_);
-      if (pending_.size() >= kMaxPendingPerPlayer) return;
-      const int n = next_++;
-      id = "r" + std::to_string(room_) + "-" + participant_ + "-" + std::to_string(n);
-      kind = static_cast<v1::SignalKind>(1 + n % 5);
-      pending_.emplace(id, kind);
+// The shipped templates with short timings, written to `dir`: a 25 ms reflection beat, 1 s
+// default pauses and 1 s soft turn hints (where a stage has one).
+void write_fast_templates(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(shipped_templates_dir())) {
+    if (entry.path().extension() != ".textpb") continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    v1::Template tmpl;
+    REQUIRE(google::protobuf::TextFormat::ParseFromString(text.str(), &tmpl));
+    tmpl.mutable_timing()->set_reflection_beat_ms(25);
+    tmpl.mutable_timing()->set_pause_default_s(1);
+    for (v1::Stage& stage : *tmpl.mutable_stages()) {
+      if (stage.soft_turn_s() > 0) stage.set_soft_turn_s(1);
     }
-    client_->send(signal_command(id, kind), [this, id, kind](mc::CommandOutcome outcome) {
-      {
-        std::lock_guard lock(mutex_);
-        pending_.erase(id);
-        if (!outcome.error.ok()) {
-          if (outcome.error.code != mc::ErrorCode::kStopped) sdk_errors_.push_back(id);
-        } else if (outcome.result.accepted()) {
-          accepted_[id] = Outcome{kind, outcome.result.first_seq(), outcome.result.last_seq()};
-        } else {
-          ++rejected_;
-        }
-      }
-      wakeup_.notify();
-    });
+    std::string out;
+    REQUIRE(google::protobuf::TextFormat::PrintToString(tmpl, &out));
+    std::ofstream(dir / entry.path().filename()) << out;
   }
-
-  // Sends `id` again (same id, same body) and waits for the answer.
-  mc::CommandOutcome resend(const std::string& id, v1::SignalKind kind) {
-    auto future = client_->send(signal_command(id, kind));
-    if (future.wait_for(30s) != std::future_status::ready) {
-      mc::CommandOutcome timed_out;
-      timed_out.error.code = mc::ErrorCode::kTimeout;
-      return timed_out;
-    }
-    return future.get();
-  }
-
-  struct Snapshot {
-    std::map<std::string, Outcome> accepted;
-    std::map<std::string, v1::SignalKind> pending;
-    std::vector<v1::Event> events;
-    std::vector<std::string> sdk_errors;
-    int resets = 0;
-    int welcomes = 0;
-    std::uint64_t rejected = 0;
-  };
-  Snapshot snapshot() {
-    std::lock_guard lock(mutex_);
-    return Snapshot{accepted_, pending_, events_, sdk_errors_, resets_, welcomes_, rejected_};
-  }
-  bool idle() {
-    std::lock_guard lock(mutex_);
-    return pending_.empty();
-  }
-  std::uint64_t delivered() { return client_->last_delivered_seq(); }
-  bool online() { return client_->state() == mc::ConnectionState::kOnline; }
-
- private:
-  Wakeup& wakeup_;
-  const int room_;
-  const std::string participant_;
-  std::mutex mutex_;
-  std::vector<v1::Event> events_;
-  std::map<std::string, Outcome> accepted_;
-  std::map<std::string, v1::SignalKind> pending_;
-  std::vector<std::string> sdk_errors_;
-  int resets_ = 0;
-  int welcomes_ = 0;
-  std::uint64_t rejected_ = 0;
-  int next_ = 0;
-  std::optional<mc::Client> client_;
-};
-
-v1::Actor actor_of(const std::string& participant) {
-  v1::Actor actor;
-  actor.set_role(participant == "A" ? v1::PARTNER_A : v1::PARTNER_B);
-  return actor;
-}
-
-bool is_signal_of(const v1::Event& event, const std::string& participant, v1::SignalKind kind) {
-  return event.has_signaled() && event.signaled().kind() == kind &&
-         event.actor().role() == actor_of(participant).role();
-}
-
-std::size_t signals_of(const std::vector<v1::Event>& events, const std::string& participant) {
-  return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [&](const auto& e) {
-    return e.has_signaled() && e.actor().role() == actor_of(participant).role();
-  }));
 }
 
 // Calls a store operation and waits for its completion.
@@ -243,259 +169,524 @@ R wait_store(F&& call) {
   return future.get();
 }
 
+// One conversation: a room and its two partners, and what the store checks verified so far.
+struct Room {
+  int number = 0;
+  std::string id;
+  std::string template_name;
+  std::unique_ptr<Player> a;
+  std::unique_ptr<Player> b;
+  bool finished = false;  // CLOSED, checked, clients stopped
+  std::vector<std::string> stored;       // serialized events verified in the store (seq i+1)
+  std::set<std::string> verified;        // answered command ids whose store record was checked
+  // Commands unanswered when the server died but committed: their stored result.
+  std::map<std::string, v1::CommandResult> committed_unanswered;
+  std::string name() const {
+    return "room " + std::to_string(number) + " (" + template_name + ")";
+  }
+};
+
+std::vector<AcceptedCommand> accepted_of(const Player::Snapshot& a, const Player::Snapshot& b) {
+  std::vector<AcceptedCommand> accepted;
+  for (const auto* s : {&a, &b}) {
+    const std::string participant = s == &a ? "A" : "B";
+    for (const auto& [id, answered] : s->answered) {
+      if (answered.result.accepted()) {
+        accepted.push_back({participant, answered.command, answered.result});
+      }
+    }
+  }
+  return accepted;
+}
+
 class CrashRun {
  public:
   explicit CrashRun(std::uint64_t seed) : rng_(seed) {}
 
   void run(int kills) {
+    write_fast_templates(templates_.path());
     server_.emplace(std::vector<std::string>{
-        "--data-dir", data_.path.string(), "--templates-dir",
-        std::string(MEND_SOURCE_DIR) + "/server/templates", "--store", "sqlite",
-        "--durability", "full", "--threads", "2", "--commands-per-second", "100000",
-        "--command-burst", "100000", "--log-level", "info", "--log-format", "text"});
+        "--data-dir", data_.path().string(), "--templates-dir", templates_.path().string(),
+        "--store", "sqlite", "--durability", "full", "--threads", "2",
+        "--commands-per-second", "100000", "--command-burst", "100000", "--log-level", "info",
+        "--log-format", "text"});
     server_->start(0);
     port_ = server_->port();
-    create_rooms();
-    for (auto& player : players_) player->start();
+    for (int r = 0; r < kRooms; ++r) new_room();
 
+    std::vector<Part> aims(kParts.begin(), kParts.end());
+    std::shuffle(aims.begin(), aims.end(), rng_);
     for (int kill = 1; kill <= kills; ++kill) {
-      load_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, kMaxLoadMs)(rng_)));
-      server_->kill9();
+      const Part aim = aims[static_cast<std::size_t>(kill - 1) % aims.size()];
+      play_for(std::chrono::milliseconds(
+          std::uniform_int_distribution<int>(0, kMaxPlayBeforeAimMs)(rng_)));
+      play_until([&] { return some_room_in(aim); }, kAimBound);
+      if (some_room_in(aim)) ++aims_reached_[aim];
+      play_for(std::chrono::milliseconds(
+          std::uniform_int_distribution<int>(0, kMaxAfterAimMs)(rng_)));
+      record_kill_moment();
+      kill_server();
       check_store_after_kill(kill);
       server_->start(port_);
-      resend_some_accepted(kill);
+      resend_some_answered(kill);
       quiesce(kill);
       check_clients(kill);
     }
-    load_for(100ms);
+    play_for(100ms);
     quiesce(kills + 1);
     check_clients(kills + 1);
-    for (auto& player : players_) player->stop();
+    for (auto& room : rooms_) {
+      room->a->stop();
+      room->b->stop();
+    }
     const int exit_code = server_->terminate();
     CHECK_MESSAGE(exit_code == 0, "mendd exit code " << exit_code << "; log tail:\n"
                                                       << server_->log());
-    check_store(data_.path, kills + 1, /*pending_allowed=*/false);
-    std::cout << "crash test: " << kills << " kills, " << total_accepted() << " commands accepted, "
-              << unanswered_at_kill_ << " unanswered when killed (then answered after the "
-              << "restart), " << resent_ << " re-sent explicitly with the same id\n";
+    check_store(data_.path(), kills + 1, /*after_kill=*/false);
+    collect_server_problems();
+    for (const std::string& line : server_problems_) {
+      std::cout << "mendd: " << line << "\n";
+      CHECK_MESSAGE(line.find(" warning ") != std::string::npos,
+                    "mendd logged an error during the crash test: " << line);
+    }
+    report(kills);
   }
 
  private:
-  struct Room {
-    std::string id;
-    Player* a = nullptr;
-    Player* b = nullptr;
-    std::vector<std::string> stored;  // serialized events verified in the store (seq i+1)
-  };
+  // --- Playing -------------------------------------------------------------------------
 
-  void create_rooms() {
-    mc::HttpClient http({"http://127.0.0.1:" + std::to_string(port_), {}, {}, 10s});
-    const std::string url = "ws://127.0.0.1:" + std::to_string(port_) + "/v1/connect";
-    for (int r = 0; r < kRooms; ++r) {
-      v1::CreateRoomRequest request;
-      request.set_template_("speaker-listener");
-      request.set_partner_a_name("Alex");
-      request.set_partner_b_name("Sam");
-      auto created = http.create_room(request);
-      REQUIRE(created.ok());
-      Room room;
-      room.id = created.value->room_id();
-      for (const v1::Invite& invite : created.value->invites()) {
-        const bool is_a = invite.participant().role() == v1::PARTNER_A;
-        auto player = std::make_unique<Player>(wakeup_, r, is_a ? "A" : "B", url, invite.token());
-        (is_a ? room.a : room.b) = player.get();
-        players_.push_back(std::move(player));
+  v1::CreateRoomRequest room_request() {
+    v1::CreateRoomRequest request;
+    request.set_template_(kTemplates[std::uniform_int_distribution<std::size_t>(
+        0, kTemplates.size() - 1)(rng_)]);
+    request.set_partner_a_name("Alex");
+    request.set_partner_b_name("Sam");
+    return request;
+  }
+
+  void new_room() {
+    const v1::CreateRoomRequest request = room_request();
+    auto created = mc::HttpClient({server_->http_url(), {}, {}, 10s}).create_room(request);
+    REQUIRE_MESSAGE(created.ok(), "creating a " << request.template_() << " room");
+    add_room(request.template_(), *created.value);
+  }
+
+  // Starts the partners of a created room (they connect once the server is up).
+  void add_room(const std::string& template_name, const v1::CreateRoomResponse& created) {
+    auto room = std::make_unique<Room>();
+    room->number = static_cast<int>(rooms_.size()) + 1;
+    room->template_name = template_name;
+    room->id = created.room_id();
+    for (const v1::Invite& invite : created.invites()) {
+      const bool is_a = invite.participant().role() == v1::PARTNER_A;
+      auto player = std::make_unique<Player>(wakeup_, room->number, is_a ? "A" : "B",
+                                             server_->ws_url(), invite.token(), rng_());
+      (is_a ? room->a : room->b) = std::move(player);
+    }
+    REQUIRE(room->a);
+    REQUIRE(room->b);
+    room->a->start();
+    room->b->start();
+    rooms_.push_back(std::move(room));
+  }
+
+  std::size_t active_rooms() const {
+    return static_cast<std::size_t>(std::count_if(
+        rooms_.begin(), rooms_.end(), [](const auto& room) { return !room->finished; }));
+  }
+
+  // Kills the server, sometimes while a room is being created over HTTP (on another thread):
+  // a creation answered before the kill must be stored; its room is then played too.
+  void kill_server() {
+    std::future<mc::HttpResult<v1::CreateRoomResponse>> creating;
+    const v1::CreateRoomRequest request = room_request();
+    if (std::uniform_int_distribution<int>(0, 2)(rng_) == 0) {
+      creating = std::async(std::launch::async, [request, url = server_->http_url()] {
+        return mc::HttpClient({url, {}, {}, 10s}).create_room(request);
+      });
+      play_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 4)(rng_)));
+    }
+    server_->kill9();
+    collect_server_problems();
+    if (!creating.valid()) return;
+    auto created = creating.get();  // bounded by the HTTP client's timeout
+    if (!created.ok()) {
+      ++creations_lost_at_kill_;
+      return;
+    }
+    ++creations_answered_at_kill_;
+    add_room(request.template_(), *created.value);
+  }
+
+  // One round: every active partner moves if due; closed rooms are checked and replaced.
+  // Waits (bounded, woken by any answer or view) until the next move is due.
+  void play_round() {
+    const auto now = Clock::now();
+    auto wake_at = now + 20ms;
+    std::size_t count = rooms_.size();  // rooms added this round start next round
+    for (std::size_t i = 0; i < count; ++i) {
+      Room& room = *rooms_[i];
+      if (room.finished) continue;
+      if (closed_and_settled(room)) {
+        finish(room);
+        if (active_rooms() < kRooms) new_room();
+        continue;
       }
-      REQUIRE(room.a != nullptr);
-      REQUIRE(room.b != nullptr);
-      rooms_.push_back(std::move(room));
+      for (Player* player : {room.a.get(), room.b.get()}) {
+        player->step(now);
+        wake_at = std::min(wake_at, player->next_due(now));
+      }
+    }
+    wakeup_.wait_until(std::max(wake_at, now + 1ms));
+  }
+
+  template <typename Pred>
+  void play_until(Pred done, std::chrono::milliseconds bound) {
+    const auto until = Clock::now() + bound;
+    while (!done() && Clock::now() < until) play_round();
+  }
+  void play_for(std::chrono::milliseconds duration) {
+    play_until([] { return false; }, duration);
+  }
+
+  bool some_room_in(Part part) {
+    for (auto& room : rooms_) {
+      if (room->finished) continue;
+      for (Player* player : {room->a.get(), room->b.get()}) {
+        if (part_of(player->phase()) == part) return true;
+      }
+    }
+    return false;
+  }
+
+  void record_kill_moment() {
+    for (auto& room : rooms_) {
+      if (room->finished) continue;
+      const auto part = part_of(room->a->phase());
+      if (part) ++kills_in_part_[*part];
     }
   }
 
-  void load_for(std::chrono::milliseconds duration) {
-    const auto until = std::chrono::steady_clock::now() + duration;
-    while (std::chrono::steady_clock::now() < until) {
-      for (auto& player : players_) player->send_next();
-      wakeup_.wait_for(2ms);  // pacing: woken early by any answer
+  static bool closed_and_settled(Room& room) {
+    for (Player* player : {room.a.get(), room.b.get()}) {
+      if (player->phase() != v1::PHASE_CLOSED || !player->idle()) return false;
     }
+    const auto a = room.a->snapshot();
+    const auto b = room.b->snapshot();
+    return a.consistent() && b.consistent() && a.events.size() == b.events.size();
   }
 
-  // Until every command was answered and every client has every event of its room.
+  // A closed conversation: the full client checks once more, then its clients stop.
+  void finish(Room& room) {
+    check_room_clients(room, "closed");
+    room.a->stop();
+    room.b->stop();
+    room.finished = true;
+    ++conversations_closed_;
+  }
+
+  // --- Checks after a restart ----------------------------------------------------------
+
+  // Until every command was answered and both partners of every room have the same events
+  // and a view of the last of them. No new moves meanwhile (timers may still fire).
   void quiesce(int kill) {
-    const auto deadline = std::chrono::steady_clock::now() + kQuiesceBound;
+    const auto deadline = Clock::now() + kQuiesceBound;
     auto settled = [&] {
-      for (const Room& room : rooms_) {
-        if (!room.a->idle() || !room.b->idle()) return false;
-        const std::uint64_t last = expected_last_seq(room);
-        if (room.a->delivered() < last || room.b->delivered() < last) return false;
+      for (auto& room : rooms_) {
+        if (room->finished) continue;
+        if (!room->a->idle() || !room->b->idle()) return false;
+        const auto a = room->a->snapshot();
+        const auto b = room->b->snapshot();
+        if (!a.consistent() || !b.consistent() || a.events.size() != b.events.size()) {
+          return false;
+        }
+        for (const auto& command : accepted_of(a, b)) {
+          if (command.result.last_seq() > a.events.size()) return false;
+        }
       }
       return true;
     };
     while (!settled()) {
-      if (std::chrono::steady_clock::now() > deadline) {
+      if (Clock::now() > deadline) {
         FAIL("after kill " << kill << " the clients did not settle within "
                            << kQuiesceBound.count() << " s; server log tail:\n"
                            << server_->log());
       }
-      wakeup_.wait_for(20ms);
+      wakeup_.wait_until(Clock::now() + 20ms);
     }
-  }
-
-  // The highest seq any answer named (at least 1: RoomCreated).
-  static std::uint64_t expected_last_seq(const Room& room) {
-    std::uint64_t last = 1;
-    for (Player* player : {room.a, room.b}) {
-      for (const auto& [id, outcome] : player->snapshot().accepted) {
-        last = std::max(last, outcome.last_seq);
-      }
-    }
-    return last;
   }
 
   void check_clients(int kill) {
-    INFO("after kill " << kill << " (clients)");
-    for (const Room& room : rooms_) {
-      auto a = room.a->snapshot();
-      auto b = room.b->snapshot();
-      for (auto* s : {&a, &b}) {
-        CHECK(s->sdk_errors.empty());
-        CHECK(s->resets == 0);  // every resume recovered: nothing acknowledged was lost
-        // Every event exactly once, in order, without gaps.
-        for (std::size_t i = 0; i < s->events.size(); ++i) {
-          REQUIRE(s->events[i].seq() == i + 1);
-        }
-      }
-      REQUIRE(a.events.size() == b.events.size());
-      for (std::size_t i = 0; i < a.events.size(); ++i) {
-        REQUIRE(a.events[i].SerializeAsString() == b.events[i].SerializeAsString());
-      }
-      for (auto [player, s] : {std::pair{room.a, &a}, std::pair{room.b, &b}}) {
-        for (const auto& [id, outcome] : s->accepted) {
-          INFO("command " << id);
-          REQUIRE(outcome.first_seq == outcome.last_seq);
-          REQUIRE(outcome.first_seq >= 1);
-          REQUIRE(outcome.first_seq <= a.events.size());
-          CHECK(is_signal_of(a.events[outcome.first_seq - 1], player->participant(),
-                             outcome.kind));
-        }
-        // Applied once: one Signaled event per accepted command, none for anything else.
-        CHECK(signals_of(a.events, player->participant()) == s->accepted.size());
-      }
+    for (auto& room : rooms_) {
+      if (!room->finished) check_room_clients(*room, "after kill " + std::to_string(kill));
     }
   }
+
+  void check_room_clients(Room& room, const std::string& moment) {
+    const std::string where = room.name() + ", " + moment + " (clients)";
+    INFO(where);
+    const auto a = settled_snapshot(*room.a);
+    const auto b = settled_snapshot(*room.b);
+    for (const auto* s : {&a, &b}) {
+      CHECK_MESSAGE(s->sdk_errors.empty(), (s->sdk_errors.empty() ? "" : s->sdk_errors[0]));
+      CHECK(s->resets == 0);  // every resume recovered: nothing acknowledged was lost
+      CHECK(s->pending.empty());
+      // Every event exactly once, in order, without gaps.
+      for (std::size_t i = 0; i < s->events.size(); ++i) REQUIRE(s->events[i].seq() == i + 1);
+    }
+    // The same events for both. A timer may have fired since the rooms settled, its event
+    // not yet delivered to both: the longer log's extra events can only be SYSTEM ones.
+    const std::size_t common = std::min(a.events.size(), b.events.size());
+    for (std::size_t i = 0; i < common; ++i) {
+      REQUIRE(a.events[i].SerializeAsString() == b.events[i].SerializeAsString());
+    }
+    const auto& log = a.events.size() >= b.events.size() ? a.events : b.events;
+    for (std::size_t i = common; i < log.size(); ++i) {
+      CHECK(log[i].actor().role() == v1::SYSTEM);
+    }
+    // Commands the store had committed before their answer: answered with that result.
+    for (const auto& [id, result] : room.committed_unanswered) {
+      INFO("command " << id << " was committed but unanswered at a kill");
+      const auto& answered = id.find("-A-") != std::string::npos ? a.answered : b.answered;
+      const auto it = answered.find(id);
+      REQUIRE(it != answered.end());
+      CHECK(it->second.result.SerializeAsString() == result.SerializeAsString());
+    }
+    check_event_ownership(log, accepted_of(a, b), where);
+    check_replays_to(a.events, a.view, where + ", partner A's view");
+    check_replays_to(b.events, b.view, where + ", partner B's view");
+  }
+
+  // A snapshot whose view shows its last event (a timer's frame may be half delivered).
+  Player::Snapshot settled_snapshot(Player& player) {
+    const auto deadline = Clock::now() + kQuiesceBound;
+    for (;;) {
+      auto snapshot = player.snapshot();
+      if (snapshot.consistent() || Clock::now() > deadline) return snapshot;
+      wakeup_.wait_until(Clock::now() + 5ms);
+    }
+  }
+
+  // Sends a few accepted commands again with their ids: each gets its original answer and is
+  // not applied again (check_event_ownership would find its second events).
+  void resend_some_answered(int kill) {
+    std::vector<Player*> live;
+    for (auto& room : rooms_) {
+      if (!room->finished) live.insert(live.end(), {room->a.get(), room->b.get()});
+    }
+    for (int i = 0; i < 2 && !live.empty(); ++i) {
+      Player& player = *live[std::uniform_int_distribution<std::size_t>(0, live.size() - 1)(rng_)];
+      const auto answered = player.snapshot().answered;
+      std::vector<const Answered*> accepted;
+      for (const auto& [id, a] : answered) {
+        if (a.result.accepted()) accepted.push_back(&a);
+      }
+      if (accepted.empty()) continue;
+      const Answered& original =
+          *accepted[std::uniform_int_distribution<std::size_t>(0, accepted.size() - 1)(rng_)];
+      INFO("after kill " << kill << ": re-sending " << original.command.command_id());
+      const mc::CommandOutcome outcome = player.resend(original.command);
+      REQUIRE(outcome.error.ok());
+      CHECK(outcome.result.SerializeAsString() == original.result.SerializeAsString());
+      ++resent_;
+    }
+  }
+
+  // --- Checks of the store -------------------------------------------------------------
 
   // Opens a copy of the files as the crash left them (mendd recovers the original itself).
   void check_store_after_kill(int kill) {
-    TempDir copy;
-    for (const auto& entry : fs::directory_iterator(data_.path)) {
+    TempDir copy("mend-crash-copy");
+    for (const auto& entry : fs::directory_iterator(data_.path())) {
       const std::string name = entry.path().filename().string();
       if (name.rfind("mend.db", 0) == 0 || name == "master.key") {
-        fs::copy_file(entry.path(), copy.path / name);
+        fs::copy_file(entry.path(), copy.path() / name);
       }
     }
-    fs::permissions(copy.path / "master.key", fs::perms::owner_read | fs::perms::owner_write);
-    for (auto& player : players_) unanswered_at_kill_ += player->snapshot().pending.size();
-    check_store(copy.path, kill, /*pending_allowed=*/true);
+    fs::permissions(copy.path() / "master.key", fs::perms::owner_read | fs::perms::owner_write);
+    check_store(copy.path(), kill, /*after_kill=*/true);
   }
 
-  void check_store(const fs::path& dir, int kill, bool pending_allowed) {
-    INFO("after kill " << kill << " (store)");
+  void check_store(const fs::path& dir, int kill, bool after_kill) {
     store::SqliteStoreOptions options;
     options.data_dir = dir;
     auto opened = store::SqliteStore::open(options);
     REQUIRE_MESSAGE(opened.store, (opened.error ? opened.error->message : std::string()));
     auto& db = *opened.store;
-    for (Room& room : rooms_) {
-      auto loaded = wait_store<store::LoadResult>(
-          [&](auto done) { db.load(room.id, 0, std::move(done)); });
-      REQUIRE_FALSE(loaded.error);
-      const auto& events = loaded.events;
-      for (std::size_t i = 0; i < events.size(); ++i) REQUIRE(events[i].seq() == i + 1);
-      // Never rewritten, never reused: what was verified before is still there, unchanged.
-      REQUIRE(events.size() >= room.stored.size());
-      for (std::size_t i = 0; i < room.stored.size(); ++i) {
-        REQUIRE(events[i].SerializeAsString() == room.stored[i]);
-      }
-      room.stored.clear();
-      for (const auto& event : events) room.stored.push_back(event.SerializeAsString());
-
-      for (Player* player : {room.a, room.b}) {
-        const auto s = player->snapshot();
-        for (const auto& [id, outcome] : s.accepted) {
-          INFO("command " << id);
-          REQUIRE(outcome.last_seq <= events.size());
-          CHECK(is_signal_of(events[outcome.first_seq - 1], player->participant(), outcome.kind));
-          auto found = wait_store<store::FindResult>([&](auto done) {
-            db.find_result(store::CommandKey{room.id, player->participant(), id},
-                           std::move(done));
-          });
-          REQUIRE_FALSE(found.error);
-          REQUIRE(found.result);
-          CHECK(found.result->accepted());
-          CHECK(found.result->first_seq() == outcome.first_seq);
-          CHECK(found.result->last_seq() == outcome.last_seq);
-        }
-        // Exactly once: the answered ones, plus at most the unanswered (committed or not).
-        const std::size_t stored_signals = signals_of(events, player->participant());
-        CHECK(stored_signals >= s.accepted.size());
-        CHECK(stored_signals <= s.accepted.size() + (pending_allowed ? s.pending.size() : 0));
-      }
+    for (auto& room : rooms_) {
+      check_room_store(db, *room, (after_kill ? "after kill " : "at the end, after ") +
+                                      std::to_string(kill) + " kills (store)");
     }
     db.close();
   }
 
-  // Sends two accepted commands again with their ids: the original answer, nothing applied.
-  void resend_some_accepted(int kill) {
-    for (int i = 0; i < 2; ++i) {
-      Player& player = *players_[std::uniform_int_distribution<std::size_t>(
-          0, players_.size() - 1)(rng_)];
-      const auto accepted = player.snapshot().accepted;
-      if (accepted.empty()) continue;
-      auto it = accepted.begin();
-      std::advance(it, std::uniform_int_distribution<std::size_t>(0, accepted.size() - 1)(rng_));
-      INFO("after kill " << kill << ": re-sending " << it->first);
-      const mc::CommandOutcome outcome = player.resend(it->first, it->second.kind);
-      REQUIRE(outcome.error.ok());
-      CHECK(outcome.result.accepted());
-      CHECK(outcome.result.first_seq() == it->second.first_seq);
-      CHECK(outcome.result.last_seq() == it->second.last_seq);
-      ++resent_;
+  void check_room_store(store::SqliteStore& db, Room& room, const std::string& moment) {
+    const std::string where = room.name() + ", " + moment;
+    INFO(where);
+    // Snapshots first: a client cannot have seen an event the store does not have.
+    const auto a = room.a->snapshot();
+    const auto b = room.b->snapshot();
+    auto loaded = wait_store<store::LoadResult>(
+        [&](auto done) { db.load(room.id, 0, std::move(done)); });
+    REQUIRE_MESSAGE(!loaded.error, "the room was created (answered) but is not stored");
+    check_stored_events(room, loaded.events, {&a, &b});
+    check_event_ownership(loaded.events, stored_commands(db, room, a, b), where);
+  }
+
+  // Gap-free; never rewritten or reused (what was verified before is still there, byte for
+  // byte); nothing a client received was lost.
+  static void check_stored_events(Room& room, const std::vector<v1::Event>& events,
+                                  std::initializer_list<const Player::Snapshot*> clients) {
+    for (std::size_t i = 0; i < events.size(); ++i) REQUIRE(events[i].seq() == i + 1);
+    REQUIRE(events.size() >= room.stored.size());
+    for (std::size_t i = 0; i < room.stored.size(); ++i) {
+      REQUIRE(events[i].SerializeAsString() == room.stored[i]);
+    }
+    room.stored.clear();
+    for (const auto& event : events) room.stored.push_back(event.SerializeAsString());
+    for (const Player::Snapshot* s : clients) {
+      REQUIRE(s->events.size() <= events.size());
+      for (std::size_t i = 0; i < s->events.size(); ++i) {
+        REQUIRE(s->events[i].SerializeAsString() == room.stored[i]);
+      }
     }
   }
 
-  std::size_t total_accepted() {
-    std::size_t total = 0;
-    for (auto& player : players_) total += player->snapshot().accepted.size();
-    return total;
+  // The accepted commands the store must account for. Each answered command's record (once:
+  // records never change): an accepted one is stored with exactly the result the client got,
+  // a rejected one is not stored (a retry would be decided again). A command unanswered when
+  // the server died is committed or not; if committed it counts like an answered one, and its
+  // answer after the restart must be this result.
+  // The server's warning and error lines so far (each once; the log outlives restarts).
+  void collect_server_problems() {
+    static const std::regex kProblem(R"(^\S+ \S+ (warning|error|critical) )");
+    std::istringstream log(server_->log());
+    for (std::string line; std::getline(log, line);) {
+      if (std::regex_search(line, kProblem)) server_problems_.insert(line);
+    }
+  }
+
+  std::vector<AcceptedCommand> stored_commands(store::SqliteStore& db, Room& room,
+                                               const Player::Snapshot& a,
+                                               const Player::Snapshot& b) {
+    std::vector<AcceptedCommand> accepted = accepted_of(a, b);
+    for (const auto* s : {&a, &b}) {
+      const std::string participant = s == &a ? "A" : "B";
+      for (const auto& [id, answered] : s->answered) {
+        if (!room.verified.insert(id).second) continue;
+        INFO("command " << id << " answered " << answered.result.ShortDebugString());
+        const auto found = find_result(db, room, participant, id);
+        if (answered.result.accepted()) {
+          REQUIRE(found);
+          CHECK(found->SerializeAsString() == answered.result.SerializeAsString());
+        } else {
+          CHECK_FALSE(found);
+        }
+      }
+      for (const auto& [id, command] : s->pending) {
+        if (const auto found = find_result(db, room, participant, id)) {
+          REQUIRE(found->accepted());
+          room.committed_unanswered[id] = *found;
+          accepted.push_back({participant, command, *found});
+        }
+      }
+    }
+    return accepted;
+  }
+
+  static std::optional<v1::CommandResult> find_result(store::SqliteStore& db, const Room& room,
+                                                      const std::string& participant,
+                                                      const std::string& id) {
+    auto found = wait_store<store::FindResult>([&](auto done) {
+      db.find_result(store::CommandKey{room.id, participant, id}, std::move(done));
+    });
+    REQUIRE_FALSE(found.error);
+    return found.result;
+  }
+
+  // --- Report ----------------------------------------------------------------------------
+
+  void report(int kills) {
+    std::map<std::string, std::size_t> commands;  // by outcome
+    std::map<int, std::size_t> events_by_kind;
+    std::size_t events = 0;
+    for (auto& room : rooms_) {
+      for (Player* player : {room->a.get(), room->b.get()}) {
+        for (const auto& [id, answered] : player->snapshot().answered) {
+          ++commands[answered.result.accepted()
+                         ? "accepted"
+                         : v1::RejectionCode_Name(answered.result.rejection().code())];
+        }
+      }
+      for (const auto& event : room->a->snapshot().events) {
+        ++events_by_kind[event.body_case()];
+        ++events;
+      }
+    }
+    std::cout << "crash test: " << kills << " kills; " << rooms_.size() << " rooms, "
+              << conversations_closed_ << " conversations played to CLOSED; " << events
+              << " events; commands:";
+    for (const auto& [outcome, n] : commands) std::cout << " " << outcome << " " << n;
+    std::size_t committed_unanswered = 0;
+    for (auto& room : rooms_) committed_unanswered += room->committed_unanswered.size();
+    std::cout << "; " << committed_unanswered << " committed but unanswered at a kill; "
+              << resent_ << " re-sent with the same id; rooms created as the server was killed: "
+              << creations_answered_at_kill_ << " answered (then stored and played), "
+              << creations_lost_at_kill_ << " not answered\n  kills that landed in the part they "
+              << "aimed at:";
+    for (Part part : kParts) {
+      std::cout << " " << part_name(part) << " " << aims_reached_[part] << ";";
+    }
+    std::cout << "\n  partner A of the rooms alive at the kills was in:";
+    for (Part part : kParts) {
+      std::cout << " " << part_name(part) << " " << kills_in_part_[part] << ";";
+    }
+    std::cout << "\n  events by kind:";
+    const auto* descriptor = v1::Event::descriptor();
+    for (const auto& [kind, n] : events_by_kind) {
+      const auto* field = descriptor->FindFieldByNumber(kind);
+      std::cout << " " << (field != nullptr ? field->name() : "?") << " " << n;
+    }
+    std::cout << "\n";
   }
 
   std::mt19937_64 rng_;
-  TempDir data_;
-  std::optional<MenddRunner> server_;
+  TempDir data_{"mend-crash"};
+  TempDir templates_{"mend-crash-templates"};
+  std::optional<MenddProcess> server_;
   int port_ = 0;
   Wakeup wakeup_;
-  std::vector<std::unique_ptr<Player>> players_;
-  std::vector<Room> rooms_;
+  std::vector<std::unique_ptr<Room>> rooms_;
   std::size_t resent_ = 0;
-  std::size_t unanswered_at_kill_ = 0;
+  std::size_t conversations_closed_ = 0;
+  std::set<std::string> server_problems_;
+  std::size_t creations_answered_at_kill_ = 0;  // created over HTTP just before a kill
+  std::size_t creations_lost_at_kill_ = 0;
+  std::map<Part, std::size_t> kills_in_part_;
+  std::map<Part, int> aims_reached_;  // kills that landed in the part they aimed at
 };
 
-TEST_CASE("after SIGKILL at random moments accepted commands survive once and clients resume "
-          "without gaps or duplicates") {
+TEST_CASE("after SIGKILL at random moments of whole conversations accepted commands survive "
+          "once, every event is its command's, and clients resume without gaps or duplicates") {
   const std::uint64_t seed = env_seed();
   const int kills = std::max(1, env_int("MEND_CRASH_KILLS", kDefaultKills));
   std::cout << "crash test: seed " << seed << " (MEND_CRASH_SEED=" << seed << " replays it), "
             << kills << " kills\n";
+  const auto started = Clock::now();
   CrashRun run(seed);
   run.run(kills);
+  std::cout << "crash test: took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
+                   .count()
+            << " ms\n";
 }
 
 // A data directory with one room in it, made by a real mendd that stopped cleanly.
 void make_data_dir(const fs::path& dir) {
-  MenddRunner server({"--data-dir", dir.string(), "--templates-dir",
-                      std::string(MEND_SOURCE_DIR) + "/server/templates", "--log-level", "info"});
+  MenddProcess server({"--data-dir", dir.string(), "--templates-dir", shipped_templates_dir(),
+                       "--log-level", "info"});
   server.start(0);
-  mc::HttpClient http({"http://127.0.0.1:" + std::to_string(server.port()), {}, {}, 10s});
+  mc::HttpClient http({server.http_url(), {}, {}, 10s});
   v1::CreateRoomRequest request;
   request.set_template_("speaker-listener");
   request.set_partner_a_name("Alex");
@@ -505,15 +696,14 @@ void make_data_dir(const fs::path& dir) {
 }
 
 std::pair<int, std::string> start_on(const fs::path& dir) {
-  return MenddRunner::run_to_exit({"--listen", "127.0.0.1:0", "--data-dir", dir.string(),
-                                   "--templates-dir",
-                                   std::string(MEND_SOURCE_DIR) + "/server/templates"});
+  return MenddProcess::run_to_exit({"--listen", "127.0.0.1:0", "--data-dir", dir.string(),
+                                    "--templates-dir", shipped_templates_dir()});
 }
 
 TEST_CASE("mendd refuses to start on a damaged database with a clear message and exit code 3") {
-  TempDir dir;
-  make_data_dir(dir.path);
-  const fs::path db = dir.path / store::SqliteStore::kDatabaseFile;
+  TempDir dir("mend-crash");
+  make_data_dir(dir.path());
+  const fs::path db = dir.path() / store::SqliteStore::kDatabaseFile;
   {
     // Overwrite the middle of the file (pages of the schema and the events).
     std::fstream file(db, std::ios::in | std::ios::out | std::ios::binary);
@@ -523,27 +713,27 @@ TEST_CASE("mendd refuses to start on a damaged database with a clear message and
     const std::string garbage(4096, '\x5a');
     file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
   }
-  const auto [code, output] = start_on(dir.path);
+  const auto [code, output] = start_on(dir.path());
   INFO(output);
   CHECK(code == 3);
   CHECK(output.find("cannot open the event store") != std::string::npos);
 }
 
 TEST_CASE("mendd refuses to start on a truncated database") {
-  TempDir dir;
-  make_data_dir(dir.path);
-  const fs::path db = dir.path / store::SqliteStore::kDatabaseFile;
+  TempDir dir("mend-crash");
+  make_data_dir(dir.path());
+  const fs::path db = dir.path() / store::SqliteStore::kDatabaseFile;
   fs::resize_file(db, 100);
-  const auto [code, output] = start_on(dir.path);
+  const auto [code, output] = start_on(dir.path());
   INFO(output);
   CHECK(code == 3);
   CHECK(output.find("cannot open the event store") != std::string::npos);
 }
 
 TEST_CASE("mendd refuses to start when the master key does not open the stored rooms") {
-  TempDir dir;
-  make_data_dir(dir.path);
-  const fs::path key = dir.path / store::SqliteStore::kMasterKeyFile;
+  TempDir dir("mend-crash");
+  make_data_dir(dir.path());
+  const fs::path key = dir.path() / store::SqliteStore::kMasterKeyFile;
   {
     std::fstream file(key, std::ios::in | std::ios::out | std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
@@ -552,7 +742,7 @@ TEST_CASE("mendd refuses to start when the master key does not open the stored r
     file.seekp(0);
     file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
-  const auto [code, output] = start_on(dir.path);
+  const auto [code, output] = start_on(dir.path());
   INFO(output);
   CHECK(code == 3);
   CHECK(output.find("cannot open the event store") != std::string::npos);

@@ -2,7 +2,7 @@
 // observers, rejections over the wire, resume after disconnects, retried command ids, tokens
 // and TLS.
 #include "harness.h"
-#include "mendd_process.h"
+#include "tests/common/mendd_process.h"
 
 namespace v1 = mend::v1;
 namespace mc = mend::client;
