@@ -82,6 +82,8 @@ bool Couple::open_room() {
                                                      handlers_for(i, generation));
       started.push_back(seat.client);
     }
+    observer_started_ = false;
+    started.resize(2);  // the observer connects once both partners approved it (maybe_act)
     return started;
   });
   for (const auto& c : clients) {
@@ -152,6 +154,13 @@ void Couple::maybe_act(std::size_t seat) {
   if (view->phase() == v1::PHASE_CLOSED) {
     if (seat < 2) finished();
     return;
+  }
+  if (seat < 2 && !observer_started_ && seats_[2].client && view->a_consented() &&
+      view->b_consented()) {
+    // Both partners approved the observer (their consent terms name it): it may join now; an
+    // observer connecting earlier is refused (4503).
+    observer_started_ = true;
+    if (!seats_[2].client->start().ok()) run_.stats.error();
   }
   client::Autopilot probe = s.pilot;  // a copy: next() records shares
   const auto next = probe.next(*view);

@@ -106,6 +106,7 @@ class Couple : public std::enable_shared_from_this<Couple> {
   std::array<Seat, kSeats> seats_;
   std::uint64_t generation_ = 0;  // bumped per room; stale handlers compare and return
   bool finishing_ = false;
+  bool observer_started_ = false;
   std::mt19937_64 random_;
 };
 

@@ -67,6 +67,10 @@ std::string to_text(const LoadReport& r) {
       << ", measured " << fixed(r.seconds, 1) << " s\n";
   out << "  commands/s     " << fixed(r.commands_per_second(), 1) << " answered, "
       << fixed(r.accepted_per_second(), 1) << " accepted\n";
+  if (r.target_rate > 0 && r.commands_per_second() < 0.9 * r.target_rate) {
+    out << "  (the target rate was not reached: too few participants had a step ready; "
+           "add rooms)\n";
+  }
   out << "  commands       " << r.commands << " answered: " << r.accepted << " accepted, "
       << r.rejected << " rejected";
   if (!r.rejections.empty()) {
