@@ -1,6 +1,7 @@
 // mend-load: mend's load generator (DESIGN.md section 10). See options.cpp for the usage text,
 // couple.h for how a room is played and how latency is measured.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -32,12 +33,19 @@ int main(int argc, char** argv) {
     std::cerr << "mend-load: the server process was not found on this machine; no RSS/CPU "
                  "figures (give --server-pid)\n";
   }
+  // The certificate fetched for --insecure is a temporary file of this run.
+  auto drop_fetched = [&] {
+    std::error_code ignored;
+    if (options.insecure && !setup->ca_file.empty()) std::filesystem::remove(setup->ca_file, ignored);
+  };
   if (options.idle > 0) {
     const IdleReport report = run_idle(options, *setup);
+    drop_fetched();
     std::cout << (options.json ? to_json(report) + "\n" : to_text(report));
     return report.connected == report.requested && report.errors == 0 ? 0 : 1;
   }
   const LoadReport report = run_load(options, *setup);
+  drop_fetched();
   std::cout << (options.json ? to_json(report) + "\n" : to_text(report));
   return report.accepted > 0 ? 0 : 1;
 }
