@@ -81,7 +81,24 @@ class HeldStore final : public store::Store {
   void list_rooms(store::ListRoomsDone done) override { inner.list_rooms(std::move(done)); }
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                     store::StoreDone done) override {
+    if (fail_audit) return done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
     inner.append_audit(std::move(room_id), std::move(entries), std::move(done));
+  }
+  void destroy_room(std::string room_id, store::StoreDone done) override {
+    inner.destroy_room(std::move(room_id), std::move(done));
+  }
+  void rewrite_events(std::string room_id, std::vector<v1::Event> events,
+                      store::StoreDone done) override {
+    inner.rewrite_events(std::move(room_id), std::move(events), std::move(done));
+  }
+  void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
+                            store::StoreDone done) override {
+    inner.destroy_room_audited(std::move(room_id), std::move(audit), std::move(done));
+  }
+  void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
+                              std::vector<v1::AuditEntry> audit, store::StoreDone done) override {
+    inner.rewrite_events_audited(std::move(room_id), std::move(events), std::move(audit),
+                                 std::move(done));
   }
   void load_audit(std::string room_id, store::AuditLoadDone done) override {
     inner.load_audit(std::move(room_id), std::move(done));
@@ -95,6 +112,7 @@ class HeldStore final : public store::Store {
   store::MemoryStore inner;
   bool hold = false;
   bool fail = false;
+  bool fail_audit = false;  // separate audit appends fail (entries committed with a change don't)
   std::vector<std::pair<store::AppendRequest, store::AppendDone>> held;
 };
 
@@ -444,6 +462,52 @@ TEST_CASE("an observer whose approval is revoked is disconnected with 4503") {
   CHECK(a->saw(v1::Event::kObserverRevoked));
   CHECK(o->closed == CloseCode::kConsentRevoked);
   CHECK(a->frames.back().items(0).presence().online_size() == 2);
+}
+
+// With separate audit writes failing, the entries that record a change still reach the store:
+// they are committed with the change itself (DESIGN 7), never in a second write.
+TEST_CASE("erasures and consent revocations store their audit entries in the same commit") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  approve_observer(f);
+  f.store->fail_audit = true;
+  f.submit(f.a(), "revoke", R"(revoke_observer { observer: "Dr. Kim" })");
+  REQUIRE(last_result(*a).accepted());
+  f.store->fail_audit = false;
+  f.submit(f.a(), "ca", "consent {}");
+  f.submit(f.b(), "cb", "consent {}");
+  f.submit(f.a(), "open", R"(open { topic: "chores" intention: "be heard" })");
+  REQUIRE(last_result(*a).accepted());
+  f.store->fail_audit = true;
+
+  Result<v1::EraseContributionsResponse> erased;
+  f.service->erase_contributions(f.a(), [&](auto r) { erased = std::move(r); });
+  f.drain();
+  REQUIRE(erased.value.has_value());
+  CHECK(erased.value->erased_events() > 0);
+  for (const Participant& p : {f.a(), f.b()}) {
+    f.service->erase_room(p, [](auto) {});
+    f.drain();
+  }
+  store::AuditLoadResult audit;
+  f.store->inner.load_audit(f.room_id, [&](store::AuditLoadResult r) { audit = std::move(r); });
+  auto find = [&](v1::AuditKind kind) -> const v1::AuditEntry* {
+    for (const auto& entry : audit.entries) {
+      if (entry.kind() == kind) return &entry;
+    }
+    return nullptr;
+  };
+  CHECK(find(v1::AUDIT_CONSENT_REVOKED) != nullptr);
+  const v1::AuditEntry* contributions = find(v1::AUDIT_CONTRIBUTIONS_ERASED);
+  REQUIRE(contributions != nullptr);
+  CHECK(contributions->epoch() == erased.value->epoch());
+  CHECK(contributions->count() == erased.value->erased_events());
+  const v1::AuditEntry* room = find(v1::AUDIT_ROOM_ERASED);
+  REQUIRE(room != nullptr);
+  CHECK(room->epoch() == erased.value->epoch() + 1);
+  CHECK(f.store->inner.event_count(f.room_id) == 0);
 }
 
 TEST_CASE("a private note reaches only its author") {
