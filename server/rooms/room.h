@@ -222,9 +222,15 @@ class Room : public std::enable_shared_from_this<Room> {
                        v1::AuditEntry entry,
                        std::function<void(std::optional<store::StoreError>)> done);
   void on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope);
-  // Destroys the room and stores its AUDIT_ROOM_ERASED entry in ONE store commit.
-  void destroy_now(v1::Actor by, std::function<void(Result<v1::EraseRoomResponse>)> done);
-  void on_destroyed(v1::Actor by, v1::AuditEntry erased_entry, std::optional<store::StoreError> error,
+  // The first partner's request to erase the room was stored (or failed: nothing changes).
+  void on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& entry,
+                            engine::TimeMs at_ms, const std::optional<store::StoreError>& error);
+  // Destroys the room and stores `entries` (the completing request, if new) and its
+  // AUDIT_ROOM_ERASED entry in ONE store commit.
+  void destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
+                   std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
+                    std::optional<store::StoreError> error,
                     std::function<void(Result<v1::EraseRoomResponse>)> done);
   // Answers a request to a room that is not ready: ROOM_ERASED (410) when its audit log says
   // both partners erased it, UNKNOWN_ROOM (404), or UNAVAILABLE (503) after a failed load.

@@ -14,6 +14,7 @@
 #include "server/rooms/room.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include <boost/asio/post.hpp>
@@ -311,62 +312,98 @@ void Room::erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRo
   if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   auto run = [this, actor, shared_done] {
-    const bool added = erasure_requested_by_.insert(actor.role()).second;
-    if (added) {
-      const engine::TimeMs now = ctx_->clock();
-      record_audit({privacy::audit_entry(v1::AUDIT_ROOM_ERASURE_REQUESTED, actor, now)});
-      spdlog::info("room {}: {} asked to erase the room", id_, v1::Role_Name(actor.role()));
-      if (erasure_requested_by_.size() < 2) {
-        v1::ServerItem item;
-        *item.mutable_room_erasure_requested()->mutable_requested_by() = actor;
-        item.mutable_room_erasure_requested()->set_at_ms(now);
-        std::string frame;
-        frames::add_item(frame, frames::item(item));
-        const auto bytes = encode(std::move(frame));
-        for (auto& [key, attachment] : attached_) {
-          if (is_partner(attachment.actor.role())) send(*attachment.recipient, bytes);
-        }
-      }
+    const engine::TimeMs now = ctx_->clock();
+    std::vector<v1::AuditEntry> requested;
+    if (!erasure_requested_by_.contains(actor.role())) {
+      requested.push_back(privacy::audit_entry(v1::AUDIT_ROOM_ERASURE_REQUESTED, actor, now));
     }
-    if (erasure_requested_by_.size() < 2) {
+    if (erasure_requested_by_.size() + requested.size() >= 2) {
+      // The other partner asked already: this request and the erasure commit together.
+      return destroy_now(actor, std::move(requested),
+                         [shared_done](Result<v1::EraseRoomResponse> result) {
+                           (*shared_done)(std::move(result));
+                         });
+    }
+    if (requested.empty()) {  // asked twice: nothing changes
       (*shared_done)({erasure_status(), std::nullopt});
       return finish_command();
     }
-    destroy_now(actor, [shared_done](Result<v1::EraseRoomResponse> result) {
-      (*shared_done)(std::move(result));
-    });
+    // The first request is durable before it is answered or announced: the erasure needs both.
+    ++audit_in_flight_;
+    ctx_->store->append_audit(
+        id_, requested,
+        [self = shared_from_this(), actor, entry = requested.front(), now,
+         shared_done](std::optional<store::StoreError> error) {
+          asio::post(self->strand_, [self, actor, entry, now, shared_done,
+                                     error = std::move(error)] {
+            --self->audit_in_flight_;
+            self->on_erasure_requested(actor, entry, now, error);
+            (*shared_done)(error ? Result<v1::EraseRoomResponse>{std::nullopt, unavailable_error()}
+                                 : Result<v1::EraseRoomResponse>{self->erasure_status(), {}});
+            self->finish_command();
+          });
+        });
   };
   queue_exclusive(Exclusive{std::move(run), [shared_done] {
                               (*shared_done)({std::nullopt, room_erased_error()});
                             }});
 }
 
-void Room::destroy_now(v1::Actor by, std::function<void(Result<v1::EraseRoomResponse>)> done) {
+void Room::on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& entry,
+                                engine::TimeMs at_ms, const std::optional<store::StoreError>& error) {
+  if (error) {
+    ctx_->metrics.store_error();
+    spdlog::error("room {}: a request to erase the room could not be stored: {}", id_,
+                  store::to_string(error->code));
+    return;
+  }
+  erasure_requested_by_.insert(actor.role());
+  audit_.push_back(entry);
+  spdlog::info("room {}: {} asked to erase the room", id_, v1::Role_Name(actor.role()));
+  v1::ServerItem item;
+  *item.mutable_room_erasure_requested()->mutable_requested_by() = actor;
+  item.mutable_room_erasure_requested()->set_at_ms(at_ms);
+  std::string frame;
+  frames::add_item(frame, frames::item(item));
+  const auto bytes = encode(std::move(frame));
+  for (auto& [key, attachment] : attached_) {
+    if (is_partner(attachment.actor.role())) send(*attachment.recipient, bytes);
+  }
+}
+
+void Room::destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
+                       std::function<void(Result<v1::EraseRoomResponse>)> done) {
   v1::AuditEntry erased = privacy::audit_entry(v1::AUDIT_ROOM_ERASED, by, ctx_->clock());
   erased.set_epoch(epoch_ + 1);  // on_destroyed moves the room to that epoch
+  entries.push_back(erased);
   ctx_->store->destroy_room_audited(
-      id_, {erased},
-      [self = shared_from_this(), by = std::move(by), erased,
+      id_, entries,
+      [self = shared_from_this(), by = std::move(by), entries,
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        asio::post(self->strand_, [self, by = std::move(by), erased, done = std::move(done),
-                                   error = std::move(error)]() mutable {
-          self->on_destroyed(std::move(by), std::move(erased), std::move(error), std::move(done));
+        asio::post(self->strand_, [self, by = std::move(by), entries = std::move(entries),
+                                   done = std::move(done), error = std::move(error)]() mutable {
+          self->on_destroyed(std::move(by), std::move(entries), std::move(error),
+                             std::move(done));
         });
       });
 }
 
-void Room::on_destroyed(v1::Actor by, v1::AuditEntry erased_entry,
+void Room::on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
                         std::optional<store::StoreError> error,
                         std::function<void(Result<v1::EraseRoomResponse>)> done) {
   if (error) {
     ctx_->metrics.store_error();
     spdlog::error("room {}: erasure failed: {}", id_, store::to_string(error->code));
-    // Both requests stay recorded: either partner's next request completes the erasure.
+    // Nothing changed: the first request stays recorded, this one was not (it committed with
+    // the erasure); the next request of the partner who has not asked yet completes it.
     done({std::nullopt, unavailable_error()});
     return finish_command();
   }
   ++epoch_;
-  audit_.push_back(std::move(erased_entry));  // committed with the destruction
+  erasure_requested_by_.insert(by.role());
+  // The erasure's entries (this request, ROOM_ERASED) committed with the destruction.
+  audit_.insert(audit_.end(), std::make_move_iterator(entries.begin()),
+                std::make_move_iterator(entries.end()));
   spdlog::info("room {}: erased at both partners' request (key destroyed, rows deleted)", id_);
   for (auto& [key, attachment] : attached_) {
     v1::ServerItem item;

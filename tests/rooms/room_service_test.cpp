@@ -2,6 +2,8 @@
 // a store whose appends can be held back, and the io_context run in the test thread.
 #include "mend/v1/frames.pb.h"
 
+#include <algorithm>
+
 #include <doctest/doctest.h>
 #include <google/protobuf/text_format.h>
 
@@ -487,10 +489,33 @@ TEST_CASE("erasures and consent revocations store their audit entries in the sam
   f.drain();
   REQUIRE(erased.value.has_value());
   CHECK(erased.value->erased_events() > 0);
-  for (const Participant& p : {f.a(), f.b()}) {
-    f.service->erase_room(p, [](auto) {});
+  auto erase_room = [&f](const Participant& p) {
+    Result<v1::EraseRoomResponse> answer;
+    f.service->erase_room(p, [&answer](auto r) { answer = std::move(r); });
     f.drain();
-  }
+    return answer;
+  };
+  // A first request that could not be stored is not answered REQUESTED and does not count.
+  auto unstored = erase_room(f.a());
+  REQUIRE(unstored.error.has_value());
+  CHECK(unstored.error->code == "UNAVAILABLE");
+  auto told = [&a] {
+    const auto items = a->items();
+    return std::count_if(items.begin(), items.end(),
+                         [](const v1::ServerItem& i) { return i.has_room_erasure_requested(); });
+  };
+  CHECK(told() == 0);
+  f.store->fail_audit = false;
+  auto first = erase_room(f.a());
+  REQUIRE(first.value.has_value());
+  CHECK(first.value->status() == v1::ROOM_ERASURE_STATUS_REQUESTED);
+  CHECK(told() == 1);
+  // The second request commits with the erasure.
+  f.store->fail_audit = true;
+  auto second = erase_room(f.b());
+  REQUIRE(second.value.has_value());
+  CHECK(second.value->status() == v1::ROOM_ERASURE_STATUS_ERASED);
+  CHECK(second.value->requested_by_size() == 2);
   store::AuditLoadResult audit;
   f.store->inner.load_audit(f.room_id, [&](store::AuditLoadResult r) { audit = std::move(r); });
   auto find = [&](v1::AuditKind kind) -> const v1::AuditEntry* {
@@ -504,6 +529,11 @@ TEST_CASE("erasures and consent revocations store their audit entries in the sam
   REQUIRE(contributions != nullptr);
   CHECK(contributions->epoch() == erased.value->epoch());
   CHECK(contributions->count() == erased.value->erased_events());
+  std::size_t requests = 0;
+  for (const auto& entry : audit.entries) {
+    requests += entry.kind() == v1::AUDIT_ROOM_ERASURE_REQUESTED ? 1 : 0;
+  }
+  CHECK(requests == 2);
   const v1::AuditEntry* room = find(v1::AUDIT_ROOM_ERASED);
   REQUIRE(room != nullptr);
   CHECK(room->epoch() == erased.value->epoch() + 1);
