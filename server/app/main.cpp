@@ -148,6 +148,9 @@ int serve(const AppConfig& config) {
   if (!opened) return kExitStore;
 
   asio::io_context ioc(static_cast<int>(config.threads));
+  // Installed before "listening" is logged: a SIGTERM from then on is queued for the drain
+  // below instead of killing mendd without closing the store.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   mend::rooms::RoomServiceConfig room_config;
   room_config.commands_per_second = config.commands_per_second;
   room_config.command_burst = config.command_burst;
@@ -197,7 +200,6 @@ int serve(const AppConfig& config) {
   rooms->recover_timers();
 
   auto work = asio::make_work_guard(ioc);
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   bool draining = false;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& error, int number) {
