@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -49,6 +50,7 @@ std::optional<OpenedStore> open_store(const AppConfig& config) {
   if (config.master_key_file) options.master_key_file = *config.master_key_file;
   options.durability = config.durability == "normal" ? mend::store::Durability::kNormal
                                                      : mend::store::Durability::kFull;
+  const auto opening = std::chrono::steady_clock::now();
   auto opened = mend::store::SqliteStore::open(std::move(options));
   if (!opened.store) {
     const auto& error = *opened.error;
@@ -60,6 +62,13 @@ std::optional<OpenedStore> open_store(const AppConfig& config) {
     }
     return std::nullopt;
   }
+  const auto opened_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - opening)
+                             .count();
+  spdlog::info("event store opened in {} ms ({})", opened_ms,
+               opened.store->stats().integrity_from_seal
+                   ? "unchanged since its last clean close: its digest matched the seal"
+                   : "whole integrity check");
   return OpenedStore{opened.store, opened.store};
 }
 
@@ -139,6 +148,9 @@ int serve(const AppConfig& config) {
   if (!opened) return kExitStore;
 
   asio::io_context ioc(static_cast<int>(config.threads));
+  // Installed before "listening" is logged: a SIGTERM from then on is queued for the drain
+  // below instead of killing mendd without closing the store.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   mend::rooms::RoomServiceConfig room_config;
   room_config.commands_per_second = config.commands_per_second;
   room_config.command_burst = config.command_burst;
@@ -188,7 +200,6 @@ int serve(const AppConfig& config) {
   rooms->recover_timers();
 
   auto work = asio::make_work_guard(ioc);
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   bool draining = false;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& error, int number) {

@@ -10,8 +10,13 @@ namespace {
 using v1::Action;
 using v1::Phase;
 
+// A fixed message: `message` must have static storage (a string literal).
+Check refuse(v1::RejectionCode code, const char* message) {
+  return Refusal{code, message, {}, 0};
+}
+
 Check refuse(v1::RejectionCode code, std::string message) {
-  return Refusal{code, std::move(message), 0};
+  return Refusal{code, nullptr, std::move(message), 0};
 }
 
 // ---- who may send what ---------------------------------------------------------------
@@ -396,6 +401,8 @@ Check check_optional_text(const std::string& text, const char* what) {
   return std::nullopt;
 }
 
+Check out_of_bounds(const char* message) { return refuse(v1::DURATION_OUT_OF_BOUNDS, message); }
+
 Check out_of_bounds(std::string message) {
   return refuse(v1::DURATION_OUT_OF_BOUNDS, std::move(message));
 }
@@ -474,7 +481,7 @@ Check check_reflect(const v1::Reflect& reflect, const Ctx& c) {
   if (c.now < not_before) {
     Refusal r{v1::TOO_SOON,
               "Take a breath before reflecting: a moment to let your partner's words land.",
-              static_cast<std::uint32_t>(not_before - c.now)};
+              {}, static_cast<std::uint32_t>(not_before - c.now)};
     return r;
   }
   return std::nullopt;

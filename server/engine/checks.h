@@ -5,16 +5,23 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "server/engine/state.h"
 
 namespace mend::engine::detail {
 
-// A rejection before it becomes a v1::Rejection.
+// A rejection before it becomes a v1::Rejection. Most messages are fixed texts (string
+// literals, static storage): `fixed` points at one and nothing is allocated, which keeps view()
+// cheap (it runs gate() for every action). Messages built at run time (sizes, limits) are in
+// `built`, and then `fixed` is null.
 struct Refusal {
   v1::RejectionCode code = v1::REJECTION_CODE_UNSPECIFIED;
-  std::string message;
+  const char* fixed = nullptr;
+  std::string built;
   std::uint32_t retry_after_ms = 0;
+
+  std::string_view message() const { return fixed != nullptr ? std::string_view(fixed) : built; }
 };
 using Check = std::optional<Refusal>;
 

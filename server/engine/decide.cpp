@@ -268,7 +268,11 @@ Decision rejected(detail::Refusal refusal) {
   Decision d;
   d.rejection.emplace();
   d.rejection->set_code(refusal.code);
-  d.rejection->set_message(std::move(refusal.message));
+  if (refusal.fixed != nullptr) {
+    d.rejection->set_message(refusal.fixed);
+  } else {
+    d.rejection->set_message(std::move(refusal.built));
+  }
   d.rejection->set_retry_after_ms(refusal.retry_after_ms);
   return d;
 }

@@ -1,4 +1,6 @@
 // view and visible_to: what one participant sees, and may do, now.
+#include <iterator>
+
 #include "server/engine/checks.h"
 #include "server/engine/engine.h"
 #include "server/engine/flow.h"
@@ -102,6 +104,7 @@ void fill_seq_lists(const RoomState& s, v1::Role who, v1::RoomView& v) {
 void fill_allowed(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   if (!is_partner(who.role()) && who.role() != v1::OBSERVER) return;
   const Ctx c = detail::make_ctx(s, who, 0);
+  v.mutable_allowed_actions()->Reserve(static_cast<int>(std::size(kAllActions)));
   for (const v1::Action action : kAllActions) {
     if (!detail::gate(action, c) && detail::some_arguments_valid(action, c)) {
       v.add_allowed_actions(action);

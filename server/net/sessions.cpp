@@ -241,7 +241,7 @@ class WsSession final : public rooms::Recipient,
         return state_->deps.rooms->acknowledge(*participant_,
                                                frame.heartbeat_ack().last_seq_received());
       case v1::ClientFrame::kTyping:
-        return;  // ephemeral; RoomService has no typing relay yet
+        return state_->deps.rooms->typing(*participant_, frame.typing().typing());
       case v1::ClientFrame::kHello:
         return start_close(static_cast<std::uint16_t>(rooms::CloseCode::kMalformed),
                            "Hello was already received");

@@ -19,6 +19,20 @@ namespace {
 // A failed timer append is retried after this delay (ms), not in a hot loop.
 constexpr engine::TimeMs kTickRetryMs = 1000;
 constexpr std::size_t kMaxCommandIdBytes = 64;
+// At most one relayed "typing" notice per participant per this many ms (excess dropped).
+constexpr engine::TimeMs kTypingIntervalMs = 1000;
+
+// Actions whose command carries text the partner types (a typing indicator fits them).
+bool is_text_action(v1::Action action) {
+  switch (action) {
+    case v1::ACTION_OPEN: case v1::ACTION_SHARE: case v1::ACTION_REFLECT:
+    case v1::ACTION_CORRECT: case v1::ACTION_STILL_NEED: case v1::ACTION_ASK:
+    case v1::ACTION_ADVISE: case v1::ACTION_PROPOSE: case v1::ACTION_APPRECIATE:
+      return true;
+    default:
+      return false;
+  }
+}
 
 v1::CommandResult rejected(const std::string& command_id, v1::RejectionCode code,
                            std::string message, std::uint32_t retry_after_ms = 0) {
@@ -169,6 +183,14 @@ void Room::acknowledge(v1::Actor actor, std::uint64_t last_seq) {
       /*follow_eviction=*/false);
 }
 
+void Room::typing(v1::Actor actor, bool typing) {
+  // Not through on_strand: a typing indicator is not an activity that keeps a room loaded,
+  // and a room not ready has nobody to relay to.
+  asio::post(strand_, [self = shared_from_this(), actor = std::move(actor), typing] {
+    if (self->status_ == Status::kReady) self->do_typing(actor, typing);
+  });
+}
+
 void Room::get_view(v1::Actor actor, std::function<void(Result<v1::GetRoomResponse>)> done) {
   on_strand([actor = std::move(actor), done = std::move(done)](Room& room) {
     room.answer_view(actor, done);
@@ -230,7 +252,7 @@ void Room::do_attach(const v1::Actor& actor, const v1::Hello& hello,
     ctx_->metrics.attached_delta(-1);
   }
   send_welcome_and_replay(actor, hello, *recipient);
-  attached_.emplace(key, Attachment{actor, std::move(recipient)});
+  attached_.emplace(key, Attachment{actor, std::move(recipient), 0, 0, std::nullopt, false});
   ctx_->metrics.attached_delta(1);
   spdlog::debug("room {}: {} attached", id_, v1::Role_Name(actor.role()));
   if (fresh) audit_connection(actor, v1::AUDIT_PARTICIPANT_CONNECTED);
@@ -297,6 +319,39 @@ void Room::broadcast_presence() {
   frames::add_item(frame, frames::item(item));
   const auto bytes = encode(std::move(frame));
   for (auto& [key, attachment] : attached_) send(*attachment.recipient, bytes);
+}
+
+// DESIGN 5: ephemeral, no seq, never stored; see RoomService::typing for the rules.
+void Room::do_typing(const v1::Actor& actor, bool typing) {
+  if (actor.role() != v1::PARTNER_A && actor.role() != v1::PARTNER_B) return;
+  auto sender = attached_.find(participant_key(actor));
+  if (sender == attached_.end()) return;
+  Attachment& me = sender->second;
+  if (typing) {
+    const engine::TimeMs now = ctx_->clock();
+    if (me.typing_relayed_ms && now - *me.typing_relayed_ms < kTypingIntervalMs) return;
+    if (!may_type(actor)) return;
+    me.typing_relayed_ms = now;
+  } else if (!me.typing_shown) {
+    return;  // nothing shown to clear
+  }
+  me.typing_shown = typing;
+  v1::ServerItem item;
+  *item.mutable_typing()->mutable_who() = actor;
+  item.mutable_typing()->set_typing(typing);
+  std::string frame;
+  frames::add_item(frame, frames::item(item));
+  const auto bytes = encode(std::move(frame));
+  for (auto& [key, attachment] : attached_) {
+    if (&attachment != &me) send(*attachment.recipient, bytes);
+  }
+}
+
+// Whether the partner's view offers an action whose body is text they type now.
+bool Room::may_type(const v1::Actor& actor) const {
+  const v1::RoomView view = engine::view(state_, actor);
+  return std::any_of(view.allowed_actions().begin(), view.allowed_actions().end(),
+                     [](int action) { return is_text_action(static_cast<v1::Action>(action)); });
 }
 
 void Room::remove_attachment(const std::string& key, CloseCode code, const std::string& reason) {

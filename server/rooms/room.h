@@ -90,6 +90,9 @@ class Room : public std::enable_shared_from_this<Room> {
   void detach(v1::Actor actor, const Recipient* recipient);
   void submit(v1::Actor actor, v1::Command command);
   void acknowledge(v1::Actor actor, std::uint64_t last_seq);
+  // Relays a partner's typing state to the other attached participants (RoomService::typing
+  // has the rules). Not an activity for idle eviction; never follows an eviction.
+  void typing(v1::Actor actor, bool typing);
   void get_view(v1::Actor actor, std::function<void(Result<v1::GetRoomResponse>)> done);
   void run_due_timers();
   void close_all(CloseCode code, std::string reason);
@@ -126,6 +129,8 @@ class Room : public std::enable_shared_from_this<Room> {
     std::shared_ptr<Recipient> recipient;
     std::uint64_t acked_seq = 0;
     std::uint32_t rate_limited_in_a_row = 0;
+    std::optional<engine::TimeMs> typing_relayed_ms;  // the last relayed "typing" (rate limit)
+    bool typing_shown = false;  // the last relayed notice said "typing"
   };
   struct TokenBucket {
     double tokens = 0;
@@ -162,6 +167,8 @@ class Room : public std::enable_shared_from_this<Room> {
   void send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hello,
                                Recipient& recipient);
   void broadcast_presence();
+  void do_typing(const v1::Actor& actor, bool typing);
+  bool may_type(const v1::Actor& actor) const;
   void remove_attachment(const std::string& key, CloseCode code, const std::string& reason);
 
   // Commands.

@@ -107,6 +107,16 @@ class RoomService {
   // Cumulative acknowledgement of events up to `last_seq` (HeartbeatAck).
   virtual void acknowledge(const Participant& who, std::uint64_t last_seq) = 0;
 
+  // A client's Typing frame (DESIGN 5: ephemeral, no seq, never stored). The room relays it
+  // as a TypingNotice{who, typing} item, without a view, to every other attached participant
+  // (the other partner and admitted observers) and to nobody else; nothing is stored, so it is
+  // never replayed. Dropped silently when: the sender is not an attached partner; `typing` is
+  // true but the sender's view offers no text action now (share, reflect, correct, ...);
+  // `typing` is true and a typing notice of this sender was relayed less than a second ago
+  // (rate limit: at most one "typing" per participant per second); `typing` is false and the
+  // last relayed notice of this sender was already false. The default drops every frame.
+  virtual void typing(const Participant& who, bool typing);
+
   // --- Privacy (DESIGN 7). Errors common to these: UNKNOWN_ROOM (404), ROOM_ERASED (410, the
   // partners erased the room), UNAVAILABLE (503, the store failed; nothing changed), and
   // PARTNERS_ONLY (403) for an observer where only partners may act. The defaults answer
@@ -142,6 +152,7 @@ inline ServiceError not_implemented() {
 }
 }  // namespace detail
 
+inline void RoomService::typing(const Participant&, bool) {}
 inline void RoomService::erase_contributions(
     const Participant&, std::function<void(Result<v1::EraseContributionsResponse>)> done) {
   done({std::nullopt, detail::not_implemented()});

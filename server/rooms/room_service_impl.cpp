@@ -243,6 +243,10 @@ void RoomServiceImpl::acknowledge(const Participant& who, std::uint64_t last_seq
   if (auto room = find_or_load(who.room_id)) room->acknowledge(who.actor, last_seq);
 }
 
+void RoomServiceImpl::typing(const Participant& who, bool typing) {
+  if (auto room = find_or_load(who.room_id)) room->typing(who.actor, typing);
+}
+
 void RoomServiceImpl::run_due_timers() {
   for (auto& room : context_->loaded_rooms()) room->run_due_timers();
 }

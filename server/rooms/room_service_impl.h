@@ -122,6 +122,7 @@ class RoomServiceImpl final : public RoomService {
   void detach(const Participant& who, const Recipient* recipient) override;
   void submit(const Participant& who, v1::Command command) override;
   void acknowledge(const Participant& who, std::uint64_t last_seq) override;
+  void typing(const Participant& who, bool typing) override;
   // Privacy (room_service.h; room_privacy.cpp has the behaviour).
   void erase_contributions(const Participant& who,
                            std::function<void(Result<v1::EraseContributionsResponse>)> done) override;

@@ -1,9 +1,21 @@
 #include "server/store/sqlite_schema.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <memory>
+#include <string_view>
 #include <system_error>
 
 namespace mend::store::sqlite {
@@ -148,7 +160,24 @@ OpenError set_pragmas(Db& db, const std::filesystem::path& file, Durability dura
   return std::nullopt;
 }
 
-OpenError check_integrity(Db& db, const std::filesystem::path& file) {
+OpenError check_integrity(Db& db, const std::filesystem::path& file,
+                          std::chrono::milliseconds budget) {
+  // The progress handler interrupts the check once the budget is spent (SQLITE_INTERRUPT).
+  struct Deadline {
+    std::chrono::steady_clock::time_point at;
+  } deadline{std::chrono::steady_clock::now() + budget};
+  if (budget.count() > 0) {
+    sqlite3_progress_handler(
+        db.get(), 10'000,
+        [](void* arg) -> int {
+          return std::chrono::steady_clock::now() > static_cast<Deadline*>(arg)->at ? 1 : 0;
+        },
+        &deadline);
+  }
+  struct ClearHandler {
+    sqlite3* db;
+    ~ClearHandler() { sqlite3_progress_handler(db, 0, nullptr, nullptr); }
+  } clear{db.get()};
   Statement check(db, "PRAGMA quick_check");
   if (!check.ok()) {
     return open_error(code_of(sqlite3_errcode(db.get())), file,
@@ -167,6 +196,92 @@ OpenError check_integrity(Db& db, const std::filesystem::path& file) {
     return open_error(StoreErrorCode::kCorrupt, file, "failed its integrity check: " + problems);
   }
   return std::nullopt;
+}
+
+std::filesystem::path seal_path(const std::filesystem::path& file) {
+  std::filesystem::path seal = file;
+  seal += ".seal";
+  return seal;
+}
+
+namespace {
+
+constexpr std::string_view kSealMagic = "mend-seal 1 xxh3-128";
+
+// Closes a file descriptor when it goes out of scope.
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// XXH3-128 of a whole file's bytes as 32 hex digits, and its size. nullopt when unreadable.
+// The file is mapped, not read: copying it out of the page cache would cost more than
+// hashing it. XXH3 runs at memory speed; it is not a cryptographic hash, and need not be: the
+// seal detects accidental damage (the job of the quick_check it stands for); whoever can
+// rewrite mend.db can rewrite its seal as well.
+std::optional<std::string> file_digest(const std::filesystem::path& file, std::uint64_t& size) {
+  FdCloser fd{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  struct stat info {};
+  if (fd.fd < 0 || ::fstat(fd.fd, &info) != 0) return std::nullopt;
+  size = static_cast<std::uint64_t>(info.st_size);
+  XXH128_hash_t digest = XXH3_128bits(nullptr, 0);
+  if (size > 0) {
+    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.fd, 0);
+    if (mapped == MAP_FAILED) return std::nullopt;
+    ::madvise(mapped, size, MADV_SEQUENTIAL);
+    digest = XXH3_128bits(mapped, size);
+    ::munmap(mapped, size);
+  }
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(digest.high64),
+                static_cast<unsigned long long>(digest.low64));
+  return std::string(hex);
+}
+
+// "mend-seal 1 xxh3-128 <size> <32 hex digits>\n" of the file as it is now.
+std::optional<std::string> seal_line(const std::filesystem::path& file) {
+  std::uint64_t size = 0;
+  auto digest = file_digest(file, size);
+  if (!digest) return std::nullopt;
+  return std::string(kSealMagic) + " " + std::to_string(size) + " " + *digest + "\n";
+}
+
+}  // namespace
+
+bool matches_seal(const std::filesystem::path& file) {
+  std::ifstream in(seal_path(file), std::ios::binary);
+  if (!in) return false;
+  std::string sealed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (sealed.size() > 200 || !sealed.starts_with(kSealMagic)) return false;
+  // The size first: a file of another size cannot match, so it is not hashed.
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec || sealed.find(" " + std::to_string(size) + " ") != kSealMagic.size()) return false;
+  const auto now = seal_line(file);
+  return now && *now == sealed;
+}
+
+bool write_seal(const std::filesystem::path& file) {
+  const auto line = seal_line(file);
+  if (!line) return false;
+  std::filesystem::path temporary = seal_path(file);
+  temporary += ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << *line;
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, seal_path(file), ec);
+  if (ec) std::filesystem::remove(temporary, ec);
+  return !ec;
+}
+
+void remove_seal(const std::filesystem::path& file) {
+  std::error_code ec;
+  std::filesystem::remove(seal_path(file), ec);
 }
 
 OpenError check_schema(Db& db, const std::filesystem::path& file, int& version) {

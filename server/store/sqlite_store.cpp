@@ -1,6 +1,7 @@
 #include "server/store/sqlite_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -29,6 +30,8 @@ using sqlite::Statement;
 constexpr std::size_t kMaxCachedRoomKeys = 4'096;
 // How long a connection waits for a lock (WAL recovery, checkpoints) before reporting busy.
 constexpr int kBusyTimeoutMs = 5'000;
+// close() seals the file only if its quick_check finishes within this (sqlite_schema.h).
+constexpr std::chrono::milliseconds kSealCheckBudget{10'000};
 
 StoreError error(StoreErrorCode code, std::string message) {
   return StoreError{code, std::move(message)};
@@ -240,7 +243,7 @@ struct SqliteStore::Impl {
   void rewrite(RewriteOp& op);
   std::optional<StoreError> apply_rewrite(const std::string& room_id,
                                           std::vector<v1::Event>& events);
-  void truncate_wal();
+  bool truncate_wal();
   void append_audit(AuditOp& op);
 
   // --- readers ---
@@ -494,7 +497,7 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
   }
 }
 
-void SqliteStore::Impl::truncate_wal() {
+bool SqliteStore::Impl::truncate_wal() {
   int wal_frames = 0;
   int checkpointed = 0;
   const int rc = sqlite3_wal_checkpoint_v2(writer->db->get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
@@ -503,6 +506,7 @@ void SqliteStore::Impl::truncate_wal() {
     std::lock_guard lock(stats_mutex);
     ++stats.checkpoints_incomplete;
   }
+  return rc == SQLITE_OK;  // TRUNCATE: the whole WAL is in the file and the WAL is empty
 }
 
 void SqliteStore::Impl::destroy(DestroyOp& op) {
@@ -882,8 +886,14 @@ void SqliteStore::Impl::close() {
   if (writer_thread.joinable()) writer_thread.join();
   for (auto& thread : reader_threads) thread.join();
   readers.clear();
-  if (writer) truncate_wal();
+  // The seal (sqlite_schema.h): only for a file that holds the whole WAL and passes
+  // quick_check now, within a bound so that a huge file cannot stall a shutdown.
+  bool seal = false;
+  if (writer) {
+    seal = truncate_wal() && !sqlite::check_integrity(*writer->db, db_path, kSealCheckBudget);
+  }
   writer.reset();
+  if (seal) sqlite::write_seal(db_path);
 }
 
 // ---------------------------------------------------------------- open
@@ -917,6 +927,7 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
       options.master_key_file.empty() ? options.data_dir / kMasterKeyFile : options.master_key_file;
   std::error_code ec;
   const bool existing = std::filesystem::file_size(file, ec) > 0 && !ec;
+  bool sealed = false;
   if (existing) {
     std::filesystem::path wal = file;
     wal += "-wal";
@@ -924,12 +935,17 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
     if (auto damaged = sqlite::check_header(file, wal_present)) {
       return fail(open_error(StoreErrorCode::kCorrupt, file, *damaged));
     }
+    sealed = !wal_present && sqlite::matches_seal(file);
   }
+  sqlite::remove_seal(file);  // an open store changes its file; close() seals it again
   OpenError failure;
   auto db = open_connection(file, failure);
   if (!db) return fail(*failure);
   int version = 0;
-  if (auto failed = sqlite::check_integrity(*db, file)) return fail(*failed);
+  if (!sealed) {
+    if (auto failed = sqlite::check_integrity(*db, file)) return fail(*failed);
+  }
+  impl->stats.integrity_from_seal = sealed;
   if (auto failed = sqlite::check_schema(*db, file, version)) return fail(*failed);
   // A new master key for an existing database would make its content unreadable: refuse.
   auto master = crypto::load_or_create_master_key(key_file, !existing);

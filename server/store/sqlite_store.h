@@ -17,8 +17,8 @@
 // content-free metadata stays in clear: room id, seq, at_ms, actor role, event kind number
 // (the Event body field number), and the content-free audit log. Command keys are stored as a keyed hash under the room key.
 //
-// Files in data_dir: mend.db (+ mend.db-wal, mend.db-shm while open) and master.key (unless
-// master_key_file points elsewhere).
+// Files in data_dir: mend.db (+ mend.db-wal, mend.db-shm while open; mend.db.seal after a
+// clean close) and master.key (unless master_key_file points elsewhere).
 //
 // Thread safety: every method may be called from any thread. Completions must not call
 // close() (it waits for the threads that run them).
@@ -66,6 +66,9 @@ struct SqliteStoreStats {
   std::uint64_t checkpoints_incomplete = 0;  // WAL truncations (after erasure, close) that a
                                              // reader kept from completing
   std::size_t pending_writes = 0;            // queued now
+  // open() found the file byte for byte as its last clean close sealed it (XXH3-128 after a
+  // passed quick_check) and skipped its own quick_check; false: open ran the whole check.
+  bool integrity_from_seal = false;
 };
 
 class SqliteStore final : public Store {
@@ -82,11 +85,13 @@ class SqliteStore final : public Store {
 
   // Opens (creating if absent) the store in options.data_dir, or fails without starting
   // anything. Checks, in order: the database file's header (a SQLite file of this
-  // application, not truncated: kCorrupt), the master key file (created when absent for a new
-  // database; wrong size or permissions, or absent for an existing database: kInvalid),
-  // PRAGMA quick_check (kCorrupt), the schema version (newer than this build: kInvalid; older:
-  // migrated), and that every room key unwraps under the master key (kCorrupt). Finishes
-  // destroy_room calls that were interrupted after the key was deleted.
+  // application, not truncated: kCorrupt), PRAGMA quick_check (kCorrupt; skipped when the
+  // file is byte for byte the one the last clean close checked and sealed, see
+  // sqlite_schema.h: mend.db.seal), the master key file (created when absent for a new
+  // database; wrong size or permissions, or absent for an existing database: kInvalid), the
+  // schema version (newer than this build: kInvalid; older: migrated), and that every room
+  // key unwraps under the master key (kCorrupt). Finishes destroy_room calls that were
+  // interrupted after the key was deleted.
   static OpenResult open(SqliteStoreOptions options);
 
   SqliteStore(const SqliteStore&) = delete;
@@ -109,7 +114,9 @@ class SqliteStore final : public Store {
   void load_audit(std::string room_id, AuditLoadDone done) override;
 
   // Graceful close: refuses new calls (kUnavailable), completes every queued write and read,
-  // stops the threads, checkpoints the WAL and closes the files. Idempotent. Blocks.
+  // stops the threads, checkpoints the WAL and closes the files; then, when the checkpoint
+  // was complete and quick_check passes (within 10 s), writes mend.db.seal so that the next
+  // open need not run quick_check again (sqlite_schema.h). Idempotent. Blocks.
   void close();
 
   SqliteStoreStats stats() const;

@@ -65,6 +65,9 @@ class Participant {
       record([&] { events_.push_back(event); });
     };
     handlers.on_view = [this](const v1::RoomView&) { record([] {}); };
+    handlers.on_typing = [this](const v1::TypingNotice& notice) {
+      record([&] { typing_.push_back(notice); });
+    };
     handlers.on_closed = [this](const mc::ClientError& error) { record([&] { closed_ = error; }); };
     handlers.on_state = [this](mc::ConnectionState state, const mc::ClientError&) {
       record([&] {
@@ -82,6 +85,11 @@ class Participant {
   std::vector<v1::Event> events() {
     std::lock_guard lock(mutex_);
     return events_;
+  }
+  // Every TypingNotice received (ephemeral items, in arrival order).
+  std::vector<v1::TypingNotice> typing_notices() {
+    std::lock_guard lock(mutex_);
+    return typing_;
   }
   std::optional<mc::ClientError> closed() {
     std::lock_guard lock(mutex_);
@@ -136,6 +144,7 @@ class Participant {
   mc::Autopilot pilot_;
   std::mutex mutex_;
   std::vector<v1::Event> events_;
+  std::vector<v1::TypingNotice> typing_;
   std::optional<mc::ClientError> closed_;
   int welcomes_ = 0;
   std::optional<mc::Client> client_;

@@ -319,3 +319,39 @@ TEST_CASE("the conversation example plays a whole imago dialogue to CLOSED and e
   Mendd server;
   CHECK(mend::testing::run_program({MEND_EXAMPLE_PATH, "--server", server.http_url()}, 120s) == 0);
 }
+
+TEST_CASE("a partner's typing reaches the other partner and is never stored nor replayed") {
+  Mendd server;
+  const auto room = create_room(server.http_url(), "speaker-listener");
+  SpeakingRoom r(server, room);  // A holds the floor: A may share, so A's typing is relayed
+  const std::uint64_t last_seq = r.a.view().last_seq();
+  REQUIRE(r.changes.wait_until([&] { return caught_up(r.b, r.a); }, kBound));
+
+  r.a.client().send_typing(true);
+  REQUIRE(r.changes.wait_until([&] { return !r.b.typing_notices().empty(); }, kBound));
+  const auto started = r.b.typing_notices();
+  REQUIRE(started.size() == 1);
+  CHECK(started[0].who().role() == v1::PARTNER_A);
+  CHECK(started[0].typing());
+  r.a.client().send_typing(false);
+  REQUIRE(r.changes.wait_until([&] { return r.b.typing_notices().size() == 2; }, kBound));
+  CHECK_FALSE(r.b.typing_notices()[1].typing());
+  CHECK(r.a.typing_notices().empty());  // never echoed to the sender
+
+  // No seq was taken: the next command's event follows the last stored one.
+  const auto marker = r.a.send(signal());
+  REQUIRE(marker.accepted());
+  CHECK(marker.result.first_seq() == last_seq + 1);
+
+  // A new connection of B replays the whole stored history: no typing in it.
+  r.b.client().set_online(false);  // else the two connections of B would replace each other
+  REQUIRE(r.changes.wait_until(
+      [&] { return r.b.client().state() == mc::ConnectionState::kOffline; }, kBound));
+  Participant fresh(r.changes, server.ws_url(), room.invites(1).token());
+  fresh.start();
+  REQUIRE(r.changes.wait_until(
+      [&] { return fresh.client().last_delivered_seq() >= marker.result.last_seq(); }, kBound));
+  CHECK(contiguous_from_one(fresh.events()));
+  CHECK(fresh.events().size() == marker.result.last_seq());
+  CHECK(fresh.typing_notices().empty());
+}

@@ -86,6 +86,10 @@ void FakeRooms::acknowledge(const rooms::Participant&, std::uint64_t last_seq) {
   last_ack_.store(last_seq);
 }
 
+void FakeRooms::typing(const rooms::Participant& who, bool typing) {
+  last_typing_.store(1 + 2 * static_cast<int>(who.actor.role()) + (typing ? 1 : 0));
+}
+
 std::shared_ptr<rooms::Recipient> FakeRooms::recipient(v1::Role role) {
   std::lock_guard lock(mutex_);
   auto it = recipients_.find(role);

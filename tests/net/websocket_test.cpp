@@ -59,6 +59,19 @@ TEST_CASE("a heartbeat ack reaches the room as an acknowledgement") {
   CHECK(server.fake().last_ack() == 5);
 }
 
+TEST_CASE("a Typing frame reaches the rooms' typing relay with the sender's identity") {
+  TestServer server;
+  auto client = attached_client(server, v1::PARTNER_B);
+  v1::ClientFrame typing;
+  typing.mutable_typing()->set_typing(true);
+  REQUIRE_FALSE(client->send(typing));
+  v1::ClientFrame command;  // travels the same ordered path: its result proves the typing arrived
+  command.mutable_command()->set_command_id("after-typing");
+  REQUIRE_FALSE(client->send(command));
+  REQUIRE(client->read_frame());
+  CHECK(server.fake().last_typing() == 1 + 2 * static_cast<int>(v1::PARTNER_B) + 1);
+}
+
 TEST_CASE("a text frame is closed with 4400") {
   TestServer server;
   WsClient client;

@@ -805,5 +805,118 @@ TEST_CASE("an operation that reaches a room while it is unloaded runs on the rel
   CHECK(recipient->events().size() == f.stored_events());
 }
 
+// ---------------------------------------------------------------------------------------------
+// Typing indicators (DESIGN 5: ephemeral, no seq, never stored)
+
+std::vector<v1::TypingNotice> typing_notices(const FakeRecipient& r) {
+  std::vector<v1::TypingNotice> out;
+  for (const auto& frame : r.frames) {
+    for (const auto& item : frame.items()) {
+      if (item.has_typing()) out.push_back(item.typing());
+    }
+  }
+  return out;
+}
+
+// A room in OPENING (A opens: A has a text action, B has none) with both partners and the
+// approved observer attached.
+struct TypingRoom {
+  Fixture f;
+  std::shared_ptr<FakeRecipient> a;
+  std::shared_ptr<FakeRecipient> b;
+  std::shared_ptr<FakeRecipient> o;
+  TypingRoom() {
+    f.create();
+    a = f.attach(f.a());
+    b = f.attach(f.b());
+    approve_observer(f);
+    o = f.attach(f.obs());
+    f.submit(f.a(), "ca", R"(consent { terms { observers: "Dr. Kim" } })");
+    f.submit(f.b(), "cb", R"(consent { terms { observers: "Dr. Kim" } })");
+    REQUIRE(b->frames.back().view().phase() == v1::PHASE_OPENING);
+    REQUIRE_FALSE(o->closed.has_value());
+    a->clear();
+    b->clear();
+    o->clear();
+  }
+  void typing(const Participant& p, bool typing) {
+    f.service->typing(p, typing);
+    f.drain();
+  }
+};
+
+TEST_CASE("a partner's typing reaches the other partner and the admitted observer, never the "
+          "sender, with no seq, no view and nothing stored") {
+  TypingRoom r;
+  const auto stored = r.f.stored_events();
+  r.typing(r.f.a(), true);
+  for (auto* other : {r.b.get(), r.o.get()}) {
+    REQUIRE(other->frames.size() == 1);
+    CHECK(other->frames[0].items_size() == 1);
+    CHECK_FALSE(other->frames[0].has_view());
+    const auto notices = typing_notices(*other);
+    REQUIRE(notices.size() == 1);
+    CHECK(notices[0].who().role() == v1::PARTNER_A);
+    CHECK(notices[0].typing());
+  }
+  CHECK(r.a->frames.empty());
+  CHECK(r.b->raw[0] == r.o->raw[0]);  // encoded once
+  r.typing(r.f.a(), false);
+  REQUIRE(typing_notices(*r.b).size() == 2);
+  CHECK_FALSE(typing_notices(*r.b)[1].typing());
+  CHECK(r.f.stored_events() == stored);
+
+  // A later connection replays the stored history: no typing in it.
+  auto again = r.f.attach(r.f.b());
+  CHECK(typing_notices(*again).empty());
+}
+
+TEST_CASE("typing is relayed at most once per second per partner; the excess is dropped") {
+  TypingRoom r;
+  for (int i = 0; i < 50; ++i) r.typing(r.f.a(), true);
+  CHECK(typing_notices(*r.b).size() == 1);
+  r.f.clock.advance(999);
+  r.typing(r.f.a(), true);
+  CHECK(typing_notices(*r.b).size() == 1);
+  r.f.clock.advance(1);
+  r.typing(r.f.a(), true);
+  CHECK(typing_notices(*r.b).size() == 2);
+  // Stopping is relayed once, only after a relayed start: flipping cannot flood either.
+  r.typing(r.f.a(), false);
+  r.typing(r.f.a(), false);
+  r.typing(r.f.a(), true);  // within the second: dropped
+  r.typing(r.f.a(), false);
+  CHECK(typing_notices(*r.b).size() == 3);
+}
+
+TEST_CASE("typing is dropped while the partner's view offers no text action, and from "
+          "observers") {
+  TypingRoom r;
+  r.typing(r.f.b(), true);  // OPENING: partner A opens; B has nothing to type
+  r.typing(r.f.b(), false);
+  r.typing(r.f.obs(), true);
+  CHECK(r.a->frames.empty());
+  CHECK(r.b->frames.empty());
+  CHECK(r.o->frames.empty());
+  // Once A opened, B (the listener while A speaks) still has no text to type; A (speaking) does.
+  r.f.submit(r.f.a(), "open", R"(open { intention: "to understand each other" topic: "Weekends" })");
+  REQUIRE(last_result(*r.a).accepted());
+  REQUIRE(r.b->frames.back().view().phase() == v1::PHASE_SPEAKING);
+  r.a->clear();
+  r.typing(r.f.b(), true);
+  CHECK(r.a->frames.empty());
+  r.typing(r.f.a(), true);
+  CHECK(typing_notices(*r.b).size() == 1);
+}
+
+TEST_CASE("typing of a participant without a connection is dropped") {
+  TypingRoom r;
+  r.f.service->detach(r.f.a(), r.a.get());
+  r.f.drain();
+  r.b->clear();
+  r.typing(r.f.a(), true);
+  CHECK(typing_notices(*r.b).empty());
+}
+
 }  // namespace
 }  // namespace mend::rooms

@@ -658,5 +658,108 @@ TEST_CASE("a truncated database file beside a WAL left by a crash is refused at 
   }
 }
 
+// --- The seal of a clean close (sqlite_schema.h): start-up without a second quick_check.
+
+path seal_file(const path& dir) {
+  path seal = db_file(dir);
+  seal += ".seal";
+  return seal;
+}
+
+TEST_CASE("a cleanly closed database opens on its seal without a second integrity check") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 40);
+    CHECK_FALSE(store->stats().integrity_from_seal);  // a new database: checked whole
+  }
+  REQUIRE(std::filesystem::exists(seal_file(dir.path())));
+  auto store = open_store(dir.path());
+  CHECK(store->stats().integrity_from_seal);
+  CHECK_FALSE(std::filesystem::exists(seal_file(dir.path())));  // an open store changes its file
+  CHECK(load(*store, "r").events.size() == 40);
+  store->close();
+  CHECK(std::filesystem::exists(seal_file(dir.path())));
+}
+
+TEST_CASE("one changed byte after a clean close brings the whole integrity check back") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, {event(1, std::string(300, 'x'))}));
+  }
+  REQUIRE(std::filesystem::exists(seal_file(dir.path())));
+  const path file = db_file(dir.path());
+  // Inside a ciphertext: quick_check passes, the load finds it (AES-GCM).
+  const std::string sealed = sql(file, "SELECT sealed FROM events WHERE seq = 1");
+  std::string bytes = read_file(file);
+  const auto at = bytes.find(sealed);
+  REQUIRE(at != std::string::npos);
+  bytes[at + 100] = static_cast<char>(bytes[at + 100] ^ 0x01);
+  write_file(file, bytes);
+  auto store = open_store(dir.path());
+  CHECK_FALSE(store->stats().integrity_from_seal);
+  CHECK(load(*store, "r").error->code == StoreErrorCode::kCorrupt);
+}
+
+TEST_CASE("a b-tree page damaged after a clean close is refused although a seal is there") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 80);
+  }
+  REQUIRE(std::filesystem::exists(seal_file(dir.path())));
+  const path file = db_file(dir.path());
+  std::string bytes = read_file(file);
+  for (std::size_t i = 0; i < 12; ++i) bytes[4096 + i] = static_cast<char>(0xff);
+  write_file(file, bytes);
+  const StoreError error = open_error(dir.path());
+  CHECK(error.code == StoreErrorCode::kCorrupt);
+  CHECK(error.message.find(file.string()) != std::string::npos);
+}
+
+TEST_CASE("a seal does not vouch for a file with a WAL left by a crash beside it") {
+  TempDir dir;
+  TempDir crashed;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 80);
+    store->close();
+    const std::string seal = read_file(seal_file(dir.path()));
+    store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 80, events(81, 1)));
+    // A copy of the files of a running store, as a crash leaves them, with the old seal:
+    // the file itself may still be byte for byte the sealed one (the new pages are in the WAL).
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      std::filesystem::copy_file(entry.path(), crashed.path() / entry.path().filename());
+    }
+    write_file(seal_file(crashed.path()), seal);
+  }
+  REQUIRE(std::filesystem::file_size(crashed.path() / "mend.db-wal") > 0);
+  auto store = open_store(crashed.path());
+  CHECK_FALSE(store->stats().integrity_from_seal);
+  CHECK(load(*store, "r").events.size() == 81);
+}
+
+TEST_CASE("a malformed or foreign seal is ignored: the whole check runs") {
+  TempDir dir;
+  TempDir other;
+  {
+    auto store = open_store(dir.path());
+    write_conversation(*store, "r", 10);
+  }
+  {
+    auto store = open_store(other.path());
+    write_conversation(*store, "s", 12);
+  }
+  SUBCASE("malformed") { write_file(seal_file(dir.path()), "mend-seal 1 xxh3-128 nonsense\n"); }
+  SUBCASE("another database's seal") {
+    write_file(seal_file(dir.path()), read_file(seal_file(other.path())));
+  }
+  auto store = open_store(dir.path());
+  CHECK_FALSE(store->stats().integrity_from_seal);
+  CHECK(load(*store, "r").events.size() == 10);
+}
+
 }  // namespace
 }  // namespace mend::store

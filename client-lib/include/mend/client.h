@@ -132,6 +132,11 @@ struct ClientHandlers {
   std::function<void(std::uint64_t last_seq)> on_replay_done;
   // Who is connected now (ephemeral).
   std::function<void(const v1::Presence&)> on_presence;
+  // Another participant started (typing true) or stopped (false) typing (ephemeral: never
+  // replayed after a resume, no seq). The server relays only a partner's typing, while their
+  // view offers a text action, at most one "typing" per second per partner; a partner that
+  // goes offline or sends a command sends no "stopped" of its own, so apps hide the indicator
+  // after a few seconds without a new notice (or on the next event of that partner).
   std::function<void(const v1::TypingNotice&)> on_typing;
   // The room's stored history was rewritten (DESIGN 7): a partner erased their contributions
   // or the retention ended. Replace the events in `erased.events()` (same seqs, texts now
@@ -189,7 +194,12 @@ class Client {
   // The same with a completion called on the client's thread instead of a future.
   void send(v1::Command command, CommandCompletion done);
 
-  // Tells the other participants whether this one is typing (ephemeral; dropped when offline).
+  // Tells the other participants whether this one is typing (a Typing frame: ephemeral, no
+  // seq, never stored, not retried). Dropped silently while not online (not queued for the
+  // next connection). The server relays it only for a partner whose view offers a text action
+  // (share, reflect, correct, ...), and at most one "typing" per second: apps may call
+  // send_typing(true) on every keystroke and send_typing(false) when the text is sent or
+  // cleared. Thread safety: callable from any thread; returns at once.
   void send_typing(bool typing);
 
   // false: closes the connection (code 1000) and stays disconnected, keeping pending commands
