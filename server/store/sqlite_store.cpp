@@ -411,14 +411,15 @@ std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& 
 std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult& recorded,
                                                            const crypto::Key& key) {
   const std::string& room_id = recorded.key.room_id;
-  auto sealed = crypto::seal(key, recorded.result.SerializeAsString(),
-                             result_aad(room_id, result_lookup(key, recorded.key)));
+  const std::string lookup = result_lookup(key, recorded.key);
+  auto sealed =
+      crypto::seal(key, recorded.result.SerializeAsString(), result_aad(room_id, lookup));
   if (!sealed) {
     return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
   }
   Statement& s = writer->insert_result;
   s.bind_text(1, room_id);
-  s.bind_blob(2, result_lookup(key, recorded.key));
+  s.bind_blob(2, lookup);
   s.bind_blob(3, *sealed);
   if (!step_done(s, "cannot insert a command result")) return batch_failure;
   return std::nullopt;
