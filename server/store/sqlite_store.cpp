@@ -224,6 +224,7 @@ struct SqliteStore::Impl {
   // --- writer ---
   void writer_loop();
   std::vector<WriteOp> next_batch();
+  // One transaction (one fsync) for a batch of appends and audit appends, in queue order.
   void commit_appends(std::vector<WriteOp>& batch);
   std::optional<StoreError> apply_append(AppendRequest& request,
                                          std::map<std::string, crypto::Key>& new_keys);
@@ -244,7 +245,8 @@ struct SqliteStore::Impl {
   std::optional<StoreError> apply_rewrite(const std::string& room_id,
                                           std::vector<v1::Event>& events);
   bool truncate_wal();
-  void append_audit(AuditOp& op);
+  // Inserts an audit append's entries inside the open write transaction.
+  std::optional<StoreError> apply_audit(const AuditOp& op);
 
   // --- readers ---
   void reader_loop(ReaderConnection& conn);
@@ -271,13 +273,17 @@ std::vector<WriteOp> SqliteStore::Impl::next_batch() {
   write_ready.wait(lock, [&] { return closing || !writes.empty(); });
   std::vector<WriteOp> batch;
   if (writes.empty()) return batch;  // closing and drained
-  if (!std::holds_alternative<AppendOp>(writes.front())) {
+  // Appends and audit appends share one group commit (one fsync); a rewrite or a destroy
+  // runs alone.
+  const auto groupable = [](const WriteOp& op) {
+    return std::holds_alternative<AppendOp>(op) || std::holds_alternative<AuditOp>(op);
+  };
+  if (!groupable(writes.front())) {
     batch.push_back(std::move(writes.front()));
     writes.pop_front();
     return batch;
   }
-  while (!writes.empty() && batch.size() < options.max_batch &&
-         std::holds_alternative<AppendOp>(writes.front())) {
+  while (!writes.empty() && batch.size() < options.max_batch && groupable(writes.front())) {
     batch.push_back(std::move(writes.front()));
     writes.pop_front();
   }
@@ -292,8 +298,6 @@ void SqliteStore::Impl::writer_loop() {
       destroy(*destroy_op);
     } else if (auto* rewrite_op = std::get_if<RewriteOp>(&batch.front())) {
       rewrite(*rewrite_op);
-    } else if (auto* audit_op = std::get_if<AuditOp>(&batch.front())) {
-      append_audit(*audit_op);
     } else {
       commit_appends(batch);
     }
@@ -467,7 +471,11 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
   bool committed = false;
   if (begin_write()) {
     for (std::size_t i = 0; i < batch.size() && !batch_failure; ++i) {
-      outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
+      if (auto* audit_op = std::get_if<AuditOp>(&batch[i])) {
+        outcomes[i] = apply_audit(*audit_op);
+      } else {
+        outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
+      }
     }
     if (batch_failure) {
       rollback_write();
@@ -475,10 +483,15 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
       committed = commit_write();
     }
   }
+  std::uint64_t appends = 0;  // the stats count event appends, not audit appends
   std::uint64_t ok = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!std::holds_alternative<AppendOp>(batch[i])) continue;
+    ++appends;
+    if (committed && !outcomes[i]) ++ok;
+  }
   if (committed) {
     for (auto& [room_id, key] : new_keys) key_cache.insert_or_assign(room_id, key);
-    for (const auto& outcome : outcomes) ok += outcome ? 0 : 1;
   } else {
     for (auto& outcome : outcomes) outcome = batch_failure;
   }
@@ -487,14 +500,14 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
     if (committed) {
       ++stats.commits;
       stats.appends_committed += ok;
-      stats.appends_rejected += batch.size() - ok;
-      stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, batch.size());
+      stats.appends_rejected += appends - ok;
+      stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, appends);
     } else {
       stats.writes_failed += batch.size();
     }
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    std::get<AppendOp>(batch[i]).done(std::move(outcomes[i]));
+    std::visit([&](auto& op) { op.done(std::move(outcomes[i])); }, batch[i]);
   }
 }
 
@@ -600,30 +613,17 @@ void SqliteStore::Impl::rewrite(RewriteOp& op) {
   op.done(std::move(outcome));
 }
 
-void SqliteStore::Impl::append_audit(AuditOp& op) {
-  std::optional<StoreError> outcome;
-  if (op.entries.empty()) {
-    outcome = error(StoreErrorCode::kInvalid, "audit append without entries");
-  } else if (!begin_write()) {
-    outcome = batch_failure;
-  } else {
-    Statement& s = writer->insert_audit;
-    for (const v1::AuditEntry& entry : op.entries) {
-      s.bind_text(1, op.room_id);
-      s.bind_int(2, entry.at_ms());
-      s.bind_int(3, entry.kind());
-      s.bind_blob(4, entry.SerializeAsString());
-      if (!step_done(s, "cannot insert an audit entry")) break;
-    }
-    if (batch_failure || !commit_write()) outcome = batch_failure;
-    rollback_write();  // after a failure; no-op after a commit
+std::optional<StoreError> SqliteStore::Impl::apply_audit(const AuditOp& op) {
+  if (op.entries.empty()) return error(StoreErrorCode::kInvalid, "audit append without entries");
+  Statement& s = writer->insert_audit;
+  for (const v1::AuditEntry& entry : op.entries) {
+    s.bind_text(1, op.room_id);
+    s.bind_int(2, entry.at_ms());
+    s.bind_int(3, entry.kind());
+    s.bind_blob(4, entry.SerializeAsString());
+    if (!step_done(s, "cannot insert an audit entry")) return batch_failure;
   }
-  {
-    std::lock_guard lock(stats_mutex);
-    if (!outcome) ++stats.commits;
-    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
-  }
-  op.done(std::move(outcome));
+  return std::nullopt;
 }
 
 // ---------------------------------------------------------------- readers
