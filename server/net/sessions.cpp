@@ -306,8 +306,10 @@ class WsSession final : public rooms::Recipient,
     enqueue(std::move(bytes));
   }
 
+  // Frames posted before a close decision reach here before its start_close (one strand, in
+  // posting order), so they are queued and written first (see start_close); after it, dropped.
   void enqueue(std::shared_ptr<const std::string> frame) {
-    if (phase_ >= Phase::kClosing || send_closed_.load()) {
+    if (phase_ >= Phase::kClosing) {
       unaccount_sent(frame->size());
       return;
     }
@@ -335,11 +337,11 @@ class WsSession final : public rooms::Recipient,
     writing_ = false;
     unaccount_sent(queue_.front()->size());
     queue_.pop_front();
-    if (ec) return drop_queue();  // the read side ends the session
+    if (ec || phase_ == Phase::kFinished) return drop_queue();  // the read side ends it
     state_->metrics.frame_out();
     last_sent_ = SteadyClock::now();
-    if (phase_ == Phase::kClosing) return send_close_frame();
-    if (!queue_.empty()) do_write();
+    if (!queue_.empty()) return do_write();
+    if (phase_ == Phase::kClosing) send_close_frame();
   }
 
   void drop_queue() {
@@ -347,8 +349,11 @@ class WsSession final : public rooms::Recipient,
     queue_.clear();
   }
 
-  // Closes with `code`: nothing is sent after this decision but the close frame, which
-  // follows the write in flight, if any.
+  // Closes with `code`. Nothing queued after this decision is sent. The frames queued before
+  // it are written first, then the close frame (e.g. ContentErased before 4503, the last
+  // events before 4001), except for a slow consumer (4008): then only the write in flight
+  // completes before the close frame. Either way the closing is bounded by the write-stall
+  // timeout (a stuck peer is dropped, see on_timer).
   void start_close(std::uint16_t code, const std::string& reason) {
     send_closed_.store(true);
     // During the upgrade only the drain can ask; on_accept closes then (it checks draining).
@@ -360,12 +365,18 @@ class WsSession final : public rooms::Recipient,
     phase_ = Phase::kClosing;
     close_started_ = SteadyClock::now();
     close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    const bool flush = code != static_cast<std::uint16_t>(rooms::CloseCode::kSlowConsumer);
     if (writing_) {
-      // Keep the frame in flight (its bytes are owned by the queue); drop the rest.
-      auto in_flight = std::move(queue_.front());
-      queue_.pop_front();
-      drop_queue();
-      queue_.push_back(std::move(in_flight));
+      if (!flush) {
+        // Keep the frame in flight (its bytes are owned by the queue); drop the rest.
+        auto in_flight = std::move(queue_.front());
+        queue_.pop_front();
+        drop_queue();
+        queue_.push_back(std::move(in_flight));
+      }
+      // on_write continues with the queue, then the close frame.
+    } else if (flush && !queue_.empty()) {
+      do_write();
     } else {
       drop_queue();
       send_close_frame();

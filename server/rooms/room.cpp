@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <iterator>
 #include <utility>
 
 #include <boost/asio/post.hpp>
@@ -521,6 +522,14 @@ void Room::start_append(InFlight flight) {
     request.result = store::RecordedResult{
         {id_, flight.command->key, flight.command->command.command_id()}, flight.result};
   }
+  // The events' audit entries (consent given or revoked, observers approved ...) commit with
+  // them: no crash can leave an event without its entry.
+  for (const v1::Event& event : flight.events) {
+    for (v1::AuditEntry& entry : privacy::audit_entries_for(event)) {
+      flight.audit.push_back(std::move(entry));
+    }
+  }
+  request.audit = flight.audit;
   in_flight_ = std::move(flight);
   ctx_->store->append(std::move(request),
                       [self = shared_from_this()](std::optional<store::StoreError> error) {
@@ -545,6 +554,8 @@ void Room::on_appended(std::optional<store::StoreError> error) {
     return finish_command();
   }
   ctx_->metrics.events_appended(flight.events.size());
+  audit_.insert(audit_.end(), std::make_move_iterator(flight.audit.begin()),
+                std::make_move_iterator(flight.audit.end()));
   const v1::Phase phase_before = state_.phase;
   for (const v1::Event& event : flight.events) apply(event);
   if (flight.command) {
@@ -554,7 +565,7 @@ void Room::on_appended(std::optional<store::StoreError> error) {
     deliver(flight.events, nullptr, nullptr);
   }
   close_revoked_observers(flight.events);
-  after_applied(flight.events, phase_before);
+  after_applied(phase_before);
   finish_command();
 }
 

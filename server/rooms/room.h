@@ -147,6 +147,7 @@ class Room : public std::enable_shared_from_this<Room> {
     std::vector<v1::Event> events;
     std::optional<PendingCommand> command;
     v1::CommandResult result;
+    std::vector<v1::AuditEntry> audit;  // the events' audit entries, committed with them
   };
 
   // Runs `op` on the strand once the room is loaded (at once when it is). When the room was
@@ -221,13 +222,24 @@ class Room : public std::enable_shared_from_this<Room> {
   void on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audit);
   void record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed = {});
   void audit_connection(const v1::Actor& actor, v1::AuditKind kind);
-  void after_applied(const std::vector<v1::Event>& events, v1::Phase phase_before);
+  void after_applied(v1::Phase phase_before);
   void purge_now(std::function<void()> then);
+  // Rewrites the stored history and stores `entry` (its audit record, epoch set here to the
+  // epoch after the rewrite) in ONE store commit; with nothing to rewrite, only the entry
+  // (same epoch). `done` runs on the strand once committed (or failed: then nothing changed).
   void rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope,
+                       v1::AuditEntry entry,
                        std::function<void(std::optional<store::StoreError>)> done);
   void on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope);
-  void destroy_now(v1::Actor by, std::function<void(Result<v1::EraseRoomResponse>)> done);
-  void on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
+  // The first partner's request to erase the room was stored (or failed: nothing changes).
+  void on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& entry,
+                            engine::TimeMs at_ms, const std::optional<store::StoreError>& error);
+  // Destroys the room and stores `entries` (the completing request, if new) and its
+  // AUDIT_ROOM_ERASED entry in ONE store commit.
+  void destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
+                   std::function<void(Result<v1::EraseRoomResponse>)> done);
+  void on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
+                    std::optional<store::StoreError> error,
                     std::function<void(Result<v1::EraseRoomResponse>)> done);
   // Answers a request to a room that is not ready: ROOM_ERASED (410) when its audit log says
   // both partners erased it, UNKNOWN_ROOM (404), or UNAVAILABLE (503) after a failed load.

@@ -7,11 +7,14 @@
 // called finish_command(). So the log, the store and the state never disagree.
 //
 // Epochs: a room starts in epoch 1; every rewrite of its stored history adds 1. The epoch is
-// persisted in the audit entry of the rewrite (AuditEntry.epoch) and restored from the audit
-// log when the room is loaded, so a Hello with an older epoch gets recovered=false.
+// persisted in the audit entry of the rewrite (AuditEntry.epoch), which the store commits in
+// the same transaction as the rewrite (resp. the room's destruction), and restored from the
+// audit log when the room is loaded, so a Hello with an older epoch gets recovered=false.
+// Audit entries that follow from events (consents, observers) commit with the events.
 #include "server/rooms/room.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include <boost/asio/post.hpp>
@@ -150,14 +153,7 @@ void Room::audit_connection(const v1::Actor& actor, v1::AuditKind kind) {
   record_audit({privacy::audit_entry(kind, actor, ctx_->clock())});
 }
 
-void Room::after_applied(const std::vector<v1::Event>& events, v1::Phase phase_before) {
-  std::vector<v1::AuditEntry> entries;
-  for (const v1::Event& event : events) {
-    for (v1::AuditEntry& entry : privacy::audit_entries_for(event)) {
-      entries.push_back(std::move(entry));
-    }
-  }
-  record_audit(std::move(entries));
+void Room::after_applied(v1::Phase phase_before) {
   if (phase_before == v1::PHASE_CLOSED || state_.phase != v1::PHASE_CLOSED) return;
   // Just closed: a retention of 0 days purges now; longer ones wait for the sweep.
   const auto due = privacy::purge_due_ms(state_, log_);
@@ -169,17 +165,24 @@ void Room::after_applied(const std::vector<v1::Event>& events, v1::Phase phase_b
 // Rewrites of the stored history
 
 void Room::rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by,
-                           v1::ErasureScope scope,
+                           v1::ErasureScope scope, v1::AuditEntry entry,
                            std::function<void(std::optional<store::StoreError>)> done) {
-  if (rewritten.empty()) return done(std::nullopt);  // nothing stored changes; same epoch
+  if (rewritten.empty()) {  // nothing stored changes; same epoch
+    entry.set_epoch(epoch_);
+    return record_audit({std::move(entry)}, [done = std::move(done)] { done(std::nullopt); });
+  }
+  entry.set_epoch(epoch_ + 1);  // on_rewritten moves the room to that epoch
   auto shared = std::make_shared<std::vector<v1::Event>>(rewritten);
-  ctx_->store->rewrite_events(
-      id_, std::move(rewritten),
-      [self = shared_from_this(), shared, by = std::move(by), scope,
+  ctx_->store->rewrite_events_audited(
+      id_, std::move(rewritten), {entry},
+      [self = shared_from_this(), shared, by = std::move(by), scope, entry,
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        asio::post(self->strand_, [self, shared, by = std::move(by), scope, done = std::move(done),
-                                   error = std::move(error)]() mutable {
-          if (!error) self->on_rewritten(std::move(*shared), by, scope);
+        asio::post(self->strand_, [self, shared, by = std::move(by), scope, entry,
+                                   done = std::move(done), error = std::move(error)]() mutable {
+          if (!error) {
+            self->audit_.push_back(std::move(entry));
+            self->on_rewritten(std::move(*shared), by, scope);
+          }
           done(std::move(error));
         });
       });
@@ -212,8 +215,12 @@ void Room::purge_now(std::function<void()> then) {
   if (purged_) return then();
   std::vector<v1::Event> rewritten = privacy::purge_content(log_);
   const auto count = static_cast<std::uint32_t>(rewritten.size());
+  v1::AuditEntry entry = privacy::audit_entry(v1::AUDIT_CONTENT_PURGED,
+                                              actor_with_role(v1::SYSTEM), ctx_->clock());
+  entry.set_count(count);
   rewrite_history(
       std::move(rewritten), actor_with_role(v1::SYSTEM), v1::ERASURE_RETENTION_PURGE,
+      std::move(entry),
       [this, count, then = std::move(then)](std::optional<store::StoreError> error) {
         if (error) {
           ctx_->metrics.store_error();
@@ -223,12 +230,7 @@ void Room::purge_now(std::function<void()> then) {
         purged_ = true;
         spdlog::info("room {}: content purged at the end of its retention ({} events)", id_,
                      count);
-        v1::AuditEntry entry =
-            privacy::audit_entry(v1::AUDIT_CONTENT_PURGED, actor_with_role(v1::SYSTEM),
-                                 ctx_->clock());
-        entry.set_count(count);
-        entry.set_epoch(epoch_);
-        record_audit({std::move(entry)}, then);
+        then();
       });
 }
 
@@ -262,8 +264,11 @@ void Room::erase_contributions_now(v1::Actor actor, std::function<void(Result<v1
   auto run = [this, actor, shared_done] {
     std::vector<v1::Event> rewritten = privacy::erase_contributions(log_, actor.role());
     const auto count = static_cast<std::uint32_t>(rewritten.size());
+    v1::AuditEntry entry =
+        privacy::audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, actor, ctx_->clock());
+    entry.set_count(count);
     rewrite_history(
-        std::move(rewritten), actor, v1::ERASURE_CONTRIBUTIONS,
+        std::move(rewritten), actor, v1::ERASURE_CONTRIBUTIONS, std::move(entry),
         [this, actor, count, shared_done](std::optional<store::StoreError> error) {
           if (error) {
             ctx_->metrics.store_error();
@@ -272,11 +277,6 @@ void Room::erase_contributions_now(v1::Actor actor, std::function<void(Result<v1
             (*shared_done)({std::nullopt, unavailable_error()});
             return finish_command();
           }
-          v1::AuditEntry entry =
-              privacy::audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, actor, ctx_->clock());
-          entry.set_count(count);
-          entry.set_epoch(epoch_);
-          record_audit({std::move(entry)});
           spdlog::info("room {}: {} erased their contributions ({} events)", id_,
                        v1::Role_Name(actor.role()), count);
           v1::EraseContributionsResponse response;
@@ -312,57 +312,98 @@ void Room::erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRo
   if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   auto run = [this, actor, shared_done] {
-    const bool added = erasure_requested_by_.insert(actor.role()).second;
-    if (added) {
-      const engine::TimeMs now = ctx_->clock();
-      record_audit({privacy::audit_entry(v1::AUDIT_ROOM_ERASURE_REQUESTED, actor, now)});
-      spdlog::info("room {}: {} asked to erase the room", id_, v1::Role_Name(actor.role()));
-      if (erasure_requested_by_.size() < 2) {
-        v1::ServerItem item;
-        *item.mutable_room_erasure_requested()->mutable_requested_by() = actor;
-        item.mutable_room_erasure_requested()->set_at_ms(now);
-        std::string frame;
-        frames::add_item(frame, frames::item(item));
-        const auto bytes = encode(std::move(frame));
-        for (auto& [key, attachment] : attached_) {
-          if (is_partner(attachment.actor.role())) send(*attachment.recipient, bytes);
-        }
-      }
+    const engine::TimeMs now = ctx_->clock();
+    std::vector<v1::AuditEntry> requested;
+    if (!erasure_requested_by_.contains(actor.role())) {
+      requested.push_back(privacy::audit_entry(v1::AUDIT_ROOM_ERASURE_REQUESTED, actor, now));
     }
-    if (erasure_requested_by_.size() < 2) {
+    if (erasure_requested_by_.size() + requested.size() >= 2) {
+      // The other partner asked already: this request and the erasure commit together.
+      return destroy_now(actor, std::move(requested),
+                         [shared_done](Result<v1::EraseRoomResponse> result) {
+                           (*shared_done)(std::move(result));
+                         });
+    }
+    if (requested.empty()) {  // asked twice: nothing changes
       (*shared_done)({erasure_status(), std::nullopt});
       return finish_command();
     }
-    destroy_now(actor, [shared_done](Result<v1::EraseRoomResponse> result) {
-      (*shared_done)(std::move(result));
-    });
+    // The first request is durable before it is answered or announced: the erasure needs both.
+    ++audit_in_flight_;
+    ctx_->store->append_audit(
+        id_, requested,
+        [self = shared_from_this(), actor, entry = requested.front(), now,
+         shared_done](std::optional<store::StoreError> error) {
+          asio::post(self->strand_, [self, actor, entry, now, shared_done,
+                                     error = std::move(error)] {
+            --self->audit_in_flight_;
+            self->on_erasure_requested(actor, entry, now, error);
+            (*shared_done)(error ? Result<v1::EraseRoomResponse>{std::nullopt, unavailable_error()}
+                                 : Result<v1::EraseRoomResponse>{self->erasure_status(), {}});
+            self->finish_command();
+          });
+        });
   };
   queue_exclusive(Exclusive{std::move(run), [shared_done] {
                               (*shared_done)({std::nullopt, room_erased_error()});
                             }});
 }
 
-void Room::destroy_now(v1::Actor by, std::function<void(Result<v1::EraseRoomResponse>)> done) {
-  ctx_->store->destroy_room(
-      id_, [self = shared_from_this(), by = std::move(by),
-            done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        asio::post(self->strand_, [self, by = std::move(by), done = std::move(done),
-                                   error = std::move(error)]() mutable {
-          self->on_destroyed(std::move(by), std::move(error), std::move(done));
+void Room::on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& entry,
+                                engine::TimeMs at_ms, const std::optional<store::StoreError>& error) {
+  if (error) {
+    ctx_->metrics.store_error();
+    spdlog::error("room {}: a request to erase the room could not be stored: {}", id_,
+                  store::to_string(error->code));
+    return;
+  }
+  erasure_requested_by_.insert(actor.role());
+  audit_.push_back(entry);
+  spdlog::info("room {}: {} asked to erase the room", id_, v1::Role_Name(actor.role()));
+  v1::ServerItem item;
+  *item.mutable_room_erasure_requested()->mutable_requested_by() = actor;
+  item.mutable_room_erasure_requested()->set_at_ms(at_ms);
+  std::string frame;
+  frames::add_item(frame, frames::item(item));
+  const auto bytes = encode(std::move(frame));
+  for (auto& [key, attachment] : attached_) {
+    if (is_partner(attachment.actor.role())) send(*attachment.recipient, bytes);
+  }
+}
+
+void Room::destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
+                       std::function<void(Result<v1::EraseRoomResponse>)> done) {
+  v1::AuditEntry erased = privacy::audit_entry(v1::AUDIT_ROOM_ERASED, by, ctx_->clock());
+  erased.set_epoch(epoch_ + 1);  // on_destroyed moves the room to that epoch
+  entries.push_back(erased);
+  ctx_->store->destroy_room_audited(
+      id_, entries,
+      [self = shared_from_this(), by = std::move(by), entries,
+       done = std::move(done)](std::optional<store::StoreError> error) mutable {
+        asio::post(self->strand_, [self, by = std::move(by), entries = std::move(entries),
+                                   done = std::move(done), error = std::move(error)]() mutable {
+          self->on_destroyed(std::move(by), std::move(entries), std::move(error),
+                             std::move(done));
         });
       });
 }
 
-void Room::on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
+void Room::on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
+                        std::optional<store::StoreError> error,
                         std::function<void(Result<v1::EraseRoomResponse>)> done) {
   if (error) {
     ctx_->metrics.store_error();
     spdlog::error("room {}: erasure failed: {}", id_, store::to_string(error->code));
-    // Both requests stay recorded: either partner's next request completes the erasure.
+    // Nothing changed: the first request stays recorded, this one was not (it committed with
+    // the erasure); the next request of the partner who has not asked yet completes it.
     done({std::nullopt, unavailable_error()});
     return finish_command();
   }
   ++epoch_;
+  erasure_requested_by_.insert(by.role());
+  // The erasure's entries (this request, ROOM_ERASED) committed with the destruction.
+  audit_.insert(audit_.end(), std::make_move_iterator(entries.begin()),
+                std::make_move_iterator(entries.end()));
   spdlog::info("room {}: erased at both partners' request (key destroyed, rows deleted)", id_);
   for (auto& [key, attachment] : attached_) {
     v1::ServerItem item;
@@ -391,10 +432,7 @@ void Room::on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
   exclusive_.clear();
   for (Exclusive& op : cancelled) op.cancel();
   ctx_->forget(id_, this);
-  v1::AuditEntry erased = privacy::audit_entry(v1::AUDIT_ROOM_ERASED, by, ctx_->clock());
-  erased.set_epoch(epoch_);
-  record_audit({std::move(erased)},
-               [response = erasure_status(), done = std::move(done)] { done({response, {}}); });
+  done({erasure_status(), std::nullopt});
 }
 
 void Room::get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done) {

@@ -49,7 +49,14 @@ std::optional<StoreError> MemoryStore::append_locked(AppendRequest& request) {
     room.results.emplace(key, std::move(request.result->result));
   }
   for (v1::Event& event : request.events) room.events.push_back(std::move(event));
+  audit_locked(request.room_id, request.audit);
   return std::nullopt;
+}
+
+void MemoryStore::audit_locked(const std::string& room_id, std::vector<v1::AuditEntry>& entries) {
+  if (entries.empty()) return;
+  auto& log = audit_[room_id];
+  for (v1::AuditEntry& entry : entries) log.push_back(std::move(entry));
 }
 
 void MemoryStore::append(AppendRequest request, AppendDone done) {
@@ -90,15 +97,23 @@ void MemoryStore::find_result(CommandKey key, FindDone done) {
   done(std::move(found));
 }
 
+std::optional<StoreError> MemoryStore::destroy_locked(const std::string& room_id) {
+  if (rooms_.erase(room_id) == 0) return StoreError{StoreErrorCode::kNotFound, "unknown room"};
+  destroyed_.insert(room_id);
+  return std::nullopt;
+}
+
 void MemoryStore::destroy_room(std::string room_id, StoreDone done) {
+  destroy_room_audited(std::move(room_id), {}, std::move(done));
+}
+
+void MemoryStore::destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
+                                       StoreDone done) {
   std::optional<StoreError> error;
   {
     std::lock_guard lock(mutex_);
-    if (rooms_.erase(room_id) == 0) {
-      error = StoreError{StoreErrorCode::kNotFound, "unknown room"};
-    } else {
-      destroyed_.insert(std::move(room_id));
-    }
+    error = destroy_locked(room_id);
+    if (!error) audit_locked(room_id, audit);
   }
   done(std::move(error));
 }
@@ -116,10 +131,16 @@ std::optional<StoreError> MemoryStore::rewrite_locked(const std::string& room_id
 
 void MemoryStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
                                  StoreDone done) {
+  rewrite_events_audited(std::move(room_id), std::move(events), {}, std::move(done));
+}
+
+void MemoryStore::rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
+                                         std::vector<v1::AuditEntry> audit, StoreDone done) {
   std::optional<StoreError> error;
   {
     std::lock_guard lock(mutex_);
     error = rewrite_locked(room_id, events);
+    if (!error) audit_locked(room_id, audit);
   }
   done(std::move(error));
 }
@@ -143,8 +164,7 @@ void MemoryStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> 
     error = StoreError{StoreErrorCode::kInvalid, "audit append without entries"};
   } else {
     std::lock_guard lock(mutex_);
-    auto& log = audit_[room_id];
-    for (v1::AuditEntry& entry : entries) log.push_back(std::move(entry));
+    audit_locked(room_id, entries);
   }
   done(std::move(error));
 }

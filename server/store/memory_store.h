@@ -24,6 +24,10 @@ class MemoryStore final : public Store {
   void destroy_room(std::string room_id, StoreDone done) override;
   void rewrite_events(std::string room_id, std::vector<v1::Event> events,
                       StoreDone done) override;
+  void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
+                            StoreDone done) override;
+  void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
+                              std::vector<v1::AuditEntry> audit, StoreDone done) override;
   void list_rooms(ListRoomsDone done) override;
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                     StoreDone done) override;
@@ -42,6 +46,8 @@ class MemoryStore final : public Store {
   std::optional<StoreError> append_locked(AppendRequest& request);
   std::optional<StoreError> rewrite_locked(const std::string& room_id,
                                            std::vector<v1::Event>& events);
+  std::optional<StoreError> destroy_locked(const std::string& room_id);
+  void audit_locked(const std::string& room_id, std::vector<v1::AuditEntry>& entries);
 
   mutable std::mutex mutex_;
   std::map<std::string, Room> rooms_;

@@ -165,11 +165,13 @@ struct AppendOp {
 };
 struct DestroyOp {
   std::string room_id;
+  std::vector<v1::AuditEntry> audit;  // committed with the key's deletion
   StoreDone done;
 };
 struct RewriteOp {
   std::string room_id;
   std::vector<v1::Event> events;
+  std::vector<v1::AuditEntry> audit;  // committed with the rewrite
   StoreDone done;
 };
 struct AuditOp {
@@ -247,6 +249,8 @@ struct SqliteStore::Impl {
   bool truncate_wal();
   // Inserts an audit append's entries inside the open write transaction.
   std::optional<StoreError> apply_audit(const AuditOp& op);
+  // Inserts audit entries in the open transaction; false (batch_failure set) on an error.
+  bool insert_audit(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
 
   // --- readers ---
   void reader_loop(ReaderConnection& conn);
@@ -461,7 +465,10 @@ std::optional<StoreError> SqliteStore::Impl::apply_append(
     if (rc != SQLITE_DONE) return batch_failure = sql_error(*writer->db, rc, "cannot read results");
   }
   if (auto failed = insert_events(request, *key)) return failed;
-  if (request.result) return insert_result(*request.result, *key);
+  if (request.result) {
+    if (auto failed = insert_result(*request.result, *key)) return failed;
+  }
+  if (!insert_audit(request.room_id, request.audit)) return batch_failure;
   return std::nullopt;
 }
 
@@ -537,8 +544,10 @@ void SqliteStore::Impl::destroy(DestroyOp& op) {
     } else {
       writer->delete_key.bind_text(1, op.room_id);
       writer->mark_destroyed.bind_text(1, op.room_id);
+      // The audit entries recording the erasure commit with the key's deletion, or neither.
       if (!step_done(writer->delete_key, "cannot delete a room key") ||
-          !step_done(writer->mark_destroyed, "cannot mark a room destroyed") || !commit_write()) {
+          !step_done(writer->mark_destroyed, "cannot mark a room destroyed") ||
+          !insert_audit(op.room_id, op.audit) || !commit_write()) {
         outcome = batch_failure;
       }
     }
@@ -601,6 +610,7 @@ void SqliteStore::Impl::rewrite(RewriteOp& op) {
     outcome = batch_failure;
   } else {
     outcome = apply_rewrite(op.room_id, op.events);
+    if (!outcome && !insert_audit(op.room_id, op.audit)) outcome = batch_failure;
     if (!outcome && !commit_write()) outcome = batch_failure;
     rollback_write();  // after a rejection; no-op after a commit
   }
@@ -615,15 +625,21 @@ void SqliteStore::Impl::rewrite(RewriteOp& op) {
 
 std::optional<StoreError> SqliteStore::Impl::apply_audit(const AuditOp& op) {
   if (op.entries.empty()) return error(StoreErrorCode::kInvalid, "audit append without entries");
+  if (!insert_audit(op.room_id, op.entries)) return batch_failure;
+  return std::nullopt;
+}
+
+bool SqliteStore::Impl::insert_audit(const std::string& room_id,
+                                     const std::vector<v1::AuditEntry>& entries) {
   Statement& s = writer->insert_audit;
-  for (const v1::AuditEntry& entry : op.entries) {
-    s.bind_text(1, op.room_id);
+  for (const v1::AuditEntry& entry : entries) {
+    s.bind_text(1, room_id);
     s.bind_int(2, entry.at_ms());
     s.bind_int(3, entry.kind());
     s.bind_blob(4, entry.SerializeAsString());
-    if (!step_done(s, "cannot insert an audit entry")) return batch_failure;
+    if (!step_done(s, "cannot insert an audit entry")) return false;
   }
-  return std::nullopt;
+  return true;
 }
 
 // ---------------------------------------------------------------- readers
@@ -1006,15 +1022,25 @@ void SqliteStore::append(AppendRequest request, AppendDone done) {
 }
 
 void SqliteStore::destroy_room(std::string room_id, StoreDone done) {
+  destroy_room_audited(std::move(room_id), {}, std::move(done));
+}
+
+void SqliteStore::destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
+                                       StoreDone done) {
   impl_->enqueue_write(
-      DestroyOp{std::move(room_id), std::move(done)},
+      DestroyOp{std::move(room_id), std::move(audit), std::move(done)},
       [](WriteOp op, StoreError e) { std::get<DestroyOp>(op).done(std::move(e)); });
 }
 
 void SqliteStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
                                  StoreDone done) {
+  rewrite_events_audited(std::move(room_id), std::move(events), {}, std::move(done));
+}
+
+void SqliteStore::rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
+                                         std::vector<v1::AuditEntry> audit, StoreDone done) {
   impl_->enqueue_write(
-      RewriteOp{std::move(room_id), std::move(events), std::move(done)},
+      RewriteOp{std::move(room_id), std::move(events), std::move(audit), std::move(done)},
       [](WriteOp op, StoreError e) { std::get<RewriteOp>(op).done(std::move(e)); });
 }
 

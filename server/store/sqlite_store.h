@@ -5,7 +5,8 @@
 // the completions of that batch are invoked on the writer thread after the commit, in the
 // order the writes were issued. Audit appends share the appends' group commit (an SQLite error
 // fails the whole batch, as for appends). destroy_room and rewrite_events are ordered with the
-// appends but committed on their own. Pending writes are bounded (max_pending_writes): over it a
+// appends but committed on their own, each with its audit entries (the _audited variants).
+// Pending writes are bounded (max_pending_writes): over it a
 // write completes at once with kUnavailable.
 //
 // Reads (load, find_result, list_rooms): reader threads with their own connections; in WAL
@@ -107,6 +108,12 @@ class SqliteStore final : public Store {
   void destroy_room(std::string room_id, StoreDone done) override;
   // Also truncates the WAL afterwards (the replaced ciphertext leaves the files).
   void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
+  // The audit entries go into the transaction that deletes the room key, resp. that rewrites
+  // the events (an append's AppendRequest.audit into the append's group commit).
+  void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
+                            StoreDone done) override;
+  void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
+                              std::vector<v1::AuditEntry> audit, StoreDone done) override;
   void list_rooms(ListRoomsDone done) override;
   // Audit entries are stored in clear (they are content-free) in table `audit`, each append
   // in a transaction of its own; destroy_room leaves them.

@@ -52,6 +52,16 @@ void Store::rewrite_events(std::string /*room_id*/, std::vector<v1::Event> /*eve
   done(not_supported("rewrite_events"));
 }
 
+void Store::destroy_room_audited(std::string /*room_id*/,
+                                 std::vector<v1::AuditEntry> /*audit*/, StoreDone done) {
+  done(not_supported("destroy_room_audited"));
+}
+
+void Store::rewrite_events_audited(std::string /*room_id*/, std::vector<v1::Event> /*events*/,
+                                   std::vector<v1::AuditEntry> /*audit*/, StoreDone done) {
+  done(not_supported("rewrite_events_audited"));
+}
+
 void Store::list_rooms(ListRoomsDone done) {
   ListRoomsResult result;
   result.error = not_supported("list_rooms");

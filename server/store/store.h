@@ -70,6 +70,12 @@ struct AppendRequest {
   std::vector<v1::Event> events;  // at least one
   // Set for a command's append: stored in the same commit as the events.
   std::optional<RecordedResult> result;
+  // Content-free entries for the room's audit log (e.g. consent given or revoked by these
+  // events), appended in the same commit as the events: after a crash either both are
+  // stored or neither. Empty: none. A store that does not keep an audit log rejects a
+  // non-empty list with kUnavailable. (The initializer keeps positional aggregate
+  // initialization without it free of -Wmissing-field-initializers.)
+  std::vector<v1::AuditEntry> audit = {};
 };
 
 // nullopt on success: the events (and the result) are committed.
@@ -153,6 +159,19 @@ class Store {
   // notifies no one: a room host holding the room in memory applies the same change itself.
   virtual void rewrite_events(std::string room_id, std::vector<v1::Event> events,
                               StoreDone done);
+
+  // destroy_room and rewrite_events together with entries for the room's audit log (e.g. the
+  // AUDIT_ROOM_ERASED or AUDIT_CONTRIBUTIONS_ERASED entry that records them), in ONE commit:
+  // after a crash or a failure either the change and its entries are both stored, or neither
+  // is. For destroy_room that commit is the one that deletes the room key (the rows go
+  // afterwards, as above); the entries outlive the room like every audit entry. `audit` may be
+  // empty (then these are destroy_room and rewrite_events). The same errors as those, and
+  // kUnavailable when the entries cannot be stored; on any error nothing changed.
+  // Defaults: kUnavailable, like the primitives above (never two separate commits).
+  virtual void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
+                                    StoreDone done);
+  virtual void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
+                                      std::vector<v1::AuditEntry> audit, StoreDone done);
 
   // Every live room with its content-free metadata.
   virtual void list_rooms(ListRoomsDone done);

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "mendd_process.h"
+#include "tests/common/mendd_process.h"
 
 namespace {
 

@@ -141,6 +141,8 @@ class WsClient {
   std::optional<v1::ServerFrame> read_frame();
   // Reads (and discards frames) until the server closes; returns its close code, or 0.
   std::uint16_t read_until_close(std::chrono::milliseconds timeout = kWait);
+  // The server's close code after a read ended with websocket::error::closed.
+  std::uint16_t close_code() const { return ws_.reason().code; }
 
  private:
   template <class Op>

@@ -163,6 +163,88 @@ TEST_CASE("the room closing a connection sends its close code") {
   CHECK(client->read_until_close() == 4503);
 }
 
+std::shared_ptr<const std::string> event_frame(std::uint64_t seq, std::size_t padding = 0) {
+  v1::ServerFrame frame;
+  frame.add_items()->mutable_event()->set_seq(seq);
+  return std::make_shared<const std::string>(frame.SerializeAsString() +
+                                             std::string(padding, '\0'));
+}
+
+// Reads `count` frames carrying events 1..count, in order.
+void expect_events(WsClient& client, std::uint64_t count) {
+  for (std::uint64_t seq = 1; seq <= count; ++seq) {
+    auto frame = client.read_frame();
+    REQUIRE(frame);
+    REQUIRE(frame->items_size() == 1);
+    CHECK(frame->items(0).event().seq() == seq);
+  }
+}
+
+// The next read ends with the server's close frame carrying `code` (no other frame first).
+void expect_close(WsClient& client, std::uint16_t code) {
+  auto last = client.read();
+  CHECK(last.ec == websocket::error::closed);
+  CHECK(client.close_code() == code);
+}
+
+// Closes other than 4008 write what was queued before the decision, then the close frame:
+// e.g. ContentErased before 4503 when the room is erased.
+TEST_CASE("frames queued before the room closes a connection arrive before its close code") {
+  TestServer server;
+  auto client = attached_client(server, v1::PARTNER_A);
+  auto recipient = server.fake().recipient(v1::PARTNER_A);
+  REQUIRE(recipient);
+  constexpr std::uint64_t kFrames = 50;
+  for (std::uint64_t seq = 1; seq <= kFrames; ++seq) recipient->send(event_frame(seq));
+  recipient->close(rooms::CloseCode::kConsentRevoked, "the conversation was erased");
+  recipient->send(event_frame(kFrames + 1));  // after the decision: never sent
+  expect_events(*client, kFrames);
+  expect_close(*client, 4503);
+}
+
+TEST_CASE("draining writes the frames queued before it to every connection, then 4001") {
+  TestServer server;
+  auto first = attached_client(server, v1::PARTNER_A);
+  auto second = attached_client(server, v1::PARTNER_B);
+  constexpr std::uint64_t kFrames = 50;
+  for (v1::Role role : {v1::PARTNER_A, v1::PARTNER_B}) {
+    auto recipient = server.fake().recipient(role);
+    REQUIRE(recipient);
+    for (std::uint64_t seq = 1; seq <= kFrames; ++seq) recipient->send(event_frame(seq));
+  }
+  auto drained = std::make_shared<std::promise<bool>>();
+  server.server().drain([drained](bool all_closed) { drained->set_value(all_closed); });
+  for (WsClient* client : {first.get(), second.get()}) {
+    expect_events(*client, kFrames);
+    expect_close(*client, 4001);
+  }
+  auto done = drained->get_future();
+  REQUIRE(done.wait_for(kWait) == std::future_status::ready);
+  CHECK(done.get());
+}
+
+TEST_CASE("a peer that reads nothing cannot hold a closing connection past the write-stall "
+          "timeout") {
+  NetConfig config = test_config();
+  config.write_stall_timeout = 300ms;
+  config.max_queued_bytes = 256 * 1024 * 1024;
+  config.max_queued_frames = 100'000;
+  TestServer server(config);
+  auto stuck = attached_client(server, v1::PARTNER_A);
+  auto recipient = server.fake().recipient(v1::PARTNER_A);
+  REQUIRE(recipient);
+  auto gone = server.fake().detached(v1::PARTNER_A);
+  // Far more than the kernel's socket buffers hold: the writes stall while the client reads
+  // nothing.
+  auto big = event_frame(1, 60 * 1024);
+  for (int i = 0; i < 1000; ++i) recipient->send(big);
+  const auto decided = std::chrono::steady_clock::now();
+  recipient->close(rooms::CloseCode::kConsentRevoked, "the conversation was erased");
+  REQUIRE(gone.wait_for(kWait) == std::future_status::ready);
+  CHECK(std::chrono::steady_clock::now() - decided < 2s);
+  CHECK(server.server().metrics().slow_consumer_closes() == 0);
+}
+
 TEST_CASE("a slow consumer is closed with 4008 while another connection is unaffected") {
   NetConfig config = test_config();
   config.max_queued_bytes = 256 * 1024;

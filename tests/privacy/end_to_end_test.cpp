@@ -149,6 +149,34 @@ TEST_CASE("a partner erases their own contributions: the other sees [erased] liv
   CHECK(count_kind(audit, v1::AUDIT_CONTRIBUTIONS_ERASED) == 2);
 }
 
+TEST_CASE("an SDK client that saw an erasure live resumes with recovered=false and the erased "
+          "view, then at the new epoch") {
+  PrivacyServer server;
+  Couple c(server);
+  c.talk(consent(30), consent(30));
+  REQUIRE(c.b.wait([&] { return !c.b.events.empty() && c.b.events.back().has_reflected(); }));
+  REQUIRE(c.http("DELETE", "/contributions", 0).status == 200);
+  REQUIRE(c.b.wait([&] { return !c.b.erased.empty(); }));
+  CHECK(c.b.erased.front().scope() == v1::ERASURE_CONTRIBUTIONS);
+  CHECK(c.b.erased.front().epoch() == 2);
+
+  // The SDK keeps the epoch it resumed in: its next resume cannot be replayed whole.
+  const std::size_t welcomed = c.b.welcomes.size();
+  c.b.drop_connection();
+  REQUIRE(c.b.wait([&] { return c.b.welcomes.size() > welcomed && !c.b.resets.empty(); }));
+  CHECK_FALSE(c.b.welcomes.back().recovered());
+  CHECK(c.b.welcomes.back().epoch() == 2);
+  REQUIRE(c.b.resets.size() == 1);
+  CHECK(c.b.resets.front().intention() == kErased);
+  CHECK(c.b.view().intention() == kErased);
+
+  // From then on it is in the new epoch: the resume after another drop is recovered.
+  c.b.drop_connection();
+  REQUIRE(c.b.wait([&] { return c.b.welcomes.size() > welcomed + 1; }));
+  CHECK(c.b.welcomes.back().recovered());
+  CHECK(c.b.resets.size() == 1);
+}
+
 TEST_CASE("observers cannot erase or read the audit log; every rejection has a stable code") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   const auto room = server.create_room({"Dr Kim"});
@@ -227,8 +255,10 @@ TEST_CASE("erasing the whole room needs both partners and leaves no content in t
   for (Party* party : {&c.a, &c.b}) {
     REQUIRE(party->wait([&] { return party->closed.has_value(); }));
     CHECK(party->closed->close_code == 4503);
-    // The ContentErased item before the close is best effort: the close may drop it.
-    for (const auto& notice : party->erased) CHECK(notice.scope() == v1::ERASURE_WHOLE_ROOM);
+    // Told first: the ContentErased item is written before the close frame.
+    REQUIRE(party->erased_when_closed == 1);
+    CHECK(party->erased.front().scope() == v1::ERASURE_WHOLE_ROOM);
+    CHECK(party->erased.front().erased_by().role() == v1::PARTNER_B);
   }
   check_error(c.http("GET", "", 0), 404, "UNKNOWN_ROOM");
   check_error(c.http("GET", "/transcript", 0), 410, "ROOM_ERASED");

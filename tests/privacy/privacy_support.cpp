@@ -162,8 +162,12 @@ Party::Party(const std::string& url, const std::string& token, std::uint64_t epo
   handlers.on_room_erasure_requested = [this](const v1::RoomErasureRequested& r) {
     record([&] { erasure_requests.push_back(r); });
   };
+  handlers.on_reset = [this](const v1::RoomView& view) { record([&] { resets.push_back(view); }); };
   handlers.on_closed = [this](const client::ClientError& error) {
-    record([&] { closed = error; });
+    record([&] {
+      closed = error;
+      erased_when_closed = erased.size();
+    });
   };
   client_.emplace(std::move(options), std::move(handlers));
   REQUIRE(client_->start().ok());

@@ -110,13 +110,17 @@ class Party {
   v1::RoomView view();
   std::uint64_t last_seq() { return client_->last_delivered_seq(); }
   void stop() { client_->stop(); }
+  // Drops the connection as a network failure would; the SDK reconnects and resumes.
+  void drop_connection() { client_->drop_connection(); }
 
   // Under the lock of wait(); read after a wait.
   std::vector<v1::Event> events;
   std::vector<v1::ContentErased> erased;
   std::vector<v1::Welcome> welcomes;
+  std::vector<v1::RoomView> resets;  // the views of on_reset (a resume was not recovered)
   std::vector<v1::RoomErasureRequested> erasure_requests;
   std::optional<client::ClientError> closed;
+  std::size_t erased_when_closed = 0;  // erased.size() when on_closed ran
 
  private:
   template <typename F>

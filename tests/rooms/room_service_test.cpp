@@ -2,6 +2,8 @@
 // a store whose appends can be held back, and the io_context run in the test thread.
 #include "mend/v1/frames.pb.h"
 
+#include <algorithm>
+
 #include <doctest/doctest.h>
 #include <google/protobuf/text_format.h>
 
@@ -81,7 +83,24 @@ class HeldStore final : public store::Store {
   void list_rooms(store::ListRoomsDone done) override { inner.list_rooms(std::move(done)); }
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                     store::StoreDone done) override {
+    if (fail_audit) return done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
     inner.append_audit(std::move(room_id), std::move(entries), std::move(done));
+  }
+  void destroy_room(std::string room_id, store::StoreDone done) override {
+    inner.destroy_room(std::move(room_id), std::move(done));
+  }
+  void rewrite_events(std::string room_id, std::vector<v1::Event> events,
+                      store::StoreDone done) override {
+    inner.rewrite_events(std::move(room_id), std::move(events), std::move(done));
+  }
+  void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
+                            store::StoreDone done) override {
+    inner.destroy_room_audited(std::move(room_id), std::move(audit), std::move(done));
+  }
+  void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
+                              std::vector<v1::AuditEntry> audit, store::StoreDone done) override {
+    inner.rewrite_events_audited(std::move(room_id), std::move(events), std::move(audit),
+                                 std::move(done));
   }
   void load_audit(std::string room_id, store::AuditLoadDone done) override {
     inner.load_audit(std::move(room_id), std::move(done));
@@ -95,6 +114,7 @@ class HeldStore final : public store::Store {
   store::MemoryStore inner;
   bool hold = false;
   bool fail = false;
+  bool fail_audit = false;  // separate audit appends fail (entries committed with a change don't)
   std::vector<std::pair<store::AppendRequest, store::AppendDone>> held;
 };
 
@@ -444,6 +464,80 @@ TEST_CASE("an observer whose approval is revoked is disconnected with 4503") {
   CHECK(a->saw(v1::Event::kObserverRevoked));
   CHECK(o->closed == CloseCode::kConsentRevoked);
   CHECK(a->frames.back().items(0).presence().online_size() == 2);
+}
+
+// With separate audit writes failing, the entries that record a change still reach the store:
+// they are committed with the change itself (DESIGN 7), never in a second write.
+TEST_CASE("erasures and consent revocations store their audit entries in the same commit") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  approve_observer(f);
+  f.store->fail_audit = true;
+  f.submit(f.a(), "revoke", R"(revoke_observer { observer: "Dr. Kim" })");
+  REQUIRE(last_result(*a).accepted());
+  f.store->fail_audit = false;
+  f.submit(f.a(), "ca", "consent {}");
+  f.submit(f.b(), "cb", "consent {}");
+  f.submit(f.a(), "open", R"(open { topic: "chores" intention: "be heard" })");
+  REQUIRE(last_result(*a).accepted());
+  f.store->fail_audit = true;
+
+  Result<v1::EraseContributionsResponse> erased;
+  f.service->erase_contributions(f.a(), [&](auto r) { erased = std::move(r); });
+  f.drain();
+  REQUIRE(erased.value.has_value());
+  CHECK(erased.value->erased_events() > 0);
+  auto erase_room = [&f](const Participant& p) {
+    Result<v1::EraseRoomResponse> answer;
+    f.service->erase_room(p, [&answer](auto r) { answer = std::move(r); });
+    f.drain();
+    return answer;
+  };
+  // A first request that could not be stored is not answered REQUESTED and does not count.
+  auto unstored = erase_room(f.a());
+  REQUIRE(unstored.error.has_value());
+  CHECK(unstored.error->code == "UNAVAILABLE");
+  auto told = [&a] {
+    const auto items = a->items();
+    return std::count_if(items.begin(), items.end(),
+                         [](const v1::ServerItem& i) { return i.has_room_erasure_requested(); });
+  };
+  CHECK(told() == 0);
+  f.store->fail_audit = false;
+  auto first = erase_room(f.a());
+  REQUIRE(first.value.has_value());
+  CHECK(first.value->status() == v1::ROOM_ERASURE_STATUS_REQUESTED);
+  CHECK(told() == 1);
+  // The second request commits with the erasure.
+  f.store->fail_audit = true;
+  auto second = erase_room(f.b());
+  REQUIRE(second.value.has_value());
+  CHECK(second.value->status() == v1::ROOM_ERASURE_STATUS_ERASED);
+  CHECK(second.value->requested_by_size() == 2);
+  store::AuditLoadResult audit;
+  f.store->inner.load_audit(f.room_id, [&](store::AuditLoadResult r) { audit = std::move(r); });
+  auto find = [&](v1::AuditKind kind) -> const v1::AuditEntry* {
+    for (const auto& entry : audit.entries) {
+      if (entry.kind() == kind) return &entry;
+    }
+    return nullptr;
+  };
+  CHECK(find(v1::AUDIT_CONSENT_REVOKED) != nullptr);
+  const v1::AuditEntry* contributions = find(v1::AUDIT_CONTRIBUTIONS_ERASED);
+  REQUIRE(contributions != nullptr);
+  CHECK(contributions->epoch() == erased.value->epoch());
+  CHECK(contributions->count() == erased.value->erased_events());
+  std::size_t requests = 0;
+  for (const auto& entry : audit.entries) {
+    requests += entry.kind() == v1::AUDIT_ROOM_ERASURE_REQUESTED ? 1 : 0;
+  }
+  CHECK(requests == 2);
+  const v1::AuditEntry* room = find(v1::AUDIT_ROOM_ERASED);
+  REQUIRE(room != nullptr);
+  CHECK(room->epoch() == erased.value->epoch() + 1);
+  CHECK(f.store->inner.event_count(f.room_id) == 0);
 }
 
 TEST_CASE("a private note reaches only its author") {

@@ -183,6 +183,64 @@ STORE_CONTRACT("a rewrite naming an unknown seq is invalid and changes nothing")
   CHECK(loaded.events[1].shared().text() == "two");
 }
 
+// An erasure and the audit entry that records it are one commit (DESIGN 7): both or neither.
+
+STORE_CONTRACT("rewrite_events_audited stores the rewrite and its audit entry together") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, {event(1, "erase this"), event(2)}));
+  REQUIRE_FALSE(rewrite_audited(*f.store, "r", {event(1, "[erased]")},
+                                {audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, 2)}));
+  CHECK(load(*f.store, "r").events[0].shared().text() == "[erased]");
+  AuditLoadResult audit = audit_log(*f.store, "r");
+  REQUIRE_FALSE(audit.error);
+  REQUIRE(audit.entries.size() == 1);
+  CHECK(audit.entries[0].kind() == v1::AUDIT_CONTRIBUTIONS_ERASED);
+  CHECK(audit.entries[0].epoch() == 2);
+}
+
+STORE_CONTRACT("a rewrite_events_audited that fails stores neither the rewrite nor its entry") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, {event(1, "one"), event(2, "two")}));
+  const auto entry = audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, 2);
+  // The second seq is not stored: the first one's rewrite must not stay either.
+  CHECK(rewrite_audited(*f.store, "r", {event(1, "x"), event(3, "x")}, {entry})->code ==
+        StoreErrorCode::kInvalid);
+  CHECK(rewrite_audited(*f.store, "nope", {event(1, "x")}, {entry})->code ==
+        StoreErrorCode::kNotFound);
+  CHECK(load(*f.store, "r").events[0].shared().text() == "one");
+  CHECK(audit_log(*f.store, "r").entries.empty());
+  CHECK(audit_log(*f.store, "nope").entries.empty());
+}
+
+STORE_CONTRACT("destroy_room_audited destroys the room and stores its audit entry together") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 3)));
+  const auto entry = audit_entry(v1::AUDIT_ROOM_ERASED, 2);
+  REQUIRE_FALSE(destroy_audited(*f.store, "r", {entry}));
+  CHECK(load(*f.store, "r").error->code == StoreErrorCode::kNotFound);
+  AuditLoadResult audit = audit_log(*f.store, "r");
+  REQUIRE(audit.entries.size() == 1);
+  CHECK(audit.entries[0].kind() == v1::AUDIT_ROOM_ERASED);
+  // Destroying it again fails and records nothing.
+  CHECK(destroy_audited(*f.store, "r", {entry})->code == StoreErrorCode::kNotFound);
+  CHECK(destroy_audited(*f.store, "never", {entry})->code == StoreErrorCode::kNotFound);
+  CHECK(audit_log(*f.store, "r").entries.size() == 1);
+  CHECK(audit_log(*f.store, "never").entries.empty());
+}
+
+STORE_CONTRACT("an append's audit entries are stored with its events, and not when it fails") {
+  Fixture f;
+  REQUIRE_FALSE(append_audited(*f.store, "r", 0, events(1, 2),
+                               {audit_entry(v1::AUDIT_CONSENT_GIVEN)}));
+  CHECK(append_audited(*f.store, "r", 5, events(6, 1), {audit_entry(v1::AUDIT_CONSENT_REVOKED)})
+            ->code == StoreErrorCode::kConflict);
+  REQUIRE_FALSE(append_audited(*f.store, "r", 2, events(3, 1), {}));
+  CHECK(load(*f.store, "r").events.size() == 3);
+  AuditLoadResult audit = audit_log(*f.store, "r");
+  REQUIRE(audit.entries.size() == 1);
+  CHECK(audit.entries[0].kind() == v1::AUDIT_CONSENT_GIVEN);
+}
+
 STORE_CONTRACT("list_rooms gives every live room with its last seq and times") {
   Fixture f;
   CHECK(list(*f.store).rooms.empty());

@@ -451,6 +451,47 @@ TEST_CASE("an interrupted destroy_room is finished at the next open") {
   CHECK(load(*store, "r").error->code == StoreErrorCode::kNotFound);
 }
 
+// A fault inside an erasure's transaction (here: storing its audit entry fails, injected with
+// a trigger) leaves nothing of it: no rewrite, no shredded key, no entry. Without the fault
+// the erasure and its entry are both there, also after a reopen.
+TEST_CASE("an erasure and its audit entry commit together or not at all") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  REQUIRE_FALSE(append(*store, "r", 0, {event(1, "keep me"), event(2)}));
+  const path file = db_file(dir.path());
+  sql(file,
+      "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit "
+      "BEGIN SELECT RAISE(ABORT, 'injected fault'); END");
+  const auto erased_contributions = audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, 2);
+  const auto erased_room = audit_entry(v1::AUDIT_ROOM_ERASED, 3);
+  CHECK(rewrite_audited(*store, "r", {event(1, "[erased]")}, {erased_contributions})->code ==
+        StoreErrorCode::kUnavailable);
+  CHECK(destroy_audited(*store, "r", {erased_room})->code == StoreErrorCode::kUnavailable);
+  CHECK(append_audited(*store, "r", 2, events(3, 1), {audit_entry(v1::AUDIT_CONSENT_GIVEN)})
+            ->code == StoreErrorCode::kUnavailable);
+  LoadResult loaded = load(*store, "r");
+  REQUIRE_FALSE(loaded.error);
+  REQUIRE(loaded.events.size() == 2);
+  CHECK(loaded.events[0].shared().text() == "keep me");
+  CHECK(sql(file, "SELECT count(*) FROM room_keys WHERE room_id = 'r'") == "1");
+  CHECK(sql(file, "SELECT count(*) FROM audit") == "0");
+
+  sql(file, "DROP TRIGGER refuse_audit");
+  REQUIRE_FALSE(rewrite_audited(*store, "r", {event(1, "[erased]")}, {erased_contributions}));
+  CHECK(load(*store, "r").events[0].shared().text() == "[erased]");
+  REQUIRE_FALSE(destroy_audited(*store, "r", {erased_room}));
+  store->close();
+  store = open_store(dir.path());
+  CHECK(load(*store, "r").error->code == StoreErrorCode::kNotFound);
+  AuditLoadResult audit = audit_log(*store, "r");
+  REQUIRE_FALSE(audit.error);
+  REQUIRE(audit.entries.size() == 2);
+  CHECK(audit.entries[0].kind() == v1::AUDIT_CONTRIBUTIONS_ERASED);
+  CHECK(audit.entries[0].epoch() == 2);
+  CHECK(audit.entries[1].kind() == v1::AUDIT_ROOM_ERASED);
+  CHECK(audit.entries[1].epoch() == 3);
+}
+
 TEST_CASE("a master key file that does not match the database is refused at open") {
   TempDir dir;
   {

@@ -98,6 +98,44 @@ ListRoomsResult list(Store& store) {
   return wait_for<ListRoomsResult>([&](auto done) { store.list_rooms(std::move(done)); });
 }
 
+v1::AuditEntry audit_entry(v1::AuditKind kind, std::uint64_t epoch) {
+  v1::AuditEntry entry;
+  entry.set_kind(kind);
+  entry.set_at_ms(event(1).at_ms());
+  entry.mutable_actor()->set_role(v1::PARTNER_A);
+  entry.set_epoch(epoch);
+  return entry;
+}
+
+std::optional<StoreError> append_audited(Store& store, const std::string& room,
+                                         std::uint64_t expected, std::vector<v1::Event> evs,
+                                         std::vector<v1::AuditEntry> audit) {
+  return wait_for<std::optional<StoreError>>([&](auto done) {
+    AppendRequest request{room, expected, std::move(evs), std::nullopt};
+    request.audit = std::move(audit);
+    store.append(std::move(request), std::move(done));
+  });
+}
+
+std::optional<StoreError> destroy_audited(Store& store, const std::string& room,
+                                          std::vector<v1::AuditEntry> audit) {
+  return wait_for<std::optional<StoreError>>([&](auto done) {
+    store.destroy_room_audited(room, std::move(audit), std::move(done));
+  });
+}
+
+std::optional<StoreError> rewrite_audited(Store& store, const std::string& room,
+                                          std::vector<v1::Event> evs,
+                                          std::vector<v1::AuditEntry> audit) {
+  return wait_for<std::optional<StoreError>>([&](auto done) {
+    store.rewrite_events_audited(room, std::move(evs), std::move(audit), std::move(done));
+  });
+}
+
+AuditLoadResult audit_log(Store& store, const std::string& room) {
+  return wait_for<AuditLoadResult>([&](auto done) { store.load_audit(room, std::move(done)); });
+}
+
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});

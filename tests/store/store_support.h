@@ -42,6 +42,18 @@ std::optional<StoreError> rewrite(Store& store, const std::string& room,
                                   std::vector<v1::Event> evs);
 ListRoomsResult list(Store& store);
 
+// The audit log variants: the change and its audit entries in one commit.
+v1::AuditEntry audit_entry(v1::AuditKind kind, std::uint64_t epoch = 0);
+std::optional<StoreError> append_audited(Store& store, const std::string& room,
+                                         std::uint64_t expected, std::vector<v1::Event> evs,
+                                         std::vector<v1::AuditEntry> audit);
+std::optional<StoreError> destroy_audited(Store& store, const std::string& room,
+                                          std::vector<v1::AuditEntry> audit);
+std::optional<StoreError> rewrite_audited(Store& store, const std::string& room,
+                                          std::vector<v1::Event> evs,
+                                          std::vector<v1::AuditEntry> audit);
+AuditLoadResult audit_log(Store& store, const std::string& room);
+
 // Raw file helpers for corruption and at-rest tests.
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& bytes);

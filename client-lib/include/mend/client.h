@@ -142,7 +142,9 @@ struct ClientHandlers {
   // or the retention ended. Replace the events in `erased.events()` (same seqs, texts now
   // "[erased]") in what you show. The room's epoch changed: the next resume of this client
   // gets on_reset with the full, erased view. For ERASURE_WHOLE_ROOM a terminal close (4503)
-  // follows.
+  // follows: the server writes this item before the close frame, so on_content_erased runs
+  // before on_closed (unless the connection was lost first: a later connect is closed with
+  // 4504, unknown room).
   std::function<void(const v1::ContentErased&)> on_content_erased;
   // A partner asked to erase the whole room; it is erased when the other partner asks too
   // (HttpClient::request("DELETE", "/v1/rooms/<id>", {}, token)).
