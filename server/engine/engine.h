@@ -66,6 +66,9 @@ std::optional<TimeMs> next_deadline(const RoomState& state);
 // What `who` sees now, including exactly the actions `decide` would accept from them
 // (with valid arguments; REFLECT may still be TOO_SOON before reflect_not_before_ms).
 v1::RoomView view(const RoomState& state, const v1::Actor& who);
+// The same view written into `out`, which must be empty (e.g. a message just created on a
+// protobuf Arena, so that building and dropping it costs no heap allocations).
+void view_into(const RoomState& state, const v1::Actor& who, v1::RoomView& out);
 
 // Whether `who` may receive `event` (and find it in replays and transcripts).
 // Private observer notes reach only their author; an observer sees nothing while not

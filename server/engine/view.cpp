@@ -116,10 +116,15 @@ void fill_allowed(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
 
 v1::RoomView view(const RoomState& s, const v1::Actor& who) {
   v1::RoomView v;
+  view_into(s, who, v);
+  return v;
+}
+
+void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   *v.mutable_you() = who;
   v.set_phase(s.phase);
   v.set_last_seq(s.last_seq);
-  if (!s.tmpl.has_value()) return v;
+  if (!s.tmpl.has_value()) return;
   v.set_template_name(s.tmpl->name());
   v.set_topic(s.topic);
   v.set_intention(s.intention);
@@ -146,7 +151,6 @@ v1::RoomView view(const RoomState& s, const v1::Actor& who) {
   fill_participants(s, v);
   fill_seq_lists(s, who.role(), v);
   fill_allowed(s, who, v);
-  return v;
 }
 
 bool visible_to(const RoomState& state, const v1::Event& event, const v1::Actor& who) {

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <iterator>
 #include <utility>
 
 #include <boost/asio/post.hpp>
+#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 
 #include "server/rooms/frames.h"
@@ -608,7 +610,7 @@ void Room::deliver(const std::vector<v1::Event>& events, const PendingCommand* s
       }
     }
     if (!any && !to_sender) continue;
-    const std::string view = engine::view(state_, attachment.actor).SerializeAsString();
+    const std::string view = serialized_view(attachment.actor);
     auto build = [&] {
       std::string frame;
       if (to_sender) {
@@ -656,6 +658,19 @@ void Room::close_revoked_observers(const std::vector<v1::Event>& events) {
     changed = true;
   }
   if (changed) broadcast_presence();
+}
+
+std::string Room::serialized_view(const v1::Actor& actor) const {
+  // Built on an arena over a stack block: the view's many small strings and repeated fields
+  // cost neither heap allocations nor a destructor walk (this runs per recipient per event).
+  alignas(std::max_align_t) char block[16 * 1024];
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = sizeof block;
+  google::protobuf::Arena arena(options);
+  auto* view = google::protobuf::Arena::CreateMessage<v1::RoomView>(&arena);
+  engine::view_into(state_, actor, *view);
+  return view->SerializeAsString();
 }
 
 void Room::send(Recipient& recipient, const std::shared_ptr<const std::string>& frame) {

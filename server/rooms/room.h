@@ -192,6 +192,8 @@ class Room : public std::enable_shared_from_this<Room> {
   void close_revoked_observers(const std::vector<v1::Event>& events);
   void send(Recipient& recipient, const std::shared_ptr<const std::string>& frame);
   std::shared_ptr<const std::string> encode(std::string frame);
+  // engine::view for `actor`, serialized (cheaper than building a heap RoomView).
+  std::string serialized_view(const v1::Actor& actor) const;
 
   // Timer.
   void arm_timer();

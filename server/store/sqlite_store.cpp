@@ -226,6 +226,7 @@ struct SqliteStore::Impl {
   // --- writer ---
   void writer_loop();
   std::vector<WriteOp> next_batch();
+  // One transaction (one fsync) for a batch of appends and audit appends, in queue order.
   void commit_appends(std::vector<WriteOp>& batch);
   std::optional<StoreError> apply_append(AppendRequest& request,
                                          std::map<std::string, crypto::Key>& new_keys);
@@ -246,7 +247,8 @@ struct SqliteStore::Impl {
   std::optional<StoreError> apply_rewrite(const std::string& room_id,
                                           std::vector<v1::Event>& events);
   bool truncate_wal();
-  void append_audit(AuditOp& op);
+  // Inserts an audit append's entries inside the open write transaction.
+  std::optional<StoreError> apply_audit(const AuditOp& op);
   // Inserts audit entries in the open transaction; false (batch_failure set) on an error.
   bool insert_audit(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
 
@@ -275,13 +277,17 @@ std::vector<WriteOp> SqliteStore::Impl::next_batch() {
   write_ready.wait(lock, [&] { return closing || !writes.empty(); });
   std::vector<WriteOp> batch;
   if (writes.empty()) return batch;  // closing and drained
-  if (!std::holds_alternative<AppendOp>(writes.front())) {
+  // Appends and audit appends share one group commit (one fsync); a rewrite or a destroy
+  // runs alone.
+  const auto groupable = [](const WriteOp& op) {
+    return std::holds_alternative<AppendOp>(op) || std::holds_alternative<AuditOp>(op);
+  };
+  if (!groupable(writes.front())) {
     batch.push_back(std::move(writes.front()));
     writes.pop_front();
     return batch;
   }
-  while (!writes.empty() && batch.size() < options.max_batch &&
-         std::holds_alternative<AppendOp>(writes.front())) {
+  while (!writes.empty() && batch.size() < options.max_batch && groupable(writes.front())) {
     batch.push_back(std::move(writes.front()));
     writes.pop_front();
   }
@@ -296,8 +302,6 @@ void SqliteStore::Impl::writer_loop() {
       destroy(*destroy_op);
     } else if (auto* rewrite_op = std::get_if<RewriteOp>(&batch.front())) {
       rewrite(*rewrite_op);
-    } else if (auto* audit_op = std::get_if<AuditOp>(&batch.front())) {
-      append_audit(*audit_op);
     } else {
       commit_appends(batch);
     }
@@ -415,14 +419,15 @@ std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& 
 std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult& recorded,
                                                            const crypto::Key& key) {
   const std::string& room_id = recorded.key.room_id;
-  auto sealed = crypto::seal(key, recorded.result.SerializeAsString(),
-                             result_aad(room_id, result_lookup(key, recorded.key)));
+  const std::string lookup = result_lookup(key, recorded.key);
+  auto sealed =
+      crypto::seal(key, recorded.result.SerializeAsString(), result_aad(room_id, lookup));
   if (!sealed) {
     return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
   }
   Statement& s = writer->insert_result;
   s.bind_text(1, room_id);
-  s.bind_blob(2, result_lookup(key, recorded.key));
+  s.bind_blob(2, lookup);
   s.bind_blob(3, *sealed);
   if (!step_done(s, "cannot insert a command result")) return batch_failure;
   return std::nullopt;
@@ -473,7 +478,11 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
   bool committed = false;
   if (begin_write()) {
     for (std::size_t i = 0; i < batch.size() && !batch_failure; ++i) {
-      outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
+      if (auto* audit_op = std::get_if<AuditOp>(&batch[i])) {
+        outcomes[i] = apply_audit(*audit_op);
+      } else {
+        outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
+      }
     }
     if (batch_failure) {
       rollback_write();
@@ -481,10 +490,15 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
       committed = commit_write();
     }
   }
+  std::uint64_t appends = 0;  // the stats count event appends, not audit appends
   std::uint64_t ok = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!std::holds_alternative<AppendOp>(batch[i])) continue;
+    ++appends;
+    if (committed && !outcomes[i]) ++ok;
+  }
   if (committed) {
     for (auto& [room_id, key] : new_keys) key_cache.insert_or_assign(room_id, key);
-    for (const auto& outcome : outcomes) ok += outcome ? 0 : 1;
   } else {
     for (auto& outcome : outcomes) outcome = batch_failure;
   }
@@ -493,14 +507,14 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
     if (committed) {
       ++stats.commits;
       stats.appends_committed += ok;
-      stats.appends_rejected += batch.size() - ok;
-      stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, batch.size());
+      stats.appends_rejected += appends - ok;
+      stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, appends);
     } else {
       stats.writes_failed += batch.size();
     }
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    std::get<AppendOp>(batch[i]).done(std::move(outcomes[i]));
+    std::visit([&](auto& op) { op.done(std::move(outcomes[i])); }, batch[i]);
   }
 }
 
@@ -609,22 +623,10 @@ void SqliteStore::Impl::rewrite(RewriteOp& op) {
   op.done(std::move(outcome));
 }
 
-void SqliteStore::Impl::append_audit(AuditOp& op) {
-  std::optional<StoreError> outcome;
-  if (op.entries.empty()) {
-    outcome = error(StoreErrorCode::kInvalid, "audit append without entries");
-  } else if (!begin_write()) {
-    outcome = batch_failure;
-  } else {
-    if (!insert_audit(op.room_id, op.entries) || !commit_write()) outcome = batch_failure;
-    rollback_write();  // after a failure; no-op after a commit
-  }
-  {
-    std::lock_guard lock(stats_mutex);
-    if (!outcome) ++stats.commits;
-    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
-  }
-  op.done(std::move(outcome));
+std::optional<StoreError> SqliteStore::Impl::apply_audit(const AuditOp& op) {
+  if (op.entries.empty()) return error(StoreErrorCode::kInvalid, "audit append without entries");
+  if (!insert_audit(op.room_id, op.entries)) return batch_failure;
+  return std::nullopt;
 }
 
 bool SqliteStore::Impl::insert_audit(const std::string& room_id,

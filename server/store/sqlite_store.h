@@ -3,9 +3,10 @@
 // Writes: ONE writer thread with its own connection does group commit: every write waiting
 // when it becomes free (up to max_batch appends) goes into one transaction and one fsync, and
 // the completions of that batch are invoked on the writer thread after the commit, in the
-// order the writes were issued. destroy_room and rewrite_events are ordered with the appends
-// but committed on their own, each with its audit entries (the _audited variants). Pending
-// writes are bounded (max_pending_writes): over it a
+// order the writes were issued. Audit appends share the appends' group commit (an SQLite error
+// fails the whole batch, as for appends). destroy_room and rewrite_events are ordered with the
+// appends but committed on their own, each with its audit entries (the _audited variants).
+// Pending writes are bounded (max_pending_writes): over it a
 // write completes at once with kUnavailable.
 //
 // Reads (load, find_result, list_rooms): reader threads with their own connections; in WAL

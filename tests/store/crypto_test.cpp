@@ -1,5 +1,8 @@
 #include <sys/stat.h>
 
+#include <array>
+#include <cstring>
+
 #include <doctest/doctest.h>
 
 #include "server/store/crypto.h"
@@ -70,6 +73,22 @@ TEST_CASE("keyed digests depend on the key and the input") {
   CHECK(keyed_digest(key_of(1), "x") == keyed_digest(key_of(1), "x"));
   CHECK(keyed_digest(key_of(1), "x") != keyed_digest(key_of(2), "x"));
   CHECK(keyed_digest(key_of(1), "x") != keyed_digest(key_of(1), "y"));
+}
+
+TEST_CASE("a keyed digest is HMAC-SHA256, so lookups stored by earlier versions still match") {
+  // RFC 4231 test case 2: key "Jefe" (HMAC zero-pads the key to the block size, so "Jefe"
+  // and "Jefe" followed by 28 zero bytes are the same key).
+  std::array<unsigned char, kKeyBytes> bytes{};
+  std::memcpy(bytes.data(), "Jefe", 4);
+  const std::string digest = keyed_digest(Key(bytes), "what do ya want for nothing?");
+  std::string hex;
+  for (const char c : digest) {
+    constexpr const char* kDigits = "0123456789abcdef";
+    const auto b = static_cast<unsigned char>(c);
+    hex.push_back(kDigits[b >> 4]);
+    hex.push_back(kDigits[b & 0xf]);
+  }
+  CHECK(hex == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 TEST_CASE("a missing master key file is created with 32 random bytes and mode 0600") {

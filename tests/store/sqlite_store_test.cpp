@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <future>
 #include <map>
 #include <chrono>
 #include <condition_variable>
@@ -194,6 +195,44 @@ TEST_CASE("a group commit is capped at max_batch appends per transaction") {
   CHECK(completions.wait() == 0);
   CHECK(store->stats().commits == 4);
   CHECK(store->stats().largest_batch == 10);
+}
+
+TEST_CASE("audit appends waiting with appends share their group commit, in order") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  Gate in_callback;
+  Gate submitted;
+  Completions completions(4);
+  store->append(AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                [&](std::optional<StoreError> e) {
+                  in_callback.open();
+                  submitted.wait();
+                  completions.record(std::move(e));
+                });
+  in_callback.wait();
+  const auto entry = [](v1::AuditKind kind, std::int64_t at_ms) {
+    v1::AuditEntry e;
+    e.set_kind(kind);
+    e.set_at_ms(at_ms);
+    return e;
+  };
+  store->append(AppendRequest{"r", 0, {event(1)}, std::nullopt},
+                [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+  store->append_audit("r", {entry(v1::AUDIT_PARTICIPANT_CONNECTED, 5)},
+                      [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+  store->append_audit("r", {entry(v1::AUDIT_PARTICIPANT_DISCONNECTED, 6)},
+                      [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+  submitted.open();
+  CHECK(completions.wait() == 0);
+  CHECK(store->stats().commits == 2);  // the first append, then the append and both audits
+  CHECK(store->stats().appends_committed == 2);
+  std::promise<AuditLoadResult> loaded;
+  store->load_audit("r", [&](AuditLoadResult r) { loaded.set_value(std::move(r)); });
+  const AuditLoadResult audit = loaded.get_future().get();
+  CHECK_FALSE(audit.error);
+  REQUIRE(audit.entries.size() == 2);
+  CHECK(audit.entries[0].kind() == v1::AUDIT_PARTICIPANT_CONNECTED);
+  CHECK(audit.entries[1].kind() == v1::AUDIT_PARTICIPANT_DISCONNECTED);
 }
 
 TEST_CASE("no file of the data directory holds the plaintext of a conversation") {
