@@ -152,18 +152,15 @@ TEST_CASE("two partners and an observer hold a short conversation in their termi
   }
 }
 
-TEST_CASE("transcript, audit and erase say plainly when the server does not offer them yet") {
+TEST_CASE("transcript, audit and erase of an unknown room end with a clear error") {
   Mendd server;
   const Invites invites = create_room(server);
   for (const char* what : {"transcript", "audit", "erase"}) {
     Terminal call({MEND_MEND_PATH, what, "--server", server.http_url(), "--room", "no-such-room",
                    "--token", invites.a});
     const int code = call.wait_exit_code(kBound);
-    const std::string& screen = call.screen();
-    // Until the server has these endpoints: "not supported"; after: a room error (wrong id).
-    const bool unsupported = screen.find("Not supported by this server") != std::string::npos;
-    const bool room_error = screen.find("The server did not accept this") != std::string::npos;
-    CHECK_MESSAGE((unsupported || room_error), screen);
+    CHECK_MESSAGE(call.screen().find("The server did not accept this") != std::string::npos,
+                  call.screen());
     CHECK(code == 1);
   }
 }
