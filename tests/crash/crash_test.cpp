@@ -61,6 +61,7 @@
 #include "mend/http_client.h"
 #include "server/store/sqlite_store.h"
 #include "tests/common/mendd_process.h"
+#include "tests/common/temp_dir.h"
 #include "tests/crash/crash_checks.h"
 #include "tests/crash/crash_player.h"
 
@@ -496,7 +497,7 @@ class CrashRun {
 
   // Opens a copy of the files as the crash left them (mendd recovers the original itself).
   void check_store_after_kill(int kill) {
-    TempDir copy("mend-crash-copy");
+    TempDir copy("crash-copy");
     for (const auto& entry : fs::directory_iterator(data_.path())) {
       const std::string name = entry.path().filename().string();
       if (name.rfind("mend.db", 0) == 0 || name == "master.key") {
@@ -651,8 +652,8 @@ class CrashRun {
   }
 
   std::mt19937_64 rng_;
-  TempDir data_{"mend-crash"};
-  TempDir templates_{"mend-crash-templates"};
+  TempDir data_{"crash"};
+  TempDir templates_{"crash-templates"};
   std::optional<MenddProcess> server_;
   int port_ = 0;
   Wakeup wakeup_;
@@ -701,7 +702,7 @@ std::pair<int, std::string> start_on(const fs::path& dir) {
 }
 
 TEST_CASE("mendd refuses to start on a damaged database with a clear message and exit code 3") {
-  TempDir dir("mend-crash");
+  TempDir dir("crash");
   make_data_dir(dir.path());
   const fs::path db = dir.path() / store::SqliteStore::kDatabaseFile;
   {
@@ -720,7 +721,7 @@ TEST_CASE("mendd refuses to start on a damaged database with a clear message and
 }
 
 TEST_CASE("mendd refuses to start on a truncated database") {
-  TempDir dir("mend-crash");
+  TempDir dir("crash");
   make_data_dir(dir.path());
   const fs::path db = dir.path() / store::SqliteStore::kDatabaseFile;
   fs::resize_file(db, 100);
@@ -731,7 +732,7 @@ TEST_CASE("mendd refuses to start on a truncated database") {
 }
 
 TEST_CASE("mendd refuses to start when the master key does not open the stored rooms") {
-  TempDir dir("mend-crash");
+  TempDir dir("crash");
   make_data_dir(dir.path());
   const fs::path key = dir.path() / store::SqliteStore::kMasterKeyFile;
   {

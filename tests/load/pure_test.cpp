@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "histogram.h"
@@ -14,6 +15,19 @@
 #include "report.h"
 
 using namespace mend::load;
+
+namespace {
+
+// server_host_port(`url`) gives `host` and `port`.
+void check_host_port(const std::string& url, const std::string& host, std::uint16_t port) {
+  CAPTURE(url);
+  const auto hp = server_host_port(url);
+  REQUIRE(hp);
+  CHECK(hp->host == host);
+  CHECK(hp->port == port);
+}
+
+}  // namespace
 
 TEST_CASE("histogram is exact below 128 and within 1.6% above") {
   for (std::uint64_t v : {0ull, 1ull, 63ull, 127ull}) {
@@ -120,18 +134,9 @@ TEST_CASE("options: bad values and unknown flags are usage errors in plain words
 }
 
 TEST_CASE("server URL gives host and port; loopback is recognized") {
-  auto hp = server_host_port("ws://127.0.0.1:8480");
-  REQUIRE(hp);
-  CHECK(hp->host == "127.0.0.1");
-  CHECK(hp->port == 8480);
-  hp = server_host_port("wss://example.org/v1/connect");
-  REQUIRE(hp);
-  CHECK(hp->host == "example.org");
-  CHECK(hp->port == 443);
-  hp = server_host_port("http://[::1]:9000");
-  REQUIRE(hp);
-  CHECK(hp->host == "::1");
-  CHECK(hp->port == 9000);
+  check_host_port("ws://127.0.0.1:8480", "127.0.0.1", 8480);
+  check_host_port("wss://example.org/v1/connect", "example.org", 443);
+  check_host_port("http://[::1]:9000", "::1", 9000);
   CHECK(!server_host_port("ws://:80"));
   CHECK(!server_host_port("ws://host:99999"));
   CHECK(is_loopback_host("127.0.0.2"));

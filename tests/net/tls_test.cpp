@@ -10,22 +10,15 @@
 #include <doctest/doctest.h>
 #include <openssl/ssl.h>
 
+#include "tests/common/temp_dir.h"
+
 namespace mend::net::testing {
 namespace {
 
 namespace fs = std::filesystem;
 namespace ssl = asio::ssl;
 
-struct TempDir {
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("mend-net-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-  static inline int counter = 0;
-};
+using ::mend::testing::TempDir;
 
 unsigned mode_of(const fs::path& path) {
   struct stat info {};
@@ -81,20 +74,20 @@ unsigned https_healthz(unsigned short port, const fs::path& ca, int max_version 
 
 TEST_CASE("first start generates a certificate and key with mode 0600, then reuses them") {
   TempDir dir;
-  auto files = ensure_self_signed_certificate(dir.path);
+  auto files = ensure_self_signed_certificate(dir.path());
   REQUIRE(std::holds_alternative<TlsFiles>(files));
   const auto& tls = std::get<TlsFiles>(files);
   CHECK(mode_of(tls.certificate) == 0600);
   CHECK(mode_of(tls.private_key) == 0600);
   const auto written = fs::last_write_time(tls.certificate);
-  auto again = ensure_self_signed_certificate(dir.path);
+  auto again = ensure_self_signed_certificate(dir.path());
   REQUIRE(std::holds_alternative<TlsFiles>(again));
   CHECK(fs::last_write_time(std::get<TlsFiles>(again).certificate) == written);
 }
 
 TEST_CASE("the token secret is 32 random bytes in a 0600 file, stable across starts") {
   TempDir dir;
-  const auto path = dir.path / kTokenSecretFile;
+  const auto path = dir.path() / kTokenSecretFile;
   auto first = load_or_create_secret(path);
   REQUIRE(std::holds_alternative<std::string>(first));
   CHECK(std::get<std::string>(first).size() == kTokenSecretBytes);
@@ -106,7 +99,7 @@ TEST_CASE("the token secret is 32 random bytes in a 0600 file, stable across sta
 
 TEST_CASE("TLS on the same port verifies against the generated certificate as CA") {
   TempDir dir;
-  auto files = ensure_self_signed_certificate(dir.path);
+  auto files = ensure_self_signed_certificate(dir.path());
   REQUIRE(std::holds_alternative<TlsFiles>(files));
   const auto& tls = std::get<TlsFiles>(files);
   TestServer server(test_config(), {}, server_context(tls));
@@ -117,7 +110,7 @@ TEST_CASE("TLS on the same port verifies against the generated certificate as CA
 
 TEST_CASE("TLS 1.1 is refused") {
   TempDir dir;
-  auto files = ensure_self_signed_certificate(dir.path);
+  auto files = ensure_self_signed_certificate(dir.path());
   REQUIRE(std::holds_alternative<TlsFiles>(files));
   const auto& tls = std::get<TlsFiles>(files);
   TestServer server(test_config(), {}, server_context(tls));
@@ -126,7 +119,7 @@ TEST_CASE("TLS 1.1 is refused") {
 
 TEST_CASE("a TLS client of a server without TLS is refused, plaintext is served") {
   TempDir dir;
-  auto files = ensure_self_signed_certificate(dir.path);
+  auto files = ensure_self_signed_certificate(dir.path());
   REQUIRE(std::holds_alternative<TlsFiles>(files));
   TestServer server;  // no TLS context
   CHECK(https_healthz(server.port(), std::get<TlsFiles>(files).certificate) == 0);

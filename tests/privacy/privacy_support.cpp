@@ -1,7 +1,5 @@
 #include "tests/privacy/privacy_support.h"
 
-#include <stdlib.h>
-
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -14,17 +12,6 @@
 #include "server/store/sqlite_store.h"
 
 namespace mend::testing {
-
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "mend-privacy-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 std::optional<store::StoreError> wait_done(const std::function<void(store::StoreDone)>& call) {
   std::promise<std::optional<store::StoreError>> done;

@@ -31,6 +31,7 @@
 #include "server/net/server.h"
 #include "server/rooms/clock.h"
 #include "server/store/store.h"
+#include "tests/common/temp_dir.h"
 
 namespace mend::testing {
 
@@ -40,18 +41,6 @@ namespace asio = boost::asio;
 inline constexpr auto kBound = 10s;  // upper bound of every wait
 inline constexpr std::int64_t kStartMs = 1'800'000'000'000;
 inline constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
-
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Calls a Store method through `call(done)` and waits for its StoreDone.
 std::optional<store::StoreError> wait_done(const std::function<void(store::StoreDone)>& call);

@@ -132,16 +132,31 @@ v1::Command command(const std::string& id, const std::string& text) {
 }
 
 struct Fixture {
-  explicit Fixture(RoomServiceConfig config = {})
-      : service(std::make_unique<RoomServiceImpl>(io.get_executor(), store, catalog(),
-                                                  TokenSigner(std::string(32, 'k')),
-                                                  clock.clock(), config)) {}
+  explicit Fixture(RoomServiceConfig config = {}) : service(new_service(config)) {}
+
+  // A service over this fixture's store, clock and executor: `service`, or a second one as
+  // after a restart.
+  std::unique_ptr<RoomServiceImpl> new_service(RoomServiceConfig config = {}) {
+    return std::make_unique<RoomServiceImpl>(io.get_executor(), store, catalog(),
+                                             TokenSigner(std::string(32, 'k')), clock.clock(),
+                                             config);
+  }
 
   // Runs every ready handler (pending timers stay pending).
   void drain() {
     do {
       io.restart();
     } while (io.poll() > 0);
+  }
+
+  void run_due_timers() {
+    service->run_due_timers();
+    drain();
+  }
+
+  void housekeeping() {
+    service->housekeeping();
+    drain();
   }
 
   v1::CreateRoomResponse create(std::vector<std::string> observers = {kObserver}) {
@@ -193,6 +208,13 @@ struct Fixture {
     drain();
   }
 
+  // Both partners consent (both must be attached: commands of a participant without a
+  // connection are dropped).
+  void consent_both() {
+    submit(a(), "ca", "consent {}");
+    submit(b(), "cb", "consent {}");
+  }
+
   std::uint64_t stored_events() const { return store->inner.event_count(room_id); }
 
   boost::asio::io_context io;
@@ -214,6 +236,24 @@ v1::CommandResult last_result(const FakeRecipient& r) {
 void approve_observer(Fixture& f) {
   f.submit(f.a(), "approve-a", R"(approve_observer { observer: "Dr. Kim" })");
   f.submit(f.b(), "approve-b", R"(approve_observer { observer: "Dr. Kim" })");
+}
+
+// The connections of everyone in a room.
+struct Everyone {
+  std::shared_ptr<FakeRecipient> a;
+  std::shared_ptr<FakeRecipient> b;
+  std::shared_ptr<FakeRecipient> o;
+};
+
+// In a created room (in CONSENT): attaches both partners, lets both approve the observer and
+// attaches the observer.
+Everyone attach_everyone(Fixture& f) {
+  Everyone everyone;
+  everyone.a = f.attach(f.a());
+  everyone.b = f.attach(f.b());
+  approve_observer(f);
+  everyone.o = f.attach(f.obs());
+  return everyone;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,10 +495,7 @@ TEST_CASE("an observer not approved by both partners is refused with 4503") {
 TEST_CASE("an observer whose approval is revoked is disconnected with 4503") {
   Fixture f;
   f.create();
-  auto a = f.attach(f.a());
-  f.attach(f.b());
-  approve_observer(f);
-  auto o = f.attach(f.obs());
+  const auto [a, b, o] = attach_everyone(f);
   CHECK_FALSE(o->closed.has_value());
   f.submit(f.a(), "revoke", R"(revoke_observer { observer: "Dr. Kim" })");
   CHECK(a->saw(v1::Event::kObserverRevoked));
@@ -478,8 +515,7 @@ TEST_CASE("erasures and consent revocations store their audit entries in the sam
   f.submit(f.a(), "revoke", R"(revoke_observer { observer: "Dr. Kim" })");
   REQUIRE(last_result(*a).accepted());
   f.store->fail_audit = false;
-  f.submit(f.a(), "ca", "consent {}");
-  f.submit(f.b(), "cb", "consent {}");
+  f.consent_both();
   f.submit(f.a(), "open", R"(open { topic: "chores" intention: "be heard" })");
   REQUIRE(last_result(*a).accepted());
   f.store->fail_audit = true;
@@ -543,10 +579,7 @@ TEST_CASE("erasures and consent revocations store their audit entries in the sam
 TEST_CASE("a private note reaches only its author") {
   Fixture f;
   f.create();
-  auto a = f.attach(f.a());
-  auto b = f.attach(f.b());
-  approve_observer(f);
-  auto o = f.attach(f.obs());
+  auto [a, b, o] = attach_everyone(f);
   f.submit(f.obs(), "j", "join {}");
   CHECK(b->saw(v1::Event::kObserverJoined));
   a->clear();
@@ -564,18 +597,15 @@ TEST_CASE("a pause ends by timer and the check-in reaches both partners") {
   f.create();
   auto a = f.attach(f.a());
   auto b = f.attach(f.b());
-  f.submit(f.a(), "ca", "consent {}");
-  f.submit(f.b(), "cb", "consent {}");
+  f.consent_both();
   f.submit(f.a(), "p", "pause {}");
   REQUIRE(last_result(*a).accepted());
   const auto before = f.stored_events();
   f.clock.advance(119'999);
-  f.service->run_due_timers();
-  f.drain();
+  f.run_due_timers();
   CHECK(f.stored_events() == before);
   f.clock.advance(1);
-  f.service->run_due_timers();
-  f.drain();
+  f.run_due_timers();
   CHECK(f.stored_events() == before + 1);
   CHECK(a->saw(v1::Event::kCheckInStarted));
   CHECK(b->saw(v1::Event::kCheckInStarted));
@@ -587,8 +617,7 @@ TEST_CASE("due timers run before the next command") {
   f.create();
   auto a = f.attach(f.a());
   f.attach(f.b());
-  f.submit(f.a(), "ca", "consent {}");
-  f.submit(f.b(), "cb", "consent {}");
+  f.consent_both();
   f.submit(f.a(), "p", "pause {}");
   f.clock.advance(120'000);
   f.submit(f.a(), "s", "signal { kind: LISTENING }");  // no run_due_timers call
@@ -603,15 +632,13 @@ TEST_CASE("timers that fell due while a room was not loaded run when it loads") 
   f.create();
   f.attach(f.a());
   f.attach(f.b());
-  f.submit(f.a(), "ca", "consent {}");
-  f.submit(f.b(), "cb", "consent {}");
+  f.consent_both();
   f.submit(f.a(), "p", "pause {}");
   const auto before = f.stored_events();
   f.clock.advance(600'000);
-  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
-                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  auto restarted = f.new_service();
   bool loaded = false;
-  restarted.get_view(f.a(), [&](Result<v1::GetRoomResponse> r) { loaded = r.value.has_value(); });
+  restarted->get_view(f.a(), [&](Result<v1::GetRoomResponse> r) { loaded = r.value.has_value(); });
   f.drain();
   REQUIRE(loaded);
   CHECK(f.stored_events() == before + 1);  // CheckInStarted, appended by the new service
@@ -719,21 +746,20 @@ TEST_CASE("a room is rebuilt from the store by a new service") {
   f.attach(f.a());
   f.submit(f.a(), "c1", "consent {}");
   // A second service over the same store, as after a restart.
-  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
-                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  auto restarted = f.new_service();
   auto recipient = std::make_shared<FakeRecipient>();
   v1::Hello hello;
   hello.set_room_epoch(1);
   hello.set_resume_after_seq(1);
   bool attached = false;
-  restarted.attach(f.a(), hello, recipient, [&](std::optional<CloseCode> c) { attached = !c; });
+  restarted->attach(f.a(), hello, recipient, [&](std::optional<CloseCode> c) { attached = !c; });
   f.drain();
   REQUIRE(attached);
   CHECK(recipient->items()[0].welcome().recovered());
   CHECK(recipient->items()[0].welcome().view().a_consented());
   REQUIRE(recipient->events().size() == 1);
   CHECK(recipient->events()[0].seq() == 2);
-  restarted.submit(f.a(), v1::Command(command("c1", "consent {}")));
+  restarted->submit(f.a(), v1::Command(command("c1", "consent {}")));
   f.drain();
   CHECK(last_result(*recipient).first_seq() == 2);  // the dedupe survived the restart
 }
@@ -772,8 +798,7 @@ RoomServiceConfig evicting() {
 void consent_and_leave(Fixture& f, const std::string& then = {}) {
   auto a = f.attach(f.a());
   auto b = f.attach(f.b());
-  f.submit(f.a(), "ca", "consent {}");
-  f.submit(f.b(), "cb", "consent {}");
+  f.consent_both();
   if (!then.empty()) f.submit(f.a(), "then", then);
   f.service->detach(f.a(), a.get());
   f.service->detach(f.b(), b.get());
@@ -785,12 +810,10 @@ TEST_CASE("a room without connections is unloaded after the idle time and reload
   f.create();
   consent_and_leave(f);
   f.clock.advance(kIdle - 1);
-  f.service->housekeeping();
-  f.drain();
+  f.housekeeping();
   CHECK(f.service->metrics().snapshot().rooms_loaded == 1);
   f.clock.advance(1);
-  f.service->housekeeping();
-  f.drain();
+  f.housekeeping();
   CHECK(f.service->metrics().snapshot().rooms_loaded == 0);
   CHECK(f.service->metrics().snapshot().rooms_evicted == 1);
 
@@ -816,8 +839,7 @@ TEST_CASE("a room with a connection stays loaded however long it is quiet") {
   f.create();
   auto a = f.attach(f.a());
   f.clock.advance(10 * kIdle);
-  f.service->housekeeping();
-  f.drain();
+  f.housekeeping();
   CHECK(f.service->metrics().snapshot().rooms_loaded == 1);
   CHECK(f.service->metrics().snapshot().rooms_evicted == 0);
 }
@@ -827,18 +849,15 @@ TEST_CASE("the timer of an unloaded room fires at its deadline: the room is load
   f.create();
   consent_and_leave(f, "pause {}");  // the pause ends 120 s after it began
   f.clock.advance(kIdle);
-  f.service->housekeeping();
-  f.drain();
+  f.housekeeping();
   REQUIRE(f.service->metrics().snapshot().rooms_loaded == 0);
   CHECK(f.service->scheduled_wakes() == 1);
   const auto before = f.stored_events();
   f.clock.advance(120'000 - kIdle - 1);
-  f.service->housekeeping();
-  f.drain();
+  f.housekeeping();
   CHECK(f.stored_events() == before);
   f.clock.advance(1);
-  f.service->housekeeping();
-  f.drain();
+  f.housekeeping();
   CHECK(f.stored_events() == before + 1);  // CheckInStarted{PAUSE_ENDED}
   CHECK(f.service->scheduled_wakes() == 0);
   auto a = f.attach(f.a());
@@ -852,19 +871,18 @@ TEST_CASE("after a restart the armed timers of stored rooms are found and fire")
   const std::string paused = f.room_id;
   const auto before = f.stored_events();
   f.create();  // a second room, with no timer armed
-  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
-                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  auto restarted = f.new_service();
   std::optional<std::size_t> examined;
-  restarted.recover_timers([&](std::size_t n) { examined = n; });
+  restarted->recover_timers([&](std::size_t n) { examined = n; });
   f.drain();
   REQUIRE(examined == 2u);
-  CHECK(restarted.scheduled_wakes() == 1);  // the pause's end
-  CHECK(restarted.metrics().snapshot().rooms_loaded == 0);
+  CHECK(restarted->scheduled_wakes() == 1);  // the pause's end
+  CHECK(restarted->metrics().snapshot().rooms_loaded == 0);
   f.clock.advance(120'000);
-  restarted.housekeeping();
+  restarted->housekeeping();
   f.drain();
-  CHECK(restarted.scheduled_wakes() == 0);
-  CHECK(restarted.metrics().snapshot().rooms_loaded == 1);  // the paused room, ticked
+  CHECK(restarted->scheduled_wakes() == 0);
+  CHECK(restarted->metrics().snapshot().rooms_loaded == 1);  // the paused room, ticked
   CHECK(f.store->inner.event_count(paused) == before + 1);
 }
 
@@ -874,9 +892,8 @@ TEST_CASE("a timer already due at a restart runs as soon as the stored rooms are
   consent_and_leave(f, "pause {}");
   const auto before = f.stored_events();
   f.clock.advance(10 * 60'000);  // the server was down past the pause's end
-  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
-                            TokenSigner(std::string(32, 'k')), f.clock.clock());
-  restarted.recover_timers();
+  auto restarted = f.new_service();
+  restarted->recover_timers();
   f.drain();
   CHECK(f.stored_events() == before + 1);
 }
@@ -912,21 +929,15 @@ std::vector<v1::TypingNotice> typing_notices(const FakeRecipient& r) {
   return out;
 }
 
-// A room in OPENING (A opens: A has a text action, B has none) with both partners and the
-// approved observer attached.
-struct TypingRoom {
-  Fixture f;
-  std::shared_ptr<FakeRecipient> a;
-  std::shared_ptr<FakeRecipient> b;
-  std::shared_ptr<FakeRecipient> o;
+// The fixture of the typing tests: a room in OPENING (A opens: A has a text action, B has
+// none) with both partners and the approved observer attached, their frames so far cleared.
+struct TypingRoom : Everyone {
+  Fixture room;  // not `f`: doctest names the test body f()
   TypingRoom() {
-    f.create();
-    a = f.attach(f.a());
-    b = f.attach(f.b());
-    approve_observer(f);
-    o = f.attach(f.obs());
-    f.submit(f.a(), "ca", R"(consent { terms { observers: "Dr. Kim" } })");
-    f.submit(f.b(), "cb", R"(consent { terms { observers: "Dr. Kim" } })");
+    room.create();
+    static_cast<Everyone&>(*this) = attach_everyone(room);
+    room.submit(room.a(), "ca", R"(consent { terms { observers: "Dr. Kim" } })");
+    room.submit(room.b(), "cb", R"(consent { terms { observers: "Dr. Kim" } })");
     REQUIRE(b->frames.back().view().phase() == v1::PHASE_OPENING);
     REQUIRE_FALSE(o->closed.has_value());
     a->clear();
@@ -934,17 +945,17 @@ struct TypingRoom {
     o->clear();
   }
   void typing(const Participant& p, bool typing) {
-    f.service->typing(p, typing);
-    f.drain();
+    room.service->typing(p, typing);
+    room.drain();
   }
 };
 
-TEST_CASE("a partner's typing reaches the other partner and the admitted observer, never the "
-          "sender, with no seq, no view and nothing stored") {
-  TypingRoom r;
-  const auto stored = r.f.stored_events();
-  r.typing(r.f.a(), true);
-  for (auto* other : {r.b.get(), r.o.get()}) {
+TEST_CASE_FIXTURE(TypingRoom,
+                  "a partner's typing reaches the other partner and the admitted observer, "
+                  "never the sender, with no seq, no view and nothing stored") {
+  const auto stored = room.stored_events();
+  typing(room.a(), true);
+  for (auto* other : {b.get(), o.get()}) {
     REQUIRE(other->frames.size() == 1);
     CHECK(other->frames[0].items_size() == 1);
     CHECK_FALSE(other->frames[0].has_view());
@@ -953,63 +964,63 @@ TEST_CASE("a partner's typing reaches the other partner and the admitted observe
     CHECK(notices[0].who().role() == v1::PARTNER_A);
     CHECK(notices[0].typing());
   }
-  CHECK(r.a->frames.empty());
-  CHECK(r.b->raw[0] == r.o->raw[0]);  // encoded once
-  r.typing(r.f.a(), false);
-  REQUIRE(typing_notices(*r.b).size() == 2);
-  CHECK_FALSE(typing_notices(*r.b)[1].typing());
-  CHECK(r.f.stored_events() == stored);
+  CHECK(a->frames.empty());
+  CHECK(b->raw[0] == o->raw[0]);  // encoded once
+  typing(room.a(), false);
+  REQUIRE(typing_notices(*b).size() == 2);
+  CHECK_FALSE(typing_notices(*b)[1].typing());
+  CHECK(room.stored_events() == stored);
 
   // A later connection replays the stored history: no typing in it.
-  auto again = r.f.attach(r.f.b());
+  auto again = room.attach(room.b());
   CHECK(typing_notices(*again).empty());
 }
 
-TEST_CASE("typing is relayed at most once per second per partner; the excess is dropped") {
-  TypingRoom r;
-  for (int i = 0; i < 50; ++i) r.typing(r.f.a(), true);
-  CHECK(typing_notices(*r.b).size() == 1);
-  r.f.clock.advance(999);
-  r.typing(r.f.a(), true);
-  CHECK(typing_notices(*r.b).size() == 1);
-  r.f.clock.advance(1);
-  r.typing(r.f.a(), true);
-  CHECK(typing_notices(*r.b).size() == 2);
+TEST_CASE_FIXTURE(TypingRoom,
+                  "typing is relayed at most once per second per partner; the excess is dropped") {
+  for (int i = 0; i < 50; ++i) typing(room.a(), true);
+  CHECK(typing_notices(*b).size() == 1);
+  room.clock.advance(999);
+  typing(room.a(), true);
+  CHECK(typing_notices(*b).size() == 1);
+  room.clock.advance(1);
+  typing(room.a(), true);
+  CHECK(typing_notices(*b).size() == 2);
   // Stopping is relayed once, only after a relayed start: flipping cannot flood either.
-  r.typing(r.f.a(), false);
-  r.typing(r.f.a(), false);
-  r.typing(r.f.a(), true);  // within the second: dropped
-  r.typing(r.f.a(), false);
-  CHECK(typing_notices(*r.b).size() == 3);
+  typing(room.a(), false);
+  typing(room.a(), false);
+  typing(room.a(), true);  // within the second: dropped
+  typing(room.a(), false);
+  CHECK(typing_notices(*b).size() == 3);
 }
 
-TEST_CASE("typing is dropped while the partner's view offers no text action, and from "
-          "observers") {
-  TypingRoom r;
-  r.typing(r.f.b(), true);  // OPENING: partner A opens; B has nothing to type
-  r.typing(r.f.b(), false);
-  r.typing(r.f.obs(), true);
-  CHECK(r.a->frames.empty());
-  CHECK(r.b->frames.empty());
-  CHECK(r.o->frames.empty());
+TEST_CASE_FIXTURE(TypingRoom,
+                  "typing is dropped while the partner's view offers no text action, and from "
+                  "observers") {
+  typing(room.b(), true);  // OPENING: partner A opens; B has nothing to type
+  typing(room.b(), false);
+  typing(room.obs(), true);
+  CHECK(a->frames.empty());
+  CHECK(b->frames.empty());
+  CHECK(o->frames.empty());
   // Once A opened, B (the listener while A speaks) still has no text to type; A (speaking) does.
-  r.f.submit(r.f.a(), "open", R"(open { intention: "to understand each other" topic: "Weekends" })");
-  REQUIRE(last_result(*r.a).accepted());
-  REQUIRE(r.b->frames.back().view().phase() == v1::PHASE_SPEAKING);
-  r.a->clear();
-  r.typing(r.f.b(), true);
-  CHECK(r.a->frames.empty());
-  r.typing(r.f.a(), true);
-  CHECK(typing_notices(*r.b).size() == 1);
+  room.submit(room.a(), "open",
+              R"(open { intention: "to understand each other" topic: "Weekends" })");
+  REQUIRE(last_result(*a).accepted());
+  REQUIRE(b->frames.back().view().phase() == v1::PHASE_SPEAKING);
+  a->clear();
+  typing(room.b(), true);
+  CHECK(a->frames.empty());
+  typing(room.a(), true);
+  CHECK(typing_notices(*b).size() == 1);
 }
 
-TEST_CASE("typing of a participant without a connection is dropped") {
-  TypingRoom r;
-  r.f.service->detach(r.f.a(), r.a.get());
-  r.f.drain();
-  r.b->clear();
-  r.typing(r.f.a(), true);
-  CHECK(typing_notices(*r.b).empty());
+TEST_CASE_FIXTURE(TypingRoom, "typing of a participant without a connection is dropped") {
+  room.service->detach(room.a(), a.get());
+  room.drain();
+  b->clear();
+  typing(room.a(), true);
+  CHECK(typing_notices(*b).empty());
 }
 
 }  // namespace

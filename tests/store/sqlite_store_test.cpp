@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <future>
 #include <map>
 #include <chrono>
@@ -77,6 +78,10 @@ class Completions {
     }
     cv_.notify_all();
   }
+  // A completion that records here (this object must outlive the call).
+  StoreDone done() {
+    return [this](std::optional<StoreError> e) { record(std::move(e)); };
+  }
   std::size_t wait() {  // returns the number of failures
     std::unique_lock lock(mutex_);
     REQUIRE(cv_.wait_for(lock, kWaitLimit, [&] { return done_ >= expected_; }));
@@ -91,6 +96,28 @@ class Completions {
   std::size_t failures_ = 0;
 };
 
+// Holds the store's writer in the completion of a first append (after its commit) until
+// release(): the writes submitted meanwhile queue up, as they do under load while a commit's
+// fsync is running. The first completion is recorded in `completions`. Call release() before
+// this object goes away.
+class HeldWriter {
+ public:
+  // Returns once the writer is held (bounded).
+  HeldWriter(Store& store, AppendRequest first, Completions& completions) {
+    store.append(std::move(first), [this, &completions](std::optional<StoreError> e) {
+      in_callback_.open();
+      release_.wait();
+      completions.record(std::move(e));
+    });
+    in_callback_.wait();
+  }
+  void release() { release_.open(); }
+
+ private:
+  Gate in_callback_;
+  Gate release_;
+};
+
 // A room with enough content to span several database pages.
 void write_conversation(Store& store, const std::string& room, std::uint64_t count) {
   REQUIRE_FALSE(append(store, room, 0, {event(1, "opening words of " + room)}));
@@ -100,6 +127,35 @@ void write_conversation(Store& store, const std::string& room, std::uint64_t cou
                          {event(seq, "turn " + std::to_string(seq) + std::string(200, '.'))},
                          RecordedResult{{room, "A", id}, accepted(id, seq, seq)}));
   }
+}
+
+// The seal a clean close leaves beside the database file (sqlite_schema.h).
+path seal_file(const path& dir) {
+  path seal = db_file(dir);
+  seal += ".seal";
+  return seal;
+}
+
+// Opens a store on `dir`, lets `fill` write to it and closes it cleanly (which seals the file).
+void write_and_close(const path& dir, const std::function<void(SqliteStore&)>& fill) {
+  auto store = open_store(dir);
+  fill(*store);
+}
+
+// The files of a running store as a crash leaves them: room "r" with 80 events closed cleanly
+// in `dir`, reopened, an 81st event committed (in the WAL), and every file of `dir` copied to
+// `crashed` while that store still runs. Returns the seal of the clean close.
+std::string copy_left_by_crash(const path& dir, const path& crashed) {
+  auto store = open_store(dir);
+  write_conversation(*store, "r", 80);
+  store->close();
+  std::string seal = read_file(seal_file(dir));
+  store = open_store(dir);
+  REQUIRE_FALSE(append(*store, "r", 80, events(81, 1)));
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::filesystem::copy_file(entry.path(), crashed / entry.path().filename());
+  }
+  return seal;
 }
 
 TEST_CASE("committed events and command results survive close and reopen") {
@@ -141,18 +197,8 @@ TEST_CASE("group commit puts every append waiting at that moment into one transa
   constexpr std::size_t kThreads = 4;
   constexpr std::size_t kPerThread = 25;
   constexpr std::size_t kWaiting = kThreads * kPerThread;
-  Gate in_callback;
-  Gate all_submitted;
   Completions completions(kWaiting + 1);
-  // The writer runs completions after the commit; holding it in the first one lets the other
-  // appends pile up, as they do under load while a commit's fsync is running.
-  store->append(AppendRequest{"first", 0, {event(1)}, std::nullopt},
-                [&](std::optional<StoreError> e) {
-                  in_callback.open();
-                  all_submitted.wait();
-                  completions.record(std::move(e));
-                });
-  in_callback.wait();
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt}, completions);
   std::atomic<std::size_t> submitted{0};
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < kThreads; ++t) {
@@ -160,8 +206,8 @@ TEST_CASE("group commit puts every append waiting at that moment into one transa
       for (std::size_t i = 0; i < kPerThread; ++i) {
         const std::string room = "room-" + std::to_string(t) + "-" + std::to_string(i);
         store->append(AppendRequest{room, 0, {event(1, "text")}, std::nullopt},
-                      [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
-        if (++submitted == kWaiting) all_submitted.open();
+                      completions.done());
+        if (++submitted == kWaiting) held.release();
       }
     });
   }
@@ -177,21 +223,13 @@ TEST_CASE("group commit puts every append waiting at that moment into one transa
 TEST_CASE("a group commit is capped at max_batch appends per transaction") {
   TempDir dir;
   auto store = open_store(dir.path(), SqliteStoreOptions{.max_batch = 10});
-  Gate in_callback;
-  Gate submitted;
   Completions completions(31);
-  store->append(AppendRequest{"first", 0, {event(1)}, std::nullopt},
-                [&](std::optional<StoreError> e) {
-                  in_callback.open();
-                  submitted.wait();
-                  completions.record(std::move(e));
-                });
-  in_callback.wait();
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt}, completions);
   for (int i = 0; i < 30; ++i) {
     store->append(AppendRequest{"r" + std::to_string(i), 0, {event(1)}, std::nullopt},
-                  [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+                  completions.done());
   }
-  submitted.open();
+  held.release();
   CHECK(completions.wait() == 0);
   CHECK(store->stats().commits == 4);
   CHECK(store->stats().largest_batch == 10);
@@ -200,29 +238,18 @@ TEST_CASE("a group commit is capped at max_batch appends per transaction") {
 TEST_CASE("audit appends waiting with appends share their group commit, in order") {
   TempDir dir;
   auto store = open_store(dir.path());
-  Gate in_callback;
-  Gate submitted;
   Completions completions(4);
-  store->append(AppendRequest{"first", 0, {event(1)}, std::nullopt},
-                [&](std::optional<StoreError> e) {
-                  in_callback.open();
-                  submitted.wait();
-                  completions.record(std::move(e));
-                });
-  in_callback.wait();
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt}, completions);
   const auto entry = [](v1::AuditKind kind, std::int64_t at_ms) {
     v1::AuditEntry e;
     e.set_kind(kind);
     e.set_at_ms(at_ms);
     return e;
   };
-  store->append(AppendRequest{"r", 0, {event(1)}, std::nullopt},
-                [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
-  store->append_audit("r", {entry(v1::AUDIT_PARTICIPANT_CONNECTED, 5)},
-                      [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
-  store->append_audit("r", {entry(v1::AUDIT_PARTICIPANT_DISCONNECTED, 6)},
-                      [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
-  submitted.open();
+  store->append(AppendRequest{"r", 0, {event(1)}, std::nullopt}, completions.done());
+  store->append_audit("r", {entry(v1::AUDIT_PARTICIPANT_CONNECTED, 5)}, completions.done());
+  store->append_audit("r", {entry(v1::AUDIT_PARTICIPANT_DISCONNECTED, 6)}, completions.done());
+  held.release();
   CHECK(completions.wait() == 0);
   CHECK(store->stats().commits == 2);  // the first append, then the append and both audits
   CHECK(store->stats().appends_committed == 2);
@@ -557,23 +584,15 @@ TEST_CASE("a SQLite file of another application is refused at open") {
 TEST_CASE("writes over the pending limit are refused with UNAVAILABLE and the rest complete") {
   TempDir dir;
   auto store = open_store(dir.path(), SqliteStoreOptions{.max_pending_writes = 2});
-  Gate in_callback;
-  Gate release;
   Completions completions(3);
-  store->append(AppendRequest{"first", 0, {event(1)}, std::nullopt},
-                [&](std::optional<StoreError> e) {
-                  in_callback.open();
-                  release.wait();
-                  completions.record(std::move(e));
-                });
-  in_callback.wait();  // the writer is busy and its queue is empty
+  // The writer is busy and its queue is empty.
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt}, completions);
   for (const char* room : {"a", "b"}) {
-    store->append(AppendRequest{room, 0, {event(1)}, std::nullopt},
-                  [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+    store->append(AppendRequest{room, 0, {event(1)}, std::nullopt}, completions.done());
   }
   CHECK(append(*store, "c", 0, events(1, 1))->code == StoreErrorCode::kUnavailable);
   CHECK(store->stats().pending_writes == 2);
-  release.open();
+  held.release();
   CHECK(completions.wait() == 0);
   CHECK(store->stats().writes_refused == 1);
 }
@@ -603,19 +622,12 @@ TEST_CASE("reads are not blocked by a busy writer and see only committed appends
   TempDir dir;
   auto store = open_store(dir.path());
   REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
-  Gate in_callback;
-  Gate release;
   Completions completions(2);
-  store->append(AppendRequest{"r", 1, {event(2)}, std::nullopt}, [&](std::optional<StoreError> e) {
-    in_callback.open();
-    release.wait();
-    completions.record(std::move(e));
-  });
-  in_callback.wait();  // seq 2 is committed; the writer is held
-  store->append(AppendRequest{"r", 2, {event(3)}, std::nullopt},
-                [&](std::optional<StoreError> e) { completions.record(std::move(e)); });
+  // Seq 2 is committed; the writer is held.
+  HeldWriter held(*store, AppendRequest{"r", 1, {event(2)}, std::nullopt}, completions);
+  store->append(AppendRequest{"r", 2, {event(3)}, std::nullopt}, completions.done());
   CHECK(load(*store, "r").events.size() == 2);  // seq 3 is queued, not committed
-  release.open();
+  held.release();
   CHECK(completions.wait() == 0);
   CHECK(load(*store, "r").events.size() == 3);
 }
@@ -712,17 +724,7 @@ TEST_CASE("every acknowledged append survives kill -9 of the writing process") {
 TEST_CASE("a truncated database file beside a WAL left by a crash is refused at open") {
   TempDir dir;
   TempDir crashed;
-  {
-    auto store = open_store(dir.path());
-    write_conversation(*store, "r", 80);
-    store->close();
-    store = open_store(dir.path());
-    REQUIRE_FALSE(append(*store, "r", 80, events(81, 1)));
-    // A copy of the files of a running store, as a crash leaves them.
-    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-      std::filesystem::copy_file(entry.path(), crashed.path() / entry.path().filename());
-    }
-  }
+  copy_left_by_crash(dir.path(), crashed.path());
   const path file = db_file(crashed.path());
   REQUIRE(std::filesystem::file_size(crashed.path() / "mend.db-wal") > 0);
   SUBCASE("whole, it opens") {
@@ -740,19 +742,12 @@ TEST_CASE("a truncated database file beside a WAL left by a crash is refused at 
 
 // --- The seal of a clean close (sqlite_schema.h): start-up without a second quick_check.
 
-path seal_file(const path& dir) {
-  path seal = db_file(dir);
-  seal += ".seal";
-  return seal;
-}
-
 TEST_CASE("a cleanly closed database opens on its seal without a second integrity check") {
   TempDir dir;
-  {
-    auto store = open_store(dir.path());
-    write_conversation(*store, "r", 40);
-    CHECK_FALSE(store->stats().integrity_from_seal);  // a new database: checked whole
-  }
+  write_and_close(dir.path(), [](SqliteStore& store) {
+    write_conversation(store, "r", 40);
+    CHECK_FALSE(store.stats().integrity_from_seal);  // a new database: checked whole
+  });
   REQUIRE(std::filesystem::exists(seal_file(dir.path())));
   auto store = open_store(dir.path());
   CHECK(store->stats().integrity_from_seal);
@@ -764,10 +759,9 @@ TEST_CASE("a cleanly closed database opens on its seal without a second integrit
 
 TEST_CASE("one changed byte after a clean close brings the whole integrity check back") {
   TempDir dir;
-  {
-    auto store = open_store(dir.path());
-    REQUIRE_FALSE(append(*store, "r", 0, {event(1, std::string(300, 'x'))}));
-  }
+  write_and_close(dir.path(), [](SqliteStore& store) {
+    REQUIRE_FALSE(append(store, "r", 0, {event(1, std::string(300, 'x'))}));
+  });
   REQUIRE(std::filesystem::exists(seal_file(dir.path())));
   const path file = db_file(dir.path());
   // Inside a ciphertext: quick_check passes, the load finds it (AES-GCM).
@@ -784,10 +778,7 @@ TEST_CASE("one changed byte after a clean close brings the whole integrity check
 
 TEST_CASE("a b-tree page damaged after a clean close is refused although a seal is there") {
   TempDir dir;
-  {
-    auto store = open_store(dir.path());
-    write_conversation(*store, "r", 80);
-  }
+  write_and_close(dir.path(), [](SqliteStore& store) { write_conversation(store, "r", 80); });
   REQUIRE(std::filesystem::exists(seal_file(dir.path())));
   const path file = db_file(dir.path());
   std::string bytes = read_file(file);
@@ -801,20 +792,10 @@ TEST_CASE("a b-tree page damaged after a clean close is refused although a seal 
 TEST_CASE("a seal does not vouch for a file with a WAL left by a crash beside it") {
   TempDir dir;
   TempDir crashed;
-  {
-    auto store = open_store(dir.path());
-    write_conversation(*store, "r", 80);
-    store->close();
-    const std::string seal = read_file(seal_file(dir.path()));
-    store = open_store(dir.path());
-    REQUIRE_FALSE(append(*store, "r", 80, events(81, 1)));
-    // A copy of the files of a running store, as a crash leaves them, with the old seal:
-    // the file itself may still be byte for byte the sealed one (the new pages are in the WAL).
-    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-      std::filesystem::copy_file(entry.path(), crashed.path() / entry.path().filename());
-    }
-    write_file(seal_file(crashed.path()), seal);
-  }
+  // With the old seal: the file itself may still be byte for byte the sealed one (the new
+  // pages are in the WAL).
+  const std::string seal = copy_left_by_crash(dir.path(), crashed.path());
+  write_file(seal_file(crashed.path()), seal);
   REQUIRE(std::filesystem::file_size(crashed.path() / "mend.db-wal") > 0);
   auto store = open_store(crashed.path());
   CHECK_FALSE(store->stats().integrity_from_seal);
@@ -824,14 +805,8 @@ TEST_CASE("a seal does not vouch for a file with a WAL left by a crash beside it
 TEST_CASE("a malformed or foreign seal is ignored: the whole check runs") {
   TempDir dir;
   TempDir other;
-  {
-    auto store = open_store(dir.path());
-    write_conversation(*store, "r", 10);
-  }
-  {
-    auto store = open_store(other.path());
-    write_conversation(*store, "s", 12);
-  }
+  write_and_close(dir.path(), [](SqliteStore& store) { write_conversation(store, "r", 10); });
+  write_and_close(other.path(), [](SqliteStore& store) { write_conversation(store, "s", 12); });
   SUBCASE("malformed") { write_file(seal_file(dir.path()), "mend-seal 1 xxh3-128 nonsense\n"); }
   SUBCASE("another database's seal") {
     write_file(seal_file(dir.path()), read_file(seal_file(other.path())));

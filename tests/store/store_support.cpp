@@ -1,7 +1,5 @@
 #include "store_support.h"
 
-#include <stdlib.h>
-
 #include <chrono>
 #include <fstream>
 #include <future>
@@ -28,17 +26,6 @@ T wait_for(Call call) {
 }
 
 }  // namespace
-
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "mend-store-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 v1::Event event(std::uint64_t seq, const std::string& text) {
   v1::Event e;

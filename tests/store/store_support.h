@@ -10,21 +10,12 @@
 #include <vector>
 
 #include "server/store/store.h"
+#include "tests/common/temp_dir.h"
 
 namespace mend::store::testing {
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// A fresh temporary directory (tests/common/temp_dir.h).
+using mend::testing::TempDir;
 
 // An event of `seq` at a fixed time; with text: a Shared by partner A, else a FloorPassed.
 v1::Event event(std::uint64_t seq, const std::string& text = {});

@@ -1,14 +1,13 @@
-// Test helpers for template tests: a temporary directory removed at scope exit, file
-// writing, and the path of the shipped templates.
+// Test helpers for template tests: a temporary directory to write templates into, and the path
+// of the shipped templates.
 #pragma once
 
-#include <unistd.h>
-
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
+
+#include "tests/common/temp_dir.h"
 
 namespace mend::test {
 
@@ -16,29 +15,14 @@ inline std::filesystem::path shipped_templates_dir() {
   return std::filesystem::path(MEND_SOURCE_DIR) / "server" / "templates";
 }
 
-// A fresh directory under the system temp directory, unique per process and instance,
-// removed with everything in it when this object goes out of scope.
-class TempDir {
+// A TempDir (tests/common/temp_dir.h) that template tests write template files into.
+class TemplateDir : public mend::testing::TempDir {
  public:
-  explicit TempDir(std::string_view label) {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("mend-" + std::string(label) + "-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+  using TempDir::TempDir;
 
-  const std::filesystem::path& path() const { return path_; }
-
+  // Writes `text` to the file `file_name` in this directory; its path.
   std::filesystem::path write(const std::string& file_name, std::string_view text) const {
-    const std::filesystem::path file = path_ / file_name;
+    const std::filesystem::path file = path() / file_name;
     std::ofstream out(file, std::ios::binary);
     out << text;
     return file;
@@ -48,13 +32,10 @@ class TempDir {
   void copy_shipped() const {
     for (const auto& entry : std::filesystem::directory_iterator(shipped_templates_dir())) {
       if (entry.path().extension() == ".textpb") {
-        std::filesystem::copy_file(entry.path(), path_ / entry.path().filename());
+        std::filesystem::copy_file(entry.path(), path() / entry.path().filename());
       }
     }
   }
-
- private:
-  std::filesystem::path path_;
 };
 
 // A sixth template, unknown to the code: two stages, a both-partner mirror round with

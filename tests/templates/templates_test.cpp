@@ -15,7 +15,7 @@ namespace {
 
 using mend::engine::TemplateCatalog;
 using mend::engine::TemplateError;
-using mend::test::TempDir;
+using mend::test::TemplateDir;
 
 const std::vector<std::string> kShipped = {"aftermath-of-a-fight", "dreams-within-conflict",
                                            "imago-dialogue", "speaker-listener",
@@ -67,7 +67,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 // errors (which must not be empty).
 std::vector<TemplateError> load_errors(const std::string& text,
                                        const std::string& file_name = "tiny.textpb") {
-  TempDir dir("tmpl");
+  TemplateDir dir("tmpl");
   dir.write(file_name, text);
   TemplateCatalog::LoadResult result = TemplateCatalog::load(dir.path());
   CHECK_FALSE(result.catalog.has_value());
@@ -94,7 +94,7 @@ void check_one_error(const std::vector<TemplateError>& errors, int line, const s
 }  // namespace
 
 TEST_CASE("the small template used by these tests is valid") {
-  TempDir dir("tiny");
+  TemplateDir dir("tiny");
   dir.write("tiny.textpb", kTiny);
   const TemplateCatalog::LoadResult result = TemplateCatalog::load(dir.path());
   for (const TemplateError& e : result.errors) FAIL(e.to_string());
@@ -198,7 +198,7 @@ TEST_CASE("an unknown template name is not found") {
 }
 
 TEST_CASE("a sixth template file loads with no code change") {
-  TempDir dir("sixth");
+  TemplateDir dir("sixth");
   dir.copy_shipped();
   dir.write("gratitude-and-wish.textpb", mend::test::kSixthTemplate);
   const TemplateCatalog::LoadResult result = TemplateCatalog::load(dir.path());
@@ -364,7 +364,7 @@ TEST_CASE("a chunk limit above 16000 characters is rejected") {
 }
 
 TEST_CASE("a chunk limit of exactly 16000 characters is accepted") {
-  TempDir dir("chunk");
+  TemplateDir dir("chunk");
   dir.write("tiny.textpb", replaced(kTiny, "  mirror_each_chunk: true\n",
                                     "  mirror_each_chunk: true\n  chunk_max_chars: 16000\n"));
   CHECK(TemplateCatalog::load(dir.path()).errors.empty());
@@ -473,7 +473,7 @@ TEST_CASE("every broken rule of a file is reported, in field order") {
 // --- Catalog ----------------------------------------------------------------------------------
 
 TEST_CASE("one invalid file fails the whole catalog and is named") {
-  TempDir dir("mixed");
+  TemplateDir dir("mixed");
   dir.copy_shipped();
   dir.write("tiny.textpb", replaced(kTiny, "opener: PARTNER_A", "opener: ROLE_UNSPECIFIED"));
   const TemplateCatalog::LoadResult result = TemplateCatalog::load(dir.path());
@@ -485,7 +485,7 @@ TEST_CASE("one invalid file fails the whole catalog and is named") {
 }
 
 TEST_CASE("files that are not *.textpb are ignored") {
-  TempDir dir("other-files");
+  TemplateDir dir("other-files");
   dir.write("tiny.textpb", kTiny);
   dir.write("README.md", "not a template");
   dir.write("tiny.textpb.bak", "garbage {");
@@ -496,7 +496,7 @@ TEST_CASE("files that are not *.textpb are ignored") {
 }
 
 TEST_CASE("an empty or missing templates directory is an error naming it") {
-  TempDir dir("empty");
+  TemplateDir dir("empty");
   const TemplateCatalog::LoadResult empty = TemplateCatalog::load(dir.path());
   CHECK_FALSE(empty.catalog.has_value());
   REQUIRE(empty.errors.size() == 1);

@@ -695,7 +695,7 @@ TEST_CASE("dreams-within-conflict walks end to end: 15-minute roles, dream quest
 }
 
 TEST_CASE("a sixth template from a temporary file walks end to end with no code change") {
-  mend::test::TempDir dir("walk-sixth");
+  mend::test::TemplateDir dir("walk-sixth");
   dir.copy_shipped();
   dir.write("gratitude-and-wish.textpb", mend::test::kSixthTemplate);
   const engine::TemplateCatalog::LoadResult result = engine::TemplateCatalog::load(dir.path());
