@@ -247,7 +247,9 @@ struct SqliteStore::Impl {
   std::optional<StoreError> create_room(const AppendRequest& request,
                                         std::map<std::string, crypto::Key>& new_keys);
   std::optional<StoreError> insert_events(const AppendRequest& request, const crypto::Key& key);
-  std::optional<StoreError> insert_result(const RecordedResult& recorded, const crypto::Key& key);
+  // `lookup`: result_lookup(key, recorded.key), computed once by the caller.
+  std::optional<StoreError> insert_result(const RecordedResult& recorded, const crypto::Key& key,
+                                          const std::string& lookup);
   std::optional<RoomRow> writer_room(const std::string& room_id);
   std::optional<crypto::Key> writer_key(const std::string& room_id,
                                         const std::map<std::string, crypto::Key>& new_keys,
@@ -442,9 +444,9 @@ std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& 
 }
 
 std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult& recorded,
-                                                           const crypto::Key& key) {
+                                                           const crypto::Key& key,
+                                                           const std::string& lookup) {
   const std::string& room_id = recorded.key.room_id;
-  const std::string lookup = result_lookup(key, recorded.key);
   auto sealed =
       crypto::seal(key, recorded.result.SerializeAsString(), result_aad(room_id, lookup));
   if (!sealed) {
@@ -480,18 +482,20 @@ std::optional<StoreError> SqliteStore::Impl::apply_append(
   std::optional<StoreError> failure;
   const std::optional<crypto::Key> key = writer_key(request.room_id, new_keys, failure);
   if (!key) return failure;
+  std::string lookup;
   if (request.result) {
+    lookup = result_lookup(*key, request.result->key);
     Statement& s = writer->select_result;
     ResetGuard reset(s);
     s.bind_text(1, request.room_id);
-    s.bind_blob(2, result_lookup(*key, request.result->key));
+    s.bind_blob(2, lookup);
     const int rc = s.step();
     if (rc == SQLITE_ROW) return error(StoreErrorCode::kConflict, "command already recorded");
     if (rc != SQLITE_DONE) return batch_failure = sql_error(*writer->db, rc, "cannot read results");
   }
   if (auto failed = insert_events(request, *key)) return failed;
   if (request.result) {
-    if (auto failed = insert_result(*request.result, *key)) return failed;
+    if (auto failed = insert_result(*request.result, *key, lookup)) return failed;
   }
   if (!insert_audit(request.room_id, request.audit)) return batch_failure;
   return std::nullopt;

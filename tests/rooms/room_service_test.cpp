@@ -71,6 +71,11 @@ class HeldStore final : public store::Store {
  public:
   void append(store::AppendRequest request, store::AppendDone done) override {
     if (fail) return done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
+    if (commit_then_fail) {  // an I/O error whose commit reached the disk anyway
+      return inner.append(std::move(request), [done = std::move(done)](auto) {
+        done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
+      });
+    }
     if (!hold) return inner.append(std::move(request), std::move(done));
     held.emplace_back(std::move(request), std::move(done));
   }
@@ -78,6 +83,7 @@ class HeldStore final : public store::Store {
     inner.load(std::move(room_id), after_seq, std::move(done));
   }
   void find_result(store::CommandKey key, store::FindDone done) override {
+    ++finds;
     inner.find_result(std::move(key), std::move(done));
   }
   void list_rooms(store::ListRoomsDone done) override { inner.list_rooms(std::move(done)); }
@@ -114,6 +120,8 @@ class HeldStore final : public store::Store {
   store::MemoryStore inner;
   bool hold = false;
   bool fail = false;
+  bool commit_then_fail = false;
+  std::size_t finds = 0;  // find_result calls (dedupe reads)
   bool fail_audit = false;  // separate audit appends fail (entries committed with a change don't)
   std::vector<std::pair<store::AppendRequest, store::AppendDone>> held;
 };
@@ -397,6 +405,55 @@ TEST_CASE("a retried command_id gets the original result and is applied once") {
   CHECK(last_result(*again).first_seq() == 2);
   CHECK(f.stored_events() == 2);
   CHECK(f.service->metrics().snapshot().commands_deduplicated == 2);
+}
+
+TEST_CASE("a room created by this server reads the store only for command_ids it recorded") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  f.submit(f.b(), "c1", "signal { kind: LISTENING }");  // another participant's own c1
+  f.submit(f.a(), "c2", "signal { kind: OVERWHELMED }");
+  CHECK(f.store->finds == 0);
+  CHECK(f.stored_events() == 4);
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  CHECK(f.store->finds == 1);
+  CHECK(last_result(*a).first_seq() == 2);
+  CHECK(f.stored_events() == 4);
+}
+
+TEST_CASE("a room loaded from the store reads it for every command's dedupe") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
+                            TokenSigner(std::string(32, 'k')), f.clock.clock());
+  auto recipient = std::make_shared<FakeRecipient>();
+  v1::Hello hello;
+  hello.set_room_epoch(1);
+  restarted.attach(f.a(), hello, recipient, [](std::optional<CloseCode>) {});
+  f.drain();
+  restarted.submit(f.a(), command("c2", "signal { kind: LISTENING }"));
+  f.drain();
+  CHECK(f.store->finds == 1);  // it cannot know what was recorded before it loaded
+  CHECK(last_result(*recipient).first_seq() == 3);
+}
+
+TEST_CASE("after an append with an unknown outcome the room reads the store for dedupe") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.store->commit_then_fail = true;
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  CHECK(last_result(*a).rejection().code() == v1::UNAVAILABLE);
+  f.store->commit_then_fail = false;
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");  // stored after all: its result
+  CHECK(f.store->finds == 1);
+  CHECK(last_result(*a).accepted());
+  CHECK(last_result(*a).first_seq() == 2);
+  CHECK(f.stored_events() == 2);
 }
 
 TEST_CASE("a command_id must be 1 to 64 bytes") {
