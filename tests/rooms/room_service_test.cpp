@@ -203,6 +203,25 @@ struct Fixture {
 
   std::uint64_t stored_events() const { return store->inner.event_count(room_id); }
 
+  // A second service over the same store, as after a restart.
+  std::unique_ptr<RoomServiceImpl> restart() {
+    return std::make_unique<RoomServiceImpl>(io.get_executor(), store, catalog(),
+                                             TokenSigner(std::string(32, 'k')), clock.clock());
+  }
+  // Attaches `p` to `other` (a restarted service), resuming after `resume_after`.
+  std::shared_ptr<FakeRecipient> attach_to(RoomService& other, const Participant& p,
+                                           std::uint64_t resume_after) {
+    auto recipient = std::make_shared<FakeRecipient>();
+    v1::Hello hello;
+    hello.set_room_epoch(1);
+    hello.set_resume_after_seq(resume_after);
+    bool attached = false;
+    other.attach(p, hello, recipient, [&](std::optional<CloseCode> c) { attached = !c; });
+    drain();
+    REQUIRE(attached);
+    return recipient;
+  }
+
   boost::asio::io_context io;
   ManualClock clock{kStart};
   std::shared_ptr<HeldStore> store = std::make_shared<HeldStore>();
@@ -428,14 +447,9 @@ TEST_CASE("a room loaded from the store reads it for every command's dedupe") {
   f.create();
   f.attach(f.a());
   f.submit(f.a(), "c1", "signal { kind: LISTENING }");
-  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
-                            TokenSigner(std::string(32, 'k')), f.clock.clock());
-  auto recipient = std::make_shared<FakeRecipient>();
-  v1::Hello hello;
-  hello.set_room_epoch(1);
-  restarted.attach(f.a(), hello, recipient, [](std::optional<CloseCode>) {});
-  f.drain();
-  restarted.submit(f.a(), command("c2", "signal { kind: LISTENING }"));
+  auto restarted = f.restart();
+  auto recipient = f.attach_to(*restarted, f.a(), 0);
+  restarted->submit(f.a(), command("c2", "signal { kind: LISTENING }"));
   f.drain();
   CHECK(f.store->finds == 1);  // it cannot know what was recorded before it loaded
   CHECK(last_result(*recipient).first_seq() == 3);
@@ -775,22 +789,13 @@ TEST_CASE("a room is rebuilt from the store by a new service") {
   f.create();
   f.attach(f.a());
   f.submit(f.a(), "c1", "consent {}");
-  // A second service over the same store, as after a restart.
-  RoomServiceImpl restarted(f.io.get_executor(), f.store, catalog(),
-                            TokenSigner(std::string(32, 'k')), f.clock.clock());
-  auto recipient = std::make_shared<FakeRecipient>();
-  v1::Hello hello;
-  hello.set_room_epoch(1);
-  hello.set_resume_after_seq(1);
-  bool attached = false;
-  restarted.attach(f.a(), hello, recipient, [&](std::optional<CloseCode> c) { attached = !c; });
-  f.drain();
-  REQUIRE(attached);
+  auto restarted = f.restart();
+  auto recipient = f.attach_to(*restarted, f.a(), 1);
   CHECK(recipient->items()[0].welcome().recovered());
   CHECK(recipient->items()[0].welcome().view().a_consented());
   REQUIRE(recipient->events().size() == 1);
   CHECK(recipient->events()[0].seq() == 2);
-  restarted.submit(f.a(), v1::Command(command("c1", "consent {}")));
+  restarted->submit(f.a(), v1::Command(command("c1", "consent {}")));
   f.drain();
   CHECK(last_result(*recipient).first_seq() == 2);  // the dedupe survived the restart
 }
