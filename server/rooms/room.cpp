@@ -86,6 +86,7 @@ void Room::load() {
 
 void Room::start_created(v1::Event created) {
   asio::post(strand_, [self = shared_from_this(), created = std::move(created)]() mutable {
+    self->results_known_ = true;  // every result of this room will be recorded through it
     store::LoadResult loaded;
     loaded.events.push_back(std::move(created));
     self->on_loaded(std::move(loaded));
@@ -459,7 +460,17 @@ bool Room::run_due_tick(engine::TimeMs now) {
   return true;
 }
 
+std::uint64_t Room::command_hash(const PendingCommand& command) {
+  std::string key = command.key;
+  key.push_back('\0');
+  key.append(command.command.command_id());
+  return std::hash<std::string>{}(key);
+}
+
 void Room::check_dedupe(PendingCommand command) {
+  if (results_known_ && !recorded_commands_.contains(command_hash(command))) {
+    return decide(std::move(command));  // never recorded: no store read needed
+  }
   store::CommandKey key{id_, command.key, command.command.command_id()};
   ctx_->store->find_result(
       std::move(key),
@@ -544,6 +555,7 @@ void Room::on_appended(std::optional<store::StoreError> error) {
   in_flight_.reset();
   if (error) {
     ctx_->metrics.store_error();
+    results_known_ = false;  // the commit's outcome is unknown: ask the store from now on
     spdlog::error("room {}: append after seq {} failed: {}", id_, state_.last_seq,
                   store::to_string(error->code));
     if (flight.command) {
@@ -559,6 +571,7 @@ void Room::on_appended(std::optional<store::StoreError> error) {
   const v1::Phase phase_before = state_.phase;
   for (const v1::Event& event : flight.events) apply(event);
   if (flight.command) {
+    recorded_commands_.insert(command_hash(*flight.command));
     ctx_->metrics.command_accepted();
     deliver(flight.events, &*flight.command, &flight.result);
   } else {

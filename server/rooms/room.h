@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -178,6 +179,7 @@ class Room : public std::enable_shared_from_this<Room> {
   std::optional<std::uint32_t> take_rate_token(const std::string& key);
   void pump();
   bool run_due_tick(engine::TimeMs now);
+  static std::uint64_t command_hash(const PendingCommand& command);
   void check_dedupe(PendingCommand command);
   void on_dedupe_checked(PendingCommand command, store::FindResult found);
   void decide(PendingCommand command);
@@ -264,6 +266,13 @@ class Room : public std::enable_shared_from_this<Room> {
   std::map<std::string, TokenBucket> buckets_;
   std::deque<PendingCommand> queue_;
   bool busy_ = false;  // a dedupe lookup, an append or an exclusive op is in flight
+  // Dedupe without a store read: hashes of the keys (participant, command_id) of every
+  // command result this room recorded. Complete only while results_known_: the room was
+  // created by this process (not loaded) and no append has failed since (a failed commit may
+  // still have stored its result). Then a command whose hash is absent was never recorded;
+  // a present hash (a retry, or a rare collision) asks the store as before.
+  std::unordered_set<std::uint64_t> recorded_commands_;
+  bool results_known_ = false;
   std::optional<InFlight> in_flight_;
 
   // Privacy state (room_privacy.cpp).

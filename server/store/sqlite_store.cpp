@@ -91,7 +91,7 @@ struct WriterConnection {
   explicit WriterConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
   bool ok() const {
     for (const Statement* s :
-         {&begin, &commit, &rollback, &select_room, &insert_room, &update_room, &insert_key,
+         {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room, &insert_room, &update_room, &insert_key,
           &select_key, &insert_event, &update_event, &select_result, &insert_result, &delete_key,
           &mark_destroyed, &delete_events, &delete_results, &refresh_times, &insert_audit}) {
       if (!s->ok()) return false;
@@ -103,6 +103,10 @@ struct WriterConnection {
   Statement begin{*db, "BEGIN IMMEDIATE"};
   Statement commit{*db, "COMMIT"};
   Statement rollback{*db, "ROLLBACK"};
+  // A rewrite inside a group commit: a rejected rewrite undoes only its own changes.
+  Statement savepoint{*db, "SAVEPOINT rewrite"};
+  Statement release{*db, "RELEASE rewrite"};
+  Statement rollback_to{*db, "ROLLBACK TO rewrite"};
   Statement select_room{*db, "SELECT last_seq, destroyed FROM rooms WHERE room_id = ?1"};
   Statement insert_room{*db,
                         "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms) "
@@ -223,17 +227,29 @@ struct SqliteStore::Impl {
     return error(code_of(rc), what + " in " + where() + ": " + db.last_error());
   }
 
+  // WAL truncation after a rewrite or a destroy (writer thread): at once, unless the last one
+  // was less than options.wal_truncate_interval ago; then when that interval has passed.
+  std::optional<std::chrono::steady_clock::time_point> truncate_due;
+  std::optional<std::chrono::steady_clock::time_point> last_truncate;
+
   // --- writer ---
   void writer_loop();
-  std::vector<WriteOp> next_batch();
-  // One transaction (one fsync) for a batch of appends and audit appends, in queue order.
-  void commit_appends(std::vector<WriteOp>& batch);
+  // The next batch to write; empty when the queue is closed and drained (drained = true) or
+  // when a due WAL truncation woke the writer.
+  std::vector<WriteOp> next_batch(bool& drained);
+  // One transaction (one fsync) for a batch of appends, audit appends and rewrites, in queue
+  // order.
+  void commit_batch(std::vector<WriteOp>& batch);
+  // A rewrite inside the batch's transaction, undone alone (savepoint) when it is rejected.
+  std::optional<StoreError> apply_rewrite_op(RewriteOp& op);
   std::optional<StoreError> apply_append(AppendRequest& request,
                                          std::map<std::string, crypto::Key>& new_keys);
   std::optional<StoreError> create_room(const AppendRequest& request,
                                         std::map<std::string, crypto::Key>& new_keys);
   std::optional<StoreError> insert_events(const AppendRequest& request, const crypto::Key& key);
-  std::optional<StoreError> insert_result(const RecordedResult& recorded, const crypto::Key& key);
+  // `lookup`: result_lookup(key, recorded.key), computed once by the caller.
+  std::optional<StoreError> insert_result(const RecordedResult& recorded, const crypto::Key& key,
+                                          const std::string& lookup);
   std::optional<RoomRow> writer_room(const std::string& room_id);
   std::optional<crypto::Key> writer_key(const std::string& room_id,
                                         const std::map<std::string, crypto::Key>& new_keys,
@@ -243,10 +259,15 @@ struct SqliteStore::Impl {
   bool commit_write();
   void rollback_write();
   void destroy(DestroyOp& op);
-  void rewrite(RewriteOp& op);
   std::optional<StoreError> apply_rewrite(const std::string& room_id,
                                           std::vector<v1::Event>& events);
   bool truncate_wal();
+  std::chrono::steady_clock::time_point now() const {
+    return options.clock ? options.clock() : std::chrono::steady_clock::now();
+  }
+  // Schedules a truncation (rate-limited) and runs it if due now.
+  void request_truncate();
+  void truncate_if_due();
   // Inserts an audit append's entries inside the open write transaction.
   std::optional<StoreError> apply_audit(const AuditOp& op);
   // Inserts audit entries in the open transaction; false (batch_failure set) on an error.
@@ -272,16 +293,20 @@ struct SqliteStore::Impl {
 
 // ---------------------------------------------------------------- writer
 
-std::vector<WriteOp> SqliteStore::Impl::next_batch() {
+std::vector<WriteOp> SqliteStore::Impl::next_batch(bool& drained) {
   std::unique_lock lock(write_mutex);
-  write_ready.wait(lock, [&] { return closing || !writes.empty(); });
+  const auto ready = [&] { return closing || !writes.empty(); };
+  if (truncate_due) {
+    write_ready.wait_for(lock, *truncate_due - now(), ready);
+  } else {
+    write_ready.wait(lock, ready);
+  }
   std::vector<WriteOp> batch;
-  if (writes.empty()) return batch;  // closing and drained
-  // Appends and audit appends share one group commit (one fsync); a rewrite or a destroy
-  // runs alone.
-  const auto groupable = [](const WriteOp& op) {
-    return std::holds_alternative<AppendOp>(op) || std::holds_alternative<AuditOp>(op);
-  };
+  drained = closing && writes.empty();
+  if (writes.empty()) return batch;
+  // Appends, audit appends and rewrites share one group commit (one fsync); a destroy runs
+  // alone (two transactions: the key first).
+  const auto groupable = [](const WriteOp& op) { return !std::holds_alternative<DestroyOp>(op); };
   if (!groupable(writes.front())) {
     batch.push_back(std::move(writes.front()));
     writes.pop_front();
@@ -296,15 +321,17 @@ std::vector<WriteOp> SqliteStore::Impl::next_batch() {
 
 void SqliteStore::Impl::writer_loop() {
   for (;;) {
-    std::vector<WriteOp> batch = next_batch();
-    if (batch.empty()) return;
-    if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
+    bool drained = false;
+    std::vector<WriteOp> batch = next_batch(drained);
+    if (drained) return;  // close() truncates the WAL itself
+    if (batch.empty()) {
+      // woken by a due truncation
+    } else if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
       destroy(*destroy_op);
-    } else if (auto* rewrite_op = std::get_if<RewriteOp>(&batch.front())) {
-      rewrite(*rewrite_op);
     } else {
-      commit_appends(batch);
+      commit_batch(batch);
     }
+    truncate_if_due();
   }
 }
 
@@ -417,9 +444,9 @@ std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& 
 }
 
 std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult& recorded,
-                                                           const crypto::Key& key) {
+                                                           const crypto::Key& key,
+                                                           const std::string& lookup) {
   const std::string& room_id = recorded.key.room_id;
-  const std::string lookup = result_lookup(key, recorded.key);
   auto sealed =
       crypto::seal(key, recorded.result.SerializeAsString(), result_aad(room_id, lookup));
   if (!sealed) {
@@ -455,31 +482,37 @@ std::optional<StoreError> SqliteStore::Impl::apply_append(
   std::optional<StoreError> failure;
   const std::optional<crypto::Key> key = writer_key(request.room_id, new_keys, failure);
   if (!key) return failure;
+  std::string lookup;
   if (request.result) {
+    lookup = result_lookup(*key, request.result->key);
     Statement& s = writer->select_result;
     ResetGuard reset(s);
     s.bind_text(1, request.room_id);
-    s.bind_blob(2, result_lookup(*key, request.result->key));
+    s.bind_blob(2, lookup);
     const int rc = s.step();
     if (rc == SQLITE_ROW) return error(StoreErrorCode::kConflict, "command already recorded");
     if (rc != SQLITE_DONE) return batch_failure = sql_error(*writer->db, rc, "cannot read results");
   }
   if (auto failed = insert_events(request, *key)) return failed;
   if (request.result) {
-    if (auto failed = insert_result(*request.result, *key)) return failed;
+    if (auto failed = insert_result(*request.result, *key, lookup)) return failed;
   }
   if (!insert_audit(request.room_id, request.audit)) return batch_failure;
   return std::nullopt;
 }
 
-void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
+void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
   std::vector<std::optional<StoreError>> outcomes(batch.size());
   std::map<std::string, crypto::Key> new_keys;
   bool committed = false;
+  bool rewritten = false;
   if (begin_write()) {
     for (std::size_t i = 0; i < batch.size() && !batch_failure; ++i) {
       if (auto* audit_op = std::get_if<AuditOp>(&batch[i])) {
         outcomes[i] = apply_audit(*audit_op);
+      } else if (auto* rewrite_op = std::get_if<RewriteOp>(&batch[i])) {
+        outcomes[i] = apply_rewrite_op(*rewrite_op);
+        rewritten = rewritten || !outcomes[i];
       } else {
         outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
       }
@@ -499,6 +532,8 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
   }
   if (committed) {
     for (auto& [room_id, key] : new_keys) key_cache.insert_or_assign(room_id, key);
+    if (rewritten) request_truncate();  // the replaced ciphertext leaves the WAL too
+    truncate_if_due();                  // before the completions, when due now
   } else {
     for (auto& outcome : outcomes) outcome = batch_failure;
   }
@@ -516,6 +551,23 @@ void SqliteStore::Impl::commit_appends(std::vector<WriteOp>& batch) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     std::visit([&](auto& op) { op.done(std::move(outcomes[i])); }, batch[i]);
   }
+}
+
+void SqliteStore::Impl::request_truncate() {
+  const auto earliest = last_truncate ? *last_truncate + options.wal_truncate_interval : now();
+  if (!truncate_due || earliest < *truncate_due) truncate_due = earliest;
+}
+
+void SqliteStore::Impl::truncate_if_due() {
+  if (!truncate_due || now() < *truncate_due) return;
+  truncate_due.reset();
+  last_truncate = now();
+  {
+    std::lock_guard lock(stats_mutex);
+    ++stats.wal_truncations;
+  }
+  // A reader kept it from completing: the next interval tries again.
+  if (!truncate_wal()) request_truncate();
 }
 
 bool SqliteStore::Impl::truncate_wal() {
@@ -565,7 +617,8 @@ void SqliteStore::Impl::destroy(DestroyOp& op) {
       }
       rollback_write();
     }
-    truncate_wal();
+    request_truncate();
+    truncate_if_due();
   }
   {
     std::lock_guard lock(stats_mutex);
@@ -604,23 +657,16 @@ std::optional<StoreError> SqliteStore::Impl::apply_rewrite(const std::string& ro
   return std::nullopt;
 }
 
-void SqliteStore::Impl::rewrite(RewriteOp& op) {
-  std::optional<StoreError> outcome;
-  if (!begin_write()) {
-    outcome = batch_failure;
-  } else {
-    outcome = apply_rewrite(op.room_id, op.events);
-    if (!outcome && !insert_audit(op.room_id, op.audit)) outcome = batch_failure;
-    if (!outcome && !commit_write()) outcome = batch_failure;
-    rollback_write();  // after a rejection; no-op after a commit
+std::optional<StoreError> SqliteStore::Impl::apply_rewrite_op(RewriteOp& op) {
+  if (!step_done(writer->savepoint, "cannot start a rewrite")) return batch_failure;
+  std::optional<StoreError> outcome = apply_rewrite(op.room_id, op.events);
+  if (!outcome && !insert_audit(op.room_id, op.audit)) outcome = batch_failure;
+  if (batch_failure) return batch_failure;  // the whole transaction rolls back
+  if (outcome && !step_done(writer->rollback_to, "cannot undo a rejected rewrite")) {
+    return batch_failure;
   }
-  if (!outcome) truncate_wal();  // the replaced ciphertext leaves the WAL too
-  {
-    std::lock_guard lock(stats_mutex);
-    if (!outcome) ++stats.commits;
-    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
-  }
-  op.done(std::move(outcome));
+  if (!step_done(writer->release, "cannot finish a rewrite")) return batch_failure;
+  return outcome;
 }
 
 std::optional<StoreError> SqliteStore::Impl::apply_audit(const AuditOp& op) {

@@ -3,9 +3,15 @@
 // Writes: ONE writer thread with its own connection does group commit: every write waiting
 // when it becomes free (up to max_batch appends) goes into one transaction and one fsync, and
 // the completions of that batch are invoked on the writer thread after the commit, in the
-// order the writes were issued. Audit appends share the appends' group commit (an SQLite error
-// fails the whole batch, as for appends). destroy_room and rewrite_events are ordered with the
-// appends but committed on their own, each with its audit entries (the _audited variants).
+// order the writes were issued. Audit appends and rewrites share the appends' group commit (an
+// SQLite error fails the whole batch, as for appends; a rejected rewrite undoes only itself).
+// destroy_room is ordered with the appends but committed on its own, with its audit entries
+// (the _audited variants).
+//
+// After a rewrite or a destroy the writer truncates the WAL (a TRUNCATE checkpoint), so that
+// no replaced ciphertext stays in mend.db-wal: at once when the last truncation was at least
+// wal_truncate_interval ago, else when that interval has passed. Under a stream of closing
+// conversations with retention 0 that is one checkpoint per interval instead of one per room.
 // Pending writes are bounded (max_pending_writes): over it a
 // write completes at once with kUnavailable.
 //
@@ -26,9 +32,11 @@
 // close() (it waits for the threads that run them).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -46,6 +54,7 @@ inline constexpr std::size_t kDefaultMaxPendingWrites = 10'000;
 inline constexpr std::size_t kDefaultMaxPendingReads = 10'000;
 inline constexpr std::size_t kDefaultMaxBatch = 1'024;  // appends per group commit
 inline constexpr int kDefaultReaderThreads = 2;
+inline constexpr std::chrono::milliseconds kDefaultWalTruncateInterval{1'000};
 
 struct SqliteStoreOptions {
   std::filesystem::path data_dir{};         // created (mode 0700) if absent
@@ -55,6 +64,11 @@ struct SqliteStoreOptions {
   std::size_t max_pending_reads = kDefaultMaxPendingReads;
   std::size_t max_batch = kDefaultMaxBatch;
   int reader_threads = kDefaultReaderThreads;
+  // Rate limit of the WAL truncations that follow rewrites and destroys; also the longest a
+  // replaced ciphertext stays in mend.db-wal (the database file itself: secure_delete).
+  std::chrono::milliseconds wal_truncate_interval = kDefaultWalTruncateInterval;
+  // The writer's clock for that interval (tests inject one); empty: steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> clock{};
 };
 
 // Counters since open. A snapshot; safe to read at any time.
@@ -65,6 +79,7 @@ struct SqliteStoreStats {
   std::uint64_t writes_failed = 0;           // writes completed with kUnavailable by an I/O error
   std::uint64_t writes_refused = 0;          // writes refused because the queue was full or closed
   std::uint64_t largest_batch = 0;           // most appends committed in one transaction
+  std::uint64_t wal_truncations = 0;         // WAL truncations after rewrites and destroys
   std::uint64_t checkpoints_incomplete = 0;  // WAL truncations (after erasure, close) that a
                                              // reader kept from completing
   std::size_t pending_writes = 0;            // queued now
@@ -103,10 +118,11 @@ class SqliteStore final : public Store {
   void append(AppendRequest request, AppendDone done) override;
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
-  // Also truncates the WAL afterwards, so no older copy of the key or rows stays on disk
-  // (the database runs with secure_delete, which zeroes deleted content).
+  // Also truncates the WAL afterwards (rate-limited, see above), so no older copy of the key or
+  // rows stays on disk (the database runs with secure_delete, which zeroes deleted content).
   void destroy_room(std::string room_id, StoreDone done) override;
-  // Also truncates the WAL afterwards (the replaced ciphertext leaves the files).
+  // Also truncates the WAL afterwards (rate-limited, see above): the replaced ciphertext
+  // leaves the files.
   void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
   // The audit entries go into the transaction that deletes the room key, resp. that rewrites
   // the events (an append's AppendRequest.audit into the append's group commit).

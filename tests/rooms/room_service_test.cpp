@@ -71,6 +71,11 @@ class HeldStore final : public store::Store {
  public:
   void append(store::AppendRequest request, store::AppendDone done) override {
     if (fail) return done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
+    if (commit_then_fail) {  // an I/O error whose commit reached the disk anyway
+      return inner.append(std::move(request), [done = std::move(done)](auto) {
+        done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
+      });
+    }
     if (!hold) return inner.append(std::move(request), std::move(done));
     held.emplace_back(std::move(request), std::move(done));
   }
@@ -78,6 +83,7 @@ class HeldStore final : public store::Store {
     inner.load(std::move(room_id), after_seq, std::move(done));
   }
   void find_result(store::CommandKey key, store::FindDone done) override {
+    ++finds;
     inner.find_result(std::move(key), std::move(done));
   }
   void list_rooms(store::ListRoomsDone done) override { inner.list_rooms(std::move(done)); }
@@ -114,6 +120,8 @@ class HeldStore final : public store::Store {
   store::MemoryStore inner;
   bool hold = false;
   bool fail = false;
+  bool commit_then_fail = false;
+  std::size_t finds = 0;  // find_result calls (dedupe reads)
   bool fail_audit = false;  // separate audit appends fail (entries committed with a change don't)
   std::vector<std::pair<store::AppendRequest, store::AppendDone>> held;
 };
@@ -132,15 +140,10 @@ v1::Command command(const std::string& id, const std::string& text) {
 }
 
 struct Fixture {
-  explicit Fixture(RoomServiceConfig config = {}) : service(new_service(config)) {}
-
-  // A service over this fixture's store, clock and executor: `service`, or a second one as
-  // after a restart.
-  std::unique_ptr<RoomServiceImpl> new_service(RoomServiceConfig config = {}) {
-    return std::make_unique<RoomServiceImpl>(io.get_executor(), store, catalog(),
-                                             TokenSigner(std::string(32, 'k')), clock.clock(),
-                                             config);
-  }
+  explicit Fixture(RoomServiceConfig config = {})
+      : service(std::make_unique<RoomServiceImpl>(io.get_executor(), store, catalog(),
+                                                  TokenSigner(std::string(32, 'k')),
+                                                  clock.clock(), config)) {}
 
   // Runs every ready handler (pending timers stay pending).
   void drain() {
@@ -216,6 +219,25 @@ struct Fixture {
   }
 
   std::uint64_t stored_events() const { return store->inner.event_count(room_id); }
+
+  // A second service over the same store, as after a restart.
+  std::unique_ptr<RoomServiceImpl> restart() {
+    return std::make_unique<RoomServiceImpl>(io.get_executor(), store, catalog(),
+                                             TokenSigner(std::string(32, 'k')), clock.clock());
+  }
+  // Attaches `p` to `other` (a restarted service), resuming after `resume_after`.
+  std::shared_ptr<FakeRecipient> attach_to(RoomService& other, const Participant& p,
+                                           std::uint64_t resume_after) {
+    auto recipient = std::make_shared<FakeRecipient>();
+    v1::Hello hello;
+    hello.set_room_epoch(1);
+    hello.set_resume_after_seq(resume_after);
+    bool attached = false;
+    other.attach(p, hello, recipient, [&](std::optional<CloseCode> c) { attached = !c; });
+    drain();
+    REQUIRE(attached);
+    return recipient;
+  }
 
   boost::asio::io_context io;
   ManualClock clock{kStart};
@@ -439,6 +461,50 @@ TEST_CASE("a retried command_id gets the original result and is applied once") {
   CHECK(f.service->metrics().snapshot().commands_deduplicated == 2);
 }
 
+TEST_CASE("a room created by this server reads the store only for command_ids it recorded") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  f.submit(f.b(), "c1", "signal { kind: LISTENING }");  // another participant's own c1
+  f.submit(f.a(), "c2", "signal { kind: OVERWHELMED }");
+  CHECK(f.store->finds == 0);
+  CHECK(f.stored_events() == 4);
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  CHECK(f.store->finds == 1);
+  CHECK(last_result(*a).first_seq() == 2);
+  CHECK(f.stored_events() == 4);
+}
+
+TEST_CASE("a room loaded from the store reads it for every command's dedupe") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  auto restarted = f.restart();
+  auto recipient = f.attach_to(*restarted, f.a(), 0);
+  restarted->submit(f.a(), command("c2", "signal { kind: LISTENING }"));
+  f.drain();
+  CHECK(f.store->finds == 1);  // it cannot know what was recorded before it loaded
+  CHECK(last_result(*recipient).first_seq() == 3);
+}
+
+TEST_CASE("after an append with an unknown outcome the room reads the store for dedupe") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.store->commit_then_fail = true;
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");
+  CHECK(last_result(*a).rejection().code() == v1::UNAVAILABLE);
+  f.store->commit_then_fail = false;
+  f.submit(f.a(), "c1", "signal { kind: LISTENING }");  // stored after all: its result
+  CHECK(f.store->finds == 1);
+  CHECK(last_result(*a).accepted());
+  CHECK(last_result(*a).first_seq() == 2);
+  CHECK(f.stored_events() == 2);
+}
+
 TEST_CASE("a command_id must be 1 to 64 bytes") {
   Fixture f;
   f.create();
@@ -636,7 +702,7 @@ TEST_CASE("timers that fell due while a room was not loaded run when it loads") 
   f.submit(f.a(), "p", "pause {}");
   const auto before = f.stored_events();
   f.clock.advance(600'000);
-  auto restarted = f.new_service();
+  auto restarted = f.restart();
   bool loaded = false;
   restarted->get_view(f.a(), [&](Result<v1::GetRoomResponse> r) { loaded = r.value.has_value(); });
   f.drain();
@@ -745,16 +811,8 @@ TEST_CASE("a room is rebuilt from the store by a new service") {
   f.create();
   f.attach(f.a());
   f.submit(f.a(), "c1", "consent {}");
-  // A second service over the same store, as after a restart.
-  auto restarted = f.new_service();
-  auto recipient = std::make_shared<FakeRecipient>();
-  v1::Hello hello;
-  hello.set_room_epoch(1);
-  hello.set_resume_after_seq(1);
-  bool attached = false;
-  restarted->attach(f.a(), hello, recipient, [&](std::optional<CloseCode> c) { attached = !c; });
-  f.drain();
-  REQUIRE(attached);
+  auto restarted = f.restart();
+  auto recipient = f.attach_to(*restarted, f.a(), 1);
   CHECK(recipient->items()[0].welcome().recovered());
   CHECK(recipient->items()[0].welcome().view().a_consented());
   REQUIRE(recipient->events().size() == 1);
@@ -871,7 +929,7 @@ TEST_CASE("after a restart the armed timers of stored rooms are found and fire")
   const std::string paused = f.room_id;
   const auto before = f.stored_events();
   f.create();  // a second room, with no timer armed
-  auto restarted = f.new_service();
+  auto restarted = f.restart();
   std::optional<std::size_t> examined;
   restarted->recover_timers([&](std::size_t n) { examined = n; });
   f.drain();
@@ -892,7 +950,7 @@ TEST_CASE("a timer already due at a restart runs as soon as the stored rooms are
   consent_and_leave(f, "pause {}");
   const auto before = f.stored_events();
   f.clock.advance(10 * 60'000);  // the server was down past the pause's end
-  auto restarted = f.new_service();
+  auto restarted = f.restart();
   restarted->recover_timers();
   f.drain();
   CHECK(f.stored_events() == before + 1);

@@ -98,16 +98,16 @@ class Completions {
 
 // Holds the store's writer in the completion of a first append (after its commit) until
 // release(): the writes submitted meanwhile queue up, as they do under load while a commit's
-// fsync is running. The first completion is recorded in `completions`. Call release() before
-// this object goes away.
+// fsync is running. `done` gets the first append's outcome after the release. Call release()
+// before this object goes away.
 class HeldWriter {
  public:
   // Returns once the writer is held (bounded).
-  HeldWriter(Store& store, AppendRequest first, Completions& completions) {
-    store.append(std::move(first), [this, &completions](std::optional<StoreError> e) {
+  HeldWriter(Store& store, AppendRequest first, StoreDone done) {
+    store.append(std::move(first), [this, done = std::move(done)](std::optional<StoreError> e) {
       in_callback_.open();
       release_.wait();
-      completions.record(std::move(e));
+      done(std::move(e));
     });
     in_callback_.wait();
   }
@@ -198,7 +198,8 @@ TEST_CASE("group commit puts every append waiting at that moment into one transa
   constexpr std::size_t kPerThread = 25;
   constexpr std::size_t kWaiting = kThreads * kPerThread;
   Completions completions(kWaiting + 1);
-  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt}, completions);
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                  completions.done());
   std::atomic<std::size_t> submitted{0};
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < kThreads; ++t) {
@@ -224,7 +225,8 @@ TEST_CASE("a group commit is capped at max_batch appends per transaction") {
   TempDir dir;
   auto store = open_store(dir.path(), SqliteStoreOptions{.max_batch = 10});
   Completions completions(31);
-  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt}, completions);
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                  completions.done());
   for (int i = 0; i < 30; ++i) {
     store->append(AppendRequest{"r" + std::to_string(i), 0, {event(1)}, std::nullopt},
                   completions.done());
@@ -239,7 +241,8 @@ TEST_CASE("audit appends waiting with appends share their group commit, in order
   TempDir dir;
   auto store = open_store(dir.path());
   Completions completions(4);
-  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt}, completions);
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                  completions.done());
   const auto entry = [](v1::AuditKind kind, std::int64_t at_ms) {
     v1::AuditEntry e;
     e.set_kind(kind);
@@ -462,6 +465,72 @@ TEST_CASE("rewrite_events leaves no copy of the replaced ciphertext in any file"
   CHECK(load(*store, "r").events[0].shared().text() == "[erased]");
 }
 
+TEST_CASE("rewrites share the appends' group commit and a rejected one undoes only itself") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  REQUIRE_FALSE(append(*store, "r", 0, {event(1, "first words"), event(2, "second words")}));
+  const path file = db_file(dir.path());
+  // A lost row below the room's last seq: the rewrite of seqs 1 and 2 changes seq 1 first,
+  // then finds seq 2 missing (kCorrupt), and must leave seq 1 as it was.
+  sql(file, "DELETE FROM events WHERE room_id = 'r' AND seq = 2");
+  const std::string first_before = sql(file, "SELECT sealed FROM events WHERE seq = 1");
+  HeldWriter held(*store, AppendRequest{"a", 0, {event(1)}, std::nullopt},
+                  [](std::optional<StoreError> e) { CHECK_FALSE(e); });
+  std::promise<std::optional<StoreError>> corrupt;
+  std::promise<std::optional<StoreError>> unknown;
+  std::promise<std::optional<StoreError>> appended;
+  store->rewrite_events("r", {event(1, "[erased]"), event(2, "[erased]")},
+                        [&](std::optional<StoreError> e) { corrupt.set_value(std::move(e)); });
+  store->rewrite_events("nobody", {event(1, "[erased]")},
+                        [&](std::optional<StoreError> e) { unknown.set_value(std::move(e)); });
+  store->append(AppendRequest{"a", 1, {event(2)}, std::nullopt},
+                [&](std::optional<StoreError> e) { appended.set_value(std::move(e)); });
+  held.release();
+  const std::optional<StoreError> corrupt_error = corrupt.get_future().get();
+  REQUIRE(corrupt_error.has_value());
+  CHECK(corrupt_error->code == StoreErrorCode::kCorrupt);
+  const std::optional<StoreError> unknown_error = unknown.get_future().get();
+  REQUIRE(unknown_error.has_value());
+  CHECK(unknown_error->code == StoreErrorCode::kNotFound);
+  CHECK_FALSE(appended.get_future().get());
+  CHECK(store->stats().commits == 3);  // "r", "a" alone, then the two rewrites and "a" again
+  CHECK(sql(file, "SELECT sealed FROM events WHERE seq = 1") == first_before);
+  CHECK(load(*store, "a").events.size() == 2);
+}
+
+TEST_CASE("a rewrite soon after the last WAL truncation leaves the WAL when the interval ends") {
+  TempDir dir;
+  auto clock_now = std::make_shared<std::atomic<std::int64_t>>(0);  // seconds
+  SqliteStoreOptions options{.wal_truncate_interval = std::chrono::hours(1)};
+  options.clock = [clock_now] {
+    return std::chrono::steady_clock::time_point(std::chrono::seconds(clock_now->load()));
+  };
+  clock_now->store(24 * 3600);
+  auto store = open_store(dir.path(), std::move(options));
+  REQUIRE_FALSE(append(*store, "r", 0,
+                       {event(1, "private " + std::string(100, 'p')),
+                        event(2, "also private " + std::string(100, 'q'))}));
+  const path file = db_file(dir.path());
+  const std::string first = sql(file, "SELECT sealed FROM events WHERE seq = 1");
+  const std::string second = sql(file, "SELECT sealed FROM events WHERE seq = 2");
+  REQUIRE_FALSE(rewrite(*store, "r", {event(1, "[erased]")}));
+  REQUIRE_FALSE(append(*store, "other", 0, events(1, 1)));  // after the truncation
+  CHECK(store->stats().wal_truncations == 1);  // the first one: at once
+  CHECK_FALSE(any_file_contains(dir.path(), first));
+
+  REQUIRE_FALSE(rewrite(*store, "r", {event(2, "[erased]")}));
+  REQUIRE_FALSE(append(*store, "other", 1, events(2, 1)));
+  CHECK(store->stats().wal_truncations == 1);  // within the hour: not yet
+  CHECK(load(*store, "r").events[1].shared().text() == "[erased]");
+
+  clock_now->fetch_add(3600);
+  REQUIRE_FALSE(append(*store, "other", 2, events(3, 1)));  // wakes the writer: now due
+  REQUIRE_FALSE(append(*store, "other", 3, events(4, 1)));  // runs after the truncation
+  CHECK(store->stats().wal_truncations == 2);
+  CHECK(store->stats().checkpoints_incomplete == 0);
+  CHECK_FALSE(any_file_contains(dir.path(), second));
+}
+
 TEST_CASE("an interrupted destroy_room is finished at the next open") {
   TempDir dir;
   {
@@ -586,7 +655,8 @@ TEST_CASE("writes over the pending limit are refused with UNAVAILABLE and the re
   auto store = open_store(dir.path(), SqliteStoreOptions{.max_pending_writes = 2});
   Completions completions(3);
   // The writer is busy and its queue is empty.
-  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt}, completions);
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                  completions.done());
   for (const char* room : {"a", "b"}) {
     store->append(AppendRequest{room, 0, {event(1)}, std::nullopt}, completions.done());
   }
@@ -624,7 +694,8 @@ TEST_CASE("reads are not blocked by a busy writer and see only committed appends
   REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
   Completions completions(2);
   // Seq 2 is committed; the writer is held.
-  HeldWriter held(*store, AppendRequest{"r", 1, {event(2)}, std::nullopt}, completions);
+  HeldWriter held(*store, AppendRequest{"r", 1, {event(2)}, std::nullopt},
+                  completions.done());
   store->append(AppendRequest{"r", 2, {event(3)}, std::nullopt}, completions.done());
   CHECK(load(*store, "r").events.size() == 2);  // seq 3 is queued, not committed
   held.release();
