@@ -148,7 +148,7 @@ class Subprocess {
   // In the child: output to the pipe's write end `pipe_in` or /dev/null, then execv.
   [[noreturn]] static void exec_child(const std::vector<char*>& argv, Output output,
                                       int pipe_in) {
-    const int null = ::open("/dev/null", O_WRONLY);
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);  // its dup2 copies stay open
     ::dup2(output == Output::kDiscarded ? null : pipe_in, STDOUT_FILENO);
     ::dup2(output == Output::kStdoutAndStderr ? pipe_in : null, STDERR_FILENO);
     ::execv(argv[0], argv.data());
