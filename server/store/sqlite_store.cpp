@@ -30,6 +30,9 @@ using sqlite::Statement;
 constexpr std::size_t kMaxCachedRoomKeys = 4'096;
 // How long a connection waits for a lock (WAL recovery, checkpoints) before reporting busy.
 constexpr int kBusyTimeoutMs = 5'000;
+// WAL frames after which the checkpointer copies the WAL into the database file (SQLite's own
+// auto-checkpoint threshold, which would run on the writer and stall the commits behind it).
+constexpr int kCheckpointFrames = 1'000;
 // close() seals the file only if its quick_check finishes within this (sqlite_schema.h).
 constexpr std::chrono::milliseconds kSealCheckBudget{10'000};
 
@@ -216,6 +219,15 @@ struct SqliteStore::Impl {
   mutable std::mutex stats_mutex;
   SqliteStoreStats stats;
 
+  // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
+  // writer, which only signals (WAL hook) when the WAL has grown past kCheckpointFrames.
+  std::unique_ptr<Db> checkpointer;
+  std::mutex checkpoint_mutex;
+  std::condition_variable checkpoint_wanted;
+  bool checkpoint_requested = false;  // guarded by checkpoint_mutex
+  bool checkpointer_stop = false;     // guarded by checkpoint_mutex
+  std::thread checkpointer_thread;
+
   std::mutex close_mutex;
   bool closed = false;
   std::thread writer_thread;
@@ -272,6 +284,10 @@ struct SqliteStore::Impl {
   std::optional<StoreError> apply_audit(const AuditOp& op);
   // Inserts audit entries in the open transaction; false (batch_failure set) on an error.
   bool insert_audit(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
+
+  // --- checkpointer ---
+  void checkpointer_loop();
+  static int on_wal_commit(void* impl, sqlite3* db, const char* name, int frames);
 
   // --- readers ---
   void reader_loop(ReaderConnection& conn);
@@ -690,6 +706,37 @@ bool SqliteStore::Impl::insert_audit(const std::string& room_id,
 
 // ---------------------------------------------------------------- readers
 
+// ---------------------------------------------------------------- checkpointer
+
+int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*name*/,
+                                     int frames) {
+  if (frames < kCheckpointFrames) return SQLITE_OK;
+  auto* self = static_cast<Impl*>(impl);
+  {
+    std::lock_guard lock(self->checkpoint_mutex);
+    self->checkpoint_requested = true;
+  }
+  self->checkpoint_wanted.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteStore::Impl::checkpointer_loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mutex);
+      checkpoint_wanted.wait(lock, [&] { return checkpointer_stop || checkpoint_requested; });
+      if (!checkpoint_requested) return;  // stopping, nothing requested
+      checkpoint_requested = false;
+    }
+    // PASSIVE: copies what it can without waiting for the writer or the readers; the next
+    // request (the WAL still past the threshold) tries again.
+    const int rc = sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
+                                             SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    std::lock_guard lock(stats_mutex);
+    ++(rc == SQLITE_OK ? stats.background_checkpoints : stats.checkpoints_incomplete);
+  }
+}
+
 void SqliteStore::Impl::reader_loop(ReaderConnection& conn) {
   for (;;) {
     ReadTask task;
@@ -930,6 +977,9 @@ void SqliteStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
 }
 
 void SqliteStore::Impl::start() {
+  // Replaces SQLite's auto-checkpoint on the writer connection.
+  sqlite3_wal_hook(writer->db->get(), &Impl::on_wal_commit, this);
+  checkpointer_thread = std::thread([this] { checkpointer_loop(); });
   writer_thread = std::thread([this] { writer_loop(); });
   for (auto& reader : readers) {
     reader_threads.emplace_back([this, conn = reader.get()] { reader_loop(*conn); });
@@ -949,6 +999,13 @@ void SqliteStore::Impl::close() {
   if (writer_thread.joinable()) writer_thread.join();
   for (auto& thread : reader_threads) thread.join();
   readers.clear();
+  {
+    std::lock_guard lock(checkpoint_mutex);
+    checkpointer_stop = true;
+  }
+  checkpoint_wanted.notify_all();
+  if (checkpointer_thread.joinable()) checkpointer_thread.join();
+  checkpointer.reset();
   // The seal (sqlite_schema.h): only for a file that holds the whole WAL and passes
   // quick_check now, within a bound so that a huge file cannot stall a shutdown.
   bool seal = false;
@@ -1027,6 +1084,8 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
     return fail(open_error(StoreErrorCode::kUnavailable, file,
                            "cannot prepare statements: " + impl->writer->db->last_error()));
   }
+  impl->checkpointer = open_connection(file, failure);
+  if (!impl->checkpointer) return fail(*failure);
   for (int i = 0; i < options.reader_threads; ++i) {
     auto reader_db = open_connection(file, failure);
     if (!reader_db) return fail(*failure);

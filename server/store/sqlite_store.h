@@ -15,6 +15,11 @@
 // Pending writes are bounded (max_pending_writes): over it a
 // write completes at once with kUnavailable.
 //
+// Checkpoints: SQLite's auto-checkpoint would copy the WAL into the file on the writer thread,
+// stalling the commits queued behind it. Instead the writer signals a checkpointer thread
+// (its own connection) when the WAL passes 1,000 frames, and it runs a PASSIVE checkpoint
+// beside the writer. A checkpoint requested before close() still runs.
+//
 // Reads (load, find_result, list_rooms): reader threads with their own connections; in WAL
 // mode they read a committed snapshot and never block the writer. Completions run on a
 // reader thread. Pending reads are bounded the same way (max_pending_reads).
@@ -80,8 +85,10 @@ struct SqliteStoreStats {
   std::uint64_t writes_refused = 0;          // writes refused because the queue was full or closed
   std::uint64_t largest_batch = 0;           // most appends committed in one transaction
   std::uint64_t wal_truncations = 0;         // WAL truncations after rewrites and destroys
+  std::uint64_t background_checkpoints = 0;  // PASSIVE checkpoints run by the checkpointer
   std::uint64_t checkpoints_incomplete = 0;  // WAL truncations (after erasure, close) that a
-                                             // reader kept from completing
+                                             // reader kept from completing, and background
+                                             // checkpoints that failed
   std::size_t pending_writes = 0;            // queued now
   // open() found the file byte for byte as its last clean close sealed it (XXH3-128 after a
   // passed quick_check) and skipped its own quick_check; false: open ran the whole check.

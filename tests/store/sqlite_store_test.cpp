@@ -508,6 +508,18 @@ TEST_CASE("a rewrite soon after the last WAL truncation leaves the WAL when the 
   CHECK_FALSE(any_file_contains(dir.path(), second));
 }
 
+TEST_CASE("the checkpointer copies a WAL past 1,000 frames into the file, not the writer") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  // Each append writes a few pages (events, results, rooms): 600 pass 1,000 WAL frames.
+  write_conversation(*store, "r", 600);
+  store->close();  // a checkpoint requested before close() still runs
+  const SqliteStoreStats stats = store->stats();
+  CHECK(stats.background_checkpoints >= 1);
+  CHECK(stats.checkpoints_incomplete == 0);
+  CHECK(stats.appends_committed == 600);
+}
+
 TEST_CASE("an interrupted destroy_room is finished at the next open") {
   TempDir dir;
   {
