@@ -730,10 +730,13 @@ void SqliteStore::Impl::checkpointer_loop() {
     }
     // PASSIVE: copies what it can without waiting for the writer or the readers; the next
     // request (the WAL still past the threshold) tries again.
+    int wal_frames = 0;
+    int copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
-                                             SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+                                             SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
     std::lock_guard lock(stats_mutex);
-    ++(rc == SQLITE_OK ? stats.background_checkpoints : stats.checkpoints_incomplete);
+    if (rc != SQLITE_OK) ++stats.checkpoints_incomplete;
+    if (rc == SQLITE_OK && copied > 0) ++stats.background_checkpoints;
   }
 }
 
@@ -1086,6 +1089,11 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
   }
   impl->checkpointer = open_connection(file, failure);
   if (!impl->checkpointer) return fail(*failure);
+  // A connection opens the file lazily: until it has read once, a checkpoint on it finds no
+  // WAL and does nothing.
+  if (auto failed = impl->checkpointer->exec("SELECT count(*) FROM sqlite_schema")) {
+    return fail(open_error(StoreErrorCode::kUnavailable, file, "cannot read: " + *failed));
+  }
   for (int i = 0; i < options.reader_threads; ++i) {
     auto reader_db = open_connection(file, failure);
     if (!reader_db) return fail(*failure);

@@ -85,7 +85,8 @@ struct SqliteStoreStats {
   std::uint64_t writes_refused = 0;          // writes refused because the queue was full or closed
   std::uint64_t largest_batch = 0;           // most appends committed in one transaction
   std::uint64_t wal_truncations = 0;         // WAL truncations after rewrites and destroys
-  std::uint64_t background_checkpoints = 0;  // PASSIVE checkpoints run by the checkpointer
+  std::uint64_t background_checkpoints = 0;  // PASSIVE checkpoints by the checkpointer that
+                                             // copied frames into the file
   std::uint64_t checkpoints_incomplete = 0;  // WAL truncations (after erasure, close) that a
                                              // reader kept from completing, and background
                                              // checkpoints that failed
