@@ -92,9 +92,9 @@ struct SqliteStoreStats {
   std::uint64_t wal_truncations = 0;         // WAL truncations after rewrites and destroys
   std::uint64_t background_checkpoints = 0;  // PASSIVE checkpoints by the checkpointer that
                                              // copied frames into the file
-  std::uint64_t checkpoints_incomplete = 0;  // WAL truncations (after erasure, close) that a
-                                             // reader kept from completing, and background
-                                             // checkpoints that failed
+  std::uint64_t checkpoints_incomplete = 0;  // truncation attempts (after erasure, at close)
+                                             // that a writer or reader kept from completing
+                                             // (retried), and failed background checkpoints
   std::size_t pending_writes = 0;            // queued now
   // open() found the file byte for byte as its last clean close sealed it (XXH3-128 after a
   // passed quick_check) and skipped its own quick_check; false: open ran the whole check.
