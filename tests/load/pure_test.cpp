@@ -155,6 +155,7 @@ TEST_CASE("options: --help and -h win over an invalid value; the usage names eve
     CAPTURE(flag);
     CHECK(usage.find(flag) != std::string::npos);
   }
+  CHECK(usage.find(" \n") == std::string::npos);  // no trailing spaces where lines wrap
 }
 
 TEST_CASE("server URL gives host and port; loopback is recognized") {

@@ -251,7 +251,12 @@ sending a command to the other partner receiving the event it caused (p50/p90/p9
 accepted/rejected/error counts, connections, and the server's RSS and CPU time per 1,000
 commands over the measured window.
 )";
-  return out.str();
+  std::string text = out.str();
+  // po leaves a space at the end of each line it wraps.
+  for (auto space = text.find(" \n"); space != std::string::npos; space = text.find(" \n")) {
+    text.erase(space, 1);
+  }
+  return text;
 }
 
 }  // namespace mend::load
