@@ -17,9 +17,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
+#include <variant>
 #include <vector>
+
+#include <boost/program_options.hpp>
 
 #include "mend/autopilot.h"
 #include "mend/client.h"
@@ -40,23 +42,45 @@ struct Arguments {
   std::string api_key;
 };
 
-std::optional<Arguments> parse_arguments(int argc, char** argv) {
+// The arguments, or the exit code after --help (0) or a usage error (2, said on stderr).
+std::variant<Arguments, int> parse_arguments(int argc, char** argv) {
+  namespace po = boost::program_options;
   Arguments args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h" || i + 1 >= argc) return std::nullopt;
-    const std::string value = argv[++i];
-    if (flag == "--server") {
-      args.server = value;
-    } else if (flag == "--template") {
-      args.template_name = value;
-    } else if (flag == "--ca-file") {
-      args.ca_file = value;
-    } else if (flag == "--api-key") {
-      args.api_key = value;
-    } else {
-      return std::nullopt;
+  po::options_description description(
+      "mend-example-conversation: plays one whole guided conversation between two partners\n"
+      "on a running mend server.\n\noptions");
+  // clang-format off
+  description.add_options()
+    ("help,h", "print this help and exit")
+    ("server", po::value(&args.server)->value_name("URL")->default_value(args.server),
+     "http(s):// address of the server")
+    ("template", po::value(&args.template_name)->value_name("NAME")
+        ->default_value(args.template_name), "conversation template to play")
+    ("ca-file", po::value(&args.ca_file)->value_name("PEM"),
+     "certificate(s) to trust, e.g. the server's self-signed tls-cert.pem")
+    ("api-key", po::value(&args.api_key)->value_name("KEY"),
+     "the server's API key for creating rooms, when it has one");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    // Exact names only (no abbreviations); a word that is not a flag's value is an error.
+    const po::parsed_options parsed =
+        po::command_line_parser(argc, argv)
+            .options(description)
+            .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
+            .run();
+    const auto stray = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (!stray.empty()) throw po::error("unexpected argument '" + stray.front() + "'");
+    po::store(parsed, vm);
+    if (vm.count("help")) {
+      std::cout << description;
+      return 0;
     }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "mend-example-conversation: " << e.what()
+              << "\n(see mend-example-conversation --help)\n";
+    return 2;
   }
   return args;
 }
@@ -179,12 +203,9 @@ bool both_closed(Partner& a, Partner& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = parse_arguments(argc, argv);
-  if (!args) {
-    std::cerr << "usage: mend-example-conversation [--server URL] [--template NAME] "
-                 "[--ca-file PEM] [--api-key KEY]\n";
-    return 2;
-  }
+  const auto parsed = parse_arguments(argc, argv);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const Arguments* args = &std::get<Arguments>(parsed);
 
   mend::client::HttpClient http({args->server, args->api_key, args->ca_file, 10s});
   v1::CreateRoomRequest request;

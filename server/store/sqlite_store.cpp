@@ -30,6 +30,17 @@ using sqlite::Statement;
 constexpr std::size_t kMaxCachedRoomKeys = 4'096;
 // How long a connection waits for a lock (WAL recovery, checkpoints) before reporting busy.
 constexpr int kBusyTimeoutMs = 5'000;
+// WAL frames after which the checkpointer copies the WAL into the database file (SQLite's own
+// auto-checkpoint threshold, which would run on the writer and stall the commits behind it).
+constexpr int kCheckpointFrames = 1'000;
+// After a truncation found the writer or a reader in its way, the checkpointer tries again
+// this much later.
+constexpr std::chrono::milliseconds kTruncationRetry{5};
+// While a truncation waits for its interval, the checkpointer re-reads the clock this often.
+constexpr std::chrono::milliseconds kClockRecheck{50};
+// The writer waits for a lock held by a truncation in steps this long (SQLite's own busy
+// timeout sleeps 1, 2, 5, 10 ... ms, far longer than a truncation usually holds the lock).
+constexpr std::chrono::microseconds kWriterBusyStep{100};
 // close() seals the file only if its quick_check finishes within this (sqlite_schema.h).
 constexpr std::chrono::milliseconds kSealCheckBudget{10'000};
 
@@ -216,6 +227,20 @@ struct SqliteStore::Impl {
   mutable std::mutex stats_mutex;
   SqliteStoreStats stats;
 
+  // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
+  // writer, which only signals (WAL hook) when the WAL has grown past kCheckpointFrames.
+  // It also truncates the WAL after rewrites and destroys: at once, unless the last truncation
+  // was less than options.wal_truncate_interval ago, then when the interval has passed; the
+  // completions of those writes wait in truncation_waiters until it succeeded.
+  std::unique_ptr<Db> checkpointer;
+  std::mutex checkpoint_mutex;  // guards the four fields below
+  std::condition_variable checkpoint_wanted;
+  bool checkpoint_requested = false;
+  bool checkpointer_stop = false;
+  std::vector<StoreDone> truncation_waiters;
+  std::optional<std::chrono::steady_clock::time_point> last_truncate;
+  std::thread checkpointer_thread;
+
   std::mutex close_mutex;
   bool closed = false;
   std::thread writer_thread;
@@ -227,16 +252,10 @@ struct SqliteStore::Impl {
     return error(code_of(rc), what + " in " + where() + ": " + db.last_error());
   }
 
-  // WAL truncation after a rewrite or a destroy (writer thread): at once, unless the last one
-  // was less than options.wal_truncate_interval ago; then when that interval has passed.
-  std::optional<std::chrono::steady_clock::time_point> truncate_due;
-  std::optional<std::chrono::steady_clock::time_point> last_truncate;
-
   // --- writer ---
   void writer_loop();
-  // The next batch to write; empty when the queue is closed and drained (drained = true) or
-  // when a due WAL truncation woke the writer.
-  std::vector<WriteOp> next_batch(bool& drained);
+  // The next batch to write; empty when the queue is closed and drained.
+  std::vector<WriteOp> next_batch();
   // One transaction (one fsync) for a batch of appends, audit appends and rewrites, in queue
   // order.
   void commit_batch(std::vector<WriteOp>& batch);
@@ -261,17 +280,24 @@ struct SqliteStore::Impl {
   void destroy(DestroyOp& op);
   std::optional<StoreError> apply_rewrite(const std::string& room_id,
                                           std::vector<v1::Event>& events);
-  bool truncate_wal();
+  // TRUNCATE checkpoint on `db`; false when a writer or reader kept it from completing.
+  bool truncate_wal(Db& db);
   std::chrono::steady_clock::time_point now() const {
     return options.clock ? options.clock() : std::chrono::steady_clock::now();
   }
-  // Schedules a truncation (rate-limited) and runs it if due now.
-  void request_truncate();
-  void truncate_if_due();
+  // Hands a committed rewrite's or destroy's completion to the checkpointer, which runs it
+  // once the WAL was truncated.
+  void complete_after_truncation(StoreDone done);
   // Inserts an audit append's entries inside the open write transaction.
   std::optional<StoreError> apply_audit(const AuditOp& op);
   // Inserts audit entries in the open transaction; false (batch_failure set) on an error.
   bool insert_audit(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
+
+  // --- checkpointer ---
+  void checkpointer_loop();
+  // Runs the due truncation; true when it succeeded (the waiters are then completed).
+  bool run_truncation(std::unique_lock<std::mutex>& lock);
+  static int on_wal_commit(void* impl, sqlite3* db, const char* name, int frames);
 
   // --- readers ---
   void reader_loop(ReaderConnection& conn);
@@ -293,17 +319,11 @@ struct SqliteStore::Impl {
 
 // ---------------------------------------------------------------- writer
 
-std::vector<WriteOp> SqliteStore::Impl::next_batch(bool& drained) {
+std::vector<WriteOp> SqliteStore::Impl::next_batch() {
   std::unique_lock lock(write_mutex);
-  const auto ready = [&] { return closing || !writes.empty(); };
-  if (truncate_due) {
-    write_ready.wait_for(lock, *truncate_due - now(), ready);
-  } else {
-    write_ready.wait(lock, ready);
-  }
+  write_ready.wait(lock, [&] { return closing || !writes.empty(); });
   std::vector<WriteOp> batch;
-  drained = closing && writes.empty();
-  if (writes.empty()) return batch;
+  if (writes.empty()) return batch;  // closing and drained
   // Appends, audit appends and rewrites share one group commit (one fsync); a destroy runs
   // alone (two transactions: the key first).
   const auto groupable = [](const WriteOp& op) { return !std::holds_alternative<DestroyOp>(op); };
@@ -321,17 +341,13 @@ std::vector<WriteOp> SqliteStore::Impl::next_batch(bool& drained) {
 
 void SqliteStore::Impl::writer_loop() {
   for (;;) {
-    bool drained = false;
-    std::vector<WriteOp> batch = next_batch(drained);
-    if (drained) return;  // close() truncates the WAL itself
-    if (batch.empty()) {
-      // woken by a due truncation
-    } else if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
+    std::vector<WriteOp> batch = next_batch();
+    if (batch.empty()) return;
+    if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
       destroy(*destroy_op);
     } else {
       commit_batch(batch);
     }
-    truncate_if_due();
   }
 }
 
@@ -505,14 +521,12 @@ void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
   std::vector<std::optional<StoreError>> outcomes(batch.size());
   std::map<std::string, crypto::Key> new_keys;
   bool committed = false;
-  bool rewritten = false;
   if (begin_write()) {
     for (std::size_t i = 0; i < batch.size() && !batch_failure; ++i) {
       if (auto* audit_op = std::get_if<AuditOp>(&batch[i])) {
         outcomes[i] = apply_audit(*audit_op);
       } else if (auto* rewrite_op = std::get_if<RewriteOp>(&batch[i])) {
         outcomes[i] = apply_rewrite_op(*rewrite_op);
-        rewritten = rewritten || !outcomes[i];
       } else {
         outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
       }
@@ -532,8 +546,6 @@ void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
   }
   if (committed) {
     for (auto& [room_id, key] : new_keys) key_cache.insert_or_assign(room_id, key);
-    if (rewritten) request_truncate();  // the replaced ciphertext leaves the WAL too
-    truncate_if_due();                  // before the completions, when due now
   } else {
     for (auto& outcome : outcomes) outcome = batch_failure;
   }
@@ -549,31 +561,27 @@ void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
     }
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    std::visit([&](auto& op) { op.done(std::move(outcomes[i])); }, batch[i]);
+    auto* rewrite_op = std::get_if<RewriteOp>(&batch[i]);
+    if (rewrite_op != nullptr && !outcomes[i]) {
+      complete_after_truncation(std::move(rewrite_op->done));  // the old ciphertext leaves first
+    } else {
+      std::visit([&](auto& op) { op.done(std::move(outcomes[i])); }, batch[i]);
+    }
   }
 }
 
-void SqliteStore::Impl::request_truncate() {
-  const auto earliest = last_truncate ? *last_truncate + options.wal_truncate_interval : now();
-  if (!truncate_due || earliest < *truncate_due) truncate_due = earliest;
-}
-
-void SqliteStore::Impl::truncate_if_due() {
-  if (!truncate_due || now() < *truncate_due) return;
-  truncate_due.reset();
-  last_truncate = now();
+void SqliteStore::Impl::complete_after_truncation(StoreDone done) {
   {
-    std::lock_guard lock(stats_mutex);
-    ++stats.wal_truncations;
+    std::lock_guard lock(checkpoint_mutex);
+    truncation_waiters.push_back(std::move(done));
   }
-  // A reader kept it from completing: the next interval tries again.
-  if (!truncate_wal()) request_truncate();
+  checkpoint_wanted.notify_one();
 }
 
-bool SqliteStore::Impl::truncate_wal() {
+bool SqliteStore::Impl::truncate_wal(Db& db) {
   int wal_frames = 0;
   int checkpointed = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(writer->db->get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+  const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
                                            &wal_frames, &checkpointed);
   if (rc != SQLITE_OK) {
     std::lock_guard lock(stats_mutex);
@@ -617,14 +625,13 @@ void SqliteStore::Impl::destroy(DestroyOp& op) {
       }
       rollback_write();
     }
-    request_truncate();
-    truncate_if_due();
   }
   {
     std::lock_guard lock(stats_mutex);
     if (!outcome) ++stats.commits;
     if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
   }
+  if (!outcome) return complete_after_truncation(std::move(op.done));
   op.done(std::move(outcome));
 }
 
@@ -689,6 +696,90 @@ bool SqliteStore::Impl::insert_audit(const std::string& room_id,
 }
 
 // ---------------------------------------------------------------- readers
+
+// ---------------------------------------------------------------- checkpointer
+
+int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*name*/,
+                                     int frames) {
+  if (frames < kCheckpointFrames) return SQLITE_OK;
+  auto* self = static_cast<Impl*>(impl);
+  {
+    std::lock_guard lock(self->checkpoint_mutex);
+    self->checkpoint_requested = true;
+  }
+  self->checkpoint_wanted.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteStore::Impl::checkpointer_loop() {
+  std::unique_lock lock(checkpoint_mutex);
+  for (;;) {
+    const auto work = [&] {
+      return checkpointer_stop || checkpoint_requested || !truncation_waiters.empty();
+    };
+    checkpoint_wanted.wait(lock, work);
+    // When stopping, close() truncates and completes the waiters itself.
+    if (!checkpointer_stop && !truncation_waiters.empty()) {
+      const auto due = last_truncate ? *last_truncate + options.wal_truncate_interval : now();
+      if (now() >= due) {
+        if (run_truncation(lock)) continue;
+        // A writer or a reader was in the way: try again soon.
+        checkpoint_wanted.wait_for(lock, kTruncationRetry, [&] { return checkpointer_stop; });
+        continue;
+      }
+      if (!checkpoint_requested) {
+        // Re-reads the clock at least every kClockRecheck (an injected clock moves on its
+        // own); a checkpoint request or close() wakes it earlier.
+        checkpoint_wanted.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
+                                             due - now(), kClockRecheck),
+                                   [&] { return checkpointer_stop || checkpoint_requested; });
+        continue;
+      }
+    }
+    if (!checkpoint_requested) return;  // stopping (a requested checkpoint still runs)
+    checkpoint_requested = false;
+    lock.unlock();
+    // PASSIVE: copies what it can without waiting for the writer or the readers; the next
+    // request (the WAL still past the threshold) tries again.
+    int wal_frames = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
+                                             SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+    {
+      std::lock_guard stats_lock(stats_mutex);
+      if (rc != SQLITE_OK) ++stats.checkpoints_incomplete;
+      if (rc == SQLITE_OK && copied > 0) ++stats.background_checkpoints;
+    }
+    lock.lock();
+  }
+}
+
+bool SqliteStore::Impl::run_truncation(std::unique_lock<std::mutex>& lock) {
+  std::vector<StoreDone> waiters = std::move(truncation_waiters);
+  truncation_waiters.clear();
+  lock.unlock();
+  // First copy the WAL without holding anyone up; the TRUNCATE that follows (it holds the
+  // writer lock) then has little left to copy. It fails fast (no busy wait) when the writer
+  // is inside a transaction or a reader still reads the WAL.
+  sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                            nullptr);
+  const bool truncated = truncate_wal(*checkpointer);
+  if (truncated) {
+    {
+      std::lock_guard stats_lock(stats_mutex);
+      ++stats.wal_truncations;
+    }
+    for (StoreDone& done : waiters) done(std::nullopt);
+  }
+  lock.lock();
+  if (truncated) {
+    last_truncate = now();
+    return true;
+  }
+  truncation_waiters.insert(truncation_waiters.begin(), std::make_move_iterator(waiters.begin()),
+                            std::make_move_iterator(waiters.end()));
+  return false;
+}
 
 void SqliteStore::Impl::reader_loop(ReaderConnection& conn) {
   for (;;) {
@@ -930,6 +1021,9 @@ void SqliteStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
 }
 
 void SqliteStore::Impl::start() {
+  // Replaces SQLite's auto-checkpoint on the writer connection.
+  sqlite3_wal_hook(writer->db->get(), &Impl::on_wal_commit, this);
+  checkpointer_thread = std::thread([this] { checkpointer_loop(); });
   writer_thread = std::thread([this] { writer_loop(); });
   for (auto& reader : readers) {
     reader_threads.emplace_back([this, conn = reader.get()] { reader_loop(*conn); });
@@ -949,12 +1043,23 @@ void SqliteStore::Impl::close() {
   if (writer_thread.joinable()) writer_thread.join();
   for (auto& thread : reader_threads) thread.join();
   readers.clear();
+  {
+    std::lock_guard lock(checkpoint_mutex);
+    checkpointer_stop = true;
+  }
+  checkpoint_wanted.notify_all();
+  if (checkpointer_thread.joinable()) checkpointer_thread.join();
+  checkpointer.reset();
+  std::vector<StoreDone> waiters = std::move(truncation_waiters);
   // The seal (sqlite_schema.h): only for a file that holds the whole WAL and passes
   // quick_check now, within a bound so that a huge file cannot stall a shutdown.
   bool seal = false;
   if (writer) {
-    seal = truncate_wal() && !sqlite::check_integrity(*writer->db, db_path, kSealCheckBudget);
+    seal = truncate_wal(*writer->db) &&
+           !sqlite::check_integrity(*writer->db, db_path, kSealCheckBudget);
   }
+  // Their writes are committed; the WAL is truncated now unless a checkpoint failed (counted).
+  for (StoreDone& done : waiters) done(std::nullopt);
   writer.reset();
   if (seal) sqlite::write_seal(db_path);
 }
@@ -972,6 +1077,13 @@ std::unique_ptr<Db> open_connection(const std::filesystem::path& file, OpenError
   }
   sqlite3_busy_timeout(db->get(), kBusyTimeoutMs);
   return db;
+}
+
+// The writer's busy handler: short steps up to kBusyTimeoutMs in all.
+int writer_busy(void* /*unused*/, int attempts) {
+  if (attempts * kWriterBusyStep >= std::chrono::milliseconds(kBusyTimeoutMs)) return 0;
+  std::this_thread::sleep_for(kWriterBusyStep);
+  return 1;
 }
 
 }  // namespace
@@ -1022,10 +1134,19 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
     return fail(*failed);
   if (auto failed = sqlite::finish_destroys(*db, file)) return fail(*failed);
 
+  sqlite3_busy_handler(db->get(), &writer_busy, nullptr);
   impl->writer = std::make_unique<WriterConnection>(std::move(db));
   if (!impl->writer->ok()) {
     return fail(open_error(StoreErrorCode::kUnavailable, file,
                            "cannot prepare statements: " + impl->writer->db->last_error()));
+  }
+  impl->checkpointer = open_connection(file, failure);
+  if (!impl->checkpointer) return fail(*failure);
+  sqlite3_busy_timeout(impl->checkpointer->get(), 0);  // a truncation never waits: it retries
+  // A connection opens the file lazily: until it has read once, a checkpoint on it finds no
+  // WAL and does nothing.
+  if (auto failed = impl->checkpointer->exec("SELECT count(*) FROM sqlite_schema")) {
+    return fail(open_error(StoreErrorCode::kUnavailable, file, "cannot read: " + *failed));
   }
   for (int i = 0; i < options.reader_threads; ++i) {
     auto reader_db = open_connection(file, failure);

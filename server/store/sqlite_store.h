@@ -3,17 +3,27 @@
 // Writes: ONE writer thread with its own connection does group commit: every write waiting
 // when it becomes free (up to max_batch appends) goes into one transaction and one fsync, and
 // the completions of that batch are invoked on the writer thread after the commit, in the
-// order the writes were issued. Audit appends and rewrites share the appends' group commit (an
+// order the writes were issued (except rewrites and destroys, see below). Audit appends and rewrites share the appends' group commit (an
 // SQLite error fails the whole batch, as for appends; a rejected rewrite undoes only itself).
 // destroy_room is ordered with the appends but committed on its own, with its audit entries
 // (the _audited variants).
 //
-// After a rewrite or a destroy the writer truncates the WAL (a TRUNCATE checkpoint), so that
-// no replaced ciphertext stays in mend.db-wal: at once when the last truncation was at least
-// wal_truncate_interval ago, else when that interval has passed. Under a stream of closing
-// conversations with retention 0 that is one checkpoint per interval instead of one per room.
+// A committed rewrite or destroy completes only once the WAL has been truncated (a TRUNCATE
+// checkpoint), so that no replaced ciphertext stays in mend.db-wal: at once when the last
+// truncation was at least wal_truncate_interval ago, else when that interval has passed. The
+// checkpointer thread (below) runs it and the completion, so the writer never waits for it;
+// under a stream of conversations closing with retention 0 that is one truncation per interval
+// instead of one per room. A rejected rewrite or destroy completes at once.
 // Pending writes are bounded (max_pending_writes): over it a
 // write completes at once with kUnavailable.
+//
+// Checkpoints: SQLite's auto-checkpoint would copy the WAL into the file on the writer thread,
+// stalling the commits queued behind it. Instead the writer signals a checkpointer thread
+// (its own connection) when the WAL passes 1,000 frames, and it runs a PASSIVE checkpoint
+// beside the writer. A checkpoint requested before close() still runs. A truncation is a
+// PASSIVE checkpoint, then a TRUNCATE that does not wait: when the writer is inside a
+// transaction or a reader still reads the WAL it is retried 5 ms later; meanwhile the writer
+// waits for the truncation's lock in 100 us steps.
 //
 // Reads (load, find_result, list_rooms): reader threads with their own connections; in WAL
 // mode they read a committed snapshot and never block the writer. Completions run on a
@@ -67,7 +77,7 @@ struct SqliteStoreOptions {
   // Rate limit of the WAL truncations that follow rewrites and destroys; also the longest a
   // replaced ciphertext stays in mend.db-wal (the database file itself: secure_delete).
   std::chrono::milliseconds wal_truncate_interval = kDefaultWalTruncateInterval;
-  // The writer's clock for that interval (tests inject one); empty: steady_clock.
+  // The clock for that interval (tests inject one); empty: steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock{};
 };
 
@@ -80,8 +90,11 @@ struct SqliteStoreStats {
   std::uint64_t writes_refused = 0;          // writes refused because the queue was full or closed
   std::uint64_t largest_batch = 0;           // most appends committed in one transaction
   std::uint64_t wal_truncations = 0;         // WAL truncations after rewrites and destroys
-  std::uint64_t checkpoints_incomplete = 0;  // WAL truncations (after erasure, close) that a
-                                             // reader kept from completing
+  std::uint64_t background_checkpoints = 0;  // PASSIVE checkpoints by the checkpointer that
+                                             // copied frames into the file
+  std::uint64_t checkpoints_incomplete = 0;  // truncation attempts (after erasure, at close)
+                                             // that a writer or reader kept from completing
+                                             // (retried), and failed background checkpoints
   std::size_t pending_writes = 0;            // queued now
   // open() found the file byte for byte as its last clean close sealed it (XXH3-128 after a
   // passed quick_check) and skipped its own quick_check; false: open ran the whole check.
@@ -118,11 +131,11 @@ class SqliteStore final : public Store {
   void append(AppendRequest request, AppendDone done) override;
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
-  // Also truncates the WAL afterwards (rate-limited, see above), so no older copy of the key or
-  // rows stays on disk (the database runs with secure_delete, which zeroes deleted content).
+  // Completes once the WAL was truncated (rate-limited, see above), so no older copy of the key
+  // or rows stays on disk (the database runs with secure_delete, which zeroes deleted content).
   void destroy_room(std::string room_id, StoreDone done) override;
-  // Also truncates the WAL afterwards (rate-limited, see above): the replaced ciphertext
-  // leaves the files.
+  // Completes once the WAL was truncated (rate-limited, see above): the replaced ciphertext has
+  // left the files.
   void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
   // The audit entries go into the transaction that deletes the room key, resp. that rewrites
   // the events (an append's AppendRequest.audit into the append's group commit).

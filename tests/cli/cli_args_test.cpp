@@ -67,6 +67,37 @@ TEST_CASE("unknown commands and flags, and flags without values, are usage error
   CHECK(parse_cli({"--version"}, {}).version);
 }
 
+TEST_CASE("every usage error of the command line has its own plain sentence") {
+  auto error = [](std::vector<std::string> args) { return parse_cli(args, {}).error; };
+  CHECK(error({}) == "Which command? Try `mend --help`.");
+  CHECK(error({"frobnicate"}) == "Unknown command \"frobnicate\". Try `mend --help`.");
+  CHECK(error({"templates", "--topic", "x"}) ==
+        "mend templates does not take \"--topic\". Try `mend --help`.");
+  CHECK(error({"templates", "--topic=x"}) ==
+        "mend templates does not take \"--topic\". Try `mend --help`.");
+  CHECK(error({"join", "--tok", "T"}) == "mend join does not take \"--tok\". Try `mend --help`.");
+  CHECK(error({"join", "T"}) == "mend join does not take \"T\". Try `mend --help`.");
+  CHECK(error({"join", "--token"}) == "--token needs a value.");
+  CHECK(error({"join", "--token="}) == "--token needs a value.");
+  CHECK(error({"join", "--help=1"}) == "--help takes no value.");
+  CHECK(error({"join", "--token", "T", "--token", "U"}) == "Please give --token only once.");
+  CHECK(error({"create"}) == "mend create needs --template NAME (see `mend templates`).");
+  CHECK(error({"create", "--template", "t", "--partner-b", "Alex"}) ==
+        "Please give both --partner-a and --partner-b, or neither.");
+  CHECK(error({"join", "--token", "T", "--token-file", "/t"}) ==
+        "Give the invite token either with --token or with --token-file, not both.");
+  CHECK(error({"join"}) ==
+        "This needs your invite token: --token TOKEN or --token-file FILE (or MEND_TOKEN).");
+  CHECK(error({"erase", "--token", "T"}) ==
+        "This needs the room id: --room ID (printed by `mend create`).");
+}
+
+TEST_CASE("-h and help ask for the usage; --token-file keeps MEND_TOKEN out") {
+  CHECK(parse_cli({"join", "-h"}, {}).help);
+  CHECK(parse_cli({"help"}, {}).help);
+  CHECK(parse_cli({"join", "--token-file", "/t"}, CliEnvironment{"", "E"}).options->token.empty());
+}
+
 TEST_CASE("server URLs convert between the HTTP API and the WebSocket endpoint") {
   using mend::cli::http_base_url;
   using mend::cli::websocket_url;

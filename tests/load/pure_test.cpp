@@ -133,6 +133,45 @@ TEST_CASE("options: bad values and unknown flags are usage errors in plain words
   CHECK(usage_text().find("--idle N") != std::string::npos);
 }
 
+TEST_CASE("options: every rejection has its own stable message") {
+  auto error = [](std::vector<std::string> args) { return parse_options(args).error; };
+  CHECK(error({"--rooms", "-1"}) == "invalid value for --rooms: '-1'");
+  CHECK(error({"--rate", "fast"}) == "invalid value for --rate: 'fast'");
+  CHECK(error({"--rate", "nan"}) == "invalid value for --rate: 'nan'");
+  CHECK(error({"--warmup", "-1"}) == "invalid value for --warmup: '-1'");
+  CHECK(error({"--think-ms", "inf"}) == "invalid value for --think-ms: 'inf'");
+  CHECK(error({"--idle", "1"}) == "invalid value for --idle: '1' (at least 2)");
+  CHECK(error({"--server-pid", "0"}) == "invalid value for --server-pid: '0'");
+  CHECK(error({"--threads", "0"}) == "invalid value for --threads: '0'");
+  CHECK(error({"--threads", "257"}) == "invalid value for --threads: '257'");
+  CHECK(error({"--seed", "x"}) == "invalid value for --seed: 'x'");
+  CHECK(error({"--rooms="}) == "missing value for --rooms");
+  CHECK(error({"--json=1"}) == "--json takes no value");
+  CHECK(error({"--rooms", "2", "--rooms", "3"}) == "--rooms is given more than once");
+  CHECK(error({"--roo", "3"}) == "unknown option --roo");
+  CHECK(error({"--frobnicate=1"}) == "unknown option --frobnicate");
+  CHECK(error({"rooms"}) == "unexpected argument 'rooms'");
+  CHECK(error({"--server", "ftp://x"}) == "cannot read the server URL 'ftp://x'");
+  CHECK(error({"--ca", "x.pem", "--insecure"}) == "--ca and --insecure exclude each other");
+  CHECK(error({"--idle", "100", "--rate", "10"}) ==
+        "--idle holds connections without commands; --rate does not apply");
+}
+
+TEST_CASE("options: --help and -h win over an invalid value; the usage names every flag") {
+  CHECK(parse_options({"-h"}).help);
+  CHECK(parse_options({"--rooms", "0", "--help"}).help);
+  const std::string usage = usage_text();
+  for (const char* flag :
+       {"--server URL", "--template NAME", "--rooms N", "--think-ms MS", "--rate CMDS_PER_S",
+        "--observers", "--warmup S", "--duration S", "--idle N", "--ca FILE", "--insecure",
+        "--api-key-file FILE", "--server-pid PID", "--threads N", "--seed N", "--json",
+        "--quiet", "--help"}) {
+    CAPTURE(flag);
+    CHECK(usage.find(flag) != std::string::npos);
+  }
+  CHECK(usage.find(" \n") == std::string::npos);  // no trailing spaces where lines wrap
+}
+
 TEST_CASE("server URL gives host and port; loopback is recognized") {
   check_host_port("ws://127.0.0.1:8480", "127.0.0.1", 8480);
   check_host_port("wss://example.org/v1/connect", "example.org", 443);

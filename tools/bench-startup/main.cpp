@@ -13,7 +13,7 @@
 // 3. Stops mendd with SIGTERM.
 //
 // Usage: bench-startup --mendd PATH [--dir DIR] [--events 1000000] [--rooms 1000]
-//                      [--templates DIR] [--reuse] [--keep]
+//                      [--templates DIR] [--reuse] [--keep]   (see --help)
 #include "mend/proto.h"
 
 #include <fcntl.h>
@@ -32,8 +32,10 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
+#include "command_line.h"
 #include "mend/client.h"
 #include "server/engine/engine.h"
 #include "server/engine/templates.h"
@@ -45,6 +47,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
+namespace po = boost::program_options;
 
 struct Config {
   fs::path mendd;
@@ -233,46 +236,57 @@ class OutputWatch {
   std::thread thread_;
 };
 
-bool parse(int argc, char** argv, Config& config) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--reuse") {
-      config.reuse = true;
-      continue;
-    }
-    if (flag == "--keep") {
-      config.keep = true;
-      continue;
-    }
-    if (i + 1 >= argc) return false;
-    const std::string value = argv[++i];
-    if (flag == "--mendd") {
-      config.mendd = value;
-    } else if (flag == "--dir") {
-      config.dir = value;
-    } else if (flag == "--templates") {
-      config.templates = value;
-    } else if (flag == "--events") {
-      config.events = std::stoull(value);
-    } else if (flag == "--rooms") {
-      config.rooms = std::stoul(value);
-    } else {
-      return false;
-    }
-  }
-  return !config.mendd.empty() && config.rooms > 0 && config.events >= config.rooms;
+po::options_description describe() {
+  po::options_description d(
+      "bench-startup: how long mendd takes to start on a large store and serve the first "
+      "join.\n\nusage: bench-startup --mendd PATH [options]\n\noptions");
+  const Config defaults;
+  // clang-format off
+  d.add_options()
+    ("help,h", "print this help and exit")
+    ("mendd", po::value<std::string>()->value_name("PATH")->required(), "the mendd binary")
+    ("dir", po::value<std::string>()->value_name("DIR"),
+     "data directory to fill and start on (default: a temporary one, removed afterwards)")
+    ("events", po::value<std::uint64_t>()->value_name("N")->default_value(defaults.events),
+     "events in the store, over all rooms")
+    ("rooms", po::value<std::size_t>()->value_name("N")->default_value(defaults.rooms),
+     "rooms in the store")
+    ("templates", po::value<std::string>()->value_name("DIR")
+        ->default_value(defaults.templates.string(), "<source>/server/templates"),
+     "conversation templates")
+    ("reuse", po::bool_switch(), "start on --dir as filled by an earlier run (if it was)")
+    ("keep", po::bool_switch(), "keep the temporary data directory");
+  // clang-format on
+  return d;
+}
+
+// The configuration, or the exit code after --help (0) or a usage error (2, said on stderr).
+std::variant<Config, int> parse(int argc, char** argv) {
+  auto parsed = mend::tools::parse_command_line("bench-startup", argc, argv, describe());
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const po::variables_map& vm = std::get<po::variables_map>(parsed);
+  auto usage_error = [](const std::string& reason) {
+    return mend::tools::usage_error("bench-startup", reason);
+  };
+  Config config;
+  config.mendd = vm["mendd"].as<std::string>();
+  if (vm.count("dir")) config.dir = vm["dir"].as<std::string>();
+  config.templates = vm["templates"].as<std::string>();
+  config.events = vm["events"].as<std::uint64_t>();
+  config.rooms = vm["rooms"].as<std::size_t>();
+  config.reuse = vm["reuse"].as<bool>();
+  config.keep = vm["keep"].as<bool>();
+  if (config.rooms == 0) return usage_error("--rooms must be at least 1");
+  if (config.events < config.rooms) return usage_error("--events must be at least --rooms");
+  return config;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Config config;
-  if (!parse(argc, argv, config)) {
-    std::fprintf(stderr,
-                 "usage: bench-startup --mendd PATH [--dir DIR] [--events 1000000] "
-                 "[--rooms 1000] [--templates DIR] [--reuse] [--keep]\n");
-    return 2;
-  }
+  auto parsed = parse(argc, argv);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  Config config = std::get<Config>(std::move(parsed));
   bool temporary = false;
   if (config.dir.empty()) {
     std::string temp = (fs::temp_directory_path() / "mend-bench-startup-XXXXXX").string();

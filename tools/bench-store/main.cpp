@@ -6,25 +6,31 @@
 // fresh store under --dir (default: a temporary directory, removed afterwards).
 //
 // Usage: bench-store [--dir DIR] [--seconds N] [--rooms 1,100,1000] [--durability full|normal|both]
+// (see --help)
 #include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "command_line.h"
 #include "server/store/sqlite_store.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using mend::store::Durability;
+namespace po = boost::program_options;
 
 struct Config {
   std::filesystem::path dir;
@@ -153,41 +159,70 @@ bool run_case(const Config& config, Durability durability, std::size_t rooms) {
   return run.failures() == 0;
 }
 
-bool parse(int argc, char** argv, Config& config) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    const std::string value = argv[i + 1];
-    if (flag == "--dir") {
-      config.dir = value;
-    } else if (flag == "--seconds") {
-      config.seconds = std::stod(value);
-    } else if (flag == "--rooms") {
-      config.rooms.clear();
-      std::stringstream list(value);
-      for (std::string item; std::getline(list, item, ',');)
-        config.rooms.push_back(std::stoul(item));
-    } else if (flag == "--durability") {
-      config.durabilities.clear();
-      if (value == "full" || value == "both") config.durabilities.push_back(Durability::kFull);
-      if (value == "normal" || value == "both") config.durabilities.push_back(Durability::kNormal);
-    } else {
-      return false;
-    }
+// "1,100,1000" -> {1, 100, 1000}; nullopt when an item is not a positive whole number.
+std::optional<std::vector<std::size_t>> room_counts(const std::string& list) {
+  std::vector<std::size_t> counts;
+  std::stringstream items(list);
+  for (std::string item; std::getline(items, item, ',');) {
+    std::size_t count = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), count);
+    if (ec != std::errc() || end != item.data() + item.size() || count == 0) return std::nullopt;
+    counts.push_back(count);
   }
-  return argc % 2 == 1 && config.seconds > 0 && !config.rooms.empty() &&
-         !config.durabilities.empty();
+  if (counts.empty()) return std::nullopt;
+  return counts;
+}
+
+po::options_description describe() {
+  po::options_description d(
+      "bench-store: append throughput and p50/p99 commit latency of SqliteStore.\n\n"
+      "usage: bench-store [options]\n\noptions");
+  // clang-format off
+  d.add_options()
+    ("help,h", "print this help and exit")
+    ("dir", po::value<std::string>()->value_name("DIR"),
+     "where the stores go (default: a temporary directory, removed afterwards)")
+    ("seconds", po::value<double>()->value_name("N")->default_value(3.0, "3"),
+     "seconds per case")
+    ("rooms", po::value<std::string>()->value_name("LIST")->default_value("1,100,1000"),
+     "comma-separated counts of concurrent rooms, one case each")
+    ("durability", po::value<std::string>()->value_name("MODE")->default_value("both"),
+     "full | normal | both");
+  // clang-format on
+  return d;
+}
+
+// The configuration, or the exit code after --help (0) or a usage error (2, said on stderr).
+std::variant<Config, int> parse(int argc, char** argv) {
+  auto parsed = mend::tools::parse_command_line("bench-store", argc, argv, describe());
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const po::variables_map& vm = std::get<po::variables_map>(parsed);
+  auto usage_error = [](const std::string& reason) {
+    return mend::tools::usage_error("bench-store", reason);
+  };
+  Config config;
+  if (vm.count("dir")) config.dir = vm["dir"].as<std::string>();
+  config.seconds = vm["seconds"].as<double>();
+  if (!(config.seconds > 0)) return usage_error("--seconds must be more than 0");
+  const auto rooms = room_counts(vm["rooms"].as<std::string>());
+  if (!rooms) return usage_error("--rooms wants positive counts separated by commas");
+  config.rooms = *rooms;
+  const std::string& durability = vm["durability"].as<std::string>();
+  config.durabilities.clear();
+  if (durability == "full" || durability == "both") config.durabilities.push_back(Durability::kFull);
+  if (durability == "normal" || durability == "both") {
+    config.durabilities.push_back(Durability::kNormal);
+  }
+  if (config.durabilities.empty()) return usage_error("--durability is full, normal or both");
+  return config;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Config config;
-  if (!parse(argc, argv, config)) {
-    std::fprintf(stderr,
-                 "usage: bench-store [--dir DIR] [--seconds N] [--rooms 1,100,1000] "
-                 "[--durability full|normal|both]\n");
-    return 2;
-  }
+  auto parsed = parse(argc, argv);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  Config config = std::get<Config>(std::move(parsed));
   std::string temp;
   if (config.dir.empty()) {
     temp = (std::filesystem::temp_directory_path() / "mend-bench-store-XXXXXX").string();

@@ -3,10 +3,15 @@
 #include <charconv>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 #include <string_view>
+
+#include <boost/program_options.hpp>
 
 namespace mend::load {
 namespace {
+
+namespace po = boost::program_options;
 
 template <typename T>
 bool parse_unsigned(std::string_view text, T& out) {
@@ -30,50 +35,133 @@ bool parse_number(const std::string& text, double& out) {
   }
 }
 
-void split_templates(const std::string& value, std::vector<std::string>& out) {
-  std::stringstream stream(value);
-  std::string name;
-  while (std::getline(stream, name, ',')) {
-    if (!name.empty()) out.push_back(name);
+void split_templates(const std::vector<std::string>& values, std::vector<std::string>& out) {
+  for (const auto& value : values) {
+    std::stringstream stream(value);
+    std::string name;
+    while (std::getline(stream, name, ',')) {
+      if (!name.empty()) out.push_back(name);
+    }
   }
 }
 
-// Flags that take no value.
-bool is_switch(std::string_view flag) {
-  return flag == "--observers" || flag == "--insecure" || flag == "--json" || flag == "--quiet";
+// A value that a checked flag refused; what() is the usage error.
+struct InvalidValue : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The value of a numeric flag, taken as text and converted by `accept` (into its field) when
+// the parsed options are notified. Not po's lexical_cast: it wraps "-1" into an unsigned and
+// takes "nan" for a double. A text `accept` refuses throws InvalidValue
+// "invalid value for --NAME: 'TEXT'" followed by `hint`.
+template <typename Accept>
+po::typed_value<std::string>* checked(std::string name, const char* value_name, Accept accept,
+                                      std::string hint = {}) {
+  auto notify = [name = std::move(name), accept, hint = std::move(hint)](const std::string& text) {
+    if (!accept(text)) {
+      throw InvalidValue("invalid value for --" + name + ": '" + text + "'" + hint);
+    }
+  };
+  return po::value<std::string>()->value_name(value_name)->notifier(notify);
 }
 
-// Applies one flag with a value; returns an error text, empty on success.
-std::string apply(LoadOptions& o, std::string_view flag, const std::string& value) {
-  const std::string bad = "invalid value for " + std::string(flag) + ": '" + value + "'";
-  if (flag == "--server") {
-    o.server = value;
-  } else if (flag == "--template") {
-    split_templates(value, o.templates);
-  } else if (flag == "--rooms") {
-    if (!parse_unsigned(value, o.rooms) || o.rooms == 0) return bad;
-  } else if (flag == "--think-ms") {
-    if (!parse_number(value, o.think_ms)) return bad;
-  } else if (flag == "--rate") {
-    if (!parse_number(value, o.rate)) return bad;
-  } else if (flag == "--warmup") {
-    if (!parse_number(value, o.warmup_s)) return bad;
-  } else if (flag == "--duration") {
-    if (!parse_number(value, o.duration_s) || o.duration_s <= 0) return bad;
-  } else if (flag == "--idle") {
-    if (!parse_unsigned(value, o.idle) || o.idle < 2) return bad + " (at least 2)";
-  } else if (flag == "--ca") {
-    o.ca_file = value;
-  } else if (flag == "--api-key-file") {
-    o.api_key_file = value;
-  } else if (flag == "--server-pid") {
-    if (!parse_unsigned(value, o.server_pid) || o.server_pid <= 0) return bad;
-  } else if (flag == "--threads") {
-    if (!parse_unsigned(value, o.threads) || o.threads == 0 || o.threads > 256) return bad;
-  } else if (flag == "--seed") {
-    if (!parse_unsigned(value, o.seed)) return bad;
-  } else {
-    return "unknown option " + std::string(flag);
+constexpr unsigned kMaxThreads = 256;
+constexpr unsigned kHelpLineLength = 92;
+
+// Every flag, writing into `o` (numbers when notified) and `templates` (as given, unsplit).
+po::options_description describe(LoadOptions& o, std::vector<std::string>& templates) {
+  po::options_description d(
+      "mend-load: plays couples through real templates against a running mendd and measures "
+      "it.\n\nusage: mend-load [options]\n\noptions",
+      kHelpLineLength);
+  // clang-format off
+  d.add_options()
+    ("server", po::value(&o.server)->value_name("URL"),
+     "ws://, wss://, http:// or https:// (default ws://127.0.0.1:8480)")
+    ("template", po::value(&templates)->value_name("NAME"),
+     "template to play; repeat or comma-separate to mix (default imago-dialogue)")
+    ("rooms", checked("rooms", "N", [&o](const std::string& t) {
+       return parse_unsigned(t, o.rooms) && o.rooms > 0; }),
+     "couples playing at once (default 10); a couple whose conversation closes starts a new "
+     "one in a new room")
+    ("think-ms", checked("think-ms", "MS", [&o](const std::string& t) {
+       return parse_number(t, o.think_ms); }),
+     "mean think time before each step, randomized (exponential); 0 = closed loop "
+     "(default 200)")
+    ("rate", checked("rate", "CMDS_PER_S", [&o](const std::string& t) {
+       return parse_number(t, o.rate); }),
+     "open loop: target commands/s over all rooms (ready participants are paced to this "
+     "rate; think time is then not used)")
+    ("observers", po::bool_switch(&o.observers),
+     "one named observer per room, approved by both partners, joined")
+    ("warmup", checked("warmup", "S", [&o](const std::string& t) {
+       return parse_number(t, o.warmup_s); }),
+     "seconds of load before measuring (default 2)")
+    ("duration", checked("duration", "S", [&o](const std::string& t) {
+       return parse_number(t, o.duration_s) && o.duration_s > 0; }),
+     "measured seconds (default 10)")
+    ("idle", checked("idle", "N", [&o](const std::string& t) {
+       return parse_unsigned(t, o.idle) && o.idle >= 2; }, " (at least 2)"),
+     "idle mode: open N authenticated connections (N/2 rooms, both partners), report server "
+     "memory per connection, hold them for --duration seconds")
+    ("ca", po::value(&o.ca_file)->value_name("FILE"),
+     "wss: PEM certificate to trust (mendd's <data-dir>/tls-cert.pem)")
+    ("insecure", po::bool_switch(&o.insecure),
+     "wss: trust the certificate the server presents (dev only)")
+    ("api-key-file", po::value(&o.api_key_file)->value_name("FILE"),
+     "API key for creating rooms (first line)")
+    ("server-pid", checked("server-pid", "PID", [&o](const std::string& t) {
+       return parse_unsigned(t, o.server_pid) && o.server_pid > 0; }),
+     "the server process for RSS and CPU figures (default: found by the listening port when "
+     "the server is on this machine)")
+    ("threads", checked("threads", "N", [&o](const std::string& t) {
+       return parse_unsigned(t, o.threads) && o.threads > 0 && o.threads <= kMaxThreads; }),
+     "client I/O threads (default 2)")
+    ("seed", checked("seed", "N", [&o](const std::string& t) {
+       return parse_unsigned(t, o.seed); }),
+     "random seed for think times (default: random)")
+    ("json", po::bool_switch(&o.json), "print the result as one JSON object on stdout")
+    ("quiet", po::bool_switch(&o.quiet), "no progress lines on stderr")
+    ("help,h", "this text");
+  // clang-format on
+  return d;
+}
+
+// Exact long names only (no abbreviations, no "-long"), values after '=' or as the next
+// argument, and -h.
+constexpr int kStyle = po::command_line_style::unix_style ^ po::command_line_style::allow_guessing;
+
+// The usage error for a failure of po's parser or store, in the tool's stable wording.
+std::string usage_error(const po::error& e) {
+  if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&e)) {
+    std::string name = unknown->get_option_name();
+    return "unknown option " + name.substr(0, name.find('='));
+  }
+  if (const auto* repeated = dynamic_cast<const po::multiple_occurrences*>(&e)) {
+    return repeated->get_option_name() + " is given more than once";
+  }
+  if (const auto* syntax = dynamic_cast<const po::invalid_command_line_syntax*>(&e)) {
+    switch (syntax->kind()) {
+      case po::invalid_syntax::missing_parameter:
+      case po::invalid_syntax::empty_adjacent_parameter:
+        return "missing value for " + syntax->get_option_name();
+      case po::invalid_syntax::extra_parameter:
+        return syntax->get_option_name() + " takes no value";
+      default:
+        break;
+    }
+  }
+  return e.what();
+}
+
+// The rules between flags; an error text, empty when the options go together.
+std::string check(const LoadOptions& options) {
+  if (!server_host_port(options.server)) {
+    return "cannot read the server URL '" + options.server + "'";
+  }
+  if (options.insecure && !options.ca_file.empty()) return "--ca and --insecure exclude each other";
+  if (options.idle > 0 && options.rate > 0) {
+    return "--idle holds connections without commands; --rate does not apply";
   }
   return {};
 }
@@ -83,52 +171,34 @@ std::string apply(LoadOptions& o, std::string_view flag, const std::string& valu
 OptionsParse parse_options(const std::vector<std::string>& args) {
   OptionsParse parse;
   LoadOptions options;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    if (flag == "--help" || flag == "-h") {
+  std::vector<std::string> templates;
+  const po::options_description description = describe(options, templates);
+  try {
+    const po::parsed_options parsed =
+        po::command_line_parser(args).options(description).style(kStyle).run();
+    const auto extra = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (!extra.empty()) {
+      parse.error = "unexpected argument '" + extra.front() + "'";
+      return parse;
+    }
+    po::variables_map vm;
+    po::store(parsed, vm);
+    if (vm.count("help")) {
       parse.help = true;
       return parse;
     }
-    if (flag == "--observers") {
-      options.observers = true;
-    } else if (flag == "--insecure") {
-      options.insecure = true;
-    } else if (flag == "--json") {
-      options.json = true;
-    } else if (flag == "--quiet") {
-      options.quiet = true;
-    } else {
-      std::string value;
-      if (const auto eq = flag.find('='); eq != std::string::npos) {
-        value = flag.substr(eq + 1);
-        flag.resize(eq);
-      } else if (flag.rfind("--", 0) == 0 && !is_switch(flag) && i + 1 < args.size()) {
-        value = args[++i];
-      } else {
-        parse.error = flag.rfind("--", 0) == 0 ? "missing value for " + flag
-                                               : "unexpected argument '" + flag + "'";
-        return parse;
-      }
-      if (std::string error = apply(options, flag, value); !error.empty()) {
-        parse.error = std::move(error);
-        return parse;
-      }
-    }
+    po::notify(vm);
+  } catch (const InvalidValue& e) {
+    parse.error = e.what();
+    return parse;
+  } catch (const po::error& e) {
+    parse.error = usage_error(e);
+    return parse;
   }
+  split_templates(templates, options.templates);
   if (options.templates.empty()) options.templates.push_back("imago-dialogue");
-  if (!server_host_port(options.server)) {
-    parse.error = "cannot read the server URL '" + options.server + "'";
-    return parse;
-  }
-  if (options.insecure && !options.ca_file.empty()) {
-    parse.error = "--ca and --insecure exclude each other";
-    return parse;
-  }
-  if (options.idle > 0 && options.rate > 0) {
-    parse.error = "--idle holds connections without commands; --rate does not apply";
-    return parse;
-  }
-  parse.options = std::move(options);
+  parse.error = check(options);
+  if (parse.error.empty()) parse.options = std::move(options);
   return parse;
 }
 
@@ -172,41 +242,21 @@ bool is_loopback_host(const std::string& host) {
 }
 
 std::string usage_text() {
-  return R"(mend-load: plays couples through real templates against a running mendd and measures it.
-
-usage: mend-load [options]
-
-  --server URL          ws://, wss://, http:// or https:// (default ws://127.0.0.1:8480)
-  --template NAME       template to play; repeat or comma-separate to mix
-                        (default imago-dialogue)
-  --rooms N             couples playing at once (default 10); a couple whose
-                        conversation closes starts a new one in a new room
-  --think-ms MS         mean think time before each step, randomized (exponential);
-                        0 = closed loop (default 200)
-  --rate CMDS_PER_S     open loop: target commands/s over all rooms (ready participants
-                        are paced to this rate; think time is then not used)
-  --observers           one named observer per room, approved by both partners, joined
-  --warmup S            seconds of load before measuring (default 2)
-  --duration S          measured seconds (default 10)
-  --idle N              idle mode: open N authenticated connections (N/2 rooms, both
-                        partners), report server memory per connection, hold them for
-                        --duration seconds
-  --ca FILE             wss: PEM certificate to trust (mendd's <data-dir>/tls-cert.pem)
-  --insecure            wss: trust the certificate the server presents (dev only)
-  --api-key-file FILE   API key for creating rooms (first line)
-  --server-pid PID      the server process for RSS and CPU figures (default: found by
-                        the listening port when the server is on this machine)
-  --threads N           client I/O threads (default 2)
-  --seed N              random seed for think times (default: random)
-  --json                print the result as one JSON object on stdout
-  --quiet               no progress lines on stderr
-  --help                this text
-
+  LoadOptions ignored;
+  std::vector<std::string> ignored_templates;
+  std::ostringstream out;
+  out << describe(ignored, ignored_templates) << R"(
 Progress goes to stderr once per second. The result reports commands/s, the latency from
 sending a command to the other partner receiving the event it caused (p50/p90/p99/p99.9/max),
 accepted/rejected/error counts, connections, and the server's RSS and CPU time per 1,000
 commands over the measured window.
 )";
+  std::string text = out.str();
+  // po leaves a space at the end of each line it wraps.
+  for (auto space = text.find(" \n"); space != std::string::npos; space = text.find(" \n")) {
+    text.erase(space, 1);
+  }
+  return text;
 }
 
 }  // namespace mend::load

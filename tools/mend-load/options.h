@@ -38,8 +38,13 @@ struct OptionsParse {
   std::string error;                   // a usage error in plain words (exit 2)
 };
 
-// Parses argv[1..] (`args` excludes the program name). Flags take their value as the next
-// argument or after '=' (--rooms=10). --template may repeat and takes comma lists.
+// Parses argv[1..] (`args` excludes the program name) with Boost.Program_options. Flags take
+// their value as the next argument or after '=' (--rooms=10); names are exact (no
+// abbreviations). --template may repeat and takes comma lists; any other flag given twice is a
+// usage error. --help (or -h) wins over invalid values, not over unknown or malformed flags.
+// Every error is one stable sentence:
+// "unknown option --X", "missing value for --X", "--X takes no value", "--X is given more than
+// once", "unexpected argument 'X'", "invalid value for --X: 'V'", or a rule between flags.
 OptionsParse parse_options(const std::vector<std::string>& args);
 
 // The usage text for --help (also for README).

@@ -2,8 +2,15 @@
 
 #include <string_view>
 
+#include <boost/program_options.hpp>
+
 namespace mend::cli {
 namespace {
+
+namespace po = boost::program_options;
+
+// Exact long names only (no abbreviations), values after '=' or as the next argument, and -h.
+constexpr int kStyle = po::command_line_style::unix_style ^ po::command_line_style::allow_guessing;
 
 constexpr const char* kDefaultServer = "http://127.0.0.1:8480";
 
@@ -30,24 +37,53 @@ bool needs_room(Subcommand subcommand) {
          subcommand == Subcommand::kErase;
 }
 
-// Flags each subcommand accepts, and where their values go.
-std::string* flag_target(CliOptions& options, std::string_view flag) {
-  const Subcommand sub = options.subcommand;
-  if (flag == "--server") return &options.server;
-  if (flag == "--ca") return &options.ca_file;
-  if (sub == Subcommand::kCreate) {
-    if (flag == "--template") return &options.template_name;
-    if (flag == "--topic") return &options.topic;
-    if (flag == "--partner-a") return &options.partner_a;
-    if (flag == "--partner-b") return &options.partner_b;
-    if (flag == "--api-key-file") return &options.api_key_file;
+// The flags `subcommand` accepts, writing into `o`.
+po::options_description flags_of(Subcommand subcommand, CliOptions& o) {
+  po::options_description d;
+  // clang-format off
+  d.add_options()
+    ("help,h", "")
+    ("server", po::value(&o.server), "")
+    ("ca", po::value(&o.ca_file), "");
+  if (subcommand == Subcommand::kCreate) {
+    d.add_options()
+      ("template", po::value(&o.template_name), "")
+      ("topic", po::value(&o.topic), "")
+      ("observer", po::value(&o.observers), "")
+      ("partner-a", po::value(&o.partner_a), "")
+      ("partner-b", po::value(&o.partner_b), "")
+      ("api-key-file", po::value(&o.api_key_file), "");
   }
-  if (needs_token(sub)) {
-    if (flag == "--token") return &options.token;
-    if (flag == "--token-file") return &options.token_file;
+  if (needs_token(subcommand)) {
+    d.add_options()
+      ("token", po::value(&o.token), "")
+      ("token-file", po::value(&o.token_file), "");
   }
-  if (needs_room(sub) && flag == "--room") return &options.room_id;
-  return nullptr;
+  if (needs_room(subcommand)) d.add_options()("room", po::value(&o.room_id), "");
+  // clang-format on
+  return d;
+}
+
+// The usage error for a failure of po's parser or store, in the CLI's words.
+std::string usage_error(const po::error& e, const std::string& command) {
+  if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&e)) {
+    const std::string flag = unknown->get_option_name();
+    return "mend " + command + " does not take \"" + flag.substr(0, flag.find('=')) +
+           "\". Try `mend --help`.";
+  }
+  if (const auto* repeated = dynamic_cast<const po::multiple_occurrences*>(&e)) {
+    return "Please give " + repeated->get_option_name() + " only once.";
+  }
+  if (const auto* syntax = dynamic_cast<const po::invalid_command_line_syntax*>(&e)) {
+    if (syntax->kind() == po::invalid_syntax::missing_parameter ||
+        syntax->kind() == po::invalid_syntax::empty_adjacent_parameter) {
+      return syntax->get_option_name() + " needs a value.";
+    }
+    if (syntax->kind() == po::invalid_syntax::extra_parameter) {
+      return syntax->get_option_name() + " takes no value.";
+    }
+  }
+  return std::string(e.what()) + ". Try `mend --help`.";
 }
 
 std::string check(const CliOptions& options) {
@@ -94,38 +130,31 @@ CliParse parse_cli(const std::vector<std::string>& args, const CliEnvironment& e
   }
   CliOptions options;
   options.subcommand = *subcommand;
-  bool token_given = false;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    std::string flag = args[i];
-    if (flag == "--help" || flag == "-h") {
+  const po::options_description flags = flags_of(*subcommand, options);
+  po::variables_map vm;
+  try {
+    const po::parsed_options parsed =
+        po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
+            .options(flags)
+            .style(kStyle)
+            .run();
+    const auto extra = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (!extra.empty()) {
+      parse.error = "mend " + args[0] + " does not take \"" + extra.front() +
+                    "\". Try `mend --help`.";
+      return parse;
+    }
+    po::store(parsed, vm);
+    if (vm.count("help")) {
       parse.help = true;
       return parse;
     }
-    std::optional<std::string> value;
-    if (const auto eq = flag.find('='); starts_with(flag, "--") && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag.resize(eq);
-    }
-    const bool is_observer = options.subcommand == Subcommand::kCreate && flag == "--observer";
-    std::string* target = is_observer ? nullptr : flag_target(options, flag);
-    if (!is_observer && target == nullptr) {
-      parse.error = "mend " + args[0] + " does not take \"" + flag + "\". Try `mend --help`.";
-      return parse;
-    }
-    if (!value) {
-      if (i + 1 >= args.size()) {
-        parse.error = flag + " needs a value.";
-        return parse;
-      }
-      value = args[++i];
-    }
-    if (is_observer) {
-      options.observers.push_back(*value);
-    } else {
-      *target = *value;
-      if (flag == "--token" || flag == "--token-file") token_given = true;
-    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    parse.error = usage_error(e, args[0]);
+    return parse;
   }
+  const bool token_given = vm.count("token") + vm.count("token-file") > 0;
   if (options.server.empty()) {
     options.server = environment.server.empty() ? kDefaultServer : environment.server;
   }

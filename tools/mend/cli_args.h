@@ -44,10 +44,13 @@ struct CliParse {
   std::string error;                  // a usage error in plain words (exit 2)
 };
 
-// Parses argv[1..] (`args` excludes the program name).
+// Parses argv[1..] (`args` excludes the program name): args[0] is the subcommand (or --help,
+// -h, help, --version); the flags after it are parsed with Boost.Program_options against the
+// flags that subcommand takes (exact names, value after '=' or as the next argument,
+// --observer may repeat, any other flag given twice is an error). Errors are plain sentences.
 CliParse parse_cli(const std::vector<std::string>& args, const CliEnvironment& environment);
 
-// The usage text for --help.
+// The usage text for --help (written by hand: one synopsis per subcommand).
 std::string usage_text();
 
 // The HTTP base URL for the API from a server URL: ws -> http, wss -> https, and a trailing
