@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "command_line.h"
+#include "scratch_dir.h"
 #include "mend/client.h"
 #include "server/engine/engine.h"
 #include "server/engine/templates.h"
@@ -287,13 +288,9 @@ int main(int argc, char** argv) {
   auto parsed = parse(argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   Config config = std::get<Config>(std::move(parsed));
-  bool temporary = false;
-  if (config.dir.empty()) {
-    std::string temp = (fs::temp_directory_path() / "mend-bench-startup-XXXXXX").string();
-    if (mkdtemp(temp.data()) == nullptr) return 1;
-    config.dir = temp;
-    temporary = true;
-  }
+  const auto scratch = mend::tools::ScratchDir::make(config.dir, "mend-bench-startup", config.keep);
+  if (!scratch) return 1;
+  config.dir = scratch->path();
   auto catalog = mend::engine::TemplateCatalog::load(config.templates);
   if (!catalog.catalog) {
     std::fprintf(stderr, "bench-startup: cannot load templates from %s\n",
@@ -391,6 +388,5 @@ int main(int argc, char** argv) {
     ::waitpid(mendd.pid, &status, 0);
   }
   ::close(mendd.out);
-  if (temporary && !config.keep) fs::remove_all(config.dir);
   return exit_code;
 }

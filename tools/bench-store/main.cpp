@@ -7,7 +7,6 @@
 //
 // Usage: bench-store [--dir DIR] [--seconds N] [--rooms 1,100,1000] [--durability full|normal|both]
 // (see --help)
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "command_line.h"
+#include "scratch_dir.h"
 #include "server/store/sqlite_store.h"
 
 namespace {
@@ -223,18 +223,14 @@ int main(int argc, char** argv) {
   auto parsed = parse(argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   Config config = std::get<Config>(std::move(parsed));
-  std::string temp;
-  if (config.dir.empty()) {
-    temp = (std::filesystem::temp_directory_path() / "mend-bench-store-XXXXXX").string();
-    if (mkdtemp(temp.data()) == nullptr) return 1;
-    config.dir = temp;
-  }
+  const auto scratch = mend::tools::ScratchDir::make(config.dir, "mend-bench-store", false);
+  if (!scratch) return 1;
+  config.dir = scratch->path();
   std::printf("%-10s %6s %9s %10s %9s %10s %9s %9s %9s\n", "durability", "rooms", "appends",
               "appends/s", "commits", "per-commit", "p50_ms", "p99_ms", "max_ms");
   bool ok = true;
   for (Durability durability : config.durabilities) {
     for (std::size_t rooms : config.rooms) ok = run_case(config, durability, rooms) && ok;
   }
-  if (!temp.empty()) std::filesystem::remove_all(temp);
   return ok ? 0 : 1;
 }
