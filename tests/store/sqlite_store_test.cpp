@@ -465,6 +465,36 @@ TEST_CASE("rewrite_events leaves no copy of the replaced ciphertext in any file"
   CHECK(load(*store, "r").events[0].shared().text() == "[erased]");
 }
 
+TEST_CASE("a rewrite completes only after a reader that kept the WAL from truncation is done") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  REQUIRE_FALSE(append(*store, "r", 0, {event(1, "private " + std::string(100, 'p')), event(2)}));
+  const path file = db_file(dir.path());
+  const std::string before = sql(file, "SELECT sealed FROM events WHERE seq = 1");
+  // Another connection reads a snapshot that includes the WAL: no TRUNCATE can finish.
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> reader(raw, &sqlite3_close);
+  REQUIRE(sqlite3_exec(raw, "BEGIN; SELECT count(*) FROM events;", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+
+  std::promise<std::optional<StoreError>> rewritten;
+  store->rewrite_events("r", {event(1, "[erased]")},
+                        [&](std::optional<StoreError> e) { rewritten.set_value(std::move(e)); });
+  auto done = rewritten.get_future();
+  REQUIRE_FALSE(append(*store, "other", 0, events(1, 1)));  // queued after: the rewrite committed
+  CHECK(load(*store, "r").events[0].shared().text() == "[erased]");
+  // The truncation is retried every 5 ms meanwhile; none can finish while the reader reads.
+  CHECK(done.wait_for(std::chrono::milliseconds(100)) == std::future_status::timeout);
+  CHECK(store->stats().wal_truncations == 0);
+
+  REQUIRE(sqlite3_exec(raw, "COMMIT;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(done.wait_for(kWaitLimit) == std::future_status::ready);  // the next retry succeeds
+  CHECK_FALSE(done.get());
+  CHECK(store->stats().wal_truncations == 1);
+  CHECK_FALSE(any_file_contains(dir.path(), before));
+}
+
 TEST_CASE("rewrites share the appends' group commit and a rejected one undoes only itself") {
   TempDir dir;
   auto store = open_store(dir.path());
