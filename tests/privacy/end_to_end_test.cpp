@@ -8,6 +8,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <set>
 
 namespace mend::testing {
 namespace {
@@ -352,7 +353,14 @@ TEST_CASE("the audit log records joins, consents, observers, pauses, time-outs a
   auto answer = c.http("GET", "/audit", 1);
   REQUIRE(answer.status == 200);
   auto audit = parse<v1::GetAuditResponse>(answer);
-  CHECK(count_kind(audit, v1::AUDIT_PARTICIPANT_CONNECTED) == 3);
+  // Each of the three joined at least once (the SDK reconnects after a dropped connection, as
+  // can happen on a loaded test machine, and each fresh attach is recorded again).
+  std::set<std::string> joined;
+  for (const auto& entry : audit.entries()) {
+    if (entry.kind() != v1::AUDIT_PARTICIPANT_CONNECTED) continue;
+    joined.insert(v1::Role_Name(entry.actor().role()) + "/" + entry.actor().observer());
+  }
+  CHECK(joined == std::set<std::string>{"PARTNER_A/", "PARTNER_B/", "OBSERVER/Dr Kim"});
   CHECK(count_kind(audit, v1::AUDIT_CONSENT_GIVEN) == 2);
   CHECK(count_kind(audit, v1::AUDIT_OBSERVER_ADMITTED) == 1);
   CHECK(count_kind(audit, v1::AUDIT_PAUSED) == 1);
