@@ -1,9 +1,11 @@
 #include "tests/privacy/privacy_support.h"
 
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 
+#include <boost/asio/post.hpp>
 #include <google/protobuf/util/json_util.h>
 
 #include "server/engine/templates.h"
@@ -86,6 +88,16 @@ PrivacyServer::~PrivacyServer() {
   std::promise<void> drained;
   server_->drain([&drained](bool) { drained.set_value(); });
   drained.get_future().wait_for(kBound);
+  // A closed session detaches from its room in a handler on the room's strand; let the loop
+  // run those (bounded) before stopping it, or a room and its closed session would keep each
+  // other alive.
+  const auto until = std::chrono::steady_clock::now() + kBound;
+  while (rooms_->metrics().snapshot().participants_attached > 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::promise<void> turn;
+    asio::post(ioc_, [&turn] { turn.set_value(); });
+    turn.get_future().wait_for(kBound);
+  }
   work_.reset();
   ioc_.stop();
   thread_.join();
