@@ -319,10 +319,17 @@ void Room::broadcast_presence() {
   for (const auto& [key, attachment] : attached_) {
     *item.mutable_presence()->add_online() = attachment.actor;
   }
+  broadcast(item, [](const Attachment&) { return true; });
+}
+
+void Room::broadcast(const v1::ServerItem& item,
+                     const std::function<bool(const Attachment&)>& include) {
   std::string frame;
   frames::add_item(frame, frames::item(item));
   const auto bytes = encode(std::move(frame));
-  for (auto& [key, attachment] : attached_) send(*attachment.recipient, bytes);
+  for (auto& [key, attachment] : attached_) {
+    if (include(attachment)) send(*attachment.recipient, bytes);
+  }
 }
 
 // DESIGN 5: ephemeral, no seq, never stored; see RoomService::typing for the rules.
@@ -343,12 +350,7 @@ void Room::do_typing(const v1::Actor& actor, bool typing) {
   v1::ServerItem item;
   *item.mutable_typing()->mutable_who() = actor;
   item.mutable_typing()->set_typing(typing);
-  std::string frame;
-  frames::add_item(frame, frames::item(item));
-  const auto bytes = encode(std::move(frame));
-  for (auto& [key, attachment] : attached_) {
-    if (&attachment != &me) send(*attachment.recipient, bytes);
-  }
+  broadcast(item, [&me](const Attachment& attachment) { return &attachment != &me; });
 }
 
 // Whether the partner's view offers an action whose body is text they type now.

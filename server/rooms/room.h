@@ -169,6 +169,9 @@ class Room : public std::enable_shared_from_this<Room> {
   void send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hello,
                                Recipient& recipient);
   void broadcast_presence();
+  // One frame holding `item`, encoded once, to every attachment `include` accepts.
+  void broadcast(const v1::ServerItem& item,
+                 const std::function<bool(const Attachment&)>& include);
   void do_typing(const v1::Actor& actor, bool typing);
   bool may_type(const v1::Actor& actor) const;
   void remove_attachment(const std::string& key, CloseCode code, const std::string& reason);

@@ -363,12 +363,7 @@ void Room::on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& en
   v1::ServerItem item;
   *item.mutable_room_erasure_requested()->mutable_requested_by() = actor;
   item.mutable_room_erasure_requested()->set_at_ms(at_ms);
-  std::string frame;
-  frames::add_item(frame, frames::item(item));
-  const auto bytes = encode(std::move(frame));
-  for (auto& [key, attachment] : attached_) {
-    if (is_partner(attachment.actor.role())) send(*attachment.recipient, bytes);
-  }
+  broadcast(item, [](const Attachment& attachment) { return is_partner(attachment.actor.role()); });
 }
 
 void Room::destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
