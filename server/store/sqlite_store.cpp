@@ -102,7 +102,8 @@ struct WriterConnection {
   explicit WriterConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
   bool ok() const {
     for (const Statement* s :
-         {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room, &insert_room, &update_room, &insert_key,
+         {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room,
+          &insert_room, &update_room, &insert_key,
           &select_key, &insert_event, &update_event, &select_result, &insert_result, &delete_key,
           &mark_destroyed, &delete_events, &delete_results, &refresh_times, &insert_audit}) {
       if (!s->ok()) return false;

@@ -3,10 +3,10 @@
 // Writes: ONE writer thread with its own connection does group commit: every write waiting
 // when it becomes free (up to max_batch appends) goes into one transaction and one fsync, and
 // the completions of that batch are invoked on the writer thread after the commit, in the
-// order the writes were issued (except rewrites and destroys, see below). Audit appends and rewrites share the appends' group commit (an
-// SQLite error fails the whole batch, as for appends; a rejected rewrite undoes only itself).
-// destroy_room is ordered with the appends but committed on its own, with its audit entries
-// (the _audited variants).
+// order the writes were issued (except rewrites and destroys, see below). Audit appends and
+// rewrites share the appends' group commit (an SQLite error fails the whole batch, as for
+// appends; a rejected rewrite undoes only itself). destroy_room is ordered with the appends
+// but committed on its own, with its audit entries (the _audited variants).
 //
 // A committed rewrite or destroy completes only once the WAL has been truncated (a TRUNCATE
 // checkpoint), so that no replaced ciphertext stays in mend.db-wal: at once when the last
