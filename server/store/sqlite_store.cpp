@@ -30,12 +30,13 @@ using sqlite::Statement;
 constexpr std::size_t kMaxCachedRoomKeys = 4'096;
 // How long a connection waits for a lock (WAL recovery, checkpoints) before reporting busy.
 constexpr int kBusyTimeoutMs = 5'000;
-// WAL frames after which the checkpointer copies the WAL into the database file (SQLite's own
-// auto-checkpoint threshold, which would run on the writer and stall the commits behind it).
-constexpr int kCheckpointFrames = 1'000;
 // After a truncation found the writer or a reader in its way, the checkpointer tries again
 // this much later.
 constexpr std::chrono::milliseconds kTruncationRetry{5};
+// At most this many PASSIVE checkpoints in a row, each copying what the writer added during
+// the one before. Once the whole WAL is copied, the writer's next transaction starts the WAL
+// over from its beginning (the file neither grows nor needs a truncation for its size).
+constexpr int kCatchUpPasses = 4;
 // While a truncation waits for its interval, the checkpointer re-reads the clock this often.
 constexpr std::chrono::milliseconds kClockRecheck{50};
 // The writer waits for a lock held by a truncation in steps this long (SQLite's own busy
@@ -229,7 +230,8 @@ struct SqliteStore::Impl {
   SqliteStoreStats stats;
 
   // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
-  // writer, which only signals (WAL hook) when the WAL has grown past kCheckpointFrames.
+  // writer, which only signals (WAL hook) when the WAL has grown past
+  // options.checkpoint_frames.
   // It also truncates the WAL after rewrites and destroys: at once, unless the last truncation
   // was less than options.wal_truncate_interval ago, then when the interval has passed; the
   // completions of those writes wait in truncation_waiters until it succeeded.
@@ -241,6 +243,7 @@ struct SqliteStore::Impl {
   std::vector<StoreDone> truncation_waiters;
   std::optional<std::chrono::steady_clock::time_point> last_truncate;
   std::thread checkpointer_thread;
+  int last_wal_frames = 0;  // the WAL's length after the last commit (writer thread only)
 
   std::mutex close_mutex;
   bool closed = false;
@@ -298,6 +301,10 @@ struct SqliteStore::Impl {
   void checkpointer_loop();
   // Runs the due truncation; true when it succeeded (the waiters are then completed).
   bool run_truncation(std::unique_lock<std::mutex>& lock);
+  // PASSIVE checkpoints (waiting for nobody) until the whole WAL is in the database file
+  // (true) or kCatchUpPasses ran (false).
+  bool catch_up();
+  void count_incomplete_checkpoint();
   static int on_wal_commit(void* impl, sqlite3* db, const char* name, int frames);
 
   // --- readers ---
@@ -584,10 +591,7 @@ bool SqliteStore::Impl::truncate_wal(Db& db) {
   int checkpointed = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
                                            &wal_frames, &checkpointed);
-  if (rc != SQLITE_OK) {
-    std::lock_guard lock(stats_mutex);
-    ++stats.checkpoints_incomplete;
-  }
+  if (rc != SQLITE_OK) count_incomplete_checkpoint();
   return rc == SQLITE_OK;  // TRUNCATE: the whole WAL is in the file and the WAL is empty
 }
 
@@ -702,8 +706,13 @@ bool SqliteStore::Impl::insert_audit(const std::string& room_id,
 
 int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*name*/,
                                      int frames) {
-  if (frames < kCheckpointFrames) return SQLITE_OK;
   auto* self = static_cast<Impl*>(impl);
+  if (frames < self->last_wal_frames) {
+    std::lock_guard stats_lock(self->stats_mutex);
+    ++self->stats.wal_restarts;
+  }
+  self->last_wal_frames = frames;
+  if (frames < self->options.checkpoint_frames) return SQLITE_OK;
   {
     std::lock_guard lock(self->checkpoint_mutex);
     self->checkpoint_requested = true;
@@ -740,30 +749,52 @@ void SqliteStore::Impl::checkpointer_loop() {
     if (!checkpoint_requested) return;  // stopping (a requested checkpoint still runs)
     checkpoint_requested = false;
     lock.unlock();
-    // PASSIVE: copies what it can without waiting for the writer or the readers; the next
-    // request (the WAL still past the threshold) tries again.
+    // The writer starts the WAL over by itself only when a checkpoint finished between two
+    // of its transactions, which a steady stream of commits rarely leaves time for. Once all
+    // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
+    // lock just to reset the WAL; what it cannot do now, the next request tries again.
+    if (catch_up()) {
+      const int rc = sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
+                                               SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) count_incomplete_checkpoint();
+    }
+    lock.lock();
+  }
+}
+
+bool SqliteStore::Impl::catch_up() {
+  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
     int wal_frames = 0;
     int copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
                                              SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
-    {
-      std::lock_guard stats_lock(stats_mutex);
-      if (rc != SQLITE_OK) ++stats.checkpoints_incomplete;
-      if (rc == SQLITE_OK && copied > 0) ++stats.background_checkpoints;
+    if (rc != SQLITE_OK) {
+      count_incomplete_checkpoint();
+      return false;
     }
-    lock.lock();
+    if (copied > 0) {
+      std::lock_guard stats_lock(stats_mutex);
+      ++stats.background_checkpoints;
+    }
+    if (copied >= wal_frames) return true;
   }
+  return false;
+}
+
+void SqliteStore::Impl::count_incomplete_checkpoint() {
+  std::lock_guard stats_lock(stats_mutex);
+  ++stats.checkpoints_incomplete;
 }
 
 bool SqliteStore::Impl::run_truncation(std::unique_lock<std::mutex>& lock) {
   std::vector<StoreDone> waiters = std::move(truncation_waiters);
   truncation_waiters.clear();
   lock.unlock();
-  // First copy the WAL without holding anyone up; the TRUNCATE that follows (it holds the
-  // writer lock) then has little left to copy. It fails fast (no busy wait) when the writer
-  // is inside a transaction or a reader still reads the WAL.
-  sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                            nullptr);
+  // First copy the WAL without holding anyone up: a TRUNCATE holds the writer lock, and with
+  // frames left to copy it syncs the WAL and the database file under it (milliseconds on a
+  // busy disk); with none left, it only truncates. It fails fast (no busy wait) when the
+  // writer is inside a transaction or a reader still reads the WAL.
+  catch_up();
   const bool truncated = truncate_wal(*checkpointer);
   if (truncated) {
     {
@@ -1092,7 +1123,7 @@ int writer_busy(void* /*unused*/, int attempts) {
 SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
   auto fail = [](StoreError e) { return OpenResult{nullptr, std::move(e)}; };
   if (options.max_batch == 0 || options.max_pending_writes == 0 || options.max_pending_reads == 0 ||
-      options.reader_threads < 1) {
+      options.reader_threads < 1 || options.checkpoint_frames < 1) {
     return fail(error(StoreErrorCode::kInvalid, "cannot open the store: a limit is zero"));
   }
   if (auto failed = sqlite::prepare_data_dir(options.data_dir)) return fail(*failed);

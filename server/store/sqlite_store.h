@@ -65,6 +65,7 @@ inline constexpr std::size_t kDefaultMaxPendingReads = 10'000;
 inline constexpr std::size_t kDefaultMaxBatch = 1'024;  // appends per group commit
 inline constexpr int kDefaultReaderThreads = 2;
 inline constexpr std::chrono::milliseconds kDefaultWalTruncateInterval{1'000};
+inline constexpr int kDefaultCheckpointFrames = 10'000;  // 4 KiB pages: a WAL of ~40 MB
 
 struct SqliteStoreOptions {
   std::filesystem::path data_dir{};         // created (mode 0700) if absent
@@ -74,6 +75,11 @@ struct SqliteStoreOptions {
   std::size_t max_pending_reads = kDefaultMaxPendingReads;
   std::size_t max_batch = kDefaultMaxBatch;
   int reader_threads = kDefaultReaderThreads;
+  // WAL frames after which the checkpointer copies the WAL into the database file (SQLite's
+  // own auto-checkpoint, off, would run on the writer and stall the commits behind it). Once
+  // all is copied, the writer starts the WAL over, overwriting it in place. Fewer, larger
+  // checkpoints copy a page changed by many commits once.
+  int checkpoint_frames = kDefaultCheckpointFrames;
   // Rate limit of the WAL truncations that follow rewrites and destroys; also the longest a
   // replaced ciphertext stays in mend.db-wal (the database file itself: secure_delete).
   std::chrono::milliseconds wal_truncate_interval = kDefaultWalTruncateInterval;
@@ -92,6 +98,8 @@ struct SqliteStoreStats {
   std::uint64_t wal_truncations = 0;         // WAL truncations after rewrites and destroys
   std::uint64_t background_checkpoints = 0;  // PASSIVE checkpoints by the checkpointer that
                                              // copied frames into the file
+  std::uint64_t wal_restarts = 0;            // commits that started the WAL over (after a
+                                             // checkpoint copied all of it, or a truncation)
   std::uint64_t checkpoints_incomplete = 0;  // truncation attempts (after erasure, at close)
                                              // that a writer or reader kept from completing
                                              // (retried), and failed background checkpoints
