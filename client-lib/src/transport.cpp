@@ -92,6 +92,11 @@ class WebSocketTransport final : public Transport,
   }
 
   void after_connect(Done done) {
+    // Commands are small frames that must leave at once: without this, Nagle's algorithm
+    // holds a frame sent while an earlier one (a HeartbeatAck, which gets no answer) waits
+    // for the server's delayed ACK.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
     if constexpr (kTls) {
       if (!prepare_tls_stream(ws_.next_layer(), url_.host)) {
         return done(net::error::make_error_code(net::error::invalid_argument));
