@@ -753,12 +753,16 @@ void SqliteStore::Impl::checkpointer_loop() {
     // of its transactions, which a steady stream of commits rarely leaves time for. Once all
     // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
     // lock just to reset the WAL; what it cannot do now, the next request tries again.
-    if (catch_up()) {
-      const int rc = sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
-                                               SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
-      if (rc != SQLITE_OK && rc != SQLITE_BUSY) count_incomplete_checkpoint();
-    }
+    const bool restarted =
+        catch_up() && sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
+                                                SQLITE_CHECKPOINT_RESTART, nullptr, nullptr) ==
+                          SQLITE_OK;
     lock.lock();
+    // Not now: every commit asks again while the WAL is long; retry at most every
+    // kTruncationRetry (each attempt may sync the database file).
+    if (!restarted) {
+      checkpoint_wanted.wait_for(lock, kTruncationRetry, [&] { return checkpointer_stop; });
+    }
   }
 }
 
