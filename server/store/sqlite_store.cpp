@@ -37,7 +37,8 @@ constexpr std::chrono::milliseconds kTruncationRetry{5};
 // the one before. Once the whole WAL is copied, the writer's next transaction starts the WAL
 // over from its beginning (the file neither grows nor needs a truncation for its size).
 constexpr int kCatchUpPasses = 4;
-// While a truncation waits for its interval, the checkpointer re-reads the clock this often.
+// While a truncation waits for its interval, the checkpointer re-reads an injected clock
+// this often.
 constexpr std::chrono::milliseconds kClockRecheck{50};
 // The writer waits for a lock held by a truncation in steps this long (SQLite's own busy
 // timeout sleeps 1, 2, 5, 10 ... ms, far longer than a truncation usually holds the lock).
@@ -738,10 +739,14 @@ void SqliteStore::Impl::checkpointer_loop() {
         continue;
       }
       if (!checkpoint_requested) {
-        // Re-reads the clock at least every kClockRecheck (an injected clock moves on its
-        // own); a checkpoint request or close() wakes it earlier.
-        checkpoint_wanted.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
-                                             due - now(), kClockRecheck),
+        // Waits until the truncation is due; an injected clock (tests) moves on its own, so
+        // then it re-reads the clock every kClockRecheck. A checkpoint request or close()
+        // wakes it earlier.
+        std::chrono::steady_clock::duration wait = due - now();
+        if (options.clock) {
+          wait = std::min<std::chrono::steady_clock::duration>(wait, kClockRecheck);
+        }
+        checkpoint_wanted.wait_for(lock, wait,
                                    [&] { return checkpointer_stop || checkpoint_requested; });
         continue;
       }
