@@ -174,7 +174,11 @@ int serve(const AppConfig& config) {
   };
   deps.api_keys = std::move(api_keys);
   deps.tls = std::get<std::shared_ptr<asio::ssl::context>>(tls);
-  deps.extra_metrics = [rooms] { return rooms->metrics().prometheus_text(); };
+  deps.extra_metrics = [rooms, sqlite = opened->sqlite] {
+    std::string text = rooms->metrics().prometheus_text();
+    if (sqlite) text += mend::store::prometheus_text(sqlite->stats());
+    return text;
+  };
   rooms->start_retention_sweeps();
   mend::net::Server server(ioc, config.net, std::move(deps));
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -1303,6 +1304,42 @@ void SqliteStore::load_audit(std::string room_id, AuditLoadDone done) {
         result.error = std::move(e);
         (*shared_done)(std::move(result));
       });
+}
+
+namespace {
+void series(std::ostringstream& out, const char* type, const char* name, const char* help,
+            std::uint64_t value) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << ' ' << value << '\n';
+}
+}  // namespace
+
+std::string prometheus_text(const SqliteStoreStats& stats) {
+  std::ostringstream out;
+  series(out, "counter", "mend_store_commits_total",
+         "Write transactions committed (one fsync each with --durability full).", stats.commits);
+  series(out, "counter", "mend_store_appends_total", "Appends committed.",
+         stats.appends_committed);
+  series(out, "counter", "mend_store_appends_rejected_total",
+         "Appends refused (conflict, invalid, corrupt).", stats.appends_rejected);
+  series(out, "counter", "mend_store_writes_failed_total", "Writes failed by an I/O error.",
+         stats.writes_failed);
+  series(out, "counter", "mend_store_writes_refused_total",
+         "Writes refused: queue full or store closing.", stats.writes_refused);
+  series(out, "gauge", "mend_store_largest_batch", "Most appends committed in one transaction.",
+         stats.largest_batch);
+  series(out, "gauge", "mend_store_pending_writes", "Writes queued now.", stats.pending_writes);
+  series(out, "counter", "mend_store_checkpoints_total",
+         "Background checkpoints that copied WAL frames into the database file.",
+         stats.background_checkpoints);
+  series(out, "counter", "mend_store_wal_restarts_total",
+         "Commits that started the WAL over from its beginning.", stats.wal_restarts);
+  series(out, "counter", "mend_store_wal_truncations_total",
+         "WAL truncations after rewrites and room erasures.", stats.wal_truncations);
+  series(out, "counter", "mend_store_checkpoints_incomplete_total",
+         "Truncation attempts retried and checkpoints that failed.",
+         stats.checkpoints_incomplete);
+  return out.str();
 }
 
 }  // namespace mend::store

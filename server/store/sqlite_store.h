@@ -109,6 +109,9 @@ struct SqliteStoreStats {
   bool integrity_from_seal = false;
 };
 
+// The counters in Prometheus text format (mend_store_* series), for /metrics.
+std::string prometheus_text(const SqliteStoreStats& stats);
+
 class SqliteStore final : public Store {
  public:
   static constexpr const char* kDatabaseFile = "mend.db";

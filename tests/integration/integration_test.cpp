@@ -236,6 +236,32 @@ TEST_CASE("a retried command_id is applied once and answered with the original r
   CHECK(contiguous_from_one(r.b.events()));
 }
 
+// The value of an unlabelled series in Prometheus text, or -1 when it is absent.
+double metric_value(const std::string& text, const std::string& name) {
+  const std::string prefix = "\n" + name + " ";
+  const auto at = text.find(prefix);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + prefix.size()));
+}
+
+TEST_CASE("/metrics reports the durable store's commits, appends and checkpoints") {
+  Mendd server;
+  const auto room = create_room(server.http_url(), "speaker-listener");
+  SpeakingRoom r(server, room);
+  REQUIRE(r.a.send(signal()).accepted());
+  const auto scraped = mc::HttpClient({server.http_url(), {}, {}, 10s}).request("GET", "/metrics");
+  REQUIRE(scraped.ok());
+  REQUIRE(scraped.value->status == 200);
+  const std::string& text = scraped.value->body;
+  CHECK(metric_value(text, "mend_store_commits_total") >= 1);
+  // Room creation, the joins and the signal, each committed before it was answered.
+  CHECK(metric_value(text, "mend_store_appends_total") >= 3);
+  CHECK(metric_value(text, "mend_store_appends_rejected_total") == 0);
+  CHECK(metric_value(text, "mend_store_wal_restarts_total") >= 0);
+  CHECK(metric_value(text, "mend_store_checkpoints_incomplete_total") >= 0);
+  CHECK(text.find("# TYPE mend_store_pending_writes gauge") != std::string::npos);
+}
+
 TEST_CASE("forged and expired tokens end the connection for good with 4501") {
   Mendd server;
   Changes changes;

@@ -956,5 +956,21 @@ TEST_CASE("a malformed or foreign seal is ignored: the whole check runs") {
   CHECK(load(*store, "r").events.size() == 10);
 }
 
+TEST_CASE("the store's counters render as Prometheus series with their values") {
+  SqliteStoreStats stats;
+  stats.commits = 7;
+  stats.appends_committed = 11;
+  stats.wal_restarts = 3;
+  stats.wal_truncations = 2;
+  stats.pending_writes = 5;
+  const std::string text = prometheus_text(stats);
+  CHECK(text.find("\nmend_store_commits_total 7\n") != std::string::npos);
+  CHECK(text.find("\nmend_store_appends_total 11\n") != std::string::npos);
+  CHECK(text.find("\nmend_store_wal_restarts_total 3\n") != std::string::npos);
+  CHECK(text.find("\nmend_store_wal_truncations_total 2\n") != std::string::npos);
+  CHECK(text.find("# TYPE mend_store_pending_writes gauge\nmend_store_pending_writes 5\n") !=
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace mend::store
