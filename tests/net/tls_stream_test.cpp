@@ -203,40 +203,59 @@ TEST_CASE("a TLS server stream has a read and a write outstanding together") {
   CHECK(pair.server->buffered_capacity() == 0);
 }
 
+// Counts the KeyUpdate messages an SSL object sends (its message callback).
+void count_key_updates(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*,
+                       void* arg) {
+  if (write_p == 1 && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE) {
+    ++*static_cast<int*>(arg);
+  }
+}
+
 TEST_CASE("a client key update while the server writes keeps both directions intact") {
   Pair pair;
   pair.handshake();
-  const auto outgoing = pattern(400 * 1024, 'o');
+  REQUIRE(SSL_version(pair.client->native_handle()) == TLS1_3_VERSION);
+  int server_key_updates = 0;
+  SSL_set_msg_callback(pair.server->native_handle(), count_key_updates);
+  SSL_ctrl(pair.server->native_handle(), SSL_CTRL_SET_MSG_CALLBACK_ARG, 0, &server_key_updates);
+  // Small socket buffers: the server's write stalls until the client reads.
+  beast::get_lowest_layer(*pair.client).socket().set_option(
+      asio::socket_base::receive_buffer_size(64 * 1024));
+  pair.server->next_layer().socket().set_option(asio::socket_base::send_buffer_size(64 * 1024));
+  const auto outgoing = pattern(4 * 1024 * 1024, 'o');
   std::string client_got(outgoing.size(), '\0');
   std::string server_got(5, '\0');
-  int completed = 0;
-  REQUIRE(SSL_version(pair.client->native_handle()) == TLS1_3_VERSION);
+  bool wrote = false, read = false, client_read = false, writing_at_read = false;
   asio::async_write(*pair.server, asio::buffer(outgoing), [&](beast::error_code ec, std::size_t) {
     CHECK_FALSE(ec);
-    ++completed;
+    wrote = true;
   });
   asio::async_read(*pair.server, asio::buffer(server_got), [&](beast::error_code ec, std::size_t) {
     CHECK_FALSE(ec);
-    ++completed;
+    read = true;
+    writing_at_read = !wrote;
+    // Only now does the client drain the server's write.
+    asio::async_read(*pair.client, asio::buffer(client_got),
+                     [&](beast::error_code rec, std::size_t) {
+                       CHECK_FALSE(rec);
+                       client_read = true;
+                     });
   });
   // The client asks the server to update its keys too; the request goes out with "after".
   REQUIRE(SSL_key_update(pair.client->native_handle(), SSL_KEY_UPDATE_REQUESTED) == 1);
   asio::async_write(*pair.client, asio::buffer(std::string_view("after")),
-                    [&](beast::error_code ec, std::size_t) {
-                      CHECK_FALSE(ec);
-                      ++completed;
-                    });
-  asio::async_read(*pair.client, asio::buffer(client_got), [&](beast::error_code ec, std::size_t) {
-    CHECK_FALSE(ec);
-    ++completed;
-  });
-  REQUIRE(pair.run_until([&] { return completed == 4; }));
+                    [&](beast::error_code ec, std::size_t) { CHECK_FALSE(ec); });
+  REQUIRE(pair.run_until([&] { return wrote && read && client_read; }));
+  CHECK(writing_at_read);
   CHECK(server_got == "after");
   CHECK(client_got == outgoing);
-  // The server answered with its own KeyUpdate: traffic still flows both ways.
+  // Traffic still flows both ways with the new keys.
   Echo echo{*pair.server, {}, {}, false};
   echo.start();
   CHECK(client_round_trip(pair, "still here") == "still here");
+  CHECK(server_key_updates == 1);  // the server answered the request with its own KeyUpdate
+  CHECK(pair.server->buffered_capacity() == 0);
 }
 
 TEST_CASE("a client's close_notify ends the server read with eof, and the server answers it") {
