@@ -193,32 +193,29 @@ auto Core::async_flush(Token&& token) {
                                                       token, next_);
 }
 
-// Reads plaintext into the first non-empty buffer.
-template <class MutableBufferSequence>
-struct ReadOp : asio::coroutine {
+// Runs an SSL call that may need ciphertext from the peer (SSL_read, SSL_do_handshake) until it
+// is done: sends what the call produced unless another operation is writing (that writer sends
+// it), waits for ciphertext on the probe, repeats. A failed send fails the operation if the call
+// still needed input, or if kFlushErrorFails (the handshake: it is not done until its last
+// flight is out); a read that has data returns it (the write side reports the error).
+template <class Action, bool kFlushErrorFails>
+struct ReadingOp : asio::coroutine {
   Core& core;
-  MutableBufferSequence buffers;
+  Action action;  // Core::Step(error_code&, std::size_t&): the SSL call
   error_code result{};
   std::size_t transferred = 0;
   bool did_io = false;
+  Core::Step step = Core::Step::kDone;
 
   template <class Self>
   void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
     BOOST_ASIO_CORO_REENTER(*this) {
       for (;;) {
-        {
-          asio::mutable_buffer target;
-          for (auto it = asio::buffer_sequence_begin(buffers);
-               it != asio::buffer_sequence_end(buffers) && target.size() == 0; ++it) {
-            target = asio::mutable_buffer(*it);
-          }
-          if (target.size() == 0) break;
-          step = core.ssl_read(target, result, transferred);
-        }
+        step = action(result, transferred);
         if (core.output_pending() && !core.writing()) {
           did_io = true;
           BOOST_ASIO_CORO_YIELD core.async_flush(std::move(self));
-          if (ec && step == Core::Step::kWantRead) {
+          if (ec && (step == Core::Step::kWantRead || (kFlushErrorFails && !result))) {
             result = ec;
             break;
           }
@@ -232,14 +229,12 @@ struct ReadOp : asio::coroutine {
         }
         core.take_probe(n);
       }
-      if (!did_io) {
+      if (!did_io) {  // never complete inside the initiating function
         BOOST_ASIO_CORO_YIELD asio::post(std::move(self));
       }
       self.complete(result, result ? 0 : transferred);
     }
   }
-
-  Core::Step step = Core::Step::kDone;
 };
 
 // Encrypts, then completes once the ciphertext is on the socket.
@@ -281,44 +276,6 @@ struct WriteOp : asio::coroutine {
   }
 };
 
-// The server side of the handshake, after `initial` bytes were already read.
-struct HandshakeOp : asio::coroutine {
-  Core& core;
-  std::size_t used = 0;
-  error_code result{};
-  bool did_io = false;
-  Core::Step step = Core::Step::kDone;
-
-  template <class Self>
-  void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
-    BOOST_ASIO_CORO_REENTER(*this) {
-      for (;;) {
-        step = core.ssl_handshake(result);
-        if (core.output_pending() && !core.writing()) {
-          did_io = true;
-          BOOST_ASIO_CORO_YIELD core.async_flush(std::move(self));
-          if (ec && !result) {
-            result = ec;
-            break;
-          }
-        }
-        if (step == Core::Step::kDone) break;
-        did_io = true;
-        BOOST_ASIO_CORO_YIELD core.next().async_read_some(core.probe_buffer(), std::move(self));
-        if (ec) {
-          result = ec == asio::error::eof ? error_code(asio::ssl::error::stream_truncated) : ec;
-          break;
-        }
-        core.take_probe(n);
-      }
-      if (!did_io) {
-        BOOST_ASIO_CORO_YIELD asio::post(std::move(self));
-      }
-      self.complete(result, used);
-    }
-  }
-};
-
 }  // namespace tls_detail
 
 class TlsStream {
@@ -354,16 +311,36 @@ class TlsStream {
       core_->take_initial(bytes);
       used += bytes.size();
     }
+    auto* core = core_.get();
+    auto action = [core, used](boost::system::error_code& ec, std::size_t& n) {
+      n = used;
+      return core->ssl_handshake(ec);
+    };
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        tls_detail::HandshakeOp{{}, *core_, used}, token, core_->next());
+        tls_detail::ReadingOp<decltype(action), true>{{}, *core_, std::move(action)}, token,
+        core_->next());
   }
 
   // Handler: void(error_code, std::size_t).
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
+    auto* core = core_.get();
+    auto action = [core, buffers](boost::system::error_code& ec, std::size_t& n) {
+      boost::asio::mutable_buffer target;  // the first non-empty buffer
+      for (auto it = boost::asio::buffer_sequence_begin(buffers);
+           it != boost::asio::buffer_sequence_end(buffers) && target.size() == 0; ++it) {
+        target = boost::asio::mutable_buffer(*it);
+      }
+      if (target.size() == 0) {
+        ec = {};
+        n = 0;
+        return tls_detail::Core::Step::kDone;
+      }
+      return core->ssl_read(target, ec, n);
+    };
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        tls_detail::ReadOp<MutableBufferSequence>{{}, *core_, buffers},
-        token, core_->next());
+        tls_detail::ReadingOp<decltype(action), false>{{}, *core_, std::move(action)}, token,
+        core_->next());
   }
 
   // Handler: void(error_code, std::size_t); completes after the ciphertext was sent.

@@ -201,63 +201,68 @@ class WssClient {
   bool done_ = false;
 };
 
-TEST_CASE("a wss connection attaches, exchanges frames and closes with the closing handshake") {
-  TempDir dir;
+// Generated key material in `dir`.
+TlsFiles generated_tls(const TempDir& dir) {
   auto files = ensure_self_signed_certificate(dir.path());
   REQUIRE(std::holds_alternative<TlsFiles>(files));
-  const auto& tls = std::get<TlsFiles>(files);
-  TestServer server(test_config(), {}, server_context(tls));
-  WssClient client(server.port(), tls.certificate);
-  REQUIRE_FALSE(client.connected);
-  v1::ClientFrame hello;
-  hello.mutable_hello()->set_token(token_for(v1::PARTNER_A));
-  REQUIRE_FALSE(client.write(hello.SerializeAsString()));
-  std::string bytes;
-  REQUIRE_FALSE(client.read(bytes));
+  return std::get<TlsFiles>(files);
+}
+
+// A TLS server and a wss client attached as `role` (Hello sent, its first ServerFrame read).
+struct AttachedWss {
+  explicit AttachedWss(v1::Role role)
+      : tls(generated_tls(dir)),
+        server(test_config(), {}, server_context(tls)),
+        client(server.port(), tls.certificate) {
+    REQUIRE_FALSE(client.connected);
+    v1::ClientFrame hello;
+    hello.mutable_hello()->set_token(token_for(role));
+    REQUIRE_FALSE(client.write(hello.SerializeAsString()));
+    REQUIRE_FALSE(client.read(first_frame));
+  }
+
+  TempDir dir;
+  TlsFiles tls;
+  TestServer server;
+  WssClient client;
+  std::string first_frame;
+};
+
+TEST_CASE("a wss connection attaches, exchanges frames and closes with the closing handshake") {
+  AttachedWss wss(v1::PARTNER_A);
   v1::ServerFrame welcome;
-  REQUIRE(welcome.ParseFromString(bytes));
+  REQUIRE(welcome.ParseFromString(wss.first_frame));
   REQUIRE(welcome.items_size() >= 1);
   CHECK(welcome.items(0).has_welcome());
   // Frames larger than one TLS record each way (the fake rooms echo the command id).
   const std::string long_id(60 * 1024, 't');
   v1::ClientFrame command;
   command.mutable_command()->set_command_id(long_id);
-  REQUIRE_FALSE(client.write(command.SerializeAsString()));
-  REQUIRE_FALSE(client.read(bytes));
+  REQUIRE_FALSE(wss.client.write(command.SerializeAsString()));
+  std::string bytes;
+  REQUIRE_FALSE(wss.client.read(bytes));
   v1::ServerFrame result;
   REQUIRE(result.ParseFromString(bytes));
   REQUIRE(result.items_size() == 1);
   CHECK(result.items(0).result().command_id() == long_id);
-  auto detached = server.fake().detached(v1::PARTNER_A);
-  CHECK_FALSE(client.close());
+  auto detached = wss.server.fake().detached(v1::PARTNER_A);
+  CHECK_FALSE(wss.client.close());
   CHECK(detached.wait_for(kWait) == std::future_status::ready);
 }
 
 TEST_CASE("the room's close code reaches a wss client through the closing handshake") {
-  TempDir dir;
-  auto files = ensure_self_signed_certificate(dir.path());
-  REQUIRE(std::holds_alternative<TlsFiles>(files));
-  const auto& tls = std::get<TlsFiles>(files);
-  TestServer server(test_config(), {}, server_context(tls));
-  WssClient client(server.port(), tls.certificate);
-  REQUIRE_FALSE(client.connected);
-  v1::ClientFrame hello;
-  hello.mutable_hello()->set_token(token_for(v1::PARTNER_B));
-  REQUIRE_FALSE(client.write(hello.SerializeAsString()));
-  std::string bytes;
-  REQUIRE_FALSE(client.read(bytes));
-  auto recipient = server.fake().recipient(v1::PARTNER_B);
+  AttachedWss wss(v1::PARTNER_B);
+  auto recipient = wss.server.fake().recipient(v1::PARTNER_B);
   REQUIRE(recipient);
   recipient->close(rooms::CloseCode::kConsentRevoked, "consent revoked");
-  CHECK(client.read(bytes) == websocket::error::closed);
-  CHECK(client.close_code() == static_cast<std::uint16_t>(rooms::CloseCode::kConsentRevoked));
+  std::string bytes;
+  CHECK(wss.client.read(bytes) == websocket::error::closed);
+  CHECK(wss.client.close_code() == static_cast<std::uint16_t>(rooms::CloseCode::kConsentRevoked));
 }
 
 TEST_CASE("garbage after a TLS record header is a TLS_HANDSHAKE rejection") {
   TempDir dir;
-  auto files = ensure_self_signed_certificate(dir.path());
-  REQUIRE(std::holds_alternative<TlsFiles>(files));
-  TestServer server(test_config(), {}, server_context(std::get<TlsFiles>(files)));
+  TestServer server(test_config(), {}, server_context(generated_tls(dir)));
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(kWait);
