@@ -112,7 +112,9 @@ class Core {
   friend struct FlushOp;
 
   error_code map_ssl_error(int result);
-  static void release(std::vector<unsigned char>& bytes) { std::vector<unsigned char>().swap(bytes); }
+  static void release(std::vector<unsigned char>& bytes) {
+    std::vector<unsigned char>().swap(bytes);  // capacity zero
+  }
 
   beast::tcp_stream next_;
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
