@@ -9,19 +9,17 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "mend/v1/frames.pb.h"
 #include "server/net/frame_scan.h"
 #include "server/net/http_api.h"
+#include "server/net/tls_stream.h"
 
 namespace mend::net {
 namespace {
@@ -34,7 +32,6 @@ using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
 using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 template <class Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
@@ -532,9 +529,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     if constexpr (kIsTls<Stream>) {
       beast::get_lowest_layer(stream_).expires_after(state_->config.handshake_timeout);
       stream_.async_handshake(
-          asio::ssl::stream_base::server, buffer_.data(),
-          // `used` has a default: Beast 1.81 checks the handler against void(error_code).
-          [self = this->shared_from_this()](beast::error_code ec, std::size_t used = 0) {
+          buffer_.data(),  // the bytes async_detect_ssl read
+          [self = this->shared_from_this()](beast::error_code ec, std::size_t used) {
             if (ec) {
               self->state_->metrics.rejection("TLS_HANDSHAKE");
               return;
