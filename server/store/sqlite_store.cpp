@@ -31,9 +31,9 @@ using sqlite::Statement;
 constexpr std::size_t kMaxCachedRoomKeys = 4'096;
 // How long a connection waits for a lock (WAL recovery, checkpoints) before reporting busy.
 constexpr int kBusyTimeoutMs = 5'000;
-// After a truncation found the writer or a reader in its way, the checkpointer tries again
-// this much later.
-constexpr std::chrono::milliseconds kTruncationRetry{5};
+// After a truncation or a WAL reset found the writer or a reader in its way, the checkpointer
+// tries again this much later.
+constexpr std::chrono::milliseconds kLockRetry{5};
 // At most this many PASSIVE checkpoints in a row, each copying what the writer added during
 // the one before. Once the whole WAL is copied, the writer's next transaction starts the WAL
 // over from its beginning (the file neither grows nor needs a truncation for its size).
@@ -736,7 +736,7 @@ void SqliteStore::Impl::checkpointer_loop() {
       if (now() >= due) {
         if (run_truncation(lock)) continue;
         // A writer or a reader was in the way: try again soon.
-        checkpoint_wanted.wait_for(lock, kTruncationRetry, [&] { return checkpointer_stop; });
+        checkpoint_wanted.wait_for(lock, kLockRetry, [&] { return checkpointer_stop; });
         continue;
       }
       if (!checkpoint_requested) {
@@ -765,9 +765,9 @@ void SqliteStore::Impl::checkpointer_loop() {
                           SQLITE_OK;
     lock.lock();
     // Not now: every commit asks again while the WAL is long; retry at most every
-    // kTruncationRetry (each attempt may sync the database file).
+    // kLockRetry (each attempt may sync the database file).
     if (!restarted) {
-      checkpoint_wanted.wait_for(lock, kTruncationRetry, [&] { return checkpointer_stop; });
+      checkpoint_wanted.wait_for(lock, kLockRetry, [&] { return checkpointer_stop; });
     }
   }
 }
