@@ -45,7 +45,8 @@ bool is_content(Action action) {
     case v1::ACTION_CONFIRM: case v1::ACTION_CORRECT: case v1::ACTION_MORE:
     case v1::ACTION_NO_MORE: case v1::ACTION_PASS_FLOOR: case v1::ACTION_ACCEPT_APOLOGY:
     case v1::ACTION_STILL_NEED: case v1::ACTION_ASK: case v1::ACTION_REQUEST_ADVICE:
-    case v1::ACTION_ADVISE: case v1::ACTION_UNDERSTOOD: case v1::ACTION_PROBLEM_SOLVING_CHOICE:
+    case v1::ACTION_ADVISE: case v1::ACTION_MOVE_ON: case v1::ACTION_UNDERSTOOD:
+    case v1::ACTION_FEEL_UNDERSTOOD: case v1::ACTION_PROBLEM_SOLVING_CHOICE:
     case v1::ACTION_PROPOSE: case v1::ACTION_ACCEPT_PROPOSAL:
     case v1::ACTION_FINISH_PROBLEM_SOLVING: case v1::ACTION_APPRECIATE: case v1::ACTION_FINISH:
     case v1::ACTION_PROMPT:
@@ -169,12 +170,25 @@ Check check_stage_step(Action action, const Ctx& c) {
   const v1::Stage* stage = round ? &current_stage(s) : nullptr;
   switch (action) {
     case v1::ACTION_SHARE:
-      return speaker_step(c, p == v1::PHASE_SPEAKING,
+      // While a mirror is owed, the speaker shares only to answer a request for clarification.
+      return speaker_step(c, p == v1::PHASE_SPEAKING || (p == v1::PHASE_MIRRORING &&
+                                                         question_pending(s)),
                           "Sharing happens while the speaker holds the floor; the "
                           "conversation is at another step right now.");
     case v1::ACTION_PASS_FLOOR:
-      return speaker_step(c, p == v1::PHASE_SPEAKING,
-                          "The floor can be passed while you are speaking.");
+      // At any point of one's own turn, also while being mirrored: a boundary, never penalised.
+      return speaker_step(c, round, "The floor can be passed during your own turn.");
+    case v1::ACTION_MOVE_ON:
+      if (p != v1::PHASE_SPEAKING || !stage->until_both_move_on()) {
+        return refuse(v1::WRONG_PHASE,
+                      "Moving on is chosen while the floor is with one of you, between chunks, "
+                      "in a step where the floor goes back and forth.");
+      }
+      if (partner(s, c.role).moves_on) {
+        return refuse(v1::ALREADY_DONE,
+                      "You have already said you are ready to move on; your partner decides too.");
+      }
+      return std::nullopt;
     case v1::ACTION_CONFIRM:
     case v1::ACTION_CORRECT:
       return speaker_step(c, p == v1::PHASE_CONFIRMING,
@@ -203,7 +217,9 @@ Check check_stage_step(Action action, const Ctx& c) {
       return listener_step(c, p == v1::PHASE_APOLOGY_RESPONSE,
                            "Answering an apology comes at the end of the speaker's turn.");
     case v1::ACTION_ASK:
-      return listener_step(c, p == v1::PHASE_SPEAKING && stage->listener_may_ask(),
+      return listener_step(c,
+                           (p == v1::PHASE_SPEAKING && stage->listener_may_ask()) ||
+                               (p == v1::PHASE_MIRRORING && stage->listener_may_clarify()),
                            "Questions are not part of this step; for now, listen and reflect.");
     case v1::ACTION_ADVISE:
       if (auto r = listener_step(c, p == v1::PHASE_SPEAKING && stage->advice_on_request(),
@@ -227,6 +243,7 @@ Check check_shared_step(Action action, const Ctx& c) {
   const PartnerState& me = partner(s, c.role);
   switch (action) {
     case v1::ACTION_UNDERSTOOD:
+    case v1::ACTION_FEEL_UNDERSTOOD:
     case v1::ACTION_PROBLEM_SOLVING_CHOICE:
       if (s.phase != v1::PHASE_SOLUTION_GATE) {
         return refuse(v1::WRONG_PHASE,
@@ -234,6 +251,9 @@ Check check_shared_step(Action action, const Ctx& c) {
       }
       if (action == v1::ACTION_UNDERSTOOD && me.understood) {
         return refuse(v1::ALREADY_DONE, "You have already said you understand.");
+      }
+      if (action == v1::ACTION_FEEL_UNDERSTOOD && me.feels_understood) {
+        return refuse(v1::ALREADY_DONE, "You have already said you feel understood.");
       }
       if (action == v1::ACTION_PROBLEM_SOLVING_CHOICE && me.problem_solving != Choice::kNone) {
         return refuse(v1::ALREADY_DONE, "You have already made your choice about problem solving.");
@@ -356,7 +376,7 @@ Check check_phase(Action action, const Ctx& c) {
                           ? "The conversation opens once both of you have given consent."
                           : "The conversation has already been opened.");
       }
-      if (c.role != v1::PARTNER_A) {
+      if (c.role != v1::PARTNER_A && !s.tmpl->opening().either_partner_opens()) {
         return refuse(v1::NOT_YOUR_TURN,
                       "Your partner opens this conversation; you'll have the floor soon.");
       }

@@ -69,7 +69,7 @@ void emit_open(const v1::Open& open, const Ctx& c, Emitter& out, Decision& d) {
   }
   auto* started = out.next().mutable_stage_started();
   started->set_stage_index(0);
-  started->set_speaker(s.tmpl->stages(0).opener());
+  started->set_speaker(detail::stage_opener(s.tmpl->stages(0), c.role));
   add_hints(open.intention(), false, d.hints);
   add_hints(open.startup().feeling(), false, d.hints);
   add_hints(open.startup().situation(), false, d.hints);
@@ -89,16 +89,27 @@ void emit_confirm(const Ctx& c, Emitter& out) {
   if (!detail::step_from_reflection(s, s.turn.reflection_index + 1)) end_turn(s, out);
 }
 
-void emit_problem_solving_step(const Ctx& c, bool understood, Choice choice, Emitter& out) {
+// Gottman-Rapoport: problem solving opens once each partner feels understood (their own
+// confirmation as speaker, never the listener's "I understand") and both opted in.
+void emit_problem_solving_step(const Ctx& c, bool feels_understood, Choice choice,
+                               Emitter& out) {
   const RoomState& s = c.state;
   const PartnerState& other = detail::partner(s, detail::other_partner(c.role));
   if (choice == Choice::kOptOut) {
     out.next().mutable_closing_started();
     return;
   }
-  const bool both_understood = understood && other.understood;
+  const bool both_understood = feels_understood && other.feels_understood;
   const bool both_in = choice == Choice::kOptIn && other.problem_solving == Choice::kOptIn;
   if (both_understood && both_in) out.next().mutable_problem_solving_started();
+}
+
+// until_both_move_on stages: the second partner's choice ends the stage.
+void emit_move_on(const Ctx& c, Emitter& out) {
+  out.next().mutable_move_on_chosen();
+  if (detail::partner(c.state, detail::other_partner(c.role)).moves_on) {
+    out.next() = detail::stage_end_event(c.state);
+  }
 }
 
 void emit_closing_step(const Ctx& c, Emitter& out) {
@@ -163,14 +174,17 @@ void emit_partner_command(const v1::Command& cmd, const Ctx& c, Emitter& out, De
     case v1::Command::kAsk: out.next().mutable_asked()->set_text(cmd.ask().text()); break;
     case v1::Command::kRequestAdvice: out.next().mutable_advice_requested(); break;
     case v1::Command::kAdvise: out.next().mutable_advised()->set_text(cmd.advise().text()); break;
-    case v1::Command::kUnderstood:
-      out.next().mutable_understood_sent();
+    case v1::Command::kMoveOn: emit_move_on(c, out); break;
+    case v1::Command::kUnderstood: out.next().mutable_understood_sent(); break;
+    case v1::Command::kFeelUnderstood:
+      out.next().mutable_felt_understood();
       emit_problem_solving_step(c, true, me.problem_solving, out);
       break;
     case v1::Command::kProblemSolvingChoice: {
       const bool opt_in = cmd.problem_solving_choice().opt_in();
       out.next().mutable_problem_solving_chosen()->set_opt_in(opt_in);
-      emit_problem_solving_step(c, me.understood, opt_in ? Choice::kOptIn : Choice::kOptOut, out);
+      emit_problem_solving_step(c, me.feels_understood,
+                                opt_in ? Choice::kOptIn : Choice::kOptOut, out);
       break;
     }
     case v1::Command::kPropose: out.next().mutable_proposed()->set_text(cmd.propose().text()); break;

@@ -14,11 +14,31 @@ void add_content(RoomState& s, const v1::Event& e) {
   s.messages.push_back(ContentMessage{e.seq(), e.actor().role(), e.body_case(), false});
 }
 
-void answer_time_proposals(RoomState& s) {
+void answer_requests(RoomState& s, RequestKind kind) {
   for (Request& r : s.requests) {
-    if (r.kind == RequestKind::kTimeProposal) r.answered = true;
+    if (r.kind == kind) r.answered = true;
   }
+}
+
+void answer_time_proposals(RoomState& s) {
+  answer_requests(s, RequestKind::kTimeProposal);
   s.appointment_at_ms = 0;
+}
+
+void add_request(RoomState& s, const v1::Event& e, RequestKind kind) {
+  s.requests.push_back(Request{e.seq(), e.actor().role(), kind, false});
+}
+
+// Questions and requests for advice belong to one turn: no longer pending once it ends.
+void expire_turn_requests(RoomState& s) {
+  answer_requests(s, RequestKind::kQuestion);
+  answer_requests(s, RequestKind::kAdviceRequest);
+}
+
+// A new chunk or a new turn asks both partners again whether they are ready to move on.
+void clear_move_on(RoomState& s) {
+  s.a.moves_on = false;
+  s.b.moves_on = false;
 }
 
 // Mutable lookups by seq (both vectors are in ascending seq order).
@@ -104,6 +124,8 @@ void start_turn(RoomState& s, std::uint32_t stage_index, v1::Role speaker, bool 
   s.turn.second_round = second_round;
   s.turn.turn_started_ms = at;
   s.phase = v1::PHASE_SPEAKING;
+  expire_turn_requests(s);
+  clear_move_on(s);
 }
 
 // The first reflection step from `index` on, if any (else the turn-end event follows).
@@ -197,10 +219,13 @@ void apply_stage_event(RoomState& s, const v1::Event& e) {
       add_content(s, e);
       s.turn.last_speaker_content_ms = e.at_ms();
       s.turn.after_correction = false;
+      answer_requests(s, RequestKind::kQuestion);  // the chunk answers the listener's questions
+      clear_move_on(s);
       if (detail::current_stage(s).mirror_each_chunk()) s.phase = v1::PHASE_MIRRORING;
       break;
     case v1::Event::kReflected:
       add_content(s, e);
+      answer_requests(s, RequestKind::kQuestion);  // the listener moved on from the question
       s.turn.confirming = e.reflected().kind();
       s.phase = v1::PHASE_CONFIRMING;
       break;
@@ -218,10 +243,20 @@ void apply_stage_event(RoomState& s, const v1::Event& e) {
         go_to_reflection(s, 0);
       }
       break;
-    case v1::Event::kStillNeeded:
+    case v1::Event::kStillNeeded: add_content(s, e); break;
     case v1::Event::kAsked:
-    case v1::Event::kAdvised: add_content(s, e); break;
-    case v1::Event::kAdviceRequested: s.turn.advice_requested = true; break;
+      add_content(s, e);
+      add_request(s, e, RequestKind::kQuestion);
+      break;
+    case v1::Event::kAdvised:
+      add_content(s, e);
+      answer_requests(s, RequestKind::kAdviceRequest);
+      break;
+    case v1::Event::kAdviceRequested:
+      s.turn.advice_requested = true;
+      add_request(s, e, RequestKind::kAdviceRequest);
+      break;
+    case v1::Event::kMoveOnChosen: partner(s, e.actor().role()).moves_on = true; break;
     case v1::Event::kTurnTimeHint: s.turn.turn_hint_sent = true; break;
     default: break;
   }
@@ -237,7 +272,7 @@ void apply_other_event(RoomState& s, const v1::Event& e) {
       break;
     case v1::Event::kTimeProposed:
       answer_time_proposals(s);
-      s.requests.push_back(Request{e.seq(), e.actor().role(), RequestKind::kTimeProposal, false});
+      add_request(s, e, RequestKind::kTimeProposal);
       s.appointment_at_ms = e.time_proposed().start_at_ms();
       break;
     case v1::Event::kConsentGiven: apply_consent(s, e); break;
@@ -255,11 +290,19 @@ void apply_other_event(RoomState& s, const v1::Event& e) {
       break;
     case v1::Event::kConversationOpened:
       add_content(s, e);
+      s.initiator = e.actor().role();
+      s.startup = StartupLines{e.conversation_opened().startup().feeling(),
+                               e.conversation_opened().startup().situation(),
+                               e.conversation_opened().startup().need()};
       s.intention = e.conversation_opened().intention();
       if (!e.conversation_opened().topic().empty()) s.topic = e.conversation_opened().topic();
       break;
-    case v1::Event::kSolutionGateOpened: s.phase = v1::PHASE_SOLUTION_GATE; break;
+    case v1::Event::kSolutionGateOpened:
+      expire_turn_requests(s);
+      s.phase = v1::PHASE_SOLUTION_GATE;
+      break;
     case v1::Event::kUnderstoodSent: partner(s, e.actor().role()).understood = true; break;
+    case v1::Event::kFeltUnderstood: partner(s, e.actor().role()).feels_understood = true; break;
     case v1::Event::kProblemSolvingChosen:
       partner(s, e.actor().role()).problem_solving =
           e.problem_solving_chosen().opt_in() ? Choice::kOptIn : Choice::kOptOut;
@@ -267,11 +310,14 @@ void apply_other_event(RoomState& s, const v1::Event& e) {
     case v1::Event::kProblemSolvingStarted: s.phase = v1::PHASE_PROBLEM_SOLVING; break;
     case v1::Event::kProposed:
       add_content(s, e);
-      s.requests.push_back(Request{e.seq(), e.actor().role(), RequestKind::kProposal, false});
+      add_request(s, e, RequestKind::kProposal);
       break;
     case v1::Event::kProposalAccepted: apply_request_answer(s, e.proposal_accepted().seq()); break;
     case v1::Event::kDeclined: apply_request_answer(s, e.declined().seq()); break;
-    case v1::Event::kClosingStarted: s.phase = v1::PHASE_CLOSING; break;
+    case v1::Event::kClosingStarted:
+      expire_turn_requests(s);
+      s.phase = v1::PHASE_CLOSING;
+      break;
     case v1::Event::kAppreciated:
       add_content(s, e);
       partner(s, e.actor().role()).done = true;
@@ -307,6 +353,7 @@ void evolve(RoomState& state, const v1::Event& event) {
     case v1::Event::kReflected: case v1::Event::kConfirmed: case v1::Event::kCorrected:
     case v1::Event::kMoreAnswered: case v1::Event::kStillNeeded: case v1::Event::kAsked:
     case v1::Event::kAdvised: case v1::Event::kAdviceRequested: case v1::Event::kTurnTimeHint:
+    case v1::Event::kMoveOnChosen:
       apply_stage_event(state, event);
       break;
     default:

@@ -71,24 +71,39 @@ std::optional<ReflectionStep> step_from_reflection(const RoomState& state,
   return std::nullopt;
 }
 
+v1::Role stage_opener(const v1::Stage& stage, v1::Role initiator) {
+  return initiator == v1::PARTNER_B ? other_partner(stage.opener()) : stage.opener();
+}
+
 v1::Event turn_end_event(const RoomState& state) {
-  v1::Event event;
   const v1::Stage& stage = current_stage(state);
-  if (stage.both_partners() && !state.turn.second_round) {
+  if (stage.both_partners() && (stage.until_both_move_on() || !state.turn.second_round)) {
+    v1::Event event;
     event.mutable_roles_switched()->set_speaker(listener(state));
     return event;
   }
+  return stage_end_event(state);
+}
+
+v1::Event stage_end_event(const RoomState& state) {
+  v1::Event event;
   const std::uint32_t next = state.turn.stage_index + 1;
   if (next < static_cast<std::uint32_t>(state.tmpl->stages_size())) {
     auto* started = event.mutable_stage_started();
     started->set_stage_index(next);
-    started->set_speaker(state.tmpl->stages(static_cast<int>(next)).opener());
+    started->set_speaker(stage_opener(state.tmpl->stages(static_cast<int>(next)), state.initiator));
   } else if (state.tmpl->problem_solving()) {
     event.mutable_solution_gate_opened();
   } else {
     event.mutable_closing_started();
   }
   return event;
+}
+
+bool question_pending(const RoomState& state) {
+  return std::any_of(state.requests.begin(), state.requests.end(), [](const Request& r) {
+    return r.kind == RequestKind::kQuestion && !r.answered;
+  });
 }
 
 v1::ConsentTerms effective_terms(const RoomState& state) {

@@ -36,9 +36,21 @@ struct ReflectionStep {
 };
 std::optional<ReflectionStep> step_from_reflection(const RoomState& state, std::uint32_t index);
 
-// The events that end the current turn: RolesSwitched, StageStarted, SolutionGateOpened or
-// ClosingStarted (bodies only; decide fills seq, time and actor).
+// Who speaks first in `stage` when `initiator` opened the conversation: stage openers name
+// roles relative to the initiator (PARTNER_A is the initiator), so the stage's own opener
+// when partner A opened, the other partner when partner B did.
+v1::Role stage_opener(const v1::Stage& stage, v1::Role initiator);
+
+// The event that ends the current stage: StageStarted of the next stage, SolutionGateOpened
+// or ClosingStarted (body only; decide fills seq, time and actor).
+v1::Event stage_end_event(const RoomState& state);
+// The event that ends the current turn: RolesSwitched when the floor goes to the other
+// partner (the first round of a both_partners stage, or any turn of an until_both_move_on
+// stage), else stage_end_event.
 v1::Event turn_end_event(const RoomState& state);
+
+// Whether a question of the listener waits for the speaker's answer (or decline).
+bool question_pending(const RoomState& state);
 
 // Effective consent terms: intersection of approvals, min retention, AND of booleans.
 v1::ConsentTerms effective_terms(const RoomState& state);

@@ -49,8 +49,10 @@ struct ContentMessage {
   bool operator==(const ContentMessage&) const = default;
 };
 
-// A request addressed to the other partner: a proposed time (from B) or a proposal.
-enum class RequestKind : std::uint8_t { kTimeProposal, kProposal };
+// A request addressed to the other partner: a proposed time (from B), a proposal, a question
+// (from the listener to the speaker) or a request for advice (from the speaker to the
+// listener). Questions and requests for advice are pending for the current turn only.
+enum class RequestKind : std::uint8_t { kTimeProposal, kProposal, kQuestion, kAdviceRequest };
 
 struct Request {
   std::uint64_t seq = 0;
@@ -70,7 +72,9 @@ struct PartnerState {
   bool summary_to_observer = false;
   bool transcript_to_observer = false;
   bool ready = false;       // CHECK_IN
-  bool understood = false;  // SOLUTION_GATE
+  bool understood = false;        // SOLUTION_GATE: the listener's own "I understand"
+  bool feels_understood = false;  // SOLUTION_GATE: "I feel understood" (opens the gate)
+  bool moves_on = false;  // until_both_move_on stages: chose to move on since the last chunk
   Choice problem_solving = Choice::kNone;
   bool done = false;        // CLOSING
   bool operator==(const PartnerState&) const = default;
@@ -113,6 +117,14 @@ struct OverlayState {
   bool operator==(const OverlayState&) const = default;
 };
 
+// The softened start-up lines of the opening (Gottman; NVC), all optional.
+struct StartupLines {
+  std::string feeling;
+  std::string situation;
+  std::string need;
+  bool operator==(const StartupLines&) const = default;
+};
+
 struct RoomState {
   std::uint64_t last_seq = 0;
   TemplateRef tmpl;
@@ -120,6 +132,9 @@ struct RoomState {
   TimeMs created_at_ms = 0;
   std::string topic;
   std::string intention;
+  StartupLines startup;
+  // The partner who opened the conversation; stage openers are relative to it.
+  v1::Role initiator = v1::ROLE_UNSPECIFIED;
 
   // `phase` is the overlay while one is active; `saved_phase` the phase it returns to.
   v1::Phase phase = v1::PHASE_UNSPECIFIED;

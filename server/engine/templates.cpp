@@ -206,6 +206,15 @@ class Checker {
       fail(child(at, d, v1::Stage::kMoreLoopFieldNumber),
            "more_loop requires mirror_each_chunk: \"is there more?\" follows a confirmed mirror");
     }
+    if (stage.until_both_move_on() && !stage.both_partners()) {
+      fail(child(at, d, v1::Stage::kUntilBothMoveOnFieldNumber),
+           "until_both_move_on requires both_partners: the floor goes back and forth between them");
+    }
+    if (stage.listener_may_clarify() && !stage.mirror_each_chunk()) {
+      fail(child(at, d, v1::Stage::kListenerMayClarifyFieldNumber),
+           "listener_may_clarify requires mirror_each_chunk: clarification is asked for in "
+           "place of a mirror");
+    }
     check_reflections(stage, at);
     check_turn_end(stage, at);
     if (!v1::StageCloser_IsValid(stage.closer())) {

@@ -16,8 +16,8 @@ constexpr v1::Action kAllActions[] = {
     v1::ACTION_OPEN, v1::ACTION_SHARE, v1::ACTION_REFLECT, v1::ACTION_CONFIRM,
     v1::ACTION_CORRECT, v1::ACTION_MORE, v1::ACTION_NO_MORE, v1::ACTION_PASS_FLOOR,
     v1::ACTION_ACCEPT_APOLOGY, v1::ACTION_STILL_NEED, v1::ACTION_ASK,
-    v1::ACTION_REQUEST_ADVICE, v1::ACTION_ADVISE, v1::ACTION_UNDERSTOOD,
-    v1::ACTION_PROBLEM_SOLVING_CHOICE, v1::ACTION_PROPOSE, v1::ACTION_ACCEPT_PROPOSAL,
+    v1::ACTION_REQUEST_ADVICE, v1::ACTION_ADVISE, v1::ACTION_MOVE_ON, v1::ACTION_UNDERSTOOD,
+    v1::ACTION_FEEL_UNDERSTOOD, v1::ACTION_PROBLEM_SOLVING_CHOICE, v1::ACTION_PROPOSE, v1::ACTION_ACCEPT_PROPOSAL,
     v1::ACTION_FINISH_PROBLEM_SOLVING, v1::ACTION_APPRECIATE, v1::ACTION_FINISH,
     v1::ACTION_SIGNAL, v1::ACTION_REPAIR, v1::ACTION_RETRACT, v1::ACTION_DECLINE,
     v1::ACTION_PAUSE, v1::ACTION_TIME_OUT, v1::ACTION_RETURN, v1::ACTION_EXTEND,
@@ -48,8 +48,10 @@ void fill_stage(const RoomState& s, v1::Role who, v1::RoomView& v) {
 
 void fill_prompt(const RoomState& s, v1::Role who, v1::RoomView& v) {
   const v1::Phase conversation = detail::conversation_phase(s);
-  if (conversation == v1::PHASE_OPENING && who == v1::PARTNER_A) {
-    const v1::Opening& opening = s.tmpl->opening();
+  const v1::Opening& opening = s.tmpl->opening();
+  if (conversation == v1::PHASE_OPENING) v.set_startup_form(opening.startup_form());
+  const bool may_open = who == v1::PARTNER_A || (who == v1::PARTNER_B && opening.either_partner_opens());
+  if (conversation == v1::PHASE_OPENING && may_open) {
     v.set_prompt(opening.intention_prompt().empty() ? opening.topic_prompt()
                                                     : opening.intention_prompt());
   }
@@ -128,6 +130,12 @@ void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   v.set_template_name(s.tmpl->name());
   v.set_topic(s.topic);
   v.set_intention(s.intention);
+  if (s.startup != StartupLines{}) {
+    auto* startup = v.mutable_startup();
+    startup->set_feeling(s.startup.feeling);
+    startup->set_situation(s.startup.situation);
+    startup->set_need(s.startup.need);
+  }
   v.set_partner_a_name(s.a.name);
   v.set_partner_b_name(s.b.name);
   v.set_closing_prompt(s.tmpl->closing().prompt());
@@ -146,6 +154,10 @@ void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   v.set_b_consented(s.b.consented);
   v.set_a_understood(s.a.understood);
   v.set_b_understood(s.b.understood);
+  v.set_a_feels_understood(s.a.feels_understood);
+  v.set_b_feels_understood(s.b.feels_understood);
+  v.set_a_moves_on(s.a.moves_on);
+  v.set_b_moves_on(s.b.moves_on);
   v.set_a_done(s.a.done);
   v.set_b_done(s.b.done);
   fill_participants(s, v);

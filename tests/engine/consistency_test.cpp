@@ -36,7 +36,9 @@ std::vector<Candidate> candidates(const RoomState& s, TimeMs now) {
       {v1::ACTION_ASK, R"(ask { text: "q" })"},
       {v1::ACTION_REQUEST_ADVICE, "request_advice {}"},
       {v1::ACTION_ADVISE, R"(advise { text: "a" })"},
+      {v1::ACTION_MOVE_ON, "move_on {}"},
       {v1::ACTION_UNDERSTOOD, "understood {}"},
+      {v1::ACTION_FEEL_UNDERSTOOD, "feel_understood {}"},
       {v1::ACTION_PROBLEM_SOLVING_CHOICE, "problem_solving_choice { opt_in: true }"},
       {v1::ACTION_PROBLEM_SOLVING_CHOICE, "problem_solving_choice { opt_in: false }"},
       {v1::ACTION_PROPOSE, R"(propose { text: "p" })"},
@@ -82,7 +84,7 @@ int weight(v1::Action a) {
     case v1::ACTION_NOTE: case v1::ACTION_APPROVE_OBSERVER: case v1::ACTION_REVOKE_OBSERVER:
     case v1::ACTION_CONSENT: case v1::ACTION_PROMPT: case v1::ACTION_DECLINE:
     case v1::ACTION_PAUSE: case v1::ACTION_EXTEND: case v1::ACTION_RESCHEDULE:
-    case v1::ACTION_PROPOSE: case v1::ACTION_ASK:
+    case v1::ACTION_PROPOSE: case v1::ACTION_ASK: case v1::ACTION_PASS_FLOOR:
       return 1;
     case v1::ACTION_LEAVE: case v1::ACTION_END_SESSION:
       return 0;
@@ -98,12 +100,13 @@ bool rare(v1::Action a) {
 
 TEST_CASE("allowed actions in the view are exactly the actions decide accepts") {
   std::mt19937 rng(20240501);
-  const char* const templates[] = {kImagoLike, kAppointmentSpeakerListener, kAftermathLike};
+  const char* const templates[] = {kImagoLike, kAppointmentSpeakerListener, kAftermathLike,
+                                   kFloorSpeakerListener};
   const v1::Actor actors[] = {partner_a(), partner_b(), observer("dr-lee"), observer("dr-kim")};
   int checked_states = 0;
   std::set<v1::Phase> phases;
-  for (int walk = 0; walk < 45; ++walk) {
-    Room room(templates[walk % 3]);
+  for (int walk = 0; walk < 48; ++walk) {
+    Room room(templates[walk % 4]);
     for (int step = 0; step < 150 && room.state.phase != v1::PHASE_CLOSED; ++step) {
       phases.insert(room.state.phase);
       const auto pool = candidates(room.state, room.now);

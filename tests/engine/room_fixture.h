@@ -169,6 +169,22 @@ inline const char* const kAppointmentSpeakerListener = R"pb(
 
 // No mirroring: feelings stage (hint FEELING_BECAUSE), then an apology stage with an
 // empathy reflection and the APOLOGY_RESPONSE closer; a soft turn limit, advice and asking.
+// PREP as therapists teach it: mirror per chunk, the listener may ask for an example, the
+// floor goes back and forth until both move on; either partner opens (with the start-up
+// form); a one-speaker stage after; problem solving.
+inline const char* const kFloorSpeakerListener = R"pb(
+  name: "floor" title: "Floor"
+  opening { either_partner_opens: true startup_form: true intention_prompt: "Why talk?" }
+  stages {
+    name: "the-floor" title: "The floor" speaker_prompt: "Speak" listener_prompt: "Listen"
+    opener: PARTNER_A both_partners: true until_both_move_on: true
+    mirror_each_chunk: true listener_may_clarify: true
+  }
+  stages { name: "after" title: "After" speaker_prompt: "Speak" opener: PARTNER_A }
+  problem_solving: true
+  closing { prompt: "Appreciate" }
+)pb";
+
 inline const char* const kAftermathLike = R"pb(
   name: "aftermath" title: "Aftermath"
   stages { name: "feelings" opener: PARTNER_A soft_turn_s: 60 listener_may_ask: true

@@ -265,8 +265,8 @@ bool is_content(v1::Action action) {
     case v1::ACTION_OPEN: case v1::ACTION_SHARE: case v1::ACTION_REFLECT: case v1::ACTION_CONFIRM:
     case v1::ACTION_CORRECT: case v1::ACTION_MORE: case v1::ACTION_NO_MORE: case v1::ACTION_PASS_FLOOR:
     case v1::ACTION_ACCEPT_APOLOGY: case v1::ACTION_STILL_NEED: case v1::ACTION_ASK:
-    case v1::ACTION_REQUEST_ADVICE: case v1::ACTION_ADVISE: case v1::ACTION_UNDERSTOOD:
-    case v1::ACTION_PROBLEM_SOLVING_CHOICE: case v1::ACTION_PROPOSE: case v1::ACTION_ACCEPT_PROPOSAL:
+    case v1::ACTION_REQUEST_ADVICE: case v1::ACTION_ADVISE: case v1::ACTION_MOVE_ON:
+    case v1::ACTION_UNDERSTOOD: case v1::ACTION_FEEL_UNDERSTOOD: case v1::ACTION_PROBLEM_SOLVING_CHOICE: case v1::ACTION_PROPOSE: case v1::ACTION_ACCEPT_PROPOSAL:
     case v1::ACTION_FINISH_PROBLEM_SOLVING: case v1::ACTION_APPRECIATE: case v1::ACTION_FINISH:
     case v1::ACTION_PROMPT:
       return true;
@@ -315,9 +315,16 @@ void LogIndex::add(const v1::Event& event) {
   last_seq = event.seq();
   switch (event.body_case()) {
     case v1::Event::kShared: case v1::Event::kReflected: case v1::Event::kCorrected:
-    case v1::Event::kAsked: case v1::Event::kAdvised: case v1::Event::kStillNeeded:
+    case v1::Event::kAdvised: case v1::Event::kStillNeeded:
     case v1::Event::kAppreciated: case v1::Event::kConversationOpened:
       content_seqs.push_back(event.seq());
+      break;
+    case v1::Event::kAsked:  // a question is content and a request to the speaker
+      content_seqs.push_back(event.seq());
+      request_seqs.push_back(event.seq());
+      break;
+    case v1::Event::kAdviceRequested:
+      request_seqs.push_back(event.seq());
       break;
     case v1::Event::kProposed:
       content_seqs.push_back(event.seq());

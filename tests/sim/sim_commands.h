@@ -52,7 +52,7 @@ Limits limits_of(const v1::Template& tmpl);
 // What the room has seen so far, for arguments that reference seqs.
 struct LogIndex {
   std::vector<std::uint64_t> content_seqs;  // retractable kinds of event, anyone's
-  std::vector<std::uint64_t> request_seqs;  // TimeProposed and Proposed events
+  std::vector<std::uint64_t> request_seqs;  // TimeProposed, Proposed, Asked, AdviceRequested
   std::vector<std::uint64_t> proposal_seqs; // Proposed events
   std::uint64_t last_seq = 0;
   void add(const v1::Event& event);

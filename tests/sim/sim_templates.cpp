@@ -70,11 +70,26 @@ constexpr const char* kStressLike = R"pb(
   timing { reflection_beat_ms: 60000 consult_break_max_s: 1800 appointment_window_s: 600 }
 )pb";
 
+// Speaker-listener as PREP teaches it: either partner opens, the floor goes back and forth
+// until both move on, the listener may ask for an example in place of a mirror.
+constexpr const char* kFloorLike = R"pb(
+  name: "sim-floor-like"
+  title: "Floor-like"
+  opening { either_partner_opens: true startup_form: true intention_prompt: "Intention?" }
+  stages {
+    name: "floor" title: "Floor" speaker_prompt: "Speak." opener: PARTNER_B both_partners: true
+    until_both_move_on: true mirror_each_chunk: true listener_may_clarify: true chunk_max_chars: 60
+  }
+  stages { name: "wrap" title: "Wrap" speaker_prompt: "Sum up." opener: PARTNER_A listener_may_ask: true }
+  problem_solving: true
+  timing { reflection_beat_ms: 800 }
+)pb";
+
 }  // namespace
 
 std::vector<v1::Template> in_code_templates(std::vector<std::string>& errors) {
   std::vector<v1::Template> out;
-  for (const char* text : {kMinimal, kImagoLike, kAftermathLike, kStressLike}) {
+  for (const char* text : {kMinimal, kImagoLike, kAftermathLike, kStressLike, kFloorLike}) {
     auto parsed = engine::parse_template(text, "in-code", std::nullopt);
     for (const auto& error : parsed.errors) errors.push_back(error.to_string());
     if (parsed.tmpl) out.push_back(std::move(*parsed.tmpl));

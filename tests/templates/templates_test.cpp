@@ -123,11 +123,15 @@ TEST_CASE("shipped templates have the structure DESIGN.md 4.2 describes") {
   REQUIRE(result.catalog.has_value());
   const TemplateCatalog& catalog = *result.catalog;
 
-  SUBCASE("speaker-listener: paraphrase each chunk, both take the floor, problem solving on") {
+  SUBCASE("speaker-listener: paraphrase or ask for an example, the floor goes back and forth, "
+          "either partner opens, problem solving on") {
     const mend::v1::Template& t = *catalog.find("speaker-listener");
     REQUIRE(t.stages_size() == 1);
+    CHECK(t.opening().either_partner_opens());
     CHECK(t.stages(0).mirror_each_chunk());
+    CHECK(t.stages(0).listener_may_clarify());
     CHECK(t.stages(0).both_partners());
+    CHECK(t.stages(0).until_both_move_on());
     CHECK(t.problem_solving());
   }
   SUBCASE("imago-dialogue: appointment, more loop, summary, validation, empathy, switch") {
@@ -153,14 +157,16 @@ TEST_CASE("shipped templates have the structure DESIGN.md 4.2 describes") {
     CHECK(t.stages(1).turn_reflections_size() == 2);
     CHECK(t.stages(3).closer() == mend::v1::APOLOGY_RESPONSE);
   }
-  SUBCASE("stress-reducing-talk: 15-minute soft turns, reflect and empathize, advice on request") {
+  SUBCASE("stress-reducing-talk: 15-minute soft turns, questions, understanding once a turn, "
+          "advice on request") {
     const mend::v1::Stage& s = catalog.find("stress-reducing-talk")->stages(0);
     CHECK(s.soft_turn_s() == 900);
-    CHECK(s.mirror_each_chunk());
+    CHECK_FALSE(s.mirror_each_chunk());
     REQUIRE(s.turn_reflections_size() == 1);
     CHECK(s.turn_reflections(0) == mend::v1::EMPATHY);
     CHECK(s.advice_on_request());
-    CHECK_FALSE(s.listener_may_ask());
+    CHECK(s.listener_may_ask());
+    CHECK(s.listener_prompt().find("Take your partner's side") != std::string::npos);
   }
   SUBCASE("dreams-within-conflict: 15-minute roles, dream questions, no problem solving") {
     const mend::v1::Template& t = *catalog.find("dreams-within-conflict");
@@ -323,6 +329,20 @@ TEST_CASE("more_loop without mirror_each_chunk is rejected") {
       replaced(kTiny, "  opener: PARTNER_B\n", "  opener: PARTNER_B\n  more_loop: true\n");
   check_one_error(load_errors(text), line_of(text, "more_loop"), "stages[1].more_loop",
                   "mirror_each_chunk");
+}
+
+TEST_CASE("a floor that goes back and forth until both move on needs both partners") {
+  const std::string text =
+      replaced(kTiny, "  opener: PARTNER_B\n", "  opener: PARTNER_B\n  until_both_move_on: true\n");
+  check_one_error(load_errors(text), line_of(text, "until_both_move_on"),
+                  "stages[1].until_both_move_on", "both_partners");
+}
+
+TEST_CASE("asking for clarification in place of a mirror needs mirror_each_chunk") {
+  const std::string text = replaced(kTiny, "  opener: PARTNER_B\n",
+                                    "  opener: PARTNER_B\n  listener_may_clarify: true\n");
+  check_one_error(load_errors(text), line_of(text, "listener_may_clarify"),
+                  "stages[1].listener_may_clarify", "mirror_each_chunk");
 }
 
 TEST_CASE("MIRROR is not a turn reflection") {

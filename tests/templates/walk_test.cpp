@@ -230,6 +230,8 @@ struct WalkCounts {
   int questions = 0;
   int advice = 0;
   int turn_hints = 0;
+  int clarifications = 0;
+  int moves_on = 0;
 };
 
 // An overlay played once, at the start of the first round (DESIGN 4.4).
@@ -286,29 +288,73 @@ class Walker {
     CHECK(room_.view(v1::PARTNER_A).effective_terms().retention_days() == 7);
   }
 
+  // Where either partner may open, partner B does (and is the initiator the stage openers are
+  // relative to); else partner A.
   void open_conversation() {
     REQUIRE(room_.phase() == v1::PHASE_OPENING);
+    const bool either = t_.opening().either_partner_opens();
+    initiator_ = either ? v1::PARTNER_B : v1::PARTNER_A;
     CHECK(allows(room_.view(v1::PARTNER_A), v1::ACTION_OPEN));
-    CHECK_FALSE(allows(room_.view(v1::PARTNER_B), v1::ACTION_OPEN));
-    CHECK(room_.reject(v1::PARTNER_B, open("I care", "the dishes")).code() == v1::NOT_YOUR_TURN);
-    const std::vector<v1::Event> events =
-        room_.accept(v1::PARTNER_A, open("I'm sharing this because I care about us.", "chores"));
+    CHECK(allows(room_.view(v1::PARTNER_B), v1::ACTION_OPEN) == either);
+    CHECK(room_.view(v1::PARTNER_A).startup_form() == t_.opening().startup_form());
+    if (!either) {
+      CHECK(room_.reject(v1::PARTNER_B, open("I care", "the dishes")).code() ==
+            v1::NOT_YOUR_TURN);
+    }
+    v1::Command opening = open("I'm sharing this because I care about us.", "chores");
+    if (t_.opening().startup_form()) {
+      opening.mutable_open()->mutable_startup()->set_feeling("lonely");
+      opening.mutable_open()->mutable_startup()->set_situation("our evenings");
+      opening.mutable_open()->mutable_startup()->set_need("time together");
+    }
+    const std::vector<v1::Event> events = room_.accept(initiator_, opening);
     REQUIRE(events.size() == 2);
     CHECK(events[0].has_conversation_opened());
     REQUIRE(events[1].has_stage_started());
     CHECK(events[1].stage_started().stage_index() == 0);
-    CHECK(events[1].stage_started().speaker() == t_.stages(0).opener());
+    CHECK(events[1].stage_started().speaker() == opener(0));
+    if (t_.opening().startup_form()) {
+      CHECK(room_.view(other(initiator_)).startup().need() == "time together");
+    }
     const v1::RoomView view = room_.view(v1::PARTNER_B);
     CHECK(view.topic() == "chores");
     CHECK(view.intention() == "I'm sharing this because I care about us.");
     CHECK(view.template_name() == t_.name());
   }
 
+  // Who speaks first in stage `index`: stage openers are relative to the initiator.
+  v1::Role opener(int index) const {
+    const v1::Role role = t_.stages(index).opener();
+    return initiator_ == v1::PARTNER_B ? other(role) : role;
+  }
+
   void stage(int index) {
     const v1::Stage& s = t_.stages(index);
     INFO("stage " << index << " (" << s.name() << ")");
-    round(index, s.opener(), /*first=*/true);
-    if (s.both_partners()) round(index, other(s.opener()), /*first=*/false);
+    if (s.until_both_move_on()) return floor_stage(index);
+    round(index, opener(index), /*first=*/true);
+    if (s.both_partners()) round(index, other(opener(index)), /*first=*/false);
+  }
+
+  // PREP: the floor goes back and forth as often as the couple needs (here: to the second
+  // partner, back to the first), until both choose to move on.
+  void floor_stage(int index) {
+    const v1::Role first = opener(index);
+    round(index, first, /*first=*/true);
+    round(index, other(first), /*first=*/true);
+    ++counts_.rounds;
+    REQUIRE(room_.phase() == v1::PHASE_SPEAKING);
+    CHECK(room_.view(first).speaker() == first);
+    mirror_chunk(t_.stages(index), first, "One more thing: I love our Sundays.", false);
+    CHECK(allows(room_.view(other(first)), v1::ACTION_MOVE_ON));
+    room_.accept(other(first), simple(&v1::Command::mutable_move_on));
+    CHECK(room_.view(first).stage_index() == static_cast<std::uint32_t>(index));
+    CHECK(room_.reject(other(first), simple(&v1::Command::mutable_move_on)).code() ==
+          v1::ALREADY_DONE);
+    const std::vector<v1::Event> ended = room_.accept(first, simple(&v1::Command::mutable_move_on));
+    CHECK(ended.front().has_move_on_chosen());
+    ++counts_.moves_on;
+    check_turn_end(index, first, /*first=*/false);
   }
 
   // One speaker's round in a stage, from SPEAKING to the turn's end.
@@ -474,7 +520,7 @@ class Walker {
 
   // Share one chunk; the listener mirrors (after the beat), optionally is corrected once and
   // mirrors again; the speaker confirms.
-  void mirror_chunk(const v1::Stage&, v1::Role speaker, const std::string& chunk,
+  void mirror_chunk(const v1::Stage& s, v1::Role speaker, const std::string& chunk,
                     bool with_correction) {
     const v1::Role listener = other(speaker);
     room_.accept(speaker, share(chunk));
@@ -483,6 +529,18 @@ class Walker {
     CHECK(allows(room_.view(listener), v1::ACTION_REFLECT));
     CHECK_FALSE(allows(room_.view(speaker), v1::ACTION_SHARE));
     CHECK(room_.reject(speaker, share("one more thing")).code() == v1::WRONG_PHASE);
+    if (s.listener_may_clarify() && with_correction) {
+      // "Can you give me an example?" in place of the mirror; the speaker answers.
+      CHECK(allows(room_.view(listener), v1::ACTION_ASK));
+      room_.accept(listener, ask("Can you give me an example?"));
+      REQUIRE(room_.phase() == v1::PHASE_MIRRORING);
+      CHECK(allows(room_.view(speaker), v1::ACTION_SHARE));
+      room_.accept(speaker, share("Last Sunday I ate alone."));
+      REQUIRE(room_.phase() == v1::PHASE_MIRRORING);
+      ++counts_.clarifications;
+    } else if (!s.listener_may_clarify()) {
+      CHECK_FALSE(allows(room_.view(listener), v1::ACTION_ASK));
+    }
     mirror_after_beat(listener, "If I got it, you said: " + chunk);
     if (with_correction) {
       room_.accept(speaker, correct("Almost: it was the whole weekend."));
@@ -576,24 +634,27 @@ class Walker {
     } else if (index + 1 < t_.stages_size()) {
       REQUIRE(room_.phase() == v1::PHASE_SPEAKING);
       CHECK(room_.view(speaker).stage_index() == static_cast<std::uint32_t>(index + 1));
-      CHECK(room_.view(speaker).speaker() == t_.stages(index + 1).opener());
+      CHECK(room_.view(speaker).speaker() == opener(index + 1));
     } else {
       CHECK(room_.phase() == (t_.problem_solving() ? v1::PHASE_SOLUTION_GATE : v1::PHASE_CLOSING));
     }
   }
 
+  // Gottman-Rapoport: each speaker says they feel understood; the listener's own "I
+  // understand" does not open problem solving.
   void solution_gate() {
     REQUIRE(room_.phase() == v1::PHASE_SOLUTION_GATE);
     CHECK(room_.reject(v1::PARTNER_A, propose("Let's alternate")).code() == v1::WRONG_PHASE);
-    CHECK(allows(room_.view(v1::PARTNER_A), v1::ACTION_UNDERSTOOD));
-    room_.accept(v1::PARTNER_A, simple(&v1::Command::mutable_understood));
-    CHECK(room_.reject(v1::PARTNER_A, simple(&v1::Command::mutable_understood)).code() ==
+    CHECK(allows(room_.view(v1::PARTNER_A), v1::ACTION_FEEL_UNDERSTOOD));
+    room_.accept(v1::PARTNER_A, simple(&v1::Command::mutable_feel_understood));
+    CHECK(room_.reject(v1::PARTNER_A, simple(&v1::Command::mutable_feel_understood)).code() ==
           v1::ALREADY_DONE);
     room_.accept(v1::PARTNER_A, problem_solving_choice(true));
     CHECK(room_.phase() == v1::PHASE_SOLUTION_GATE);
     room_.accept(v1::PARTNER_B, problem_solving_choice(true));
-    CHECK(room_.phase() == v1::PHASE_SOLUTION_GATE);  // B has not said "understood" yet
     room_.accept(v1::PARTNER_B, simple(&v1::Command::mutable_understood));
+    CHECK(room_.phase() == v1::PHASE_SOLUTION_GATE);  // B does not feel understood yet
+    room_.accept(v1::PARTNER_B, simple(&v1::Command::mutable_feel_understood));
     REQUIRE(room_.phase() == v1::PHASE_PROBLEM_SOLVING);
 
     const std::uint64_t a_proposal =
@@ -639,6 +700,7 @@ class Walker {
   Room room_;
   Overlay overlay_;
   WalkCounts counts_;
+  v1::Role initiator_ = v1::PARTNER_A;
 };
 
 // Loads the shipped catalog and walks the template `name` through the engine.
@@ -654,10 +716,12 @@ WalkCounts walk_shipped(const std::string& name, Overlay overlay = Overlay::kNon
 
 }  // namespace
 
-TEST_CASE("speaker-listener walks end to end: paraphrase loop, floor passed, problem solving") {
+TEST_CASE("speaker-listener walks end to end: the floor goes back and forth until both move on") {
   const WalkCounts c = walk_shipped("speaker-listener", Overlay::kPause);
-  CHECK(c.rounds == 2);   // the floor passes once
-  CHECK(c.mirrors == 6);  // two chunks per round, one paraphrase corrected
+  CHECK(c.rounds == 3);   // A, B, A again: the floor passes as often as the couple needs
+  CHECK(c.moves_on == 1);
+  CHECK(c.clarifications == 2);  // "Can you give me an example?" in place of a mirror
+  CHECK(c.mirrors == 7);  // two chunks in each full round (one corrected), one in the last
   CHECK(c.corrections == 2);
   CHECK(c.turn_reflections == 0);
 }
@@ -677,12 +741,31 @@ TEST_CASE("aftermath-of-a-fight walks end to end through its five stages") {
   CHECK(c.apology_responses == 2);
 }
 
-TEST_CASE("stress-reducing-talk walks end to end: soft 15-minute turns, advice on request") {
+TEST_CASE("stress-reducing-talk walks end to end: questions, understanding without a mirror of every chunk") {
   const WalkCounts c = walk_shipped("stress-reducing-talk");
   CHECK(c.rounds == 2);
   CHECK(c.turn_hints == 2);
   CHECK(c.advice == 2);
-  CHECK(c.turn_reflections == 2);  // empathy
+  CHECK(c.questions == 2);         // "show genuine interest"
+  CHECK(c.mirrors == 0);           // lighter: no mirror of every chunk with a beat
+  CHECK(c.turn_reflections == 2);  // "communicate your understanding": empathy once a turn
+}
+
+TEST_CASE("stress-reducing-talk: the listener sees the prompt to take the partner's side") {
+  const engine::TemplateCatalog::LoadResult shipped =
+      engine::TemplateCatalog::load(mend::test::shipped_templates_dir());
+  REQUIRE(shipped.catalog.has_value());
+  const v1::Template* tmpl = shipped.catalog->find("stress-reducing-talk");
+  REQUIRE(tmpl != nullptr);
+  Walker walker(*tmpl);
+  Room& room = walker.room();
+  room.accept(v1::PARTNER_A, consent(7));
+  room.accept(v1::PARTNER_B, consent(7));
+  room.accept(v1::PARTNER_A, open("I'd love to hear how your day really was.", "work"));
+  const v1::RoomView listener = room.view(v1::PARTNER_B);
+  CHECK(listener.listener() == v1::PARTNER_B);
+  CHECK(listener.prompt().find("Take your partner's side") != std::string::npos);
+  CHECK(room.view(v1::PARTNER_A).prompt().find("Take your partner's side") == std::string::npos);
 }
 
 TEST_CASE("dreams-within-conflict walks end to end: 15-minute roles, dream questions") {

@@ -209,6 +209,7 @@ class Couple {
     if (speaker != turn_speaker_) {  // a new turn
       turn_speaker_ = speaker;
       chunks_ = 0;
+      ++turns_;
       run(speaker, simple([](v1::Command& c) { c.mutable_pause()->set_duration_s(0); }));  // "I need a minute"
       return;
     }
@@ -219,6 +220,12 @@ class Couple {
       run(listener, simple([](v1::Command& c) { c.mutable_signal()->set_kind(v1::LISTENING); }));
     } else if (noise == 4) {
       run(speaker, simple([](v1::Command& c) { c.mutable_repair()->set_kind(v1::LET_ME_TRY_AGAIN); }));
+    }
+    // Where the floor goes back and forth: once each, then both move on.
+    if (chunks_ >= kChunksPerTurn && turns_ >= 2 && allows(speaker_view, v1::ACTION_MOVE_ON)) {
+      run(speaker, simple([](v1::Command& c) { c.mutable_move_on(); }));
+      run(listener, simple([](v1::Command& c) { c.mutable_move_on(); }));
+      return;
     }
     if (chunks_ >= kChunksPerTurn && allows(speaker_view, v1::ACTION_PASS_FLOOR)) {
       run(speaker, simple([](v1::Command& c) { c.mutable_pass_floor(); }));
@@ -236,8 +243,8 @@ class Couple {
   void solution_gate(const v1::RoomView& a, const v1::RoomView& b) {
     for (const v1::RoomView* v : {&a, &b}) {
       const v1::Role who = v == &a ? v1::PARTNER_A : v1::PARTNER_B;
-      if (allows(*v, v1::ACTION_UNDERSTOOD)) {
-        run(who, simple([](v1::Command& c) { c.mutable_understood(); }));
+      if (allows(*v, v1::ACTION_FEEL_UNDERSTOOD)) {
+        run(who, simple([](v1::Command& c) { c.mutable_feel_understood(); }));
         return;
       }
       if (allows(*v, v1::ACTION_PROBLEM_SOLVING_CHOICE)) {
@@ -268,6 +275,7 @@ class Couple {
   std::uint64_t ids_ = 0;
   v1::Role turn_speaker_ = v1::ROLE_UNSPECIFIED;
   int chunks_ = 0;
+  int turns_ = 0;  // turns played, for stages where the floor goes back and forth
   int noise_ = 0;
   int mirrors_ = 0;
   int confirms_ = 0;

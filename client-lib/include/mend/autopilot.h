@@ -3,9 +3,12 @@
 // examples, tests, demos and load generators; a real app lets its people choose.
 //
 // The autopilot is cooperative and warm: it accepts invitations, consents with the scripted
-// terms, opens, shares `chunks_per_turn` chunks per turn, reflects with the reflection the view
-// asks for, confirms, answers "no more", accepts apologies, declines problem solving unless
-// scripted, says "ready" after pauses, and closes with an appreciation. It never uses pause,
+// terms, opens (as partner A), shares `chunks_per_turn` chunks per turn (and answers a request
+// for clarification with one more), reflects with the reflection the view asks for, confirms,
+// answers "no more", passes the floor once per stage where it goes back and forth and then
+// moves on (as listener once the speaker did), accepts apologies, says it feels understood,
+// declines problem solving unless scripted, says "ready" after pauses, and closes with an
+// appreciation. It never uses pause,
 // time-out, repair, retract or leave. It does not handle timing: a REFLECT it suggests may be
 // answered TOO_SOON (retry after Rejection.retry_after_ms).
 //
@@ -42,9 +45,15 @@ class Autopilot {
 
  private:
   AutopilotScript script_;
+  // The speaker's next step while SHARE is allowed.
+  std::optional<v1::Command> speaker_step(const v1::RoomView& view);
+
   // Shares suggested in the current turn, identified by stage index and speaker.
   std::uint64_t turn_key_ = UINT64_MAX;
   std::uint32_t shares_this_turn_ = 0;
+  // Speakers (bit per Role) seen holding the floor in stage `stage_seen_`.
+  std::uint32_t stage_seen_ = UINT32_MAX;
+  std::uint32_t speakers_seen_ = 0;
 };
 
 }  // namespace mend::client
