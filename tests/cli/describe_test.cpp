@@ -146,3 +146,43 @@ TEST_CASE("rejections show the server's rule and the stable code") {
         "[NOT_YOUR_TURN]");
   CHECK(rejection_code_name(static_cast<v1::RejectionCode>(999)) == "UNKNOWN");
 }
+
+TEST_CASE("the opening offers the start-up form where the view asks for it") {
+  auto room = view(v1::PARTNER_B, v1::PHASE_OPENING, {v1::ACTION_OPEN});
+  CHECK(describe_situation(room, kNow, 0) == "You can open the conversation");
+  CHECK_FALSE(mentions(describe_allowed_actions(room), "I FEEL"));
+  room.set_startup_form(true);
+  CHECK(mentions(describe_allowed_actions(room), "INTENTION | TOPIC | I FEEL | ABOUT | I NEED"));
+}
+
+TEST_CASE("the start-up lines of the opening reach the status as one sentence") {
+  auto room = view(v1::PARTNER_A, v1::PHASE_SPEAKING, {});
+  room.set_intention("I care about us");
+  room.mutable_startup()->set_feeling("lonely");
+  room.mutable_startup()->set_situation("Sunday nights");
+  room.mutable_startup()->set_need("time together");
+  CHECK(describe_opening(room) ==
+        std::vector<std::string>{"Topic: the holidays", "Intention: I care about us",
+                                 "Start-up: I feel lonely about Sunday nights and I need time "
+                                 "together."});
+  room.mutable_startup()->clear_feeling();
+  room.mutable_startup()->clear_situation();
+  CHECK(startup_words(room.startup()) == "I need time together.");
+}
+
+TEST_CASE("moving on, feeling understood and clarifying are offered in plain words") {
+  auto speaking = view(v1::PARTNER_B, v1::PHASE_SPEAKING, {v1::ACTION_MOVE_ON});
+  speaking.set_a_moves_on(true);
+  CHECK(describe_situation(speaking, kNow, 0) ==
+        "Sharing and mirroring: Sam speaks, Alex listens (ready to move on: Sam)");
+  CHECK(mentions(describe_allowed_actions(speaking), "/moveon"));
+  auto mirroring = view(v1::PARTNER_B, v1::PHASE_MIRRORING, {v1::ACTION_REFLECT, v1::ACTION_ASK});
+  const auto actions = describe_allowed_actions(mirroring);
+  CHECK(actions.front().find("mirror") != std::string::npos);
+  CHECK(mentions(actions, "/ask TEXT to ask Sam for an example"));
+  auto gate = view(v1::PARTNER_A, v1::PHASE_SOLUTION_GATE, {v1::ACTION_FEEL_UNDERSTOOD});
+  gate.set_b_feels_understood(true);
+  CHECK(describe_situation(gate, kNow, 0) ==
+        "Do you both feel understood? (Sam: not yet, Alex: yes)");
+  CHECK(mentions(describe_allowed_actions(gate), "/feel-understood"));
+}

@@ -230,3 +230,30 @@ TEST_CASE("help lists the commands of the participant's role") {
   CHECK(observer.find("/break") != std::string::npos);
   CHECK(observer.find("/confirm") == std::string::npos);
 }
+
+TEST_CASE("the opening carries the start-up lines typed after the intention and topic") {
+  auto room = view(v1::PARTNER_B, v1::PHASE_OPENING, {v1::ACTION_OPEN});
+  room.set_startup_form(true);
+  const auto command =
+      sent("I care about us | our evenings | lonely | Sunday nights | time together", room);
+  REQUIRE(command.has_open());
+  CHECK(command.open().intention() == "I care about us");
+  CHECK(command.open().topic() == "our evenings");
+  CHECK(command.open().startup().feeling() == "lonely");
+  CHECK(command.open().startup().situation() == "Sunday nights");
+  CHECK(command.open().startup().need() == "time together");
+  const auto bare = sent("/open I care about us", room);
+  CHECK_FALSE(bare.open().has_startup());
+  CHECK(line("a | b | c | d | e | f", room).kind == Kind::kMessage);
+}
+
+TEST_CASE("moving on, feeling understood and asking for an example are slash commands") {
+  const auto room = view(v1::PARTNER_A, v1::PHASE_SPEAKING, {v1::ACTION_MOVE_ON});
+  CHECK(sent("/moveon", room).has_move_on());
+  CHECK(sent("/move-on", room).has_move_on());
+  CHECK(sent("/feel-understood", room).has_feel_understood());
+  auto mirroring = view(v1::PARTNER_B, v1::PHASE_MIRRORING, {v1::ACTION_REFLECT, v1::ACTION_ASK});
+  CHECK(sent("/ask Can you give me an example?", mirroring).ask().text() ==
+        "Can you give me an example?");
+  CHECK(sent("You felt alone", mirroring).has_reflect());
+}

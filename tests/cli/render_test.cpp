@@ -156,3 +156,19 @@ TEST_CASE("hints are shown as advice, never as blame") {
   hint.set_message("Try naming one specific moment.");
   CHECK(mend::cli::describe_hint(hint) == "Hint: Try naming one specific moment.");
 }
+
+TEST_CASE("feeling understood, moving on and the start-up lines read like conversation") {
+  auto felt = event(30, v1::PARTNER_A);
+  felt.mutable_felt_understood();
+  CHECK(first(felt) == "Sam says: \"I feel understood.\"");
+  auto move_on = event(31, v1::PARTNER_B);
+  move_on.mutable_move_on_chosen();
+  CHECK(first(move_on) == "Alex is ready to move on.");
+  auto opened = event(5, v1::PARTNER_B);
+  opened.mutable_conversation_opened()->set_intention("I care about us");
+  opened.mutable_conversation_opened()->mutable_startup()->set_feeling("lonely");
+  opened.mutable_conversation_opened()->mutable_startup()->set_need("time together");
+  const auto lines = render(opened);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1] == "    I feel lonely and I need time together.");
+}

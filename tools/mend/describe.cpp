@@ -20,6 +20,10 @@ std::string typed_words(const v1::RoomView& view, v1::Action action) {
   const std::string speaker = partner_name(view, view.speaker());
   switch (action) {
     case v1::ACTION_OPEN:
+      if (view.startup_form()) {
+        return "type INTENTION | TOPIC | I FEEL | ABOUT | I NEED to open; the start-up lines "
+               "(\"I feel ... about ... and I need ...\") may stay empty";
+      }
       return view.topic().empty()
                  ? "type why you want to talk and the topic, as INTENTION | TOPIC, to open"
                  : "type why you want to talk, to open the conversation";
@@ -65,6 +69,16 @@ std::string stage_prefix(const v1::RoomView& view) {
   return view.stage_title().empty() ? std::string() : view.stage_title() + ": ";
 }
 
+// " (ready to move on: Alex)" in stages where the floor goes back and forth, else empty.
+std::string moving_on(const v1::RoomView& view) {
+  std::string names;
+  if (view.a_moves_on()) names = partner_name(view, v1::PARTNER_A);
+  if (view.b_moves_on()) {
+    names += (names.empty() ? "" : ", ") + partner_name(view, v1::PARTNER_B);
+  }
+  return names.empty() ? std::string() : " (ready to move on: " + names + ")";
+}
+
 std::string conversation_situation(const v1::RoomView& view, int utc_offset_s) {
   const std::string speaker = partner_name(view, view.speaker());
   const std::string listener = partner_name(view, view.listener());
@@ -78,9 +92,11 @@ std::string conversation_situation(const v1::RoomView& view, int utc_offset_s) {
       return "Agreeing on the terms (" +
              both_flags(view, view.a_consented(), view.b_consented(), "agreed") + ")";
     case v1::PHASE_OPENING:
+      if (allows(view, v1::ACTION_OPEN)) return "You can open the conversation";
       return partner_name(view, v1::PARTNER_A) + " opens the conversation";
     case v1::PHASE_SPEAKING:
-      return stage_prefix(view) + speaker + " speaks, " + listener + " listens";
+      return stage_prefix(view) + speaker + " speaks, " + listener + " listens" +
+             moving_on(view);
     case v1::PHASE_MIRRORING:
       return stage_prefix(view) + listener + " mirrors what " + speaker + " said";
     case v1::PHASE_CONFIRMING:
@@ -94,8 +110,8 @@ std::string conversation_situation(const v1::RoomView& view, int utc_offset_s) {
     case v1::PHASE_APOLOGY_RESPONSE:
       return stage_prefix(view) + listener + " answers " + speaker + "'s apology";
     case v1::PHASE_SOLUTION_GATE:
-      return "Do you understand each other? (" +
-             both_flags(view, view.a_understood(), view.b_understood(), "yes") + ")";
+      return "Do you both feel understood? (" +
+             both_flags(view, view.a_feels_understood(), view.b_feels_understood(), "yes") + ")";
     case v1::PHASE_PROBLEM_SOLVING: return "Looking for solutions together";
     case v1::PHASE_CLOSING:
       return "Closing with appreciations (" +
@@ -180,10 +196,14 @@ std::string describe_action(const v1::RoomView& view, v1::Action action) {
     case v1::ACTION_MORE: return "/more if there is more you want to share";
     case v1::ACTION_NO_MORE: return "/nomore when you have said it all";
     case v1::ACTION_PASS_FLOOR: return "/pass to pass the floor to " + listener;
+    case v1::ACTION_MOVE_ON:
+      return "/moveon when you have both said enough and you are ready to move on";
     case v1::ACTION_ACCEPT_APOLOGY: return "/accept-apology to accept " + speaker + "'s apology";
     case v1::ACTION_STILL_NEED: return "/still-need TEXT to say what you still need";
     case v1::ACTION_REQUEST_ADVICE: return "/advice to ask " + listener + " for advice";
-    case v1::ACTION_UNDERSTOOD: return "/understood when you understand your partner's view";
+    case v1::ACTION_FEEL_UNDERSTOOD:
+      return "/feel-understood when you feel your partner understands you";
+    case v1::ACTION_UNDERSTOOD: return "/understood to tell your partner you understand their view";
     case v1::ACTION_PROBLEM_SOLVING_CHOICE:
       return "/solve yes or /solve no: look for solutions together, or not today";
     case v1::ACTION_ACCEPT_PROPOSAL: return "/accept N to accept proposal [N]";
@@ -208,6 +228,11 @@ std::vector<std::string> describe_allowed_actions(const v1::RoomView& view) {
   for (const int raw : view.allowed_actions()) {
     const auto action = static_cast<v1::Action>(raw);
     if (typed && action == *typed) continue;
+    if (action == v1::ACTION_ASK) {  // typing does something else now (a mirror)
+      lines.push_back("/ask TEXT to ask " + partner_name(view, view.speaker()) +
+                      " for an example or an explanation");
+      continue;
+    }
     if (action == v1::ACTION_NOTE || action == v1::ACTION_CONSENT ||
         action == v1::ACTION_APPROVE_OBSERVER) {
       continue;  // handled below or in /help
@@ -281,6 +306,29 @@ std::vector<std::string> status_block(const v1::RoomView& view, std::int64_t ser
   }
   for (std::size_t i = 0; i < actions.size(); ++i) {
     lines.push_back(std::string(i == 0 ? "   You may: " : "            ") + actions[i]);
+  }
+  return lines;
+}
+
+std::string startup_words(const v1::Startup& startup) {
+  std::string words;
+  if (!startup.feeling().empty()) words = "I feel " + startup.feeling();
+  if (!startup.situation().empty()) {
+    words += (words.empty() ? "About " : " about ") + startup.situation();
+  }
+  if (!startup.need().empty()) {
+    words += (words.empty() ? "I need " : " and I need ") + startup.need();
+  }
+  return words.empty() ? words : words + ".";
+}
+
+std::vector<std::string> describe_opening(const v1::RoomView& view) {
+  std::vector<std::string> lines;
+  if (!view.topic().empty()) lines.push_back("Topic: " + view.topic());
+  if (!view.intention().empty()) lines.push_back("Intention: " + view.intention());
+  const v1::Startup& startup = view.startup();
+  if (!startup.feeling().empty() || !startup.situation().empty() || !startup.need().empty()) {
+    lines.push_back("Start-up: " + startup_words(startup));
   }
   return lines;
 }

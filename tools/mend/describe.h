@@ -55,6 +55,14 @@ std::optional<std::string> describe_countdown(const v1::RoomView& view,
 std::vector<std::string> status_block(const v1::RoomView& view, std::int64_t server_now_ms,
                                       int utc_offset_s);
 
+// The softened start-up lines as one sentence, leaving out empty parts:
+// "I feel lonely about our evenings and I need time together."
+std::string startup_words(const v1::Startup& startup);
+
+// What the conversation is about, from the view: the topic, the intention and the softened
+// start-up lines ("I feel ... about ... and I need ..."), each line only when present.
+std::vector<std::string> describe_opening(const v1::RoomView& view);
+
 // "Not accepted: <the rule, in the server's words> [NOT_YOUR_TURN]".
 std::string describe_rejection(const v1::Rejection& rejection);
 

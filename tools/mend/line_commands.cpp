@@ -40,6 +40,17 @@ std::string enum_spelling(std::string_view text) {
   return out;
 }
 
+// "a | b | c" -> {"a", "b", "c"}, each trimmed.
+std::vector<std::string> split_bars(std::string_view text) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t bar = text.find('|', start);
+    parts.emplace_back(trim(text.substr(start, bar == std::string_view::npos ? text.npos : bar - start)));
+    if (bar == std::string_view::npos) return parts;
+    start = bar + 1;
+  }
+}
+
 LineAction message(std::string text) { return {Kind::kMessage, {}, std::move(text)}; }
 
 LineAction send(v1::Command command, std::string what) {
@@ -111,19 +122,22 @@ LineAction text_command(v1::Action action, std::string_view text, const LineCont
   v1::Command command;
   switch (action) {
     case v1::ACTION_OPEN: {
-      const auto bar = body.find('|');
-      auto* open = command.mutable_open();
-      if (bar == std::string::npos) {
-        if (context.view != nullptr && context.view->topic().empty()) {
-          return message(
-              "This room has no topic yet: please type INTENTION | TOPIC, e.g. \"I care "
-              "about us | the holidays\".");
-        }
-        open->set_intention(body);
-      } else {
-        open->set_intention(std::string(trim(std::string_view(body).substr(0, bar))));
-        open->set_topic(std::string(trim(std::string_view(body).substr(bar + 1))));
+      // INTENTION [| TOPIC [| I FEEL | ABOUT | I NEED]]: the start-up form's lines last.
+      const std::vector<std::string> parts = split_bars(body);
+      if (parts.size() == 1 && context.view != nullptr && context.view->topic().empty()) {
+        return message(
+            "This room has no topic yet: please type INTENTION | TOPIC, e.g. \"I care "
+            "about us | the holidays\".");
       }
+      if (parts.size() > 5) {
+        return message("Please type at most INTENTION | TOPIC | I FEEL | ABOUT | I NEED.");
+      }
+      auto* open = command.mutable_open();
+      open->set_intention(parts[0]);
+      if (parts.size() > 1) open->set_topic(parts[1]);
+      if (parts.size() > 2) open->mutable_startup()->set_feeling(parts[2]);
+      if (parts.size() > 3) open->mutable_startup()->set_situation(parts[3]);
+      if (parts.size() > 4) open->mutable_startup()->set_need(parts[4]);
       return send(std::move(command), "opening the conversation");
     }
     case v1::ACTION_SHARE:
@@ -424,7 +438,8 @@ constexpr SlashCommand kCommands[] = {
      [](std::string_view args, const LineContext&) { return parse_observer_name(args, false); }},
     {"join", "", "/join", "enter the room once both partners welcomed you", false, true,
      MEND_SIMPLE_PARSER(join, "joining")},
-    {"open", "", "/open INTENTION [| TOPIC]", "open the conversation", true, false,
+    {"open", "", "/open INTENTION [| TOPIC [| I FEEL | ABOUT | I NEED]]",
+     "open the conversation (with the start-up lines where offered)", true, false,
      MEND_TEXT_PARSER(v1::ACTION_OPEN)},
     {"share", "", "/share TEXT", "share (same as typing while you have the floor)", true, false,
      MEND_TEXT_PARSER(v1::ACTION_SHARE)},
@@ -438,26 +453,33 @@ constexpr SlashCommand kCommands[] = {
      MEND_SIMPLE_PARSER(more, "keeping the floor")},
     {"nomore", "no-more", "/nomore", "you have said it all for now", true, false,
      MEND_SIMPLE_PARSER(no_more, "saying that is all")},
-    {"pass", "", "/pass", "pass the floor to your partner", true, false,
-     MEND_SIMPLE_PARSER(pass_floor, "passing the floor")},
+    {"pass", "", "/pass", "pass the floor to your partner, at any point of your turn", true,
+     false, MEND_SIMPLE_PARSER(pass_floor, "passing the floor")},
+    {"moveon", "move-on", "/moveon", "you have both said enough: ready to move on", true, false,
+     MEND_SIMPLE_PARSER(move_on, "ready to move on")},
     {"accept-apology", "", "/accept-apology", "accept your partner's apology", true, false,
      MEND_SIMPLE_PARSER(accept_apology, "accepting the apology")},
     {"still-need", "", "/still-need TEXT", "say what you still need", true, false,
      MEND_TEXT_PARSER(v1::ACTION_STILL_NEED)},
-    {"ask", "", "/ask TEXT", "ask the speaker a question (where the step allows it)", true,
-     false, MEND_TEXT_PARSER(v1::ACTION_ASK)},
+    {"ask", "", "/ask TEXT",
+     "ask the speaker a question or for an example (where the step allows it)", true, false,
+     MEND_TEXT_PARSER(v1::ACTION_ASK)},
     {"advice", "", "/advice", "ask your partner for advice", true, false,
      MEND_SIMPLE_PARSER(request_advice, "asking for advice")},
     {"advise", "", "/advise TEXT", "give the advice you were asked for", true, false,
      MEND_TEXT_PARSER(v1::ACTION_ADVISE)},
-    {"understood", "", "/understood", "you understand your partner's view", true, false,
-     MEND_SIMPLE_PARSER(understood, "saying you understand")},
+    {"feel-understood", "", "/feel-understood",
+     "you feel your partner understands you (opens problem solving)", true, false,
+     MEND_SIMPLE_PARSER(feel_understood, "saying you feel understood")},
+    {"understood", "", "/understood", "tell your partner you understand their view", true,
+     false, MEND_SIMPLE_PARSER(understood, "saying you understand")},
     {"solve", "", "/solve yes|no", "look for solutions together, or not today", true, false,
      parse_solve},
     {"propose", "", "/propose TEXT", "propose a small step (problem solving)", true, false,
      MEND_TEXT_PARSER(v1::ACTION_PROPOSE)},
     {"accept", "", "/accept N", "accept proposal [N]", true, false, parse_accept},
-    {"decline", "", "/decline N", "decline request [N] (a proposal or a time), no penalty",
+    {"decline", "", "/decline N",
+     "decline request [N] (a question, advice asked for, a proposal, a time), no penalty",
      true, false, parse_decline},
     {"appreciate", "", "/appreciate TEXT", "share an appreciation (closing)", true, false,
      MEND_TEXT_PARSER(v1::ACTION_APPRECIATE)},

@@ -133,11 +133,8 @@ std::vector<std::string> EventRenderer::render(const v1::Event& event, const v1:
       const auto& opened = event.conversation_opened();
       std::vector<std::string> lines{quoted_line(event, who, "opens", opened.intention())};
       if (!opened.topic().empty()) lines.push_back("    Topic: " + opened.topic());
-      const auto& startup = opened.startup();
-      if (!startup.feeling().empty() || !startup.situation().empty() || !startup.need().empty()) {
-        lines.push_back("    I feel " + startup.feeling() + " about " + startup.situation() +
-                        " and I need " + startup.need() + ".");
-      }
+      const std::string startup = startup_words(opened.startup());
+      if (!startup.empty()) lines.push_back("    " + startup);
       return lines;
     }
     case v1::Event::kStageStarted:
@@ -174,6 +171,8 @@ std::vector<std::string> EventRenderer::render(const v1::Event& event, const v1:
       return {"You have both been heard. When you understand each other, choose whether to "
               "look for solutions."};
     case v1::Event::kUnderstoodSent: return {who + " says: \"I understand where you stand.\""};
+    case v1::Event::kFeltUnderstood: return {who + " says: \"I feel understood.\""};
+    case v1::Event::kMoveOnChosen: return {who + " is ready to move on."};
     case v1::Event::kProblemSolvingChosen:
       return {event.problem_solving_chosen().opt_in()
                   ? who + " would like to look for solutions together."

@@ -127,9 +127,10 @@ class Session {
   mc::ClientHandlers handlers() {
     mc::ClientHandlers handlers;
     handlers.on_welcome = [this](const v1::Welcome& welcome) { on_welcome(welcome); };
-    handlers.on_reset = [this](const v1::RoomView&) {
+    handlers.on_reset = [this](const v1::RoomView& view) {
       renderer_.reset();
       print({"(Part of the history could not be recovered; here is where things stand.)"});
+      print(describe_opening(view));
     };
     handlers.on_event = [this](const v1::Event& event) { on_event(event); };
     handlers.on_view = [this](const v1::RoomView& view) { on_view(view); };
@@ -359,6 +360,7 @@ class Session {
       case LineAction::Kind::kHelp: print({help_text(observer_)}); return true;
       case LineAction::Kind::kStatus:
         if (current) {
+          print(describe_opening(*current));
           print(status_block(*current, server_now_ms(), utc_offset_s_));
           if (auto text = describe_countdown(*current, server_now_ms(), utc_offset_s_)) {
             print({"   " + *text});
