@@ -12,8 +12,8 @@
 // - stages: at least one, at most kMaxStages. Per stage: name [a-z0-9-]{1,64} and unique in the
 //   template; title and speaker_prompt not blank; opener PARTNER_A or PARTNER_B;
 //   more_loop requires mirror_each_chunk; until_both_move_on requires both_partners;
-//   listener_may_clarify requires mirror_each_chunk; turn_reflections only SUMMARY, VALIDATION, EMPATHY,
-//   each at most once; turn_reflections and closer need a way to finish sharing (no
+//   listener_may_clarify requires mirror_each_chunk; turn_reflections only SUMMARY,
+//   VALIDATION, EMPATHY, each at most once; turn_reflections and closer need a way to finish sharing (no
 //   mirror_each_chunk, or more_loop), since pass_floor skips them; closer a known StageCloser;
 //   chunk_max_chars <= 16000; soft_turn_s <= kMaxSoftTurnS; listener_questions only with
 //   listener_may_ask, each not blank, at most kMaxListenerQuestions.

@@ -17,8 +17,9 @@ constexpr v1::Action kAllActions[] = {
     v1::ACTION_CORRECT, v1::ACTION_MORE, v1::ACTION_NO_MORE, v1::ACTION_PASS_FLOOR,
     v1::ACTION_ACCEPT_APOLOGY, v1::ACTION_STILL_NEED, v1::ACTION_ASK,
     v1::ACTION_REQUEST_ADVICE, v1::ACTION_ADVISE, v1::ACTION_MOVE_ON, v1::ACTION_UNDERSTOOD,
-    v1::ACTION_FEEL_UNDERSTOOD, v1::ACTION_PROBLEM_SOLVING_CHOICE, v1::ACTION_PROPOSE, v1::ACTION_ACCEPT_PROPOSAL,
+    v1::ACTION_PROBLEM_SOLVING_CHOICE, v1::ACTION_PROPOSE, v1::ACTION_ACCEPT_PROPOSAL,
     v1::ACTION_FINISH_PROBLEM_SOLVING, v1::ACTION_APPRECIATE, v1::ACTION_FINISH,
+    v1::ACTION_FEEL_UNDERSTOOD,
     v1::ACTION_SIGNAL, v1::ACTION_REPAIR, v1::ACTION_RETRACT, v1::ACTION_DECLINE,
     v1::ACTION_PAUSE, v1::ACTION_TIME_OUT, v1::ACTION_RETURN, v1::ACTION_EXTEND,
     v1::ACTION_READY, v1::ACTION_RESCHEDULE, v1::ACTION_LEAVE, v1::ACTION_NOTE,
@@ -50,7 +51,8 @@ void fill_prompt(const RoomState& s, v1::Role who, v1::RoomView& v) {
   const v1::Phase conversation = detail::conversation_phase(s);
   const v1::Opening& opening = s.tmpl->opening();
   if (conversation == v1::PHASE_OPENING) v.set_startup_form(opening.startup_form());
-  const bool may_open = who == v1::PARTNER_A || (who == v1::PARTNER_B && opening.either_partner_opens());
+  const bool may_open =
+      who == v1::PARTNER_A || (who == v1::PARTNER_B && opening.either_partner_opens());
   if (conversation == v1::PHASE_OPENING && may_open) {
     v.set_prompt(opening.intention_prompt().empty() ? opening.topic_prompt()
                                                     : opening.intention_prompt());

@@ -270,7 +270,8 @@ TEST_CASE("the view offers the start-up form where the template asks for it and 
   CHECK(view(room.state, A).startup_form());
   CHECK(view(room.state, B).startup_form());
   room.ok(A, R"(open { intention: "to understand"
-                       startup { feeling: "lonely" situation: "Sunday evenings" need: "time together" } })");
+                       startup { feeling: "lonely" situation: "Sunday evenings"
+                                 need: "time together" } })");
   for (const v1::Actor& who : {A, B}) {
     const v1::RoomView v = view(room.state, who);
     CHECK_FALSE(v.startup_form());

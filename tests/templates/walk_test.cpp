@@ -741,7 +741,7 @@ TEST_CASE("aftermath-of-a-fight walks end to end through its five stages") {
   CHECK(c.apology_responses == 2);
 }
 
-TEST_CASE("stress-reducing-talk walks end to end: questions, understanding without a mirror of every chunk") {
+TEST_CASE("stress-reducing-talk walks end to end: questions, understanding, no mirror per chunk") {
   const WalkCounts c = walk_shipped("stress-reducing-talk");
   CHECK(c.rounds == 2);
   CHECK(c.turn_hints == 2);

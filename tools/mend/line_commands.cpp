@@ -45,7 +45,8 @@ std::vector<std::string> split_bars(std::string_view text) {
   std::vector<std::string> parts;
   for (std::size_t start = 0;;) {
     const std::size_t bar = text.find('|', start);
-    parts.emplace_back(trim(text.substr(start, bar == std::string_view::npos ? text.npos : bar - start)));
+    const std::size_t length = bar == std::string_view::npos ? text.npos : bar - start;
+    parts.emplace_back(trim(text.substr(start, length)));
     if (bar == std::string_view::npos) return parts;
     start = bar + 1;
   }
