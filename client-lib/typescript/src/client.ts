@@ -464,7 +464,10 @@ export class Client {
     const socket = this.socket;
     this.socket = undefined;
     if (!socket) return;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    // Not null: Node's `ws` emits "error" when a connecting socket is aborted, and an
+    // EventEmitter without an error listener would throw.
+    socket.onerror = () => {};
     const terminate = (socket as { terminate?: () => void }).terminate;
     try {
       if (!graceful && typeof terminate === "function") terminate.call(socket);
