@@ -16,6 +16,13 @@ describe.skipIf(!menddPath)("the TypeScript SDK against mendd", () => {
   let http: HttpClient;
   const participants: Participant[] = [];
 
+  // Most tests use the defaults; a test that needs other server options restarts it first.
+  async function restartServer(extra: string[]): Promise<void> {
+    await server.stop();
+    server = await startMendd(extra);
+    http = new HttpClient({ baseUrl: server.httpUrl });
+  }
+
   beforeEach(async () => {
     server = await startMendd();
     http = new HttpClient({ baseUrl: server.httpUrl });
@@ -147,6 +154,42 @@ describe.skipIf(!menddPath)("the TypeScript SDK against mendd", () => {
     expect([a.closed?.closeCode, b.closed?.closeCode]).toEqual([4503, 4503]);
     expect(a.endings).toEqual(["erased", "closed"]);
     expect(b.endings).toEqual(["erased", "closed"]);
+  });
+
+  it("a command over the server's frame limit (1009) fails with frame_too_large, is not resent, and the next command goes through", async () => {
+    await restartServer(["--read-message-max", "1024"]);
+    const { changes, a, b } = await speakingRoom();
+    const welcomesBefore = a.welcomes;
+    const large = await a.send({ body: { case: "share", value: { text: "x".repeat(2000) } } });
+    expect(large.error?.code).toBe("frame_too_large");
+    expect(large.error?.closeCode).toBe(1009);
+    expect(await changes.waitUntil(() => a.online && a.welcomes > welcomesBefore)).toBe(true);
+    const next = await a.send(signal());
+    expect(next.accepted).toBe(true);
+    expect(await changes.waitUntil(() => b.client.lastDeliveredSeq >= next.result!.lastSeq)).toBe(true);
+    expect(countKind(b.events, "shared")).toBe(0);
+  });
+
+  it("heartbeats are answered: a quiet client outlives the server's client-silence bound", async () => {
+    await restartServer(["--heartbeat-ms", "100", "--client-silence-ms", "400"]);
+    const created = await room();
+    const changes = new Changes();
+    const quiet = join(changes, created.invites[0]!.token, { keepaliveIntervalMs: 0 });
+    expect(await changes.waitUntil(() => quiet.online)).toBe(true);
+    // A bounded observation window of three silence bounds: without acks the server closes 4002.
+    await new Promise((wake) => setTimeout(wake, 1200));
+    expect(quiet.welcomes).toBe(1);
+    expect(quiet.online).toBe(true);
+  });
+
+  it("a speaker's typing reaches the listener, and never as an event", async () => {
+    const { changes, a, b } = await speakingRoom();
+    expect(await changes.waitUntil(() => b.client.lastDeliveredSeq === a.client.lastDeliveredSeq)).toBe(true);
+    const eventsBefore = b.events.length;
+    a.client.sendTyping(true);
+    expect(await changes.waitUntil(() => b.typing.length > 0)).toBe(true);
+    expect(b.typing[0]).toBe(true);
+    expect(b.events).toHaveLength(eventsBefore);
   });
 
   it("the HTTP helper lists templates, reads a view, exports a transcript and reports errors with their codes", async () => {

@@ -35,7 +35,8 @@ function fastTemplates(into: string): string {
   return dir;
 }
 
-export async function startMendd(): Promise<Mendd> {
+/** Starts mendd; `extra` arguments follow the defaults (e.g. ["--read-message-max", "1024"]). */
+export async function startMendd(extra: string[] = []): Promise<Mendd> {
   if (!menddPath) throw new Error("MEND_MENDD_PATH is not set");
   const root = mkdtempSync(join(tmpdir(), "mend-ts-"));
   const args = [
@@ -43,6 +44,7 @@ export async function startMendd(): Promise<Mendd> {
     "--data-dir", join(root, "data"),
     "--templates-dir", fastTemplates(root),
     "--log-format", "text",
+    ...extra,
   ];
   const child: ChildProcess = spawn(menddPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";

@@ -107,6 +107,8 @@ export class Participant {
   closed: ClientError | undefined;
   /** What arrived, in order, among "erased" (ContentErased items) and "closed" (onClosed). */
   readonly endings: string[] = [];
+  /** Every TypingNotice's `typing`, in arrival order. */
+  readonly typing: boolean[] = [];
   welcomes = 0;
   private readonly turnShares = new Map<string, number>();
 
@@ -131,6 +133,7 @@ export class Participant {
         onView: () => this.record(() => {}),
         onClosed: (error) => this.record(() => ((this.closed = error), this.endings.push("closed"))),
         onContentErased: () => this.record(() => this.endings.push("erased")),
+        onTyping: (notice) => this.record(() => this.typing.push(notice.typing)),
         onState: (state: ConnectionState) => this.record(() => (this.welcomes += state === "online" ? 1 : 0)),
       },
     );
