@@ -691,7 +691,9 @@ export class Client {
     this.closed = true;
     this.closedError = error;
     this.unsubscribeLifecycle?.();
-    this.storage?.remove(this.storageKey);
+    // A terminal close makes the position useless (room erased, token expired); after giving
+    // up on the network it stays valid for a later start.
+    if (error.code === "terminal_close") this.storage?.remove(this.storageKey);
     this.failPending(error);
     this.setState("closed", error);
     this.call(() => this.handlers.onClosed?.(error));
