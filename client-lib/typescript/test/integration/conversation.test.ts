@@ -170,14 +170,17 @@ describe.skipIf(!menddPath)("the TypeScript SDK against mendd", () => {
     expect(countKind(b.events, "shared")).toBe(0);
   });
 
-  it("heartbeats are answered: a quiet client outlives the server's client-silence bound", async () => {
-    await restartServer(["--heartbeat-ms", "100", "--client-silence-ms", "400"]);
+  it("heartbeats are answered: a client silent but for its HeartbeatAcks outlives the server's client-silence bound", async () => {
+    // mendd arms its next Heartbeat only when its connection timer fires, which after the last
+    // write is the write-stall deadline (see the report of this branch), so that bound is kept
+    // short here to get Heartbeats every ~300 ms; 1.5 s of client silence would close with 4002.
+    await restartServer(["--heartbeat-ms", "100", "--write-stall-ms", "300", "--client-silence-ms", "1500"]);
     const created = await room();
     const changes = new Changes();
     const quiet = join(changes, created.invites[0]!.token, { keepaliveIntervalMs: 0 });
     expect(await changes.waitUntil(() => quiet.online)).toBe(true);
-    // A bounded observation window of three silence bounds: without acks the server closes 4002.
-    await new Promise((wake) => setTimeout(wake, 1200));
+    // A bounded observation window longer than the silence bound.
+    await new Promise((wake) => setTimeout(wake, 2500));
     expect(quiet.welcomes).toBe(1);
     expect(quiet.online).toBe(true);
   });
