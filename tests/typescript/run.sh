@@ -23,7 +23,7 @@ case "$step" in
     npm run --silent generate
     ;;
   typecheck)
-    exec node_modules/.bin/tsc -p tsconfig.json --noEmit
+    exec node_modules/.bin/tsc -p tsconfig.json --noEmit --incremental --tsBuildInfoFile node_modules/.cache/typecheck.tsbuildinfo
     ;;
   vitest)
     exec node_modules/.bin/vitest run "$@"

@@ -132,6 +132,27 @@ describe.skipIf(!menddPath)("the TypeScript SDK against mendd", () => {
     expect(seen[0]!.seq).toBe(BigInt(shown.length + 1));
   });
 
+  it("after an erasure a resume with the old epoch is not recovered: onReset with the full view, then delivery after its last seq", async () => {
+    const { created, changes, a, b } = await speakingRoom();
+    expect((await a.send({ body: { case: "share", value: { text: "Something I may take back." } } })).accepted).toBe(true);
+    expect(await changes.waitUntil(() => b.client.lastDeliveredSeq === a.client.lastDeliveredSeq)).toBe(true);
+    const epochBefore = b.client.epoch;
+    // b is away while a erases their contributions, so b's next Hello carries the old epoch.
+    b.client.setOnline(false);
+    expect(await changes.waitUntil(() => b.client.state === "offline")).toBe(true);
+    const erased = await http.eraseContributions(created.roomId, created.invites[0]!.token);
+    expect(erased.epoch).not.toBe(epochBefore);
+    b.client.setOnline(true);
+    expect(await changes.waitUntil(() => b.resets.length === 1)).toBe(true);
+    expect(b.client.epoch).toBe(erased.epoch);
+    expect(b.client.lastDeliveredSeq).toBe(b.resets[0]!.lastSeq);
+    const eventsBefore = b.events.length;
+    const next = await a.send(signal());
+    expect(next.accepted).toBe(true);
+    expect(await changes.waitUntil(() => b.client.lastDeliveredSeq >= next.result!.lastSeq)).toBe(true);
+    expect(b.events.slice(eventsBefore).map((event) => event.seq)).toEqual([next.result!.lastSeq]);
+  });
+
   it("a forged token ends the connection for good with 4501 and fails the waiting command", async () => {
     await room();
     const changes = new Changes();

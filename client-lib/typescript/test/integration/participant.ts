@@ -107,6 +107,8 @@ export class Participant {
   closed: ClientError | undefined;
   /** What arrived, in order, among "erased" (ContentErased items) and "closed" (onClosed). */
   readonly endings: string[] = [];
+  /** The views given to onReset (Welcome.recovered false). */
+  readonly resets: RoomView[] = [];
   /** Every TypingNotice's `typing`, in arrival order. */
   readonly typing: boolean[] = [];
   welcomes = 0;
@@ -134,6 +136,7 @@ export class Participant {
         onClosed: (error) => this.record(() => ((this.closed = error), this.endings.push("closed"))),
         onContentErased: () => this.record(() => this.endings.push("erased")),
         onTyping: (notice) => this.record(() => this.typing.push(notice.typing)),
+        onReset: (view) => this.record(() => this.resets.push(view)),
         onState: (state: ConnectionState) => this.record(() => (this.welcomes += state === "online" ? 1 : 0)),
       },
     );
