@@ -153,6 +153,21 @@ describe.skipIf(!menddPath)("the TypeScript SDK against mendd", () => {
     expect(b.events.slice(eventsBefore).map((event) => event.seq)).toEqual([next.result!.lastSeq]);
   });
 
+  it("a command sent while the server restarts is sent again after the reconnect and applied once", async () => {
+    const { changes, a, b } = await speakingRoom();
+    const before = await a.send(signal());
+    expect(before.accepted).toBe(true);
+    const restarting = server.restart();
+    const during = a.client.send(signal(SignalKind.FEELING_HEARD));
+    await restarting;
+    const outcome = await during;
+    expect(outcome.accepted, server.log()).toBe(true);
+    expect(outcome.result!.firstSeq).toBe(before.result!.lastSeq + 1n);
+    expect(await changes.waitUntil(() => b.client.lastDeliveredSeq >= outcome.result!.lastSeq)).toBe(true);
+    expect(countKind(b.events, "signaled")).toBe(2);
+    expect(contiguousFromOne(b.events)).toBe(true);
+  });
+
   it("a forged token ends the connection for good with 4501 and fails the waiting command", async () => {
     await room();
     const changes = new Changes();

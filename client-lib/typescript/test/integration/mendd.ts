@@ -22,6 +22,8 @@ export interface Mendd {
   readonly wsUrl: string;
   /** The server's output so far (for failure messages). */
   log(): string;
+  /** SIGTERM (SIGKILL after a bound), then a new mendd on the same port and data directory. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,20 +37,21 @@ function fastTemplates(into: string): string {
   return dir;
 }
 
-/** Starts mendd; `extra` arguments follow the defaults (e.g. ["--read-message-max", "1024"]). */
-export async function startMendd(extra: string[] = []): Promise<Mendd> {
-  if (!menddPath) throw new Error("MEND_MENDD_PATH is not set");
-  const root = mkdtempSync(join(tmpdir(), "mend-ts-"));
-  const args = [
-    "--listen", "127.0.0.1:0",
-    "--data-dir", join(root, "data"),
-    "--templates-dir", fastTemplates(root),
-    "--log-format", "text",
-    ...extra,
-  ];
-  const child: ChildProcess = spawn(menddPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+interface Running {
+  port: number;
+  output: () => string;
+  /** SIGTERM, SIGKILL after the bound; resolves once the process exited. */
+  terminate: () => Promise<void>;
+}
+
+/** Spawns mendd on 127.0.0.1:`port` (0: ephemeral) and waits until it reports its port. */
+async function spawnMendd(args: string[], port: number): Promise<Running> {
+  const child: ChildProcess = spawn(menddPath!, ["--listen", `127.0.0.1:${port}`, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
-  const port = await new Promise<number>((resolvePort, reject) => {
+  const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
+  const bound = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`mendd did not report its port:\n${output}`)), startBoundMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
@@ -66,20 +69,41 @@ export async function startMendd(extra: string[] = []): Promise<Mendd> {
       reject(new Error(`mendd exited with ${code}:\n${output}`));
     });
   });
-  const exited = new Promise<void>((resolveExit) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolveExit();
-    else child.once("exit", () => resolveExit());
-  });
+  return {
+    port: bound,
+    output: () => output,
+    async terminate() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), exitBoundMs);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+/** Starts mendd; `extra` arguments follow the defaults (e.g. ["--read-message-max", "1024"]). */
+export async function startMendd(extra: string[] = []): Promise<Mendd> {
+  if (!menddPath) throw new Error("MEND_MENDD_PATH is not set");
+  const root = mkdtempSync(join(tmpdir(), "mend-ts-"));
+  const args = [
+    "--data-dir", join(root, "data"),
+    "--templates-dir", fastTemplates(root),
+    "--log-format", "text",
+    ...extra,
+  ];
+  let running = await spawnMendd(args, 0);
+  const port = running.port;
   return {
     port,
     httpUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/v1/connect`,
-    log: () => output,
+    log: () => running.output(),
+    async restart() {
+      await running.terminate();
+      running = await spawnMendd(args, port);
+    },
     async stop() {
-      child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), exitBoundMs);
-      await exited;
-      clearTimeout(killer);
+      await running.terminate();
       rmSync(root, { recursive: true, force: true });
     },
   };
