@@ -425,7 +425,10 @@ export class Client {
     this.endSocket(false);
     const generation = this.generation;
     this.setState("connecting", undefined);
-    const WebSocketImpl = (this.options.WebSocket ?? defaultWebSocket())!;
+    const WebSocketImpl = (this.options.WebSocket ?? defaultWebSocket()) as unknown as new (
+      url: string,
+      protocols: string[],
+    ) => WebSocketLike;
     let socket: WebSocketLike;
     try {
       socket = new WebSocketImpl(this.url, [subprotocol]);

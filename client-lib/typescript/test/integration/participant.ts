@@ -7,7 +7,6 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Client, type ClientOptions, type ConnectionState } from "../../src/client.js";
 import { ClientError, type CommandOutcome } from "../../src/errors.js";
 import { memoryResumeStorage } from "../../src/storage.js";
-import type { WebSocketConstructor } from "../../src/platform.js";
 import { Role } from "../../src/gen/mend/v1/roles_pb.js";
 import {
   Action,
@@ -125,7 +124,7 @@ export class Participant {
         url,
         token,
         clientName: "mend-ts-integration-tests",
-        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        WebSocket,
         backoff: { initialMs: 10, maxMs: 100 },
         storage: memoryResumeStorage(),
         ...options,
