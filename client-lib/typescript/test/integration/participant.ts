@@ -66,7 +66,7 @@ export function autopilot(view: RoomView, turnShares: Map<string, number>): Comm
   if (view.phase === Phase.CONSENT && allowed(view, Action.CONSENT) && !(isA ? view.aConsented : view.bConsented)) {
     return command({ case: "consent", value: { terms: { retentionDays: 30 } } });
   }
-  if (allowed(view, Action.OPEN)) {
+  if (allowed(view, Action.OPEN) && isA) {
     return command({ case: "open", value: { intention: "I want us to understand each other.", topic: view.topic ? "" : "Evenings" } });
   }
   if (view.phase === Phase.CHECK_IN && allowed(view, Action.READY) && !(isA ? view.aReady : view.bReady)) {
@@ -84,12 +84,19 @@ export function autopilot(view: RoomView, turnShares: Map<string, number>): Comm
       return command({ case: "share", value: { text: "When the evenings get busy, I miss time with you." } });
     }
     if (allowed(view, Action.NO_MORE)) return command({ case: "noMore", value: {} });
+    // Where the floor goes back and forth until both move on: A passes it once, B moves on.
+    if (allowed(view, Action.MOVE_ON) && !isA) {
+      return view.bMovesOn ? undefined : command({ case: "moveOn", value: {} });
+    }
     if (allowed(view, Action.PASS_FLOOR)) return command({ case: "passFloor", value: {} });
     return undefined;
   }
+  if (allowed(view, Action.MOVE_ON) && (isA ? view.bMovesOn && !view.aMovesOn : view.aMovesOn && !view.bMovesOn)) {
+    return command({ case: "moveOn", value: {} });
+  }
   if (allowed(view, Action.ACCEPT_APOLOGY)) return command({ case: "acceptApology", value: {} });
-  if (allowed(view, Action.UNDERSTOOD) && !(isA ? view.aUnderstood : view.bUnderstood)) {
-    return command({ case: "understood", value: {} });
+  if (allowed(view, Action.FEEL_UNDERSTOOD) && !(isA ? view.aFeelsUnderstood : view.bFeelsUnderstood)) {
+    return command({ case: "feelUnderstood", value: {} });
   }
   if (allowed(view, Action.PROBLEM_SOLVING_CHOICE)) return command({ case: "problemSolvingChoice", value: { optIn: false } });
   if (allowed(view, Action.FINISH_PROBLEM_SOLVING)) return command({ case: "finishProblemSolving", value: {} });
