@@ -1,7 +1,7 @@
 // ConversationPilot: plays one partner through a whole conversation, read only from that
 // partner's RoomView, the way a person would. Mostly it does what mend::client::Autopilot
 // suggests (accept, consent, open, share, mirror, confirm, "no more", reflections, ready,
-// understood, appreciate); at random (seeded) moments it takes the detours real couples take:
+// feel_understood, appreciate); at random (seeded) moments it takes the detours real couples take:
 // a proposed time (declined or not) before accepting the invitation, a short pause (returned
 // from early, or waited out until the check-in), a time-out and its return (sometimes
 // extended first), repairs, retractions, a correction instead of a confirmation, "more", the

@@ -27,12 +27,14 @@ E::BodyCase event_kind_of(C::BodyCase command) {
     case C::kMore:
     case C::kNoMore: return E::kMoreAnswered;
     case C::kPassFloor: return E::kFloorPassed;
+    case C::kMoveOn: return E::kMoveOnChosen;
     case C::kAcceptApology: return E::kApologyAccepted;
     case C::kStillNeed: return E::kStillNeeded;
     case C::kAsk: return E::kAsked;
     case C::kRequestAdvice: return E::kAdviceRequested;
     case C::kAdvise: return E::kAdvised;
     case C::kUnderstood: return E::kUnderstoodSent;
+    case C::kFeelUnderstood: return E::kFeltUnderstood;
     case C::kProblemSolvingChoice: return E::kProblemSolvingChosen;
     case C::kPropose: return E::kProposed;
     case C::kAcceptProposal: return E::kProposalAccepted;
