@@ -1055,13 +1055,12 @@ TEST_CASE_FIXTURE(TypingRoom,
 TEST_CASE_FIXTURE(TypingRoom,
                   "typing is dropped while the partner's view offers no text action, and from "
                   "observers") {
-  typing(room.b(), true);  // OPENING: partner A opens; B has nothing to type
-  typing(room.b(), false);
-  typing(room.obs(), true);
+  typing(room.obs(), true);  // observers never type to the partners
   CHECK(a->frames.empty());
   CHECK(b->frames.empty());
   CHECK(o->frames.empty());
-  // Once A opened, B (the listener while A speaks) still has no text to type; A (speaking) does.
+  // Once A opened (in speaker-listener either partner may), B, the listener while A speaks,
+  // has no text to type; A (speaking) does.
   room.submit(room.a(), "open",
               R"(open { intention: "to understand each other" topic: "Weekends" })");
   REQUIRE(last_result(*a).accepted());
