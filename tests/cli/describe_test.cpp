@@ -149,7 +149,7 @@ TEST_CASE("rejections show the server's rule and the stable code") {
 
 TEST_CASE("the opening offers the start-up form where the view asks for it") {
   auto room = view(v1::PARTNER_B, v1::PHASE_OPENING, {v1::ACTION_OPEN});
-  CHECK(describe_situation(room, kNow, 0) == "You can open the conversation");
+  CHECK(describe_situation(room, kNow, 0) == "Either of you can open the conversation");
   CHECK_FALSE(mentions(describe_allowed_actions(room), "I FEEL"));
   room.set_startup_form(true);
   CHECK(mentions(describe_allowed_actions(room), "INTENTION | TOPIC | I FEEL | ABOUT | I NEED"));

@@ -20,10 +20,6 @@ std::string typed_words(const v1::RoomView& view, v1::Action action) {
   const std::string speaker = partner_name(view, view.speaker());
   switch (action) {
     case v1::ACTION_OPEN:
-      if (view.startup_form()) {
-        return "type INTENTION | TOPIC | I FEEL | ABOUT | I NEED to open; the start-up lines "
-               "(\"I feel ... about ... and I need ...\") may stay empty";
-      }
       return view.topic().empty()
                  ? "type why you want to talk and the topic, as INTENTION | TOPIC, to open"
                  : "type why you want to talk, to open the conversation";
@@ -92,7 +88,10 @@ std::string conversation_situation(const v1::RoomView& view, int utc_offset_s) {
       return "Agreeing on the terms (" +
              both_flags(view, view.a_consented(), view.b_consented(), "agreed") + ")";
     case v1::PHASE_OPENING:
-      if (allows(view, v1::ACTION_OPEN)) return "You can open the conversation";
+      // Partner B may open only where either partner may.
+      if (view.you().role() == v1::PARTNER_B && allows(view, v1::ACTION_OPEN)) {
+        return "Either of you can open the conversation";
+      }
       return partner_name(view, v1::PARTNER_A) + " opens the conversation";
     case v1::PHASE_SPEAKING:
       return stage_prefix(view) + speaker + " speaks, " + listener + " listens" +
@@ -225,6 +224,10 @@ std::vector<std::string> describe_allowed_actions(const v1::RoomView& view) {
   std::vector<std::string> lines;
   const auto typed = typed_action(view);
   if (typed) lines.push_back(describe_action(view, *typed));
+  if (typed == v1::ACTION_OPEN && view.startup_form()) {
+    lines.push_back("or type INTENTION | TOPIC | I FEEL | ABOUT | I NEED to add the start-up "
+                    "lines (\"I feel ... about ... and I need ...\")");
+  }
   for (const int raw : view.allowed_actions()) {
     const auto action = static_cast<v1::Action>(raw);
     if (typed && action == *typed) continue;
