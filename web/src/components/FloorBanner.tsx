@@ -1,0 +1,24 @@
+// Whose floor it is and what the view asks of me now, in the template's own prompt.
+import { Phase, Role, type RoomView } from "@mend/client";
+import { phaseWords, roleName } from "../words";
+
+export function FloorBanner({ view }: { view: RoomView }) {
+  const phase = view.phase;
+  const you = view.you?.role;
+  const floor =
+    view.speaker !== Role.ROLE_UNSPECIFIED
+      ? view.speaker === you
+        ? "You have the floor"
+        : `${roleName(view.speaker, view)} has the floor`
+      : phaseWords(phase);
+  return (
+    <section class="floor card" aria-labelledby="floor-title">
+      <p class="muted small">
+        {view.stageTitle || phaseWords(phase === Phase.PAUSED ? view.savedPhase : phase)}
+        {view.speaker !== Role.ROLE_UNSPECIFIED && ` · ${phaseWords(phase)}`}
+      </p>
+      <h2 id="floor-title">{floor}</h2>
+      {view.prompt && <p class="prompt">{view.prompt}</p>}
+    </section>
+  );
+}
