@@ -85,6 +85,14 @@ export interface Entry {
   text?: string;
   /** Messages with text are content; the rest are quiet lines about the flow. */
   content: boolean;
+  /** A flow line that is a whole sentence (not "<who> <kind>"). */
+  sentence?: boolean;
+}
+
+/** "has"/"have" and friends: flow lines read "Ben is back" and "You are back". */
+function verb(view: RoomView | undefined, event: Event, third: string, second: string): string {
+  const mine = !!view?.you && event.actor?.role === view.you.role && event.actor?.observer === view.you.observer;
+  return mine ? second : third;
 }
 
 export function describeEvent(event: Event, view: RoomView | undefined): Entry | undefined {
@@ -115,13 +123,20 @@ export function describeEvent(event: Event, view: RoomView | undefined): Entry |
     case "confirmed":
       return { kind: `confirmed the ${kReflectionKind[b.value.kind]}: "you got it"`, content: false };
     case "moreAnswered":
-      return { kind: b.value.more ? "has more to say" : "has said all for now", content: false };
+      return {
+        kind: b.value.more ? verb(view, event, "has more to say", "have more to say") : verb(view, event, "has said all for now", "have said all for now"),
+        content: false,
+      };
     case "floorPassed":
       return { kind: "passed the floor", content: false };
     case "rolesSwitched":
-      return { kind: `${roleName(b.value.speaker, view)} now ${b.value.speaker === view?.you?.role ? "have" : "has"} the floor`, content: false };
+      return {
+        kind: b.value.speaker === view?.you?.role ? "You have the floor now" : `${roleName(b.value.speaker, view)} has the floor now`,
+        content: false,
+        sentence: true,
+      };
     case "stageStarted":
-      return { kind: "a new stage begins", content: false };
+      return { kind: "A new stage begins", content: false, sentence: true };
     case "signaled":
       return { kind: `signal: ${signalLabel(b.value.kind)}`, content: false };
     case "repaired":
@@ -131,21 +146,21 @@ export function describeEvent(event: Event, view: RoomView | undefined): Entry |
     case "timedOut":
       return { kind: "took a time-out", content: false };
     case "returned":
-      return { kind: "is back", content: false };
+      return { kind: verb(view, event, "is back", "are back"), content: false };
     case "extended":
-      return { kind: "needs a little longer", content: false };
+      return { kind: verb(view, event, "needs a little longer", "need a little longer"), content: false };
     case "resumed":
-      return { kind: "the conversation continues", content: false };
+      return { kind: "The conversation continues", content: false, sentence: true };
     case "consultBreakStarted":
       return { kind: "called a consultation break", content: false };
     case "observerJoined":
-      return { kind: `${b.value.observer} joined as counselor`, content: false };
+      return { kind: "joined to observe", content: false };
     case "observerLeft":
-      return { kind: `${b.value.observer} left`, content: false };
+      return { kind: "left", content: false };
     case "observerRevoked":
-      return { kind: `consent for ${b.value.observer} was withdrawn`, content: false };
+      return { kind: `withdrew consent for ${b.value.observer} to observe`, content: false };
     case "understoodSent":
-      return { kind: "feels understood", content: false };
+      return { kind: verb(view, event, "feels understood", "feel understood"), content: false };
     case "proposalAccepted":
       return { kind: "accepted a proposal", content: false };
     case "declined":
@@ -153,9 +168,9 @@ export function describeEvent(event: Event, view: RoomView | undefined): Entry |
     case "apologyAccepted":
       return { kind: "accepted the apology", content: false };
     case "finished":
-      return { kind: "is finished", content: false };
+      return { kind: verb(view, event, "is finished", "are finished"), content: false };
     case "conversationClosed":
-      return { kind: closedWords(b.value.reason), content: false };
+      return { kind: closedWords(b.value.reason), content: false, sentence: true };
     default:
       return undefined;
   }

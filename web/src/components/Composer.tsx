@@ -2,7 +2,8 @@
 // will send. The draft lives in the session, so a reconnect or a re-render never loses it; it
 // is cleared only when the server accepted the message.
 import { useSignal } from "@preact/signals";
-import { Action, type RoomView } from "@mend/client";
+import { Action, Role, type RoomView } from "@mend/client";
+import { roleName } from "../words";
 import { actionLabel, kTextActions, placeholder, textCommand } from "../actions";
 import { useTicking, now } from "../clock";
 import type { RoomSession } from "../session";
@@ -58,7 +59,7 @@ export function Composer({ session, view, actions }: { session: RoomSession; vie
           ))}
         </fieldset>
       )}
-      <label for="composer-text">{enabled ? label : "Your partner has the floor: listen for now"}</label>
+      <label for="composer-text">{enabled ? label : idleWords(view)}</label>
       <textarea
         id="composer-text"
         rows={3}
@@ -85,4 +86,12 @@ export function Composer({ session, view, actions }: { session: RoomSession; vie
       </button>
     </form>
   );
+}
+
+/** What the disabled composer says: why there is nothing to write just now. */
+function idleWords(view: RoomView): string {
+  if (view.speaker !== Role.ROLE_UNSPECIFIED && view.speaker !== view.you?.role) {
+    return `${roleName(view.speaker, view)} has the floor: listen for now`;
+  }
+  return "Nothing to write just now";
 }

@@ -1,5 +1,5 @@
 // Whose floor it is and what the view asks of me now, in the template's own prompt.
-import { Phase, Role, type RoomView } from "@mend/client";
+import { Role, type RoomView } from "@mend/client";
 import { phaseWords, roleName } from "../words";
 
 export function FloorBanner({ view }: { view: RoomView }) {
@@ -13,10 +13,12 @@ export function FloorBanner({ view }: { view: RoomView }) {
       : phaseWords(phase);
   return (
     <section class="floor card" aria-labelledby="floor-title">
-      <p class="muted small">
-        {view.stageTitle || phaseWords(phase === Phase.PAUSED ? view.savedPhase : phase)}
-        {view.speaker !== Role.ROLE_UNSPECIFIED && ` · ${phaseWords(phase)}`}
-      </p>
+      {view.speaker !== Role.ROLE_UNSPECIFIED && (
+        <p class="muted small">
+          {view.stageTitle ? `${view.stageTitle} · ` : ""}
+          {phaseWords(phase)}
+        </p>
+      )}
       <h2 id="floor-title">{floor}</h2>
       {view.prompt && <p class="prompt">{view.prompt}</p>}
     </section>

@@ -27,7 +27,7 @@ export function Timeline(props: { events: readonly Event[]; view: RoomView; acti
         if (!entry.content) {
           return (
             <li class="flow" key={String(event.seq)}>
-              {event.actor?.role === Role.SYSTEM ? entry.kind : `${who} ${entry.kind.charAt(0).toLowerCase()}${entry.kind.slice(1)}`}
+              {entry.sentence || event.actor?.role === Role.SYSTEM ? entry.kind : `${who} ${entry.kind}`}
             </li>
           );
         }

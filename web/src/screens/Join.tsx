@@ -3,6 +3,7 @@
 import { useSignal } from "@preact/signals";
 import { Action, Phase, Role, type RoomView } from "@mend/client";
 import { ActionButtons } from "../components/ActionButtons";
+import { Notice } from "../components/Notice";
 import { Presence } from "../components/Presence";
 import type { RoomSession } from "../session";
 import { roleName } from "../words";
@@ -29,6 +30,7 @@ export function Join({ session, view }: { session: RoomSession; view: RoomView }
         <p>{other} would like to talk with you. Start when you feel ready.</p>
       )}
       <ActionButtons session={session} view={view} />
+      {session.problem.value && <Notice tone="error">{session.problem.value}</Notice>}
       {allowed.has(Action.CONSENT) && !youConsented && <ConsentForm session={session} view={view} />}
       {youConsented && (
         <p role="status" class="card">

@@ -1,7 +1,7 @@
 // A room opened from an invite link: connects through the SDK and shows the screen the view
 // calls for (join and consent, conversation, counselor, after), with the connection's state.
-import { useEffect, useMemo } from "preact/hooks";
-import { Phase, Role } from "@mend/client";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { CloseCode, Phase, Role } from "@mend/client";
 import { LiveAnnouncer } from "../components/LiveAnnouncer";
 import { Notice } from "../components/Notice";
 import { closeWords } from "../errors";
@@ -11,8 +11,12 @@ import { Conversation } from "./Conversation";
 import { Counselor } from "./Counselor";
 import { Join } from "./Join";
 
+/** How often a counselor's page asks again while the partners have not both agreed yet. */
+const kAdmissionRetryMs = 3_000;
+
 export function Room({ token }: { token: string }) {
-  const session = useMemo(() => new RoomSession(token), [token]);
+  const [attempt, setAttempt] = useState(0);
+  const session = useMemo(() => new RoomSession(token), [token, attempt]);
   useEffect(() => {
     session.start();
     return () => session.stop();
@@ -22,6 +26,25 @@ export function Room({ token }: { token: string }) {
   const closed = session.closedFor.value;
   const state = session.connection.value;
   const reconnecting = !closed && view !== undefined && state !== "online";
+  // A counselor is let in only once both partners agreed (until then mendd closes with 4503):
+  // a page that was never in the room waits and asks again.
+  const notYetAdmitted = closed?.closeCode === CloseCode.ConsentOrErased && view === undefined;
+  useEffect(() => {
+    if (!notYetAdmitted) return;
+    const timer = setTimeout(() => setAttempt((n) => n + 1), kAdmissionRetryMs);
+    return () => clearTimeout(timer);
+  }, [notYetAdmitted, session]);
+
+  if (notYetAdmitted) {
+    return (
+      <main class="screen">
+        <h1>Waiting to be let in</h1>
+        <p role="status" class="card">
+          You can observe once both partners have agreed to have you here. This page checks again every few seconds.
+        </p>
+      </main>
+    );
+  }
 
   return (
     <>
