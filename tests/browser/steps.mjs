@@ -45,3 +45,26 @@ export async function send(page, label, text) {
 
 export const share = (page, text) => send(page, "Share", text);
 export const mirror = (page, text) => send(page, "Mirror what you heard", text);
+
+/**
+ * A speaker-listener room created over HTTP, both partners' pages joined and agreed, and Ana
+ * holding the floor. `viewport` sets the pages' size (phones: 360x740).
+ */
+export async function startSpeaking(browser, mendd, { viewport } = {}) {
+  const room = await mendd.createRoom({ template: "speaker-listener", topic: "the dishes", partnerAName: "Ana", partnerBName: "Ben" });
+  const contexts = await Promise.all([browser.newContext({ viewport }), browser.newContext({ viewport })]);
+  const [ana, ben] = await Promise.all(contexts.map((c) => c.newPage()));
+  await ana.goto(room.links.PARTNER_A);
+  await ben.goto(room.links.PARTNER_B);
+  await agreeToTerms(ana);
+  await agreeToTerms(ben);
+  await openConversation(ana, "I'd like us to understand each other better.");
+  await waitForFloor(ana, "You have the floor");
+  await waitForFloor(ben, "Ana has the floor");
+  return { room, contexts, ana, ben, close: () => Promise.all(contexts.map((c) => c.close())) };
+}
+
+/** The texts of the timeline's messages, in order. */
+export async function messageTexts(page) {
+  return page.getByRole("list", { name: "The conversation so far" }).locator("li[data-seq] p.text").allInnerTexts();
+}
