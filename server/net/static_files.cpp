@@ -84,7 +84,7 @@ bool inside(const std::filesystem::path& root, const std::filesystem::path& cand
   return !relative.empty() && *relative.begin() != "..";
 }
 
-bool is_regular_file(const std::filesystem::path& file) {
+bool is_file(const std::filesystem::path& file) {
   std::error_code ec;
   return std::filesystem::is_regular_file(file, ec);
 }
@@ -176,14 +176,14 @@ HttpResponse serve_app(const std::filesystem::path& web_dir, const HttpRequest& 
   const auto relative = safe_relative(path);
   if (!relative) return not_found(request);
   const std::filesystem::path file = web_dir / *relative;
-  if (!relative->empty() && is_regular_file(file)) {
+  if (!relative->empty() && is_file(file)) {
     if (!inside(web_dir, file)) return not_found(request);
     const bool hashed = path.starts_with(kAssetsPrefix);
     return serve_file(request, file, hashed ? kImmutableCache : "no-cache");
   }
   if (looks_like_file(path)) return not_found(request);
   const std::filesystem::path index = web_dir / kIndex;
-  if (!is_regular_file(index)) {
+  if (!is_file(index)) {
     return make(request, http::status::not_found, "text/html; charset=utf-8", "no-store",
                 kNotBuiltPage);
   }

@@ -36,7 +36,9 @@ export const kChromiumArgs = [
 
 /** A mendd child process on 127.0.0.1 with its own data directory. */
 export class Mendd {
-  constructor() {
+  /** `extraArgs`: more mendd flags, e.g. higher rate limits for a benchmark. */
+  constructor(extraArgs = []) {
+    this.extraArgs = extraArgs;
     this.dataDir = mkdtempSync(join(tmpdir(), "mend-browser-"));
     this.port = 0;
     this.log = "";
@@ -60,6 +62,7 @@ export class Mendd {
         "--web-dir", webDir,
         "--durability", "normal",
         "--log-level", "info",
+        ...this.extraArgs,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );

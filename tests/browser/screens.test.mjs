@@ -76,6 +76,34 @@ describe("the web app", () => {
     await close();
   });
 
+  test("a server restart (SIGTERM, then SIGKILL) mid-conversation loses no acknowledged or typed message", { skip: !!process.env.MEND_URL }, async () => {
+    const { ana, ben, close } = await startSpeaking(browser, mendd);
+    await withScreenshotsOnFailure("restart", [ana, ben], async () => {
+      await share(ana, "Said before the restart.");
+      const box = ben.getByRole("textbox", { name: "Mirror what you heard" });
+      await box.fill("Typed while the server was away.");
+      const port = mendd.port;
+      await mendd.stop();
+      await ben.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor();
+      await screenshot(ben, "reconnecting");
+      await mendd.start(port);
+      await ben.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor({ state: "detached", timeout: 20_000 });
+      assert.equal(await box.inputValue(), "Typed while the server was away.");
+      await ben.getByRole("button", { name: "Send: Mirror what you heard" }).click();
+      await ben.getByText("Typed while the server was away.", { exact: true }).waitFor();
+      await ana.getByRole("button", { name: "You got it" }).click();
+      await mendd.kill();
+      await mendd.start(port);
+      await share(ana, "Said after the crash.");
+      await ben.getByText("Said after the crash.", { exact: true }).waitFor({ timeout: 20_000 });
+      const texts = await messageTexts(ben);
+      for (const text of ["Said before the restart.", "Typed while the server was away.", "Said after the crash."]) {
+        assert.equal(texts.filter((t) => t === text).length, 1, text);
+      }
+    });
+    await close();
+  });
+
   test("a forged or expired invite says so plainly", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
