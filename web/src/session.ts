@@ -56,6 +56,9 @@ export class RoomSession {
   private arrived: Event[] = [];
   private flushQueued = false;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Between a Welcome and its ReplayDone: events and views are shown together at the end. */
+  private replaying = false;
+  private replayedView: RoomView | undefined;
 
   constructor(token: string) {
     this.token = token;
@@ -63,14 +66,26 @@ export class RoomSession {
       { url: pageConnectUrl(), token, clientName: "mend-web/0.1", storage: null },
       {
         onWelcome: (welcome) => {
+          this.replaying = true;
+          performance.mark("mend:welcome");
           this.roomId.value = welcome.roomId;
           this.serverOffsetMs.value = Number(welcome.serverTimeMs) - Date.now();
         },
         onReset: () => this.clear(),
         onEvent: (event) => this.arrive(event),
         onView: (view) => {
-          this.flush();
-          this.view.value = view;
+          if (this.replaying) {
+            this.replayedView = view;
+            return;
+          }
+          this.show(view);
+        },
+        onReplayDone: () => {
+          performance.mark("mend:replay-done");
+          this.replaying = false;
+          const view = this.replayedView ?? this.client.view;
+          this.replayedView = undefined;
+          if (view) this.show(view);
         },
         onPresence: (presence) => (this.online.value = presence.online),
         onTyping: (notice) => this.showTyping(notice.who, notice.typing),
@@ -117,13 +132,20 @@ export class RoomSession {
     this.client.sendTyping(typing);
   }
 
+  private show(view: RoomView): void {
+    batch(() => {
+      this.flush();
+      this.view.value = view;
+    });
+  }
+
   private arrive(event: Event): void {
     if (this.bySeq.has(event.seq)) return;
     this.bySeq.set(event.seq, event);
     this.arrived.push(event);
     if (this.typing.value && sameActorName(this.typing.value, event.actor)) this.typing.value = undefined;
-    // A replay delivers many events before one view: render them together.
-    if (!this.flushQueued) {
+    // Live events render with their frame's view; a replay's all at once at its end.
+    if (!this.flushQueued && !this.replaying) {
       this.flushQueued = true;
       queueMicrotask(() => this.flush());
     }
