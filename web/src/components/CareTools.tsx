@@ -11,6 +11,14 @@ const kPauseMaxS = 600;
 const kTimeOutMinS = 1200;
 const kTimeOutDefaultS = 1200;
 const kTimeOutCapS = 86_400;
+/** Added to a chosen return time so that the page's estimate of the server clock never lands it under the floor. */
+const kClockSlackMs = 5_000;
+
+/** Time-out's return_at_ms for a duration: 0 (the server's own default) for the default. */
+export function returnAt(session: RoomSession, seconds: number, defaultS: number): bigint {
+  if (seconds === defaultS) return 0n;
+  return BigInt(Math.round(session.serverNow() + seconds * 1000 + kClockSlackMs));
+}
 
 /** Durations (seconds) offered between `min` and `max`, always including `preferred`. */
 function durations(candidates: number[], min: number, max: number, preferred: number): number[] {
@@ -102,7 +110,7 @@ export function CareTools({ session, view }: { session: RoomSession; view: RoomV
           <button
             type="button"
             onClick={() =>
-              session.act({ body: { case: "timeOut", value: { returnAtMs: BigInt(Math.round(session.serverNow() + timeOutS.value * 1000)) } } })
+              session.act({ body: { case: "timeOut", value: { returnAtMs: returnAt(session, timeOutS.value, timeOut.preferred) } } })
             }
           >
             Take a time-out

@@ -1,8 +1,11 @@
 // Whose floor it is and what the view asks of me now, in the template's own prompt.
 import { Role, type RoomView } from "@mend/client";
 import { phaseWords, roleName } from "../words";
+import { isOverlay } from "./OverlayPanel";
 
 export function FloorBanner({ view }: { view: RoomView }) {
+  // A pause, time-out or break says so itself (OverlayPanel): nobody holds the floor then.
+  if (isOverlay(view.phase)) return null;
   const phase = view.phase;
   const you = view.you?.role;
   const floor =

@@ -6,7 +6,7 @@ import { Action, Phase, Role, type RoomView } from "@mend/client";
 import { now, useTicking } from "../clock";
 import type { RoomSession } from "../session";
 import { clockText, roleName } from "../words";
-import { timeOutBounds } from "./CareTools";
+import { returnAt, timeOutBounds } from "./CareTools";
 
 const kOverlays = new Set([Phase.PAUSED, Phase.TIMED_OUT, Phase.CONSULT_BREAK, Phase.CHECK_IN, Phase.SUSPENDED]);
 
@@ -50,7 +50,7 @@ export function OverlayPanel({ session, view }: { session: RoomSession; view: Ro
           <button
             type="button"
             disabled={extendS.value === 0}
-            onClick={() => session.act({ body: { case: "extend", value: { returnAtMs: BigInt(Math.round(session.serverNow() + extendS.value * 1000)) } } })}
+            onClick={() => session.act({ body: { case: "extend", value: { returnAtMs: returnAt(session, extendS.value, -1) } } })}
           >
             I need longer
           </button>
