@@ -62,4 +62,26 @@ describe("a speaker-listener conversation in three browsers", () => {
     });
     await Promise.all(contexts.map((c) => c.close()));
   });
+
+  test("when a partner withdraws consent the counselor's view closes and both partners see it", async () => {
+    const room = await mendd.createRoom({ template: "speaker-listener", topic: "money", partnerAName: "Ana", partnerBName: "Ben", observers: ["Dr Lee"] });
+    const contexts = await Promise.all([browser.newContext(), browser.newContext(), browser.newContext()]);
+    const [ana, ben, lee] = await Promise.all(contexts.map((c) => c.newPage()));
+    await withScreenshotsOnFailure("revoke", [ana, ben, lee], async () => {
+      await ana.goto(room.links.PARTNER_A);
+      await ben.goto(room.links.PARTNER_B);
+      await lee.goto(room.links["Dr Lee"]);
+      await lee.getByRole("heading", { name: "Waiting to be let in" }).waitFor();
+      await agreeToTerms(ana);
+      await agreeToTerms(ben);
+      await lee.getByRole("button", { name: "Join the room" }).click();
+      await ana.getByText("Dr Lee (counselor): observing").waitFor();
+      await ben.getByRole("button", { name: "Stop Dr Lee observing" }).click();
+      await lee.getByRole("alert").filter({ hasText: "consent was withdrawn" }).waitFor();
+      assert.equal(await lee.getByRole("list", { name: "The conversation so far" }).count(), 0);
+      await ana.getByText("Dr Lee (counselor): consent withdrawn").waitFor();
+      await screenshot(lee, "counselor-revoked");
+    });
+    await Promise.all(contexts.map((c) => c.close()));
+  });
 });

@@ -6,6 +6,7 @@ import { CareTools } from "../components/CareTools";
 import { Composer } from "../components/Composer";
 import { FloorBanner } from "../components/FloorBanner";
 import { Notice } from "../components/Notice";
+import { ObserverConsent } from "../components/ObserverConsent";
 import { OpenForm } from "../components/OpenForm";
 import { OverlayPanel } from "../components/OverlayPanel";
 import { Presence } from "../components/Presence";
@@ -20,6 +21,7 @@ export function Conversation({ session, view }: { session: RoomSession; view: Ro
     <main class="screen conversation">
       <h1>{view.topic || "Your conversation"}</h1>
       <Presence view={view} online={session.online.value} />
+      <ObserverConsent session={session} view={view} />
       <FloorBanner view={view} />
       <OverlayPanel session={session} view={view} />
       <Timeline
