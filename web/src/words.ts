@@ -178,7 +178,7 @@ export function describeEvent(event: Event, view: RoomView | undefined): Entry |
 
 /** "m:ss" or "h:mm:ss" for a countdown. */
 export function clockText(ms: number): string {
-  const total = Math.max(0, Math.ceil(ms / 1000));
+  const total = Math.max(0, Math.floor(ms / 1000));
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;

@@ -14,10 +14,14 @@ const kTimeOutCapS = 86_400;
 /** Added to a chosen return time so that the page's estimate of the server clock never lands it under the floor. */
 const kClockSlackMs = 5_000;
 
-/** Time-out's return_at_ms for a duration: 0 (the server's own default) for the default. */
-export function returnAt(session: RoomSession, seconds: number, defaultS: number): bigint {
-  if (seconds === defaultS) return 0n;
-  return BigInt(Math.round(session.serverNow() + seconds * 1000 + kClockSlackMs));
+/**
+ * Time-out's return_at_ms for a duration: 0 (the server's own default) for the default; at the
+ * floor a little slack, since the page only estimates the server's clock.
+ */
+export function returnAt(session: RoomSession, seconds: number, bounds: { min: number; preferred: number }): bigint {
+  if (seconds === bounds.preferred) return 0n;
+  const slack = seconds <= bounds.min ? kClockSlackMs : 0;
+  return BigInt(Math.round(session.serverNow() + seconds * 1000 + slack));
 }
 
 /** Durations (seconds) offered between `min` and `max`, always including `preferred`. */
@@ -110,7 +114,7 @@ export function CareTools({ session, view }: { session: RoomSession; view: RoomV
           <button
             type="button"
             onClick={() =>
-              session.act({ body: { case: "timeOut", value: { returnAtMs: returnAt(session, timeOutS.value, timeOut.preferred) } } })
+              session.act({ body: { case: "timeOut", value: { returnAtMs: returnAt(session, timeOutS.value, timeOut) } } })
             }
           >
             Take a time-out

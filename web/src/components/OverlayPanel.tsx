@@ -50,7 +50,7 @@ export function OverlayPanel({ session, view }: { session: RoomSession; view: Ro
           <button
             type="button"
             disabled={extendS.value === 0}
-            onClick={() => session.act({ body: { case: "extend", value: { returnAtMs: returnAt(session, extendS.value, -1) } } })}
+            onClick={() => session.act({ body: { case: "extend", value: { returnAtMs: returnAt(session, extendS.value, { min: bounds.min, preferred: -1 }) } } })}
           >
             I need longer
           </button>
