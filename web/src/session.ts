@@ -133,7 +133,10 @@ export class RoomSession {
   }
 
   private show(view: RoomView): void {
+    const before = this.view.value;
     batch(() => {
+      // A refusal is about the moment it happened in: a new phase or floor makes it stale.
+      if (before && (before.phase !== view.phase || before.speaker !== view.speaker)) this.problem.value = "";
       this.flush();
       this.view.value = view;
     });
