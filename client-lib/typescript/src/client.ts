@@ -425,7 +425,10 @@ export class Client {
     this.endSocket(false);
     const generation = this.generation;
     this.setState("connecting", undefined);
-    const WebSocketImpl = (this.options.WebSocket ?? defaultWebSocket())!;
+    const WebSocketImpl = (this.options.WebSocket ?? defaultWebSocket()) as unknown as new (
+      url: string,
+      protocols: string[],
+    ) => WebSocketLike;
     let socket: WebSocketLike;
     try {
       socket = new WebSocketImpl(this.url, [subprotocol]);
@@ -464,7 +467,10 @@ export class Client {
     const socket = this.socket;
     this.socket = undefined;
     if (!socket) return;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    // Not null: Node's `ws` emits "error" when a connecting socket is aborted, and an
+    // EventEmitter without an error listener would throw.
+    socket.onerror = () => {};
     const terminate = (socket as { terminate?: () => void }).terminate;
     try {
       if (!graceful && typeof terminate === "function") terminate.call(socket);
@@ -688,7 +694,9 @@ export class Client {
     this.closed = true;
     this.closedError = error;
     this.unsubscribeLifecycle?.();
-    this.storage?.remove(this.storageKey);
+    // A terminal close makes the position useless (room erased, token expired); after giving
+    // up on the network it stays valid for a later start.
+    if (error.code === "terminal_close") this.storage?.remove(this.storageKey);
     this.failPending(error);
     this.setState("closed", error);
     this.call(() => this.handlers.onClosed?.(error));

@@ -14,8 +14,12 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 
-/** A WebSocket constructor: `new (url, protocols)`. The browser's `WebSocket` or `ws`'s. */
-export type WebSocketConstructor = new (url: string, protocols: string | string[]) => WebSocketLike;
+/**
+ * A WebSocket constructor, `new (url, protocols)`: the browser's `WebSocket` or the `ws`
+ * package's. Typed loosely so that both fit without a cast; what it constructs must behave as a
+ * {@link WebSocketLike} (binaryType "arraybuffer", the on* handlers, send, close).
+ */
+export type WebSocketConstructor = new (url: string, protocols: string[]) => object;
 
 /** Timers and a clock (ms). Defaults: the global setTimeout/clearTimeout and Date.now. */
 export interface Timers {

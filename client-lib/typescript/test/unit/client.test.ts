@@ -271,10 +271,12 @@ describe("Client close codes", () => {
     expect(largeId).not.toBe(smallId);
   });
 
-  it("backs off exponentially while reconnects fail, and gives up after maxAttempts", () => {
+  it("backs off exponentially while reconnects fail, and gives up after maxAttempts keeping the stored position", () => {
     const closed: string[] = [];
+    const storage = memoryResumeStorage();
+    storage.save(resumeKey("secret-token"), { epoch: 0n, lastSeq: 0n, roomId: "" });
     const { net, timers, client } = setup(
-      { backoff: { jitter: 0, maxAttempts: 3 } },
+      { backoff: { jitter: 0, maxAttempts: 3 }, storage },
       { onClosed: (error) => closed.push(error.code) },
     );
     client.start();
@@ -288,6 +290,7 @@ describe("Client close codes", () => {
     expect(delays).toEqual([200, 400, 800]);
     expect(closed).toEqual(["gave_up"]);
     expect(client.state).toBe("closed");
+    expect(storage.load(resumeKey("secret-token"))).toEqual({ epoch: 0n, lastSeq: 0n, roomId: "" });
   });
 
   it("jitter spreads the reconnect delay below the exponential bound", () => {
