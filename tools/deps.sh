@@ -15,6 +15,7 @@ packages=(
   libspdlog-dev libfmt-dev
   libbenchmark-dev
   tmux valgrind procps ccache
+  chromium
 )
 
 # Node.js and npm for the TypeScript SDK (client-lib/typescript). Checked by command, not by

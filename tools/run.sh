@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds mendd (release preset) and runs it on 127.0.0.1:8480 with its data in ./data.
+# Builds mendd (release preset) and the web app (web/dist), and runs mendd on 127.0.0.1:8480
+# with its data in ./data. Open http://127.0.0.1:8480/ to start a conversation.
 # Extra arguments go to mendd, e.g. tools/run.sh --log-format json
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,11 +8,16 @@ cd "$(dirname "$0")/.."
 tools/deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target mendd mend mend-example-conversation
+tools/build-web.sh
 
 mkdir -p data
 cat <<'TEXT'
 
 mendd is starting on 127.0.0.1:8480 (TLS and, from this machine, plaintext on one port).
+
+Open the app:     http://127.0.0.1:8480/
+                  Start a conversation there: each person gets their own invite link (and QR
+                  code); open two of them in two browser windows to talk.
 Data (conversations in mend.db, encrypted under master.key; TLS certificate; token secret): ./data
 
 Create a room:

@@ -43,6 +43,8 @@ po::options_description describe(AppConfig& c) {
     ("token-secret-file", po::value<std::string>(),
      "token signing secret, >= 32 bytes (default: <data-dir>/token-secret.bin, generated)")
     ("templates-dir", po::value<std::string>(), "directory of *.textpb conversation templates")
+    ("web-dir", po::value<std::string>(),
+     "the built browser app served at / (default: the checkout's web/dist)")
     ("log-format", po::value(&c.log_format)->default_value("text"), "text | json")
     ("log-level", po::value(&c.log_level)->default_value("info"),
      "trace | debug | info | warn | error")
@@ -102,7 +104,8 @@ po::options_description describe(AppConfig& c) {
 
 std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
                                            const std::vector<std::string>& env,
-                                           const std::filesystem::path& default_templates_dir) {
+                                           const std::filesystem::path& default_templates_dir,
+                                           const std::filesystem::path& default_web_dir) {
   AppConfig config;
   config.threads = std::max(1U, std::thread::hardware_concurrency());
   auto description = describe(config);
@@ -147,6 +150,8 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   config.templates_dir = vm.count("templates-dir")
                              ? std::filesystem::path(vm["templates-dir"].as<std::string>())
                              : default_templates_dir;
+  config.web_dir = vm.count("web-dir") ? std::filesystem::path(vm["web-dir"].as<std::string>())
+                                       : default_web_dir;
   if (vm.count("threads")) config.threads = vm["threads"].as<unsigned>();
   if (config.threads == 0) return Exit{2, "mendd: --threads must be at least 1\n"};
   config.net.allow_plaintext = vm["allow-plaintext"].as<bool>();

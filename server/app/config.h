@@ -25,6 +25,7 @@ struct AppConfig {
   std::optional<std::filesystem::path> api_key_file;
   std::optional<std::filesystem::path> token_secret_file;  // default data_dir/token-secret.bin
   std::filesystem::path templates_dir;
+  std::filesystem::path web_dir;                 // the built browser app (web/dist)
   std::string log_format = "text";               // text | json
   std::string log_level = "info";                // trace debug info warn error
   unsigned threads = 1;
@@ -47,10 +48,12 @@ struct Exit {
 
 // Parses argv and `env` (entries "NAME=value", e.g. from `environ`). Returns the
 // configuration, or an Exit for --help, --version and errors (code 2, with the reason).
-// `default_templates_dir` is used when neither --templates-dir nor MEND_TEMPLATES_DIR is set.
+// `default_templates_dir` is used when neither --templates-dir nor MEND_TEMPLATES_DIR is set,
+// `default_web_dir` likewise for --web-dir / MEND_WEB_DIR.
 std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
                                            const std::vector<std::string>& env,
-                                           const std::filesystem::path& default_templates_dir);
+                                           const std::filesystem::path& default_templates_dir,
+                                           const std::filesystem::path& default_web_dir = {});
 
 // Splits "host:port" / "[v6]:port" into host and port; nullopt when malformed.
 std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text);

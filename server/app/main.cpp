@@ -85,6 +85,15 @@ std::filesystem::path default_templates_dir() {
   return "/usr/share/mend/templates";
 }
 
+// The checkout's web/dist when mendd runs from a checkout (built or not yet: it is read per
+// request), else the installed app; a missing app is served as "not built" (static_files.h).
+std::filesystem::path default_web_dir() {
+  const std::filesystem::path web = std::filesystem::path(MEND_SOURCE_DIR) / "web";
+  std::error_code ec;
+  if (std::filesystem::is_directory(web, ec)) return web / "dist";
+  return "/usr/share/mend/web";
+}
+
 // API keys: one per line; blank lines and lines starting with '#' are skipped.
 std::optional<std::vector<std::string>> read_api_keys(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -174,6 +183,7 @@ int serve(const AppConfig& config) {
   };
   deps.api_keys = std::move(api_keys);
   deps.tls = std::get<std::shared_ptr<asio::ssl::context>>(tls);
+  deps.web_dir = config.web_dir;
   deps.extra_metrics = [rooms, sqlite = opened->sqlite] {
     std::string text = rooms->metrics().prometheus_text();
     if (sqlite) text += mend::store::prometheus_text(sqlite->stats());
@@ -200,6 +210,11 @@ int serve(const AppConfig& config) {
                config.net.allow_plaintext ? "any" : "loopback-only", config.threads,
                template_count, config.store,
                config.store == "sqlite" ? " (durability " + config.durability + ")" : "");
+  std::error_code web_ec;
+  if (!std::filesystem::is_regular_file(config.web_dir / "index.html", web_ec)) {
+    spdlog::warn("the web app is not built ({} has no index.html): / answers a 404 page",
+                 config.web_dir.string());
+  }
   rooms->start_housekeeping();
   rooms->recover_timers();
 
@@ -244,7 +259,8 @@ int serve(const AppConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = mend::app::parse_config(argc, argv, environment(), default_templates_dir());
+  auto parsed = mend::app::parse_config(argc, argv, environment(), default_templates_dir(),
+                                           default_web_dir());
   if (auto* exit = std::get_if<mend::app::Exit>(&parsed)) {
     (exit->code == 0 ? std::cout : std::cerr) << exit->text;
     return exit->code;

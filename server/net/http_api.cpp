@@ -8,6 +8,7 @@
 
 #include "mend/v1/api.pb.h"
 #include "server/net/shared_state.h"
+#include "server/net/static_files.h"
 
 namespace mend::net {
 namespace {
@@ -294,6 +295,9 @@ void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,
   }
   if (path.size() > kRoomsPrefix.size() && path.substr(0, kRoomsPrefix.size()) == kRoomsPrefix) {
     return route_room(state, request, path.substr(kRoomsPrefix.size()), std::move(respond));
+  }
+  if (!state->deps.web_dir.empty() && is_app_path(path)) {
+    return respond(serve_app(state->deps.web_dir, request));
   }
   respond(error_response(*state, request, http::status::not_found, kErrNotFound,
                          "There is nothing at this path."));

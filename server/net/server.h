@@ -11,6 +11,7 @@
 #include "server/rooms/room_service.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,6 +52,9 @@ struct ServerDeps {
   WallClock now_ms;                           // default: the system clock
   // More Prometheus text appended to GET /metrics (e.g. RoomMetrics::prometheus_text).
   std::function<std::string()> extra_metrics;
+  // The built browser app (web/dist) served at `/` (see static_files.h); empty: no app, and
+  // paths outside the API answer the API's JSON 404.
+  std::filesystem::path web_dir;
 };
 
 // A TLS 1.2+ server context (no SSLv2/3, TLS 1.0/1.1) for the PEM files.

@@ -19,6 +19,7 @@
 #include "mend/v1/frames.pb.h"
 #include "server/net/frame_scan.h"
 #include "server/net/http_api.h"
+#include "server/net/static_files.h"
 #include "server/net/tls_stream.h"
 
 namespace mend::net {
@@ -597,6 +598,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   }
 
   void write(HttpResponse response) {
+    add_security_headers(response);
     const bool keep_alive = response.keep_alive() && !state_->draining.load();
     response.keep_alive(keep_alive);
     auto message = std::make_shared<HttpResponse>(std::move(response));

@@ -26,6 +26,19 @@ TEST_CASE("defaults listen on loopback 8480 with the durable sqlite store") {
   CHECK(config.threads >= 1);
 }
 
+TEST_CASE("the web app directory defaults to the given one and is set by --web-dir or MEND_WEB_DIR") {
+  std::vector<const char*> argv = {"mendd"};
+  auto defaulted = parse_config(1, argv.data(), {}, "/templates", "/checkout/web/dist");
+  REQUIRE(std::holds_alternative<AppConfig>(defaulted));
+  CHECK(std::get<AppConfig>(defaulted).web_dir == "/checkout/web/dist");
+  auto from_env = parse({}, {"MEND_WEB_DIR=/srv/mend-web"});
+  REQUIRE(std::holds_alternative<AppConfig>(from_env));
+  CHECK(std::get<AppConfig>(from_env).web_dir == "/srv/mend-web");
+  auto from_flag = parse({"--web-dir", "/opt/web"}, {"MEND_WEB_DIR=/srv/mend-web"});
+  REQUIRE(std::holds_alternative<AppConfig>(from_flag));
+  CHECK(std::get<AppConfig>(from_flag).web_dir == "/opt/web");
+}
+
 TEST_CASE("every flag is also a MEND_ variable and the flag wins") {
   auto parsed = parse({"--max-connections-per-ip", "7"},
                       {"MEND_MAX_CONNECTIONS_PER_IP=9", "MEND_LISTEN=0.0.0.0:9000",

@@ -116,7 +116,8 @@ NetConfig test_config() {
 
 TestServer::TestServer(NetConfig config, std::vector<std::string> api_keys,
                        std::shared_ptr<asio::ssl::context> tls,
-                       std::shared_ptr<rooms::RoomService> rooms, TokenVerifier verifier)
+                       std::shared_ptr<rooms::RoomService> rooms, TokenVerifier verifier,
+                       std::filesystem::path web_dir)
     : fake_(std::make_shared<FakeRooms>()) {
   ServerDeps deps;
   deps.rooms = rooms ? rooms : fake_;
@@ -131,6 +132,7 @@ TestServer::TestServer(NetConfig config, std::vector<std::string> api_keys,
   deps.api_keys = std::move(api_keys);
   deps.tls = std::move(tls);
   deps.now_ms = [] { return kNowMs; };
+  deps.web_dir = std::move(web_dir);
   server_ = std::make_unique<Server>(ioc_, config, std::move(deps));
   auto bound = server_->listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   REQUIRE(std::holds_alternative<tcp::endpoint>(bound));

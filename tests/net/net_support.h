@@ -8,6 +8,7 @@
 #include "server/rooms/tokens.h"
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <memory>
@@ -78,7 +79,7 @@ class TestServer {
   explicit TestServer(NetConfig config = test_config(), std::vector<std::string> api_keys = {},
                       std::shared_ptr<asio::ssl::context> tls = nullptr,
                       std::shared_ptr<rooms::RoomService> rooms = nullptr,
-                      TokenVerifier verifier = nullptr);
+                      TokenVerifier verifier = nullptr, std::filesystem::path web_dir = {});
   ~TestServer();
 
   unsigned short port() const { return port_; }
