@@ -40,6 +40,9 @@ class TemplateRef {
   std::shared_ptr<const v1::Template> tmpl_;
 };
 
+// What a retracted text reads everywhere it is shown (views, replays, transcripts).
+inline constexpr const char* kRetractedText = "[retracted]";
+
 // A content event a partner may retract (Shared, Reflected, ..., ConversationOpened).
 struct ContentMessage {
   std::uint64_t seq = 0;
@@ -120,6 +123,7 @@ struct RoomState {
   TimeMs created_at_ms = 0;
   std::string topic;
   std::string intention;
+  bool topic_from_opening = false;  // the opener stated the topic (a retraction withdraws it)
 
   // `phase` is the overlay while one is active; `saved_phase` the phase it returns to.
   v1::Phase phase = v1::PHASE_UNSPECIFIED;
