@@ -502,8 +502,10 @@ void Simulation::check_decision(const v1::Actor& actor, const v1::Command& comma
     expect_rejected("no body / no valid actor role is INVALID_ARGUMENT", {v1::INVALID_ARGUMENT});
     return;
   }
-  if (phase == v1::PHASE_CLOSED) {
-    expect_rejected("a closed room rejects everything", {v1::ROOM_CLOSED, v1::INVALID_ARGUMENT});
+  // A partner may revoke an observer at any time, also after the end (DESIGN 3).
+  if (phase == v1::PHASE_CLOSED && !command.has_revoke_observer()) {
+    expect_rejected("a closed room rejects everything but revoke_observer",
+                    {v1::ROOM_CLOSED, v1::INVALID_ARGUMENT});
     return;
   }
   if (is_partner(actor) && observer_only(action)) {
@@ -671,7 +673,7 @@ void Simulation::check_room() {
   progress_rank_ = rank;
   // A closed room is terminal: nothing is allowed but revoking an observer, no timer is armed.
   if (a.phase() == v1::PHASE_CLOSED) {
-    for (const v1::RoomView* view : {&a, &views_.b}) {
+    for (const v1::RoomView* view : {&a, static_cast<const v1::RoomView*>(&views_.b)}) {
       for (int action : view->allowed_actions()) {
         if (action != v1::ACTION_REVOKE_OBSERVER) fail("actions allowed in a closed room");
       }
