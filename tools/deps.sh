@@ -15,6 +15,7 @@ packages=(
   libspdlog-dev libfmt-dev
   libbenchmark-dev
   tmux valgrind procps ccache
+  iproute2
 )
 
 missing=()
