@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -33,10 +34,15 @@ struct RawAnswer {
   bool has(std::string_view text) const { return bytes.find(text) != std::string::npos; }
 };
 
+// What to read of the answer: all of it (until the server closes), or only its head (for an
+// accepted WebSocket upgrade, which stays open).
+enum class Read : std::uint8_t { kUntilClose, kHead };
+
 // Opens a connection to `address`:`port`, sends `request` whole, half-closes nothing, and
-// reads until the server closes or kRawWait passes.
+// reads until the server closes (or, with Read::kHead, until the answer's head is complete)
+// or kRawWait passes.
 inline RawAnswer raw_exchange(int port, std::string_view request,
-                              const char* address = "127.0.0.1") {
+                              const char* address = "127.0.0.1", Read read = Read::kUntilClose) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
   timeval wait{static_cast<time_t>(kRawWait.count()), 0};
@@ -61,6 +67,7 @@ inline RawAnswer raw_exchange(int port, std::string_view request,
     const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n > 0) {
       answer.bytes.append(chunk, static_cast<std::size_t>(n));
+      if (read == Read::kHead && answer.has("\r\n\r\n")) break;
       continue;
     }
     answer.closed = n == 0 || errno == ECONNRESET;
