@@ -16,6 +16,7 @@ packages=(
   libbenchmark-dev
   tmux valgrind procps ccache
   chromium
+  iproute2
 )
 
 # Node.js and npm for the TypeScript SDK (client-lib/typescript). Checked by command, not by

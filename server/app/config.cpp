@@ -6,6 +6,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "server/net/request_checks.h"
+
 namespace mend::app {
 namespace {
 
@@ -51,6 +53,9 @@ po::options_description describe(AppConfig& c) {
     ("threads", po::value<unsigned>(), "I/O threads (default: hardware concurrency)")
     ("allow-plaintext", po::value<bool>()->default_value(false)->implicit_value(true),
      "accept plaintext HTTP/WebSocket from non-loopback peers")
+    ("allowed-origins", po::value<std::string>(),
+     "comma-separated origins (https://app.example.org) whose web pages may create rooms and "
+     "open WebSockets, besides mendd's own origin")
     ("store", po::value(&c.store)->default_value(c.store),
      "event store: sqlite (durable: <data-dir>/mend.db) | memory (lost on exit; for tests)")
     ("durability", po::value(&c.durability)->default_value(c.durability),
@@ -98,6 +103,25 @@ po::options_description describe(AppConfig& c) {
      "graceful shutdown bound");
   // clang-format on
   return d;
+}
+
+// "https://a.example, http://localhost:3000" -> normalized origins; Exit 2 naming a bad one.
+std::variant<std::vector<std::string>, Exit> parse_origins(const std::string& list) {
+  std::vector<std::string> origins;
+  std::istringstream in(list);
+  for (std::string entry; std::getline(in, entry, ',');) {
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    entry.erase(entry.find_last_not_of(" \t") + 1);
+    if (entry.empty()) continue;
+    auto origin = net::normalize_origin(entry);
+    if (!origin) {
+      return Exit{2, "mendd: --allowed-origins: \"" + entry +
+                         "\" is not an origin (scheme://host[:port], e.g. "
+                         "https://app.example.org)\n"};
+    }
+    origins.push_back(std::move(*origin));
+  }
+  return origins;
 }
 
 }  // namespace
@@ -155,6 +179,11 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   if (vm.count("threads")) config.threads = vm["threads"].as<unsigned>();
   if (config.threads == 0) return Exit{2, "mendd: --threads must be at least 1\n"};
   config.net.allow_plaintext = vm["allow-plaintext"].as<bool>();
+  if (vm.count("allowed-origins")) {
+    auto origins = parse_origins(vm["allowed-origins"].as<std::string>());
+    if (auto* bad = std::get_if<Exit>(&origins)) return *bad;
+    config.net.allowed_origins = std::get<std::vector<std::string>>(std::move(origins));
+  }
   config.net.hello_timeout = net::Millis(vm["hello-timeout-ms"].as<std::uint32_t>());
   config.net.heartbeat_interval = net::Millis(vm["heartbeat-ms"].as<std::uint32_t>());
   config.net.client_silence_timeout = net::Millis(vm["client-silence-ms"].as<std::uint32_t>());

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/app/config.h"
+#include "server/app/data_dir.h"
 #include "server/app/logging.h"
 #include "server/engine/templates.h"
 #include "server/net/credentials.h"
@@ -129,6 +130,10 @@ std::optional<mend::net::TlsFiles> tls_files(const AppConfig& config) {
 }
 
 int serve(const AppConfig& config) {
+  if (auto failed = mend::app::secure_data_dir(config.data_dir)) {
+    spdlog::error("DATA_DIR: {}", *failed);
+    return kExitConfig;
+  }
   auto files = tls_files(config);
   if (!files) return kExitConfig;
   auto tls = mend::net::make_tls_context(*files);
@@ -259,6 +264,7 @@ int serve(const AppConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mend::app::restrict_file_creation();  // before anything is written (README "Security")
   auto parsed = mend::app::parse_config(argc, argv, environment(), default_templates_dir(),
                                            default_web_dir());
   if (auto* exit = std::get_if<mend::app::Exit>(&parsed)) {

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace mend::net {
 
@@ -43,6 +45,9 @@ struct NetConfig {
   std::uint32_t max_connections_per_ip = kMaxConnectionsPerIp;
   std::uint32_t rooms_per_api_key = kRoomsPerApiKey;
   bool allow_plaintext = false;  // plaintext from non-loopback peers
+  // Origins (normalize_origin form) whose pages may change state and open WebSockets besides
+  // the server's own (request_checks.h).
+  std::vector<std::string> allowed_origins;
   std::size_t drain_batch = kDrainBatch;
   Millis drain_batch_interval = kDrainBatchInterval;
   Millis drain_timeout = kDrainTimeout;

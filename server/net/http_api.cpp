@@ -99,16 +99,11 @@ void create_room(const std::shared_ptr<ServerState>& state, const HttpRequest& r
     return respond(error_response(*state, request, http::status::bad_request, kErrInvalidJson,
                                   "The body is not a valid CreateRoomRequest JSON object."));
   }
-  if (!state->room_quota.try_take(creator)) {
-    return respond(error_response(*state, request, http::status::too_many_requests,
-                                  kErrRoomQuota,
-                                  "This creator has reached its limit of rooms."));
-  }
-  state->deps.rooms->create_room(
-      body, [state, request_head = HttpRequest(request.base()), creator,
-             respond = std::move(respond)](rooms::Result<v1::CreateRoomResponse> result) {
+  state->deps.rooms->create_room_for(
+      body, creator, state->config.rooms_per_api_key,
+      [state, request_head = HttpRequest(request.base()),
+       respond = std::move(respond)](rooms::Result<v1::CreateRoomResponse> result) {
         if (result.error || !result.value) {
-          state->room_quota.give_back(creator);
           const auto error = result.error.value_or(
               rooms::ServiceError{"INTERNAL", "The room could not be created.", 500});
           return respond(error_response(*state, request_head, status_of(error.http_status),

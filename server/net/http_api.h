@@ -32,7 +32,6 @@ inline constexpr const char* kErrNotFound = "NOT_FOUND";
 inline constexpr const char* kErrMethodNotAllowed = "METHOD_NOT_ALLOWED";
 inline constexpr const char* kErrInvalidJson = "INVALID_JSON";
 inline constexpr const char* kErrBodyTooLarge = "BODY_TOO_LARGE";
-inline constexpr const char* kErrRoomQuota = "ROOM_QUOTA_EXCEEDED";
 inline constexpr const char* kErrUnavailable = "UNAVAILABLE";
 inline constexpr const char* kErrSubprotocol = "SUBPROTOCOL_REQUIRED";
 inline constexpr const char* kErrTlsRequired = "TLS_REQUIRED";

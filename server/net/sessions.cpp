@@ -19,6 +19,7 @@
 #include "mend/v1/frames.pb.h"
 #include "server/net/frame_scan.h"
 #include "server/net/http_api.h"
+#include "server/net/request_checks.h"
 #include "server/net/static_files.h"
 #include "server/net/tls_stream.h"
 
@@ -560,14 +561,17 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream) return do_eof();
-    if (ec == http::error::body_limit) {
-      HttpRequest head(parser_->get().base());
-      head.keep_alive(false);
-      return write(error_response(*state_, head, http::status::payload_too_large,
-                                  kErrBodyTooLarge, "The request body is too large."));
+    if (ec) {
+      auto refusal = refuse_unreadable(ec, kHttpHeaderLimit);
+      if (refusal) refuse(HttpRequest(parser_->get().base()), std::move(*refusal));
+      return;
     }
-    if (ec) return;
+    const bool chunked = parser_->chunked();
     HttpRequest request = parser_->release();
+    if (auto refusal =
+            check_request(request, chunked, kIsTls<Stream>, state_->config.allowed_origins)) {
+      return refuse(std::move(request), std::move(*refusal));
+    }
     if (websocket::is_upgrade(request)) return upgrade(std::move(request));
     spdlog::debug("http {} {}", std::string_view(request.method_string()),
                   target_path(request.target()));
@@ -595,6 +599,12 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     }
     std::make_shared<WsSession<Stream>>(std::move(stream_), state_, std::move(slot_))
         ->run(std::move(request));
+  }
+
+  void refuse(HttpRequest request, Refusal refusal) {
+    if (request.version() != 10) request.version(11);  // a head the parser gave up on
+    if (refusal.close) request.keep_alive(false);
+    write(error_response(*state_, request, refusal.status, refusal.code, refusal.message));
   }
 
   void write(HttpResponse response) {

@@ -51,20 +51,6 @@ std::vector<std::shared_ptr<Closable>> SessionRegistry::next_batch(std::size_t m
   return batch;
 }
 
-bool RoomQuota::try_take(const std::string& creator) {
-  std::lock_guard lock(mutex_);
-  auto& count = created_[creator];
-  if (count >= limit_) return false;
-  ++count;
-  return true;
-}
-
-void RoomQuota::give_back(const std::string& creator) {
-  std::lock_guard lock(mutex_);
-  auto it = created_.find(creator);
-  if (it != created_.end() && it->second > 0) --it->second;
-}
-
 std::int64_t ServerState::now_ms() const {
   if (deps.now_ms) return deps.now_ms();
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -87,26 +87,12 @@ class SessionRegistry {
   std::map<std::uint64_t, std::weak_ptr<Closable>> sessions_;
 };
 
-// Rooms created per API key (or per peer address when the server has no API keys).
-class RoomQuota {
- public:
-  explicit RoomQuota(std::uint32_t limit) : limit_(limit) {}
-  bool try_take(const std::string& creator);
-  void give_back(const std::string& creator);
-
- private:
-  const std::uint32_t limit_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::uint32_t> created_;
-};
-
 struct ServerState {
   ServerState(boost::asio::io_context& io, NetConfig cfg, ServerDeps d)
       : ioc(io),
         config(cfg),
         deps(std::move(d)),
-        ip_limiter(std::make_shared<IpLimiter>(cfg.max_connections_per_ip)),
-        room_quota(cfg.rooms_per_api_key) {}
+        ip_limiter(std::make_shared<IpLimiter>(cfg.max_connections_per_ip)) {}
 
   std::int64_t now_ms() const;
 
@@ -117,7 +103,6 @@ struct ServerState {
   std::atomic<bool> draining{false};
   std::shared_ptr<IpLimiter> ip_limiter;
   SessionRegistry websockets;
-  RoomQuota room_quota;
 };
 
 }  // namespace mend::net

@@ -78,6 +78,18 @@ class RoomService {
   virtual void create_room(const v1::CreateRoomRequest& request,
                            std::function<void(Result<v1::CreateRoomResponse>)> done) = 0;
 
+  // create_room on behalf of `creator` (a quota key such as "key:<API key>" or "ip:<address>";
+  // only a keyed digest of it is stored): refused ROOM_QUOTA_EXCEEDED (429) once the rooms the
+  // store holds from `creator` reach `limit`, restarts included. The default (test doubles)
+  // ignores the quota.
+  virtual void create_room_for(const v1::CreateRoomRequest& request, const std::string& creator,
+                               std::uint32_t limit,
+                               std::function<void(Result<v1::CreateRoomResponse>)> done) {
+    (void)creator;
+    (void)limit;
+    create_room(request, std::move(done));
+  }
+
   // The loaded templates, for GET /v1/templates.
   virtual v1::ListTemplatesResponse list_templates() const = 0;
 

@@ -8,6 +8,7 @@
 
 #include "server/engine/engine.h"
 #include "server/rooms/room.h"
+#include "server/rooms/room_quota.h"
 
 namespace mend::rooms {
 
@@ -94,6 +95,73 @@ void finish_create(const std::shared_ptr<RoomContext>& context,
   });
 }
 
+
+void answer(const std::shared_ptr<RoomContext>& context, ServiceError error,
+            std::function<void(Result<v1::CreateRoomResponse>)>& done) {
+  asio::post(context->executor, [done = std::move(done), error = std::move(error)] {
+    done(Result<v1::CreateRoomResponse>{std::nullopt, error});
+  });
+}
+
+// Appends a prepared room's first event (with its creator) and answers with its invites.
+void store_room(const std::shared_ptr<RoomContext>& context, const v1::CreateRoomRequest& request,
+                store::AppendRequest append,
+                std::function<void(Result<v1::CreateRoomResponse>)> done) {
+  std::string room_id = append.room_id;
+  v1::Event created = append.events.front();
+  context->store->append(
+      std::move(append),
+      [context, request, room_id = std::move(room_id), created = std::move(created),
+       done = std::move(done)](std::optional<store::StoreError> error) mutable {
+        if (error) {
+          context->metrics.store_error();
+          spdlog::error("room creation failed: {}", store::to_string(error->code));
+          return answer(context,
+                        ServiceError{"UNAVAILABLE",
+                                     "The room could not be saved. Please try again.", 503},
+                        done);
+        }
+        finish_create(context, request, std::move(room_id), std::move(created), std::move(done));
+      });
+}
+
+// Stores the room when its creator is within `limit` (counting the stored rooms first after
+// a start), else answers ROOM_QUOTA_EXCEEDED; a room not stored gives its place back.
+void admit(const std::shared_ptr<RoomContext>& context, const std::shared_ptr<RoomQuota>& quota,
+           const v1::CreateRoomRequest& request, store::AppendRequest append, std::uint32_t limit,
+           std::function<void(Result<v1::CreateRoomResponse>)> done) {
+  switch (quota->try_reserve(append.creator, limit)) {
+    case RoomQuota::Admission::kAdmitted: {
+      auto give_back = [quota, creator = append.creator,
+                        done = std::move(done)](Result<v1::CreateRoomResponse> result) {
+        if (result.error) quota->release(creator);
+        done(std::move(result));
+      };
+      return store_room(context, request, std::move(append), std::move(give_back));
+    }
+    case RoomQuota::Admission::kRefused:
+      return answer(context,
+                    ServiceError{"ROOM_QUOTA_EXCEEDED",
+                                 "This creator has reached its limit of rooms.", 429},
+                    done);
+    case RoomQuota::Admission::kNotLoaded:
+      break;
+  }
+  context->store->list_rooms([context, quota, request, append = std::move(append), limit,
+                              done = std::move(done)](store::ListRoomsResult listed) mutable {
+    if (listed.error) {
+      spdlog::error("room quota: cannot count the stored rooms: {}",
+                    store::to_string(listed.error->code));
+      return answer(context,
+                    ServiceError{"UNAVAILABLE",
+                                 "The room could not be created. Please try again.", 503},
+                    done);
+    }
+    quota->load(listed.rooms);
+    admit(context, quota, request, std::move(append), limit, std::move(done));
+  });
+}
+
 }  // namespace
 
 std::string participant_key(const v1::Actor& actor) {
@@ -152,47 +220,39 @@ v1::ListTemplatesResponse RoomServiceImpl::list_templates() const {
 
 void RoomServiceImpl::create_room(const v1::CreateRoomRequest& request,
                                   std::function<void(Result<v1::CreateRoomResponse>)> done) {
-  auto fail = [&](ServiceError error) {
-    asio::post(context_->executor, [done = std::move(done), error = std::move(error)] {
-      done(Result<v1::CreateRoomResponse>{std::nullopt, error});
-    });
-  };
+  auto append = prepare_room(request);
+  if (auto* error = std::get_if<ServiceError>(&append)) return answer(context_, *error, done);
+  store_room(context_, request, std::get<store::AppendRequest>(std::move(append)),
+             std::move(done));
+}
+
+void RoomServiceImpl::create_room_for(const v1::CreateRoomRequest& request,
+                                      const std::string& creator, std::uint32_t limit,
+                                      std::function<void(Result<v1::CreateRoomResponse>)> done) {
+  auto append = prepare_room(request);
+  if (auto* error = std::get_if<ServiceError>(&append)) return answer(context_, *error, done);
+  auto& prepared = std::get<store::AppendRequest>(append);
+  prepared.creator = context_->signer.keyed_digest(creator);
+  admit(context_, quota_, request, std::move(prepared), limit, std::move(done));
+}
+
+std::variant<store::AppendRequest, ServiceError> RoomServiceImpl::prepare_room(
+    const v1::CreateRoomRequest& request) const {
   const v1::Template* tmpl = catalog_.find(request.template_());
   if (tmpl == nullptr) {
-    return fail(ServiceError{"UNKNOWN_TEMPLATE", "There is no template of that name.", 404});
+    return ServiceError{"UNKNOWN_TEMPLATE", "There is no template of that name.", 404};
   }
-  if (auto error = validate(request, context_->config)) return fail(std::move(*error));
-
+  if (auto error = validate(request, context_->config)) return std::move(*error);
   engine::RoomSetup setup;
   setup.topic = request.topic();
   setup.partner_a_name = request.partner_a_name();
   setup.partner_b_name = request.partner_b_name();
   setup.observers.assign(request.observers().begin(), request.observers().end());
-  v1::Event created = engine::create_room(*tmpl, setup, context_->clock());
-  std::string room_id = new_room_id();
-
   store::AppendRequest append;
-  append.room_id = room_id;
+  append.room_id = new_room_id();
   append.expected_last_seq = 0;
-  append.events.push_back(created);
-  context_->store->append(
-      std::move(append),
-      [context = context_, request, room_id = std::move(room_id),
-       created = std::move(created),
-       done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        if (error) {
-          context->metrics.store_error();
-          spdlog::error("room creation failed: {}", store::to_string(error->code));
-          asio::post(context->executor, [done = std::move(done)] {
-            done(Result<v1::CreateRoomResponse>{
-                std::nullopt,
-                ServiceError{"UNAVAILABLE", "The room could not be saved. Please try again.",
-                             503}});
-          });
-          return;
-        }
-        finish_create(context, request, std::move(room_id), std::move(created), std::move(done));
-      });
+  append.events.push_back(engine::create_room(*tmpl, setup, context_->clock()));
+  return append;
 }
 
 std::shared_ptr<Room> RoomServiceImpl::find_or_load(const std::string& room_id) {

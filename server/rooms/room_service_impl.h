@@ -36,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -44,6 +45,7 @@
 #include "server/rooms/clock.h"
 #include "server/rooms/metrics.h"
 #include "server/rooms/retention.h"
+#include "server/rooms/room_quota.h"
 #include "server/rooms/room_service.h"
 #include "server/rooms/tokens.h"
 #include "server/store/store.h"
@@ -113,6 +115,10 @@ class RoomServiceImpl final : public RoomService {
   // are dropped (nobody could hear the result).
   void create_room(const v1::CreateRoomRequest& request,
                    std::function<void(Result<v1::CreateRoomResponse>)> done) override;
+  // Also ROOM_QUOTA_EXCEEDED (429); UNAVAILABLE (503) when the counts cannot be read.
+  void create_room_for(const v1::CreateRoomRequest& request, const std::string& creator,
+                       std::uint32_t limit,
+                       std::function<void(Result<v1::CreateRoomResponse>)> done) override;
   v1::ListTemplatesResponse list_templates() const override;
   void get_view(const Participant& who,
                 std::function<void(Result<v1::GetRoomResponse>)> done) override;
@@ -174,6 +180,9 @@ class RoomServiceImpl final : public RoomService {
 
  private:
   std::shared_ptr<Room> find_or_load(const std::string& room_id);
+  // The checked request as the append that creates its room, or why it cannot be created.
+  std::variant<store::AppendRequest, ServiceError> prepare_room(
+      const v1::CreateRoomRequest& request) const;
 
   template <typename T>
   void with_room(const Participant& who, std::function<void(Result<T>)> done,
@@ -185,6 +194,7 @@ class RoomServiceImpl final : public RoomService {
   const engine::TemplateCatalog catalog_;
   std::shared_ptr<RetentionSweeper> sweeper_;
   std::shared_ptr<Housekeeper> housekeeper_;
+  std::shared_ptr<RoomQuota> quota_ = std::make_shared<RoomQuota>();
 };
 
 }  // namespace mend::rooms

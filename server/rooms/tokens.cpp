@@ -160,6 +160,11 @@ std::string TokenSigner::sign(const TokenClaims& claims) const {
   return base64url_encode(payload) + '.' + base64url_encode(hmac_sha256(secret_, payload));
 }
 
+std::string TokenSigner::keyed_digest(std::string_view value) const {
+  // A token payload starts with its version byte, never with this text.
+  return hmac_sha256(secret_, "mend/keyed-digest/v1\n" + std::string(value));
+}
+
 std::variant<TokenClaims, TokenError> TokenSigner::verify(std::string_view token,
                                                           std::int64_t now_ms) const {
   const auto dot = token.find('.');

@@ -54,6 +54,11 @@ class TokenSigner {
   std::variant<TokenClaims, TokenError> verify(std::string_view token,
                                                std::int64_t now_ms) const;
 
+  // A keyed digest of `value` (HMAC-SHA256 under the secret, apart from any token's MAC):
+  // a content-free key for something that must not be stored as is, such as a room's
+  // creator (an API key or an address). 32 raw bytes.
+  std::string keyed_digest(std::string_view value) const;
+
  private:
   std::string secret_;
 };

@@ -39,7 +39,10 @@ std::optional<StoreError> MemoryStore::append_locked(AppendRequest& request) {
   if (!is_new && it->second.events.size() != request.expected_last_seq) {
     return StoreError{StoreErrorCode::kConflict, "room is not at the expected seq"};
   }
-  if (is_new) it = rooms_.emplace(request.room_id, Room{}).first;
+  if (is_new) {
+    it = rooms_.emplace(request.room_id, Room{}).first;
+    it->second.creator = request.creator;
+  }
   Room& room = it->second;
   if (request.result) {
     const std::string key = result_key(request.result->key);
@@ -151,7 +154,7 @@ void MemoryStore::list_rooms(ListRoomsDone done) {
     std::lock_guard lock(mutex_);
     for (const auto& [id, room] : rooms_) {
       listed.rooms.push_back(RoomInfo{id, room.events.size(), room.events.front().at_ms(),
-                                      room.events.back().at_ms()});
+                                      room.events.back().at_ms(), room.creator});
     }
   }
   done(std::move(listed));

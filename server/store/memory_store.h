@@ -41,6 +41,7 @@ class MemoryStore final : public Store {
     std::vector<v1::Event> events;
     // participant + '\n' + command_id -> result
     std::map<std::string, v1::CommandResult> results;
+    std::string creator;  // AppendRequest::creator
   };
 
   std::optional<StoreError> append_locked(AppendRequest& request);

@@ -66,6 +66,10 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
       );
       CREATE INDEX audit_by_room ON audit (room_id, id);
     )sql",
+    // 2 -> 3: who created each room (a content-free digest), for the room quota.
+    R"sql(
+      ALTER TABLE rooms ADD COLUMN creator BLOB NOT NULL DEFAULT x'';
+    )sql",
 };
 static_assert(SqliteStore::kApplicationId == 1835363940);
 
@@ -142,6 +146,13 @@ OpenError prepare_data_dir(const std::filesystem::path& dir) {
     return open_error(StoreErrorCode::kUnavailable, dir,
                       "is not a usable data directory" + (ec ? ": " + ec.message() : ""));
   }
+  return std::nullopt;
+}
+
+OpenError create_private_file(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return open_error(StoreErrorCode::kUnavailable, file, "cannot be created");
+  ::close(fd);
   return std::nullopt;
 }
 
@@ -274,6 +285,8 @@ bool write_seal(const std::filesystem::path& file) {
     if (!out.flush()) return false;
   }
   std::error_code ec;
+  std::filesystem::permissions(temporary, kPrivateFileMode, std::filesystem::perm_options::replace,
+                               ec);
   std::filesystem::rename(temporary, seal_path(file), ec);
   if (ec) std::filesystem::remove(temporary, ec);
   return !ec;

@@ -29,6 +29,14 @@ StoreError open_error(StoreErrorCode code, const std::filesystem::path& file,
 // Creates the data directory (mode 0700) when absent.
 OpenError prepare_data_dir(const std::filesystem::path& dir);
 
+// The mode of every file the store creates: its owner only. SQLite gives -wal and -shm the
+// database file's mode, so a database created 0600 keeps them private too.
+inline constexpr std::filesystem::perms kPrivateFileMode =
+    std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
+
+// Creates `file` empty with mode 0600 when absent (SQLite would create it 0644 less the umask).
+OpenError create_private_file(const std::filesystem::path& file);
+
 // Checks the file header without SQLite: magic, page size, and that the file holds as many
 // pages as its header says (a truncated file). nullopt when the file looks whole, else what is
 // wrong. With a non-empty WAL beside it (after a crash) the file may legitimately be short or

@@ -124,8 +124,8 @@ struct WriterConnection {
   Statement rollback_to{*db, "ROLLBACK TO rewrite"};
   Statement select_room{*db, "SELECT last_seq, destroyed FROM rooms WHERE room_id = ?1"};
   Statement insert_room{*db,
-                        "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms) "
-                        "VALUES (?1, 0, ?2, ?2)"};
+                        "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms, creator) "
+                        "VALUES (?1, 0, ?2, ?2, ?3)"};
   Statement update_room{*db, "UPDATE rooms SET last_seq = ?2, last_at_ms = ?3 WHERE room_id = ?1"};
   Statement insert_key{*db, "INSERT INTO room_keys (room_id, wrapped_key) VALUES (?1, ?2)"};
   Statement select_key{*db, "SELECT wrapped_key FROM room_keys WHERE room_id = ?1"};
@@ -173,7 +173,7 @@ struct ReaderConnection {
                           "ORDER BY seq"};
   Statement select_result{*db, "SELECT sealed FROM results WHERE room_id = ?1 AND lookup = ?2"};
   Statement list_rooms{*db,
-                       "SELECT room_id, last_seq, first_at_ms, last_at_ms FROM rooms "
+                       "SELECT room_id, last_seq, first_at_ms, last_at_ms, creator FROM rooms "
                        "WHERE destroyed = 0 ORDER BY room_id"};
   Statement select_audit{*db, "SELECT entry FROM audit WHERE room_id = ?1 ORDER BY id"};
 };
@@ -435,6 +435,7 @@ std::optional<StoreError> SqliteStore::Impl::create_room(
   Statement& room = writer->insert_room;
   room.bind_text(1, request.room_id);
   room.bind_int(2, request.events.front().at_ms());
+  room.bind_blob(3, request.creator);
   if (!step_done(room, "cannot insert a room")) return batch_failure;
   Statement& wrapped_key = writer->insert_key;
   wrapped_key.bind_text(1, request.room_id);
@@ -984,7 +985,8 @@ ListRoomsResult SqliteStore::Impl::do_list(ReaderConnection& conn) {
   int rc = SQLITE_OK;
   while ((rc = s.step()) == SQLITE_ROW) {
     listed.rooms.push_back(RoomInfo{s.column_text(0), static_cast<std::uint64_t>(s.column_int(1)),
-                                    s.column_int(2), s.column_int(3)});
+                                    s.column_int(2), s.column_int(3),
+                                    std::string(s.column_blob(4))});
   }
   if (rc != SQLITE_DONE) {
     listed.rooms.clear();
@@ -1155,6 +1157,9 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
     sealed = !wal_present && sqlite::matches_seal(file);
   }
   sqlite::remove_seal(file);  // an open store changes its file; close() seals it again
+  if (!existing) {
+    if (auto failed = sqlite::create_private_file(file)) return fail(*failed);
+  }
   OpenError failure;
   auto db = open_connection(file, failure);
   if (!db) return fail(*failure);

@@ -117,7 +117,7 @@ class SqliteStore final : public Store {
  public:
   static constexpr const char* kDatabaseFile = "mend.db";
   static constexpr const char* kMasterKeyFile = "master.key";
-  static constexpr int kSchemaVersion = 2;                    // PRAGMA user_version
+  static constexpr int kSchemaVersion = 3;                    // PRAGMA user_version
   static constexpr std::int32_t kApplicationId = 0x6D656E64;  // 'mend', PRAGMA application_id
 
   struct OpenResult {

@@ -76,6 +76,10 @@ struct AppendRequest {
   // non-empty list with kUnavailable. (The initializer keeps positional aggregate
   // initialization without it free of -Wmissing-field-initializers.)
   std::vector<v1::AuditEntry> audit = {};
+  // For a room's first append (expected_last_seq 0): who created it, as a content-free key the
+  // room service chose for its per-creator quota (a digest, never an API key or an address).
+  // Stored with the room and returned by list_rooms; ignored on later appends.
+  std::string creator = {};
 };
 
 // nullopt on success: the events (and the result) are committed.
@@ -99,6 +103,7 @@ struct RoomInfo {
   std::uint64_t last_seq = 0;
   std::int64_t first_at_ms = 0;  // at_ms of seq 1
   std::int64_t last_at_ms = 0;   // at_ms of last_seq
+  std::string creator;           // AppendRequest::creator of its first append ("" if none)
 };
 
 struct ListRoomsResult {

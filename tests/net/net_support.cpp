@@ -29,6 +29,20 @@ void FakeRooms::create_room(const v1::CreateRoomRequest& request,
   done(std::move(result));
 }
 
+void FakeRooms::create_room_for(const v1::CreateRoomRequest& request, const std::string& creator,
+                                std::uint32_t limit,
+                                std::function<void(rooms::Result<v1::CreateRoomResponse>)> done) {
+  {
+    std::lock_guard lock(mutex_);
+    auto& created = rooms_per_creator_[creator];
+    if (created >= limit) {
+      return done({std::nullopt, rooms::ServiceError{"ROOM_QUOTA_EXCEEDED", "Limit.", 429}});
+    }
+    ++created;
+  }
+  create_room(request, std::move(done));
+}
+
 v1::ListTemplatesResponse FakeRooms::list_templates() const {
   v1::ListTemplatesResponse response;
   response.add_templates()->set_name("speaker-listener");

@@ -45,6 +45,10 @@ class FakeRooms final : public rooms::RoomService {
  public:
   void create_room(const v1::CreateRoomRequest& request,
                    std::function<void(rooms::Result<v1::CreateRoomResponse>)> done) override;
+  // Counts rooms per creator in memory (the real service counts from its store).
+  void create_room_for(const v1::CreateRoomRequest& request, const std::string& creator,
+                       std::uint32_t limit,
+                       std::function<void(rooms::Result<v1::CreateRoomResponse>)> done) override;
   v1::ListTemplatesResponse list_templates() const override;
   void get_view(const rooms::Participant& who,
                 std::function<void(rooms::Result<v1::GetRoomResponse>)> done) override;
@@ -67,6 +71,7 @@ class FakeRooms final : public rooms::RoomService {
   mutable std::mutex mutex_;
   std::map<int, std::shared_ptr<rooms::Recipient>> recipients_;
   std::map<int, std::promise<void>> detach_promises_;
+  std::map<std::string, std::uint32_t> rooms_per_creator_;
   std::atomic<std::uint64_t> last_ack_{0};
   std::atomic<int> last_typing_{0};
 };

@@ -256,5 +256,23 @@ STORE_CONTRACT("list_rooms gives every live room with its last seq and times") {
   CHECK(listed.rooms[1].last_at_ms == event(3).at_ms());
 }
 
+STORE_CONTRACT("list_rooms gives each room the creator of its first append (the room quota)") {
+  Fixture f;
+  auto create = [&](const std::string& room, std::string creator) {
+    AppendRequest request{room, 0, events(1, 1), std::nullopt};
+    request.creator = std::move(creator);
+    return append(*f.store, std::move(request));
+  };
+  REQUIRE_FALSE(create("a", std::string("digest\0one", 10)));
+  REQUIRE_FALSE(create("b", ""));
+  AppendRequest later{"a", 1, events(2, 1), std::nullopt};
+  later.creator = "another";  // ignored: only the first append names the creator
+  REQUIRE_FALSE(append(*f.store, std::move(later)));
+  ListRoomsResult listed = list(*f.store);
+  REQUIRE(listed.rooms.size() == 2);
+  CHECK(listed.rooms[0].creator == std::string("digest\0one", 10));
+  CHECK(listed.rooms[1].creator.empty());
+}
+
 }  // namespace
 }  // namespace mend::store::contract

@@ -62,6 +62,11 @@ std::optional<StoreError> append(Store& store, const std::string& room, std::uin
   });
 }
 
+std::optional<StoreError> append(Store& store, AppendRequest request) {
+  return wait_for<std::optional<StoreError>>(
+      [&](auto done) { store.append(std::move(request), std::move(done)); });
+}
+
 LoadResult load(Store& store, const std::string& room, std::uint64_t after_seq) {
   return wait_for<LoadResult>([&](auto done) { store.load(room, after_seq, std::move(done)); });
 }

@@ -26,6 +26,8 @@ v1::CommandResult accepted(const std::string& command_id, std::uint64_t first, s
 std::optional<StoreError> append(Store& store, const std::string& room, std::uint64_t expected,
                                  std::vector<v1::Event> evs,
                                  std::optional<RecordedResult> result = std::nullopt);
+// Appends a request built by the test (for fields the helper above does not set).
+std::optional<StoreError> append(Store& store, AppendRequest request);
 LoadResult load(Store& store, const std::string& room, std::uint64_t after_seq = 0);
 FindResult find(Store& store, const CommandKey& key);
 std::optional<StoreError> destroy(Store& store, const std::string& room);
