@@ -17,6 +17,11 @@ packages=(
   tmux valgrind procps ccache
 )
 
+# Node.js and npm for the TypeScript SDK (client-lib/typescript). Checked by command, not by
+# package name: a machine may have them from elsewhere (e.g. nodesource's nodejs bundles npm).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
