@@ -118,6 +118,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (ClientError error = pending_.admissible(id); !error.ok()) return done(failed(error));
     v1::ClientFrame frame;
     *frame.mutable_command() = command;
+    if (frame.ByteSizeLong() > options_.max_command_bytes) {
+      return done(failed(make_error(ErrorCode::kFrameTooLarge,
+                                    "the command is larger than the server accepts (" +
+                                        std::to_string(frame.ByteSizeLong()) + " bytes)")));
+    }
     pending_.add(std::move(command), std::move(done));
     if (welcomed_) {
       pending_.record_send(id);
@@ -258,7 +263,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
     const std::uint16_t code = transport.close_code();
     const std::string reason = transport.close_reason();
-    if (is_terminal_close(code)) {
+    if (code == kCloseFrameTooLarge && fail_largest_sent_command()) {
+      return lost(generation, make_error(ErrorCode::kFrameTooLarge,
+                                         "the server refused a frame as too large (1009)", code));
+    }
+    if (!is_resumable_close(code)) {
       return close_for_good(make_error(ErrorCode::kTerminalClose,
                                        "the server closed the connection for good (" +
                                            std::to_string(code) + " " + reason + ")",
@@ -267,6 +276,24 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     lost(generation, make_error(ErrorCode::kNetwork, "the server closed the connection (" +
                                                          std::to_string(code) + " " + reason + ")",
                                 code));
+  }
+
+  // After a 1009 close: fails the largest command sent and not answered (the one that was over
+  // the server's limit), so it is not resent forever. False when none was waiting.
+  bool fail_largest_sent_command() {
+    const v1::Command* largest = nullptr;
+    for (const v1::Command* command : pending_.in_order()) {
+      if (pending_.sends(command->command_id()) == 0) continue;
+      if (largest == nullptr || command->ByteSizeLong() > largest->ByteSizeLong()) {
+        largest = command;
+      }
+    }
+    if (largest == nullptr) return false;
+    auto done = pending_.resolve(largest->command_id());
+    (*done)(failed(make_error(ErrorCode::kFrameTooLarge,
+                              "the server refused this command as too large (1009)",
+                              kCloseFrameTooLarge)));
+    return true;
   }
 
   // The connection of `generation` is gone: wait out the backoff delay, then reconnect.

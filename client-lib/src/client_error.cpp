@@ -14,6 +14,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kProtocol: return "protocol";
     case ErrorCode::kHttpStatus: return "http_status";
     case ErrorCode::kTimeout: return "timeout";
+    case ErrorCode::kFrameTooLarge: return "frame_too_large";
   }
   return "unknown";
 }

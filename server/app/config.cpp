@@ -71,6 +71,13 @@ po::options_description describe(AppConfig& c) {
         ->default_value(c.commands_per_second), "sustained commands per participant")
     ("command-burst", po::value(&c.command_burst)->default_value(c.command_burst),
      "commands a participant may send at once")
+    ("rate-limit-abuse-refusals", po::value(&c.rate_limit_abuse_refusals)
+        ->default_value(c.rate_limit_abuse_refusals),
+     "RATE_LIMITED refusals of one connection within --rate-limit-abuse-window-ms that close "
+     "it with 4529 (persistent abuse)")
+    ("rate-limit-abuse-window-ms", po::value(&c.rate_limit_abuse_window_ms)
+        ->default_value(c.rate_limit_abuse_window_ms),
+     "the window of --rate-limit-abuse-refusals")
     ("rooms-per-api-key", po::value(&c.net.rooms_per_api_key)
         ->default_value(c.net.rooms_per_api_key),
      "rooms one API key (or one address, without API keys) may create")
@@ -100,7 +107,10 @@ po::options_description describe(AppConfig& c) {
      po::value<std::uint32_t>()->default_value(ms(c.net.handshake_timeout)),
      "TLS handshake, HTTP request, WebSocket upgrade and close")
     ("drain-timeout-ms", po::value<std::uint32_t>()->default_value(ms(c.net.drain_timeout)),
-     "graceful shutdown bound");
+     "graceful shutdown bound, after the grace")
+    ("drain-grace-ms", po::value<std::uint32_t>()->default_value(ms(c.net.drain_grace)),
+     "SIGTERM: /readyz answers 503 this long, everything else still served, before the "
+     "listener closes and clients are closed with 4001");
   // clang-format on
   return d;
 }
@@ -190,6 +200,7 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   config.net.write_stall_timeout = net::Millis(vm["write-stall-ms"].as<std::uint32_t>());
   config.net.handshake_timeout = net::Millis(vm["handshake-timeout-ms"].as<std::uint32_t>());
   config.net.drain_timeout = net::Millis(vm["drain-timeout-ms"].as<std::uint32_t>());
+  config.net.drain_grace = net::Millis(vm["drain-grace-ms"].as<std::uint32_t>());
   if (config.log_format != "text" && config.log_format != "json") {
     return Exit{2, "mendd: --log-format is text or json\n"};
   }
@@ -208,6 +219,10 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   }
   if (config.commands_per_second <= 0 || config.command_burst < 1) {
     return Exit{2, "mendd: --commands-per-second must be > 0 and --command-burst >= 1\n"};
+  }
+  if (config.rate_limit_abuse_refusals == 0 || config.rate_limit_abuse_window_ms == 0) {
+    return Exit{2, "mendd: --rate-limit-abuse-refusals and --rate-limit-abuse-window-ms must be "
+                   "at least 1\n"};
   }
   return config;
 }

@@ -35,6 +35,8 @@ struct AppConfig {
   std::uint32_t room_idle_evict_s = 600;         // unload rooms idle this long (0: never)
   double commands_per_second = 20.0;             // per participant (rooms)
   double command_burst = 40.0;
+  std::uint32_t rate_limit_abuse_refusals = 100;  // RATE_LIMITED this often within the
+  std::uint32_t rate_limit_abuse_window_ms = 10'000;  // window: closed 4529
   std::uint32_t invite_ttl_s = 7 * 24 * 3600;    // default invite lifetime
   std::uint32_t retention_sweep_interval_s = 3600;  // retention purge sweep period (DESIGN 7)
   net::NetConfig net;                            // limits and timings of the network layer

@@ -168,6 +168,8 @@ int serve(const AppConfig& config) {
   mend::rooms::RoomServiceConfig room_config;
   room_config.commands_per_second = config.commands_per_second;
   room_config.command_burst = config.command_burst;
+  room_config.rate_limit_abuse_refusals = config.rate_limit_abuse_refusals;
+  room_config.rate_limit_abuse_window_ms = config.rate_limit_abuse_window_ms;
   room_config.default_invite_ttl_s = config.invite_ttl_s;
   room_config.room_idle_evict_ms = mend::engine::TimeMs{config.room_idle_evict_s} * 1000;
   room_config.retention_sweep_interval = std::chrono::seconds(config.retention_sweep_interval_s);

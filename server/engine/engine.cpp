@@ -1,4 +1,4 @@
-// create_room: the first event of a room.
+// create_room: the first event of a room; is_definitive: which rejections are final.
 #include "server/engine/engine.h"
 
 namespace mend::engine {
@@ -15,6 +15,19 @@ v1::Event create_room(const v1::Template& tmpl, const RoomSetup& setup, TimeMs n
   created->set_partner_b_name(setup.partner_b_name);
   for (const std::string& name : setup.observers) created->add_observers(name);
   return event;
+}
+
+bool is_definitive(v1::RejectionCode code) {
+  switch (code) {
+    case v1::TOO_SOON:
+    case v1::RATE_LIMITED:
+    case v1::UNAVAILABLE:
+    case v1::INTERNAL:
+    case v1::REJECTION_CODE_UNSPECIFIED:
+      return false;
+    default:
+      return v1::RejectionCode_IsValid(code);
+  }
 }
 
 }  // namespace mend::engine

@@ -49,6 +49,14 @@ v1::Event create_room(const v1::Template& tmpl, const RoomSetup& setup, TimeMs n
 Decision decide(const RoomState& state, const v1::Command& command, const v1::Actor& actor,
                 TimeMs now);
 
+// Whether a rejection is the command's final result (DESIGN 5, exactly once): a definitive
+// rejection follows from the conversation's state at that moment (WRONG_PHASE, NOT_YOUR_TURN,
+// PAUSED, TIMED_OUT, ...), so a retry of the same command_id must get it again, never a new
+// decision. Transient ones say "not now, nothing was decided" and a retry is decided again:
+// TOO_SOON and RATE_LIMITED (time passes; retry_after_ms), UNAVAILABLE (the store), INTERNAL
+// (a bug, nothing applied), and any code this build does not know.
+bool is_definitive(v1::RejectionCode code);
+
 // Applies one event (as returned by decide, tick or create_room, in seq order).
 // Replaying every event of a room from a default RoomState rebuilds its state exactly.
 // Precondition: event.seq == state.last_seq + 1.

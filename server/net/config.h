@@ -30,6 +30,10 @@ inline constexpr std::uint32_t kRoomsPerApiKey = 1000;         // per key, or pe
 inline constexpr std::size_t kDrainBatch = 200;                // connections closed per step
 inline constexpr Millis kDrainBatchInterval{50};
 inline constexpr Millis kDrainTimeout{25'000};                 // within SIGTERM's 30 s
+// SIGTERM: /readyz fails this long while everything else is still served, so a load balancer
+// sees "not ready" before "connection refused". Off by default: set it to the balancer's
+// health-check interval (times its failure threshold).
+inline constexpr Millis kDrainGrace{0};
 
 struct NetConfig {
   std::size_t read_message_max = kReadMessageMax;
@@ -50,7 +54,8 @@ struct NetConfig {
   std::vector<std::string> allowed_origins;
   std::size_t drain_batch = kDrainBatch;
   Millis drain_batch_interval = kDrainBatchInterval;
-  Millis drain_timeout = kDrainTimeout;
+  Millis drain_timeout = kDrainTimeout;  // counted from the end of the grace
+  Millis drain_grace = kDrainGrace;
 };
 
 }  // namespace mend::net

@@ -279,7 +279,7 @@ void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,
   }
   if (path == "/readyz") {
     if (!get) return respond(method_not_allowed(*state, request));
-    if (state->draining.load()) {
+    if (state->unready.load()) {
       return respond(error_response(*state, request, http::status::service_unavailable,
                                     kErrUnavailable, "The server is shutting down."));
     }

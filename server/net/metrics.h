@@ -30,7 +30,7 @@ class Metrics {
   void frame_in() { frames_in_.fetch_add(1, std::memory_order_relaxed); }
   void frame_out() { frames_out_.fetch_add(1, std::memory_order_relaxed); }
   void http_request() { http_requests_.fetch_add(1, std::memory_order_relaxed); }
-  // `code` is a stable code: an HTTP ErrorResponse code, "CLOSE_4400", "RATE_LIMITED", ...
+  // `code` is a stable code: an HTTP ErrorResponse code, "CLOSE_4500", "RATE_LIMITED", ...
   void rejection(const std::string& code);
   void queued_bytes_added(std::int64_t bytes) {
     queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);

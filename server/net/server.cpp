@@ -159,10 +159,14 @@ std::variant<tcp::endpoint, SetupError> Server::listen(const tcp::endpoint& endp
 }
 
 void Server::drain(std::function<void(bool)> done) {
-  state_->draining.store(true);
-  if (listener_) listener_->stop();
-  auto drain = std::make_shared<Drain>(state_, std::move(done));
-  asio::post(state_->ioc, [drain] { drain->step(); });
+  state_->unready.store(true);
+  auto grace = std::make_shared<asio::steady_timer>(state_->ioc, state_->config.drain_grace);
+  grace->async_wait([grace, state = state_, listener = listener_,
+                     done = std::move(done)](boost::system::error_code) mutable {
+    state->draining.store(true);
+    if (listener) listener->stop();
+    std::make_shared<Drain>(state, std::move(done))->step();
+  });
 }
 
 bool Server::draining() const { return state_->draining.load(); }

@@ -74,9 +74,11 @@ class Server {
   std::variant<boost::asio::ip::tcp::endpoint, SetupError> listen(
       const boost::asio::ip::tcp::endpoint& endpoint);
 
-  // Graceful drain: /readyz fails at once, the listener stops accepting, WebSocket clients are
-  // closed in batches with 4001 (reconnect). `done(all_closed)` runs once, on an io_context
-  // thread, when no WebSocket connection remains or drain_timeout has passed.
+  // Graceful drain: /readyz fails at once; after drain_grace (everything else served as
+  // before), the listener stops accepting and WebSocket clients are closed in batches with 4001
+  // (reconnect), each after the result of its command in process (RoomService::
+  // close_after_answers). `done(all_closed)` runs once, on an io_context thread, when no
+  // WebSocket connection remains or drain_timeout (after the grace) has passed.
   void drain(std::function<void(bool all_closed)> done);
 
   bool draining() const;

@@ -74,6 +74,8 @@ bool offers_subprotocol(const HttpRequest& request) {
   return false;
 }
 
+constexpr const char* kShutdownReason = "server shutting down; reconnect";
+
 std::string close_metric(std::uint16_t code) { return "CLOSE_" + std::to_string(code); }
 
 // ------------------------------------------------------------------------------------------
@@ -136,6 +138,17 @@ class WsSession final : public rooms::Recipient,
                });
   }
 
+  // A frame of an attach's Welcome, replay and ReplayDone: queued in order with the others
+  // but outside the live bound, so a resume of any length completes in one connection; the
+  // queue is written one frame per write completion (flow control), the replay first.
+  void send_replay(std::shared_ptr<const std::string> frame) override {
+    if (!frame || send_closed_.load(std::memory_order_acquire)) return;
+    asio::post(ws_.get_executor(),
+               [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
+                 self->enqueue(std::move(frame), /*counted=*/false);
+               });
+  }
+
   void close(rooms::CloseCode code, std::string reason) override {
     send_closed_.store(true, std::memory_order_release);
     asio::post(ws_.get_executor(),
@@ -144,13 +157,26 @@ class WsSession final : public rooms::Recipient,
                });
   }
 
+  // An attached participant first hears the result of its command whose commit is under way
+  // (the room closes it after answering); any other connection closes at once.
   void close_for_shutdown() override {
-    close(rooms::CloseCode::kServerShutdown, "server shutting down; reconnect");
+    asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
+      const auto code = rooms::CloseCode::kServerShutdown;
+      if (self->phase_ == Phase::kAttached && self->participant_) {
+        return self->state_->deps.rooms->close_after_answers(*self->participant_, self, code,
+                                                             kShutdownReason);
+      }
+      self->start_close(static_cast<std::uint16_t>(code), kShutdownReason);
+    });
   }
 
  private:
   enum class Phase : std::uint8_t { kHandshake, kAwaitingHello, kAttaching, kAttached,
                                     kClosing, kFinished };
+  struct Outgoing {
+    std::shared_ptr<const std::string> frame;
+    bool counted;  // accounted against the live bound (replay frames are not)
+  };
 
   // Queue accounting (any thread). False when the frame would exceed the bound.
   bool account(std::size_t bytes) {
@@ -182,7 +208,7 @@ class WsSession final : public rooms::Recipient,
     opened_ = last_read_ = last_sent_ = now;
     if (state_->draining.load()) {
       start_close(static_cast<std::uint16_t>(rooms::CloseCode::kServerShutdown),
-                  "server shutting down; reconnect");
+                  kShutdownReason);
     }
     do_read();
     schedule();
@@ -307,14 +333,19 @@ class WsSession final : public rooms::Recipient,
 
   // Frames posted before a close decision reach here before its start_close (one strand, in
   // posting order), so they are queued and written first (see start_close); after it, dropped.
-  void enqueue(std::shared_ptr<const std::string> frame) {
+  // `counted`: the frame was accounted against the live bound (account()).
+  void enqueue(std::shared_ptr<const std::string> frame, bool counted = true) {
     if (phase_ >= Phase::kClosing) {
-      unaccount_sent(frame->size());
+      if (counted) unaccount_sent(frame->size());
       return;
     }
     note_outgoing(*frame);
-    queue_.push_back(std::move(frame));
+    queue_.push_back(Outgoing{std::move(frame), counted});
     if (!writing_) do_write();
+  }
+
+  void forget(const Outgoing& outgoing) {
+    if (outgoing.counted) unaccount_sent(outgoing.frame->size());
   }
 
   void note_outgoing(const std::string& frame) {
@@ -325,7 +356,7 @@ class WsSession final : public rooms::Recipient,
   void do_write() {
     writing_ = true;
     write_started_ = SteadyClock::now();
-    ws_.async_write(asio::buffer(*queue_.front()),
+    ws_.async_write(asio::buffer(*queue_.front().frame),
                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                       self->on_write(ec);
                     });
@@ -334,7 +365,7 @@ class WsSession final : public rooms::Recipient,
 
   void on_write(beast::error_code ec) {
     writing_ = false;
-    unaccount_sent(queue_.front()->size());
+    forget(queue_.front());
     queue_.pop_front();
     if (ec || phase_ == Phase::kFinished) return drop_queue();  // the read side ends it
     state_->metrics.frame_out();
@@ -344,7 +375,7 @@ class WsSession final : public rooms::Recipient,
   }
 
   void drop_queue() {
-    for (const auto& frame : queue_) unaccount_sent(frame->size());
+    for (const Outgoing& outgoing : queue_) forget(outgoing);
     queue_.clear();
   }
 
@@ -494,7 +525,7 @@ class WsSession final : public rooms::Recipient,
   SteadyClock::time_point timer_deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point opened_{}, last_read_{}, last_sent_{}, write_started_{},
       close_started_{};
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::deque<Outgoing> queue_;
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<std::size_t> queued_frames_{0};
   std::atomic<bool> send_closed_{false};

@@ -100,7 +100,8 @@ struct ServerState {
   const NetConfig config;
   const ServerDeps deps;
   Metrics metrics;
-  std::atomic<bool> draining{false};
+  std::atomic<bool> unready{false};   // /readyz fails (from the start of a drain's grace)
+  std::atomic<bool> draining{false};  // connections are refused and closed (after the grace)
   std::shared_ptr<IpLimiter> ip_limiter;
   SessionRegistry websockets;
 };

@@ -180,6 +180,21 @@ void Room::detach(v1::Actor actor, const Recipient* recipient) {
       /*follow_eviction=*/false);  // an evicted room had nobody attached
 }
 
+void Room::close_after_answers(v1::Actor actor, std::shared_ptr<Recipient> recipient,
+                               CloseCode code, std::string reason) {
+  on_strand(
+      [actor = std::move(actor), recipient = std::move(recipient), code,
+       reason = std::move(reason)](Room& room) mutable {
+        const std::string key = participant_key(actor);
+        auto it = room.attached_.find(key);
+        if (it == room.attached_.end() || it->second.recipient != recipient) {
+          return recipient->close(code, reason);
+        }
+        room.close_when_answered(key, code, std::move(reason));
+      },
+      /*follow_eviction=*/false);  // an evicted room had nobody attached
+}
+
 void Room::submit(v1::Actor actor, v1::Command command) {
   on_strand([actor = std::move(actor), command = std::move(command),
              received = std::chrono::steady_clock::now()](Room& room) mutable {
@@ -267,7 +282,7 @@ void Room::do_attach(const v1::Actor& actor, const v1::Hello& hello,
     ctx_->metrics.attached_delta(-1);
   }
   send_welcome_and_replay(actor, hello, *recipient);
-  attached_.emplace(key, Attachment{actor, std::move(recipient), 0, 0, std::nullopt, false});
+  attached_.emplace(key, Attachment{actor, std::move(recipient), 0, {}, std::nullopt, false});
   ctx_->metrics.attached_delta(1);
   spdlog::debug("room {}: {} attached", id_, v1::Role_Name(actor.role()));
   if (fresh) audit_connection(actor, v1::AUDIT_PARTICIPANT_CONNECTED);
@@ -304,7 +319,7 @@ void Room::send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hell
   welcome->set_room_id(id_);
   std::string frame;
   frames::add_item(frame, frames::item(welcome_item));
-  send(recipient, encode(std::move(frame)));
+  send_replay(recipient, encode(std::move(frame)));
 
   const std::size_t per_frame = std::max<std::size_t>(1, ctx_->config.replay_events_per_frame);
   frame.clear();
@@ -313,7 +328,7 @@ void Room::send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hell
     if (!engine::visible_to(state_, log_[i], actor)) continue;
     frames::add_item(frame, frames::event_item(log_[i]));
     if (++in_frame == per_frame) {
-      send(recipient, encode(std::move(frame)));
+      send_replay(recipient, encode(std::move(frame)));
       frame.clear();
       in_frame = 0;
     }
@@ -321,7 +336,7 @@ void Room::send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hell
   v1::ServerItem done_item;
   done_item.mutable_replay_done()->set_last_seq(state_.last_seq);
   frames::add_item(frame, frames::item(done_item));
-  send(recipient, encode(std::move(frame)));
+  send_replay(recipient, encode(std::move(frame)));
 }
 
 void Room::broadcast_presence() {
@@ -371,6 +386,18 @@ bool Room::may_type(const v1::Actor& actor) const {
                      [](int action) { return is_text_action(static_cast<v1::Action>(action)); });
 }
 
+void Room::close_when_answered(const std::string& key, CloseCode code, std::string reason) {
+  auto it = attached_.find(key);
+  if (it == attached_.end() || it->second.closing) return;
+  std::erase_if(queue_, [&key](const PendingCommand& command) { return command.key == key; });
+  if (processing_key_ == key) {
+    it->second.closing.emplace(code, std::move(reason));
+    return;
+  }
+  remove_attachment(key, code, reason);
+  broadcast_presence();
+}
+
 void Room::remove_attachment(const std::string& key, CloseCode code, const std::string& reason) {
   auto it = attached_.find(key);
   if (it == attached_.end()) return;
@@ -391,20 +418,19 @@ void Room::do_submit(v1::Actor actor, v1::Command command,
   pending.key = participant_key(pending.actor);
   auto attachment = attached_.find(pending.key);
   if (attachment == attached_.end()) return;  // nobody to answer
+  if (attachment->second.closing) return;     // closing: takes no more commands
 
   if (auto retry_after = take_rate_token(pending.key)) {
     reply(pending, rejected(pending.command.command_id(), v1::RATE_LIMITED,
                             "That was a lot at once. Please wait a moment, then try again.",
                             *retry_after));
-    if (++attachment->second.rate_limited_in_a_row >= ctx_->config.rate_limit_abuse_after) {
+    if (refused_persistently(attachment->second, ctx_->clock())) {
       spdlog::warn("room {}: {} closed for rate limit abuse", id_,
                    v1::Role_Name(pending.actor.role()));
-      remove_attachment(pending.key, CloseCode::kRateLimitAbuse, "too many commands");
-      broadcast_presence();
+      close_when_answered(pending.key, CloseCode::kRateLimitAbuse, "too many commands");
     }
     return;
   }
-  attachment->second.rate_limited_in_a_row = 0;
 
   const std::size_t id_bytes = pending.command.command_id().size();
   if (id_bytes == 0 || id_bytes > kMaxCommandIdBytes) {
@@ -417,6 +443,14 @@ void Room::do_submit(v1::Actor actor, v1::Command command,
   }
   queue_.push_back(std::move(pending));
   pump();
+}
+
+bool Room::refused_persistently(Attachment& attachment, engine::TimeMs now) const {
+  std::deque<engine::TimeMs>& refusals = attachment.refusals;
+  const engine::TimeMs window_start = now - ctx_->config.rate_limit_abuse_window_ms;
+  while (!refusals.empty() && refusals.front() <= window_start) refusals.pop_front();
+  refusals.push_back(now);
+  return refusals.size() >= std::max<std::uint32_t>(1, ctx_->config.rate_limit_abuse_refusals);
 }
 
 // nullopt when a token was taken; else the ms until one is available.
@@ -449,6 +483,7 @@ void Room::pump() {
     PendingCommand next = std::move(queue_.front());
     queue_.pop_front();
     busy_ = true;
+    processing_key_ = next.key;
     check_dedupe(std::move(next));
     return;
   }
@@ -523,6 +558,9 @@ void Room::decide(PendingCommand command) {
       result.mutable_rejection()->set_code(v1::INTERNAL);
       result.mutable_rejection()->set_message("Something went wrong on our side; nothing changed.");
     }
+    if (engine::is_definitive(result.rejection().code())) {
+      return record_rejection(std::move(command), std::move(result));
+    }
     reply(command, result);
     return finish_command();
   }
@@ -535,6 +573,36 @@ void Room::decide(PendingCommand command) {
   flight.events = std::move(decision.events);
   flight.command = std::move(command);
   start_append(std::move(flight));
+}
+
+void Room::record_rejection(PendingCommand command, v1::CommandResult result) {
+  store::RecordedResult recorded{{id_, command.key, command.command.command_id()}, result};
+  ctx_->store->record_rejection(
+      std::move(recorded),
+      [self = shared_from_this(), command = std::move(command),
+       result = std::move(result)](std::optional<store::StoreError> error) mutable {
+        asio::post(self->strand_, [self, command = std::move(command), result = std::move(result),
+                                   error = std::move(error)] {
+          self->on_rejection_recorded(command, result, error);
+        });
+      });
+}
+
+void Room::on_rejection_recorded(const PendingCommand& command, const v1::CommandResult& result,
+                                 const std::optional<store::StoreError>& error) {
+  if (error) {
+    // Not recorded (or the outcome is unknown): nothing was decided for good, so the retry
+    // the client is asked for is decided again (or finds the record).
+    ctx_->metrics.store_error();
+    results_known_ = false;
+    spdlog::error("room {}: recording a rejection failed: {}", id_,
+                  store::to_string(error->code));
+    reply(command, unavailable(command.command.command_id()));
+  } else {
+    recorded_commands_.insert(command_hash(command));
+    reply(command, result);
+  }
+  finish_command();
 }
 
 void Room::start_append(InFlight flight) {
@@ -616,6 +684,15 @@ void Room::reply(const PendingCommand& command, const v1::CommandResult& result)
 
 void Room::finish_command() {
   busy_ = false;
+  if (processing_key_) {
+    const std::string key = *std::exchange(processing_key_, std::nullopt);
+    auto it = attached_.find(key);
+    if (it != attached_.end() && it->second.closing) {
+      auto [code, reason] = std::move(*it->second.closing);
+      remove_attachment(key, code, reason);
+      broadcast_presence();
+    }
+  }
   pump();
 }
 
@@ -708,6 +785,11 @@ std::string Room::serialized_view(const v1::Actor& actor) const {
 void Room::send(Recipient& recipient, const std::shared_ptr<const std::string>& frame) {
   ctx_->metrics.frame_sent();
   recipient.send(frame);
+}
+
+void Room::send_replay(Recipient& recipient, const std::shared_ptr<const std::string>& frame) {
+  ctx_->metrics.frame_sent();
+  recipient.send_replay(frame);
 }
 
 std::shared_ptr<const std::string> Room::encode(std::string frame) {

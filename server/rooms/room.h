@@ -89,6 +89,8 @@ class Room : public std::enable_shared_from_this<Room> {
   void attach(v1::Actor actor, v1::Hello hello, std::shared_ptr<Recipient> recipient,
               std::function<void(std::optional<CloseCode>)> done);
   void detach(v1::Actor actor, const Recipient* recipient);
+  void close_after_answers(v1::Actor actor, std::shared_ptr<Recipient> recipient, CloseCode code,
+                           std::string reason);
   void submit(v1::Actor actor, v1::Command command);
   void acknowledge(v1::Actor actor, std::uint64_t last_seq);
   // Relays a partner's typing state to the other attached participants (RoomService::typing
@@ -130,9 +132,13 @@ class Room : public std::enable_shared_from_this<Room> {
     v1::Actor actor;
     std::shared_ptr<Recipient> recipient;
     std::uint64_t acked_seq = 0;
-    std::uint32_t rate_limited_in_a_row = 0;
+    // When its latest RATE_LIMITED refusals happened (at most rate_limit_abuse_refusals,
+    // none older than the abuse window).
+    std::deque<engine::TimeMs> refusals = {};
     std::optional<engine::TimeMs> typing_relayed_ms;  // the last relayed "typing" (rate limit)
     bool typing_shown = false;  // the last relayed notice said "typing"
+    // Set: closed with this code once its command in process was answered; takes no more.
+    std::optional<std::pair<CloseCode, std::string>> closing = {};
   };
   struct TokenBucket {
     double tokens = 0;
@@ -176,17 +182,26 @@ class Room : public std::enable_shared_from_this<Room> {
   void do_typing(const v1::Actor& actor, bool typing);
   bool may_type(const v1::Actor& actor) const;
   void remove_attachment(const std::string& key, CloseCode code, const std::string& reason);
+  // Drops the participant's undecided commands and closes its connection at once, or, when
+  // its command is in process, right after that command was answered (finish_command).
+  void close_when_answered(const std::string& key, CloseCode code, std::string reason);
 
   // Commands.
   void do_submit(v1::Actor actor, v1::Command command,
                  std::chrono::steady_clock::time_point received);
   std::optional<std::uint32_t> take_rate_token(const std::string& key);
+  // Counts a RATE_LIMITED refusal at `now`; true when it makes the abuse persistent.
+  bool refused_persistently(Attachment& attachment, engine::TimeMs now) const;
   void pump();
   bool run_due_tick(engine::TimeMs now);
   static std::uint64_t command_hash(const PendingCommand& command);
   void check_dedupe(PendingCommand command);
   void on_dedupe_checked(PendingCommand command, store::FindResult found);
   void decide(PendingCommand command);
+  // A definitive rejection is stored before it is answered, so a retry gets it again.
+  void record_rejection(PendingCommand command, v1::CommandResult result);
+  void on_rejection_recorded(const PendingCommand& command, const v1::CommandResult& result,
+                             const std::optional<store::StoreError>& error);
   void start_append(InFlight flight);
   void on_appended(std::optional<store::StoreError> error);
   void reply(const PendingCommand& command, const v1::CommandResult& result);
@@ -197,6 +212,8 @@ class Room : public std::enable_shared_from_this<Room> {
                const v1::CommandResult* result);
   void close_revoked_observers(const std::vector<v1::Event>& events);
   void send(Recipient& recipient, const std::shared_ptr<const std::string>& frame);
+  // A frame of Welcome, replay and ReplayDone: paced by the connection, outside its live bound.
+  void send_replay(Recipient& recipient, const std::shared_ptr<const std::string>& frame);
   std::shared_ptr<const std::string> encode(std::string frame);
   // engine::view for `actor`, serialized (cheaper than building a heap RoomView).
   std::string serialized_view(const v1::Actor& actor) const;
@@ -275,6 +292,7 @@ class Room : public std::enable_shared_from_this<Room> {
   std::map<std::string, TokenBucket> buckets_;
   std::deque<PendingCommand> queue_;
   bool busy_ = false;  // a dedupe lookup, an append or an exclusive op is in flight
+  std::optional<std::string> processing_key_;  // whose command is in process (busy_)
   // Dedupe without a store read: hashes of the keys (participant, command_id) of every
   // command result this room recorded. Complete only while results_known_: the room was
   // created by this process (not loaded) and no append has failed since (a failed commit may

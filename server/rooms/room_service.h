@@ -25,7 +25,7 @@ enum class CloseCode : std::uint16_t {
   kServerShutdown = 4001,
   kSlowConsumer = 4008,
   kReplaced = 4009,
-  kMalformed = 4400,
+  kMalformed = 4500,  // malformed frames: a retry would only repeat them (was 4400)
   kUnauthenticated = 4501,
   kConsentRevoked = 4503,  // observer consent revoked, or room erased
   kUnknownRoom = 4504,
@@ -41,6 +41,10 @@ class Recipient {
   // Queues one encoded ServerFrame. The same bytes are shared by every recipient who gets
   // the same frame (encoded once).
   virtual void send(std::shared_ptr<const std::string> frame) = 0;
+  // Queues one frame of an attach's Welcome, replay and ReplayDone, in order with send(). A
+  // replay is never cut by the live queue's bound (DESIGN 5): it is paced by the connection's
+  // write completions instead. The default is send().
+  virtual void send_replay(std::shared_ptr<const std::string> frame) { send(std::move(frame)); }
   // Closes the connection with a close code of DESIGN 5 and a short reason (no content).
   virtual void close(CloseCode code, std::string reason) = 0;
 };
@@ -110,6 +114,13 @@ class RoomService {
   // Detaches `recipient` if it is still the participant's current connection.
   virtual void detach(const Participant& who, const Recipient* recipient) = 0;
 
+  // Closes `recipient` with `code` once the participant heard the result of its command in
+  // process, if any (a command whose commit is under way is answered before the close frame);
+  // its commands not yet decided are dropped, and later ones too (an SDK that resumes sends
+  // them again). For the drain on SIGTERM. The default detaches and closes at once.
+  virtual void close_after_answers(const Participant& who, std::shared_ptr<Recipient> recipient,
+                                   CloseCode code, std::string reason);
+
   // Runs one command. The CommandResult (same command_id; a retried id gets the original
   // result without applying it twice) and the events the command caused reach the sender in
   // one frame through its Recipient, after the store committed them; the other participants
@@ -171,6 +182,12 @@ inline ServiceError not_implemented() {
 }  // namespace detail
 
 inline void RoomService::typing(const Participant&, bool) {}
+inline void RoomService::close_after_answers(const Participant& who,
+                                             std::shared_ptr<Recipient> recipient,
+                                             CloseCode code, std::string reason) {
+  detach(who, recipient.get());
+  recipient->close(code, std::move(reason));
+}
 inline void RoomService::erase_contributions(
     const Participant&, std::function<void(Result<v1::EraseContributionsResponse>)> done) {
   done({std::nullopt, detail::not_implemented()});

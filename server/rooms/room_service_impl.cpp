@@ -295,6 +295,19 @@ void RoomServiceImpl::detach(const Participant& who, const Recipient* recipient)
   room->detach(who.actor, recipient);
 }
 
+void RoomServiceImpl::close_after_answers(const Participant& who,
+                                          std::shared_ptr<Recipient> recipient, CloseCode code,
+                                          std::string reason) {
+  std::shared_ptr<Room> room;
+  {
+    std::lock_guard lock(context_->registry_mutex);
+    auto it = context_->registry.find(who.room_id);
+    if (it != context_->registry.end()) room = it->second;
+  }
+  if (!room) return recipient->close(code, std::move(reason));  // nothing of it is loaded
+  room->close_after_answers(who.actor, std::move(recipient), code, std::move(reason));
+}
+
 void RoomServiceImpl::submit(const Participant& who, v1::Command command) {
   if (auto room = find_or_load(who.room_id)) room->submit(who.actor, std::move(command));
 }

@@ -60,9 +60,12 @@ struct RoomServiceConfig {
   // RATE_LIMITED with retry_after_ms.
   double commands_per_second = 20.0;
   double command_burst = 40.0;
-  // After this many RATE_LIMITED answers in a row, the connection is closed with
-  // kRateLimitAbuse (4529).
-  std::uint32_t rate_limit_abuse_after = 200;
+  // Persistent rate-limit abuse: a connection refused RATE_LIMITED this many times within
+  // the window is closed with kRateLimitAbuse (4529), whatever passed in between (a steady
+  // flood gets a command through at each refill). A client that waits retry_after_ms is
+  // refused about once per refill and never comes near it.
+  std::uint32_t rate_limit_abuse_refusals = 100;
+  engine::TimeMs rate_limit_abuse_window_ms = 10'000;
   // Invite token lifetime when CreateRoomRequest.invite_ttl_s is 0, and its maximum.
   std::uint32_t default_invite_ttl_s = 7 * 24 * 3600;
   std::uint32_t max_invite_ttl_s = 90 * 24 * 3600;
@@ -126,6 +129,8 @@ class RoomServiceImpl final : public RoomService {
               std::shared_ptr<Recipient> recipient,
               std::function<void(std::optional<CloseCode>)> done) override;
   void detach(const Participant& who, const Recipient* recipient) override;
+  void close_after_answers(const Participant& who, std::shared_ptr<Recipient> recipient,
+                           CloseCode code, std::string reason) override;
   void submit(const Participant& who, v1::Command command) override;
   void acknowledge(const Participant& who, std::uint64_t last_seq) override;
   void typing(const Participant& who, bool typing) override;

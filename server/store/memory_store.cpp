@@ -100,6 +100,36 @@ void MemoryStore::find_result(CommandKey key, FindDone done) {
   done(std::move(found));
 }
 
+std::optional<StoreError> MemoryStore::record_rejection_locked(RecordedResult& rejection) {
+  if (rejection.result.accepted()) {
+    return StoreError{StoreErrorCode::kInvalid, "an accepted result is not a rejection"};
+  }
+  auto it = rooms_.find(rejection.key.room_id);
+  if (it == rooms_.end()) return StoreError{StoreErrorCode::kNotFound, "unknown room"};
+  Room& room = it->second;
+  std::string key = result_key(rejection.key);
+  if (room.results.contains(key)) {
+    return StoreError{StoreErrorCode::kConflict, "command already recorded"};
+  }
+  std::deque<std::string>& kept = room.rejections[rejection.key.participant];
+  if (kept.size() >= kRejectionsKeptPerParticipant) {
+    room.results.erase(kept.front());
+    kept.pop_front();
+  }
+  room.results.emplace(key, std::move(rejection.result));
+  kept.push_back(std::move(key));
+  return std::nullopt;
+}
+
+void MemoryStore::record_rejection(RecordedResult rejection, StoreDone done) {
+  std::optional<StoreError> error;
+  {
+    std::lock_guard lock(mutex_);
+    error = record_rejection_locked(rejection);
+  }
+  done(std::move(error));
+}
+
 std::optional<StoreError> MemoryStore::destroy_locked(const std::string& room_id) {
   if (rooms_.erase(room_id) == 0) return StoreError{StoreErrorCode::kNotFound, "unknown room"};
   destroyed_.insert(room_id);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -21,6 +22,7 @@ class MemoryStore final : public Store {
   void append(AppendRequest request, AppendDone done) override;
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
+  void record_rejection(RecordedResult rejection, StoreDone done) override;
   void destroy_room(std::string room_id, StoreDone done) override;
   void rewrite_events(std::string room_id, std::vector<v1::Event> events,
                       StoreDone done) override;
@@ -42,7 +44,11 @@ class MemoryStore final : public Store {
     // participant + '\n' + command_id -> result
     std::map<std::string, v1::CommandResult> results;
     std::string creator;  // AppendRequest::creator
+    // participant -> the result keys of its recorded rejections, oldest first
+    std::map<std::string, std::deque<std::string>> rejections;
   };
+
+  std::optional<StoreError> record_rejection_locked(RecordedResult& rejection);
 
   std::optional<StoreError> append_locked(AppendRequest& request);
   std::optional<StoreError> rewrite_locked(const std::string& room_id,

@@ -70,6 +70,15 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
     R"sql(
       ALTER TABLE rooms ADD COLUMN creator BLOB NOT NULL DEFAULT x'';
     )sql",
+    // 3 -> 4: recorded rejections (results without events), bounded per participant.
+    R"sql(
+      -- NULL: an accepted command's result. Else the command was rejected, and this is a keyed
+      -- digest of the participant (under the room key: reveals nobody) to bound them per
+      -- participant; rowid order is recording order.
+      ALTER TABLE results ADD COLUMN rejected_by BLOB;
+      CREATE INDEX results_rejected ON results (room_id, rejected_by)
+        WHERE rejected_by IS NOT NULL;
+    )sql",
 };
 static_assert(SqliteStore::kApplicationId == 1835363940);
 

@@ -78,6 +78,14 @@ std::string result_aad(std::string_view room_id, std::string_view lookup) {
   return aad;
 }
 
+// A recorded rejection's participant, for the per-participant bound: reveals nobody.
+std::string rejecter_digest(const crypto::Key& room_key, std::string_view participant) {
+  std::string input = "mend/rejected-by/v1";
+  input.push_back('\0');
+  input.append(participant);
+  return crypto::keyed_digest(room_key, input);
+}
+
 // The results table key: reveals neither participant nor command id, and cannot be linked to
 // them once the room key is destroyed.
 std::string result_lookup(const crypto::Key& room_key, const CommandKey& key) {
@@ -107,7 +115,7 @@ struct WriterConnection {
     for (const Statement* s :
          {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room,
           &insert_room, &update_room, &insert_key,
-          &select_key, &insert_event, &update_event, &select_result, &insert_result, &delete_key,
+          &select_key, &insert_event, &update_event, &select_result, &insert_result, &insert_rejection, &forget_rejections, &delete_key,
           &mark_destroyed, &delete_events, &delete_results, &refresh_times, &insert_audit}) {
       if (!s->ok()) return false;
     }
@@ -137,6 +145,14 @@ struct WriterConnection {
                          "WHERE room_id = ?1 AND seq = ?2"};
   Statement select_result{*db, "SELECT 1 FROM results WHERE room_id = ?1 AND lookup = ?2"};
   Statement insert_result{*db, "INSERT INTO results (room_id, lookup, sealed) VALUES (?1, ?2, ?3)"};
+  Statement insert_rejection{*db,
+                             "INSERT INTO results (room_id, lookup, sealed, rejected_by) "
+                             "VALUES (?1, ?2, ?3, ?4)"};
+  // Every rejection of one participant but the newest ?3.
+  Statement forget_rejections{*db,
+                              "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results "
+                              "WHERE room_id = ?1 AND rejected_by = ?2 "
+                              "ORDER BY rowid DESC LIMIT -1 OFFSET ?3)"};
   Statement delete_key{*db, "DELETE FROM room_keys WHERE room_id = ?1"};
   Statement mark_destroyed{*db, "UPDATE rooms SET destroyed = 1 WHERE room_id = ?1"};
   Statement delete_events{*db, "DELETE FROM events WHERE room_id = ?1"};
@@ -198,7 +214,11 @@ struct AuditOp {
   std::vector<v1::AuditEntry> entries;
   StoreDone done;
 };
-using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp, AuditOp>;
+struct RejectionOp {
+  RecordedResult rejection;
+  StoreDone done;
+};
+using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp, AuditOp, RejectionOp>;
 using ReadTask = std::function<void(ReaderConnection&)>;
 
 // A room's row as the writer or a reader sees it.
@@ -294,6 +314,12 @@ struct SqliteStore::Impl {
   // Hands a committed rewrite's or destroy's completion to the checkpointer, which runs it
   // once the WAL was truncated.
   void complete_after_truncation(StoreDone done);
+  // Records a rejection (and forgets the participant's oldest beyond the bound) inside the
+  // open write transaction.
+  std::optional<StoreError> apply_rejection(const RecordedResult& rejection,
+                                            const std::map<std::string, crypto::Key>& new_keys);
+  // Whether `lookup` is recorded in the results of `room_id` (batch_failure set on an error).
+  bool result_recorded(const std::string& room_id, const std::string& lookup);
   // Inserts an audit append's entries inside the open write transaction.
   std::optional<StoreError> apply_audit(const AuditOp& op);
   // Inserts audit entries in the open transaction; false (batch_failure set) on an error.
@@ -512,19 +538,63 @@ std::optional<StoreError> SqliteStore::Impl::apply_append(
   std::string lookup;
   if (request.result) {
     lookup = result_lookup(*key, request.result->key);
-    Statement& s = writer->select_result;
-    ResetGuard reset(s);
-    s.bind_text(1, request.room_id);
-    s.bind_blob(2, lookup);
-    const int rc = s.step();
-    if (rc == SQLITE_ROW) return error(StoreErrorCode::kConflict, "command already recorded");
-    if (rc != SQLITE_DONE) return batch_failure = sql_error(*writer->db, rc, "cannot read results");
+    if (result_recorded(request.room_id, lookup)) {
+      return error(StoreErrorCode::kConflict, "command already recorded");
+    }
+    if (batch_failure) return batch_failure;
   }
   if (auto failed = insert_events(request, *key)) return failed;
   if (request.result) {
     if (auto failed = insert_result(*request.result, *key, lookup)) return failed;
   }
   if (!insert_audit(request.room_id, request.audit)) return batch_failure;
+  return std::nullopt;
+}
+
+bool SqliteStore::Impl::result_recorded(const std::string& room_id, const std::string& lookup) {
+  Statement& s = writer->select_result;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  s.bind_blob(2, lookup);
+  const int rc = s.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    batch_failure = sql_error(*writer->db, rc, "cannot read results");
+  }
+  return rc == SQLITE_ROW;
+}
+
+std::optional<StoreError> SqliteStore::Impl::apply_rejection(
+    const RecordedResult& rejection, const std::map<std::string, crypto::Key>& new_keys) {
+  const std::string& room_id = rejection.key.room_id;
+  if (rejection.result.accepted()) {
+    return error(StoreErrorCode::kInvalid, "an accepted result is not a rejection");
+  }
+  const std::optional<RoomRow> row = writer_room(room_id);
+  if (batch_failure) return batch_failure;
+  if (!row || row->destroyed) return error(StoreErrorCode::kNotFound, "unknown room");
+  std::optional<StoreError> failure;
+  const std::optional<crypto::Key> key = writer_key(room_id, new_keys, failure);
+  if (!key) return failure;
+  const std::string lookup = result_lookup(*key, rejection.key);
+  if (result_recorded(room_id, lookup)) {
+    return error(StoreErrorCode::kConflict, "command already recorded");
+  }
+  if (batch_failure) return batch_failure;
+  auto sealed =
+      crypto::seal(*key, rejection.result.SerializeAsString(), result_aad(room_id, lookup));
+  if (!sealed) return error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
+  const std::string rejecter = rejecter_digest(*key, rejection.key.participant);
+  Statement& insert = writer->insert_rejection;
+  insert.bind_text(1, room_id);
+  insert.bind_blob(2, lookup);
+  insert.bind_blob(3, *sealed);
+  insert.bind_blob(4, rejecter);
+  if (!step_done(insert, "cannot insert a rejection")) return batch_failure;
+  Statement& forget = writer->forget_rejections;
+  forget.bind_text(1, room_id);
+  forget.bind_blob(2, rejecter);
+  forget.bind_int(3, static_cast<std::int64_t>(kRejectionsKeptPerParticipant));
+  if (!step_done(forget, "cannot forget old rejections")) return batch_failure;
   return std::nullopt;
 }
 
@@ -538,6 +608,8 @@ void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
         outcomes[i] = apply_audit(*audit_op);
       } else if (auto* rewrite_op = std::get_if<RewriteOp>(&batch[i])) {
         outcomes[i] = apply_rewrite_op(*rewrite_op);
+      } else if (auto* rejection_op = std::get_if<RejectionOp>(&batch[i])) {
+        outcomes[i] = apply_rejection(rejection_op->rejection, new_keys);
       } else {
         outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
       }
@@ -1233,6 +1305,12 @@ SqliteStoreStats SqliteStore::stats() const {
 void SqliteStore::append(AppendRequest request, AppendDone done) {
   impl_->enqueue_write(AppendOp{std::move(request), std::move(done)},
                        [](WriteOp op, StoreError e) { std::get<AppendOp>(op).done(std::move(e)); });
+}
+
+void SqliteStore::record_rejection(RecordedResult rejection, StoreDone done) {
+  impl_->enqueue_write(
+      RejectionOp{std::move(rejection), std::move(done)},
+      [](WriteOp op, StoreError e) { std::get<RejectionOp>(op).done(std::move(e)); });
 }
 
 void SqliteStore::destroy_room(std::string room_id, StoreDone done) {

@@ -117,7 +117,7 @@ class SqliteStore final : public Store {
  public:
   static constexpr const char* kDatabaseFile = "mend.db";
   static constexpr const char* kMasterKeyFile = "master.key";
-  static constexpr int kSchemaVersion = 3;                    // PRAGMA user_version
+  static constexpr int kSchemaVersion = 4;                    // PRAGMA user_version
   static constexpr std::int32_t kApplicationId = 0x6D656E64;  // 'mend', PRAGMA application_id
 
   struct OpenResult {
@@ -143,6 +143,7 @@ class SqliteStore final : public Store {
   void append(AppendRequest request, AppendDone done) override;
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
+  void record_rejection(RecordedResult rejection, StoreDone done) override;
   // Completes once the WAL was truncated (rate-limited, see above), so no older copy of the key
   // or rows stays on disk (the database runs with secure_delete, which zeroes deleted content).
   void destroy_room(std::string room_id, StoreDone done) override;

@@ -18,6 +18,7 @@
 // Errors are values (StoreError with a stable code); no exception leaves a store call.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -56,7 +57,8 @@ struct CommandKey {
   bool operator==(const CommandKey&) const = default;
 };
 
-// The CommandResult of an accepted command, recorded atomically with its events.
+// The CommandResult of an accepted command, recorded atomically with its events; or of a
+// command's definitive rejection, recorded alone (Store::record_rejection).
 struct RecordedResult {
   CommandKey key;
   v1::CommandResult result;
@@ -121,6 +123,10 @@ using AuditLoadDone = std::function<void(AuditLoadResult)>;
 // nullopt on success.
 using StoreDone = std::function<void(std::optional<StoreError>)>;
 
+// Definitive rejections kept per participant of a room (Store::record_rejection): recording
+// one more forgets that participant's oldest. A retry of a forgotten one is decided again.
+inline constexpr std::size_t kRejectionsKeptPerParticipant = 1024;
+
 // For implementations: the kInvalid checks of rewrite_events against a room at `last_seq`
 // (non-empty, every seq in 1..last_seq, none twice). nullopt when the request is valid.
 std::optional<StoreError> check_rewrite(const std::vector<v1::Event>& events,
@@ -139,8 +145,18 @@ class Store {
   // The room's events with seq > after_seq (after_seq 0: all). kNotFound for an unknown room.
   virtual void load(std::string room_id, std::uint64_t after_seq, LoadDone done) = 0;
 
-  // The recorded CommandResult of `key`, if that command was accepted and committed.
+  // The recorded CommandResult of `key`: of an accepted and committed command, or of a
+  // recorded rejection not forgotten yet (record_rejection).
   virtual void find_result(CommandKey key, FindDone done) = 0;
+
+  // Records the definitive rejection of a command (a CommandResult without events), so that a
+  // retry of its command_id gets the same rejection from find_result, across restarts. The
+  // result must be content-free (a rejection code and its static message). Keeps the newest
+  // kRejectionsKeptPerParticipant rejections of each (room, participant) and forgets older
+  // ones in the same commit. kNotFound for an unknown or destroyed room; kConflict when the
+  // key is already recorded (accepted or rejected); kInvalid for an accepted result. Ordered
+  // with the appends issued before it; shares their group commit.
+  virtual void record_rejection(RecordedResult rejection, StoreDone done) = 0;
 
   // --- Primitives for retention and erasure (DESIGN.md section 7). ---
   // The defaults complete with kUnavailable ("not supported by this store"), so test doubles

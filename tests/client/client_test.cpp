@@ -4,8 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "mend/client.h"
@@ -55,6 +57,21 @@ class Recorder {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, mend::testing::kWaitBound,
                              [&] { return closed_.has_value(); });
+  }
+  // Waits until one of `states` was reached; the first of them, or nullopt after the bound.
+  std::optional<mc::ConnectionState> wait_for_one_of(std::vector<mc::ConnectionState> states) {
+    std::unique_lock lock(mutex_);
+    std::optional<mc::ConnectionState> reached;
+    changed_.wait_for(lock, mend::testing::kWaitBound, [&] {
+      for (mc::ConnectionState state : states_) {
+        if (std::find(states.begin(), states.end(), state) != states.end()) {
+          reached = state;
+          return true;
+        }
+      }
+      return false;
+    });
+    return reached;
   }
   bool wait_for_state(mc::ConnectionState state) {
     std::unique_lock lock(mutex_);
@@ -340,6 +357,100 @@ TEST_CASE("a resumable close code (4009 replaced) leads to a reconnect and resum
   accept_and_welcome(server, mend::testing::welcome_frame(1, true, 1), &hello);
   CHECK(hello.resume_after_seq() == 1);
   CHECK_FALSE(recorder.closed().has_value());
+}
+
+// Starts a client and closes its first connection with `code`: the error it closed with for
+// good, or nullopt when it reconnected instead.
+std::optional<mc::ClientError> reaction_to_close(std::uint16_t code) {
+  FakeServer server;
+  Recorder recorder;
+  mc::Client client(options_for(server), recorder.handlers());
+  REQUIRE(client.start().ok());
+  auto first = accept_and_welcome(server, mend::testing::welcome_frame(1, true, 0));
+  get_within(first->close(code));
+  const auto reached =
+      recorder.wait_for_one_of({mc::ConnectionState::kWaiting, mc::ConnectionState::kClosed});
+  REQUIRE(reached.has_value());
+  if (*reached == mc::ConnectionState::kClosed) return recorder.closed();
+  REQUIRE(get_within(server.accept()));  // it reconnects
+  return std::nullopt;
+}
+
+TEST_CASE("each close code gets its documented reaction: 4500-4999 and the old 4400 are "
+          "terminal, other 4000-4499 codes and 1000 resume") {
+  for (const std::uint16_t code : {4500, 4400, 4501, 4503, 4504, 4529}) {
+    CAPTURE(code);
+    const auto closed = reaction_to_close(code);
+    REQUIRE(closed.has_value());
+    CHECK(closed->code == mc::ErrorCode::kTerminalClose);
+    CHECK(closed->close_code == code);
+  }
+  for (const std::uint16_t code : {4001, 4002, 4008, 4009, 4499, 1000, 1011}) {
+    CAPTURE(code);
+    CHECK_FALSE(reaction_to_close(code).has_value());
+  }
+}
+
+TEST_CASE("a 1009 close fails the largest unanswered command with frame_too_large and the "
+          "others are resent after the reconnect") {
+  FakeServer server;
+  Recorder recorder;
+  mc::ClientOptions options = options_for(server);
+  options.max_command_bytes = 1u << 20;  // the server's limit is lower than the SDK believes
+  mc::Client client(std::move(options), recorder.handlers());
+  REQUIRE(client.start().ok());
+  auto first = accept_and_welcome(server, mend::testing::welcome_frame(1, true, 0));
+  v1::Command small = confirm_command();
+  small.set_command_id("small-command");
+  v1::Command large;
+  large.mutable_share()->set_text(std::string(100'000, 'x'));
+  large.set_command_id("large-command");
+  auto small_outcome = client.send(small);
+  auto large_outcome = client.send(large);
+  REQUIRE(get_within(first->read()));
+  REQUIRE(get_within(first->read()));
+  get_within(first->close(1009));
+  const mc::CommandOutcome failed = get_within(std::move(large_outcome));
+  CHECK(failed.error.code == mc::ErrorCode::kFrameTooLarge);
+  CHECK(std::string(mc::error_code_name(failed.error.code)) == "frame_too_large");
+  auto second = accept_and_welcome(server, mend::testing::welcome_frame(1, true, 0));
+  auto resent = get_within(second->read());
+  REQUIRE(resent);
+  CHECK(resent->command().command_id() == "small-command");
+  v1::ServerFrame answer;
+  mend::testing::add_result(answer, "small-command", true);
+  REQUIRE(get_within(second->send(answer)));
+  CHECK(get_within(std::move(small_outcome)).accepted());
+  CHECK_FALSE(recorder.closed().has_value());
+}
+
+TEST_CASE("a 1009 close with no command unanswered is terminal: the repeat would be the same") {
+  FakeServer server;
+  Recorder recorder;
+  mc::Client client(options_for(server), recorder.handlers());
+  REQUIRE(client.start().ok());
+  auto connection = accept_and_welcome(server, mend::testing::welcome_frame(1, true, 0));
+  get_within(connection->close(1009));
+  REQUIRE(recorder.wait_for_closed());
+  CHECK(recorder.closed()->close_code == 1009);
+}
+
+TEST_CASE("a command over max_command_bytes fails at once with frame_too_large and is not sent") {
+  FakeServer server;
+  Recorder recorder;
+  mc::Client client(options_for(server), recorder.handlers());
+  REQUIRE(client.start().ok());
+  auto connection = accept_and_welcome(server, mend::testing::welcome_frame(1, true, 0));
+  v1::Command large;
+  large.mutable_share()->set_text(std::string(70'000, 'x'));  // over the default 64 KiB
+  const mc::CommandOutcome outcome = get_within(client.send(large));
+  CHECK(outcome.error.code == mc::ErrorCode::kFrameTooLarge);
+  v1::Command small = confirm_command();
+  small.set_command_id("after-the-large-one");
+  auto small_outcome = client.send(small);
+  auto sent = get_within(connection->read());
+  REQUIRE(sent);
+  CHECK(sent->command().command_id() == "after-the-large-one");
 }
 
 TEST_CASE("reconnecting gives up after max_attempts failures and says so") {

@@ -59,6 +59,7 @@
 
 #include "mend/client.h"
 #include "mend/http_client.h"
+#include "server/engine/engine.h"
 #include "server/store/sqlite_store.h"
 #include "tests/common/mendd_process.h"
 #include "tests/common/temp_dir.h"
@@ -587,7 +588,10 @@ class CrashRun {
         if (!room.verified.insert(id).second) continue;
         INFO("command " << id << " answered " << answered.result.ShortDebugString());
         const auto found = find_result(db, room, participant, id);
-        if (answered.result.accepted()) {
+        // Accepted results and definitive rejections are stored as answered; transient
+        // rejections never are (a retry is decided again).
+        if (answered.result.accepted() ||
+            mend::engine::is_definitive(answered.result.rejection().code())) {
           REQUIRE(found);
           CHECK(found->SerializeAsString() == answered.result.SerializeAsString());
         } else {

@@ -12,6 +12,7 @@ using mend::testing::count_kind;
 using mend::testing::create_room;
 using mend::testing::kBound;
 using mend::testing::Mendd;
+using mend::testing::MenddProcess;
 using mend::testing::Participant;
 using mend::testing::phase_is;
 using mend::testing::play_until;
@@ -50,8 +51,9 @@ struct SpeakingRoom {
   Participant a;
   Participant b;
   SpeakingRoom(Mendd& server, const v1::CreateRoomResponse& room)
-      : a(changes, server.ws_url(), room.invites(0).token()),
-        b(changes, server.ws_url(), room.invites(1).token()) {
+      : SpeakingRoom(server.ws_url(), room) {}
+  SpeakingRoom(const std::string& ws_url, const v1::CreateRoomResponse& room)
+      : a(changes, ws_url, room.invites(0).token()), b(changes, ws_url, room.invites(1).token()) {
     a.start();
     b.start();
     REQUIRE(play_until(changes, {&a, &b}, [&] { return phase_is(a, v1::PHASE_SPEAKING); }));
@@ -207,6 +209,40 @@ TEST_CASE("a partner who drops mid-conversation resumes with no gap and no dupli
                      [&] { return count_kind(r.a.events(), v1::Event::kReflected) >= 1; }));
 }
 
+TEST_CASE("a resume replays a gap of ten times the outgoing queue bound in one connection, "
+          "with the live frames that arrive meanwhile after it, in order") {
+  constexpr std::size_t kQueueBound = 64 * 1024;
+  Mendd server({"--max-queued-bytes", std::to_string(kQueueBound), "--commands-per-second",
+                "1000", "--command-burst", "1000", "--store", "memory"});
+  const auto room = create_room(server.http_url(), "dreams-within-conflict");
+  SpeakingRoom r(server, room);
+  REQUIRE(r.a.view().speaker() == v1::PARTNER_A);  // B listens and may ask questions
+  const auto ask = [&r](int i) {
+    return r.b.send(cmd([i](v1::Command& c) {
+      c.mutable_ask()->set_text("Question " + std::to_string(i) + ": " + std::string(3900, 'q'));
+    }));
+  };
+
+  r.a.client().set_online(false);
+  REQUIRE(r.changes.wait_until(
+      [&] { return r.a.client().state() == mc::ConnectionState::kOffline; }, kBound));
+  const int welcomes = r.a.welcomes();
+  std::size_t gap_bytes = 0;
+  int asked = 0;
+  while (gap_bytes < 10 * kQueueBound) {
+    const auto outcome = ask(asked++);
+    REQUIRE(outcome.accepted());
+    gap_bytes += 3900;
+  }
+  r.a.client().set_online(true);
+  for (int live = 0; live < 20; ++live) REQUIRE(ask(asked++).accepted());  // during the replay
+  REQUIRE(r.changes.wait_until([&] { return caught_up(r.a, r.b); }, kBound));
+  CHECK(r.a.welcomes() == welcomes + 1);  // one resume, never cut by the bound (4008)
+  CHECK(contiguous_from_one(r.a.events()));
+  CHECK(count_kind(r.a.events(), v1::Event::kAsked) == static_cast<std::size_t>(asked));
+  CHECK(r.a.events().size() == r.b.events().size());
+}
+
 TEST_CASE("a retried command_id is applied once and answered with the original result") {
   Mendd server;
   const auto room = create_room(server.http_url(), "speaker-listener");
@@ -235,6 +271,59 @@ TEST_CASE("a retried command_id is applied once and answered with the original r
       [&] { return r.b.client().last_delivered_seq() >= marker.result.last_seq(); }, kBound));
   CHECK(count_kind(r.b.events(), v1::Event::kSignaled) == 3);  // once, once, and the marker
   CHECK(contiguous_from_one(r.b.events()));
+}
+
+TEST_CASE("a retried definitive rejection gets its original result across a reconnect and a "
+          "restart, while a transient one is decided again") {
+  mend::testing::TempDir dir("rejections");
+  MenddProcess server({"--data-dir", dir.path().string(), "--templates-dir",
+                       mend::testing::shipped_templates_dir(), "--log-format", "text"});
+  server.start(0);
+  const auto room = create_room(server.http_url(), "speaker-listener");
+  SpeakingRoom r(server.ws_url(), room);
+
+  // Definitive: content during a pause is PAUSED, and stays PAUSED after the pause ended.
+  REQUIRE(r.a.send(cmd([](v1::Command& c) { c.mutable_pause(); })).accepted());
+  v1::Command held_back = cmd([](v1::Command& c) { c.mutable_share()->set_text("After all"); });
+  held_back.set_command_id("held-back-during-pause");
+  const auto original = r.a.send(held_back);
+  check_rejected(original, v1::PAUSED);
+  REQUIRE(r.a.send(cmd([](v1::Command& c) { c.mutable_return_(); })).accepted());
+  const auto same = [&](const mc::CommandOutcome& outcome) {
+    return outcome.error.ok() &&
+           outcome.result.SerializeAsString() == original.result.SerializeAsString();
+  };
+  CHECK(same(r.a.send(held_back)));
+  r.a.client().drop_connection();
+  CHECK(same(r.a.send(held_back)));
+
+  // Transient: a mirror before the reflection beat is TOO_SOON.
+  REQUIRE(r.a.send(cmd([](v1::Command& c) { c.mutable_share()->set_text("I am tired"); }))
+              .accepted());
+  v1::Command mirror = cmd([](v1::Command& c) {
+    c.mutable_reflect()->set_kind(v1::MIRROR);
+    c.mutable_reflect()->set_text("You are tired");
+  });
+  mirror.set_command_id("mirror-before-the-beat");
+  const auto too_soon = r.b.send(mirror);
+  check_rejected(too_soon, v1::TOO_SOON);
+
+  const int welcomes_a = r.a.welcomes();
+  const int welcomes_b = r.b.welcomes();
+  server.kill9();
+  server.start(server.port());
+  REQUIRE(r.changes.wait_until(
+      [&] { return r.a.welcomes() > welcomes_a && r.b.welcomes() > welcomes_b; }, kBound));
+  CHECK(same(r.a.send(held_back)));
+  // The server's reflection beat: a known, bounded time, given by the server.
+  std::this_thread::sleep_for(std::chrono::milliseconds(too_soon.result.rejection().retry_after_ms()));
+  const auto decided_again = r.b.send(mirror);
+  CHECK(decided_again.accepted());
+  REQUIRE(r.changes.wait_until(
+      [&] { return r.a.client().last_delivered_seq() >= decided_again.result.last_seq(); },
+      kBound));
+  CHECK(count_kind(r.a.events(), v1::Event::kShared) == 1);  // the held-back share never landed
+  CHECK(server.terminate() == 0);
 }
 
 // The value of an unlabelled series in Prometheus text, or -1 when it is absent.

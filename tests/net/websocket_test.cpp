@@ -6,7 +6,7 @@
 namespace mend::net::testing {
 namespace {
 
-constexpr std::uint16_t kMalformed = 4400;
+constexpr std::uint16_t kMalformed = 4500;
 constexpr std::uint16_t kUnauthenticated = 4501;
 
 // A connected client that has said Hello as `role` and read its Welcome.
@@ -72,7 +72,7 @@ TEST_CASE("a Typing frame reaches the rooms' typing relay with the sender's iden
   CHECK(server.fake().last_typing() == 1 + 2 * static_cast<int>(v1::PARTNER_B) + 1);
 }
 
-TEST_CASE("a text frame is closed with 4400") {
+TEST_CASE("a text frame is closed with 4500 (malformed, terminal)") {
   TestServer server;
   WsClient client;
   REQUIRE_FALSE(client.connect(server.port()));
@@ -80,7 +80,7 @@ TEST_CASE("a text frame is closed with 4400") {
   CHECK(client.read_until_close() == kMalformed);
 }
 
-TEST_CASE("bytes that are not a ClientFrame are closed with 4400") {
+TEST_CASE("bytes that are not a ClientFrame are closed with 4500 (malformed, terminal)") {
   TestServer server;
   auto client = attached_client(server, v1::PARTNER_A);
   REQUIRE_FALSE(client->write_binary(std::string("\xff\xff\xff\xff", 4)));
@@ -272,6 +272,27 @@ TEST_CASE("a slow consumer is closed with 4008 while another connection is unaff
 
   CHECK(slow->read_until_close(10s) == 4008);
   CHECK(server.server().metrics().slow_consumer_closes() == 1);
+}
+
+TEST_CASE("during the drain grace /readyz answers 503 while everything else is still served, "
+          "then clients are closed with 4001") {
+  NetConfig config = test_config();
+  config.drain_grace = 2s;
+  TestServer server(config);
+  auto first = attached_client(server, v1::PARTNER_A);
+  KeepAliveHttp probe(server.port());
+  CHECK(probe.get("/readyz") == 200);
+  std::promise<bool> drained;
+  server.server().drain([&drained](bool all_closed) { drained.set_value(all_closed); });
+  CHECK(probe.get("/readyz") == 503);
+  CHECK(http_call(server.port(), http::verb::get, "/v1/templates").status == 200);
+  auto second = attached_client(server, v1::PARTNER_B);  // the listener still accepts
+  CHECK_FALSE(server.server().draining());
+  CHECK(first->read_until_close() == 4001);
+  CHECK(second->read_until_close() == 4001);
+  auto done = drained.get_future();
+  REQUIRE(done.wait_for(kWait) == std::future_status::ready);
+  CHECK(done.get());
 }
 
 TEST_CASE("draining closes connections with 4001 and fails readiness") {

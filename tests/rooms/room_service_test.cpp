@@ -86,6 +86,9 @@ class HeldStore final : public store::Store {
     ++finds;
     inner.find_result(std::move(key), std::move(done));
   }
+  void record_rejection(store::RecordedResult rejection, store::StoreDone done) override {
+    inner.record_rejection(std::move(rejection), std::move(done));
+  }
   void list_rooms(store::ListRoomsDone done) override { inner.list_rooms(std::move(done)); }
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                     store::StoreDone done) override {
@@ -461,6 +464,53 @@ TEST_CASE("a retried command_id gets the original result and is applied once") {
   CHECK(f.service->metrics().snapshot().commands_deduplicated == 2);
 }
 
+TEST_CASE("a definitive rejection is the command's final result: a retry gets it again after "
+          "the phase changed, across a reconnect and a restart") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  const std::string open = R"(open { topic: "chores" intention: "be heard" })";
+  f.submit(f.a(), "o1", open);  // still in CONSENT
+  const auto original = last_result(*a);
+  REQUIRE(original.rejection().code() == v1::WRONG_PHASE);
+  f.consent_both();  // OPENING: the same open would now be accepted under a new id
+  const std::uint64_t stored = f.stored_events();
+  f.submit(f.a(), "o1", open);
+  CHECK(last_result(*a).SerializeAsString() == original.SerializeAsString());
+  auto again = f.attach(f.a(), stored, 1);
+  f.submit(f.a(), "o1", open);
+  CHECK(last_result(*again).SerializeAsString() == original.SerializeAsString());
+  auto restarted = f.restart();
+  auto after_restart = f.attach_to(*restarted, f.a(), stored);
+  restarted->submit(f.a(), command("o1", open));
+  f.drain();
+  CHECK(last_result(*after_restart).SerializeAsString() == original.SerializeAsString());
+  CHECK(f.stored_events() == stored);
+  CHECK(f.service->metrics().snapshot().commands_deduplicated == 2);
+  restarted->submit(f.a(), command("o2", open));
+  f.drain();
+  CHECK(last_result(*after_restart).accepted());
+}
+
+TEST_CASE("a transient rejection (TOO_SOON) is decided again when retried under its command_id") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  f.consent_both();
+  f.submit(f.a(), "open", R"(open { topic: "chores" intention: "be heard" })");
+  f.submit(f.a(), "s1", R"(share { text: "I feel tired in the evenings" })");
+  REQUIRE(last_result(*a).accepted());
+  const std::string mirror = R"(reflect { kind: MIRROR text: "You feel tired" })";
+  f.submit(f.b(), "m1", mirror);
+  const auto too_soon = last_result(*b);
+  REQUIRE(too_soon.rejection().code() == v1::TOO_SOON);
+  f.clock.advance(too_soon.rejection().retry_after_ms());
+  f.submit(f.b(), "m1", mirror);
+  CHECK(last_result(*b).accepted());
+}
+
 TEST_CASE("a room created by this server reads the store only for command_ids it recorded") {
   Fixture f;
   f.create();
@@ -778,6 +828,92 @@ TEST_CASE("commands over the participant's rate are rejected RATE_LIMITED with a
   f.clock.advance(500);
   f.submit(f.a(), "c3", "signal { kind: LISTENING }");
   CHECK(last_result(*a).accepted());
+}
+
+TEST_CASE("a steady flood far over the rate is closed 4529 once its refusals persist over the "
+          "window, though one command passes at each refill") {
+  RoomServiceConfig config;
+  config.commands_per_second = 5;
+  config.command_burst = 5;
+  Fixture f(config);
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  int sent = 0;
+  int accepted = 0;
+  while (!a->closed && sent < 30'000) {  // 1,000 commands/s for at most 30 s
+    f.submit(f.a(), "flood-" + std::to_string(sent++), "signal { kind: LISTENING }");
+    if (!a->closed && last_result(*a).accepted()) ++accepted;
+    f.clock.advance(1);
+  }
+  CHECK(a->closed == CloseCode::kRateLimitAbuse);
+  CHECK(accepted >= 5);  // passes between refusals do not excuse the flood
+  const std::uint32_t threshold = config.rate_limit_abuse_refusals;
+  CHECK(sent - accepted == static_cast<int>(threshold));
+  CHECK_FALSE(b->closed);
+}
+
+TEST_CASE("a client that waits retry_after_ms after each refusal is never closed for abuse") {
+  RoomServiceConfig config;
+  config.commands_per_second = 5;
+  config.command_burst = 5;
+  Fixture f(config);
+  f.create();
+  auto a = f.attach(f.a());
+  for (int i = 0; i < 2'000; ++i) {  // 400 s at the rate, refused about once per refill
+    f.submit(f.a(), "polite-" + std::to_string(i), "signal { kind: LISTENING }");
+    REQUIRE_FALSE(a->closed);
+    const v1::CommandResult result = last_result(*a);
+    if (!result.accepted()) f.clock.advance(result.rejection().retry_after_ms());
+  }
+  CHECK_FALSE(a->closed);
+}
+
+TEST_CASE("a connection closed for shutdown first gets the result of its command whose commit "
+          "was under way; its undecided commands are dropped") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  f.store->hold = true;
+  f.submit(f.a(), "committing", "signal { kind: LISTENING }");
+  f.submit(f.a(), "queued", "signal { kind: OVERWHELMED }");
+  REQUIRE(f.store->held.size() == 1);
+  f.service->close_after_answers(f.a(), a, CloseCode::kServerShutdown, "shutting down");
+  f.drain();
+  CHECK_FALSE(a->closed);
+  f.submit(f.a(), "after-the-close", "signal { kind: LISTENING }");
+  f.store->hold = false;
+  f.store->release();
+  f.drain();
+  REQUIRE(a->results().size() == 1);
+  CHECK(a->results()[0].command_id() == "committing");
+  CHECK(a->results()[0].accepted());
+  CHECK(a->closed == CloseCode::kServerShutdown);
+  CHECK(f.stored_events() == 2);  // neither the queued command nor the later one was decided
+  CHECK_FALSE(b->closed);
+}
+
+TEST_CASE("a connection closed for rate-limit abuse first gets the result of its command whose "
+          "commit was under way") {
+  RoomServiceConfig config;
+  config.commands_per_second = 1;
+  config.command_burst = 1;
+  config.rate_limit_abuse_refusals = 3;
+  Fixture f(config);
+  f.create();
+  auto a = f.attach(f.a());
+  f.store->hold = true;
+  f.submit(f.a(), "committing", "signal { kind: LISTENING }");
+  for (int i = 0; i < 3; ++i) f.submit(f.a(), "flood-" + std::to_string(i), "signal { kind: LISTENING }");
+  CHECK_FALSE(a->closed);
+  f.store->hold = false;
+  f.store->release();
+  f.drain();
+  CHECK(a->closed == CloseCode::kRateLimitAbuse);
+  bool answered = false;
+  for (const auto& result : a->results()) answered |= result.command_id() == "committing";
+  CHECK(answered);
 }
 
 TEST_CASE("unknown rooms are refused with 4504 and 404") {

@@ -1,6 +1,7 @@
 // The Store contract (server/store/store.h), checked against every implementation.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -108,6 +109,53 @@ STORE_CONTRACT(
         StoreErrorCode::kConflict);
   CHECK(load(*f.store, "r").events.size() == 2);
   CHECK(find(*f.store, key).result->first_seq() == 2);
+}
+
+STORE_CONTRACT("a recorded rejection is found by its key and cannot be recorded twice") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
+  const CommandKey key{"r", "B", "c1"};
+  REQUIRE_FALSE(record_rejection(*f.store, key, v1::NOT_YOUR_TURN));
+  FindResult found = find(*f.store, key);
+  REQUIRE(found.result.has_value());
+  CHECK_FALSE(found.result->accepted());
+  CHECK(found.result->rejection().code() == v1::NOT_YOUR_TURN);
+  CHECK_FALSE(find(*f.store, CommandKey{"r", "A", "c1"}).result);
+  CHECK(record_rejection(*f.store, key)->code == StoreErrorCode::kConflict);
+  // Nor can the rejected command be accepted later under the same id.
+  CHECK(append(*f.store, "r", 1, events(2, 1), RecordedResult{key, accepted("c1", 2, 2)})->code ==
+        StoreErrorCode::kConflict);
+  CHECK(record_rejection(*f.store, CommandKey{"nope", "B", "c1"})->code ==
+        StoreErrorCode::kNotFound);
+  CHECK(load(*f.store, "r").events.size() == 1);  // a rejection stores no event
+}
+
+STORE_CONTRACT("recorded rejections are bounded per participant: the oldest are forgotten") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
+  const CommandKey accepted_key{"r", "A", "kept"};
+  REQUIRE_FALSE(append(*f.store, "r", 1, events(2, 1),
+                       RecordedResult{accepted_key, accepted("kept", 2, 2)}));
+  const auto key = [](const std::string& participant, std::size_t i) {
+    return CommandKey{"r", participant, "c" + std::to_string(i)};
+  };
+  REQUIRE_FALSE(record_rejection(*f.store, key("B", 0)));
+  // Issued together (they share group commits), completed in order: the last one waits.
+  std::atomic<std::size_t> failed = 0;
+  for (std::size_t i = 0; i + 1 < kRejectionsKeptPerParticipant + 2; ++i) {
+    f.store->record_rejection(RecordedResult{key("A", i), rejected("c", v1::WRONG_PHASE)},
+                              [&failed](std::optional<StoreError> error) {
+                                if (error) ++failed;
+                              });
+  }
+  REQUIRE_FALSE(record_rejection(*f.store, key("A", kRejectionsKeptPerParticipant + 1)));
+  REQUIRE(failed == 0);
+  CHECK_FALSE(find(*f.store, key("A", 0)).result);
+  CHECK_FALSE(find(*f.store, key("A", 1)).result);
+  CHECK(find(*f.store, key("A", 2)).result);
+  CHECK(find(*f.store, key("A", kRejectionsKeptPerParticipant + 1)).result);
+  CHECK(find(*f.store, key("B", 0)).result);     // another participant's are not counted
+  CHECK(find(*f.store, accepted_key).result);    // accepted results are never forgotten
 }
 
 STORE_CONTRACT("appends to one room complete in the order they were issued") {

@@ -75,6 +75,21 @@ FindResult find(Store& store, const CommandKey& key) {
   return wait_for<FindResult>([&](auto done) { store.find_result(key, std::move(done)); });
 }
 
+v1::CommandResult rejected(const std::string& command_id, v1::RejectionCode code) {
+  v1::CommandResult result;
+  result.set_command_id(command_id);
+  result.mutable_rejection()->set_code(code);
+  result.mutable_rejection()->set_message("That does not fit this step.");
+  return result;
+}
+
+std::optional<StoreError> record_rejection(Store& store, const CommandKey& key,
+                                           v1::RejectionCode code) {
+  return wait_for<std::optional<StoreError>>([&](auto done) {
+    store.record_rejection(RecordedResult{key, rejected(key.command_id, code)}, std::move(done));
+  });
+}
+
 std::optional<StoreError> destroy(Store& store, const std::string& room) {
   return wait_for<std::optional<StoreError>>(
       [&](auto done) { store.destroy_room(room, std::move(done)); });

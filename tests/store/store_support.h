@@ -30,6 +30,9 @@ std::optional<StoreError> append(Store& store, const std::string& room, std::uin
 std::optional<StoreError> append(Store& store, AppendRequest request);
 LoadResult load(Store& store, const std::string& room, std::uint64_t after_seq = 0);
 FindResult find(Store& store, const CommandKey& key);
+v1::CommandResult rejected(const std::string& command_id, v1::RejectionCode code);
+std::optional<StoreError> record_rejection(Store& store, const CommandKey& key,
+                                           v1::RejectionCode code = v1::WRONG_PHASE);
 std::optional<StoreError> destroy(Store& store, const std::string& room);
 std::optional<StoreError> rewrite(Store& store, const std::string& room,
                                   std::vector<v1::Event> evs);

@@ -68,6 +68,7 @@ std::string closed_reason(const mc::ClientError& error) {
       return "You are not (or no longer) welcomed by both partners as an observer, or the "
              "room was erased. You can join again once both partners approve you.";
     case 4529: return "The server closed the connection: too many commands too fast.";
+    case 4500:
     case 4400: return "The server could not read what this program sent.";
     default: break;
   }

@@ -32,10 +32,13 @@
 // events are not visible to every participant). When the server cannot replay the gap
 // (Welcome.recovered == false), on_reset is called with the full view: drop what you showed.
 //
-// Close codes: 4000-4499 (and transport failures, normal closes by the server) -> reconnect and
-// resume; 4500-4999 -> terminal: on_closed is called with ErrorCode::kTerminalClose and the code
-// (4501 unauthenticated or expired token, 4503 observer consent revoked or room erased, ...),
-// pending commands fail with the same error, and the client stays closed.
+// Close codes (client_error.h has the list): 4000-4499 but 4400 (and transport failures,
+// normal closes by the server) -> reconnect and resume; 4500-4999 and 4400 -> terminal:
+// on_closed is called with ErrorCode::kTerminalClose and the code (4500 malformed frame, 4501
+// unauthenticated or expired token, 4503 observer consent revoked or room erased, ...),
+// pending commands fail with the same error, and the client stays closed. 1009 (frame too
+// large) fails the largest unanswered command sent on that connection with kFrameTooLarge,
+// then reconnects and resends the others (terminal when no command was unanswered).
 #pragma once
 
 #include <chrono>
@@ -105,6 +108,9 @@ struct ClientOptions {
   std::size_t max_pending_commands = 1024;
   // Largest server frame accepted; a larger one drops the connection (then reconnects).
   std::size_t max_frame_bytes = 4u << 20;
+  // Largest client frame the server takes (mendd --read-message-max, default 64 KiB): a command
+  // whose frame is larger fails at once with kFrameTooLarge instead of being sent.
+  std::size_t max_command_bytes = 64u << 10;
   // Run on a strand of this executor instead of an own thread (see "Threading model").
   std::optional<boost::asio::any_io_executor> executor;
 };

@@ -33,6 +33,11 @@ enum class ErrorCode {
   kHttpStatus,
   // A one-shot call did not finish within its timeout.
   kTimeout,
+  // The command's frame is over the server's frame limit: refused before sending (over
+  // ClientOptions::max_command_bytes), or the server closed the connection with 1009 (frame too
+  // large) while it was unanswered. Resending it would only repeat that, so this command fails;
+  // the others are resent after the reconnect.
+  kFrameTooLarge,
 };
 
 // Stable, lower-case name of a code, e.g. "terminal_close". Never changes meaning.
@@ -49,8 +54,23 @@ struct ClientError {
   explicit operator bool() const { return !ok(); }  // true when there is an error
 };
 
-// Close codes of DESIGN 5 that the SDK reacts to by number range.
-inline bool is_resumable_close(std::uint16_t code) { return code >= 4000 && code <= 4499; }
-inline bool is_terminal_close(std::uint16_t code) { return code >= 4500 && code <= 4999; }
+// Close codes of DESIGN 5 and how the SDK reacts to them:
+// - 4500-4999 are terminal: the client closes for good (4500 malformed frame, 4501
+//   unauthenticated, 4503 consent revoked or room erased, 4504 unknown room, 4529 rate-limit
+//   abuse). So is 4400, the malformed-frame code of servers before 4500 took its place: a
+//   retry would only repeat it.
+// - 1009 (frame too large) is terminal for the command that caused it (kFrameTooLarge); the
+//   client reconnects and resends the others.
+// - every other code (4000-4399 and 4401-4499: 4001 shutdown, 4002 silent, 4008 slow
+//   consumer, 4009 replaced; 1000, 1001, 1011, ...) and a dropped connection: reconnect with
+//   backoff and resume.
+inline constexpr std::uint16_t kCloseLegacyMalformed = 4400;
+inline constexpr std::uint16_t kCloseFrameTooLarge = 1009;
+inline bool is_terminal_close(std::uint16_t code) {
+  return (code >= 4500 && code <= 4999) || code == kCloseLegacyMalformed;
+}
+inline bool is_resumable_close(std::uint16_t code) {
+  return !is_terminal_close(code) && code != kCloseFrameTooLarge;
+}
 
 }  // namespace mend::client
