@@ -31,6 +31,8 @@ describe("a speaker-listener conversation in three browsers", () => {
     await agreeToTerms(ben);
     await lee.getByRole("button", { name: "Join the room" }).click();
 
+    await ana.getByLabel("I feel...").waitFor();
+    await screenshot(ana, "opening");
     await openConversation(ana, "I'd like us to understand each other better.", {
       feeling: "lonely",
       situation: "the dishes in the evening",

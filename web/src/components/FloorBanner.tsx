@@ -17,7 +17,7 @@ export function FloorBanner({ view }: { view: RoomView }) {
   // What each partner chose so far, as the view reports it: ready to move on (while a floor is
   // held), feeling understood (at the solution gate).
   const choices = [
-    ...choiceWords(view, view.aMovesOn, view.bMovesOn, "is ready to move on", "are ready to move on"),
+    ...(view.speaker !== Role.ROLE_UNSPECIFIED ? choiceWords(view, view.aMovesOn, view.bMovesOn, "is ready to move on", "are ready to move on") : []),
     ...choiceWords(view, view.aFeelsUnderstood, view.bFeelsUnderstood, "feels understood", "feel understood"),
   ];
   return (
