@@ -596,7 +596,8 @@ Check gate(Action action, const Ctx& c) {
   if (s.phase == v1::PHASE_UNSPECIFIED) {
     return refuse(v1::WRONG_PHASE, "This room has not been created yet.");
   }
-  if (s.phase == v1::PHASE_CLOSED) {
+  // A partner may revoke an observer at any time, also after the end (DESIGN 3).
+  if (s.phase == v1::PHASE_CLOSED && action != v1::ACTION_REVOKE_OBSERVER) {
     return refuse(v1::ROOM_CLOSED, "This conversation has ended; nothing more can be sent.");
   }
   if (auto r = check_role(action, c)) return r;

@@ -168,6 +168,39 @@ void apply_request_answer(RoomState& s, std::uint64_t seq) {
   if (r->kind == RequestKind::kTimeProposal) s.appointment_at_ms = 0;
 }
 
+// Whether `chunk` (a Shared) is the chunk the listener owes its first mirror now: the turn is
+// in MIRRORING (or an overlay returns there), not after a correction, and no reflection
+// followed the chunk.
+bool awaits_first_mirror(const RoomState& s, const ContentMessage& chunk) {
+  const v1::Phase phase = detail::is_overlay(s.phase) ? s.saved_phase : s.phase;
+  if (phase != v1::PHASE_MIRRORING || s.turn.after_correction) return false;
+  if (chunk.kind != v1::Event::kShared || chunk.author != s.turn.speaker) return false;
+  for (auto it = s.messages.rbegin(); it != s.messages.rend() && it->seq > chunk.seq; ++it) {
+    if (it->kind == v1::Event::kShared || it->kind == v1::Event::kReflected) return false;
+  }
+  return true;
+}
+
+// A retracted message is gone from every view: an opening's intention (and the topic and
+// start-up lines it stated) read kRetractedText, a request is no longer pending, and a chunk never mirrored no
+// longer has to be mirrored (the speaker has the floor again).
+void apply_retracted(RoomState& s, std::uint64_t seq) {
+  if (Request* r = find_request(s, seq)) r->answered = true;
+  ContentMessage* m = find_by_seq(s.messages, seq);
+  if (m == nullptr) return;
+  m->retracted = true;
+  if (m->kind == v1::Event::kConversationOpened) {
+    s.intention = kRetractedText;
+    if (s.topic_from_opening) s.topic = kRetractedText;
+    for (std::string* line : {&s.startup.feeling, &s.startup.situation, &s.startup.need}) {
+      if (!line->empty()) *line = kRetractedText;
+    }
+  }
+  if (awaits_first_mirror(s, *m)) {
+    (detail::is_overlay(s.phase) ? s.saved_phase : s.phase) = v1::PHASE_SPEAKING;
+  }
+}
+
 void apply_overlay_event(RoomState& s, const v1::Event& e) {
   switch (e.body_case()) {
     case v1::Event::kPaused:
@@ -295,7 +328,10 @@ void apply_other_event(RoomState& s, const v1::Event& e) {
                                e.conversation_opened().startup().situation(),
                                e.conversation_opened().startup().need()};
       s.intention = e.conversation_opened().intention();
-      if (!e.conversation_opened().topic().empty()) s.topic = e.conversation_opened().topic();
+      if (!e.conversation_opened().topic().empty()) {
+        s.topic = e.conversation_opened().topic();
+        s.topic_from_opening = true;
+      }
       break;
     case v1::Event::kSolutionGateOpened:
       expire_turn_requests(s);
@@ -328,12 +364,7 @@ void apply_other_event(RoomState& s, const v1::Event& e) {
       s.closed_reason = e.conversation_closed().reason();
       s.appointment_at_ms = 0;
       break;
-    case v1::Event::kRetracted: {
-      const std::uint64_t seq = e.retracted().seq();
-      if (ContentMessage* m = find_by_seq(s.messages, seq)) m->retracted = true;
-      if (Request* r = find_request(s, seq)) r->answered = true;
-      break;
-    }
+    case v1::Event::kRetracted: apply_retracted(s, e.retracted().seq()); break;
     default: break;
   }
 }

@@ -40,6 +40,9 @@ class TemplateRef {
   std::shared_ptr<const v1::Template> tmpl_;
 };
 
+// What a retracted text reads everywhere it is shown (views, replays, transcripts).
+inline constexpr const char* kRetractedText = "[retracted]";
+
 // A content event a partner may retract (Shared, Reflected, ..., ConversationOpened).
 struct ContentMessage {
   std::uint64_t seq = 0;
@@ -135,6 +138,7 @@ struct RoomState {
   StartupLines startup;
   // The partner who opened the conversation; stage openers are relative to it.
   v1::Role initiator = v1::ROLE_UNSPECIFIED;
+  bool topic_from_opening = false;  // the opener stated the topic (a retraction withdraws it)
 
   // `phase` is the overlay while one is active; `saved_phase` the phase it returns to.
   v1::Phase phase = v1::PHASE_UNSPECIFIED;

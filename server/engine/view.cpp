@@ -116,6 +116,20 @@ void fill_allowed(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   }
 }
 
+bool observer_admitted(const RoomState& s, const std::string& name) {
+  const int index = detail::find_observer(s, name);
+  return index >= 0 && s.observers[static_cast<std::size_t>(index)].approved();
+}
+
+// An observer both partners have not approved (or no longer approve) sees only what it needs
+// to wait: who is in the room and each observer's approvals (so that consent is pending), and
+// whether the conversation has ended. No topic, intention, terms, turn or content.
+void fill_waiting_view(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
+  if (s.phase == v1::PHASE_CLOSED) v.set_phase(v1::PHASE_CLOSED);
+  fill_participants(s, v);
+  fill_allowed(s, who, v);
+}
+
 }  // namespace
 
 v1::RoomView view(const RoomState& s, const v1::Actor& who) {
@@ -126,6 +140,9 @@ v1::RoomView view(const RoomState& s, const v1::Actor& who) {
 
 void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   *v.mutable_you() = who;
+  if (who.role() == v1::OBSERVER && !observer_admitted(s, who.observer())) {
+    return fill_waiting_view(s, who, v);
+  }
   v.set_phase(s.phase);
   v.set_last_seq(s.last_seq);
   if (!s.tmpl.has_value()) return;
@@ -173,9 +190,7 @@ bool visible_to(const RoomState& state, const v1::Event& event, const v1::Actor&
            event.actor().observer() == who.observer();
   }
   if (is_partner(who.role())) return true;
-  if (who.role() != v1::OBSERVER) return false;
-  const int index = detail::find_observer(state, who.observer());
-  return index >= 0 && state.observers[static_cast<std::size_t>(index)].approved();
+  return who.role() == v1::OBSERVER && observer_admitted(state, who.observer());
 }
 
 }  // namespace mend::engine

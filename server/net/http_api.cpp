@@ -3,6 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <openssl/crypto.h>
 
+#include <limits>
+
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/version.hpp>
 
@@ -144,12 +146,16 @@ void get_room(const std::shared_ptr<ServerState>& state, const HttpRequest& requ
 
 // The participant of the request's invite token for `room_id`, or nullopt after answering
 // UNAUTHENTICATED (401) or UNKNOWN_ROOM (404, a token of another room).
+// With `expired_ok` only the signature counts: the token is verified as of the earliest time.
 std::optional<rooms::Participant> authenticate(const std::shared_ptr<ServerState>& state,
                                                const HttpRequest& request,
                                                std::string_view room_id,
-                                               const std::function<void(HttpResponse)>& respond) {
+                                               const std::function<void(HttpResponse)>& respond,
+                                               bool expired_ok = false) {
   const std::string_view token = bearer(request);
-  auto who = token.empty() ? std::nullopt : state->deps.verify_token(token, state->now_ms());
+  const std::int64_t at_ms =
+      expired_ok ? std::numeric_limits<std::int64_t>::min() : state->now_ms();
+  auto who = token.empty() ? std::nullopt : state->deps.verify_token(token, at_ms);
   if (!who) {
     respond(error_response(*state, request, http::status::unauthorized, kErrUnauthenticated,
                            "A valid invite token is needed (Authorization: Bearer)."));
@@ -164,14 +170,14 @@ std::optional<rooms::Participant> authenticate(const std::shared_ptr<ServerState
 }
 
 // Runs a RoomService privacy call for the token's participant and answers with its result
-// (status `ok_status(value)`) or its ServiceError.
+// (status `ok_status(value)`) or its ServiceError. `expired_ok`: see authenticate.
 template <typename T>
 void call_rooms(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
                 std::string_view room_id, std::function<void(HttpResponse)> respond,
                 void (rooms::RoomService::*op)(const rooms::Participant&,
                                                std::function<void(rooms::Result<T>)>),
-                http::status (*ok_status)(const T&)) {
-  auto who = authenticate(state, request, room_id, respond);
+                http::status (*ok_status)(const T&), bool expired_ok = false) {
+  auto who = authenticate(state, request, room_id, respond, expired_ok);
   if (!who) return;
   ((*state->deps.rooms).*op)(
       *who, [state, request_head = HttpRequest(request.base()), ok_status,
@@ -201,7 +207,7 @@ HttpResponse method_not_allowed(ServerState& state, const HttpRequest& request) 
                         "This method is not supported on this path.");
 }
 
-// /v1/rooms/{id}[/contributions|/audit|/transcript] (DESIGN 7, 8).
+// /v1/rooms/{id}[/contributions|/audit|/access|/transcript] (DESIGN 7, 8).
 void route_room(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
                 std::string_view rest, std::function<void(HttpResponse)> respond) {
   const std::size_t slash = rest.find('/');
@@ -227,6 +233,15 @@ void route_room(const std::shared_ptr<ServerState>& state, const HttpRequest& re
     if (get) {
       return call_rooms<v1::GetAuditResponse>(state, request, room_id, std::move(respond),
                                               &RS::get_audit, &always_ok<v1::GetAuditResponse>);
+    }
+  } else if (sub == "access") {
+    // A partner's right to read, export and erase outlives the invite: an expired token is
+    // exchanged for a new one (the room checks that the caller is a partner).
+    if (method == http::verb::post) {
+      return call_rooms<v1::RenewAccessResponse>(state, request, room_id, std::move(respond),
+                                                 &RS::renew_access,
+                                                 &always_ok<v1::RenewAccessResponse>,
+                                                 /*expired_ok=*/true);
     }
   } else if (sub == "transcript") {
     if (get) {

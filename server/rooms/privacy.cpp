@@ -1,5 +1,6 @@
 #include "server/rooms/privacy.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -8,37 +9,32 @@
 namespace mend::rooms::privacy {
 namespace {
 
-// Erases one text field; true when it changed.
-bool erase(std::string* text) {
-  if (text->empty() || *text == kErasedText) return false;
-  *text = kErasedText;
+// Replaces one text field with `marker` unless it is empty or already gone; true when it
+// changed.
+bool replace(std::string* text, const char* marker) {
+  if (text->empty() || *text == kErasedText || *text == engine::kRetractedText) return false;
+  *text = marker;
   return true;
 }
 
-bool erase_startup(v1::Startup* startup) {
-  bool changed = erase(startup->mutable_feeling());
-  changed = erase(startup->mutable_situation()) || changed;
-  return erase(startup->mutable_need()) || changed;
+bool replace_startup(v1::Startup* startup, const char* marker) {
+  bool changed = replace(startup->mutable_feeling(), marker);
+  changed = replace(startup->mutable_situation(), marker) || changed;
+  return replace(startup->mutable_need(), marker) || changed;
 }
 
-bool is_partner(v1::Role role) { return role == v1::PARTNER_A || role == v1::PARTNER_B; }
-
-v1::Actor partner_a() {
-  v1::Actor actor;
-  actor.set_role(v1::PARTNER_A);
-  return actor;
-}
-
-}  // namespace
-
-bool erase_texts(v1::Event& e) {
+// Replaces every text of `e` with `marker`; true when anything changed.
+bool replace_texts(v1::Event& e, const char* marker) {
+  auto erase = [marker](std::string* text) { return replace(text, marker); };
   switch (e.body_case()) {
     case v1::Event::kRoomCreated: return erase(e.mutable_room_created()->mutable_topic());
     case v1::Event::kConversationOpened: {
       v1::ConversationOpened* opened = e.mutable_conversation_opened();
       bool changed = erase(opened->mutable_intention());
       changed = erase(opened->mutable_topic()) || changed;
-      if (opened->has_startup()) changed = erase_startup(opened->mutable_startup()) || changed;
+      if (opened->has_startup()) {
+        changed = replace_startup(opened->mutable_startup(), marker) || changed;
+      }
       return changed;
     }
     case v1::Event::kShared: return erase(e.mutable_shared()->mutable_text());
@@ -53,6 +49,31 @@ bool erase_texts(v1::Event& e) {
     case v1::Event::kNoteTaken: return erase(e.mutable_note_taken()->mutable_text());
     default: return false;
   }
+}
+
+bool is_partner(v1::Role role) { return role == v1::PARTNER_A || role == v1::PARTNER_B; }
+
+v1::Actor partner_a() {
+  v1::Actor actor;
+  actor.set_role(v1::PARTNER_A);
+  return actor;
+}
+
+}  // namespace
+
+bool erase_texts(v1::Event& e) { return replace_texts(e, kErasedText); }
+
+bool retract_texts(v1::Event& e) { return replace_texts(e, engine::kRetractedText); }
+
+std::vector<v1::Event> withdraw_retracted(const std::vector<v1::Event>& log,
+                                          const std::vector<std::uint64_t>& seqs) {
+  std::vector<v1::Event> withdrawn;
+  for (const std::uint64_t seq : seqs) {
+    if (seq == 0 || seq > log.size()) continue;
+    v1::Event copy = log[seq - 1];
+    if (retract_texts(copy)) withdrawn.push_back(std::move(copy));
+  }
+  return withdrawn;
 }
 
 std::vector<v1::Event> erase_contributions(const std::vector<v1::Event>& log, v1::Role author) {
@@ -133,25 +154,37 @@ std::vector<v1::Event> transcript_events(const engine::RoomState& state,
   }
   std::vector<v1::Event> events;
   for (const v1::Event& event : log) {
-    if (retracted.contains(event.seq())) continue;
     if (!engine::visible_to(state, event, viewer)) continue;
     events.push_back(event);
+    // The room withdraws retracted texts from its log; this holds even before it has.
+    if (retracted.contains(event.seq())) retract_texts(events.back());
   }
   return events;
 }
 
 std::optional<std::int64_t> purge_due_ms(const engine::RoomState& state,
                                          const std::vector<v1::Event>& log) {
-  if (state.phase != v1::PHASE_CLOSED) return std::nullopt;
-  std::int64_t closed_at = 0;
-  for (auto it = log.rbegin(); it != log.rend(); ++it) {
-    if (it->has_conversation_closed()) {
-      closed_at = it->at_ms();
-      break;
+  if (log.empty() || !state.tmpl.has_value()) return std::nullopt;
+  const std::uint32_t retention =
+      engine::view(state, partner_a()).effective_terms().retention_days();
+  if (state.phase == v1::PHASE_CLOSED) {
+    std::int64_t closed_at = 0;
+    for (auto it = log.rbegin(); it != log.rend(); ++it) {
+      if (it->has_conversation_closed()) {
+        closed_at = it->at_ms();
+        break;
+      }
     }
+    return closed_at + std::int64_t{retention} * kMsPerDay;
   }
-  const std::uint32_t days = engine::view(state, partner_a()).effective_terms().retention_days();
-  return closed_at + std::int64_t{days} * kMsPerDay;
+  // Never closed (abandoned, suspended, waiting for consent): counted from the last activity,
+  // a due timer included (a time-out or an appointment still ahead is not abandonment).
+  const std::int64_t last_activity =
+      std::max(log.back().at_ms(), engine::next_deadline(state).value_or(0));
+  const std::uint32_t days = state.a.consented && state.b.consented
+                                 ? std::max(retention, kOpenRoomMinimumDays)
+                                 : kUnconsentedRetentionDays;
+  return last_activity + std::int64_t{days} * kMsPerDay;
 }
 
 }  // namespace mend::rooms::privacy

@@ -19,10 +19,29 @@ inline constexpr const char* kErasedText = "[erased]";
 
 inline constexpr std::int64_t kMsPerDay = 24LL * 3600 * 1000;
 
+// A room that never closed keeps its content for the agreed retention from its last activity,
+// but at least this many days: a conversation that is only resting is not purged under the
+// couple (retention 0 means "gone at the end", and an idle room ends by being abandoned).
+inline constexpr std::uint32_t kOpenRoomMinimumDays = 1;
+
+// A room in which the partners have not both consented (no retention was agreed) keeps its
+// content (the topic it was created with) this many days after its last activity.
+inline constexpr std::uint32_t kUnconsentedRetentionDays = 7;
+
 // Replaces every non-empty text of `event` (message texts, intention, topic, start-up form,
 // prompts, notes) with kErasedText. Names of partners and observers, the template and
 // content-free fields stay. Returns whether anything changed.
 bool erase_texts(v1::Event& event);
+
+// Replaces every non-empty text of `event` that is not already gone with
+// engine::kRetractedText (as erase_texts does with kErasedText). Returns whether it changed.
+bool retract_texts(v1::Event& event);
+
+// Copies of the events of `log` at `seqs` that still hold a text, with their texts retracted:
+// a retracted message is gone for good (from the room's log, the store, every replay and
+// transcript), not only hidden. Seqs outside `log` are skipped.
+std::vector<v1::Event> withdraw_retracted(const std::vector<v1::Event>& log,
+                                          const std::vector<std::uint64_t>& seqs);
 
 // Copies of the events of `log` authored by partner `author` that still hold a text, with
 // their texts erased (for Store::rewrite_events). Empty when there is nothing left to erase.
@@ -40,14 +59,18 @@ std::vector<v1::AuditEntry> audit_entries_for(const v1::Event& event);
 // An audit entry of `kind` by `actor` at `at_ms` (other fields unset).
 v1::AuditEntry audit_entry(v1::AuditKind kind, const v1::Actor& actor, std::int64_t at_ms);
 
-// The events of a transcript for `viewer`: those engine::visible_to allows, in seq order,
-// without retracted messages. `log` must be the log `state` was built from.
+// The events of a transcript for `viewer`: those engine::visible_to allows, in seq order; a
+// retracted message is shown as retracted (its texts read engine::kRetractedText). `log` must
+// be the log `state` was built from.
 std::vector<v1::Event> transcript_events(const engine::RoomState& state,
                                          const std::vector<v1::Event>& log,
                                          const v1::Actor& viewer);
 
-// When a closed room's content is due for its retention purge: the at_ms of its
-// ConversationClosed event plus the effective retention_days. nullopt while the room is open.
+// When a room's content is due for its retention purge. Closed: the at_ms of its
+// ConversationClosed event plus the effective retention_days. Never closed: its last activity
+// (the later of its last event and its next timer deadline) plus the effective retention_days,
+// at least kOpenRoomMinimumDays, or plus kUnconsentedRetentionDays while the partners have not
+// both consented. nullopt for a room without events.
 std::optional<std::int64_t> purge_due_ms(const engine::RoomState& state,
                                          const std::vector<v1::Event>& log);
 

@@ -56,6 +56,14 @@ v1::CommandResult unavailable(const std::string& command_id) {
                   "nothing was lost.");
 }
 
+std::vector<std::uint64_t> retracted_seqs(const engine::RoomState& state) {
+  std::vector<std::uint64_t> seqs;
+  for (const engine::ContentMessage& message : state.messages) {
+    if (message.retracted) seqs.push_back(message.seq);
+  }
+  return seqs;
+}
+
 }  // namespace
 
 void RoomContext::forget(const std::string& id, const Room* room) {
@@ -106,6 +114,7 @@ void Room::on_loaded(store::LoadResult loaded) {
     ctx_->forget(id_, this);  // the next access loads again
   } else {
     for (v1::Event& event : loaded.events) apply(std::move(event));
+    withdraw_retracted(retracted_seqs(state_));  // e.g. a crash before the last withdrawal
     status_ = Status::kReady;
     last_active_ms_ = ctx_->clock();
     ctx_->metrics.rooms_loaded_delta(1);
@@ -583,6 +592,11 @@ void Room::on_appended(std::optional<store::StoreError> error) {
     deliver(flight.events, nullptr, nullptr);
   }
   close_revoked_observers(flight.events);
+  std::vector<std::uint64_t> retracted;
+  for (const v1::Event& event : flight.events) {
+    if (event.has_retracted()) retracted.push_back(event.retracted().seq());
+  }
+  withdraw_retracted(retracted);
   after_applied(phase_before);
   finish_command();
 }

@@ -114,6 +114,7 @@ class Room : public std::enable_shared_from_this<Room> {
   void get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
   void get_transcript(v1::Actor actor,
                       std::function<void(Result<v1::GetTranscriptResponse>)> done);
+  void renew_access(v1::Actor actor, std::function<void(Result<v1::RenewAccessResponse>)> done);
   // Purges the content when the room is closed and its retention ended at `now`. `done` gets
   // when the purge is (next) due: nullopt when nothing will be due while the room's last seq
   // stays the same (open, already purged, or gone).
@@ -213,6 +214,7 @@ class Room : public std::enable_shared_from_this<Room> {
   void erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
   void get_audit_now(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
   void get_transcript_now(v1::Actor actor, std::function<void(Result<v1::GetTranscriptResponse>)> done);
+  void renew_access_now(v1::Actor actor, std::function<void(Result<v1::RenewAccessResponse>)> done);
   void check_retention_now(engine::TimeMs now,
                            std::function<void(std::optional<engine::TimeMs>)> done);
   // An operation that needs the room to itself: `run` ends with finish_command() (or leaves
@@ -228,6 +230,10 @@ class Room : public std::enable_shared_from_this<Room> {
   void record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed = {});
   void audit_connection(const v1::Actor& actor, v1::AuditKind kind);
   void after_applied(v1::Phase phase_before);
+  // Withdraws the texts of the retracted messages at `seqs` for good: the room's log at once
+  // (so no replay or transcript holds them), then the store, as an exclusive rewrite that
+  // keeps the epoch (every copy a client can get from now on is the withdrawn one).
+  void withdraw_retracted(const std::vector<std::uint64_t>& seqs);
   void purge_now(std::function<void()> then);
   // Rewrites the stored history and stores `entry` (its audit record, epoch set here to the
   // epoch after the rewrite) in ONE store commit; with nothing to rewrite, only the entry

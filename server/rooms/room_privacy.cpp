@@ -161,6 +161,30 @@ void Room::after_applied(v1::Phase phase_before) {
   exclusive_.push_back(Exclusive{[this] { purge_now([this] { finish_command(); }); }, [] {}});
 }
 
+void Room::withdraw_retracted(const std::vector<std::uint64_t>& seqs) {
+  if (seqs.empty()) return;
+  std::vector<v1::Event> withdrawn = privacy::withdraw_retracted(log_, seqs);
+  if (withdrawn.empty()) return;
+  for (const v1::Event& event : withdrawn) log_[event.seq() - 1] = event;
+  exclusive_.push_back(Exclusive{
+      [this, withdrawn = std::move(withdrawn)]() mutable {
+        ctx_->store->rewrite_events(
+            id_, std::move(withdrawn),
+            [self = shared_from_this()](std::optional<store::StoreError> error) {
+              asio::post(self->strand_, [self, error = std::move(error)] {
+                if (error) {
+                  // The log holds the withdrawn texts; the next load withdraws them again.
+                  self->ctx_->metrics.store_error();
+                  spdlog::error("room {}: withdrawing a retracted message failed: {}", self->id_,
+                                store::to_string(error->code));
+                }
+                self->finish_command();
+              });
+            });
+      },
+      [] {}});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rewrites of the stored history
 
@@ -212,8 +236,9 @@ void Room::on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::Eras
 }
 
 void Room::purge_now(std::function<void()> then) {
-  if (purged_) return then();
   std::vector<v1::Event> rewritten = privacy::purge_content(log_);
+  // Purged before and nothing new since (a room that never closed may get content after it).
+  if (rewritten.empty() && purged_) return then();
   const auto count = static_cast<std::uint32_t>(rewritten.size());
   v1::AuditEntry entry = privacy::audit_entry(v1::AUDIT_CONTENT_PURGED,
                                               actor_with_role(v1::SYSTEM), ctx_->clock());
@@ -503,6 +528,34 @@ void Room::get_transcript_now(v1::Actor actor, std::function<void(Result<v1::Get
   done({std::move(response), std::nullopt});
 }
 
+void Room::renew_access(v1::Actor actor,
+                        std::function<void(Result<v1::RenewAccessResponse>)> done) {
+  on_strand([actor = std::move(actor), done = std::move(done)](Room& room) mutable {
+    room.renew_access_now(std::move(actor), std::move(done));
+  });
+}
+
+void Room::renew_access_now(v1::Actor actor,
+                            std::function<void(Result<v1::RenewAccessResponse>)> done) {
+  if (status_ != Status::kReady) return answer_gone(fail_with(std::move(done)));
+  if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
+  const engine::TimeMs now = ctx_->clock();
+  const engine::TimeMs expires_at_ms =
+      now + std::int64_t{ctx_->config.default_invite_ttl_s} * 1000;
+  v1::RenewAccessResponse response;
+  response.set_room_id(id_);
+  v1::Invite* invite = response.mutable_invite();
+  *invite->mutable_participant() = actor;
+  invite->set_token(ctx_->signer.sign(TokenClaims{id_, actor, expires_at_ms}));
+  invite->set_expires_at_ms(expires_at_ms);
+  // Answered once the audit entry is stored: every renewal is on the record.
+  record_audit({privacy::audit_entry(v1::AUDIT_ACCESS_RENEWED, actor, now)},
+               [done = std::move(done), response = std::move(response)]() mutable {
+                 done({std::move(response), std::nullopt});
+               });
+  spdlog::info("room {}: {} renewed their access", id_, v1::Role_Name(actor.role()));
+}
+
 void Room::check_retention(engine::TimeMs now,
                            std::function<void(std::optional<engine::TimeMs>)> done) {
   on_strand([now, done = std::move(done)](Room& room) mutable {
@@ -512,7 +565,7 @@ void Room::check_retention(engine::TimeMs now,
 
 void Room::check_retention_now(engine::TimeMs now,
                                std::function<void(std::optional<engine::TimeMs>)> done) {
-  if (status_ != Status::kReady || purged_) return done(std::nullopt);
+  if (status_ != Status::kReady) return done(std::nullopt);
   const auto due = privacy::purge_due_ms(state_, log_);
   if (!due || *due > now) return done(due);
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));

@@ -144,6 +144,12 @@ class RoomService {
   // both partners allowed transcript_to_observer.
   virtual void get_transcript(const Participant& who,
                               std::function<void(Result<v1::GetTranscriptResponse>)> done);
+
+  // POST /v1/rooms/{id}/access: a new invite token for partner `who`, whose token may have
+  // expired (net checked its signature only), valid for the default invite lifetime from now
+  // (audited). PARTNERS_ONLY (403) for an observer; the room must still be kept.
+  virtual void renew_access(const Participant& who,
+                            std::function<void(Result<v1::RenewAccessResponse>)> done);
 };
 
 namespace detail {
@@ -167,6 +173,10 @@ inline void RoomService::get_audit(const Participant&,
 }
 inline void RoomService::get_transcript(
     const Participant&, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
+inline void RoomService::renew_access(
+    const Participant&, std::function<void(Result<v1::RenewAccessResponse>)> done) {
   done({std::nullopt, detail::not_implemented()});
 }
 

@@ -292,6 +292,11 @@ void RoomServiceImpl::get_transcript(
   with_room(who, std::move(done), &Room::get_transcript);
 }
 
+void RoomServiceImpl::renew_access(
+    const Participant& who, std::function<void(Result<v1::RenewAccessResponse>)> done) {
+  with_room(who, std::move(done), &Room::renew_access);
+}
+
 void RoomServiceImpl::sweep_retention(std::function<void(SweepReport)> done) {
   sweeper_->sweep(std::move(done));
 }

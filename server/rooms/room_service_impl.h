@@ -132,6 +132,8 @@ class RoomServiceImpl final : public RoomService {
                  std::function<void(Result<v1::GetAuditResponse>)> done) override;
   void get_transcript(const Participant& who,
                       std::function<void(Result<v1::GetTranscriptResponse>)> done) override;
+  void renew_access(const Participant& who,
+                    std::function<void(Result<v1::RenewAccessResponse>)> done) override;
 
   // Retention (retention.h): one sweep at clock() now; `done` runs when it finished. Tests
   // with a ManualClock call this after advancing the clock.

@@ -80,7 +80,14 @@ class MenddProcess {
     return "wss://127.0.0.1:" + std::to_string(port_) + "/v1/connect";
   }
 
-  // The server's output so far (its tail when long).
+  // Keeps all of the server's output from now on, not only its tail (for tests that scan
+  // everything mendd logged).
+  void keep_whole_log() {
+    std::lock_guard lock(mutex_);
+    keep_whole_log_ = true;
+  }
+
+  // The server's output so far (its tail when long, unless keep_whole_log()).
   std::string log() {
     std::lock_guard lock(mutex_);
     return log_;
@@ -121,7 +128,7 @@ class MenddProcess {
     std::lock_guard lock(mutex_);
     log_ += chunk;
     constexpr std::size_t kKeep = 64 * 1024;  // the tail is what explains a failure
-    if (log_.size() > 2 * kKeep) log_.erase(0, log_.size() - kKeep);
+    if (!keep_whole_log_ && log_.size() > 2 * kKeep) log_.erase(0, log_.size() - kKeep);
   }
 
   // After the process ended: the drainer has seen the end of the output; closes the pipe.
@@ -136,6 +143,7 @@ class MenddProcess {
   std::thread drainer_;
   std::mutex mutex_;
   std::string log_;
+  bool keep_whole_log_ = false;
 };
 
 // The shipped templates (server/templates of the source tree).

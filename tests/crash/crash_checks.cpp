@@ -60,13 +60,18 @@ E::BodyCase event_kind_of(C::BodyCase command) {
   }
 }
 
+// A retracted message is withdrawn from the store: its stored text reads "[retracted]".
+bool same_text(const std::string& stored, const std::string& sent) {
+  return stored == sent || stored == "[retracted]";
+}
+
 bool same_arguments(const E& e, const C& c) {
   switch (c.body_case()) {
-    case C::kShare: return e.shared().text() == c.share().text();
+    case C::kShare: return same_text(e.shared().text(), c.share().text());
     case C::kReflect:
       return e.reflected().kind() == c.reflect().kind() &&
-             e.reflected().text() == c.reflect().text();
-    case C::kCorrect: return e.corrected().text() == c.correct().text();
+             same_text(e.reflected().text(), c.reflect().text());
+    case C::kCorrect: return same_text(e.corrected().text(), c.correct().text());
     case C::kMore: return e.more_answered().more();
     case C::kNoMore: return !e.more_answered().more();
     case C::kSignal: return e.signaled().kind() == c.signal().kind();
@@ -76,12 +81,12 @@ bool same_arguments(const E& e, const C& c) {
     case C::kAcceptProposal: return e.proposal_accepted().seq() == c.accept_proposal().seq();
     case C::kProblemSolvingChoice:
       return e.problem_solving_chosen().opt_in() == c.problem_solving_choice().opt_in();
-    case C::kAsk: return e.asked().text() == c.ask().text();
-    case C::kAdvise: return e.advised().text() == c.advise().text();
-    case C::kStillNeed: return e.still_needed().text() == c.still_need().text();
-    case C::kPropose: return e.proposed().text() == c.propose().text();
-    case C::kAppreciate: return e.appreciated().text() == c.appreciate().text();
-    case C::kOpen: return e.conversation_opened().intention() == c.open().intention();
+    case C::kAsk: return same_text(e.asked().text(), c.ask().text());
+    case C::kAdvise: return same_text(e.advised().text(), c.advise().text());
+    case C::kStillNeed: return same_text(e.still_needed().text(), c.still_need().text());
+    case C::kPropose: return same_text(e.proposed().text(), c.propose().text());
+    case C::kAppreciate: return same_text(e.appreciated().text(), c.appreciate().text());
+    case C::kOpen: return same_text(e.conversation_opened().intention(), c.open().intention());
     case C::kProposeTime: return e.time_proposed().start_at_ms() == c.propose_time().start_at_ms();
     default: return true;
   }

@@ -40,18 +40,51 @@ TEST_CASE("a partner retracts only their own content messages, once") {
   room.rejected(B, seq_cmd("retract", shared), v1::NOT_YOURS);
   room.rejected(A, seq_cmd("retract", shared - 1), v1::NOT_FOUND);  // StageStarted
   room.ok(A, seq_cmd("retract", shared));
-  CHECK(room.state.phase == v1::PHASE_MIRRORING);
   room.rejected(A, seq_cmd("retract", shared), v1::ALREADY_DONE);
   room.rejected(A, seq_cmd("retract", 999), v1::NOT_FOUND);
 }
 
-TEST_CASE("retracting is allowed during overlays") {
+TEST_CASE("a retracted chunk never mirrored no longer has to be mirrored") {
+  Room room;
+  room.open();
+  room.ok(A, R"(share { text: "harsh words" })");
+  CHECK(room.state.phase == v1::PHASE_MIRRORING);
+  room.ok(A, seq_cmd("retract", room.state.last_seq));
+  CHECK(room.state.phase == v1::PHASE_SPEAKING);  // the speaker has the floor again
+  room.rejected(B, R"(reflect { kind: MIRROR text: "you said" })", v1::WRONG_PHASE);
+  room.ok(A, R"(share { text: "what I meant" })");
+  CHECK(room.state.phase == v1::PHASE_MIRRORING);
+}
+
+TEST_CASE("a retracted chunk that was mirrored keeps the reflection steps it started") {
+  Room room;
+  room.open();
+  room.ok(A, R"(share { text: "harsh words" })");
+  const auto shared = room.state.last_seq;
+  room.advance_ms(room.state.timing.reflection_beat_ms);
+  room.ok(B, R"(reflect { kind: MIRROR text: "you said" })");
+  room.ok(A, seq_cmd("retract", shared));
+  CHECK(room.state.phase == v1::PHASE_CONFIRMING);
+}
+
+TEST_CASE("a retracted opening leaves every view's intention and the topic it stated") {
+  Room room;
+  room.open();
+  const std::uint64_t opening = room.state.messages.front().seq;
+  room.ok(A, seq_cmd("retract", opening));
+  CHECK(view(room.state, A).intention() == "[retracted]");
+  CHECK(view(room.state, B).intention() == "[retracted]");
+}
+
+TEST_CASE("retracting is allowed during overlays; a chunk retracted in a time-out is not owed a "
+          "mirror after it") {
   Room room;
   room.open();
   room.ok(A, R"(share { text: "harsh words" })");
   const auto shared = room.state.last_seq;
   room.ok(B, "time_out {}");
   room.ok(A, seq_cmd("retract", shared));
+  CHECK(room.state.saved_phase == v1::PHASE_SPEAKING);
 }
 
 TEST_CASE("decline needs a pending request addressed to the sender") {

@@ -208,4 +208,50 @@ v1::RoomView Party::view() {
   return view ? *view : v1::RoomView{};
 }
 
+// ---------------------------------------------------------------------------------------------
+
+void check_error(const client::HttpResponse& response, int status, const std::string& code) {
+  INFO("body: " << response.body);
+  CHECK(response.status == status);
+  auto error = parse<v1::ErrorResponse>(response);
+  CHECK(error.code() == code);
+  CHECK_FALSE(error.message().empty());
+}
+
+std::size_t count_kind(const v1::GetAuditResponse& audit, v1::AuditKind kind) {
+  return static_cast<std::size_t>(
+      std::count_if(audit.entries().begin(), audit.entries().end(),
+                    [kind](const v1::AuditEntry& entry) { return entry.kind() == kind; }));
+}
+
+v1::Command open_with_secrets() {
+  return cmd([](v1::Command& c) {
+    c.mutable_open()->set_intention("INTENTION-SECRET-A");
+    c.mutable_open()->set_topic("TOPIC-SECRET-A");
+  });
+}
+
+Couple::Couple(PrivacyServer& s, const std::vector<std::string>& observers)
+    : server(s),
+      room(s.create_room(observers)),
+      a(s.ws_url(), room.invites(0).token()),
+      b(s.ws_url(), room.invites(1).token()) {
+  REQUIRE(a.online());
+  REQUIRE(b.online());
+}
+
+void Couple::talk(const v1::Command& consent_a, const v1::Command& consent_b) {
+  a.send(consent_a);
+  b.send(consent_b);
+  a.send(open_with_secrets());
+  a.send(cmd([](v1::Command& c) { c.mutable_share()->set_text("SHARE-SECRET-A"); }));
+  server.clock.advance(5000);  // the reflection beat
+  b.send(cmd([](v1::Command& c) {
+    c.mutable_reflect()->set_kind(v1::MIRROR);
+    c.mutable_reflect()->set_text("MIRROR-SECRET-B");
+  }));
+}
+
+void Couple::a_leaves() { a.send(cmd([](v1::Command& c) { c.mutable_leave(); })); }
+
 }  // namespace mend::testing

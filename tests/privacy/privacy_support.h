@@ -10,7 +10,9 @@
 #include "server/rooms/room_service_impl.h"
 
 #include <doctest/doctest.h>
+#include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -122,5 +124,47 @@ class Party {
 // Consent terms with the given retention, observer list and transcript flag.
 v1::Command consent(std::uint32_t retention_days, const std::vector<std::string>& observers = {},
                     bool transcript_to_observer = false);
+
+// An HTTP answer's JSON body as `T` (fails the test when it does not parse).
+template <typename T>
+T parse(const client::HttpResponse& response) {
+  T message;
+  INFO("body: " << response.body);
+  REQUIRE(google::protobuf::util::JsonStringToMessage(response.body, &message).ok());
+  return message;
+}
+
+// A rejection: the status, a stable code and a human message.
+void check_error(const client::HttpResponse& response, int status, const std::string& code);
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::size_t count_kind(const v1::GetAuditResponse& audit, v1::AuditKind kind);
+
+// A's opening with intention "INTENTION-SECRET-A" and topic "TOPIC-SECRET-A".
+v1::Command open_with_secrets();
+
+// Two partners of a fresh room, online through the SDK.
+struct Couple {
+  explicit Couple(PrivacyServer& s, const std::vector<std::string>& observers = {});
+  const std::string& token(int index) const { return room.invites(index).token(); }
+  std::string path(const std::string& suffix = {}) const {
+    return "/v1/rooms/" + room.room_id() + suffix;
+  }
+  client::HttpResponse http(const std::string& method, const std::string& suffix, int who) {
+    return server.http(method, path(suffix), token(who));
+  }
+
+  // Both consent; A opens and shares; B mirrors after the reflection beat.
+  void talk(const v1::Command& consent_a, const v1::Command& consent_b);
+  void a_leaves();
+
+  PrivacyServer& server;
+  v1::CreateRoomResponse room;
+  Party a;
+  Party b;
+};
 
 }  // namespace mend::testing

@@ -502,8 +502,10 @@ void Simulation::check_decision(const v1::Actor& actor, const v1::Command& comma
     expect_rejected("no body / no valid actor role is INVALID_ARGUMENT", {v1::INVALID_ARGUMENT});
     return;
   }
-  if (phase == v1::PHASE_CLOSED) {
-    expect_rejected("a closed room rejects everything", {v1::ROOM_CLOSED, v1::INVALID_ARGUMENT});
+  // A partner may revoke an observer at any time, also after the end (DESIGN 3).
+  if (phase == v1::PHASE_CLOSED && !command.has_revoke_observer()) {
+    expect_rejected("a closed room rejects everything but revoke_observer",
+                    {v1::ROOM_CLOSED, v1::INVALID_ARGUMENT});
     return;
   }
   if (is_partner(actor) && observer_only(action)) {
@@ -586,7 +588,15 @@ void Simulation::check_floor() {
          v1::Role_Name(b.speaker()) + "/" + v1::Role_Name(b.listener()));
     return;
   }
-  if (rng_.percent(25) && lee_view().speaker() != a.speaker()) fail("an observer's view names another speaker");
+  // An observer not approved by both partners gets the waiting view: no speaker at all.
+  if (rng_.percent(25)) {
+    const v1::RoomView& lee = lee_view();
+    const bool admitted = lee.phase() != v1::PHASE_UNSPECIFIED;
+    if (admitted && lee.speaker() != a.speaker()) fail("an observer's view names another speaker");
+    if (!admitted && (!lee.topic().empty() || !lee.intention().empty() || lee.last_seq() != 0)) {
+      fail("an observer not admitted sees the conversation");
+    }
+  }
   const v1::Role speaker = a.speaker();
   if (speaker != v1::ROLE_UNSPECIFIED && speaker != v1::PARTNER_A && speaker != v1::PARTNER_B) {
     fail("speaker is not a partner");
@@ -661,9 +671,13 @@ void Simulation::check_room() {
   }
   if (rank == 4) stage_index_ = a.stage_index();
   progress_rank_ = rank;
-  // A closed room is terminal: nothing is allowed, no timer is armed.
+  // A closed room is terminal: nothing is allowed but revoking an observer, no timer is armed.
   if (a.phase() == v1::PHASE_CLOSED) {
-    if (a.allowed_actions_size() != 0 || views_.b.allowed_actions_size() != 0) fail("actions allowed in a closed room");
+    for (const v1::RoomView* view : {&a, static_cast<const v1::RoomView*>(&views_.b)}) {
+      for (int action : view->allowed_actions()) {
+        if (action != v1::ACTION_REVOKE_OBSERVER) fail("actions allowed in a closed room");
+      }
+    }
     if (engine::next_deadline(state_)) fail("a timer is armed in a closed room");
   }
   // Observers are admitted only with both approvals, and approved ones are not left revoked.
