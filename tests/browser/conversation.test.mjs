@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Mendd, launchBrowser, screenshot, withScreenshotsOnFailure } from "./harness.mjs";
-import { agreeToTerms, createRoomThroughStart, mirror, openConversation, share, waitForFloor } from "./steps.mjs";
+import { agreeToTerms, askForExample, createRoomThroughStart, mirror, openConversation, share, waitForFloor } from "./steps.mjs";
 
 describe("a speaker-listener conversation in three browsers", () => {
   let mendd;
@@ -31,12 +31,23 @@ describe("a speaker-listener conversation in three browsers", () => {
     await agreeToTerms(ben);
     await lee.getByRole("button", { name: "Join the room" }).click();
 
-    await openConversation(ana, "I'd like us to understand each other better.");
+    await ana.getByLabel("I feel...").waitFor();
+    await screenshot(ana, "opening");
+    await openConversation(ana, "I'd like us to understand each other better.", {
+      feeling: "lonely",
+      situation: "the dishes in the evening",
+      need: "us to share them",
+    });
     await waitForFloor(ana, "You have the floor");
     await waitForFloor(ben, "Ana has the floor");
+    // The start-up lines stand under the intention for both partners.
+    await ben.getByRole("list", { name: "The conversation so far" }).getByText("and I need us to share them").waitFor();
     await share(ana, "I felt alone doing the dishes every night.");
     await screenshot(lee, "counselor");
-    await mirror(ben, "You felt alone doing the dishes every night.");
+    // In place of a mirror the listener may ask for an example; the speaker answers with a share.
+    await askForExample(ben, "Can you give me an example?");
+    await share(ana, "Last Tuesday I washed up alone until eleven.");
+    await mirror(ben, "You felt alone doing the dishes every night, like last Tuesday.");
     await ana.getByRole("button", { name: "You got it" }).click();
     await ana.getByRole("button", { name: "Pass the floor" }).click();
 
@@ -50,9 +61,17 @@ describe("a speaker-listener conversation in three browsers", () => {
     assert.equal(await timeline.getByText("I felt alone doing the dishes every night.").count(), 1);
     assert.equal(await lee.getByRole("button", { name: "Send: Share" }).count(), 0);
     await ben.getByRole("button", { name: "You got it" }).click();
-    await ben.getByRole("button", { name: "Pass the floor" }).click();
 
-    for (const page of [ana, ben]) await page.getByRole("button", { name: "I feel understood" }).click();
+    // The floor goes back and forth until both partners choose to move on.
+    await ben.getByRole("button", { name: "I'm ready to move on" }).click();
+    await ana.getByRole("region", { name: "Ben has the floor" }).getByText("Ben is ready to move on").waitFor();
+    await screenshot(ana, "move-on");
+    await ana.getByRole("button", { name: "I'm ready to move on" }).click();
+
+    // The gate opens on each partner's "I feel understood by you", not on "I understand".
+    for (const page of [ana, ben]) await page.getByRole("button", { name: "I feel understood by you" }).click();
+    await ana.getByRole("list", { name: "The conversation so far" }).getByText("Ben feels understood").waitFor();
+    await screenshot(ana, "gate");
     // One partner's "not this time" is enough to skip problem solving.
     await ana.getByRole("button", { name: "Not this time" }).click();
     for (const page of [ana, ben]) await page.getByRole("button", { name: "Finish" }).click();

@@ -24,8 +24,12 @@ export async function agreeToTerms(page) {
   await agree.waitFor({ state: "detached" });
 }
 
-export async function openConversation(page, intention) {
+/** Opens with `intention` and, when given, the start-up form's lines ({feeling, situation, need}). */
+export async function openConversation(page, intention, startup = {}) {
   await page.getByLabel(/Say why you would like to talk/).fill(intention);
+  if (startup.feeling) await page.getByLabel("I feel...").fill(startup.feeling);
+  if (startup.situation) await page.getByLabel("about...").fill(startup.situation);
+  if (startup.need) await page.getByLabel("and I need...").fill(startup.need);
   await page.getByRole("button", { name: "Open the conversation" }).click();
 }
 
@@ -44,7 +48,18 @@ export async function send(page, label, text) {
 }
 
 export const share = (page, text) => send(page, "Share", text);
-export const mirror = (page, text) => send(page, "Mirror what you heard", text);
+/** The listener mirrors (choosing it first where the composer offers other actions too). */
+export async function mirror(page, text) {
+  const choice = page.getByRole("radio", { name: "Mirror what you heard" });
+  if (await choice.count()) await choice.check();
+  await send(page, "Mirror what you heard", text);
+}
+
+/** The listener, owing a mirror, asks for an example instead (chosen among the composer's actions). */
+export async function askForExample(page, text) {
+  await page.getByRole("radio", { name: "Ask for an example" }).check();
+  await send(page, "Ask for an example", text);
+}
 
 /**
  * A speaker-listener room created over HTTP, both partners' pages joined and agreed, and Ana

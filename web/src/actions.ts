@@ -1,6 +1,6 @@
 // What each of the view's allowed actions looks like on the page: its words and the command it
 // sends. The view decides which actions exist now; this table only names them.
-import { Action, ReflectionKind, RepairKind, SignalKind, type CommandInput } from "@mend/client";
+import { Action, Phase, ReflectionKind, RepairKind, SignalKind, type CommandInput } from "@mend/client";
 
 /** Actions whose command carries a text the person writes in the composer. */
 export const kTextActions: readonly Action[] = [
@@ -23,8 +23,10 @@ export const kButtonActions: readonly Action[] = [
   Action.MORE,
   Action.NO_MORE,
   Action.PASS_FLOOR,
+  Action.MOVE_ON,
   Action.ACCEPT_APOLOGY,
   Action.REQUEST_ADVICE,
+  Action.FEEL_UNDERSTOOD,
   Action.UNDERSTOOD,
   Action.FINISH_PROBLEM_SOLVING,
   Action.FINISH,
@@ -40,8 +42,10 @@ type PlainCase =
   | "more"
   | "noMore"
   | "passFloor"
+  | "moveOn"
   | "acceptApology"
   | "requestAdvice"
+  | "feelUnderstood"
   | "understood"
   | "finishProblemSolving"
   | "finish"
@@ -69,8 +73,10 @@ const kPlainCase: Partial<Record<Action, PlainCase>> = {
   [Action.MORE]: "more",
   [Action.NO_MORE]: "noMore",
   [Action.PASS_FLOOR]: "passFloor",
+  [Action.MOVE_ON]: "moveOn",
   [Action.ACCEPT_APOLOGY]: "acceptApology",
   [Action.REQUEST_ADVICE]: "requestAdvice",
+  [Action.FEEL_UNDERSTOOD]: "feelUnderstood",
   [Action.UNDERSTOOD]: "understood",
   [Action.FINISH_PROBLEM_SOLVING]: "finishProblemSolving",
   [Action.FINISH]: "finish",
@@ -116,7 +122,9 @@ const kLabels: Partial<Record<Action, string>> = {
   [Action.ASK]: "Ask a question",
   [Action.REQUEST_ADVICE]: "I'd like your advice",
   [Action.ADVISE]: "Offer advice",
-  [Action.UNDERSTOOD]: "I feel understood",
+  [Action.MOVE_ON]: "I'm ready to move on",
+  [Action.FEEL_UNDERSTOOD]: "I feel understood by you",
+  [Action.UNDERSTOOD]: "I understand your point of view",
   [Action.PROPOSE]: "Propose something",
   [Action.FINISH_PROBLEM_SOLVING]: "We're done looking for solutions",
   [Action.APPRECIATE]: "Share an appreciation",
@@ -135,13 +143,16 @@ const kLabels: Partial<Record<Action, string>> = {
 };
 
 /** The words on an action's button or composer. */
-export function actionLabel(action: Action, expected = ReflectionKind.REFLECTION_KIND_UNSPECIFIED): string {
+export function actionLabel(action: Action, expected = ReflectionKind.REFLECTION_KIND_UNSPECIFIED, phase?: Phase): string {
   if (action === Action.REFLECT) return kReflectionLabel[expected];
+  // While a mirror is owed, the listener's question asks the speaker for an example.
+  if (action === Action.ASK && phase === Phase.MIRRORING) return "Ask for an example";
   return kLabels[action] ?? Action[action].toLowerCase().replace(/_/g, " ");
 }
 
 /** A hint inside the composer for what to write. */
-export function placeholder(action: Action): string {
+export function placeholder(action: Action, phase?: Phase): string {
+  if (action === Action.ASK && phase === Phase.MIRRORING) return "\"Can you give me an example?\"";
   switch (action) {
     case Action.SHARE:
       return "Speak for yourself: what you feel and need, a sentence or two";

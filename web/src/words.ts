@@ -7,6 +7,7 @@ import {
   type Actor,
   type Event,
   type RoomView,
+  type Startup,
 } from "@mend/client";
 import { repairLabel, signalLabel } from "./actions";
 
@@ -30,6 +31,16 @@ export function nameOf(actor: Actor | undefined, view: RoomView | undefined, you
 
 export function roleName(role: Role, view: RoomView | undefined): string {
   return nameOf({ role, observer: "" } as Actor, view);
+}
+
+/** One line per partner who made a choice: "Ana is ready to move on", "You are ready to move on". */
+export function choiceWords(view: RoomView, aChose: boolean, bChose: boolean, third: string, second: string): string[] {
+  const lines: string[] = [];
+  for (const [role, chose] of [[Role.PARTNER_A, aChose], [Role.PARTNER_B, bChose]] as const) {
+    if (!chose) continue;
+    lines.push(role === view.you?.role ? `You ${second}` : `${roleName(role, view)} ${third}`);
+  }
+  return lines;
 }
 
 const kPhaseWords: Partial<Record<Phase, string>> = {
@@ -87,6 +98,18 @@ export interface Entry {
   content: boolean;
   /** A flow line that is a whole sentence (not "<who> <kind>"). */
   sentence?: boolean;
+  /** Further lines of a message (the opening's start-up lines). */
+  lines?: string[];
+}
+
+/** The start-up form's lines as the opener wrote them: "I feel ...", "about ...", "and I need ...". */
+export function startupLines(startup: Startup | undefined): string[] {
+  if (!startup) return [];
+  const lines: string[] = [];
+  if (startup.feeling) lines.push(`I feel ${startup.feeling}`);
+  if (startup.situation) lines.push(`about ${startup.situation}`);
+  if (startup.need) lines.push(`and I need ${startup.need}`);
+  return lines;
 }
 
 /** "has"/"have" and friends: flow lines read "Ben is back" and "You are back". */
@@ -99,7 +122,12 @@ export function describeEvent(event: Event, view: RoomView | undefined): Entry |
   const b = event.body;
   switch (b.case) {
     case "conversationOpened":
-      return { kind: "intention", text: [b.value.intention, b.value.topic && `Topic: ${b.value.topic}`].filter(Boolean).join(" — "), content: true };
+      return {
+        kind: "intention",
+        text: [b.value.intention, b.value.topic && `Topic: ${b.value.topic}`].filter(Boolean).join(" — "),
+        lines: startupLines(b.value.startup),
+        content: true,
+      };
     case "shared":
       return { kind: "shared", text: b.value.text, content: true };
     case "reflected":
@@ -129,6 +157,8 @@ export function describeEvent(event: Event, view: RoomView | undefined): Entry |
       };
     case "floorPassed":
       return { kind: "passed the floor", content: false };
+    case "moveOnChosen":
+      return { kind: verb(view, event, "is ready to move on", "are ready to move on"), content: false };
     case "rolesSwitched":
       return {
         kind: b.value.speaker === view?.you?.role ? "You have the floor now" : `${roleName(b.value.speaker, view)} has the floor now`,
@@ -159,8 +189,10 @@ export function describeEvent(event: Event, view: RoomView | undefined): Entry |
       return { kind: "left", content: false };
     case "observerRevoked":
       return { kind: `withdrew consent for ${b.value.observer} to observe`, content: false };
-    case "understoodSent":
+    case "feltUnderstood":
       return { kind: verb(view, event, "feels understood", "feel understood"), content: false };
+    case "understoodSent":
+      return { kind: verb(view, event, "understands their partner's point of view", "understand your partner's point of view"), content: false };
     case "proposalAccepted":
       return { kind: "accepted a proposal", content: false };
     case "declined":

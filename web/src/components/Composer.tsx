@@ -20,7 +20,7 @@ export function Composer({ session, view, actions }: { session: RoomSession; vie
   // With nothing offered the composer stays disabled; its natural action is still `share`, so
   // a send forced past the disabled state gets the server's own refusal.
   const action = chosen.value !== undefined && offered.includes(chosen.value) ? chosen.value : (offered[0] ?? Action.SHARE);
-  const label = actionLabel(action, view.expectedReflection);
+  const label = actionLabel(action, view.expectedReflection, view.phase);
   const beatLeftMs =
     action === Action.REFLECT ? Number(view.reflectNotBeforeMs) - (now.value + session.serverOffsetMs.value) : 0;
   const waitingForBeat = beatLeftMs > 0;
@@ -54,7 +54,7 @@ export function Composer({ session, view, actions }: { session: RoomSession; vie
           {offered.map((a) => (
             <label key={a}>
               <input type="radio" name="composer-action" checked={a === action} onChange={() => (chosen.value = a)} />
-              {actionLabel(a, view.expectedReflection)}
+              {actionLabel(a, view.expectedReflection, view.phase)}
             </label>
           ))}
         </fieldset>
@@ -66,7 +66,7 @@ export function Composer({ session, view, actions }: { session: RoomSession; vie
         value={session.draft.value}
         onInput={input}
         disabled={!enabled}
-        placeholder={enabled ? placeholder(action) : ""}
+        placeholder={enabled ? placeholder(action, view.phase) : ""}
         onKeyDown={(e) => {
           if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) submit(e);
         }}

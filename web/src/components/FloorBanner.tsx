@@ -1,6 +1,6 @@
 // Whose floor it is and what the view asks of me now, in the template's own prompt.
 import { Role, type RoomView } from "@mend/client";
-import { phaseWords, roleName } from "../words";
+import { choiceWords, phaseWords, roleName } from "../words";
 import { isOverlay } from "./OverlayPanel";
 
 export function FloorBanner({ view }: { view: RoomView }) {
@@ -14,6 +14,12 @@ export function FloorBanner({ view }: { view: RoomView }) {
         ? "You have the floor"
         : `${roleName(view.speaker, view)} has the floor`
       : phaseWords(phase);
+  // What each partner chose so far, as the view reports it: ready to move on (while a floor is
+  // held), feeling understood (at the solution gate).
+  const choices = [
+    ...(view.speaker !== Role.ROLE_UNSPECIFIED ? choiceWords(view, view.aMovesOn, view.bMovesOn, "is ready to move on", "are ready to move on") : []),
+    ...choiceWords(view, view.aFeelsUnderstood, view.bFeelsUnderstood, "feels understood", "feel understood"),
+  ];
   return (
     <section class="floor card" aria-labelledby="floor-title">
       {view.speaker !== Role.ROLE_UNSPECIFIED && (
@@ -24,6 +30,11 @@ export function FloorBanner({ view }: { view: RoomView }) {
       )}
       <h2 id="floor-title">{floor}</h2>
       {view.prompt && <p class="prompt">{view.prompt}</p>}
+      {choices.map((line) => (
+        <p class="choice" key={line}>
+          {line}
+        </p>
+      ))}
     </section>
   );
 }

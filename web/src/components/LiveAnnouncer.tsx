@@ -21,7 +21,7 @@ export function LiveAnnouncer({ events, view }: { events: readonly Event[]; view
     const lines: string[] = [];
     for (const e of fresh) {
       const entry = describeEvent(e, view);
-      if (entry?.content && nameOf(e.actor, view) !== "You") lines.push(`${nameOf(e.actor, view)}, ${entry.kind}: ${entry.text}`);
+      if (entry?.content && nameOf(e.actor, view) !== "You") lines.push(`${nameOf(e.actor, view)}, ${entry.kind}: ${[entry.text, ...(entry.lines ?? [])].join()}`);
     }
     if (view.speaker !== speaker.current && view.speaker) lines.push(`${roleName(view.speaker, view)} now ${view.speaker === view.you?.role ? "have" : "has"} the floor.`);
     else if (view.phase !== phase.current) lines.push(phaseWords(view.phase));

@@ -1,10 +1,15 @@
-// OPENING: the opener states an intention and the one topic (the template's own prompts).
+// OPENING: the opener states an intention and the one topic (the template's own prompts) and,
+// where the view offers the start-up form, may add its three optional lines (Gottman's softened
+// start-up; NVC): "I feel ... about ... and I need ...".
 import { useSignal } from "@preact/signals";
 import type { RoomView, Template } from "@mend/client";
 import type { RoomSession } from "../session";
 
 export function OpenForm({ session, view, template }: { session: RoomSession; view: RoomView; template: Template | undefined }) {
   const topic = useSignal(view.topic);
+  const feeling = useSignal("");
+  const situation = useSignal("");
+  const need = useSignal("");
   return (
     <form
       class="composer stack"
@@ -12,7 +17,12 @@ export function OpenForm({ session, view, template }: { session: RoomSession; vi
       onSubmit={async (e) => {
         e.preventDefault();
         const intention = session.draft.value.trim();
-        if (await session.act({ body: { case: "open", value: { intention, topic: topic.value.trim() } } })) session.draft.value = "";
+        const startup = view.startupForm
+          ? { feeling: feeling.value.trim(), situation: situation.value.trim(), need: need.value.trim() }
+          : undefined;
+        if (await session.act({ body: { case: "open", value: { intention, topic: topic.value.trim(), startup } } })) {
+          session.draft.value = "";
+        }
       }}
     >
       <label>
@@ -23,6 +33,23 @@ export function OpenForm({ session, view, template }: { session: RoomSession; vi
         {template?.opening?.topicPrompt || "The one subject for today"}
         <input value={topic.value} onInput={(e) => (topic.value = e.currentTarget.value)} required={!view.topic} />
       </label>
+      {view.startupForm && (
+        <fieldset class="stack startup-form">
+          <legend>A gentle start, if you like (each line is optional)</legend>
+          <label>
+            I feel...
+            <input value={feeling.value} onInput={(e) => (feeling.value = e.currentTarget.value)} placeholder="a little lonely" />
+          </label>
+          <label>
+            about...
+            <input value={situation.value} onInput={(e) => (situation.value = e.currentTarget.value)} placeholder="the evenings we spend apart" />
+          </label>
+          <label>
+            and I need...
+            <input value={need.value} onInput={(e) => (need.value = e.currentTarget.value)} placeholder="some time together this week" />
+          </label>
+        </fieldset>
+      )}
       <button type="submit" class="primary">
         Open the conversation
       </button>

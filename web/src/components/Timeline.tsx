@@ -44,7 +44,18 @@ export function Timeline(props: { events: readonly Event[]; view: RoomView; acti
             ) : isErased ? (
               <p class="withdrawn">(erased)</p>
             ) : (
-              <p class="text">{entry.text}</p>
+              <>
+                <p class="text">{entry.text}</p>
+                {entry.lines && entry.lines.length > 0 && (
+                  <p class="startup">
+                    {entry.lines.map((line, i) => (
+                      <span class="line" key={i}>
+                        {line}
+                      </span>
+                    ))}
+                  </p>
+                )}
+              </>
             )}
             {actions && !isRetracted && (
               <div class="row small">
