@@ -599,10 +599,13 @@ class CrashRun {
         }
       }
       for (const auto& [id, command] : s->pending) {
+        // Committed before its answer: an accepted result, or a definitive rejection recorded
+        // before it was answered; either way the retry after the restart must get it.
         if (const auto found = find_result(db, room, participant, id)) {
-          REQUIRE(found->accepted());
+          REQUIRE((found->accepted() ||
+                   mend::engine::is_definitive(found->rejection().code())));
           room.committed_unanswered[id] = *found;
-          accepted.push_back({participant, command, *found});
+          if (found->accepted()) accepted.push_back({participant, command, *found});
         }
       }
     }
