@@ -15,6 +15,7 @@ packages=(
   libspdlog-dev libfmt-dev
   libbenchmark-dev
   tmux valgrind procps ccache
+  clang-14 libclang-rt-14-dev llvm-14
   chromium
   iproute2
 )

@@ -408,16 +408,16 @@ Check check_text(const std::string& text, const char* what) {
     return refuse(v1::EMPTY, std::string("Please write something first: ") + what +
                                  " can't be empty.");
   }
-  if (text.size() > kTextMaxBytes) {
+  if (text.size() > limits::kTextBytes.bound) {
     return refuse(v1::TOO_LONG, std::string("That is longer than the ") +
-                                    std::to_string(kTextMaxBytes) + " characters " + what +
+                                    std::to_string(limits::kTextBytes.bound) + " characters " + what +
                                     " may hold; please shorten it.");
   }
   return std::nullopt;
 }
 
 Check check_optional_text(const std::string& text, const char* what) {
-  if (text.size() > kTextMaxBytes) return check_text(text, what);
+  if (text.size() > limits::kTextBytes.bound) return check_text(text, what);
   return std::nullopt;
 }
 
@@ -444,8 +444,9 @@ Check check_consent(const v1::ConsentTerms& terms, const Ctx& c) {
                     "Only observers invited to this room can be approved.");
     }
   }
-  if (terms.retention_days() > kRetentionMaxDays) {
-    return out_of_bounds("Content can be kept for at most 3650 days.");
+  if (terms.retention_days() > limits::kRetentionDays.bound) {
+    return out_of_bounds("Content can be kept for at most " +
+                         std::to_string(limits::kRetentionDays.bound) + " days.");
   }
   return std::nullopt;
 }
@@ -532,11 +533,12 @@ Check check_time_out(const v1::TimeOut& t, const Ctx& c) {
   if (t.return_at_ms() == 0) return std::nullopt;  // default: within bounds by construction
   const ResolvedTiming& timing = c.state.timing;
   if (t.return_at_ms() < c.now + static_cast<TimeMs>(timing.time_out_min_s) * kMsPerS) {
-    return out_of_bounds("A time-out needs at least the minimum time (20 minutes or the "
-                         "template's floor) so both of you can calm down.");
+    return out_of_bounds("A time-out needs at least " + duration_text(timing.time_out_min_s) +
+                         " so both of you can calm down.");
   }
   if (t.return_at_ms() > c.now + static_cast<TimeMs>(timing.time_out_cap_s) * kMsPerS) {
-    return out_of_bounds("A time-out can last at most its cap (24 hours or the template's).");
+    return out_of_bounds("A time-out can last at most " + duration_text(timing.time_out_cap_s) +
+                         ".");
   }
   return std::nullopt;
 }
@@ -637,14 +639,14 @@ Check check_arguments(const v1::Command& cmd, const Ctx& c) {
     case v1::Command::kPause:
       if (cmd.pause().duration_s() > timing.pause_max_s) {
         return out_of_bounds("A short pause can last at most " +
-                             std::to_string(timing.pause_max_s / 60) +
-                             " minutes; for longer, a time-out fits better.");
+                             duration_text(timing.pause_max_s) +
+                             "; for longer, a time-out fits better.");
       }
       return std::nullopt;
     case v1::Command::kConsultBreak:
       if (cmd.consult_break().duration_s() > timing.consult_break_max_s) {
         return out_of_bounds("A consultation break can last at most " +
-                             std::to_string(timing.consult_break_max_s / 60) + " minutes.");
+                             duration_text(timing.consult_break_max_s) + ".");
       }
       return std::nullopt;
     case v1::Command::kTimeOut: return check_time_out(cmd.time_out(), c);

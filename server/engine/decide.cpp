@@ -5,6 +5,7 @@
 #include "server/engine/engine.h"
 #include "server/engine/flow.h"
 #include "server/engine/hints.h"
+#include "server/engine/invariant.h"
 
 namespace mend::engine {
 namespace {
@@ -303,6 +304,7 @@ Decision decide(const RoomState& state, const v1::Command& command, const v1::Ac
   Decision d;
   d.events.reserve(3);
   emit(command, c, d);
+  MEND_INVARIANT(!d.events.empty(), "decide: an accepted command has events");
   std::uint64_t seq = state.last_seq;
   for (v1::Event& event : d.events) {
     event.set_seq(++seq);

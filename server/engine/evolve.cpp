@@ -4,6 +4,7 @@
 
 #include "server/engine/engine.h"
 #include "server/engine/flow.h"
+#include "server/engine/invariant.h"
 
 namespace mend::engine {
 namespace {
@@ -50,6 +51,23 @@ T* find_by_seq(std::vector<T>& items, std::uint64_t seq) {
 }
 
 Request* find_request(RoomState& s, std::uint64_t seq) { return find_by_seq(s.requests, seq); }
+
+// The state invariants every event keeps (docs/engine-rules.md, "Invariants").
+void check_state(const RoomState& s) {
+  MEND_INVARIANT(s.phase != v1::PHASE_UNSPECIFIED && s.tmpl.has_value(),
+                 "evolve: a created room has a phase and a template");
+  const v1::Phase phase = detail::conversation_phase(s);
+  MEND_INVARIANT(!detail::is_overlay(phase) && phase != v1::PHASE_UNSPECIFIED,
+                 "evolve: an overlay saves a conversation phase");
+  if (detail::is_stage_round(phase)) {
+    MEND_INVARIANT(s.turn.speaker == v1::PARTNER_A || s.turn.speaker == v1::PARTNER_B,
+                   "evolve: exactly one partner holds the floor in a stage round");
+    MEND_INVARIANT(static_cast<int>(s.turn.stage_index) < s.tmpl->stages_size(),
+                   "evolve: the current stage is one of the template's");
+  }
+  MEND_INVARIANT((s.phase == v1::PHASE_CLOSED) == (s.closed_reason != v1::CLOSED_REASON_UNSPECIFIED),
+                 "evolve: a room is closed exactly when it has a closed reason");
+}
 
 void apply_room_created(RoomState& s, const v1::Event& e) {
   const v1::RoomCreated& created = e.room_created();
@@ -372,6 +390,9 @@ void apply_other_event(RoomState& s, const v1::Event& e) {
 }  // namespace
 
 void evolve(RoomState& state, const v1::Event& event) {
+  MEND_INVARIANT(event.seq() == state.last_seq + 1, "evolve: the event's seq is last_seq + 1");
+  MEND_INVARIANT(event.has_room_created() == (state.last_seq == 0),
+                 "evolve: a room begins with RoomCreated, and only once");
   state.last_seq = event.seq();
   switch (event.body_case()) {
     case v1::Event::kPaused: case v1::Event::kTimedOut: case v1::Event::kConsultBreakStarted:
@@ -391,6 +412,7 @@ void evolve(RoomState& state, const v1::Event& event) {
       apply_other_event(state, event);
       break;
   }
+  check_state(state);
 }
 
 }  // namespace mend::engine

@@ -17,7 +17,7 @@ namespace mend::engine {
 namespace {
 
 namespace pb = google::protobuf;
-using namespace template_limits;
+using namespace limits;
 
 // ---------------------------------------------------------------------------------------
 // Field paths: a broken rule points at a field by descriptor steps, so that the same path
@@ -90,29 +90,10 @@ bool is_blank(std::string_view text) {
 }
 
 bool is_identifier(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameBytes) return false;
+  if (name.empty() || name.size() > kNameBytes.bound) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
-}
-
-// The timings with every 0 replaced by its documented default (template.proto `Timing`),
-// unclamped, so that validation can compare them.
-v1::Timing effective_timing(const v1::Timing& timing) {
-  v1::Timing out = timing;
-  auto or_default = [](std::uint32_t value, std::uint32_t fallback) {
-    return value != 0 ? value : fallback;
-  };
-  out.set_reflection_beat_ms(or_default(timing.reflection_beat_ms(), 2000));
-  out.set_pause_default_s(or_default(timing.pause_default_s(), 120));
-  out.set_pause_max_s(or_default(timing.pause_max_s(), 600));
-  out.set_time_out_min_s(std::max(kTimeOutFloorS, timing.time_out_min_s()));
-  out.set_time_out_default_s(or_default(timing.time_out_default_s(), out.time_out_min_s()));
-  out.set_time_out_cap_s(or_default(timing.time_out_cap_s(), kTimeOutCapS));
-  out.set_appointment_window_s(or_default(timing.appointment_window_s(), 86400));
-  out.set_consult_break_default_s(or_default(timing.consult_break_default_s(), 300));
-  out.set_consult_break_max_s(or_default(timing.consult_break_max_s(), 1800));
-  return out;
 }
 
 class Checker {
@@ -132,7 +113,8 @@ class Checker {
       fail(std::move(path), std::string(what) + " is required");
     } else if (!is_identifier(name)) {
       fail(std::move(path), std::string(what) + " \"" + name +
-                                "\" must match [a-z0-9-]{1,64}: lowercase letters, digits, '-'");
+                                "\" must match [a-z0-9-]{1," + std::to_string(kNameBytes.bound) +
+                                "}: lowercase letters, digits, '-'");
     }
   }
 
@@ -148,24 +130,24 @@ class Checker {
   void check_template(const v1::Template& tmpl) {
     const pb::Descriptor* d = v1::Template::descriptor();
     check_identifier(tmpl.name(), child({}, d, v1::Template::kNameFieldNumber), "name");
-    check_text(tmpl.title(), child({}, d, v1::Template::kTitleFieldNumber), kMaxTitleBytes, true);
+    check_text(tmpl.title(), child({}, d, v1::Template::kTitleFieldNumber), kTitleBytes.bound, true);
     check_text(tmpl.description(), child({}, d, v1::Template::kDescriptionFieldNumber),
-               kMaxPromptBytes, false);
+               kPromptBytes.bound, false);
     check_opening(tmpl.opening(), child({}, d, v1::Template::kOpeningFieldNumber));
     check_stages(tmpl);
     check_text(tmpl.closing().prompt(),
                child(child({}, d, v1::Template::kClosingFieldNumber), v1::Closing::descriptor(),
                      v1::Closing::kPromptFieldNumber),
-               kMaxPromptBytes, false);
+               kPromptBytes.bound, false);
     check_timing(tmpl.timing(), child({}, d, v1::Template::kTimingFieldNumber));
   }
 
   void check_opening(const v1::Opening& opening, const FieldPath& at) {
     const pb::Descriptor* d = v1::Opening::descriptor();
     check_text(opening.intention_prompt(), child(at, d, v1::Opening::kIntentionPromptFieldNumber),
-               kMaxPromptBytes, false);
+               kPromptBytes.bound, false);
     check_text(opening.topic_prompt(), child(at, d, v1::Opening::kTopicPromptFieldNumber),
-               kMaxPromptBytes, false);
+               kPromptBytes.bound, false);
   }
 
   void check_stages(const v1::Template& tmpl) {
@@ -174,9 +156,10 @@ class Checker {
       fail(child({}, d, v1::Template::kStagesFieldNumber), "at least one stage is required");
       return;
     }
+    constexpr int kMaxStages = static_cast<int>(kStages.bound);
     if (tmpl.stages_size() > kMaxStages) {
       fail(child({}, d, v1::Template::kStagesFieldNumber, kMaxStages),
-           "at most " + std::to_string(kMaxStages) + " stages");
+           "at most " + std::to_string(kStages.bound) + " stages");
     }
     std::set<std::string, std::less<>> names;
     for (int i = 0; i < tmpl.stages_size(); ++i) {
@@ -193,11 +176,11 @@ class Checker {
   void check_stage(const v1::Stage& stage, const FieldPath& at) {
     const pb::Descriptor* d = v1::Stage::descriptor();
     check_identifier(stage.name(), child(at, d, v1::Stage::kNameFieldNumber), "stage name");
-    check_text(stage.title(), child(at, d, v1::Stage::kTitleFieldNumber), kMaxTitleBytes, true);
+    check_text(stage.title(), child(at, d, v1::Stage::kTitleFieldNumber), kTitleBytes.bound, true);
     check_text(stage.speaker_prompt(), child(at, d, v1::Stage::kSpeakerPromptFieldNumber),
-               kMaxPromptBytes, true);
+               kPromptBytes.bound, true);
     check_text(stage.listener_prompt(), child(at, d, v1::Stage::kListenerPromptFieldNumber),
-               kMaxPromptBytes, false);
+               kPromptBytes.bound, false);
     if (stage.opener() != v1::PARTNER_A && stage.opener() != v1::PARTNER_B) {
       fail(child(at, d, v1::Stage::kOpenerFieldNumber),
            "opener must be PARTNER_A or PARTNER_B (who speaks first in this stage)");
@@ -221,15 +204,15 @@ class Checker {
       fail(child(at, d, v1::Stage::kCloserFieldNumber),
            "unknown closer value " + std::to_string(stage.closer()));
     }
-    if (stage.chunk_max_chars() > kMaxChunkChars) {
+    if (stage.chunk_max_chars() > kChunkMaxChars.bound) {
       fail(child(at, d, v1::Stage::kChunkMaxCharsFieldNumber),
            "is " + std::to_string(stage.chunk_max_chars()) + "; at most " +
-               std::to_string(kMaxChunkChars));
+               std::to_string(kChunkMaxChars.bound));
     }
-    if (stage.soft_turn_s() > kMaxSoftTurnS) {
+    if (stage.soft_turn_s() > kSoftTurnS.bound) {
       fail(child(at, d, v1::Stage::kSoftTurnSFieldNumber),
            "is " + std::to_string(stage.soft_turn_s()) + " s; at most " +
-               std::to_string(kMaxSoftTurnS) + " s");
+               std::to_string(kSoftTurnS.bound) + " s");
     }
     check_questions(stage, at);
   }
@@ -273,31 +256,32 @@ class Checker {
       fail(child(at, d, v1::Stage::kListenerQuestionsFieldNumber, 0),
            "listener_questions require listener_may_ask: true");
     }
-    if (stage.listener_questions_size() > kMaxListenerQuestions) {
-      fail(child(at, d, v1::Stage::kListenerQuestionsFieldNumber, kMaxListenerQuestions),
-           "at most " + std::to_string(kMaxListenerQuestions) + " questions");
+    constexpr int kMaxQuestions = static_cast<int>(kListenerQuestions.bound);
+    if (stage.listener_questions_size() > kMaxQuestions) {
+      fail(child(at, d, v1::Stage::kListenerQuestionsFieldNumber, kMaxQuestions),
+           "at most " + std::to_string(kListenerQuestions.bound) + " questions");
     }
     for (int i = 0; i < stage.listener_questions_size(); ++i) {
       check_text(stage.listener_questions(i),
-                 child(at, d, v1::Stage::kListenerQuestionsFieldNumber, i), kMaxPromptBytes, true);
+                 child(at, d, v1::Stage::kListenerQuestionsFieldNumber, i), kPromptBytes.bound, true);
     }
   }
 
   void check_timing(const v1::Timing& timing, const FieldPath& at) {
     const pb::Descriptor* d = v1::Timing::descriptor();
-    const v1::Timing eff = effective_timing(timing);
+    const v1::Timing eff = with_defaults(timing);
     auto here = [&](int number) { return child(at, d, number); };
     auto seconds = [](std::uint32_t s) { return std::to_string(s) + " s"; };
 
-    if (timing.reflection_beat_ms() > kMaxReflectionBeatMs) {
+    if (timing.reflection_beat_ms() > kReflectionBeatMs.bound) {
       fail(here(v1::Timing::kReflectionBeatMsFieldNumber),
            "is " + std::to_string(timing.reflection_beat_ms()) + " ms; at most " +
-               std::to_string(kMaxReflectionBeatMs) + " ms");
+               std::to_string(kReflectionBeatMs.bound) + " ms");
     }
-    if (timing.pause_max_s() > kMaxPauseS) {
+    if (timing.pause_max_s() > kPauseMaxS.bound) {
       fail(here(v1::Timing::kPauseMaxSFieldNumber), "is " + seconds(timing.pause_max_s()) +
                                                         "; a short pause lasts at most " +
-                                                        seconds(kMaxPauseS));
+                                                        seconds(kPauseMaxS.bound));
     } else if (eff.pause_default_s() > eff.pause_max_s()) {
       fail(here(timing.pause_default_s() != 0 ? v1::Timing::kPauseDefaultSFieldNumber
                                               : v1::Timing::kPauseMaxSFieldNumber),
@@ -305,15 +289,15 @@ class Checker {
                ") is longer than the maximum pause (" + seconds(eff.pause_max_s()) + ")");
     }
     check_time_out(timing, eff, at);
-    if (timing.appointment_window_s() > kMaxAppointmentWindowS) {
+    if (timing.appointment_window_s() > kAppointmentWindowS.bound) {
       fail(here(v1::Timing::kAppointmentWindowSFieldNumber),
            "is " + seconds(timing.appointment_window_s()) + "; at most " +
-               seconds(kMaxAppointmentWindowS));
+               seconds(kAppointmentWindowS.bound));
     }
-    if (timing.consult_break_max_s() > kMaxConsultBreakS) {
+    if (timing.consult_break_max_s() > kConsultBreakMaxS.bound) {
       fail(here(v1::Timing::kConsultBreakMaxSFieldNumber),
            "is " + seconds(timing.consult_break_max_s()) + "; at most " +
-               seconds(kMaxConsultBreakS));
+               seconds(kConsultBreakMaxS.bound));
     } else if (eff.consult_break_default_s() > eff.consult_break_max_s()) {
       fail(here(timing.consult_break_default_s() != 0 ? v1::Timing::kConsultBreakDefaultSFieldNumber
                                                       : v1::Timing::kConsultBreakMaxSFieldNumber),
@@ -327,16 +311,18 @@ class Checker {
     auto here = [&](int number) { return child(at, d, number); };
     auto seconds = [](std::uint32_t s) { return std::to_string(s) + " s"; };
 
-    if (timing.time_out_min_s() != 0 && timing.time_out_min_s() < kTimeOutFloorS) {
+    if (timing.time_out_min_s() != 0 && timing.time_out_min_s() < kTimeOutMinS.floor) {
       fail(here(v1::Timing::kTimeOutMinSFieldNumber),
            "is " + seconds(timing.time_out_min_s()) + "; a time-out lasts at least " +
-               seconds(kTimeOutFloorS) + " (20 minutes, the time it takes to calm down)");
+               seconds(kTimeOutMinS.floor) + " (" +
+               duration_text(kTimeOutMinS.floor) + ", the time it takes to calm down)");
       return;
     }
-    if (timing.time_out_cap_s() > kTimeOutCapS) {
+    if (timing.time_out_cap_s() > kTimeOutCapS.bound) {
       fail(here(v1::Timing::kTimeOutCapSFieldNumber), "is " + seconds(timing.time_out_cap_s()) +
                                                           "; a time-out ends within " +
-                                                          seconds(kTimeOutCapS) + " (24 hours)");
+                                                          seconds(kTimeOutCapS.bound) + " (" +
+                                                          duration_text(kTimeOutCapS.bound) + ")");
       return;
     }
     if (eff.time_out_cap_s() < eff.time_out_min_s()) {

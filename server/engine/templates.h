@@ -5,24 +5,24 @@
 // every such file at start into a TemplateCatalog and refuses to start when any is invalid;
 // every error names the file, the line and the field. Adding a template needs no code change.
 //
-// Validation rules (each broken rule is one TemplateError):
-// - name: [a-z0-9-]{1,64}; in a file, equal to the file name without `.textpb`.
-// - title: not blank, at most kMaxTitleBytes. description and every prompt: at most
-//   kMaxPromptBytes (constants in template_limits below).
-// - stages: at least one, at most kMaxStages. Per stage: name [a-z0-9-]{1,64} and unique in the
-//   template; title and speaker_prompt not blank; opener PARTNER_A or PARTNER_B;
+// Validation rules (each broken rule is one TemplateError); every number is a bound of the
+// table in limits.h (`limits::k...`), named here by its entry:
+// - name: [a-z0-9-], 1 to kNameBytes; in a file, equal to the file name without `.textpb`.
+// - title: not blank, at most kTitleBytes. description and every prompt: at most kPromptBytes.
+// - stages: at least one, at most kStages. Per stage: name like the template's and unique in
+//   the template; title and speaker_prompt not blank; opener PARTNER_A or PARTNER_B;
 //   more_loop requires mirror_each_chunk; until_both_move_on requires both_partners;
 //   listener_may_clarify requires mirror_each_chunk; turn_reflections only SUMMARY,
-//   VALIDATION, EMPATHY, each at most once; turn_reflections and closer need a way to finish sharing (no
-//   mirror_each_chunk, or more_loop), since pass_floor skips them; closer a known StageCloser;
-//   chunk_max_chars <= 16000; soft_turn_s <= kMaxSoftTurnS; listener_questions only with
-//   listener_may_ask, each not blank, at most kMaxListenerQuestions.
-// - timing (0 means the documented default of template.proto `Timing`):
-//   reflection_beat_ms <= 60000; pause_max_s <= 600; pause_default_s <= effective pause_max_s;
-//   time_out_min_s >= 1200 when set (hard floor: 20 minutes); time_out_cap_s <= 86400 (hard
-//   cap: 24 hours) and >= the effective minimum; time_out_default_s within [effective min,
-//   effective cap]; appointment_window_s <= kMaxAppointmentWindowS; consult_break_max_s <=
-//   kMaxConsultBreakS; consult_break_default_s <= effective consult_break_max_s.
+//   VALIDATION, EMPATHY, each at most once; turn_reflections and closer need a way to finish
+//   sharing (no mirror_each_chunk, or more_loop), since pass_floor skips them; closer a known
+//   StageCloser; chunk_max_chars and soft_turn_s within kChunkMaxChars and kSoftTurnS;
+//   listener_questions only with listener_may_ask, each not blank, at most kListenerQuestions.
+// - timing (0 means the default, with_defaults in timing.h): every field within its entry's
+//   bound (reflection_beat_ms, pause_max_s, time_out_cap_s, appointment_window_s,
+//   consult_break_max_s) and time_out_min_s at least its floor when set;
+//   pause_default_s <= effective pause_max_s; time_out_cap_s >= the effective minimum;
+//   time_out_default_s within [effective min, effective cap]; consult_break_default_s <=
+//   effective consult_break_max_s.
 //
 // Thread safety: free functions are reentrant. A TemplateCatalog is immutable after `load`;
 // concurrent const calls are safe.
@@ -38,26 +38,10 @@
 
 #include "mend/v1/api.pb.h"
 #include "mend/v1/template.pb.h"
+#include "server/engine/limits.h"
+#include "server/engine/timing.h"
 
 namespace mend::engine {
-
-// Bounds enforced by `validate`, beyond those template.proto documents. In their own
-// namespace: the engine's timing.h names its own hard limits.
-namespace template_limits {
-inline constexpr std::size_t kMaxNameBytes = 64;
-inline constexpr std::size_t kMaxTitleBytes = 200;
-inline constexpr std::size_t kMaxPromptBytes = 4000;
-inline constexpr int kMaxStages = 32;
-inline constexpr int kMaxListenerQuestions = 32;
-inline constexpr std::uint32_t kMaxChunkChars = 16000;
-inline constexpr std::uint32_t kMaxSoftTurnS = 3600;
-inline constexpr std::uint32_t kMaxReflectionBeatMs = 60000;
-inline constexpr std::uint32_t kMaxPauseS = 600;
-inline constexpr std::uint32_t kTimeOutFloorS = 1200;
-inline constexpr std::uint32_t kTimeOutCapS = 86400;
-inline constexpr std::uint32_t kMaxAppointmentWindowS = 7 * 86400;
-inline constexpr std::uint32_t kMaxConsultBreakS = 3600;
-}  // namespace template_limits
 
 // One broken rule. `file` is the path as loaded ("" for a template from another source),
 // `line` is 1-based (0 when there is no text to point into), `field` is the path of the

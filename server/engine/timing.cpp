@@ -3,33 +3,45 @@
 #include <algorithm>
 
 namespace mend::engine {
-namespace {
 
-std::uint32_t or_default(std::uint32_t value, std::uint32_t fallback) {
-  return value == 0 ? fallback : value;
+v1::Timing with_defaults(const v1::Timing& timing) {
+  using namespace limits;
+  v1::Timing out = timing;
+  out.set_reflection_beat_ms(or_default(kReflectionBeatMs, timing.reflection_beat_ms()));
+  out.set_pause_default_s(or_default(kPauseDefaultS, timing.pause_default_s()));
+  out.set_pause_max_s(or_default(kPauseMaxS, timing.pause_max_s()));
+  out.set_time_out_min_s(std::max(kTimeOutMinS.floor, timing.time_out_min_s()));
+  out.set_time_out_default_s(timing.time_out_default_s() != 0 ? timing.time_out_default_s()
+                                                              : out.time_out_min_s());
+  out.set_time_out_cap_s(or_default(kTimeOutCapS, timing.time_out_cap_s()));
+  out.set_appointment_window_s(or_default(kAppointmentWindowS, timing.appointment_window_s()));
+  out.set_consult_break_default_s(
+      or_default(kConsultBreakDefaultS, timing.consult_break_default_s()));
+  out.set_consult_break_max_s(or_default(kConsultBreakMaxS, timing.consult_break_max_s()));
+  return out;
 }
 
-}  // namespace
-
 ResolvedTiming resolve_timing(const v1::Timing& timing) {
+  using namespace limits;
+  const v1::Timing t = with_defaults(timing);
   ResolvedTiming r;
-  r.reflection_beat_ms = std::min(or_default(timing.reflection_beat_ms(), 2000), kReflectionBeatMaxMs);
-  r.pause_max_s = std::min(or_default(timing.pause_max_s(), 600), kPauseMaxHardS);
-  r.pause_default_s = std::min(or_default(timing.pause_default_s(), 120), r.pause_max_s);
-  r.time_out_cap_s = std::min(or_default(timing.time_out_cap_s(), kTimeOutHardCapS), kTimeOutHardCapS);
-  r.time_out_min_s = std::max(or_default(timing.time_out_min_s(), kTimeOutFloorS), kTimeOutFloorS);
-  r.time_out_default_s = std::max(or_default(timing.time_out_default_s(), r.time_out_min_s),
-                                  r.time_out_min_s);
-  r.time_out_default_s = std::min(r.time_out_default_s, r.time_out_cap_s);
-  r.appointment_window_s = or_default(timing.appointment_window_s(), 86'400);
-  r.consult_break_max_s = or_default(timing.consult_break_max_s(), 1800);
+  r.reflection_beat_ms = resolve(kReflectionBeatMs, t.reflection_beat_ms());
+  r.pause_max_s = resolve(kPauseMaxS, t.pause_max_s());
+  r.pause_default_s = std::min(resolve(kPauseDefaultS, t.pause_default_s()), r.pause_max_s);
+  r.time_out_cap_s = resolve(kTimeOutCapS, t.time_out_cap_s());
+  r.time_out_min_s = resolve(kTimeOutMinS, t.time_out_min_s());
+  r.time_out_default_s = std::min(std::max(resolve(kTimeOutDefaultS, t.time_out_default_s()),
+                                           r.time_out_min_s),
+                                  r.time_out_cap_s);
+  r.appointment_window_s = resolve(kAppointmentWindowS, t.appointment_window_s());
+  r.consult_break_max_s = resolve(kConsultBreakMaxS, t.consult_break_max_s());
   r.consult_break_default_s =
-      std::min(or_default(timing.consult_break_default_s(), 300), r.consult_break_max_s);
+      std::min(resolve(kConsultBreakDefaultS, t.consult_break_default_s()), r.consult_break_max_s);
   return r;
 }
 
 std::uint32_t chunk_max_chars(const v1::Stage& stage) {
-  return std::min(or_default(stage.chunk_max_chars(), kChunkMaxCharsDefault), kChunkMaxCharsHard);
+  return resolve(limits::kChunkMaxChars, stage.chunk_max_chars());
 }
 
 }  // namespace mend::engine

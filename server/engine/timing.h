@@ -1,5 +1,5 @@
-// Resolved timings and limits of a template: the documented defaults of template.proto's
-// `Timing` (0 means "the default") and its hard bounds, applied once.
+// Resolved timings of a template: the defaults and hard bounds of limits.h applied once
+// (template.proto `Timing`: 0 means "the default").
 //
 // Pure functions of their arguments; thread-safe. Templates are validated elsewhere
 // (templates.h); these functions never fail: out-of-range values are clamped to the hard
@@ -9,40 +9,36 @@
 #include <cstdint>
 
 #include "mend/v1/template.pb.h"
+#include "server/engine/limits.h"
 
 namespace mend::engine {
 
-// Hard limits documented in template.proto, conversation.proto and docs/engine-rules.md.
-inline constexpr std::uint32_t kReflectionBeatMaxMs = 60'000;
-inline constexpr std::uint32_t kPauseMaxHardS = 600;
-inline constexpr std::uint32_t kTimeOutFloorS = 1200;    // time-out minimum never below 20 min
-inline constexpr std::uint32_t kTimeOutHardCapS = 86'400;  // episode never longer than 24 h
-inline constexpr std::uint32_t kChunkMaxCharsDefault = 1000;
-inline constexpr std::uint32_t kChunkMaxCharsHard = 16'000;
-inline constexpr std::uint32_t kTextMaxBytes = 4000;     // every text but `share`
-inline constexpr std::uint32_t kRetentionMaxDays = 3650;
-
 // Every value of `Timing` with its default applied. Plain data.
 struct ResolvedTiming {
-  std::uint32_t reflection_beat_ms = 2000;
-  std::uint32_t pause_default_s = 120;
-  std::uint32_t pause_max_s = 600;
-  std::uint32_t time_out_min_s = 1200;
-  std::uint32_t time_out_default_s = 1200;
-  std::uint32_t time_out_cap_s = 86'400;
-  std::uint32_t appointment_window_s = 86'400;
-  std::uint32_t consult_break_default_s = 300;
-  std::uint32_t consult_break_max_s = 1800;
+  std::uint32_t reflection_beat_ms = limits::kReflectionBeatMs.default_value;
+  std::uint32_t pause_default_s = limits::kPauseDefaultS.default_value;
+  std::uint32_t pause_max_s = limits::kPauseMaxS.default_value;
+  std::uint32_t time_out_min_s = limits::kTimeOutMinS.default_value;
+  std::uint32_t time_out_default_s = limits::kTimeOutDefaultS.default_value;
+  std::uint32_t time_out_cap_s = limits::kTimeOutCapS.default_value;
+  std::uint32_t appointment_window_s = limits::kAppointmentWindowS.default_value;
+  std::uint32_t consult_break_default_s = limits::kConsultBreakDefaultS.default_value;
+  std::uint32_t consult_break_max_s = limits::kConsultBreakMaxS.default_value;
 
   bool operator==(const ResolvedTiming&) const = default;
 };
 
-// Applies the defaults (0 -> default) and the hard bounds: beat <= 60 s, pause max <= 600 s,
-// time-out min >= 1200 s, time-out default = max(time_out_min, value or 1200),
-// cap <= 86400 s; a default above its maximum is lowered to the maximum.
+// Every value with its default (0 -> default) but not clamped, the time-out default being the
+// effective minimum: what validation compares (templates.cpp).
+v1::Timing with_defaults(const v1::Timing& timing);
+
+// with_defaults, then clamped into the table's [floor, bound]; a default above its maximum is
+// lowered to the maximum, and the time-out default lies within [minimum, cap] unless the cap
+// is below the minimum (never in a valid template), when it equals the cap.
 ResolvedTiming resolve_timing(const v1::Timing& timing);
 
-// The chunk limit of a stage in characters (UTF-8 code points): 0 -> 1000, at most 16000.
+// The chunk limit of a stage in characters (UTF-8 code points): limits::kChunkMaxChars
+// resolved.
 std::uint32_t chunk_max_chars(const v1::Stage& stage);
 
 }  // namespace mend::engine

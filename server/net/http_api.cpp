@@ -1,6 +1,5 @@
 #include "server/net/http_api.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <openssl/crypto.h>
 
 #include <limits>
@@ -9,6 +8,7 @@
 #include <boost/beast/version.hpp>
 
 #include "mend/v1/api.pb.h"
+#include "server/net/json_body.h"
 #include "server/net/shared_state.h"
 #include "server/net/static_files.h"
 
@@ -31,14 +31,6 @@ HttpResponse make_response(const HttpRequest& request, http::status status,
   response.body() = std::move(body);
   response.prepare_payload();
   return response;
-}
-
-std::string to_json(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
 }
 
 HttpResponse json_response(const HttpRequest& request, http::status status,
@@ -93,9 +85,7 @@ void create_room(const std::shared_ptr<ServerState>& state, const HttpRequest& r
     creator = "key:" + *key;
   }
   v1::CreateRoomRequest body;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  if (!google::protobuf::util::JsonStringToMessage(request.body(), &body, options).ok()) {
+  if (!parse_json_body(request.body(), body)) {
     return respond(error_response(*state, request, http::status::bad_request, kErrInvalidJson,
                                   "The body is not a valid CreateRoomRequest JSON object."));
   }
@@ -252,10 +242,6 @@ void route_room(const std::shared_ptr<ServerState>& state, const HttpRequest& re
 }
 
 }  // namespace
-
-std::string_view target_path(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
 
 HttpResponse error_response(ServerState& state, const HttpRequest& request, http::status status,
                             const std::string& code, const std::string& message) {

@@ -9,6 +9,11 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 namespace mend::net {
+
+std::string_view target_path(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
 namespace {
 
 namespace http = boost::beast::http;

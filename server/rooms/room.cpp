@@ -12,6 +12,7 @@
 #include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 
+#include "server/engine/invariant.h"
 #include "server/rooms/frames.h"
 #include "server/rooms/privacy.h"
 
@@ -545,16 +546,26 @@ void Room::on_dedupe_checked(PendingCommand command, store::FindResult found) {
   decide(std::move(command));
 }
 
+// A broken engine invariant while deciding is a bug with nothing applied or stored: the
+// command is answered INTERNAL and the room goes on (engine/invariant.h).
+engine::Decision Room::decide_safely(const PendingCommand& command) {
+  try {
+    return engine::decide(state_, command.command, command.actor, ctx_->clock());
+  } catch (const engine::InvariantViolation& violation) {
+    spdlog::error("room {}: invariant violated: {}", id_, violation.what());
+    return engine::Decision{};
+  }
+}
+
 void Room::decide(PendingCommand command) {
-  engine::Decision decision =
-      engine::decide(state_, command.command, command.actor, ctx_->clock());
+  engine::Decision decision = decide_safely(command);
   if (!decision.accepted() || decision.events.empty()) {
     v1::CommandResult result;
     result.set_command_id(command.command.command_id());
     if (decision.rejection) {
       *result.mutable_rejection() = *decision.rejection;
     } else {
-      spdlog::error("room {}: engine accepted a command without events", id_);
+      spdlog::error("room {}: no decision for a command", id_);
       result.mutable_rejection()->set_code(v1::INTERNAL);
       result.mutable_rejection()->set_message("Something went wrong on our side; nothing changed.");
     }

@@ -198,6 +198,7 @@ class Room : public std::enable_shared_from_this<Room> {
   void check_dedupe(PendingCommand command);
   void on_dedupe_checked(PendingCommand command, store::FindResult found);
   void decide(PendingCommand command);
+  engine::Decision decide_safely(const PendingCommand& command);
   // A definitive rejection is stored before it is answered, so a retry gets it again.
   void record_rejection(PendingCommand command, v1::CommandResult result);
   void on_rejection_recorded(const PendingCommand& command, const v1::CommandResult& result,

@@ -1,12 +1,12 @@
 #include "server/rooms/room_service_impl.h"
 
-#include <set>
 #include <utility>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "server/engine/engine.h"
+#include "server/rooms/create_request.h"
 #include "server/rooms/room.h"
 #include "server/rooms/room_quota.h"
 
@@ -16,36 +16,8 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr std::size_t kMaxObserverNameBytes = 64;
-
 ServiceError invalid(std::string message) {
   return ServiceError{"INVALID_ARGUMENT", std::move(message), 400};
-}
-
-// Checks the request's names and limits; the template is checked by the caller.
-std::optional<ServiceError> validate(const v1::CreateRoomRequest& request,
-                                     const RoomServiceConfig& config) {
-  if (request.partner_a_name().size() > config.max_name_bytes ||
-      request.partner_b_name().size() > config.max_name_bytes) {
-    return invalid("Partner names can be at most 64 bytes long.");
-  }
-  if (request.topic().size() > config.max_topic_bytes) {
-    return invalid("The topic is too long.");
-  }
-  if (static_cast<std::size_t>(request.observers_size()) > config.max_observers_per_room) {
-    return invalid("Too many observers for one room.");
-  }
-  std::set<std::string> seen;
-  for (const std::string& name : request.observers()) {
-    if (!is_valid_observer_name(name)) {
-      return invalid("Observer names use 1 to 64 letters, digits, spaces, '.', '_' or '-'.");
-    }
-    if (!seen.insert(name).second) return invalid("Observer names must be unique.");
-  }
-  if (request.invite_ttl_s() > config.max_invite_ttl_s) {
-    return invalid("The invite lifetime is too long.");
-  }
-  return std::nullopt;
 }
 
 v1::Invite make_invite(const TokenSigner& signer, const std::string& room_id, v1::Actor actor,
@@ -173,16 +145,6 @@ std::string participant_key(const v1::Actor& actor) {
   }
 }
 
-bool is_valid_observer_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxObserverNameBytes) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == ' ' || c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 RoomServiceImpl::RoomServiceImpl(asio::any_io_executor executor,
                                  std::shared_ptr<store::Store> store,
                                  engine::TemplateCatalog catalog, TokenSigner signer,
@@ -242,7 +204,10 @@ std::variant<store::AppendRequest, ServiceError> RoomServiceImpl::prepare_room(
   if (tmpl == nullptr) {
     return ServiceError{"UNKNOWN_TEMPLATE", "There is no template of that name.", 404};
   }
-  if (auto error = validate(request, context_->config)) return std::move(*error);
+  const CreateRoomLimits limits{context_->config.max_name_bytes, context_->config.max_topic_bytes,
+                                context_->config.max_observers_per_room,
+                                context_->config.max_invite_ttl_s};
+  if (auto message = check_create_room_request(request, limits)) return invalid(std::move(*message));
   engine::RoomSetup setup;
   setup.topic = request.topic();
   setup.partner_a_name = request.partner_a_name();

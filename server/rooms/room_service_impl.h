@@ -91,8 +91,6 @@ struct RoomServiceConfig {
 // Stable participant key within a room: "A", "B", "O:<observer name>".
 std::string participant_key(const v1::Actor& actor);
 
-// Whether `name` is a well-formed observer name: [A-Za-z0-9 ._-]{1,64}.
-bool is_valid_observer_name(std::string_view name);
 
 class Room;
 struct RoomContext;

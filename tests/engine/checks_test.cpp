@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <map>
 
 #include "tests/engine/room_fixture.h"
 
@@ -59,14 +61,16 @@ TEST_CASE("the overlay check comes before the turn check") {
   room.rejected(B, R"(share { text: "x" })", v1::PAUSED);
 }
 
-TEST_CASE("texts over 4000 bytes are too long") {
+TEST_CASE("texts over the table's kTextBytes are too long") {
+  const std::size_t bound = limits::kTextBytes.bound;
   Room room;
   room.open();
   room.ok(A, R"(share { text: "x" })");
   room.advance_s(2);
-  room.rejected(B, "reflect { kind: MIRROR text: \"" + std::string(4001, 'a') + "\" }",
-                v1::TOO_LONG);
-  room.ok(B, "reflect { kind: MIRROR text: \"" + std::string(4000, 'a') + "\" }");
+  const auto rejection = room.rejected(
+      B, "reflect { kind: MIRROR text: \"" + std::string(bound + 1, 'a') + "\" }", v1::TOO_LONG);
+  CHECK(rejection.message().find(std::to_string(bound)) != std::string::npos);
+  room.ok(B, "reflect { kind: MIRROR text: \"" + std::string(bound, 'a') + "\" }");
 }
 
 TEST_CASE("the chunk limit counts characters, not bytes") {
@@ -163,7 +167,7 @@ TEST_CASE("the view lists exactly the speaker's and listener's actions") {
   CHECK(v.listener() == v1::PARTNER_B);
   CHECK(v.prompt() == "Listen");
   CHECK(v.stage_name() == "share");
-  CHECK(v.chunk_max_chars() == 1000);
+  CHECK(v.chunk_max_chars() == limits::kChunkMaxChars.default_value);
 }
 
 TEST_CASE("the view of a time-out shows the caller, the return time and the cap") {
@@ -193,25 +197,73 @@ TEST_CASE("the view of an invitation shows its expiry and who may answer") {
   CHECK_FALSE(room.allows(A, v1::ACTION_CONSENT));
 }
 
-TEST_CASE("timing defaults apply when the template leaves them zero") {
+TEST_CASE("timing resolution applies the defaults of the limits table when the template leaves them zero") {
+  using namespace limits;
   const ResolvedTiming t = resolve_timing(v1::Timing{});
-  CHECK(t.reflection_beat_ms == 2000);
-  CHECK(t.pause_default_s == 120);
-  CHECK(t.pause_max_s == 600);
-  CHECK(t.time_out_min_s == 1200);
-  CHECK(t.time_out_default_s == 1200);
-  CHECK(t.time_out_cap_s == 86400);
-  CHECK(t.appointment_window_s == 86400);
-  CHECK(t.consult_break_default_s == 300);
-  CHECK(t.consult_break_max_s == 1800);
-  v1::Timing custom;
-  custom.set_time_out_min_s(600);       // below the hard floor
-  custom.set_time_out_cap_s(200'000);   // above the hard cap
-  custom.set_pause_max_s(900);
-  const ResolvedTiming c = resolve_timing(custom);
-  CHECK(c.time_out_min_s == 1200);
-  CHECK(c.time_out_cap_s == 86400);
-  CHECK(c.pause_max_s == 600);
+  CHECK(t.reflection_beat_ms == kReflectionBeatMs.default_value);
+  CHECK(t.pause_default_s == kPauseDefaultS.default_value);
+  CHECK(t.pause_max_s == kPauseMaxS.default_value);
+  CHECK(t.time_out_min_s == kTimeOutMinS.default_value);
+  CHECK(t.time_out_default_s == kTimeOutMinS.default_value);  // the minimum
+  CHECK(t.time_out_cap_s == kTimeOutCapS.default_value);
+  CHECK(t.appointment_window_s == kAppointmentWindowS.default_value);
+  CHECK(t.consult_break_default_s == kConsultBreakDefaultS.default_value);
+  CHECK(t.consult_break_max_s == kConsultBreakMaxS.default_value);
+  CHECK(ResolvedTiming{} == t);
+}
+
+TEST_CASE("timing resolution clamps every value into the floor and bound of the limits table") {
+  using namespace limits;
+  v1::Timing beyond;
+  beyond.set_reflection_beat_ms(kReflectionBeatMs.bound + 1);
+  beyond.set_time_out_min_s(kTimeOutMinS.floor - 1);
+  beyond.set_time_out_cap_s(kTimeOutCapS.bound + 1);
+  beyond.set_pause_max_s(kPauseMaxS.bound + 1);
+  beyond.set_appointment_window_s(kAppointmentWindowS.bound + 1);
+  beyond.set_consult_break_max_s(kConsultBreakMaxS.bound + 1);
+  const ResolvedTiming c = resolve_timing(beyond);
+  CHECK(c.reflection_beat_ms == kReflectionBeatMs.bound);
+  CHECK(c.time_out_min_s == kTimeOutMinS.floor);
+  CHECK(c.time_out_cap_s == kTimeOutCapS.bound);
+  CHECK(c.pause_max_s == kPauseMaxS.bound);
+  CHECK(c.appointment_window_s == kAppointmentWindowS.bound);
+  CHECK(c.consult_break_max_s == kConsultBreakMaxS.bound);
+  v1::Stage stage;
+  CHECK(chunk_max_chars(stage) == kChunkMaxChars.default_value);
+  stage.set_chunk_max_chars(kChunkMaxChars.bound + 1);
+  CHECK(chunk_max_chars(stage) == kChunkMaxChars.bound);
+}
+
+TEST_CASE("every limit of the table has a name, and its default lies within its floor and bound") {
+  for (const Limit& limit : limits::kAll) {
+    CAPTURE(limit.name);
+    CHECK(!limit.name.empty());
+    CHECK(limit.floor <= limit.bound);
+    if (limit.default_value != 0) {
+      CHECK(limit.default_value >= limit.floor);
+      CHECK(limit.default_value <= limit.bound);
+    }
+  }
+}
+
+TEST_CASE("README's limits table is the limits table: same names, defaults, floors and bounds") {
+  std::ifstream in(std::string(MEND_SOURCE_DIR) + "/README.md");
+  REQUIRE(in);
+  std::map<std::string, std::string> rows;  // "`name`" -> the row
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) == 0) rows[line.substr(2, line.find(" |", 2) - 2)] = line;
+  }
+  for (const Limit& limit : limits::kAll) {
+    CAPTURE(limit.name);
+    const auto row = rows.find("`" + std::string(limit.name) + "`");
+    REQUIRE(row != rows.end());
+    const std::string expected = "| `" + std::string(limit.name) + "` | " +
+                                 std::to_string(limit.default_value) + " | " +
+                                 std::to_string(limit.floor) + " | " +
+                                 std::to_string(limit.bound) + " | " + std::string(limit.unit) +
+                                 " |";
+    CHECK(row->second.rfind(expected, 0) == 0);
+  }
 }
 
 }  // namespace

@@ -129,9 +129,13 @@ TEST_CASE("terms can be tightened later by one partner but not loosened alone") 
   CHECK(view(room.state, B).effective_terms().retention_days() == 1);
 }
 
-TEST_CASE("retention over 3650 days is out of bounds") {
+TEST_CASE("retention over the table's kRetentionDays is out of bounds") {
+  const std::uint32_t bound = limits::kRetentionDays.bound;
   Room room;
-  room.rejected(A, "consent { terms { retention_days: 3651 } }", v1::DURATION_OUT_OF_BOUNDS);
+  const auto rejection = room.rejected(
+      A, "consent { terms { retention_days: " + std::to_string(bound + 1) + " } }",
+      v1::DURATION_OUT_OF_BOUNDS);
+  CHECK(rejection.message().find(std::to_string(bound) + " days") != std::string::npos);
 }
 
 TEST_CASE("consent may approve only invited observers") {
