@@ -372,6 +372,7 @@ class WsSession final : public rooms::Recipient,
     last_sent_ = SteadyClock::now();
     if (!queue_.empty()) return do_write();
     if (phase_ == Phase::kClosing) send_close_frame();
+    schedule();  // the queue is empty: the next Heartbeat is due again
   }
 
   void drop_queue() {

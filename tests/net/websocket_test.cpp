@@ -148,6 +148,26 @@ TEST_CASE("after server silence a Heartbeat carries the last seq sent") {
   CHECK(heartbeat->items(0).heartbeat().last_seq() == 7);  // the fake's ReplayDone
 }
 
+TEST_CASE("a client that only answers Heartbeats is kept past the silence timeout") {
+  // The next Heartbeat is armed when a write completes, not only at the write-stall deadline.
+  NetConfig config = test_config();
+  config.heartbeat_interval = 50ms;
+  config.client_silence_timeout = 200ms;
+  config.write_stall_timeout = 20s;
+  TestServer server(config);
+  auto client = attached_client(server, v1::PARTNER_A);
+  // Twenty Heartbeats span five silence timeouts; each is answered with an ack.
+  for (int answered = 0; answered < 20;) {
+    auto frame = client->read_frame();
+    REQUIRE(frame);
+    if (!frame->items(0).has_heartbeat()) continue;
+    v1::ClientFrame ack;
+    ack.mutable_heartbeat_ack()->set_last_seq_received(frame->items(0).heartbeat().last_seq());
+    REQUIRE_FALSE(client->send(ack));
+    ++answered;
+  }
+}
+
 TEST_CASE("a silent client is closed with 4002 after the silence timeout") {
   NetConfig config = test_config();
   config.client_silence_timeout = 200ms;
