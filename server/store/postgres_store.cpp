@@ -160,9 +160,9 @@ struct PostgresStore::Impl {
   std::optional<crypto::Key> writer_key(Conn& conn, const std::string& room_id,
                                         const std::map<std::string, crypto::Key>& new_keys,
                                         std::optional<StoreError>& failure);
-  bool result_recorded(Conn& conn, const std::string& room_id, const std::string& lookup);
   std::optional<StoreError> insert_events(Conn& conn, const AppendRequest& request,
                                           const crypto::Key& key);
+  // kConflict (nothing inserted) when the key is recorded already.
   std::optional<StoreError> insert_result(Conn& conn, const RecordedResult& recorded,
                                           const crypto::Key& key, const std::string& lookup,
                                           const std::string& rejected_by);
@@ -439,16 +439,6 @@ std::optional<StoreError> PostgresStore::Impl::create_room(
   return std::nullopt;
 }
 
-bool PostgresStore::Impl::result_recorded(Conn& conn, const std::string& room_id,
-                                          const std::string& lookup) {
-  Result row;
-  if (!run(conn, "result_recorded", "SELECT 1 FROM results WHERE room_id = $1 AND lookup = $2",
-           Params().text(room_id).bytes(lookup), row)) {
-    return false;
-  }
-  return row.rows() > 0;
-}
-
 std::optional<StoreError> PostgresStore::Impl::insert_events(Conn& conn,
                                                              const AppendRequest& request,
                                                              const crypto::Key& key) {
@@ -459,28 +449,27 @@ std::optional<StoreError> PostgresStore::Impl::insert_events(Conn& conn,
     if (!sealed) {
       return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
     }
-    if (!run(conn, "insert_event",
-             "INSERT INTO events (room_id, seq, at_ms, actor_role, kind, sealed) "
-             "VALUES ($1, $2, $3, $4, $5, $6)",
-             Params()
-                 .text(request.room_id)
-                 .int64(static_cast<std::int64_t>(event.seq()))
-                 .int64(event.at_ms())
-                 .int64(event.actor().role())
-                 .int64(event.body_case())
-                 .bytes(*sealed),
-             done)) {
-      return batch_failure;
-    }
-  }
-  if (!run(conn, "update_room",
-           "UPDATE rooms SET last_seq = $2, last_at_ms = $3 WHERE room_id = $1",
-           Params()
-               .text(request.room_id)
-               .int64(static_cast<std::int64_t>(request.events.back().seq()))
-               .int64(request.events.back().at_ms()),
-           done)) {
-    return batch_failure;
+    const Params params = Params()
+                              .text(request.room_id)
+                              .int64(static_cast<std::int64_t>(event.seq()))
+                              .int64(event.at_ms())
+                              .int64(event.actor().role())
+                              .int64(event.body_case())
+                              .bytes(*sealed);
+    // The last event and the room's new last seq in one statement (one round trip less).
+    const bool last = event.seq() == request.events.back().seq();
+    const bool ran =
+        last ? run(conn, "insert_last_event",
+                   "WITH inserted AS (INSERT INTO events "
+                   "(room_id, seq, at_ms, actor_role, kind, sealed) "
+                   "VALUES ($1, $2, $3, $4, $5, $6)) "
+                   "UPDATE rooms SET last_seq = $2, last_at_ms = $3 WHERE room_id = $1",
+                   params, done)
+             : run(conn, "insert_event",
+                   "INSERT INTO events (room_id, seq, at_ms, actor_role, kind, sealed) "
+                   "VALUES ($1, $2, $3, $4, $5, $6)",
+                   params, done);
+    if (!ran) return batch_failure;
   }
   return std::nullopt;
 }
@@ -499,15 +488,20 @@ std::optional<StoreError> PostgresStore::Impl::insert_result(Conn& conn,
   Result done;
   Params params;
   params.text(room_id).bytes(lookup).bytes(*sealed);
+  // The check and the insert in one statement: a recorded key inserts nothing (kConflict).
   const bool ran =
       rejected_by.empty()
           ? run(conn, "insert_result",
-                "INSERT INTO results (room_id, lookup, sealed) VALUES ($1, $2, $3)", params, done)
+                "INSERT INTO results (room_id, lookup, sealed) VALUES ($1, $2, $3) "
+                "ON CONFLICT (room_id, lookup) DO NOTHING",
+                params, done)
           : run(conn, "insert_rejection",
                 "INSERT INTO results (room_id, lookup, sealed, rejected_by) "
-                "VALUES ($1, $2, $3, $4)",
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (room_id, lookup) DO NOTHING",
                 params.bytes(rejected_by), done);
-  return ran ? std::nullopt : batch_failure;
+  if (!ran) return batch_failure;
+  if (done.affected() == 0) return error(StoreErrorCode::kConflict, "command already recorded");
+  return std::nullopt;
 }
 
 std::optional<StoreError> PostgresStore::Impl::apply_append(
@@ -531,19 +525,13 @@ std::optional<StoreError> PostgresStore::Impl::apply_append(
   std::optional<StoreError> failure;
   const std::optional<crypto::Key> key = writer_key(conn, request.room_id, new_keys, failure);
   if (!key) return failure;
-  std::string lookup;
+  // The result first: a recorded key is refused before anything of this append is written.
+  // (A new room has no results: ids are never reused, results go with their room.)
   if (request.result) {
-    lookup = result_lookup(*key, request.result->key);
-    // A new room has no results yet (ids are never reused, results go with their room).
-    if (request.expected_last_seq != 0 && result_recorded(conn, request.room_id, lookup)) {
-      return error(StoreErrorCode::kConflict, "command already recorded");
-    }
-    if (batch_failure) return batch_failure;
-  }
-  if (auto failed = insert_events(conn, request, *key)) return failed;
-  if (request.result) {
+    const std::string lookup = result_lookup(*key, request.result->key);
     if (auto failed = insert_result(conn, *request.result, *key, lookup, {})) return failed;
   }
+  if (auto failed = insert_events(conn, request, *key)) return failed;
   if (!insert_audit(conn, request.room_id, request.audit)) return batch_failure;
   return std::nullopt;
 }
@@ -576,10 +564,6 @@ std::optional<StoreError> PostgresStore::Impl::apply_rejection(
   const std::optional<crypto::Key> key = writer_key(conn, room_id, new_keys, failure);
   if (!key) return failure;
   const std::string lookup = result_lookup(*key, rejection.key);
-  if (result_recorded(conn, room_id, lookup)) {
-    return error(StoreErrorCode::kConflict, "command already recorded");
-  }
-  if (batch_failure) return batch_failure;
   const std::string rejecter = rejecter_digest(*key, rejection.key.participant);
   if (auto failed = insert_result(conn, rejection, *key, lookup, rejecter)) return failed;
   Result done;
