@@ -39,11 +39,13 @@ void add_kind_count(Counts& counts, Kind kind) {
   add_count(counts, kind, 1, [](const auto& c) { return c.kind(); }, [](auto& c, Kind k) { c.set_kind(k); });
 }
 
+bool is_withdrawn(const std::string& text) { return text == kRetractedText || text == kErasedText; }
+
 // Words of a share: the engine's count; a legacy event without it is counted from its text,
 // unless that text was already withdrawn or erased.
 std::uint32_t share_words(const v1::Shared& shared) {
   if (shared.word_count() != 0) return shared.word_count();
-  if (shared.text() == kRetractedText || shared.text() == "[erased]") return 0;
+  if (is_withdrawn(shared.text())) return 0;
   return count_words(shared.text());
 }
 
@@ -338,6 +340,101 @@ void InsightsProjection::apply_other_event(const v1::Event& event) {
     default:
       break;
   }
+}
+
+namespace {
+
+// Builds the summary event by event (summarize).
+class SummaryBuilder {
+ public:
+  void apply(const v1::Event& event) {
+    switch (event.body_case()) {
+      case v1::Event::kRoomCreated:
+        tmpl_ = event.room_created().template_();
+        summary_.set_template_name(tmpl_.name());
+        summary_.set_partner_a_name(event.room_created().partner_a_name());
+        summary_.set_partner_b_name(event.room_created().partner_b_name());
+        break;
+      case v1::Event::kStageStarted:
+        start_turn(event.stage_started().stage_index(), event.stage_started().speaker());
+        break;
+      case v1::Event::kRolesSwitched: start_turn(stage_index_, event.roles_switched().speaker()); break;
+      case v1::Event::kShared: chunks_.push_back(event.shared().text()); break;
+      case v1::Event::kReflected: reflection_ = event.reflected().text(); break;
+      case v1::Event::kConfirmed: confirm(event.confirmed().kind()); break;
+      case v1::Event::kAppreciated:
+        if (!is_withdrawn(event.appreciated().text())) {
+          auto* a = summary_.add_appreciations();
+          a->set_from(event.actor().role());
+          a->set_text(event.appreciated().text());
+        }
+        break;
+      case v1::Event::kProposed: proposals_.push_back(event); break;
+      case v1::Event::kProposalAccepted: accept(event.proposal_accepted().seq()); break;
+      case v1::Event::kConversationClosed: summary_.set_closed_ms(event.at_ms()); break;
+      default: break;
+    }
+  }
+
+  v1::ConversationSummary take() {
+    auto& turns = *summary_.mutable_turns();
+    turns.erase(std::remove_if(turns.begin(), turns.end(),
+                               [](const v1::SummaryTurn& t) {
+                                 return t.confirmed_words().empty() && t.confirmed_reflections().empty();
+                               }),
+                turns.end());
+    return std::move(summary_);
+  }
+
+ private:
+  void start_turn(std::uint32_t stage_index, v1::Role speaker) {
+    stage_index_ = stage_index;
+    chunks_.clear();
+    reflection_.clear();
+    v1::SummaryTurn* turn = summary_.add_turns();
+    turn->set_stage_index(stage_index);
+    if (static_cast<int>(stage_index) < tmpl_.stages_size()) {
+      turn->set_stage_title(tmpl_.stages(static_cast<int>(stage_index)).title());
+    }
+    turn->set_speaker(speaker);
+  }
+
+  void confirm(v1::ReflectionKind kind) {
+    if (summary_.turns().empty()) return;
+    v1::SummaryTurn* turn = summary_.mutable_turns(summary_.turns_size() - 1);
+    if (kind == v1::MIRROR) {
+      for (const std::string& chunk : chunks_) {
+        if (!is_withdrawn(chunk)) turn->add_confirmed_words(chunk);
+      }
+      chunks_.clear();
+    }
+    if (!reflection_.empty() && !is_withdrawn(reflection_)) turn->add_confirmed_reflections(reflection_);
+    reflection_.clear();
+  }
+
+  void accept(std::uint64_t seq) {
+    for (const v1::Event& proposal : proposals_) {
+      if (proposal.seq() != seq || is_withdrawn(proposal.proposed().text())) continue;
+      auto* agreement = summary_.add_agreements();
+      agreement->set_proposed_by(proposal.actor().role());
+      agreement->set_text(proposal.proposed().text());
+    }
+  }
+
+  v1::ConversationSummary summary_;
+  v1::Template tmpl_;
+  std::uint32_t stage_index_ = 0;
+  std::vector<std::string> chunks_;  // the turn's chunks awaiting a confirmed mirror
+  std::string reflection_;           // the listener's latest reflection
+  std::vector<v1::Event> proposals_;
+};
+
+}  // namespace
+
+v1::ConversationSummary summarize(const std::vector<v1::Event>& events) {
+  SummaryBuilder builder;
+  for (const v1::Event& event : events) builder.apply(event);
+  return builder.take();
 }
 
 v1::Insights project(const std::vector<v1::Event>& events) {

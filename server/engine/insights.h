@@ -64,4 +64,11 @@ v1::Insights project(const std::vector<v1::Event>& events);
 void add_refusals(v1::Insights& insights, v1::Role partner, v1::RejectionCode code,
                   std::uint32_t count);
 
+// The summary of a conversation (issue 14) from its log as stored now: per turn the speaker's
+// chunks whose mirror the speaker confirmed and the listener's reflections the speaker
+// confirmed; the appreciations; the proposals the other partner accepted. Texts withdrawn or
+// erased (kRetractedText, "[erased]") are left out, so retraction, erasure and retention
+// apply to it as to the log it comes from. Turns with nothing confirmed are left out.
+v1::ConversationSummary summarize(const std::vector<v1::Event>& events);
+
 }  // namespace mend::engine

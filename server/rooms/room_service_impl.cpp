@@ -45,6 +45,9 @@ std::optional<ServiceError> validate(const v1::CreateRoomRequest& request,
   if (request.invite_ttl_s() > config.max_invite_ttl_s) {
     return invalid("The invite lifetime is too long.");
   }
+  if (!request.series_id().empty() && !is_valid_series_id(request.series_id())) {
+    return invalid("A series id uses 1 to 64 letters, digits, '.', '_' or '-'.");
+  }
   return std::nullopt;
 }
 
@@ -173,15 +176,24 @@ std::string participant_key(const v1::Actor& actor) {
   }
 }
 
-bool is_valid_observer_name(std::string_view name) {
+namespace {
+
+// 1 to 64 ASCII letters, digits, '.', '_', '-' (and spaces where `spaces`).
+bool is_valid_name(std::string_view name, bool spaces) {
   if (name.empty() || name.size() > kMaxObserverNameBytes) return false;
   for (char c : name) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == ' ' || c == '.' || c == '_' || c == '-';
+                    (spaces && c == ' ') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
 }
+
+}  // namespace
+
+bool is_valid_observer_name(std::string_view name) { return is_valid_name(name, true); }
+
+bool is_valid_series_id(std::string_view id) { return is_valid_name(id, false); }
 
 RoomServiceImpl::RoomServiceImpl(asio::any_io_executor executor,
                                  std::shared_ptr<store::Store> store,
@@ -248,6 +260,7 @@ std::variant<store::AppendRequest, ServiceError> RoomServiceImpl::prepare_room(
   setup.partner_a_name = request.partner_a_name();
   setup.partner_b_name = request.partner_b_name();
   setup.observers.assign(request.observers().begin(), request.observers().end());
+  setup.series_id = request.series_id();
   store::AppendRequest append;
   append.room_id = new_room_id();
   append.expected_last_seq = 0;
@@ -363,6 +376,16 @@ void RoomServiceImpl::get_audit(const Participant& who,
 void RoomServiceImpl::get_transcript(
     const Participant& who, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
   with_room(who, std::move(done), &Room::get_transcript);
+}
+
+void RoomServiceImpl::get_insights(
+    const Participant& who, std::function<void(Result<v1::GetInsightsResponse>)> done) {
+  with_room(who, std::move(done), &Room::get_insights);
+}
+
+void RoomServiceImpl::get_summary(
+    const Participant& who, std::function<void(Result<v1::GetSummaryResponse>)> done) {
+  with_room(who, std::move(done), &Room::get_summary);
 }
 
 void RoomServiceImpl::renew_access(

@@ -93,9 +93,17 @@ std::string participant_key(const v1::Actor& actor);
 
 // Whether `name` is a well-formed observer name: [A-Za-z0-9 ._-]{1,64}.
 bool is_valid_observer_name(std::string_view name);
+// A series id (CreateRoomRequest.series_id): [A-Za-z0-9._-]{1,64}; safe in a URL path.
+bool is_valid_series_id(std::string_view id);
 
 class Room;
 struct RoomContext;
+
+// One room of a caseload (issue 14): its status and its insights, content-free.
+struct CaseloadEntry {
+  v1::RoomStatus status;
+  v1::Insights insights;
+};
 
 class RoomServiceImpl final : public RoomService {
  public:
@@ -141,6 +149,15 @@ class RoomServiceImpl final : public RoomService {
                   std::function<void(Result<v1::EraseRoomResponse>)> done) override;
   void get_audit(const Participant& who,
                  std::function<void(Result<v1::GetAuditResponse>)> done) override;
+  void get_insights(const Participant& who,
+                    std::function<void(Result<v1::GetInsightsResponse>)> done) override;
+  // Caseload (room_service.h; room_caseload.cpp).
+  void list_rooms_for(const std::string& creator,
+                      std::function<void(Result<v1::ListRoomsResponse>)> done) override;
+  void get_series_insights(const std::string& creator, const std::string& series_id,
+                           std::function<void(Result<v1::GetSeriesInsightsResponse>)> done) override;
+  void get_summary(const Participant& who,
+                   std::function<void(Result<v1::GetSummaryResponse>)> done) override;
   void get_transcript(const Participant& who,
                       std::function<void(Result<v1::GetTranscriptResponse>)> done) override;
   void renew_access(const Participant& who,
@@ -194,6 +211,10 @@ class RoomServiceImpl final : public RoomService {
                  void (Room::*op)(v1::Actor, std::function<void(Result<T>)>));
   struct Housekeeper;
   void stop_housekeeping();
+  // The caseload entries of every stored room `creator` created (room_caseload.cpp), in room
+  // id order; an error when the store cannot list the rooms.
+  void caseload_of(const std::string& creator,
+                   std::function<void(std::optional<ServiceError>, std::vector<CaseloadEntry>)> done);
 
   std::shared_ptr<RoomContext> context_;
   const engine::TemplateCatalog catalog_;

@@ -173,3 +173,60 @@ TEST_CASE("refusals are added per partner and code, ordered by code") {
   CHECK(in.partner_b().refusals(1).code() == v1::WRONG_PHASE);
   CHECK(in.partner_a().refusals_size() == 0);
 }
+
+TEST_CASE("the summary holds per turn the confirmed words and reflections, the appreciations and "
+          "the accepted proposals, and leaves out withdrawn texts") {
+  Room room(kAppointmentSpeakerListener);
+  room.ok(partner_b(), "accept_invitation {}");
+  room.open();
+  // Stage "floor": B speaks first.
+  room.ok(partner_b(), R"(share { text: "I was hurt" })");
+  room.advance_ms(room.state.timing.reflection_beat_ms);
+  room.ok(partner_a(), R"(reflect { kind: MIRROR text: "you were sad" })");
+  room.ok(partner_b(), R"(correct { text: "hurt" })");
+  room.advance_ms(room.state.timing.reflection_beat_ms);
+  room.ok(partner_a(), R"(reflect { kind: MIRROR text: "you were hurt" })");
+  room.ok(partner_b(), "confirm {}");
+  room.ok(partner_b(), R"(share { text: "not confirmed" })");
+  room.ok(partner_b(), "pass_floor {}");
+  room.mirror_round(partner_a(), partner_b());
+  room.ok(partner_a(), "pass_floor {}");
+  // Problem solving.
+  room.ok(partner_a(), "feel_understood {}");
+  room.ok(partner_b(), "feel_understood {}");
+  room.ok(partner_a(), "problem_solving_choice { opt_in: true }");
+  room.ok(partner_b(), "problem_solving_choice { opt_in: true }");
+  room.ok(partner_a(), R"(propose { text: "walk on Sundays" })");
+  const std::uint64_t walk = room.last_event().seq();
+  room.ok(partner_a(), R"(propose { text: "declined idea" })");
+  room.ok(partner_b(), "accept_proposal { seq: " + std::to_string(walk) + " }");
+  room.ok(partner_b(), "finish_problem_solving {}");
+  room.ok(partner_a(), R"(appreciate { text: "take back" })");
+  const std::uint64_t taken_back = room.last_event().seq();
+  room.ok(partner_a(), "retract { seq: " + std::to_string(taken_back) + " }");
+  room.ok(partner_b(), R"(appreciate { text: "thank you" })");
+  REQUIRE(room.state.phase == v1::PHASE_CLOSED);
+  // The room host withdraws a retracted text in its log; the summary reads the log as kept.
+  std::vector<v1::Event> log = room.events;
+  log[taken_back - 1].mutable_appreciated()->set_text(kRetractedText);
+
+  const v1::ConversationSummary summary = summarize(log);
+  CHECK(summary.template_name() == "sl");
+  CHECK(summary.partner_a_name() == "Alex");
+  REQUIRE(summary.turns_size() == 2);
+  CHECK(summary.turns(0).speaker() == v1::PARTNER_B);
+  CHECK(summary.turns(0).stage_title() == "Floor");
+  REQUIRE(summary.turns(0).confirmed_words_size() == 1);
+  CHECK(summary.turns(0).confirmed_words(0) == "I was hurt");
+  REQUIRE(summary.turns(0).confirmed_reflections_size() == 1);
+  CHECK(summary.turns(0).confirmed_reflections(0) == "you were hurt");
+  CHECK(summary.turns(1).speaker() == v1::PARTNER_A);
+  CHECK(summary.turns(1).confirmed_words(0) == "I felt alone");
+  REQUIRE(summary.agreements_size() == 1);
+  CHECK(summary.agreements(0).text() == "walk on Sundays");
+  CHECK(summary.agreements(0).proposed_by() == v1::PARTNER_A);
+  REQUIRE(summary.appreciations_size() == 1);
+  CHECK(summary.appreciations(0).text() == "thank you");
+  CHECK(summary.appreciations(0).from() == v1::PARTNER_B);
+  CHECK(summary.closed_ms() == room.now);
+}
