@@ -203,17 +203,6 @@ void Room::submit(v1::Actor actor, v1::Command command) {
   });
 }
 
-void Room::acknowledge(v1::Actor actor, std::uint64_t last_seq) {
-  on_strand(
-      [actor = std::move(actor), last_seq](Room& room) {
-        auto it = room.attached_.find(participant_key(actor));
-        if (it == room.attached_.end()) return;
-        it->second.acked_seq =
-            std::max(it->second.acked_seq, std::min(last_seq, room.state_.last_seq));
-      },
-      /*follow_eviction=*/false);
-}
-
 void Room::typing(v1::Actor actor, bool typing) {
   // Not through on_strand: a typing indicator is not an activity that keeps a room loaded,
   // and a room not ready has nobody to relay to.
@@ -283,7 +272,7 @@ void Room::do_attach(const v1::Actor& actor, const v1::Hello& hello,
     ctx_->metrics.attached_delta(-1);
   }
   send_welcome_and_replay(actor, hello, *recipient);
-  attached_.emplace(key, Attachment{actor, std::move(recipient), 0, {}, std::nullopt, false});
+  attached_.emplace(key, Attachment{actor, std::move(recipient), {}, std::nullopt, false});
   ctx_->metrics.attached_delta(1);
   spdlog::debug("room {}: {} attached", id_, v1::Role_Name(actor.role()));
   if (fresh) audit_connection(actor, v1::AUDIT_PARTICIPANT_CONNECTED);
