@@ -34,8 +34,8 @@ TEST_CASE("insights print as tables: partners side by side, shares with their mi
   )pb", &in));
   const std::string text = render_insights(in);
   CHECK(text.rfind("Conversation r-1 (imago-dialogue), closed, completed after 10 min\n", 0) == 0);
-  CHECK(has(text, "floor time         90 s      2 min\n"));
-  CHECK(has(text, "words shared       41        0\n"));
+  CHECK(has(text, "floor time         90 s             2 min\n"));
+  CHECK(has(text, "words shared       41               0\n"));
   CHECK(has(text, "refusals           NOT_YOUR_TURN 2  -\n"));
   CHECK(has(text, "signals            overwhelmed 1"));
   CHECK(has(text, "7    A   1      12     2              1            30 s\n"));
@@ -43,7 +43,7 @@ TEST_CASE("insights print as tables: partners side by side, shares with their mi
   CHECK(has(text, "15   B   summary  2      0            1 min\n"));
   CHECK(has(text, "pause  B   90 s    returned early\n"));
   CHECK(has(text, "speaking  A        2 min\n"));
-  CHECK(has(text, "closed              (now)\n"));
+  CHECK(has(text, "closed             (now)\n"));
 }
 
 TEST_CASE("a summary prints each turn's confirmed words and reflections with the names") {
