@@ -2,6 +2,7 @@
 // for a counselor, refusals per partner, the summary's consent, audit and erasure rules.
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <string>
 
 #include "tests/privacy/privacy_support.h"
@@ -22,28 +23,30 @@ v1::Command confirm() {
   return cmd([](v1::Command& c) { c.mutable_confirm(); });
 }
 
-// Both consent (Dr Kim approved), Dr Kim joins, A opens and shares four words, B tries to
-// share out of turn (NOT_YOUR_TURN), mirrors after the beat, A confirms.
-void one_round(Couple& c, Party& kim, std::uint32_t retention_days, bool summary_to_observer) {
+// Both consent (Dr Kim approved), Dr Kim connects and joins, B tries to share out of turn
+// (NOT_YOUR_TURN), A opens and shares four words, B mirrors after the beat, A confirms.
+// Returns Dr Kim's connection.
+std::unique_ptr<Party> one_round(Couple& c, std::uint32_t retention_days, bool summary_to_observer) {
   c.a.send(consent(retention_days, {"Dr Kim"}, false, summary_to_observer));
   c.b.send(consent(retention_days, {"Dr Kim"}, false, summary_to_observer));
-  REQUIRE(kim.online());
-  kim.send(cmd([](v1::Command& x) { x.mutable_join(); }));
+  auto kim = std::make_unique<Party>(c.server.ws_url(), c.token(2));
+  REQUIRE(kim->online());
+  kim->send(cmd([](v1::Command& x) { x.mutable_join(); }));
   c.a.send(open_with_secrets());
-  c.a.send(share("WORDS-SECRET one two three"));
   auto refused = c.b.send(share("OUT-OF-TURN-SECRET"), /*must_accept=*/false);
   CHECK(refused.rejection_code() == v1::NOT_YOUR_TURN);
+  c.a.send(share("WORDS-SECRET one two three"));
   c.server.clock.advance(5000);
   c.b.send(mirror("MIRROR-SECRET-B"));
   c.a.send(confirm());
+  return kim;
 }
 
 TEST_CASE("insights: partners and observers admitted by both read them, content-free, with each "
           "partner's refusals by code; others are refused with stable codes") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   Couple c(server, {"Dr Kim", "Dr Lee"});
-  Party kim(server.ws_url(), c.token(2));
-  one_round(c, kim, 30, false);
+  auto kim = one_round(c, 30, false);
 
   auto answer = c.http("GET", "/insights", 0);
   REQUIRE(answer.status == 200);
@@ -73,12 +76,11 @@ TEST_CASE("a counselor's connection gets the insights live, after its replay and
           "frame of events; partners never get them on theirs") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   Couple c(server, {"Dr Kim"});
-  Party kim(server.ws_url(), c.token(2));
-  one_round(c, kim, 30, false);
+  auto kim = one_round(c, 30, false);
   const std::uint64_t last = c.a.last_seq();
-  REQUIRE(kim.wait([&] { return !kim.insights.empty() && kim.insights.back().last_seq() == last; }));
-  CHECK(kim.insights.back().partner_a().words_shared() == 4);
-  CHECK(kim.insights.size() >= 3);  // after the replay, then live
+  REQUIRE(kim->wait([&] { return !kim->insights.empty() && kim->insights.back().last_seq() == last; }));
+  CHECK(kim->insights.back().partner_a().words_shared() == 4);
+  CHECK(kim->insights.size() >= 3);  // after the replay, then live
   REQUIRE(c.a.wait([&] { return true; }));
   CHECK(c.a.insights.empty());
   CHECK(c.b.insights.empty());
@@ -88,8 +90,7 @@ TEST_CASE("the summary at CLOSED: partners get the confirmed words and reflectio
           "only when both partners allowed it; every export is audited") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   Couple c(server, {"Dr Kim", "Dr Lee"});
-  Party kim(server.ws_url(), c.token(2));
-  one_round(c, kim, 30, true);
+  auto kim = one_round(c, 30, true);
   check_error(c.http("GET", "/summary", 0), 409, "CONVERSATION_NOT_CLOSED");
   c.a_leaves();
 
@@ -124,8 +125,7 @@ TEST_CASE("the summary at CLOSED: partners get the confirmed words and reflectio
 TEST_CASE("a summary an observer was not allowed is refused SUMMARY_NOT_SHARED") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   Couple c(server, {"Dr Kim"});
-  Party kim(server.ws_url(), c.token(2));
-  one_round(c, kim, 30, true);
+  auto kim = one_round(c, 30, true);
   c.b.send(consent(30, {"Dr Kim"}, false, false));  // B tightens: no summary to observers
   c.a_leaves();
   check_error(c.http("GET", "/summary", 2), 403, "SUMMARY_NOT_SHARED");
@@ -135,11 +135,10 @@ TEST_CASE("a summary an observer was not allowed is refused SUMMARY_NOT_SHARED")
 TEST_CASE("a retention purge at close takes the summary's texts and leaves the insights' figures") {
   PrivacyServer server(PrivacyServer::StoreKind::kSqlite);
   Couple c(server, {"Dr Kim"});
-  Party kim(server.ws_url(), c.token(2));
-  one_round(c, kim, 0, false);
+  auto kim = one_round(c, 0, false);
   const auto before = parse<v1::GetInsightsResponse>(c.http("GET", "/insights", 0)).insights();
   c.a_leaves();  // retention 0: purged at close
-  auto summary = c.http("GET", "/summary", 0);
+  REQUIRE(c.b.wait([&] { return !c.b.erased.empty(); }));  auto summary = c.http("GET", "/summary", 0);
   REQUIRE(summary.status == 200);
   CHECK_FALSE(contains(summary.body, "SECRET"));
   CHECK(parse<v1::GetSummaryResponse>(summary).summary().turns_size() == 0);
