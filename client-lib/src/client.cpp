@@ -359,6 +359,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       case v1::ServerItem::kContentErased:
         if (handlers_.on_content_erased) handlers_.on_content_erased(item.content_erased());
         return;
+      case v1::ServerItem::kInsights:
+        if (handlers_.on_insights) handlers_.on_insights(item.insights());
+        return;
       case v1::ServerItem::kRoomErasureRequested:
         if (handlers_.on_room_erasure_requested) {
           handlers_.on_room_erasure_requested(item.room_erasure_requested());

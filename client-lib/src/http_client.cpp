@@ -171,13 +171,30 @@ HttpResult<v1::ListTemplatesResponse> HttpClient::list_templates() const {
   return decode<v1::ListTemplatesResponse>(request("GET", "/v1/templates"));
 }
 
-HttpResult<v1::GetRoomResponse> HttpClient::get_room(std::string_view room_id,
-                                                     std::string_view invite_token) const {
+template <typename T>
+HttpResult<T> HttpClient::get_room_part(std::string_view room_id, std::string_view part,
+                                        std::string_view invite_token) const {
   if (room_id.empty() || room_id.find_first_of("/?#% ") != std::string_view::npos) {
     return {make_error(ErrorCode::kInvalidArgument, "malformed room id"), std::nullopt};
   }
-  return decode<v1::GetRoomResponse>(
-      request("GET", "/v1/rooms/" + std::string(room_id), {}, invite_token));
+  std::string target = "/v1/rooms/" + std::string(room_id);
+  if (!part.empty()) target += "/" + std::string(part);
+  return decode<T>(request("GET", target, {}, invite_token));
+}
+
+HttpResult<v1::GetRoomResponse> HttpClient::get_room(std::string_view room_id,
+                                                     std::string_view invite_token) const {
+  return get_room_part<v1::GetRoomResponse>(room_id, "", invite_token);
+}
+
+HttpResult<v1::GetInsightsResponse> HttpClient::get_insights(std::string_view room_id,
+                                                             std::string_view invite_token) const {
+  return get_room_part<v1::GetInsightsResponse>(room_id, "insights", invite_token);
+}
+
+HttpResult<v1::GetSummaryResponse> HttpClient::get_summary(std::string_view room_id,
+                                                           std::string_view invite_token) const {
+  return get_room_part<v1::GetSummaryResponse>(room_id, "summary", invite_token);
 }
 
 }  // namespace mend::client

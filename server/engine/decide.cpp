@@ -4,6 +4,7 @@
 #include "server/engine/checks.h"
 #include "server/engine/engine.h"
 #include "server/engine/flow.h"
+#include "server/engine/insights.h"
 #include "server/engine/hints.h"
 #include "server/engine/invariant.h"
 
@@ -141,7 +142,9 @@ void emit_partner_command(const v1::Command& cmd, const Ctx& c, Emitter& out, De
       break;
     case v1::Command::kOpen: emit_open(cmd.open(), c, out, d); break;
     case v1::Command::kShare: {
-      out.next().mutable_shared()->set_text(cmd.share().text());
+      auto* shared = out.next().mutable_shared();
+      shared->set_text(cmd.share().text());
+      shared->set_word_count(count_words(cmd.share().text()));
       const v1::Stage& stage = detail::current_stage(s);
       add_hints(cmd.share().text(), stage.name() == "feelings", d.hints);
       break;

@@ -14,6 +14,7 @@ v1::Event create_room(const v1::Template& tmpl, const RoomSetup& setup, TimeMs n
   created->set_partner_a_name(setup.partner_a_name);
   created->set_partner_b_name(setup.partner_b_name);
   for (const std::string& name : setup.observers) created->add_observers(name);
+  created->set_series_id(setup.series_id);
   return event;
 }
 

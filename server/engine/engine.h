@@ -36,6 +36,7 @@ struct RoomSetup {
   std::string partner_a_name;
   std::string partner_b_name;
   std::vector<std::string> observers;  // invited observer names, unique
+  std::string series_id;               // optional: the couple's series (issue 14)
 };
 
 // The first event (seq 1, actor SYSTEM) of a new room. The template must be valid

@@ -42,6 +42,8 @@ class TemplateRef {
 
 // What a retracted text reads everywhere it is shown (views, replays, transcripts).
 inline constexpr const char* kRetractedText = "[retracted]";
+// What an erased text reads (a partner's erasure, a retention purge; server/rooms/privacy.h).
+inline constexpr const char* kErasedText = "[erased]";
 
 // A content event a partner may retract (Shared, Reflected, ..., ConversationOpened).
 struct ContentMessage {

@@ -18,6 +18,7 @@ namespace {
 namespace http = boost::beast::http;
 
 constexpr std::string_view kRoomsPrefix = "/v1/rooms/";
+constexpr std::string_view kSeriesPrefix = "/v1/series/";
 constexpr const char* kJson = "application/json";
 constexpr const char* kPrometheusText = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -71,26 +72,88 @@ std::optional<std::string> matching_api_key(const ServerState& state,
   return std::nullopt;
 }
 
+HttpResponse method_not_allowed(ServerState& state, const HttpRequest& request) {
+  return error_response(state, request, http::status::method_not_allowed, kErrMethodNotAllowed,
+                        "This method is not supported on this path.");
+}
+
+// Who creates rooms (and whose caseload it is): "key:<API key>" when the server has API keys
+// (the request must carry one: else 401 and nullopt), else "ip:<peer address>".
+std::optional<std::string> creator_of(ServerState& state, const HttpRequest& request,
+                                      const RequestContext& context,
+                                      const std::function<void(HttpResponse)>& respond) {
+  if (state.deps.api_keys.empty()) return "ip:" + context.peer.to_string();
+  auto key = matching_api_key(state, request);
+  if (!key) {
+    respond(error_response(state, request, http::status::unauthorized, kErrUnauthenticated,
+                           "This needs a valid API key (Authorization: Bearer <key>)."));
+    return std::nullopt;
+  }
+  return "key:" + *key;
+}
+
+template <typename T>
+http::status always_ok(const T&) {
+  return http::status::ok;
+}
+
+// Answers a RoomService call's result as JSON (status `ok_status(value)`) or its ServiceError.
+template <typename T>
+std::function<void(rooms::Result<T>)> answer_json(const std::shared_ptr<ServerState>& state,
+                                                  const HttpRequest& request,
+                                                  std::function<void(HttpResponse)> respond,
+                                                  http::status (*ok_status)(const T&) = &always_ok<T>) {
+  return [state, request_head = HttpRequest(request.base()), ok_status,
+          respond = std::move(respond)](rooms::Result<T> result) {
+    if (result.error || !result.value) {
+      const auto error = result.error.value_or(
+          rooms::ServiceError{"INTERNAL", "Something went wrong on our side.", 500});
+      return respond(error_response(*state, request_head, status_of(error.http_status), error.code,
+                                    error.message));
+    }
+    respond(json_response(request_head, ok_status(*result.value), *result.value));
+  };
+}
+
+// GET /v1/rooms: the caseload of the request's creator (issue 14).
+void list_rooms(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
+                const RequestContext& context, std::function<void(HttpResponse)> respond) {
+  auto creator = creator_of(*state, request, context, respond);
+  if (!creator) return;
+  state->deps.rooms->list_rooms_for(*creator, answer_json<v1::ListRoomsResponse>(state, request, std::move(respond)));
+}
+
+// GET /v1/series/{id}/insights (issue 14).
+void series_insights(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
+                     const RequestContext& context, std::string_view rest,
+                     std::function<void(HttpResponse)> respond) {
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || rest.substr(slash + 1) != "insights") {
+    return respond(error_response(*state, request, http::status::not_found, kErrNotFound,
+                                  "There is nothing at this path."));
+  }
+  const auto method = request.method();
+  if (method != http::verb::get && method != http::verb::head) {
+    return respond(method_not_allowed(*state, request));
+  }
+  auto creator = creator_of(*state, request, context, respond);
+  if (!creator) return;
+  state->deps.rooms->get_series_insights(
+      *creator, std::string(rest.substr(0, slash)),
+      answer_json<v1::GetSeriesInsightsResponse>(state, request, std::move(respond)));
+}
+
 void create_room(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
                  const RequestContext& context, std::function<void(HttpResponse)> respond) {
-  std::string creator = "ip:" + context.peer.to_string();
-  if (!state->deps.api_keys.empty()) {
-    auto key = matching_api_key(*state, request);
-    if (!key) {
-      return respond(error_response(*state, request, http::status::unauthorized,
-                                    kErrUnauthenticated,
-                                    "POST /v1/rooms needs a valid API key "
-                                    "(Authorization: Bearer <key>)."));
-    }
-    creator = "key:" + *key;
-  }
+  auto creator = creator_of(*state, request, context, respond);
+  if (!creator) return;
   v1::CreateRoomRequest body;
   if (!parse_json_body(request.body(), body)) {
     return respond(error_response(*state, request, http::status::bad_request, kErrInvalidJson,
                                   "The body is not a valid CreateRoomRequest JSON object."));
   }
   state->deps.rooms->create_room_for(
-      body, creator, state->config.rooms_per_api_key,
+      body, *creator, state->config.rooms_per_api_key,
       [state, request_head = HttpRequest(request.base()),
        respond = std::move(respond)](rooms::Result<v1::CreateRoomResponse> result) {
         if (result.error || !result.value) {
@@ -116,17 +179,7 @@ void get_room(const std::shared_ptr<ServerState>& state, const HttpRequest& requ
     return respond(error_response(*state, request, http::status::not_found, "UNKNOWN_ROOM",
                                   "There is no such room for this invite."));
   }
-  state->deps.rooms->get_view(
-      *who, [state, request_head = HttpRequest(request.base()),
-             respond = std::move(respond)](rooms::Result<v1::GetRoomResponse> result) {
-        if (result.error || !result.value) {
-          const auto error = result.error.value_or(
-              rooms::ServiceError{"INTERNAL", "The room could not be read.", 500});
-          return respond(error_response(*state, request_head, status_of(error.http_status),
-                                        error.code, error.message));
-        }
-        respond(json_response(request_head, http::status::ok, *result.value));
-      });
+  state->deps.rooms->get_view(*who, answer_json<v1::GetRoomResponse>(state, request, std::move(respond)));
 }
 
 // The participant of the request's invite token for `room_id`, or nullopt after answering
@@ -164,22 +217,7 @@ void call_rooms(const std::shared_ptr<ServerState>& state, const HttpRequest& re
                 http::status (*ok_status)(const T&), bool expired_ok = false) {
   auto who = authenticate(state, request, room_id, respond, expired_ok);
   if (!who) return;
-  ((*state->deps.rooms).*op)(
-      *who, [state, request_head = HttpRequest(request.base()), ok_status,
-             respond = std::move(respond)](rooms::Result<T> result) {
-        if (result.error || !result.value) {
-          const auto error = result.error.value_or(
-              rooms::ServiceError{"INTERNAL", "Something went wrong on our side.", 500});
-          return respond(error_response(*state, request_head, status_of(error.http_status),
-                                        error.code, error.message));
-        }
-        respond(json_response(request_head, ok_status(*result.value), *result.value));
-      });
-}
-
-template <typename T>
-http::status always_ok(const T&) {
-  return http::status::ok;
+  ((*state->deps.rooms).*op)(*who, answer_json<T>(state, request, std::move(respond), ok_status));
 }
 
 http::status erase_room_status(const v1::EraseRoomResponse& response) {
@@ -187,12 +225,8 @@ http::status erase_room_status(const v1::EraseRoomResponse& response) {
                                                              : http::status::accepted;
 }
 
-HttpResponse method_not_allowed(ServerState& state, const HttpRequest& request) {
-  return error_response(state, request, http::status::method_not_allowed, kErrMethodNotAllowed,
-                        "This method is not supported on this path.");
-}
-
-// /v1/rooms/{id}[/contributions|/audit|/access|/transcript] (DESIGN 7, 8).
+// /v1/rooms/{id}[/contributions|/audit|/access|/transcript|/insights|/summary] (DESIGN 7, 8;
+// issue 14).
 void route_room(const std::shared_ptr<ServerState>& state, const HttpRequest& request,
                 std::string_view rest, std::function<void(HttpResponse)> respond) {
   const std::size_t slash = rest.find('/');
@@ -227,6 +261,18 @@ void route_room(const std::shared_ptr<ServerState>& state, const HttpRequest& re
                                                  &RS::renew_access,
                                                  &always_ok<v1::RenewAccessResponse>,
                                                  /*expired_ok=*/true);
+    }
+  } else if (sub == "insights") {
+    if (get) {
+      return call_rooms<v1::GetInsightsResponse>(state, request, room_id, std::move(respond),
+                                                 &RS::get_insights,
+                                                 &always_ok<v1::GetInsightsResponse>);
+    }
+  } else if (sub == "summary") {
+    if (get) {
+      return call_rooms<v1::GetSummaryResponse>(state, request, room_id, std::move(respond),
+                                                &RS::get_summary,
+                                                &always_ok<v1::GetSummaryResponse>);
     }
   } else if (sub == "transcript") {
     if (get) {
@@ -282,6 +328,7 @@ void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,
     return respond(json_response(request, http::status::ok, state->deps.rooms->list_templates()));
   }
   if (path == "/v1/rooms") {
+    if (get) return list_rooms(state, request, context, std::move(respond));
     if (method != http::verb::post) return respond(method_not_allowed(*state, request));
     if (state->draining.load()) {
       return respond(error_response(*state, request, http::status::service_unavailable,
@@ -291,6 +338,9 @@ void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,
   }
   if (path.size() > kRoomsPrefix.size() && path.substr(0, kRoomsPrefix.size()) == kRoomsPrefix) {
     return route_room(state, request, path.substr(kRoomsPrefix.size()), std::move(respond));
+  }
+  if (path.size() > kSeriesPrefix.size() && path.substr(0, kSeriesPrefix.size()) == kSeriesPrefix) {
+    return series_insights(state, request, context, path.substr(kSeriesPrefix.size()), std::move(respond));
   }
   if (!state->deps.web_dir.empty() && is_app_path(path)) {
     return respond(serve_app(state->deps.web_dir, request));

@@ -24,17 +24,30 @@ std::optional<std::string> check_create_room_request(const v1::CreateRoomRequest
     if (!seen.insert(name).second) return "Observer names must be unique.";
   }
   if (request.invite_ttl_s() > limits.max_invite_ttl_s) return "The invite lifetime is too long.";
+  if (!request.series_id().empty() && !is_valid_series_id(request.series_id())) {
+    return "A series id uses 1 to " + std::to_string(kMaxObserverNameBytes) +
+           " letters, digits, '.', '_' or '-'.";
+  }
   return std::nullopt;
 }
 
-bool is_valid_observer_name(std::string_view name) {
+namespace {
+
+// 1 to kMaxObserverNameBytes ASCII letters, digits, '.', '_', '-' (and spaces where `spaces`).
+bool is_valid_name(std::string_view name, bool spaces) {
   if (name.empty() || name.size() > kMaxObserverNameBytes) return false;
   for (char c : name) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == ' ' || c == '.' || c == '_' || c == '-';
+                    (spaces && c == ' ') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
 }
+
+}  // namespace
+
+bool is_valid_observer_name(std::string_view name) { return is_valid_name(name, true); }
+
+bool is_valid_series_id(std::string_view id) { return is_valid_name(id, false); }
 
 }  // namespace mend::rooms

@@ -1,5 +1,5 @@
 // The rules of a CreateRoomRequest (DESIGN.md section 8, POST /v1/rooms) that need no template
-// and no store: names, topic, observers, invite lifetime. Pure functions; thread-safe.
+// and no store: names, topic, observers, invite lifetime, series id. Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -30,5 +30,8 @@ std::optional<std::string> check_create_room_request(const v1::CreateRoomRequest
 // Whether `name` is a well-formed observer name: 1 to kMaxObserverNameBytes of
 // [A-Za-z0-9 ._-].
 bool is_valid_observer_name(std::string_view name);
+// A series id (CreateRoomRequest.series_id): 1 to kMaxObserverNameBytes of [A-Za-z0-9._-];
+// safe in a URL path.
+bool is_valid_series_id(std::string_view id);
 
 }  // namespace mend::rooms

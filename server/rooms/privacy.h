@@ -15,7 +15,7 @@
 namespace mend::rooms::privacy {
 
 // What an erased text reads everywhere (events, replays, transcripts).
-inline constexpr const char* kErasedText = "[erased]";
+inline constexpr const char* kErasedText = engine::kErasedText;
 
 inline constexpr std::int64_t kMsPerDay = 24LL * 3600 * 1000;
 

@@ -129,6 +129,7 @@ void Room::on_loaded(store::LoadResult loaded) {
 
 void Room::apply(v1::Event event) {
   engine::evolve(state_, event);
+  insights_.apply(event, state_);
   log_.push_back(std::move(event));
 }
 
@@ -326,6 +327,7 @@ void Room::send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hell
   v1::ServerItem done_item;
   done_item.mutable_replay_done()->set_last_seq(state_.last_seq);
   frames::add_item(frame, frames::item(done_item));
+  if (actor.role() == v1::OBSERVER) frames::add_item(frame, insights_item());
   send_replay(recipient, encode(std::move(frame)));
 }
 
@@ -558,6 +560,7 @@ void Room::decide(PendingCommand command) {
       result.mutable_rejection()->set_code(v1::INTERNAL);
       result.mutable_rejection()->set_message("Something went wrong on our side; nothing changed.");
     }
+    count_refusal(command.actor, result.rejection().code());
     if (engine::is_definitive(result.rejection().code())) {
       return record_rejection(std::move(command), std::move(result));
     }
@@ -708,6 +711,8 @@ void Room::deliver(const std::vector<v1::Event>& events, const PendingCommand* s
 
   // Frames for non-senders, by (visible events, view): identical ones are encoded once.
   std::map<std::string, std::shared_ptr<const std::string>> shared;
+  std::optional<std::string> insights;  // for admitted observers, built once if any
+
   for (auto& [key, attachment] : attached_) {
     const bool to_sender = sender_key != nullptr && *sender_key == key;
     std::string visible(events.size(), '0');
@@ -729,6 +734,10 @@ void Room::deliver(const std::vector<v1::Event>& events, const PendingCommand* s
       }
       for (std::size_t i = 0; i < events.size(); ++i) {
         if (visible[i] == '1') frames::add_item(frame, items[i]);
+      }
+      if (attachment.actor.role() == v1::OBSERVER) {
+        if (!insights) insights = insights_item();
+        frames::add_item(frame, *insights);
       }
       frames::add_view(frame, view);
       return encode(std::move(frame));

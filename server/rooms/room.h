@@ -22,6 +22,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "server/engine/engine.h"
+#include "server/engine/insights.h"
 #include "server/rooms/room_service_impl.h"
 
 namespace mend::rooms {
@@ -116,6 +117,11 @@ class Room : public std::enable_shared_from_this<Room> {
   void get_transcript(v1::Actor actor,
                       std::function<void(Result<v1::GetTranscriptResponse>)> done);
   void renew_access(v1::Actor actor, std::function<void(Result<v1::RenewAccessResponse>)> done);
+  // --- Insights and summary (issue 14), implemented in room_insights.cpp.
+  void get_insights(v1::Actor actor, std::function<void(Result<v1::GetInsightsResponse>)> done);
+  void get_summary(v1::Actor actor, std::function<void(Result<v1::GetSummaryResponse>)> done);
+  // The room's caseload entry; nullopt when the room is gone or could not be loaded.
+  void caseload_entry(std::function<void(std::optional<CaseloadEntry>)> done);
   // Purges the content when the room is closed and its retention ended at `now`. `done` gets
   // when the purge is (next) due: nullopt when nothing will be due while the room's last seq
   // stays the same (open, already purged, or gone).
@@ -224,6 +230,16 @@ class Room : public std::enable_shared_from_this<Room> {
   std::optional<engine::TimeMs> timer_deadline() const;
   void evict();
 
+  // Insights (room_insights.cpp).
+  void get_insights_now(v1::Actor actor, std::function<void(Result<v1::GetInsightsResponse>)> done);
+  void get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSummaryResponse>)> done);
+  // Counts a partner's refused command for the insights (observers' refusals are not counted).
+  void count_refusal(const v1::Actor& actor, v1::RejectionCode code);
+  // The projection with the refusals added and the room id set.
+  v1::Insights current_insights() const;
+  // The encoded ServerItem{insights} for admitted observers' frames.
+  std::string insights_item() const;
+
   // Privacy (room_privacy.cpp).
   // The bodies of the public privacy operations, on the strand once loaded.
   void erase_contributions_now(v1::Actor actor, std::function<void(Result<v1::EraseContributionsResponse>)> done);
@@ -300,6 +316,11 @@ class Room : public std::enable_shared_from_this<Room> {
   std::unordered_set<std::uint64_t> recorded_commands_;
   bool results_known_ = false;
   std::optional<InFlight> in_flight_;
+
+  // Insights state (room_insights.cpp): the projection, applied with every event, and the
+  // partners' refusals by (role, code), counted since the room was loaded.
+  engine::InsightsProjection insights_;
+  std::map<std::pair<v1::Role, v1::RejectionCode>, std::uint32_t> refusals_;
 
   // Privacy state (room_privacy.cpp).
   std::uint64_t epoch_ = 1;                    // + 1 per rewrite of the stored history

@@ -16,6 +16,7 @@
 
 #include "mend/v1/api.pb.h"
 #include "mend/v1/frames.pb.h"
+#include "mend/v1/insights.pb.h"
 #include "server/rooms/close_code.h"
 
 namespace mend::rooms {
@@ -153,6 +154,34 @@ class RoomService {
   virtual void get_transcript(const Participant& who,
                               std::function<void(Result<v1::GetTranscriptResponse>)> done);
 
+  // GET /v1/rooms/{id}/insights (issue 14): the room's content-free insights with each
+  // partner's refusals. Partners; observers only while both partners approve them (403
+  // OBSERVER_NOT_APPROVED).
+  virtual void get_insights(const Participant& who,
+                            std::function<void(Result<v1::GetInsightsResponse>)> done);
+
+  // GET /v1/rooms/{id}/summary (issue 14): the summary of a closed conversation, derived from
+  // its log as kept now (retracted and erased texts left out); audited
+  // (AUDIT_SUMMARY_EXPORTED). 409 CONVERSATION_NOT_CLOSED before CLOSED. Observers: 403
+  // OBSERVER_NOT_APPROVED unless approved by both partners, 403 SUMMARY_NOT_SHARED unless both
+  // partners allowed summary_to_observer.
+  virtual void get_summary(const Participant& who,
+                           std::function<void(Result<v1::GetSummaryResponse>)> done);
+
+  // --- Caseload (issue 14). `creator` is the quota key of create_room_for ("key:<API key>"
+  // or "ip:<address>"); only rooms created by it are listed. Both load every such room (to
+  // read its live status), so their cost grows with the creator's rooms. UNAVAILABLE (503)
+  // when the store cannot list the rooms.
+
+  // GET /v1/rooms: each room's content-free status, ordered by room id.
+  virtual void list_rooms_for(const std::string& creator,
+                              std::function<void(Result<v1::ListRoomsResponse>)> done);
+
+  // GET /v1/series/{id}/insights: the insights of each of the creator's rooms in the series,
+  // oldest first. UNKNOWN_SERIES (404) when the creator has no room in it.
+  virtual void get_series_insights(const std::string& creator, const std::string& series_id,
+                                   std::function<void(Result<v1::GetSeriesInsightsResponse>)> done);
+
   // POST /v1/rooms/{id}/access: a new invite token for partner `who`, whose token may have
   // expired (net checked its signature only), valid for the default invite lifetime from now
   // (audited). PARTNERS_ONLY (403) for an observer; the room must still be kept.
@@ -187,6 +216,23 @@ inline void RoomService::get_audit(const Participant&,
 }
 inline void RoomService::get_transcript(
     const Participant&, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
+inline void RoomService::get_insights(
+    const Participant&, std::function<void(Result<v1::GetInsightsResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
+inline void RoomService::get_summary(
+    const Participant&, std::function<void(Result<v1::GetSummaryResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
+inline void RoomService::list_rooms_for(
+    const std::string&, std::function<void(Result<v1::ListRoomsResponse>)> done) {
+  done({std::nullopt, detail::not_implemented()});
+}
+inline void RoomService::get_series_insights(
+    const std::string&, const std::string&,
+    std::function<void(Result<v1::GetSeriesInsightsResponse>)> done) {
   done({std::nullopt, detail::not_implemented()});
 }
 inline void RoomService::renew_access(

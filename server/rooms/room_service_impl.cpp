@@ -213,6 +213,7 @@ std::variant<store::AppendRequest, ServiceError> RoomServiceImpl::prepare_room(
   setup.partner_a_name = request.partner_a_name();
   setup.partner_b_name = request.partner_b_name();
   setup.observers.assign(request.observers().begin(), request.observers().end());
+  setup.series_id = request.series_id();
   store::AppendRequest append;
   append.room_id = new_room_id();
   append.expected_last_seq = 0;
@@ -324,6 +325,16 @@ void RoomServiceImpl::get_audit(const Participant& who,
 void RoomServiceImpl::get_transcript(
     const Participant& who, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
   with_room(who, std::move(done), &Room::get_transcript);
+}
+
+void RoomServiceImpl::get_insights(
+    const Participant& who, std::function<void(Result<v1::GetInsightsResponse>)> done) {
+  with_room(who, std::move(done), &Room::get_insights);
+}
+
+void RoomServiceImpl::get_summary(
+    const Participant& who, std::function<void(Result<v1::GetSummaryResponse>)> done) {
+  with_room(who, std::move(done), &Room::get_summary);
 }
 
 void RoomServiceImpl::renew_access(

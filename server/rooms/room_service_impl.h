@@ -95,6 +95,12 @@ std::string participant_key(const v1::Actor& actor);
 class Room;
 struct RoomContext;
 
+// One room of a caseload (issue 14): its status and its insights, content-free.
+struct CaseloadEntry {
+  v1::RoomStatus status;
+  v1::Insights insights;
+};
+
 class RoomServiceImpl final : public RoomService {
  public:
   // `catalog`: the loaded, validated templates. `store` is shared with
@@ -138,6 +144,15 @@ class RoomServiceImpl final : public RoomService {
                   std::function<void(Result<v1::EraseRoomResponse>)> done) override;
   void get_audit(const Participant& who,
                  std::function<void(Result<v1::GetAuditResponse>)> done) override;
+  void get_insights(const Participant& who,
+                    std::function<void(Result<v1::GetInsightsResponse>)> done) override;
+  // Caseload (room_service.h; room_caseload.cpp).
+  void list_rooms_for(const std::string& creator,
+                      std::function<void(Result<v1::ListRoomsResponse>)> done) override;
+  void get_series_insights(const std::string& creator, const std::string& series_id,
+                           std::function<void(Result<v1::GetSeriesInsightsResponse>)> done) override;
+  void get_summary(const Participant& who,
+                   std::function<void(Result<v1::GetSummaryResponse>)> done) override;
   void get_transcript(const Participant& who,
                       std::function<void(Result<v1::GetTranscriptResponse>)> done) override;
   void renew_access(const Participant& who,
@@ -191,6 +206,10 @@ class RoomServiceImpl final : public RoomService {
                  void (Room::*op)(v1::Actor, std::function<void(Result<T>)>));
   struct Housekeeper;
   void stop_housekeeping();
+  // The caseload entries of every stored room `creator` created (room_caseload.cpp), in room
+  // id order; an error when the store cannot list the rooms.
+  void caseload_of(const std::string& creator,
+                   std::function<void(std::optional<ServiceError>, std::vector<CaseloadEntry>)> done);
 
   std::shared_ptr<RoomContext> context_;
   const engine::TemplateCatalog catalog_;

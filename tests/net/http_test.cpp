@@ -126,7 +126,7 @@ TEST_CASE("unknown paths are NOT_FOUND and wrong methods METHOD_NOT_ALLOWED") {
   auto unknown = http_call(server.port(), http::verb::get, "/v2/anything");
   CHECK(unknown.status == 404);
   CHECK(error_of(unknown).code() == "NOT_FOUND");
-  auto wrong_method = http_call(server.port(), http::verb::get, "/v1/rooms");
+  auto wrong_method = http_call(server.port(), http::verb::delete_, "/v1/rooms");  // GET lists the caseload
   CHECK(wrong_method.status == 405);
   CHECK(error_of(wrong_method).code() == "METHOD_NOT_ALLOWED");
 }

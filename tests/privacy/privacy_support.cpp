@@ -40,12 +40,13 @@ v1::Command cmd(const std::function<void(v1::Command&)>& fill) {
 }
 
 v1::Command consent(std::uint32_t retention_days, const std::vector<std::string>& observers,
-                    bool transcript_to_observer) {
+                    bool transcript_to_observer, bool summary_to_observer) {
   return cmd([&](v1::Command& c) {
     v1::ConsentTerms* terms = c.mutable_consent()->mutable_terms();
     terms->set_retention_days(retention_days);
     for (const auto& name : observers) terms->add_observers(name);
     terms->set_transcript_to_observer(transcript_to_observer);
+    terms->set_summary_to_observer(summary_to_observer);
   });
 }
 
@@ -111,7 +112,8 @@ std::string PrivacyServer::ws_url() const {
   return "ws://127.0.0.1:" + std::to_string(port_) + "/v1/connect";
 }
 
-v1::CreateRoomResponse PrivacyServer::create_room(const std::vector<std::string>& observers) {
+v1::CreateRoomResponse PrivacyServer::create_room(const std::vector<std::string>& observers,
+                                                  const std::string& series_id) {
   client::HttpClient http({base_url(), {}, {}, kBound});
   v1::CreateRoomRequest request;
   request.set_template_("speaker-listener");
@@ -119,6 +121,7 @@ v1::CreateRoomResponse PrivacyServer::create_room(const std::vector<std::string>
   request.set_partner_a_name("Alex");
   request.set_partner_b_name("Sam");
   for (const auto& name : observers) request.add_observers(name);
+  request.set_series_id(series_id);
   auto created = http.create_room(request);
   REQUIRE(created.ok());
   return *created.value;
@@ -161,6 +164,7 @@ Party::Party(const std::string& url, const std::string& token, std::uint64_t epo
   handlers.on_room_erasure_requested = [this](const v1::RoomErasureRequested& r) {
     record([&] { erasure_requests.push_back(r); });
   };
+  handlers.on_insights = [this](const v1::Insights& i) { record([&] { insights.push_back(i); }); };
   handlers.on_reset = [this](const v1::RoomView& view) { record([&] { resets.push_back(view); }); };
   handlers.on_closed = [this](const client::ClientError& error) {
     record([&] {

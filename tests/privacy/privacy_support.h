@@ -7,6 +7,7 @@
 // Protobuf headers first: <netdb.h> (via Asio) defines TRY_AGAIN, a RepairKind value.
 #include "mend/v1/api.pb.h"
 #include "mend/v1/frames.pb.h"
+#include "mend/v1/insights.pb.h"
 #include "server/rooms/room_service_impl.h"
 
 #include <doctest/doctest.h>
@@ -66,7 +67,8 @@ class PrivacyServer {
   const std::filesystem::path& data_dir() const { return dir_.path(); }
 
   // POST /v1/rooms with the speaker-listener template, names "Alex" / "Sam".
-  v1::CreateRoomResponse create_room(const std::vector<std::string>& observers = {});
+  v1::CreateRoomResponse create_room(const std::vector<std::string>& observers = {},
+                                     const std::string& series_id = {});
   // Any HTTP request with a bearer token.
   client::HttpResponse http(const std::string& method, const std::string& target,
                             const std::string& token);
@@ -110,6 +112,7 @@ class Party {
   std::vector<v1::Welcome> welcomes;
   std::vector<v1::RoomView> resets;  // the views of on_reset (a resume was not recovered)
   std::vector<v1::RoomErasureRequested> erasure_requests;
+  std::vector<v1::Insights> insights;  // live insights items (admitted observers)
   std::optional<client::ClientError> closed;
   std::size_t erased_when_closed = 0;  // erased.size() when on_closed ran
 
@@ -121,9 +124,9 @@ class Party {
   std::optional<client::Client> client_;
 };
 
-// Consent terms with the given retention, observer list and transcript flag.
+// Consent terms with the given retention, observer list, transcript and summary flags.
 v1::Command consent(std::uint32_t retention_days, const std::vector<std::string>& observers = {},
-                    bool transcript_to_observer = false);
+                    bool transcript_to_observer = false, bool summary_to_observer = false);
 
 // An HTTP answer's JSON body as `T` (fails the test when it does not parse).
 template <typename T>

@@ -74,14 +74,16 @@ void find_secrets(const pb::Message& message, const std::string& path,
   }
 }
 
-// Names, observer names and the template are not content (DESIGN 7: texts and notes are).
+// Names, observer names, the template and the series id (an integrator's id, issue 14) are not
+// content (DESIGN 7: texts and notes are).
 bool may_keep(const std::string& path) {
   static const std::set<std::string> kept = {
       ".room_created.partner_a_name", ".room_created.partner_b_name",
       ".room_created.observers",      ".consent_given.terms.observers",
       ".consent_given.effective.observers", ".observer_approved.observer",
       ".observer_revoked.observer",   ".observer_joined.observer",
-      ".observer_left.observer",      ".actor.observer"};
+      ".observer_left.observer",      ".actor.observer",
+      ".room_created.series_id"};
   return kept.contains(path) || path.starts_with(".room_created.template");
 }
 

@@ -12,7 +12,9 @@
 //      SYSTEM, roles and closed rooms respected);
 //  (e) sampled: a participant's allowed_actions are exactly the actions decide accepts with
 //      canonical arguments built from the view; next_deadline/tick agree (nothing before the
-//      deadline, something at it).
+//      deadline, something at it);
+//  (f) with every full replay: the insights projection kept incrementally (issue 14) equals
+//      engine::project over the whole log.
 #include "tests/sim/simulation.h"
 
 #include <algorithm>
@@ -22,7 +24,10 @@
 #include <sstream>
 #include <vector>
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include "server/engine/engine.h"
+#include "server/engine/insights.h"
 #include "tests/sim/sim_commands.h"
 #include "tests/sim/sim_rng.h"
 
@@ -187,6 +192,7 @@ class Simulation {
 
   engine::RoomState state_;
   engine::RoomState shadow_;  // fed with events round-tripped through their bytes
+  engine::InsightsProjection insights_;  // incremental, checked against a replay
   std::vector<v1::Event> events_;
   LogIndex log_;
   Views views_;
@@ -548,6 +554,7 @@ void Simulation::apply(const std::vector<v1::Event>& events, TimeMs at) {
       return;
     }
     engine::evolve(state_, event);
+    insights_.apply(event, state_);
     v1::Event copy;
     copy.ParseFromString(event.SerializeAsString());
     engine::evolve(shadow_, copy);
@@ -577,6 +584,9 @@ void Simulation::check_replay(bool full) {
   engine::RoomState replayed;
   for (const auto& event : events_) engine::evolve(replayed, event);
   if (!(replayed == state_)) fail("replaying all events from a default RoomState differs from the live state");
+  if (!google::protobuf::util::MessageDifferencer::Equals(engine::project(events_), insights_.insights())) {
+    fail("the insights recomputed from the log differ from the incremental ones");
+  }
 }
 
 void Simulation::check_floor() {

@@ -25,6 +25,8 @@ std::optional<Subcommand> subcommand_named(std::string_view name) {
   if (name == "transcript") return Subcommand::kTranscript;
   if (name == "audit") return Subcommand::kAudit;
   if (name == "erase") return Subcommand::kErase;
+  if (name == "insights") return Subcommand::kInsights;
+  if (name == "summary") return Subcommand::kSummary;
   return std::nullopt;
 }
 
@@ -34,7 +36,8 @@ bool needs_token(Subcommand subcommand) {
 
 bool needs_room(Subcommand subcommand) {
   return subcommand == Subcommand::kTranscript || subcommand == Subcommand::kAudit ||
-         subcommand == Subcommand::kErase;
+         subcommand == Subcommand::kErase || subcommand == Subcommand::kInsights ||
+         subcommand == Subcommand::kSummary;
 }
 
 // The flags `subcommand` accepts, writing into `o`.
@@ -202,6 +205,8 @@ Usage:
   mend transcript --room ID (--token TOKEN | --token-file FILE) [--server URL]
   mend audit      --room ID (--token TOKEN | --token-file FILE) [--server URL]
   mend erase      --room ID (--token TOKEN | --token-file FILE) [--server URL]
+  mend insights   --room ID (--token TOKEN | --token-file FILE) [--server URL]
+  mend summary    --room ID (--token TOKEN | --token-file FILE) [--server URL]
 
   templates   list the conversation templates of the server
   create      create a room; prints its id, one invite per person, and the
@@ -212,6 +217,10 @@ Usage:
   audit       print the room's content-free audit log (JSON)
   erase       ask the server to erase your contributions (or the room, once both
               partners asked)
+  insights    print the conversation's content-free figures as tables (floor time,
+              shares, mirror rounds, reflections, pauses, refusals, the phases)
+  summary     print the summary of a closed conversation (confirmed words and
+              reflections, appreciations, agreements)
 
 Options:
   --server URL        http(s):// or ws(s):// address of mendd

@@ -9,7 +9,7 @@
 
 namespace mend::cli {
 
-enum class Subcommand { kTemplates, kCreate, kJoin, kTranscript, kAudit, kErase };
+enum class Subcommand { kTemplates, kCreate, kJoin, kTranscript, kAudit, kErase, kInsights, kSummary };
 
 struct CliOptions {
   Subcommand subcommand = Subcommand::kTemplates;

@@ -1,5 +1,5 @@
 // mend: the command-line client of mend (DESIGN.md section 8, tools/). Subcommands: templates,
-// create, join, transcript, audit, erase; see `mend --help` and cli_args.cpp.
+// create, join, transcript, audit, erase, insights, summary; see `mend --help` and cli_args.cpp.
 // Built on the SDK (client-lib) only.
 #include "mend/proto.h"
 
@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "cli_args.h"
 #include "http_text.h"
+#include "insights_text.h"
 #include "mend/http_client.h"
 #include "session.h"
 
@@ -122,6 +124,20 @@ int room_api_call(const cli::CliOptions& options, const std::string& token) {
   return answer.ok ? 0 : 1;
 }
 
+// insights, summary: a typed call, printed for people.
+template <typename T>
+int print_room_part(const cli::CliOptions& options, const std::string& token,
+                    mc::HttpResult<T> (mc::HttpClient::*call)(std::string_view, std::string_view) const,
+                    const std::function<std::string(const T&)>& render) {
+  const auto result = (http_client(options).*call)(options.room_id, token);
+  if (!result.ok()) {
+    std::cerr << "Could not get it: " << cli::describe_http_error(result.error) << "\n";
+    return 1;
+  }
+  std::cout << render(*result.value);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,6 +170,14 @@ int main(int argc, char** argv) {
     case cli::Subcommand::kCreate: return create_room(options);
     case cli::Subcommand::kJoin:
       return cli::run_join({options.server, token, options.ca_file}, STDIN_FILENO, std::cout);
+    case cli::Subcommand::kInsights:
+      return print_room_part<mend::v1::GetInsightsResponse>(
+          options, token, &mc::HttpClient::get_insights,
+          [](const auto& r) { return cli::render_insights(r.insights()); });
+    case cli::Subcommand::kSummary:
+      return print_room_part<mend::v1::GetSummaryResponse>(
+          options, token, &mc::HttpClient::get_summary,
+          [](const auto& r) { return cli::render_summary(r.summary()); });
     default: return room_api_call(options, token);
   }
 }

@@ -152,6 +152,10 @@ struct ClientHandlers {
   // before on_closed (unless the connection was lost first: a later connect is closed with
   // 4504, unknown room).
   std::function<void(const v1::ContentErased&)> on_content_erased;
+  // Observers admitted by both partners (counselors): the room's content-free insights after
+  // each frame of events and after the replay (issue 14; never sent to partners, who ask
+  // HttpClient::get_insights).
+  std::function<void(const v1::Insights&)> on_insights;
   // A partner asked to erase the whole room; it is erased when the other partner asks too
   // (HttpClient::request("DELETE", "/v1/rooms/<id>", {}, token)).
   std::function<void(const v1::RoomErasureRequested&)> on_room_erasure_requested;

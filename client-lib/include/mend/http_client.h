@@ -64,12 +64,29 @@ class HttpClient {
   HttpResult<v1::GetRoomResponse> get_room(std::string_view room_id,
                                            std::string_view invite_token) const;
 
+  // GET /v1/rooms/{room_id}/insights with the caller's invite token: the conversation's
+  // content-free insights (partners; observers while both partners approve them; else
+  // kHttpStatus with OBSERVER_NOT_APPROVED).
+  HttpResult<v1::GetInsightsResponse> get_insights(std::string_view room_id,
+                                                   std::string_view invite_token) const;
+
+  // GET /v1/rooms/{room_id}/summary: the summary of a closed conversation (audited). Errors
+  // with kHttpStatus: CONVERSATION_NOT_CLOSED (409), OBSERVER_NOT_APPROVED and
+  // SUMMARY_NOT_SHARED (403).
+  HttpResult<v1::GetSummaryResponse> get_summary(std::string_view room_id,
+                                                 std::string_view invite_token) const;
+
   // Any request (e.g. GET /healthz). `bearer` is sent as Authorization when not empty.
   // Errors only for transport failures; any status is returned as a response.
   HttpResult<HttpResponse> request(std::string_view method, std::string_view target,
                                    std::string body = {}, std::string_view bearer = {}) const;
 
  private:
+  // GET /v1/rooms/{room_id}[/{part}], decoded as T.
+  template <typename T>
+  HttpResult<T> get_room_part(std::string_view room_id, std::string_view part,
+                              std::string_view invite_token) const;
+
   HttpOptions options_;
 };
 

@@ -6,4 +6,5 @@
 #include "mend/v1/api.pb.h"
 #include "mend/v1/conversation.pb.h"
 #include "mend/v1/frames.pb.h"
+#include "mend/v1/insights.pb.h"
 #include "mend/v1/roles.pb.h"

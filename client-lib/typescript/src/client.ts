@@ -18,6 +18,7 @@ import {
   type TypingNotice,
   type Welcome,
 } from "./gen/mend/v1/frames_pb.js";
+import type { Insights } from "./gen/mend/v1/insights_pb.js";
 import { Backoff, systemRandom, type BackoffPolicy, type RandomSource } from "./backoff.js";
 import { ClientError, CloseCode, CommandOutcome, isTerminalClose } from "./errors.js";
 import { makeCommandId, PendingCommands, type CommandCompletion } from "./pending.js";
@@ -157,6 +158,11 @@ export interface ClientHandlers {
    * a terminal close (4503) follows.
    */
   onContentErased?: (erased: ContentErased) => void;
+  /**
+   * Observers admitted by both partners (counselors): the room's content-free insights after
+   * the replay and with every frame of events (issue 14); partners never get them live.
+   */
+  onInsights?: (insights: Insights) => void;
   /** A partner asked to erase the whole room; erased when the other partner asks too. */
   onRoomErasureRequested?: (request: RoomErasureRequested) => void;
   /** Every change of state; `error` says why for `waiting` and `closed`. */
@@ -613,6 +619,8 @@ export class Client {
         return this.call(() => this.handlers.onContentErased?.(body.value));
       case "roomErasureRequested":
         return this.call(() => this.handlers.onRoomErasureRequested?.(body.value));
+      case "insights":
+        return this.call(() => this.handlers.onInsights?.(body.value));
       case undefined:
         return;
     }

@@ -20,6 +20,12 @@ import {
   type GetTranscriptResponse,
   type ListTemplatesResponse,
 } from "./gen/mend/v1/api_pb.js";
+import {
+  GetInsightsResponseSchema,
+  GetSummaryResponseSchema,
+  type GetInsightsResponse,
+  type GetSummaryResponse,
+} from "./gen/mend/v1/insights_pb.js";
 import { ClientError } from "./errors.js";
 
 /** The `fetch` function the helper calls (the global one by default). */
@@ -87,6 +93,16 @@ export class HttpClient {
    */
   getTranscript(roomId: string, token: string): Promise<GetTranscriptResponse> {
     return this.call(GetTranscriptResponseSchema, "GET", `${roomPath(roomId)}/transcript`, token);
+  }
+
+  /** GET /v1/rooms/{id}/insights: content-free figures (partners; observers both approve). */
+  getInsights(roomId: string, token: string): Promise<GetInsightsResponse> {
+    return this.call(GetInsightsResponseSchema, "GET", `${roomPath(roomId)}/insights`, token);
+  }
+
+  /** GET /v1/rooms/{id}/summary: a closed conversation's summary (audited). */
+  getSummary(roomId: string, token: string): Promise<GetSummaryResponse> {
+    return this.call(GetSummaryResponseSchema, "GET", `${roomPath(roomId)}/summary`, token);
   }
 
   /** GET /v1/rooms/{id}/audit: the content-free audit log (partners). */

@@ -48,3 +48,4 @@ export * from "./gen/mend/v1/template_pb.js";
 export * from "./gen/mend/v1/conversation_pb.js";
 export * from "./gen/mend/v1/frames_pb.js";
 export * from "./gen/mend/v1/api_pb.js";
+export * from "./gen/mend/v1/insights_pb.js";
