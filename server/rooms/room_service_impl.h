@@ -45,6 +45,7 @@
 #include "server/rooms/clock.h"
 #include "server/rooms/metrics.h"
 #include "server/rooms/retention.h"
+#include "server/rooms/room_core.h"
 #include "server/rooms/room_quota.h"
 #include "server/rooms/room_service.h"
 #include "server/rooms/tokens.h"
@@ -87,9 +88,6 @@ struct RoomServiceConfig {
   std::chrono::milliseconds retention_sweep_interval{std::chrono::hours(1)};
   std::size_t max_rooms_per_sweep = 256;
 };
-
-// Stable participant key within a room: "A", "B", "O:<observer name>".
-std::string participant_key(const v1::Actor& actor);
 
 // Whether `name` is a well-formed observer name: [A-Za-z0-9 ._-]{1,64}.
 bool is_valid_observer_name(std::string_view name);
