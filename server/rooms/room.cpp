@@ -16,21 +16,6 @@ namespace mend::rooms {
 
 namespace asio = boost::asio;
 
-namespace {
-
-RoomCoreLimits core_limits(const RoomServiceConfig& config) {
-  RoomCoreLimits limits;
-  limits.max_queued_commands = config.max_queued_commands_per_room;
-  limits.commands_per_second = config.commands_per_second;
-  limits.command_burst = config.command_burst;
-  limits.rate_limit_abuse_refusals = config.rate_limit_abuse_refusals;
-  limits.rate_limit_abuse_window_ms = config.rate_limit_abuse_window_ms;
-  limits.replay_events_per_frame = config.replay_events_per_frame;
-  return limits;
-}
-
-}  // namespace
-
 void RoomContext::forget(const std::string& id, const Room* room) {
   std::lock_guard lock(registry_mutex);
   auto it = registry.find(id);
@@ -78,7 +63,7 @@ void Room::on_loaded(store::LoadResult loaded, std::uint64_t epoch) {
     }
     ctx_->forget(id_, this);  // the next access loads again
   } else {
-    core_.emplace(id_, core_limits(ctx_->config), &ctx_->metrics);
+    core_.emplace(id_, ctx_->config, &ctx_->metrics);  // the config's RoomCoreLimits part
     status_ = Status::kReady;
     last_active_ms_ = ctx_->clock();
     ctx_->metrics.rooms_loaded_delta(1);

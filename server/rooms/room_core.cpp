@@ -316,7 +316,7 @@ Effects RoomCore::on_command(ConnectionId connection, v1::Command command,
                                 "Every command needs a command_id of 1 to 64 bytes."));
     return settled(std::move(fx));
   }
-  if (queue_.size() >= limits_.max_queued_commands) {
+  if (queue_.size() >= limits_.max_queued_commands_per_room) {
     reply(fx, pending, rejected(pending.command.command_id(), v1::UNAVAILABLE,
                                 "The room is busy right now. Please try again in a moment."));
     return settled(std::move(fx));

@@ -49,27 +49,23 @@ using ConnectionId = std::uint64_t;
 // Stable participant key within a room: "A", "B", "O:<observer name>".
 std::string participant_key(const v1::Actor& actor);
 
-// The limits a core enforces (RoomServiceConfig holds the configured values).
+// The limits a core enforces (part of RoomServiceConfig).
 struct RoomCoreLimits {
-  std::size_t max_queued_commands = 256;
+  // Commands waiting in one room while an append is in flight; over it: UNAVAILABLE.
+  std::size_t max_queued_commands_per_room = 256;
+  // Token bucket per participant: sustained commands per second and burst size. Over it:
+  // RATE_LIMITED with retry_after_ms.
   double commands_per_second = 20.0;
   double command_burst = 40.0;
+  // Persistent rate-limit abuse: a connection refused RATE_LIMITED this many times within
+  // the window is closed with kRateLimitAbuse (4529), whatever passed in between (a steady
+  // flood gets a command through at each refill). A client that waits retry_after_ms is
+  // refused about once per refill and never comes near it.
   std::uint32_t rate_limit_abuse_refusals = 100;
   engine::TimeMs rate_limit_abuse_window_ms = 10'000;
+  // Replayed events per frame after a Welcome.
   std::size_t replay_events_per_frame = 64;
 };
-
-struct SendFrame {
-  ConnectionId to;
-  OutFrame frame;
-  bool replay = false;  // Welcome, replay or ReplayDone: paced outside the live bound
-};
-struct CloseConnection {
-  ConnectionId to;
-  CloseCode code;
-  std::string reason;
-};
-using Output = std::variant<SendFrame, CloseConnection>;
 
 // The store requests of a core; the caller answers each with the matching on_* call.
 struct FindRequest {  // -> on_found

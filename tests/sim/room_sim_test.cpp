@@ -166,7 +166,7 @@ class RoomSim {
 
   RoomCoreLimits limits() {
     RoomCoreLimits limits;
-    limits.max_queued_commands = 4;
+    limits.max_queued_commands_per_room = 4;
     limits.command_burst = 8;
     limits.commands_per_second = 2;
     limits.rate_limit_abuse_refusals = 6;
