@@ -30,10 +30,6 @@
 
 namespace mend::net {
 
-// Close codes of the network layer besides rooms::CloseCode (DESIGN 5: 4000-4499 mean
-// reconnect and resume). Beast itself closes a frame over read_message_max with 1009.
-inline constexpr std::uint16_t kCloseClientSilent = 4002;  // no frame from the client in time
-
 // Verifies an invite token at `now_ms` (ms since the Unix epoch): the participant it names,
 // or nullopt when it is forged, malformed or expired. Must be thread-safe and never log it.
 using TokenVerifier =

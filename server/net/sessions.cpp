@@ -263,8 +263,7 @@ class WsSession final : public rooms::Recipient,
       case v1::ClientFrame::kCommand:
         return handle_command(std::move(*frame.mutable_command()));
       case v1::ClientFrame::kHeartbeatAck:
-        return state_->deps.rooms->acknowledge(*participant_,
-                                               frame.heartbeat_ack().last_seq_received());
+        return;  // its arrival refreshed the silence deadline; the rooms need nothing of it
       case v1::ClientFrame::kTyping:
         return state_->deps.rooms->typing(*participant_, frame.typing().typing());
       case v1::ClientFrame::kHello:
@@ -367,6 +366,7 @@ class WsSession final : public rooms::Recipient,
     last_sent_ = SteadyClock::now();
     if (!queue_.empty()) return do_write();
     if (phase_ == Phase::kClosing) send_close_frame();
+    schedule();  // the queue is empty: the next Heartbeat is due again
   }
 
   void drop_queue() {
@@ -498,7 +498,8 @@ class WsSession final : public rooms::Recipient,
                   "no Hello in time");
     } else if (phase_ == Phase::kAttached) {
       if (now >= last_read_ + config.client_silence_timeout) {
-        start_close(kCloseClientSilent, "no frames from the client");
+        start_close(static_cast<std::uint16_t>(rooms::CloseCode::kClientSilent),
+                    "no frames from the client");
       } else if (!writing_ && queue_.empty() && now >= last_sent_ + config.heartbeat_interval) {
         send_heartbeat();
       }

@@ -146,17 +146,6 @@ void Room::submit(v1::Actor actor, v1::Command command) {
   });
 }
 
-void Room::acknowledge(v1::Actor actor, std::uint64_t last_seq) {
-  on_strand(
-      [actor = std::move(actor), last_seq](Room& room) {
-        if (!room.core_) return;
-        if (const auto connection = room.core_->connection_of(actor)) {
-          room.core_->on_acknowledge(*connection, last_seq);
-        }
-      },
-      /*follow_eviction=*/false);
-}
-
 void Room::typing(v1::Actor actor, bool typing) {
   // Not through on_strand: a typing indicator is not an activity that keeps a room loaded,
   // and a room not ready has nobody to relay to.

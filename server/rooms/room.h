@@ -91,7 +91,6 @@ class Room : public std::enable_shared_from_this<Room> {
   void close_after_answers(v1::Actor actor, std::shared_ptr<Recipient> recipient, CloseCode code,
                            std::string reason);
   void submit(v1::Actor actor, v1::Command command);
-  void acknowledge(v1::Actor actor, std::uint64_t last_seq);
   // Relays a partner's typing state to the other attached participants (RoomService::typing
   // has the rules). Not an activity for idle eviction; never follows an eviction.
   void typing(v1::Actor actor, bool typing);

@@ -210,12 +210,6 @@ Effects RoomCore::on_close_after_answers(ConnectionId connection, CloseCode code
   return settled(std::move(fx));
 }
 
-void RoomCore::on_acknowledge(ConnectionId connection, std::uint64_t last_seq) {
-  if (Attachment* attachment = find_connection(connection)) {
-    attachment->acked_seq = std::max(attachment->acked_seq, std::min(last_seq, state_.last_seq));
-  }
-}
-
 std::vector<ConnectionId> RoomCore::drop_connections() {
   std::vector<ConnectionId> dropped;
   for (auto& [key, attachment] : attached_) dropped.push_back(attachment.connection);

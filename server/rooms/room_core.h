@@ -127,7 +127,6 @@ class RoomCore {
   Effects on_close_after_answers(ConnectionId connection, CloseCode code, std::string reason,
                                  engine::TimeMs now);
   Effects on_typing(ConnectionId connection, bool typing, engine::TimeMs now);
-  void on_acknowledge(ConnectionId connection, std::uint64_t last_seq);
   // Forgets every connection (the caller closes them).
   std::vector<ConnectionId> drop_connections();
 
@@ -181,7 +180,6 @@ class RoomCore {
   struct Attachment {
     ConnectionId connection;
     v1::Actor actor;
-    std::uint64_t acked_seq = 0;
     // Its latest RATE_LIMITED refusals (at most the abuse count, none older than the window).
     std::deque<engine::TimeMs> refusals = {};
     std::optional<engine::TimeMs> typing_relayed_ms = {};  // the last relayed "typing"

@@ -16,21 +16,9 @@
 
 #include "mend/v1/api.pb.h"
 #include "mend/v1/frames.pb.h"
+#include "server/rooms/close_code.h"
 
 namespace mend::rooms {
-
-// WebSocket close codes (DESIGN.md section 5). 4000-4499: reconnect and resume;
-// 4500-4999: terminal. README lists every code.
-enum class CloseCode : std::uint16_t {
-  kServerShutdown = 4001,
-  kSlowConsumer = 4008,
-  kReplaced = 4009,
-  kMalformed = 4500,  // malformed frames: a retry would only repeat them (was 4400)
-  kUnauthenticated = 4501,
-  kConsentRevoked = 4503,  // observer consent revoked, or room erased
-  kUnknownRoom = 4504,
-  kRateLimitAbuse = 4529,
-};
 
 // A live connection of one participant, as the rooms see it. Implemented by net.
 // Thread safety: send/close are called from a room's strand and must not block: they queue
@@ -133,9 +121,6 @@ class RoomService {
   // one frame through its Recipient, after the store committed them; the other participants
   // get the events (with their own view) in one frame each.
   virtual void submit(const Participant& who, v1::Command command) = 0;
-
-  // Cumulative acknowledgement of events up to `last_seq` (HeartbeatAck).
-  virtual void acknowledge(const Participant& who, std::uint64_t last_seq) = 0;
 
   // A client's Typing frame (DESIGN 5: ephemeral, no seq, never stored). The room relays it
   // as a TypingNotice{who, typing} item, without a view, to every other attached participant

@@ -312,10 +312,6 @@ void RoomServiceImpl::submit(const Participant& who, v1::Command command) {
   if (auto room = find_or_load(who.room_id)) room->submit(who.actor, std::move(command));
 }
 
-void RoomServiceImpl::acknowledge(const Participant& who, std::uint64_t last_seq) {
-  if (auto room = find_or_load(who.room_id)) room->acknowledge(who.actor, last_seq);
-}
-
 void RoomServiceImpl::typing(const Participant& who, bool typing) {
   if (auto room = find_or_load(who.room_id)) room->typing(who.actor, typing);
 }

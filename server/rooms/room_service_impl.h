@@ -117,7 +117,6 @@ class RoomServiceImpl final : public RoomService {
   void close_after_answers(const Participant& who, std::shared_ptr<Recipient> recipient,
                            CloseCode code, std::string reason) override;
   void submit(const Participant& who, v1::Command command) override;
-  void acknowledge(const Participant& who, std::uint64_t last_seq) override;
   void typing(const Participant& who, bool typing) override;
   // Privacy (room_service.h; room_privacy.cpp has the behaviour).
   void erase_contributions(const Participant& who,

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <vector>
@@ -73,6 +74,46 @@ TEST_CASE_FIXTURE(LoadServer,
   CHECK(number(run.output, "accepted") > 0);
   CHECK(number(run.output, "errors") == 0);
   CHECK(number(run.output, "connections") > 0);
+}
+
+TEST_CASE_FIXTURE(LoadServer,
+                  "long conversations: many shares per turn are played to their end without "
+                  "errors") {
+  const auto run = run_load(server.ws_url(), {"--rooms", "2", "--think-ms", "0", "--warmup", "0",
+                                              "--duration", "2", "--chunks-per-turn", "5",
+                                              "--template", "speaker-listener", "--seed", "1"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(number(run.output, "chunks_per_turn") == 5);
+  CHECK(number(run.output, "accepted") > 0);
+  CHECK(number(run.output, "errors") == 0);
+}
+
+TEST_CASE("--relay measures the bare Node ws relay (tools/bench-relay) with the same client") {
+  const char* relay_dir = MEND_BENCH_RELAY_DIR;
+  if (!std::filesystem::exists(std::string(relay_dir) + "/node_modules/ws")) {
+    MESSAGE("skipped: tools/bench-relay has no node_modules (its setup test runs npm ci)");
+    return;
+  }
+  mend::testing::Subprocess relay({MEND_NODE_PATH, std::string(relay_dir) + "/relay.mjs", "0"},
+                                  mend::testing::Subprocess::Output::kStdoutOnly);
+  std::string banner;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (banner.find('\n') == std::string::npos) {
+    const std::string chunk = relay.read_some(deadline);
+    REQUIRE_MESSAGE(!chunk.empty(), "the relay did not start: " << banner);
+    banner += chunk;
+  }
+  const std::string port = banner.substr(banner.find(' ') + 1, banner.find('\n') - banner.find(' ') - 1);
+  const auto run = LoadServer::run_load("ws://127.0.0.1:" + port,
+                                        {"--relay", "--rooms", "2", "--warmup", "0", "--duration", "1"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(number(run.output, "accepted") > 0);  // messages relayed
+  CHECK(number(run.output, "errors") == 0);
+  CHECK(number(run.output, "samples") > 0);
+  CHECK(number(run.output, "connections") == 4);
+  CHECK(number(run.output, "cpu_seconds") >= 0);  // the relay's CPU, found by its port
 }
 
 TEST_CASE_FIXTURE(LoadServer,

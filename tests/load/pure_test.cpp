@@ -117,6 +117,14 @@ TEST_CASE("options: defaults, flags with values, repeated and comma-separated te
   CHECK(o.server_pid == 42);
   CHECK(o.threads == 3);
   CHECK(o.seed == 9);
+  CHECK(o.chunks_per_turn == 1);
+  CHECK_FALSE(o.relay);
+  parse = parse_options({"--chunks-per-turn", "20"});
+  REQUIRE(parse.options);
+  CHECK(parse.options->chunks_per_turn == 20);
+  parse = parse_options({"--relay", "--rooms", "4", "--server", "ws://127.0.0.1:9000"});
+  REQUIRE(parse.options);
+  CHECK(parse.options->relay);
 }
 
 TEST_CASE("options: bad values and unknown flags are usage errors in plain words") {
@@ -155,6 +163,17 @@ TEST_CASE("options: every rejection has its own stable message") {
   CHECK(error({"--ca", "x.pem", "--insecure"}) == "--ca and --insecure exclude each other");
   CHECK(error({"--idle", "100", "--rate", "10"}) ==
         "--idle holds connections without commands; --rate does not apply");
+  CHECK(error({"--chunks-per-turn", "0"}) == "invalid value for --chunks-per-turn: '0' (1 to 1000)");
+  CHECK(error({"--chunks-per-turn", "1001"}) ==
+        "invalid value for --chunks-per-turn: '1001' (1 to 1000)");
+  const std::string relay_alone =
+      "--relay plays ping-pong in closed loop; --idle, --rate, --observers and "
+      "--chunks-per-turn do not apply";
+  CHECK(error({"--relay", "--rate", "10"}) == relay_alone);
+  CHECK(error({"--relay", "--idle", "10"}) == relay_alone);
+  CHECK(error({"--relay", "--observers"}) == relay_alone);
+  CHECK(error({"--relay", "--chunks-per-turn", "3"}) == relay_alone);
+  CHECK(error({"--relay", "--server", "wss://127.0.0.1:1"}) == "--relay needs a ws:// server URL");
 }
 
 TEST_CASE("options: --help and -h win over an invalid value; the usage names every flag") {
@@ -165,7 +184,7 @@ TEST_CASE("options: --help and -h win over an invalid value; the usage names eve
        {"--server URL", "--template NAME", "--rooms N", "--think-ms MS", "--rate CMDS_PER_S",
         "--observers", "--warmup S", "--duration S", "--idle N", "--ca FILE", "--insecure",
         "--api-key-file FILE", "--server-pid PID", "--threads N", "--seed N", "--json",
-        "--quiet", "--help"}) {
+        "--quiet", "--help", "--chunks-per-turn N", "--relay"}) {
     CAPTURE(flag);
     CHECK(usage.find(flag) != std::string::npos);
   }
@@ -254,9 +273,30 @@ TEST_CASE("load report JSON carries every figure with stable keys") {
   CHECK(json.find("\"latency_ms\":{\"samples\":2,\"p50\":0.100,\"p90\":0.120") != std::string::npos);
   CHECK(json.find("\"cpu_ms_per_1000_commands\":500.000") != std::string::npos);
   CHECK(json.find("\"server_process\":{\"pid\":7") != std::string::npos);
+  CHECK(json.find("\"mode\":\"load\"") != std::string::npos);
+  CHECK(json.find("\"chunks_per_turn\":1") != std::string::npos);
   r.server_usage.reset();
   CHECK(to_json(r).find("\"server_process\":null") != std::string::npos);
   CHECK(to_text(r).find("p99") != std::string::npos);
+  r.mode = "relay";
+  CHECK(to_json(r).find("\"mode\":\"relay\"") != std::string::npos);
+  CHECK(to_text(r).find("relayed message") != std::string::npos);
+}
+
+TEST_CASE("server usage between two samples is CPU seconds per 1,000 commands") {
+  ProcessSample start, end;
+  start.cpu_seconds = 1.0;
+  start.memory = {1000, 1200};
+  end.cpu_seconds = 1.5;
+  end.memory = {1100, 1300};
+  const ServerUsage usage = usage_between(42, start, end, 10'000);
+  CHECK(usage.pid == 42);
+  CHECK(usage.cpu_seconds == doctest::Approx(0.5));
+  CHECK(usage.cpu_ms_per_1000_commands == doctest::Approx(50.0));  // 50 us per command
+  CHECK(usage.rss_kb_start == 1000);
+  CHECK(usage.rss_kb_end == 1100);
+  CHECK(usage.hwm_kb_end == 1300);
+  CHECK(usage_between(42, start, end, 0).cpu_ms_per_1000_commands == 0);
 }
 
 TEST_CASE("idle report computes KB per connection from the RSS samples") {

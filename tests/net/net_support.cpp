@@ -96,10 +96,6 @@ void FakeRooms::submit(const rooms::Participant& who, v1::Command command) {
   target->send(std::make_shared<const std::string>(frame.SerializeAsString()));
 }
 
-void FakeRooms::acknowledge(const rooms::Participant&, std::uint64_t last_seq) {
-  last_ack_.store(last_seq);
-}
-
 void FakeRooms::typing(const rooms::Participant& who, bool typing) {
   last_typing_.store(1 + 2 * static_cast<int>(who.actor.role()) + (typing ? 1 : 0));
 }

@@ -57,13 +57,11 @@ class FakeRooms final : public rooms::RoomService {
               std::function<void(std::optional<rooms::CloseCode>)> done) override;
   void detach(const rooms::Participant& who, const rooms::Recipient* recipient) override;
   void submit(const rooms::Participant& who, v1::Command command) override;
-  void acknowledge(const rooms::Participant& who, std::uint64_t last_seq) override;
   void typing(const rooms::Participant& who, bool typing) override;
 
   std::shared_ptr<rooms::Recipient> recipient(v1::Role role);
   // Resolves when `role` is detached.
   std::future<void> detached(v1::Role role);
-  std::uint64_t last_ack() const { return last_ack_.load(); }
   // Typing frames that reached the rooms: 1 + 2 * role + typing of the last one (0: none).
   int last_typing() const { return last_typing_.load(); }
 
@@ -72,7 +70,6 @@ class FakeRooms final : public rooms::RoomService {
   std::map<int, std::shared_ptr<rooms::Recipient>> recipients_;
   std::map<int, std::promise<void>> detach_promises_;
   std::map<std::string, std::uint32_t> rooms_per_creator_;
-  std::atomic<std::uint64_t> last_ack_{0};
   std::atomic<int> last_typing_{0};
 };
 

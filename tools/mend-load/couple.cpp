@@ -44,6 +44,7 @@ Couple::Couple(RunContext& run, std::uint32_t index, std::uint64_t seed)
 
 client::AutopilotScript Couple::script_for(std::size_t seat) const {
   client::AutopilotScript script;
+  script.chunks_per_turn = run_.options.chunks_per_turn;
   if (run_.options.observers && seat < 2) script.terms.add_observers(kObserverName);
   return script;
 }

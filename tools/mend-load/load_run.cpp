@@ -176,16 +176,10 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
   report.conversations_completed = snapshot.completed;
   report.connections = snapshot.connections < 0 ? 0 : static_cast<std::uint64_t>(snapshot.connections);
   report.latency = summarize(snapshot.latency_us);
+  report.chunks_per_turn = options.chunks_per_turn;
   if (server_start && server_end) {
-    ServerUsage usage;
-    usage.pid = *setup.server_pid;
-    usage.rss_kb_start = server_start->memory.rss_kb;
-    usage.rss_kb_end = server_end->memory.rss_kb;
-    usage.hwm_kb_end = server_end->memory.hwm_kb;
-    usage.cpu_seconds = server_end->cpu_seconds - server_start->cpu_seconds;
-    usage.cpu_ms_per_1000_commands =
-        snapshot.commands > 0 ? usage.cpu_seconds * 1e6 / static_cast<double>(snapshot.commands) : 0;
-    report.server_usage = usage;
+    report.server_usage =
+        usage_between(*setup.server_pid, *server_start, *server_end, snapshot.commands);
   }
   return report;
 }

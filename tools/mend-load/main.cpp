@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     std::cout << (options.json ? to_json(report) + "\n" : to_text(report));
     return report.connected == report.requested && report.errors == 0 ? 0 : 1;
   }
-  const LoadReport report = run_load(options, *setup);
+  const LoadReport report = options.relay ? run_relay(options, *setup) : run_load(options, *setup);
   drop_fetched();
   std::cout << (options.json ? to_json(report) + "\n" : to_text(report));
   return report.accepted > 0 ? 0 : 1;

@@ -66,6 +66,7 @@ po::typed_value<std::string>* checked(std::string name, const char* value_name, 
 }
 
 constexpr unsigned kMaxThreads = 256;
+constexpr std::uint32_t kMaxChunksPerTurn = 1000;
 constexpr unsigned kHelpLineLength = 92;
 
 // Every flag, writing into `o` (numbers when notified) and `templates` (as given, unsplit).
@@ -94,6 +95,15 @@ po::options_description describe(LoadOptions& o, std::vector<std::string>& templ
      "rate; think time is then not used)")
     ("observers", po::bool_switch(&o.observers),
      "one named observer per room, approved by both partners, joined")
+    ("chunks-per-turn", checked("chunks-per-turn", "N", [&o](const std::string& t) {
+       return parse_unsigned(t, o.chunks_per_turn) && o.chunks_per_turn > 0 &&
+              o.chunks_per_turn <= kMaxChunksPerTurn; }, " (1 to 1000)"),
+     "long conversations: each speaker shares N chunks per turn, each mirrored and confirmed, "
+     "so per-command cost shows apart from per-conversation cost (default 1)")
+    ("relay", po::bool_switch(&o.relay),
+     "anchor mode: --server is a bare WebSocket relay (tools/bench-relay); --rooms pairs of "
+     "connections pass one 200-byte message back and forth, closed loop; the report's server "
+     "CPU per command is the relay's CPU per relayed message")
     ("warmup", checked("warmup", "S", [&o](const std::string& t) {
        return parse_number(t, o.warmup_s); }),
      "seconds of load before measuring (default 2)")
@@ -162,6 +172,14 @@ std::string check(const LoadOptions& options) {
   if (options.insecure && !options.ca_file.empty()) return "--ca and --insecure exclude each other";
   if (options.idle > 0 && options.rate > 0) {
     return "--idle holds connections without commands; --rate does not apply";
+  }
+  if (options.relay && (options.idle > 0 || options.rate > 0 || options.observers ||
+                        options.chunks_per_turn != 1)) {
+    return "--relay plays ping-pong in closed loop; --idle, --rate, --observers and "
+           "--chunks-per-turn do not apply";
+  }
+  if (options.relay && options.server.rfind("ws://", 0) != 0) {
+    return "--relay needs a ws:// server URL";
   }
   return {};
 }

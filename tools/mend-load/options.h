@@ -19,6 +19,8 @@ struct LoadOptions {
   double think_ms = 200.0;             // mean think time before each step; 0 = closed loop
   double rate = 0.0;                   // open-loop target, commands/s over all rooms; 0 = off
   bool observers = false;              // one named observer per room, approved and joined
+  std::uint32_t chunks_per_turn = 1;   // shares per speaker's turn, each mirrored and confirmed
+  bool relay = false;                  // the server is a bare relay: --rooms pairs ping-pong
   double warmup_s = 2.0;               // not measured
   double duration_s = 10.0;            // measured
   std::uint32_t idle = 0;              // > 0: idle mode with this many connections

@@ -35,6 +35,19 @@ LatencySummary summarize(const LatencyHistogram& micros) {
   return s;
 }
 
+ServerUsage usage_between(int pid, const ProcessSample& start, const ProcessSample& end,
+                          std::uint64_t commands) {
+  ServerUsage usage;
+  usage.pid = pid;
+  usage.rss_kb_start = start.memory.rss_kb;
+  usage.rss_kb_end = end.memory.rss_kb;
+  usage.hwm_kb_end = end.memory.hwm_kb;
+  usage.cpu_seconds = end.cpu_seconds - start.cpu_seconds;
+  usage.cpu_ms_per_1000_commands =
+      commands > 0 ? usage.cpu_seconds * 1e6 / static_cast<double>(commands) : 0;
+  return usage;
+}
+
 std::string json_string(const std::string& text) {
   std::string out = "\"";
   for (const char c : text) {
@@ -59,12 +72,22 @@ std::string json_string(const std::string& text) {
 
 std::string to_text(const LoadReport& r) {
   std::ostringstream out;
-  out << "mend-load: " << r.rooms << " rooms of " << r.templates << " on " << r.server
-      << (r.observers ? " with observers" : "") << ", "
-      << (r.target_rate > 0 ? "open loop at " + fixed(r.target_rate, 0) + " commands/s"
-          : r.think_ms > 0  ? "think time " + fixed(r.think_ms, 0) + " ms (mean)"
-                            : std::string("closed loop"))
-      << ", measured " << fixed(r.seconds, 1) << " s\n";
+  const bool relay = r.mode == "relay";
+  if (relay) {
+    out << "mend-load --relay: " << r.rooms << " pairs relaying one " << "200-byte message on "
+        << r.server << ", closed loop, measured " << fixed(r.seconds, 1)
+        << " s (a command here is one relayed message)\n";
+  } else {
+    out << "mend-load: " << r.rooms << " rooms of " << r.templates << " on " << r.server
+        << (r.observers ? " with observers" : "")
+        << (r.chunks_per_turn > 1 ? ", " + std::to_string(r.chunks_per_turn) + " shares per turn"
+                                  : std::string())
+        << ", "
+        << (r.target_rate > 0 ? "open loop at " + fixed(r.target_rate, 0) + " commands/s"
+            : r.think_ms > 0  ? "think time " + fixed(r.think_ms, 0) + " ms (mean)"
+                              : std::string("closed loop"))
+        << ", measured " << fixed(r.seconds, 1) << " s\n";
+  }
   out << "  commands/s     " << fixed(r.commands_per_second(), 1) << " answered, "
       << fixed(r.accepted_per_second(), 1) << " accepted\n";
   if (r.target_rate > 0 && r.commands_per_second() < 0.9 * r.target_rate) {
@@ -83,7 +106,10 @@ std::string to_text(const LoadReport& r) {
     out << ")";
   }
   out << "\n  errors         " << r.errors << "\n";
-  out << "  latency (ms)   command -> other partner's event, " << r.latency.samples
+  out << "  latency (ms)   "
+      << (relay ? "message sent -> received by the other side, "
+                : "command -> other partner's event, ")
+      << r.latency.samples
       << " samples: p50 " << fixed(r.latency.p50_ms, 3) << ", p90 " << fixed(r.latency.p90_ms, 3)
       << ", p99 " << fixed(r.latency.p99_ms, 3) << ", p99.9 " << fixed(r.latency.p999_ms, 3)
       << ", max " << fixed(r.latency.max_ms, 3) << "\n";
@@ -103,10 +129,11 @@ std::string to_text(const LoadReport& r) {
 
 std::string to_json(const LoadReport& r) {
   std::ostringstream out;
-  out << "{\"mode\":\"load\",\"server\":" << json_string(r.server)
+  out << "{\"mode\":" << json_string(r.mode) << ",\"server\":" << json_string(r.server)
       << ",\"templates\":" << json_string(r.templates) << ",\"rooms\":" << r.rooms
       << ",\"observers\":" << (r.observers ? "true" : "false")
       << ",\"think_ms\":" << fixed(r.think_ms, 1) << ",\"target_rate\":" << fixed(r.target_rate, 1)
+      << ",\"chunks_per_turn\":" << r.chunks_per_turn
       << ",\"seconds\":" << fixed(r.seconds, 3) << ",\"commands\":" << r.commands
       << ",\"commands_per_s\":" << fixed(r.commands_per_second(), 1)
       << ",\"accepted\":" << r.accepted

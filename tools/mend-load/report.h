@@ -9,6 +9,7 @@
 #include <string>
 
 #include "histogram.h"
+#include "proc_stats.h"
 
 namespace mend::load {
 
@@ -29,12 +30,18 @@ struct ServerUsage {
   double cpu_ms_per_1000_commands = 0;     // cpu_seconds * 1e6 / commands
 };
 
+// The server's usage between two samples of process `pid` over `commands` commands.
+ServerUsage usage_between(int pid, const ProcessSample& start, const ProcessSample& end,
+                          std::uint64_t commands);
+
 struct LoadReport {
+  std::string mode = "load";               // "load", or "relay" (the bare-relay anchor)
   std::string server;
   std::string templates;                   // comma list
   std::uint32_t rooms = 0;
   bool observers = false;
   double think_ms = 0;
+  std::uint32_t chunks_per_turn = 1;       // shares (each mirrored) per speaker's turn
   double target_rate = 0;                  // 0: not open loop
   double seconds = 0;                      // measured window
   std::uint64_t commands = 0;              // answered by the server in the window

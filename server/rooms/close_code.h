@@ -1,0 +1,22 @@
+#pragma once
+
+#include <cstdint>
+
+namespace mend::rooms {
+
+// Every WebSocket close code mendd sends (DESIGN.md section 5), in one place. 4000-4499: reconnect
+// and resume; 4500-4999: terminal. README lists every code. Beast itself closes a frame over
+// read_message_max with 1009.
+enum class CloseCode : std::uint16_t {
+  kServerShutdown = 4001,
+  kClientSilent = 4002,  // no frame from the client within the silence bound
+  kSlowConsumer = 4008,
+  kReplaced = 4009,
+  kMalformed = 4500,  // malformed frames: a retry would only repeat them
+  kUnauthenticated = 4501,
+  kConsentRevoked = 4503,  // observer consent revoked, or room erased
+  kUnknownRoom = 4504,
+  kRateLimitAbuse = 4529,
+};
+
+}  // namespace mend::rooms

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Server CPU per command of mendd against a bare Node `ws` relay's CPU per relayed message
+# (DESIGN.md section 10), measured by the same client (mend-load) in one run, A/B interleaved.
+#   tools/bench-anchor.sh [--rounds N] [--rooms N] [--chunks-per-turn N] [--duration S] [--store memory|sqlite]
+# Builds the release mendd and mend-load, installs the relay's package (tools/bench-relay) when
+# missing, and prints one line per run and the ratio of the medians. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=3 rooms=20 chunks=20 duration=10 store=memory
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift ;;
+    --rooms) rooms="$2"; shift ;;
+    --chunks-per-turn) chunks="$2"; shift ;;
+    --duration) duration="$2"; shift ;;
+    --store) store="$2"; shift ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "bench-anchor.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+export CCACHE_BASEDIR="$PWD"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target mendd mend-load >/dev/null
+(cd tools/bench-relay && { [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund >/dev/null; })
+
+bin=build/release
+work=$(mktemp -d /tmp/mend-anchor.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+us_per_op() { node -e 'const r=JSON.parse(require("fs").readFileSync(0,"utf8")); const s=r.server_process; console.log(s?(s.cpu_ms_per_1000_commands).toFixed(1):"nan", r.commands_per_s.toFixed(0), r.latency_ms.p99.toFixed(2))'; }
+
+mendd_run() {
+  local port; port=$(free_port)
+  local args=(--listen "127.0.0.1:$port" --data-dir "$work/data-$1" --log-level warn
+              --max-connections-per-ip 50000 --rooms-per-api-key 1000000)
+  [ "$store" = memory ] && args+=(--store memory)
+  "$bin/server/app/mendd" "${args[@]}" >/dev/null 2>&1 & pids+=($!)
+  wait_port "$port"
+  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --rooms "$rooms" --think-ms 0 \
+      --template speaker-listener --chunks-per-turn "$chunks" --warmup 2 --duration "$duration" \
+      --seed 1 --json --quiet | us_per_op
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+}
+
+relay_run() {
+  local port; port=$(free_port)
+  node tools/bench-relay/relay.mjs "$port" >/dev/null & pids+=($!)
+  wait_port "$port"
+  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --relay --rooms "$rooms" \
+      --warmup 2 --duration "$duration" --json --quiet | us_per_op
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+}
+
+echo "# us of server CPU per op, ops/s, p99 ms; mendd: --store $store, speaker-listener, $chunks shares per turn, $rooms rooms, closed loop; relay: $rooms pairs"
+mendd_all=() relay_all=()
+for r in $(seq "$rounds"); do
+  m=$(mendd_run "$r"); echo "mendd  round $r: $m"; mendd_all+=("${m%% *}")
+  n=$(relay_run); echo "relay  round $r: $n"; relay_all+=("${n%% *}")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+m=$(median "${mendd_all[@]}") n=$(median "${relay_all[@]}")
+awk -v m="$m" -v n="$n" 'BEGIN { printf "median: mendd %.1f us per command, relay %.1f us per message, ratio %.2fx\n", m, n, m / n }'
