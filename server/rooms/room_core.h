@@ -67,6 +67,18 @@ struct RoomCoreLimits {
   std::size_t replay_events_per_frame = 64;
 };
 
+struct SendFrame {
+  ConnectionId to;
+  OutFrame frame;
+  bool replay = false;  // Welcome, replay or ReplayDone: paced outside the live bound
+};
+struct CloseConnection {
+  ConnectionId to;
+  CloseCode code;
+  std::string reason;
+};
+using Output = std::variant<SendFrame, CloseConnection>;
+
 // The store requests of a core; the caller answers each with the matching on_* call.
 struct FindRequest {  // -> on_found
   store::CommandKey key;
