@@ -55,6 +55,19 @@ using namespace mend::rooms;  // NOLINT: the simulation is the core's environmen
 
 constexpr std::uint64_t kDefaultSeed = 20261204;
 constexpr std::uint64_t kDefaultRuns = 2000;
+// Sanitizer builds run every step 5-6x slower: fewer runs by default keep them near the Debug
+// build's time.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::uint64_t kSanitizedRuns = 400;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr std::uint64_t kSanitizedRuns = 400;
+#else
+constexpr std::uint64_t kSanitizedRuns = 0;
+#endif
+#else
+constexpr std::uint64_t kSanitizedRuns = 0;
+#endif
 constexpr int kRoomsPerRun = 3;
 constexpr int kStepsPerRun = 160;
 constexpr TimeMs kSecond = 1000;
@@ -581,7 +594,9 @@ TEST_CASE("seeded whole-room runs keep exactly-once, stored-before-heard, gap-fr
           "delivery, current allowed actions and timers firing once") {
   spdlog::set_level(spdlog::level::off);  // injected store faults log errors by design
   const std::uint64_t seed = mend::sim::env_u64("MEND_ROOM_SIM_SEED").value_or(mend::sim::kDefaultSeed);
-  const std::uint64_t runs = mend::sim::env_u64("MEND_ROOM_SIM_RUNS").value_or(mend::sim::kDefaultRuns);
+  const std::uint64_t runs = mend::sim::env_u64("MEND_ROOM_SIM_RUNS")
+                                 .value_or(mend::sim::kSanitizedRuns > 0 ? mend::sim::kSanitizedRuns
+                                                                         : mend::sim::kDefaultRuns);
   const auto only = mend::sim::env_u64("MEND_ROOM_SIM_RUN_SEED");
   const bool trace = mend::sim::env_u64("MEND_ROOM_SIM_TRACE").value_or(0) != 0;
   const auto templates = mend::sim::templates();
