@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Server CPU per command of mendd against a bare Node `ws` relay's CPU per relayed message
 # (DESIGN.md section 10), measured by the same client (mend-load) in one run, A/B interleaved.
-#   tools/bench-anchor.sh [--rounds N] [--rooms N] [--chunks-per-turn N] [--duration S] [--store memory|sqlite]
+#   tools/bench-anchor.sh [--rounds N] [--rooms N] [--pairs N] [--chunks-per-turn N] [--duration S]
+#                         [--store memory|sqlite]
+# mendd's rooms are paced by the templates' reflection beat (about 1.5 commands/s per room with
+# many shares per turn), so it takes many rooms; the relay's pairs are closed loop.
 # Builds the release mendd and mend-load, installs the relay's package (tools/bench-relay) when
 # missing, and prints one line per run and the ratio of the medians. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 rooms=20 chunks=20 duration=10 store=memory
+rounds=3 rooms=300 pairs=20 chunks=20 duration=10 store=memory
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift ;;
     --rooms) rooms="$2"; shift ;;
+    --pairs) pairs="$2"; shift ;;
     --chunks-per-turn) chunks="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --store) store="$2"; shift ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "bench-anchor.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -53,12 +57,12 @@ relay_run() {
   local port; port=$(free_port)
   node tools/bench-relay/relay.mjs "$port" >/dev/null & pids+=($!)
   wait_port "$port"
-  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --relay --rooms "$rooms" \
+  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --relay --rooms "$pairs" \
       --warmup 2 --duration "$duration" --json --quiet | us_per_op
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
-echo "# us of server CPU per op, ops/s, p99 ms; mendd: --store $store, speaker-listener, $chunks shares per turn, $rooms rooms, closed loop; relay: $rooms pairs"
+echo "# us of server CPU per op, ops/s, p99 ms; mendd: --store $store, speaker-listener, $chunks shares per turn, $rooms rooms, closed loop; relay: $pairs pairs"
 mendd_all=() relay_all=()
 for r in $(seq "$rounds"); do
   m=$(mendd_run "$r"); echo "mendd  round $r: $m"; mendd_all+=("${m%% *}")
