@@ -10,6 +10,7 @@ packages=(
   protobuf-compiler libprotobuf-dev
   libssl-dev openssl
   libsqlite3-dev sqlite3
+  libpq-dev postgresql haproxy
   libxxhash-dev
   doctest-dev
   libspdlog-dev libfmt-dev

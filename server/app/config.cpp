@@ -57,7 +57,11 @@ po::options_description describe(AppConfig& c) {
      "comma-separated origins (https://app.example.org) whose web pages may create rooms and "
      "open WebSockets, besides mendd's own origin")
     ("store", po::value(&c.store)->default_value(c.store),
-     "event store: sqlite (durable: <data-dir>/mend.db) | memory (lost on exit; for tests)")
+     "event store: sqlite (durable: <data-dir>/mend.db) | postgres (durable, shared by several "
+     "nodes: --postgres-url) | memory (lost on exit; for tests)")
+    ("postgres-url", po::value(&c.postgres_url),
+     "--store postgres: libpq connection URI, e.g. postgresql://mend@db.internal/mend (never "
+     "logged; keep the password in ~/.pgpass or PGPASSFILE, not on the command line)")
     ("durability", po::value(&c.durability)->default_value(c.durability),
      "sqlite commits: full (fsync each group commit; survives power loss) | normal "
      "(synchronous=NORMAL: survives a process crash; power loss may lose the last commits)")
@@ -204,8 +208,11 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   if (config.log_format != "text" && config.log_format != "json") {
     return Exit{2, "mendd: --log-format is text or json\n"};
   }
-  if (config.store != "sqlite" && config.store != "memory") {
-    return Exit{2, "mendd: --store is sqlite or memory\n"};
+  if (config.store != "sqlite" && config.store != "postgres" && config.store != "memory") {
+    return Exit{2, "mendd: --store is sqlite, postgres or memory\n"};
+  }
+  if ((config.store == "postgres") != !config.postgres_url.empty()) {
+    return Exit{2, "mendd: --postgres-url goes with --store postgres, and only with it\n"};
   }
   if (config.durability != "full" && config.durability != "normal") {
     return Exit{2, "mendd: --durability is full or normal\n"};

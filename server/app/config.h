@@ -29,7 +29,8 @@ struct AppConfig {
   std::string log_format = "text";               // text | json
   std::string log_level = "info";                // trace debug info warn error
   unsigned threads = 1;
-  std::string store = "sqlite";                  // sqlite (durable, in data_dir) | memory
+  std::string store = "sqlite";                  // sqlite (durable, in data_dir) | postgres | memory
+  std::string postgres_url;                      // --store postgres: libpq URI; never logged
   std::string durability = "full";               // sqlite: full | normal
   std::optional<std::filesystem::path> master_key_file;  // default data_dir/master.key
   std::uint32_t room_idle_evict_s = 600;         // unload rooms idle this long (0: never)

@@ -24,6 +24,7 @@
 #include "server/net/server.h"
 #include "server/rooms/tokens.h"
 #include "server/store/memory_store.h"
+#include "server/store/postgres_store.h"
 #include "server/store/sqlite_store.h"
 
 namespace {
@@ -38,14 +39,33 @@ constexpr int kExitStore = 3;  // the event store could not be opened
 struct OpenedStore {
   std::shared_ptr<mend::store::Store> store;
   std::shared_ptr<mend::store::SqliteStore> sqlite;  // set for --store sqlite
+  std::shared_ptr<mend::store::PostgresStore> postgres;  // set for --store postgres
 };
+
+std::optional<OpenedStore> open_postgres(const AppConfig& config) {
+  mend::store::PostgresStoreOptions options;
+  options.url = config.postgres_url;
+  options.master_key_file = config.master_key_file
+                                ? *config.master_key_file
+                                : config.data_dir / mend::store::SqliteStore::kMasterKeyFile;
+  auto opened = mend::store::PostgresStore::open(std::move(options));
+  if (!opened.store) {
+    // The message is libpq's or the schema check's, never the URL.
+    spdlog::error("cannot open the event store on PostgreSQL: {} ({})", opened.error->message,
+                  mend::store::to_string(opened.error->code));
+    return std::nullopt;
+  }
+  spdlog::info("event store opened on PostgreSQL");
+  return OpenedStore{opened.store, nullptr, opened.store};
+}
 
 std::optional<OpenedStore> open_store(const AppConfig& config) {
   if (config.store == "memory") {
     spdlog::warn("--store memory: conversations are lost when mendd stops");
     auto memory = std::make_shared<mend::store::MemoryStore>();
-    return OpenedStore{memory, nullptr};
+    return OpenedStore{memory, nullptr, nullptr};
   }
+  if (config.store == "postgres") return open_postgres(config);
   mend::store::SqliteStoreOptions options;
   options.data_dir = config.data_dir;
   if (config.master_key_file) options.master_key_file = *config.master_key_file;
@@ -70,7 +90,7 @@ std::optional<OpenedStore> open_store(const AppConfig& config) {
                opened.store->stats().integrity_from_seal
                    ? "unchanged since its last clean close: its digest matched the seal"
                    : "whole integrity check");
-  return OpenedStore{opened.store, opened.store};
+  return OpenedStore{opened.store, opened.store, nullptr};
 }
 
 std::vector<std::string> environment() {
@@ -191,9 +211,10 @@ int serve(const AppConfig& config) {
   deps.api_keys = std::move(api_keys);
   deps.tls = std::get<std::shared_ptr<asio::ssl::context>>(tls);
   deps.web_dir = config.web_dir;
-  deps.extra_metrics = [rooms, sqlite = opened->sqlite] {
+  deps.extra_metrics = [rooms, sqlite = opened->sqlite, postgres = opened->postgres] {
     std::string text = rooms->metrics().prometheus_text();
     if (sqlite) text += mend::store::prometheus_text(sqlite->stats());
+    if (postgres) text += mend::store::prometheus_text(postgres->stats());
     return text;
   };
   rooms->start_retention_sweeps();
@@ -258,6 +279,10 @@ int serve(const AppConfig& config) {
   // io_context its completions are posted to still exists.
   if (opened->sqlite) {
     opened->sqlite->close();
+    spdlog::info("event store closed");
+  }
+  if (opened->postgres) {
+    opened->postgres->close();
     spdlog::info("event store closed");
   }
   return 0;

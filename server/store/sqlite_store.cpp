@@ -14,12 +14,19 @@
 #include <variant>
 
 #include "server/store/crypto.h"
+#include "server/store/row_crypto.h"
 #include "server/store/sqlite_db.h"
 #include "server/store/sqlite_schema.h"
+#include "server/store/store_ops.h"
+#include "server/store/work_queue.h"
 
 namespace mend::store {
 namespace {
 
+using rows::event_aad;
+using rows::rejecter_digest;
+using rows::result_aad;
+using rows::result_lookup;
 using sqlite::code_of;
 using sqlite::Db;
 using sqlite::open_error;
@@ -49,63 +56,6 @@ constexpr std::chrono::milliseconds kSealCheckBudget{10'000};
 
 StoreError error(StoreErrorCode code, std::string message) {
   return StoreError{code, std::move(message)};
-}
-
-std::string seq_bytes(std::uint64_t seq) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[static_cast<std::size_t>(i)] = static_cast<char>(seq & 0xff);
-    seq >>= 8;
-  }
-  return out;
-}
-
-std::string event_aad(std::string_view room_id, std::uint64_t seq) {
-  std::string aad = "mend/event/v1";
-  aad.push_back('\0');
-  aad.append(room_id);
-  aad.push_back('\0');
-  aad.append(seq_bytes(seq));
-  return aad;
-}
-
-std::string result_aad(std::string_view room_id, std::string_view lookup) {
-  std::string aad = "mend/result/v1";
-  aad.push_back('\0');
-  aad.append(room_id);
-  aad.push_back('\0');
-  aad.append(lookup);
-  return aad;
-}
-
-// A recorded rejection's participant, for the per-participant bound: reveals nobody.
-std::string rejecter_digest(const crypto::Key& room_key, std::string_view participant) {
-  std::string input = "mend/rejected-by/v1";
-  input.push_back('\0');
-  input.append(participant);
-  return crypto::keyed_digest(room_key, input);
-}
-
-// The results table key: reveals neither participant nor command id, and cannot be linked to
-// them once the room key is destroyed.
-std::string result_lookup(const crypto::Key& room_key, const CommandKey& key) {
-  std::string input = "mend/result-lookup/v1";
-  input.push_back('\0');
-  input.append(key.participant);
-  input.push_back('\0');
-  input.append(key.command_id);
-  return crypto::keyed_digest(room_key, input);
-}
-
-std::optional<StoreError> check_contiguous(const AppendRequest& request) {
-  if (request.events.empty()) return error(StoreErrorCode::kInvalid, "append without events");
-  std::uint64_t next = request.expected_last_seq + 1;
-  for (const v1::Event& event : request.events) {
-    if (event.seq() != next)
-      return error(StoreErrorCode::kInvalid, "event seqs are not contiguous");
-    ++next;
-  }
-  return std::nullopt;
 }
 
 // Statements of the writer connection.
@@ -194,31 +144,12 @@ struct ReaderConnection {
   Statement select_audit{*db, "SELECT entry FROM audit WHERE room_id = ?1 ORDER BY id"};
 };
 
-struct AppendOp {
-  AppendRequest request;
-  AppendDone done;
-};
-struct DestroyOp {
-  std::string room_id;
-  std::vector<v1::AuditEntry> audit;  // committed with the key's deletion
-  StoreDone done;
-};
-struct RewriteOp {
-  std::string room_id;
-  std::vector<v1::Event> events;
-  std::vector<v1::AuditEntry> audit;  // committed with the rewrite
-  StoreDone done;
-};
-struct AuditOp {
-  std::string room_id;
-  std::vector<v1::AuditEntry> entries;
-  StoreDone done;
-};
-struct RejectionOp {
-  RecordedResult rejection;
-  StoreDone done;
-};
-using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp, AuditOp, RejectionOp>;
+using ops::AppendOp;
+using ops::AuditOp;
+using ops::DestroyOp;
+using ops::RejectionOp;
+using ops::RewriteOp;
+using ops::WriteOp;
 using ReadTask = std::function<void(ReaderConnection&)>;
 
 // A room's row as the writer or a reader sees it.
@@ -240,13 +171,8 @@ struct SqliteStore::Impl {
   std::map<std::string, crypto::Key> key_cache;
   std::optional<StoreError> batch_failure;  // an SQLite error aborts the whole transaction
 
-  std::mutex write_mutex;
-  std::condition_variable write_ready;
-  std::deque<WriteOp> writes;
-  std::mutex read_mutex;
-  std::condition_variable read_ready;
-  std::deque<ReadTask> reads;
-  bool closing = false;  // guarded by both write_mutex and read_mutex
+  WorkQueue<WriteOp> writes;
+  WorkQueue<ReadTask> reads;
 
   mutable std::mutex stats_mutex;
   SqliteStoreStats stats;
@@ -356,23 +282,9 @@ struct SqliteStore::Impl {
 // ---------------------------------------------------------------- writer
 
 std::vector<WriteOp> SqliteStore::Impl::next_batch() {
-  std::unique_lock lock(write_mutex);
-  write_ready.wait(lock, [&] { return closing || !writes.empty(); });
-  std::vector<WriteOp> batch;
-  if (writes.empty()) return batch;  // closing and drained
-  // Appends, audit appends and rewrites share one group commit (one fsync); a destroy runs
+  // Appends, audit appends, rejections and rewrites share one group commit; a destroy runs
   // alone (two transactions: the key first).
-  const auto groupable = [](const WriteOp& op) { return !std::holds_alternative<DestroyOp>(op); };
-  if (!groupable(writes.front())) {
-    batch.push_back(std::move(writes.front()));
-    writes.pop_front();
-    return batch;
-  }
-  while (!writes.empty() && batch.size() < options.max_batch && groupable(writes.front())) {
-    batch.push_back(std::move(writes.front()));
-    writes.pop_front();
-  }
-  return batch;
+  return writes.pop_batch(options.max_batch, ops::groupable);
 }
 
 void SqliteStore::Impl::writer_loop() {
@@ -515,10 +427,7 @@ std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult&
 
 std::optional<StoreError> SqliteStore::Impl::apply_append(
     AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
-  if (auto invalid = check_contiguous(request)) return invalid;
-  if (request.result && request.result->key.room_id != request.room_id) {
-    return error(StoreErrorCode::kInvalid, "the result's room is not the append's room");
-  }
+  if (auto invalid = rows::check_append(request)) return invalid;
   const bool is_new = request.expected_last_seq == 0;
   const std::optional<RoomRow> row = writer_room(request.room_id);
   if (batch_failure) return batch_failure;
@@ -897,17 +806,7 @@ bool SqliteStore::Impl::run_truncation(std::unique_lock<std::mutex>& lock) {
 }
 
 void SqliteStore::Impl::reader_loop(ReaderConnection& conn) {
-  for (;;) {
-    ReadTask task;
-    {
-      std::unique_lock lock(read_mutex);
-      read_ready.wait(lock, [&] { return closing || !reads.empty(); });
-      if (reads.empty()) return;  // closing and drained
-      task = std::move(reads.front());
-      reads.pop_front();
-    }
-    task(conn);
-  }
+  while (std::optional<ReadTask> task = reads.pop()) (*task)(conn);  // until closed, drained
 }
 
 namespace {
@@ -1094,21 +993,8 @@ AuditLoadResult SqliteStore::Impl::do_load_audit(ReaderConnection& conn,
 
 template <typename Refuse>
 void SqliteStore::Impl::enqueue_write(WriteOp op, Refuse refuse) {
-  std::optional<StoreError> refused;
-  {
-    std::lock_guard lock(write_mutex);
-    if (closing) {
-      refused = error(StoreErrorCode::kUnavailable, "the store is closed");
-    } else if (writes.size() >= options.max_pending_writes) {
-      refused = error(StoreErrorCode::kUnavailable, "too many pending writes");
-    } else {
-      writes.push_back(std::move(op));
-    }
-  }
-  if (!refused) {
-    write_ready.notify_one();
-    return;
-  }
+  std::optional<StoreError> refused = writes.push(op);
+  if (!refused) return;
   {
     std::lock_guard lock(stats_mutex);
     ++stats.writes_refused;
@@ -1118,22 +1004,7 @@ void SqliteStore::Impl::enqueue_write(WriteOp op, Refuse refuse) {
 
 template <typename Refuse>
 void SqliteStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
-  std::optional<StoreError> refused;
-  {
-    std::lock_guard lock(read_mutex);
-    if (closing) {
-      refused = error(StoreErrorCode::kUnavailable, "the store is closed");
-    } else if (reads.size() >= options.max_pending_reads) {
-      refused = error(StoreErrorCode::kUnavailable, "too many pending reads");
-    } else {
-      reads.push_back(std::move(task));
-    }
-  }
-  if (refused) {
-    refuse(std::move(*refused));
-  } else {
-    read_ready.notify_one();
-  }
+  if (auto refused = reads.push(task)) refuse(std::move(*refused));
 }
 
 void SqliteStore::Impl::start() {
@@ -1150,12 +1021,8 @@ void SqliteStore::Impl::close() {
   std::lock_guard close_lock(close_mutex);
   if (closed) return;
   closed = true;
-  {
-    std::scoped_lock lock(write_mutex, read_mutex);
-    closing = true;
-  }
-  write_ready.notify_all();
-  read_ready.notify_all();
+  writes.close();
+  reads.close();
   if (writer_thread.joinable()) writer_thread.join();
   for (auto& thread : reader_threads) thread.join();
   readers.clear();
@@ -1278,6 +1145,8 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
     }
     impl->readers.push_back(std::move(reader));
   }
+  impl->writes.set_limit(options.max_pending_writes);
+  impl->reads.set_limit(options.max_pending_reads);
   impl->options = std::move(options);
   impl->start();
   return OpenResult{std::make_shared<SqliteStore>(std::move(impl)), std::nullopt};
@@ -1297,20 +1166,19 @@ SqliteStoreStats SqliteStore::stats() const {
     std::lock_guard lock(impl_->stats_mutex);
     out = impl_->stats;
   }
-  std::lock_guard lock(impl_->write_mutex);
   out.pending_writes = impl_->writes.size();
   return out;
 }
 
 void SqliteStore::append(AppendRequest request, AppendDone done) {
   impl_->enqueue_write(AppendOp{std::move(request), std::move(done)},
-                       [](WriteOp op, StoreError e) { std::get<AppendOp>(op).done(std::move(e)); });
+                       [](WriteOp op, StoreError e) { ops::complete(op, std::move(e)); });
 }
 
 void SqliteStore::record_rejection(RecordedResult rejection, StoreDone done) {
   impl_->enqueue_write(
       RejectionOp{std::move(rejection), std::move(done)},
-      [](WriteOp op, StoreError e) { std::get<RejectionOp>(op).done(std::move(e)); });
+      [](WriteOp op, StoreError e) { ops::complete(op, std::move(e)); });
 }
 
 void SqliteStore::destroy_room(std::string room_id, StoreDone done) {
@@ -1321,7 +1189,7 @@ void SqliteStore::destroy_room_audited(std::string room_id, std::vector<v1::Audi
                                        StoreDone done) {
   impl_->enqueue_write(
       DestroyOp{std::move(room_id), std::move(audit), std::move(done)},
-      [](WriteOp op, StoreError e) { std::get<DestroyOp>(op).done(std::move(e)); });
+      [](WriteOp op, StoreError e) { ops::complete(op, std::move(e)); });
 }
 
 void SqliteStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
@@ -1333,7 +1201,7 @@ void SqliteStore::rewrite_events_audited(std::string room_id, std::vector<v1::Ev
                                          std::vector<v1::AuditEntry> audit, StoreDone done) {
   impl_->enqueue_write(
       RewriteOp{std::move(room_id), std::move(events), std::move(audit), std::move(done)},
-      [](WriteOp op, StoreError e) { std::get<RewriteOp>(op).done(std::move(e)); });
+      [](WriteOp op, StoreError e) { ops::complete(op, std::move(e)); });
 }
 
 void SqliteStore::load(std::string room_id, std::uint64_t after_seq, LoadDone done) {
@@ -1373,7 +1241,7 @@ void SqliteStore::list_rooms(ListRoomsDone done) {
 void SqliteStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                                StoreDone done) {
   impl_->enqueue_write(AuditOp{std::move(room_id), std::move(entries), std::move(done)},
-                       [](WriteOp op, StoreError e) { std::get<AuditOp>(op).done(std::move(e)); });
+                       [](WriteOp op, StoreError e) { ops::complete(op, std::move(e)); });
 }
 
 void SqliteStore::load_audit(std::string room_id, AuditLoadDone done) {
@@ -1389,37 +1257,30 @@ void SqliteStore::load_audit(std::string room_id, AuditLoadDone done) {
       });
 }
 
-namespace {
-void series(std::ostringstream& out, const char* type, const char* name, const char* help,
-            std::uint64_t value) {
-  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-      << name << ' ' << value << '\n';
-}
-}  // namespace
 
 std::string prometheus_text(const SqliteStoreStats& stats) {
   std::ostringstream out;
-  series(out, "counter", "mend_store_commits_total",
+  prometheus_series(out, "counter", "mend_store_commits_total",
          "Write transactions committed (one fsync each with --durability full).", stats.commits);
-  series(out, "counter", "mend_store_appends_total", "Appends committed.",
+  prometheus_series(out, "counter", "mend_store_appends_total", "Appends committed.",
          stats.appends_committed);
-  series(out, "counter", "mend_store_appends_rejected_total",
+  prometheus_series(out, "counter", "mend_store_appends_rejected_total",
          "Appends refused (conflict, invalid, corrupt).", stats.appends_rejected);
-  series(out, "counter", "mend_store_writes_failed_total", "Writes failed by an I/O error.",
+  prometheus_series(out, "counter", "mend_store_writes_failed_total", "Writes failed by an I/O error.",
          stats.writes_failed);
-  series(out, "counter", "mend_store_writes_refused_total",
+  prometheus_series(out, "counter", "mend_store_writes_refused_total",
          "Writes refused: queue full or store closing.", stats.writes_refused);
-  series(out, "gauge", "mend_store_largest_batch", "Most appends committed in one transaction.",
+  prometheus_series(out, "gauge", "mend_store_largest_batch", "Most appends committed in one transaction.",
          stats.largest_batch);
-  series(out, "gauge", "mend_store_pending_writes", "Writes queued now.", stats.pending_writes);
-  series(out, "counter", "mend_store_checkpoints_total",
+  prometheus_series(out, "gauge", "mend_store_pending_writes", "Writes queued now.", stats.pending_writes);
+  prometheus_series(out, "counter", "mend_store_checkpoints_total",
          "Background checkpoints that copied WAL frames into the database file.",
          stats.background_checkpoints);
-  series(out, "counter", "mend_store_wal_restarts_total",
+  prometheus_series(out, "counter", "mend_store_wal_restarts_total",
          "Commits that started the WAL over from its beginning.", stats.wal_restarts);
-  series(out, "counter", "mend_store_wal_truncations_total",
+  prometheus_series(out, "counter", "mend_store_wal_truncations_total",
          "WAL truncations after rewrites and room erasures.", stats.wal_truncations);
-  series(out, "counter", "mend_store_checkpoints_incomplete_total",
+  prometheus_series(out, "counter", "mend_store_checkpoints_incomplete_total",
          "Truncation attempts retried and checkpoints that failed.",
          stats.checkpoints_incomplete);
   return out.str();

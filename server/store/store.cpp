@@ -17,6 +17,8 @@ const char* to_string(StoreErrorCode code) {
       return "INVALID";
     case StoreErrorCode::kCorrupt:
       return "CORRUPT";
+    case StoreErrorCode::kFenced:
+      return "FENCED";
   }
   return "UNKNOWN";
 }
@@ -77,6 +79,18 @@ void Store::load_audit(std::string /*room_id*/, AuditLoadDone done) {
   AuditLoadResult result;
   result.error = not_supported("load_audit");
   done(std::move(result));
+}
+
+void Store::acquire_lease(std::string /*room_id*/, std::string /*node*/,
+                          std::chrono::milliseconds /*ttl*/, LeaseDone done) {
+  LeaseResult result;
+  result.error = not_supported("acquire_lease");
+  done(std::move(result));
+}
+
+void Store::release_lease(std::string /*room_id*/, std::string /*node*/, std::uint64_t /*epoch*/,
+                          StoreDone done) {
+  done(not_supported("release_lease"));
 }
 
 }  // namespace mend::store

@@ -18,6 +18,7 @@
 // Errors are values (StoreError with a stable code); no exception leaves a store call.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -38,6 +39,8 @@ enum class StoreErrorCode {
   kInvalid,      // the request breaks the contract (seqs not contiguous, empty append)
   kCorrupt,      // stored data failed an integrity check (damaged file, altered or moved
                  // ciphertext, undecodable event); not retryable, needs an operator
+  kFenced,       // append: its lease_epoch is no longer the room's (another node took the room
+                 // over); this node must stop serving the room
 };
 
 // Stable name of a code, e.g. "CONFLICT", for logs and metrics.
@@ -82,6 +85,10 @@ struct AppendRequest {
   // room service chose for its per-creator quota (a digest, never an API key or an address).
   // Stored with the room and returned by list_rooms; ignored on later appends.
   std::string creator = {};
+  // The epoch of this node's lease on the room (Store::acquire_lease), for several nodes on one
+  // store: the append commits only while that epoch is still the room's lease epoch, else
+  // kFenced and nothing is stored. 0: not fenced (one node; stores without leases ignore it).
+  std::uint64_t lease_epoch = 0;
 };
 
 // nullopt on success: the events (and the result) are committed.
@@ -122,6 +129,16 @@ using AuditLoadDone = std::function<void(AuditLoadResult)>;
 
 // nullopt on success.
 using StoreDone = std::function<void(std::optional<StoreError>)>;
+
+// What acquire_lease found.
+struct LeaseResult {
+  bool held = false;              // true: the asking node holds the room's lease now
+  std::uint64_t epoch = 0;        // held: the lease's epoch (AppendRequest::lease_epoch)
+  std::string holder;             // not held: the node that holds it
+  std::int64_t remaining_ms = 0;  // how long the lease runs on (held: ours; else the holder's)
+  std::optional<StoreError> error;
+};
+using LeaseDone = std::function<void(LeaseResult)>;
 
 // Definitive rejections kept per participant of a room (Store::record_rejection): recording
 // one more forgets that participant's oldest. A retry of a forgotten one is decided again.
@@ -209,6 +226,21 @@ class Store {
 
   // Every audit entry of a room, oldest first; empty (no error) for a room without any.
   virtual void load_audit(std::string room_id, AuditLoadDone done);
+
+  // --- Room leases for several nodes on one store (DESIGN.md: one node serves a room). ---
+  // Defaults: kUnavailable (a single-node store needs none).
+
+  // Takes the room's lease for `node` for `ttl`, when no node holds it, its lease expired, or
+  // `node` holds it already (a renewal). The epoch goes up whenever the lease changes hands or
+  // lapsed, and stays while `node` renews in time; appends carrying an older epoch are fenced.
+  // Expiry is judged by the store's clock (one clock for every node). Not held: the holder and
+  // how long its lease runs on. The room need not exist in the event log.
+  virtual void acquire_lease(std::string room_id, std::string node, std::chrono::milliseconds ttl,
+                             LeaseDone done);
+  // Ends `node`'s lease of `epoch` now (graceful drain: another node may take the room over at
+  // once). A no-op when the lease is no longer that one.
+  virtual void release_lease(std::string room_id, std::string node, std::uint64_t epoch,
+                             StoreDone done);
 };
 
 }  // namespace mend::store

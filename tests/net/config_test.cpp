@@ -78,6 +78,14 @@ TEST_CASE("store flags: memory store, normal durability, master key file, idle e
   }
 }
 
+TEST_CASE("--store postgres needs --postgres-url, and --postgres-url needs --store postgres") {
+  auto parsed = parse({"--store", "postgres"}, {"MEND_POSTGRES_URL=postgresql://mend@db/mend"});
+  REQUIRE(std::holds_alternative<AppConfig>(parsed));
+  CHECK(std::get<AppConfig>(parsed).postgres_url == "postgresql://mend@db/mend");
+  CHECK(std::get<Exit>(parse({"--store", "postgres"})).code == 2);
+  CHECK(std::get<Exit>(parse({"--postgres-url", "postgresql://db/mend"})).code == 2);
+}
+
 TEST_CASE("listen addresses split into host and port, IPv6 in brackets") {
   CHECK(split_host_port("127.0.0.1:8480") == std::make_pair(std::string("127.0.0.1"),
                                                             std::uint16_t{8480}));

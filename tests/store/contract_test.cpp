@@ -1,4 +1,6 @@
-// The Store contract (server/store/store.h), checked against every implementation.
+// The Store contract (server/store/store.h), checked against every implementation: memory and
+// SQLite in store_tests, PostgreSQL in postgres_store_tests (this file compiled again with
+// MEND_CONTRACT_POSTGRES, beside one test cluster for the whole binary).
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -30,12 +32,20 @@ struct SqliteFixture {
 TYPE_TO_STRING(mend::store::contract::MemoryFixture);
 TYPE_TO_STRING(mend::store::contract::SqliteFixture);
 
+#ifdef MEND_CONTRACT_POSTGRES
+#include "pg_fixture.h"
+#endif
+
 namespace mend::store::contract {
 namespace {
 
 using namespace testing;
 
+#ifdef MEND_CONTRACT_POSTGRES
+#define STORE_CONTRACT(name) TEST_CASE_TEMPLATE(name, Fixture, PostgresFixture)
+#else
 #define STORE_CONTRACT(name) TEST_CASE_TEMPLATE(name, Fixture, MemoryFixture, SqliteFixture)
+#endif
 
 STORE_CONTRACT("appended events load back in seq order with their content") {
   Fixture f;

@@ -1,0 +1,1139 @@
+#include "server/store/postgres_store.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <utility>
+#include <variant>
+
+#include "server/store/crypto.h"
+#include "server/store/pg_conn.h"
+#include "server/store/postgres_schema.h"
+#include "server/store/row_crypto.h"
+#include "server/store/store_ops.h"
+#include "server/store/work_queue.h"
+
+namespace mend::store {
+namespace {
+
+using ops::AppendOp;
+using ops::AuditOp;
+using ops::DestroyOp;
+using ops::RejectionOp;
+using ops::RewriteOp;
+using ops::WriteOp;
+using pg::Conn;
+using pg::Params;
+using pg::Result;
+using rows::event_aad;
+using rows::rejecter_digest;
+using rows::result_aad;
+using rows::result_lookup;
+
+using Clock = std::chrono::steady_clock;
+
+// The writer keeps unwrapped room keys of recently written rooms; over this it starts afresh.
+// (A room id is never reused, so a cached key never goes stale.)
+constexpr std::size_t kMaxCachedRoomKeys = 4'096;
+// While resolving an in-doubt commit, how often the writer asks again.
+constexpr std::chrono::milliseconds kDoubtRetry{50};
+
+StoreError error(StoreErrorCode code, std::string message) {
+  return StoreError{code, std::move(message)};
+}
+
+StoreError unreachable(const std::string& why) {
+  return error(StoreErrorCode::kUnavailable, "PostgreSQL is unreachable: " + why);
+}
+
+// One connection, (re)established on demand but at most once per backoff after a failure,
+// so that while PostgreSQL is down every call fails at once instead of waiting to connect.
+class Link {
+ public:
+  Link(const std::string& url, std::chrono::milliseconds backoff, std::function<void()> on_reconnect)
+      : url_(url), backoff_(backoff), on_reconnect_(std::move(on_reconnect)) {}
+
+  // The connection, or nullptr with `failure` set.
+  Conn* get(std::optional<StoreError>& failure) {
+    if (conn_ && !conn_->broken()) return conn_.get();
+    const bool had_one = conn_ != nullptr || reconnecting_;
+    conn_.reset();
+    if (Clock::now() < retry_at_) {
+      failure = unreachable(last_error_);
+      return nullptr;
+    }
+    conn_ = Conn::connect(url_, last_error_);
+    if (!conn_) {
+      retry_at_ = Clock::now() + backoff_;
+      reconnecting_ = true;
+      failure = unreachable(last_error_);
+      return nullptr;
+    }
+    reconnecting_ = false;
+    if (had_one) on_reconnect_();
+    return conn_.get();
+  }
+  // Takes a connection now, ignoring the backoff (an in-doubt commit's resolution).
+  Conn* get_now(std::optional<StoreError>& failure) {
+    retry_at_ = {};
+    return get(failure);
+  }
+  void adopt(std::unique_ptr<Conn> conn) { conn_ = std::move(conn); }
+  void reset() { conn_.reset(); }
+
+ private:
+  const std::string& url_;
+  std::chrono::milliseconds backoff_;
+  std::function<void()> on_reconnect_;
+  std::unique_ptr<Conn> conn_;
+  Clock::time_point retry_at_{};
+  bool reconnecting_ = false;
+  std::string last_error_;
+};
+
+using ReadTask = std::function<void(Link&)>;
+
+// What became of a write transaction that was asked to commit.
+enum class Fate { kCommitted, kNotCommitted, kInDoubt };
+
+const char* const kLockRoom = "SELECT last_seq, destroyed FROM rooms WHERE room_id = $1 FOR UPDATE";
+
+}  // namespace
+
+struct PostgresStore::Impl {
+  PostgresStoreOptions options;
+  crypto::Key master;
+
+  // Writer thread state (touched only by the writer thread once started).
+  std::unique_ptr<Link> writer;
+  std::map<std::string, crypto::Key> key_cache;
+  std::optional<StoreError> batch_failure;  // an SQL error aborts the whole transaction
+
+  WorkQueue<WriteOp> writes;
+  WorkQueue<ReadTask> reads;
+
+  mutable std::mutex stats_mutex;
+  PostgresStoreStats stats;
+
+  std::mutex close_mutex;
+  bool closed = false;
+  std::thread writer_thread;
+  std::vector<std::thread> reader_threads;
+
+  void count_reconnect() {
+    std::lock_guard lock(stats_mutex);
+    ++stats.reconnects;
+  }
+  std::unique_ptr<Link> make_link() {
+    return std::make_unique<Link>(options.url, options.reconnect_backoff,
+                                  [this] { count_reconnect(); });
+  }
+
+  // --- writer ---
+  void writer_loop();
+  std::vector<WriteOp> next_batch();
+  void commit_batch(std::vector<WriteOp>& batch);
+  // One try at the batch's transaction; true when committed. `retry`: the connection was lost
+  // before COMMIT was sent (nothing stored).
+  bool attempt_batch(std::vector<WriteOp>& batch, std::vector<std::optional<StoreError>>& outcomes,
+                     std::map<std::string, crypto::Key>& new_keys, bool& retry);
+  void apply(Conn& conn, WriteOp& op, std::optional<StoreError>& outcome,
+             std::map<std::string, crypto::Key>& new_keys);
+  // BEGIN, noting the transaction id (for an in-doubt commit); nullopt: batch_failure set.
+  std::optional<std::int64_t> begin(Conn& conn);
+  Fate commit(Conn& conn, std::int64_t xid);
+  Fate resolve_in_doubt(std::int64_t xid);
+  void rollback(Conn& conn);
+  // Runs a statement of the open transaction; false (batch_failure set) when it failed.
+  bool run(Conn& conn, const char* name, const char* sql, const Params& params, Result& out);
+  std::optional<StoreError> apply_append(Conn& conn, const AppendRequest& request,
+                                         std::map<std::string, crypto::Key>& new_keys);
+  std::optional<StoreError> create_room(Conn& conn, const AppendRequest& request,
+                                        std::map<std::string, crypto::Key>& new_keys);
+  // The room's row locked for this transaction; nullopt: no such room (or batch_failure).
+  std::optional<std::pair<std::uint64_t, bool>> lock_room(Conn& conn, const std::string& room_id);
+  std::optional<crypto::Key> writer_key(Conn& conn, const std::string& room_id,
+                                        const std::map<std::string, crypto::Key>& new_keys,
+                                        std::optional<StoreError>& failure);
+  std::optional<StoreError> insert_events(Conn& conn, const AppendRequest& request,
+                                          const crypto::Key& key);
+  // kConflict (nothing inserted) when the key is recorded already.
+  std::optional<StoreError> insert_result(Conn& conn, const RecordedResult& recorded,
+                                          const crypto::Key& key, const std::string& lookup,
+                                          const std::string& rejected_by);
+  // kFenced unless `epoch` is the room's lease epoch (the lease row locked until commit).
+  std::optional<StoreError> check_lease(Conn& conn, const std::string& room_id,
+                                        std::uint64_t epoch);
+  std::optional<StoreError> apply_rejection(Conn& conn, const RecordedResult& rejection,
+                                            const std::map<std::string, crypto::Key>& new_keys);
+  std::optional<StoreError> apply_rewrite_op(Conn& conn, RewriteOp& op);
+  std::optional<StoreError> apply_rewrite(Conn& conn, const std::string& room_id,
+                                          const std::vector<v1::Event>& events);
+  bool insert_audit(Conn& conn, const std::string& room_id,
+                    const std::vector<v1::AuditEntry>& entries);
+  void destroy(DestroyOp& op);
+  std::optional<StoreError> shred_key(Conn& conn, DestroyOp& op);
+  void delete_rows(const std::string& room_id);
+  void count_batch(bool committed, std::size_t writes, std::uint64_t appends, std::uint64_t ok);
+
+  // --- readers ---
+  void reader_loop();
+  template <typename Refuse>
+  void enqueue_read(ReadTask task, Refuse refuse);
+  template <typename Out, typename Read>
+  void submit_read(Read read, std::function<void(Out)> done);
+  LoadResult do_load(Conn& conn, const std::string& room_id, std::uint64_t after_seq);
+  FindResult do_find(Conn& conn, const CommandKey& key);
+  ListRoomsResult do_list(Conn& conn);
+  AuditLoadResult do_load_audit(Conn& conn, const std::string& room_id);
+  LeaseResult do_acquire(Conn& conn, const std::string& room_id, const std::string& node,
+                         std::chrono::milliseconds ttl);
+
+  // --- lifecycle ---
+  template <typename Refuse>
+  void enqueue_write(WriteOp op, Refuse refuse);
+  void start(std::unique_ptr<Conn> first_writer);
+  void close();
+};
+
+// ---------------------------------------------------------------- writer
+
+std::vector<WriteOp> PostgresStore::Impl::next_batch() {
+  // Appends, audit appends, rejections and rewrites share one group commit; a destroy runs
+  // alone (two transactions: the key first).
+  return writes.pop_batch(options.max_batch, ops::groupable);
+}
+
+void PostgresStore::Impl::writer_loop() {
+  for (;;) {
+    std::vector<WriteOp> batch = next_batch();
+    if (batch.empty()) return;
+    if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
+      destroy(*destroy_op);
+    } else {
+      commit_batch(batch);
+    }
+  }
+}
+
+bool PostgresStore::Impl::run(Conn& conn, const char* name, const char* sql,
+                              const Params& params, Result& out) {
+  out = conn.run(name, sql, params);
+  if (out.ok()) return true;
+  batch_failure = pg::error_of(out, std::string("PostgreSQL refused ") + name);
+  // Whatever the statement's own error, the transaction is aborted: retry the whole batch.
+  batch_failure->code = StoreErrorCode::kUnavailable;
+  return false;
+}
+
+std::optional<std::int64_t> PostgresStore::Impl::begin(Conn& conn) {
+  batch_failure.reset();
+  // Both in one round trip; the id lets an in-doubt COMMIT be resolved (txid_status).
+  Result result = conn.exec("BEGIN; SELECT txid_current()");
+  if (!result.ok() || result.rows() != 1) {
+    batch_failure = pg::error_of(result, "cannot begin a transaction");
+    batch_failure->code = StoreErrorCode::kUnavailable;
+    return std::nullopt;
+  }
+  return std::stoll(result.bytes(0, 0));  // PQexec answers in text
+}
+
+void PostgresStore::Impl::rollback(Conn& conn) {
+  if (!conn.broken()) conn.exec("ROLLBACK");
+}
+
+Fate PostgresStore::Impl::commit(Conn& conn, std::int64_t xid) {
+  Result result = conn.exec("COMMIT");
+  if (result.ok()) return Fate::kCommitted;
+  batch_failure = pg::error_of(result, "cannot commit");
+  batch_failure->code = StoreErrorCode::kUnavailable;
+  if (!conn.broken()) return Fate::kNotCommitted;
+  {
+    std::lock_guard lock(stats_mutex);
+    ++stats.in_doubt;
+  }
+  return resolve_in_doubt(xid);
+}
+
+Fate PostgresStore::Impl::resolve_in_doubt(std::int64_t xid) {
+  const auto deadline = Clock::now() + options.in_doubt_limit;
+  writer->reset();
+  while (Clock::now() < deadline) {
+    std::optional<StoreError> failure;
+    Conn* conn = writer->get_now(failure);
+    if (conn != nullptr) {
+      Result status = conn->run("txid_status", "SELECT txid_status($1)", Params().int64(xid));
+      if (status.ok() && status.rows() == 1) {
+        const std::string fate = status.is_null(0, 0) ? "" : status.bytes(0, 0);
+        if (fate == "committed") {
+          std::lock_guard lock(stats_mutex);
+          ++stats.in_doubt_committed;
+          batch_failure.reset();
+          return Fate::kCommitted;
+        }
+        if (fate != "in progress") return Fate::kNotCommitted;  // aborted (or forgotten)
+      }
+    }
+    std::this_thread::sleep_for(kDoubtRetry);
+  }
+  batch_failure = error(StoreErrorCode::kUnavailable,
+                        "the outcome of a commit is unknown: PostgreSQL stayed unreachable");
+  return Fate::kInDoubt;
+}
+
+void PostgresStore::Impl::count_batch(bool committed, std::size_t writes_in_batch,
+                                      std::uint64_t appends, std::uint64_t ok) {
+  std::lock_guard lock(stats_mutex);
+  if (committed) {
+    ++stats.commits;
+    stats.appends_committed += ok;
+    stats.appends_rejected += appends - ok;
+    stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, appends);
+  } else {
+    stats.writes_failed += writes_in_batch;
+  }
+}
+
+bool PostgresStore::Impl::attempt_batch(std::vector<WriteOp>& batch,
+                                        std::vector<std::optional<StoreError>>& outcomes,
+                                        std::map<std::string, crypto::Key>& new_keys,
+                                        bool& retry) {
+  std::optional<StoreError> failure;
+  Conn* conn = writer->get(failure);
+  if (conn == nullptr) {
+    batch_failure = failure;
+    return false;
+  }
+  const auto xid = begin(*conn);
+  if (!xid) {
+    retry = conn->broken();
+    return false;
+  }
+  for (std::size_t i = 0; i < batch.size() && !batch_failure; ++i) {
+    apply(*conn, batch[i], outcomes[i], new_keys);
+  }
+  if (!batch_failure) return commit(*conn, *xid) == Fate::kCommitted;
+  // Lost before COMMIT was sent: nothing of the batch is stored, so it may run again.
+  retry = conn->broken();
+  rollback(*conn);
+  return false;
+}
+
+void PostgresStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
+  std::vector<std::optional<StoreError>> outcomes(batch.size());
+  std::map<std::string, crypto::Key> new_keys;
+  bool committed = false;
+  // A connection that PostgreSQL closed while idle (a restart, a timeout) is found broken
+  // only by the first statement: one more attempt on a new connection.
+  for (int attempt = 0; attempt < 2 && !committed; ++attempt) {
+    bool retry = false;
+    outcomes.assign(batch.size(), std::nullopt);
+    new_keys.clear();
+    committed = attempt_batch(batch, outcomes, new_keys, retry);
+    if (!retry) break;
+  }
+  std::uint64_t appends = 0;
+  std::uint64_t ok = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!std::holds_alternative<AppendOp>(batch[i])) continue;
+    ++appends;
+    if (committed && !outcomes[i]) ++ok;
+  }
+  if (committed) {
+    for (auto& [room_id, key] : new_keys) {
+      if (key_cache.size() >= kMaxCachedRoomKeys) key_cache.clear();
+      key_cache.insert_or_assign(room_id, key);
+    }
+  } else {
+    for (auto& outcome : outcomes) outcome = batch_failure;
+  }
+  count_batch(committed, batch.size(), appends, ok);
+  for (std::size_t i = 0; i < batch.size(); ++i) ops::complete(batch[i], std::move(outcomes[i]));
+}
+
+void PostgresStore::Impl::apply(Conn& conn, WriteOp& op, std::optional<StoreError>& outcome,
+                                std::map<std::string, crypto::Key>& new_keys) {
+  if (auto* audit_op = std::get_if<AuditOp>(&op)) {
+    outcome = audit_op->entries.empty()
+                  ? error(StoreErrorCode::kInvalid, "audit append without entries")
+                  : std::optional<StoreError>();
+    if (!outcome && !insert_audit(conn, audit_op->room_id, audit_op->entries)) {
+      outcome = batch_failure;
+    }
+  } else if (auto* rewrite_op = std::get_if<RewriteOp>(&op)) {
+    outcome = apply_rewrite_op(conn, *rewrite_op);
+  } else if (auto* rejection_op = std::get_if<RejectionOp>(&op)) {
+    outcome = apply_rejection(conn, rejection_op->rejection, new_keys);
+  } else {
+    outcome = apply_append(conn, std::get<AppendOp>(op).request, new_keys);
+  }
+}
+
+std::optional<std::pair<std::uint64_t, bool>> PostgresStore::Impl::lock_room(
+    Conn& conn, const std::string& room_id) {
+  Result row;
+  if (!run(conn, "lock_room", kLockRoom, Params().text(room_id), row)) return std::nullopt;
+  if (row.rows() == 0) return std::nullopt;
+  return std::pair{static_cast<std::uint64_t>(row.int64(0, 0)), row.boolean(0, 1)};
+}
+
+std::optional<crypto::Key> PostgresStore::Impl::writer_key(
+    Conn& conn, const std::string& room_id, const std::map<std::string, crypto::Key>& new_keys,
+    std::optional<StoreError>& failure) {
+  if (auto it = new_keys.find(room_id); it != new_keys.end()) return it->second;
+  if (auto it = key_cache.find(room_id); it != key_cache.end()) return it->second;
+  Result row;
+  if (!run(conn, "select_key", "SELECT wrapped_key FROM room_keys WHERE room_id = $1",
+           Params().text(room_id), row)) {
+    failure = batch_failure;
+    return std::nullopt;
+  }
+  if (row.rows() == 0) {
+    failure = error(StoreErrorCode::kCorrupt, "the key of a room is missing in PostgreSQL");
+    return std::nullopt;
+  }
+  auto key = crypto::unwrap_key(master, row.bytes(0, 0), room_id);
+  if (!key) {
+    failure = error(StoreErrorCode::kCorrupt,
+                    "a room key in PostgreSQL does not unwrap under the master key");
+    return std::nullopt;
+  }
+  if (key_cache.size() >= kMaxCachedRoomKeys) key_cache.clear();
+  key_cache.emplace(room_id, *key);
+  return key;
+}
+
+std::optional<StoreError> PostgresStore::Impl::create_room(
+    Conn& conn, const AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
+  Result inserted;
+  // A room id exists once, destroyed or not: the second creator of an id is a conflict.
+  if (!run(conn, "insert_room",
+           "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms, creator) "
+           "VALUES ($1, 0, $2, $2, $3) ON CONFLICT (room_id) DO NOTHING",
+           Params()
+               .text(request.room_id)
+               .int64(request.events.front().at_ms())
+               .bytes(request.creator),
+           inserted)) {
+    return batch_failure;
+  }
+  if (inserted.affected() == 0) return error(StoreErrorCode::kConflict, "room already exists");
+  auto key = crypto::random_key();
+  std::optional<std::string> wrapped;
+  if (key) wrapped = crypto::wrap_key(master, *key, request.room_id);
+  // The room row is already inserted: fail the whole transaction.
+  if (!wrapped) {
+    return batch_failure = error(StoreErrorCode::kUnavailable, "cannot create a room key");
+  }
+  Result done;
+  if (!run(conn, "insert_key", "INSERT INTO room_keys (room_id, wrapped_key) VALUES ($1, $2)",
+           Params().text(request.room_id).bytes(*wrapped), done)) {
+    return batch_failure;
+  }
+  new_keys.insert_or_assign(request.room_id, *key);
+  return std::nullopt;
+}
+
+std::optional<StoreError> PostgresStore::Impl::insert_events(Conn& conn,
+                                                             const AppendRequest& request,
+                                                             const crypto::Key& key) {
+  Result done;
+  for (const v1::Event& event : request.events) {
+    auto sealed =
+        crypto::seal(key, event.SerializeAsString(), event_aad(request.room_id, event.seq()));
+    if (!sealed) {
+      return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
+    }
+    const Params params = Params()
+                              .text(request.room_id)
+                              .int64(static_cast<std::int64_t>(event.seq()))
+                              .int64(event.at_ms())
+                              .int64(event.actor().role())
+                              .int64(event.body_case())
+                              .bytes(*sealed);
+    // The last event and the room's new last seq in one statement (one round trip less).
+    const bool last = event.seq() == request.events.back().seq();
+    const bool ran =
+        last ? run(conn, "insert_last_event",
+                   "WITH inserted AS (INSERT INTO events "
+                   "(room_id, seq, at_ms, actor_role, kind, sealed) "
+                   "VALUES ($1, $2, $3, $4, $5, $6)) "
+                   "UPDATE rooms SET last_seq = $2, last_at_ms = $3 WHERE room_id = $1",
+                   params, done)
+             : run(conn, "insert_event",
+                   "INSERT INTO events (room_id, seq, at_ms, actor_role, kind, sealed) "
+                   "VALUES ($1, $2, $3, $4, $5, $6)",
+                   params, done);
+    if (!ran) return batch_failure;
+  }
+  return std::nullopt;
+}
+
+std::optional<StoreError> PostgresStore::Impl::insert_result(Conn& conn,
+                                                             const RecordedResult& recorded,
+                                                             const crypto::Key& key,
+                                                             const std::string& lookup,
+                                                             const std::string& rejected_by) {
+  const std::string& room_id = recorded.key.room_id;
+  auto sealed =
+      crypto::seal(key, recorded.result.SerializeAsString(), result_aad(room_id, lookup));
+  if (!sealed) {
+    return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
+  }
+  Result done;
+  Params params;
+  params.text(room_id).bytes(lookup).bytes(*sealed);
+  // The check and the insert in one statement: a recorded key inserts nothing (kConflict).
+  const bool ran =
+      rejected_by.empty()
+          ? run(conn, "insert_result",
+                "INSERT INTO results (room_id, lookup, sealed) VALUES ($1, $2, $3) "
+                "ON CONFLICT (room_id, lookup) DO NOTHING",
+                params, done)
+          : run(conn, "insert_rejection",
+                "INSERT INTO results (room_id, lookup, sealed, rejected_by) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (room_id, lookup) DO NOTHING",
+                params.bytes(rejected_by), done);
+  if (!ran) return batch_failure;
+  if (done.affected() == 0) return error(StoreErrorCode::kConflict, "command already recorded");
+  return std::nullopt;
+}
+
+std::optional<StoreError> PostgresStore::Impl::apply_append(
+    Conn& conn, const AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
+  if (auto invalid = rows::check_append(request)) return invalid;
+  // Every check comes before the append's first write, so a rejected append leaves nothing.
+  if (request.lease_epoch != 0) {
+    if (auto fenced = check_lease(conn, request.room_id, request.lease_epoch)) return fenced;
+  }
+  if (request.expected_last_seq == 0) {
+    if (auto failed = create_room(conn, request, new_keys)) return failed;
+  } else {
+    const auto row = lock_room(conn, request.room_id);
+    if (batch_failure) return batch_failure;
+    if (!row) return error(StoreErrorCode::kConflict, "room does not exist");
+    if (row->second) return error(StoreErrorCode::kConflict, "room was destroyed");
+    if (row->first != request.expected_last_seq) {
+      return error(StoreErrorCode::kConflict, "room is not at the expected seq");
+    }
+  }
+  std::optional<StoreError> failure;
+  const std::optional<crypto::Key> key = writer_key(conn, request.room_id, new_keys, failure);
+  if (!key) return failure;
+  // The result first: a recorded key is refused before anything of this append is written.
+  // (A new room has no results: ids are never reused, results go with their room.)
+  if (request.result) {
+    const std::string lookup = result_lookup(*key, request.result->key);
+    if (auto failed = insert_result(conn, *request.result, *key, lookup, {})) return failed;
+  }
+  if (auto failed = insert_events(conn, request, *key)) return failed;
+  if (!insert_audit(conn, request.room_id, request.audit)) return batch_failure;
+  return std::nullopt;
+}
+
+std::optional<StoreError> PostgresStore::Impl::check_lease(Conn& conn, const std::string& room_id,
+                                                         std::uint64_t epoch) {
+  Result lease;
+  // FOR SHARE: a takeover (an UPDATE of this row) waits until this batch is committed.
+  if (!run(conn, "check_lease", "SELECT epoch FROM leases WHERE room_id = $1 FOR SHARE",
+           Params().text(room_id), lease)) {
+    return batch_failure;
+  }
+  if (lease.rows() == 0 || static_cast<std::uint64_t>(lease.int64(0, 0)) != epoch) {
+    return error(StoreErrorCode::kFenced, "the room's lease moved to another node");
+  }
+  return std::nullopt;
+}
+
+std::optional<StoreError> PostgresStore::Impl::apply_rejection(
+    Conn& conn, const RecordedResult& rejection,
+    const std::map<std::string, crypto::Key>& new_keys) {
+  const std::string& room_id = rejection.key.room_id;
+  if (rejection.result.accepted()) {
+    return error(StoreErrorCode::kInvalid, "an accepted result is not a rejection");
+  }
+  const auto row = lock_room(conn, room_id);
+  if (batch_failure) return batch_failure;
+  if (!row || row->second) return error(StoreErrorCode::kNotFound, "unknown room");
+  std::optional<StoreError> failure;
+  const std::optional<crypto::Key> key = writer_key(conn, room_id, new_keys, failure);
+  if (!key) return failure;
+  const std::string lookup = result_lookup(*key, rejection.key);
+  const std::string rejecter = rejecter_digest(*key, rejection.key.participant);
+  if (auto failed = insert_result(conn, rejection, *key, lookup, rejecter)) return failed;
+  Result done;
+  // Every rejection of one participant but the newest $3.
+  if (!run(conn, "forget_rejections",
+           "DELETE FROM results WHERE id IN (SELECT id FROM results "
+           "WHERE room_id = $1 AND rejected_by = $2 ORDER BY id DESC OFFSET $3)",
+           Params()
+               .text(room_id)
+               .bytes(rejecter)
+               .int64(static_cast<std::int64_t>(kRejectionsKeptPerParticipant)),
+           done)) {
+    return batch_failure;
+  }
+  return std::nullopt;
+}
+
+std::optional<StoreError> PostgresStore::Impl::apply_rewrite_op(Conn& conn, RewriteOp& op) {
+  // A rewrite found corrupt midway undoes only itself.
+  Result done;
+  if (!run(conn, "savepoint", "SAVEPOINT rewrite", Params(), done)) return batch_failure;
+  std::optional<StoreError> outcome = apply_rewrite(conn, op.room_id, op.events);
+  if (!outcome && !insert_audit(conn, op.room_id, op.audit)) outcome = batch_failure;
+  if (batch_failure) return batch_failure;
+  if (outcome && !run(conn, "rollback_to", "ROLLBACK TO SAVEPOINT rewrite", Params(), done)) {
+    return batch_failure;
+  }
+  if (!run(conn, "release", "RELEASE SAVEPOINT rewrite", Params(), done)) return batch_failure;
+  return outcome;
+}
+
+std::optional<StoreError> PostgresStore::Impl::apply_rewrite(
+    Conn& conn, const std::string& room_id, const std::vector<v1::Event>& events) {
+  const auto row = lock_room(conn, room_id);
+  if (batch_failure) return batch_failure;
+  if (!row || row->second) return error(StoreErrorCode::kNotFound, "unknown room");
+  if (auto invalid = check_rewrite(events, row->first)) return invalid;
+  std::optional<StoreError> failure;
+  const std::optional<crypto::Key> key = writer_key(conn, room_id, {}, failure);
+  if (!key) return failure;
+  Result updated;
+  for (const v1::Event& event : events) {
+    auto sealed = crypto::seal(*key, event.SerializeAsString(), event_aad(room_id, event.seq()));
+    if (!sealed) return error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
+    if (!run(conn, "update_event",
+             "UPDATE events SET at_ms = $3, actor_role = $4, kind = $5, sealed = $6 "
+             "WHERE room_id = $1 AND seq = $2",
+             Params()
+                 .text(room_id)
+                 .int64(static_cast<std::int64_t>(event.seq()))
+                 .int64(event.at_ms())
+                 .int64(event.actor().role())
+                 .int64(event.body_case())
+                 .bytes(*sealed),
+             updated)) {
+      return batch_failure;
+    }
+    if (updated.affected() != 1) {
+      return error(StoreErrorCode::kCorrupt, "an event below the room's last seq is missing");
+    }
+  }
+  if (!run(conn, "refresh_times",
+           "UPDATE rooms SET "
+           "first_at_ms = (SELECT at_ms FROM events WHERE room_id = $1 AND seq = 1), "
+           "last_at_ms = (SELECT at_ms FROM events WHERE room_id = $1 "
+           "AND seq = rooms.last_seq) WHERE room_id = $1",
+           Params().text(room_id), updated)) {
+    return batch_failure;
+  }
+  return std::nullopt;
+}
+
+bool PostgresStore::Impl::insert_audit(Conn& conn, const std::string& room_id,
+                                       const std::vector<v1::AuditEntry>& entries) {
+  Result done;
+  for (const v1::AuditEntry& entry : entries) {
+    if (!run(conn, "insert_audit",
+             "INSERT INTO audit (room_id, at_ms, kind, entry) VALUES ($1, $2, $3, $4)",
+             Params()
+                 .text(room_id)
+                 .int64(entry.at_ms())
+                 .int64(entry.kind())
+                 .bytes(entry.SerializeAsString()),
+             done)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<StoreError> PostgresStore::Impl::shred_key(Conn& conn, DestroyOp& op) {
+  const auto xid = begin(conn);
+  if (!xid) return batch_failure;
+  const auto row = lock_room(conn, op.room_id);
+  std::optional<StoreError> outcome;
+  Result done;
+  if (batch_failure) {
+    outcome = batch_failure;
+  } else if (!row || row->second) {
+    outcome = error(StoreErrorCode::kNotFound, "unknown room");
+  } else if (!run(conn, "delete_key", "DELETE FROM room_keys WHERE room_id = $1",
+                  Params().text(op.room_id), done) ||
+             !run(conn, "mark_destroyed", "UPDATE rooms SET destroyed = true WHERE room_id = $1",
+                  Params().text(op.room_id), done) ||
+             !insert_audit(conn, op.room_id, op.audit)) {
+    outcome = batch_failure;  // the audit entries commit with the key's deletion, or neither
+  }
+  if (outcome) {
+    rollback(conn);
+    return outcome;
+  }
+  if (commit(conn, *xid) != Fate::kCommitted) return batch_failure;
+  return std::nullopt;
+}
+
+void PostgresStore::Impl::delete_rows(const std::string& room_id) {
+  std::optional<StoreError> failure;
+  Conn* conn = writer->get(failure);
+  if (conn == nullptr) return;  // open() finishes it at the next start
+  Result done;
+  const auto xid = begin(*conn);
+  if (!xid) return;
+  if (run(*conn, "delete_events", "DELETE FROM events WHERE room_id = $1", Params().text(room_id),
+          done) &&
+      run(*conn, "delete_results", "DELETE FROM results WHERE room_id = $1",
+          Params().text(room_id), done)) {
+    commit(*conn, *xid);
+  } else {
+    rollback(*conn);
+  }
+  // The deleted key's row version goes from the table's pages now rather than at the next
+  // autovacuum (best effort: a reader's older snapshot may keep it a while).
+  if (!conn->broken()) conn->exec("VACUUM room_keys");
+}
+
+void PostgresStore::Impl::destroy(DestroyOp& op) {
+  std::optional<StoreError> failure;
+  Conn* conn = writer->get(failure);
+  std::optional<StoreError> outcome = conn == nullptr ? failure : shred_key(*conn, op);
+  if (!outcome) {
+    key_cache.erase(op.room_id);
+    delete_rows(op.room_id);
+  }
+  {
+    std::lock_guard lock(stats_mutex);
+    if (!outcome) ++stats.commits;
+    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
+  }
+  op.done(std::move(outcome));
+}
+
+// ---------------------------------------------------------------- readers
+
+void PostgresStore::Impl::reader_loop() {
+  std::unique_ptr<Link> link = make_link();
+  while (std::optional<ReadTask> task = reads.pop()) (*task)(*link);  // until closed, drained
+}
+
+template <typename Out, typename Read>
+void PostgresStore::Impl::submit_read(Read read, std::function<void(Out)> done) {
+  auto shared_done = std::make_shared<std::function<void(Out)>>(std::move(done));
+  enqueue_read(
+      [read = std::move(read), shared_done](Link& link) {
+        Out out;
+        // A read meeting a lost connection runs once more on a new one (reads are idempotent).
+        for (int attempt = 0; attempt < 2; ++attempt) {
+          std::optional<StoreError> failure;
+          Conn* conn = link.get(failure);
+          if (conn == nullptr) {
+            out = Out{};
+            out.error = failure;
+            break;
+          }
+          out = read(*conn);
+          if (!conn->broken()) break;
+        }
+        (*shared_done)(std::move(out));
+      },
+      [shared_done](StoreError e) {
+        Out out;
+        out.error = std::move(e);
+        (*shared_done)(std::move(out));
+      });
+}
+
+LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
+                                        std::uint64_t after_seq) {
+  LoadResult result;
+  // One statement: the room, its key and its events in one snapshot.
+  Result rows = conn.run(
+      "load",
+      "SELECT r.last_seq, r.destroyed, k.wrapped_key, e.seq, e.sealed FROM rooms r "
+      "LEFT JOIN room_keys k ON k.room_id = r.room_id "
+      "LEFT JOIN events e ON e.room_id = r.room_id AND e.seq > $2 "
+      "WHERE r.room_id = $1 ORDER BY e.seq",
+      Params().text(room_id).int64(static_cast<std::int64_t>(after_seq)));
+  if (!rows.ok()) {
+    result.error = pg::error_of(rows, "cannot read events");
+    return result;
+  }
+  if (rows.rows() == 0 || rows.boolean(0, 1)) {
+    result.error = error(StoreErrorCode::kNotFound, "unknown room");
+    return result;
+  }
+  const auto last_seq = static_cast<std::uint64_t>(rows.int64(0, 0));
+  if (rows.is_null(0, 2)) {
+    result.error = error(StoreErrorCode::kCorrupt, "the key of a room is missing in PostgreSQL");
+    return result;
+  }
+  auto key = crypto::unwrap_key(master, rows.bytes(0, 2), room_id);
+  if (!key) {
+    result.error = error(StoreErrorCode::kCorrupt,
+                         "a room key in PostgreSQL does not unwrap under the master key");
+    return result;
+  }
+  std::uint64_t expected = after_seq + 1;
+  for (int i = 0; i < rows.rows() && !rows.is_null(i, 3); ++i) {
+    const auto seq = static_cast<std::uint64_t>(rows.int64(i, 3));
+    auto plain =
+        seq == expected ? crypto::open(*key, rows.bytes(i, 4), event_aad(room_id, seq)) : std::nullopt;
+    v1::Event& event = result.events.emplace_back();
+    if (!plain || !event.ParseFromString(*plain) || event.seq() != seq) {
+      result.events.clear();
+      result.error = error(StoreErrorCode::kCorrupt,
+                           "event " + std::to_string(seq) + " of a room in PostgreSQL " +
+                               (seq == expected ? "fails its integrity check (altered or moved)"
+                                                : "follows a gap"));
+      return result;
+    }
+    ++expected;
+  }
+  if (expected <= last_seq) {
+    result.events.clear();
+    result.error = error(StoreErrorCode::kCorrupt, "events of a room are missing in PostgreSQL");
+  }
+  return result;
+}
+
+FindResult PostgresStore::Impl::do_find(Conn& conn, const CommandKey& key) {
+  FindResult found;
+  Result room = conn.run("find_room",
+                         "SELECT r.destroyed, k.wrapped_key FROM rooms r "
+                         "LEFT JOIN room_keys k ON k.room_id = r.room_id WHERE r.room_id = $1",
+                         Params().text(key.room_id));
+  if (!room.ok()) {
+    found.error = pg::error_of(room, "cannot read a room");
+    return found;
+  }
+  if (room.rows() == 0 || room.boolean(0, 0)) return found;  // unknown room: no result
+  std::optional<crypto::Key> room_key;
+  if (!room.is_null(0, 1)) room_key = crypto::unwrap_key(master, room.bytes(0, 1), key.room_id);
+  if (!room_key) {
+    found.error = error(StoreErrorCode::kCorrupt, "a room key in PostgreSQL is missing or "
+                                                  "does not unwrap under the master key");
+    return found;
+  }
+  const std::string lookup = result_lookup(*room_key, key);
+  Result row = conn.run("find_result",
+                        "SELECT sealed FROM results WHERE room_id = $1 AND lookup = $2",
+                        Params().text(key.room_id).bytes(lookup));
+  if (!row.ok()) {
+    found.error = pg::error_of(row, "cannot read a command result");
+    return found;
+  }
+  if (row.rows() == 0) return found;
+  auto plain = crypto::open(*room_key, row.bytes(0, 0), result_aad(key.room_id, lookup));
+  v1::CommandResult result;
+  if (!plain || !result.ParseFromString(*plain)) {
+    found.error = error(StoreErrorCode::kCorrupt,
+                        "a command result in PostgreSQL fails its integrity check");
+    return found;
+  }
+  found.result = std::move(result);
+  return found;
+}
+
+ListRoomsResult PostgresStore::Impl::do_list(Conn& conn) {
+  ListRoomsResult listed;
+  Result rows = conn.run("list_rooms",
+                         "SELECT room_id, last_seq, first_at_ms, last_at_ms, creator FROM rooms "
+                         "WHERE NOT destroyed ORDER BY room_id COLLATE \"C\"",
+                         Params());
+  if (!rows.ok()) {
+    listed.error = pg::error_of(rows, "cannot list rooms");
+    return listed;
+  }
+  for (int i = 0; i < rows.rows(); ++i) {
+    listed.rooms.push_back(RoomInfo{rows.bytes(i, 0), static_cast<std::uint64_t>(rows.int64(i, 1)),
+                                    rows.int64(i, 2), rows.int64(i, 3), rows.bytes(i, 4)});
+  }
+  return listed;
+}
+
+AuditLoadResult PostgresStore::Impl::do_load_audit(Conn& conn, const std::string& room_id) {
+  AuditLoadResult result;
+  Result rows = conn.run("load_audit", "SELECT entry FROM audit WHERE room_id = $1 ORDER BY id",
+                         Params().text(room_id));
+  if (!rows.ok()) {
+    result.error = pg::error_of(rows, "cannot read the audit log");
+    return result;
+  }
+  for (int i = 0; i < rows.rows(); ++i) {
+    if (!result.entries.emplace_back().ParseFromString(rows.bytes(i, 0))) {
+      result.entries.clear();
+      result.error = error(StoreErrorCode::kCorrupt, "an audit entry in PostgreSQL cannot be decoded");
+      return result;
+    }
+  }
+  return result;
+}
+
+LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_id,
+                                            const std::string& node,
+                                            std::chrono::milliseconds ttl) {
+  LeaseResult lease;
+  // One statement: free, expired or ours -> ours. The epoch stays only for an unexpired renewal.
+  Result taken = conn.run(
+      "acquire_lease",
+      "INSERT INTO leases AS l (room_id, node, epoch, expires_at) "
+      "VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond') "
+      "ON CONFLICT (room_id) DO UPDATE SET "
+      "epoch = CASE WHEN l.node = EXCLUDED.node AND l.expires_at > clock_timestamp() "
+      "THEN l.epoch ELSE l.epoch + 1 END, "
+      "node = EXCLUDED.node, expires_at = EXCLUDED.expires_at "
+      "WHERE l.node = EXCLUDED.node OR l.expires_at <= clock_timestamp() "
+      "RETURNING epoch, "
+      "(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint",
+      Params().text(room_id).text(node).int64(ttl.count()));
+  if (!taken.ok()) {
+    lease.error = pg::error_of(taken, "cannot take a lease");
+    lease.error->code = StoreErrorCode::kUnavailable;
+    return lease;
+  }
+  if (taken.rows() == 1) {
+    lease.held = true;
+    lease.epoch = static_cast<std::uint64_t>(taken.int64(0, 0));
+    lease.remaining_ms = taken.int64(0, 1);
+    return lease;
+  }
+  Result holder = conn.run(
+      "lease_holder",
+      "SELECT node, (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint "
+      "FROM leases WHERE room_id = $1",
+      Params().text(room_id));
+  if (!holder.ok()) {
+    lease.error = pg::error_of(holder, "cannot read a lease");
+    return lease;
+  }
+  if (holder.rows() == 1) {
+    lease.holder = holder.bytes(0, 0);
+    lease.remaining_ms = std::max<std::int64_t>(0, holder.int64(0, 1));
+  }
+  return lease;
+}
+
+// ---------------------------------------------------------------- queues and lifecycle
+
+template <typename Refuse>
+void PostgresStore::Impl::enqueue_write(WriteOp op, Refuse refuse) {
+  std::optional<StoreError> refused = writes.push(op);
+  if (!refused) return;
+  {
+    std::lock_guard lock(stats_mutex);
+    ++stats.writes_refused;
+  }
+  refuse(std::move(op), std::move(*refused));
+}
+
+template <typename Refuse>
+void PostgresStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
+  if (auto refused = reads.push(task)) refuse(std::move(*refused));
+}
+
+void PostgresStore::Impl::start(std::unique_ptr<Conn> first_writer) {
+  writer = make_link();
+  writer->adopt(std::move(first_writer));
+  writer_thread = std::thread([this] { writer_loop(); });
+  for (int i = 0; i < options.reader_threads; ++i) {
+    reader_threads.emplace_back([this] { reader_loop(); });
+  }
+}
+
+void PostgresStore::Impl::close() {
+  std::lock_guard close_lock(close_mutex);
+  if (closed) return;
+  closed = true;
+  writes.close();
+  reads.close();
+  if (writer_thread.joinable()) writer_thread.join();
+  for (auto& thread : reader_threads) thread.join();
+  writer.reset();
+}
+
+// ---------------------------------------------------------------- open
+
+PostgresStore::OpenResult PostgresStore::open(PostgresStoreOptions options) {
+  auto fail = [](StoreError e) { return OpenResult{nullptr, std::move(e)}; };
+  if (options.max_batch == 0 || options.max_pending_writes == 0 || options.max_pending_reads == 0 ||
+      options.reader_threads < 1) {
+    return fail(error(StoreErrorCode::kInvalid, "cannot open the store: a limit is zero"));
+  }
+  std::string message;
+  auto conn = Conn::connect(options.url, message);
+  if (!conn) {
+    return fail(error(StoreErrorCode::kUnavailable,
+                      "cannot open the store: cannot connect to PostgreSQL: " + message));
+  }
+  if (auto failed = pg::lock_schema(*conn)) return fail(*failed);
+  pg::OpenError failure = pg::migrate(*conn, kSchemaVersion);
+  std::optional<bool> has_keys;
+  if (!failure) has_keys = pg::has_room_keys(*conn, failure);
+  auto impl = std::make_unique<Impl>();
+  if (!failure) {
+    // A new master key for a database with rooms would make them unreadable: refuse.
+    auto master = crypto::load_or_create_master_key(options.master_key_file, !*has_keys);
+    if (master.key) {
+      impl->master = *master.key;
+    } else {
+      failure = error(StoreErrorCode::kInvalid, "cannot open the store: " + master.error);
+    }
+  }
+  if (!failure) failure = pg::check_room_keys(*conn, impl->master, options.master_key_file);
+  if (!failure) failure = pg::finish_destroys(*conn);
+  pg::unlock_schema(*conn);
+  if (failure) return fail(*failure);
+  // "Durable before acknowledged" needs the commit flushed before its answer.
+  conn->exec("SET synchronous_commit = on");
+  impl->writes.set_limit(options.max_pending_writes);
+  impl->reads.set_limit(options.max_pending_reads);
+  impl->options = std::move(options);
+  impl->start(std::move(conn));
+  return OpenResult{std::make_shared<PostgresStore>(std::move(impl)), std::nullopt};
+}
+
+// ---------------------------------------------------------------- public interface
+
+PostgresStore::PostgresStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+PostgresStore::~PostgresStore() { close(); }
+
+void PostgresStore::close() { impl_->close(); }
+
+PostgresStoreStats PostgresStore::stats() const {
+  PostgresStoreStats out;
+  {
+    std::lock_guard lock(impl_->stats_mutex);
+    out = impl_->stats;
+  }
+  out.pending_writes = impl_->writes.size();
+  return out;
+}
+
+namespace {
+constexpr auto refuse_write = [](WriteOp op, StoreError e) { ops::complete(op, std::move(e)); };
+}  // namespace
+
+void PostgresStore::append(AppendRequest request, AppendDone done) {
+  impl_->enqueue_write(AppendOp{std::move(request), std::move(done)}, refuse_write);
+}
+
+void PostgresStore::record_rejection(RecordedResult rejection, StoreDone done) {
+  impl_->enqueue_write(RejectionOp{std::move(rejection), std::move(done)}, refuse_write);
+}
+
+void PostgresStore::destroy_room(std::string room_id, StoreDone done) {
+  destroy_room_audited(std::move(room_id), {}, std::move(done));
+}
+
+void PostgresStore::destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
+                                         StoreDone done) {
+  impl_->enqueue_write(DestroyOp{std::move(room_id), std::move(audit), std::move(done)},
+                       refuse_write);
+}
+
+void PostgresStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
+                                   StoreDone done) {
+  rewrite_events_audited(std::move(room_id), std::move(events), {}, std::move(done));
+}
+
+void PostgresStore::rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
+                                           std::vector<v1::AuditEntry> audit, StoreDone done) {
+  impl_->enqueue_write(
+      RewriteOp{std::move(room_id), std::move(events), std::move(audit), std::move(done)},
+      refuse_write);
+}
+
+void PostgresStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                                 StoreDone done) {
+  impl_->enqueue_write(AuditOp{std::move(room_id), std::move(entries), std::move(done)},
+                       refuse_write);
+}
+
+void PostgresStore::load(std::string room_id, std::uint64_t after_seq, LoadDone done) {
+  impl_->submit_read<LoadResult>(
+      [impl = impl_.get(), room_id = std::move(room_id), after_seq](Conn& conn) {
+        return impl->do_load(conn, room_id, after_seq);
+      },
+      std::move(done));
+}
+
+void PostgresStore::find_result(CommandKey key, FindDone done) {
+  impl_->submit_read<FindResult>(
+      [impl = impl_.get(), key = std::move(key)](Conn& conn) { return impl->do_find(conn, key); },
+      std::move(done));
+}
+
+void PostgresStore::list_rooms(ListRoomsDone done) {
+  impl_->submit_read<ListRoomsResult>(
+      [impl = impl_.get()](Conn& conn) { return impl->do_list(conn); }, std::move(done));
+}
+
+void PostgresStore::acquire_lease(std::string room_id, std::string node,
+                                  std::chrono::milliseconds ttl, LeaseDone done) {
+  impl_->submit_read<LeaseResult>(
+      [impl = impl_.get(), room_id = std::move(room_id), node = std::move(node), ttl](Conn& conn) {
+        return impl->do_acquire(conn, room_id, node, ttl);
+      },
+      std::move(done));
+}
+
+void PostgresStore::release_lease(std::string room_id, std::string node, std::uint64_t epoch,
+                                  StoreDone done) {
+  struct Released {
+    std::optional<StoreError> error;
+  };
+  impl_->submit_read<Released>(
+      [room_id = std::move(room_id), node = std::move(node), epoch](Conn& conn) {
+        Result released = conn.run(
+            "release_lease",
+            "UPDATE leases SET expires_at = clock_timestamp() "
+            "WHERE room_id = $1 AND node = $2 AND epoch = $3",
+            Params().text(room_id).text(node).int64(static_cast<std::int64_t>(epoch)));
+        Released out;
+        if (!released.ok()) out.error = pg::error_of(released, "cannot release a lease");
+        return out;
+      },
+      [done = std::move(done)](Released released) { done(std::move(released.error)); });
+}
+
+void PostgresStore::load_audit(std::string room_id, AuditLoadDone done) {
+  impl_->submit_read<AuditLoadResult>(
+      [impl = impl_.get(), room_id = std::move(room_id)](Conn& conn) {
+        return impl->do_load_audit(conn, room_id);
+      },
+      std::move(done));
+}
+
+
+std::string prometheus_text(const PostgresStoreStats& stats) {
+  std::ostringstream out;
+  prometheus_series(out, "counter", "mend_store_commits_total", "Write transactions committed.",
+         stats.commits);
+  prometheus_series(out, "counter", "mend_store_appends_total", "Appends committed.",
+         stats.appends_committed);
+  prometheus_series(out, "counter", "mend_store_appends_rejected_total",
+         "Appends refused (conflict, invalid, corrupt).", stats.appends_rejected);
+  prometheus_series(out, "counter", "mend_store_writes_failed_total", "Writes failed by a database error.",
+         stats.writes_failed);
+  prometheus_series(out, "counter", "mend_store_writes_refused_total",
+         "Writes refused: queue full or store closing.", stats.writes_refused);
+  prometheus_series(out, "gauge", "mend_store_largest_batch", "Most appends committed in one transaction.",
+         stats.largest_batch);
+  prometheus_series(out, "gauge", "mend_store_pending_writes", "Writes queued now.", stats.pending_writes);
+  prometheus_series(out, "counter", "mend_store_reconnects_total",
+         "Connections to PostgreSQL re-established after a loss.", stats.reconnects);
+  prometheus_series(out, "counter", "mend_store_commits_in_doubt_total",
+         "Commits that got no answer (resolved after reconnecting).", stats.in_doubt);
+  prometheus_series(out, "counter", "mend_store_commits_in_doubt_committed_total",
+         "In-doubt commits found committed after reconnecting.", stats.in_doubt_committed);
+  return out.str();
+}
+
+}  // namespace mend::store

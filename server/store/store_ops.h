@@ -1,0 +1,49 @@
+// The queued writes of the durable stores (internal to server/store): one value per Store
+// write call, queued for the store's writer thread, and their refusal before they ran.
+// Thread safety: plain values.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "server/store/store.h"
+
+namespace mend::store::ops {
+
+struct AppendOp {
+  AppendRequest request;
+  AppendDone done;
+};
+struct DestroyOp {
+  std::string room_id;
+  std::vector<v1::AuditEntry> audit;  // committed with the key's deletion
+  StoreDone done;
+};
+struct RewriteOp {
+  std::string room_id;
+  std::vector<v1::Event> events;
+  std::vector<v1::AuditEntry> audit;  // committed with the rewrite
+  StoreDone done;
+};
+struct AuditOp {
+  std::string room_id;
+  std::vector<v1::AuditEntry> entries;
+  StoreDone done;
+};
+struct RejectionOp {
+  RecordedResult rejection;
+  StoreDone done;
+};
+using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp, AuditOp, RejectionOp>;
+
+// Completes a write that did not run (or failed) with `error`.
+inline void complete(WriteOp& op, std::optional<StoreError> error) {
+  std::visit([&](auto& queued) { queued.done(std::move(error)); }, op);
+}
+
+// Whether the write may share a group commit (a destroy commits alone: the key first).
+inline bool groupable(const WriteOp& op) { return !std::holds_alternative<DestroyOp>(op); }
+
+}  // namespace mend::store::ops

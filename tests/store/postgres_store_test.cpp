@@ -1,0 +1,353 @@
+// PostgresStore beyond the shared contract (contract_test.cpp): connection loss and restarts,
+// commits in doubt, two writers of one room, schema and master key checks, what is at rest.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "commit_cutter.h"
+#include "server/store/crypto.h"
+#include "pg_fixture.h"
+#include "store_support.h"
+
+namespace mend::store::testing {
+namespace {
+
+std::shared_ptr<PostgresStore> open_store(const PostgresStoreOptions& options) {
+  auto opened = PostgresStore::open(options);
+  REQUIRE_MESSAGE(opened.store, opened.error->message);
+  return opened.store;
+}
+
+// A command's append: one Shared event whose text names the command, with its result.
+std::optional<StoreError> append_command(Store& store, const std::string& room,
+                                         std::uint64_t last_seq, const std::string& command_id) {
+  const std::uint64_t seq = last_seq + 1;
+  return append(store, room, last_seq, {event(seq, "said by " + command_id)},
+                RecordedResult{CommandKey{room, "A", command_id}, accepted(command_id, seq, seq)});
+}
+
+// Every command's text in the room's log, with how often it appears.
+std::map<std::string, int> stored_commands(Store& store, const std::string& room) {
+  LoadResult loaded = load(store, room);
+  REQUIRE_FALSE(loaded.error);
+  std::map<std::string, int> seen;
+  for (const v1::Event& e : loaded.events) {
+    if (e.has_shared()) ++seen[e.shared().text()];
+  }
+  return seen;
+}
+
+TEST_CASE("a commit whose answer was lost is resolved after reconnecting: stored once, acknowledged") {
+  CommitCutter cutter(cluster().port());
+  TempDir dir("pg-key");
+  PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  options.url = "host=127.0.0.1 port=" + std::to_string(cutter.port()) + " user=mend " +
+                "dbname=postgres options='-csearch_path=" +
+                options.url.substr(options.url.find("search_path=") + 12);
+  auto store = open_store(options);
+  REQUIRE_FALSE(append_command(*store, "r", 0, "c1"));
+  cutter.cut_next_commit();
+  CHECK_FALSE(append_command(*store, "r", 1, "c2"));  // in doubt, found committed: success
+  CHECK(cutter.cuts() == 1);
+  CHECK(store->stats().in_doubt == 1);
+  CHECK(store->stats().in_doubt_committed == 1);
+  std::map<std::string, int> seen = stored_commands(*store, "r");
+  CHECK(seen.size() == 2);
+  CHECK(seen["said by c2"] == 1);
+  // The store goes on appending on its new connection.
+  CHECK_FALSE(append_command(*store, "r", 2, "c3"));
+  CHECK(find(*store, CommandKey{"r", "A", "c2"}).result.has_value());
+}
+
+TEST_CASE("PostgreSQL restarted while appending: every acknowledged command stored once, none "
+          "doubled, the others told UNAVAILABLE") {
+  TempDir dir("pg-key");
+  auto store = open_store(pg_options(fresh_schema(), dir.path()));
+  REQUIRE_FALSE(append(*store, "r", 0, {event(1)}));
+  std::atomic<bool> restarted{false};
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> unavailable{0};
+  std::atomic<bool> unexpected{false};
+  std::set<std::string> acked;
+  std::promise<void> twenty;
+  std::thread writer([&] {
+    std::uint64_t last = 1;
+    // Each command is retried with its own id until it is acknowledged; after an UNAVAILABLE
+    // the client asks the dedupe lookup whether it was stored, as the room host does.
+    for (int i = 0; i < 400 && (i < 40 || !restarted || acknowledged < 60); ++i) {
+      const std::string id = "c" + std::to_string(i);
+      for (int attempt = 0; attempt < 500; ++attempt) {
+        auto failed = append_command(*store, "r", last, id);
+        if (!failed) {
+          ++last;
+          if (++acknowledged == 20) twenty.set_value();
+          acked.insert(id);
+          break;
+        }
+        if (failed->code != StoreErrorCode::kUnavailable) {
+          unexpected = true;
+          return;
+        }
+        ++unavailable;
+        FindResult found = find(*store, CommandKey{"r", "A", id});
+        if (found.result) {  // stored after all (its answer was lost): never append it again
+          last = found.result->last_seq();
+          acked.insert(id);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a client's retry pace
+      }
+    }
+  });
+  REQUIRE(twenty.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  cluster().stop();
+  cluster().start();
+  restarted = true;
+  writer.join();
+  CHECK_FALSE(unexpected);
+  CHECK(unavailable > 0);  // the clients were told to retry
+  std::map<std::string, int> seen = stored_commands(*store, "r");
+  CHECK(seen.size() == acked.size());
+  for (const std::string& id : acked) CHECK(seen["said by " + id] == 1);
+  CHECK(store->stats().reconnects >= 1);
+}
+
+TEST_CASE("two stores on one database: the second writer of the same seq gets a conflict") {
+  TempDir dir("pg-key");
+  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  auto first = open_store(options);
+  auto second = open_store(options);
+  REQUIRE_FALSE(append(*first, "r", 0, events(1, 2)));
+  REQUIRE_FALSE(append(*first, "r", 2, {event(3, "from the first")}));
+  CHECK(append(*second, "r", 2, {event(3, "from the second")})->code == StoreErrorCode::kConflict);
+  CHECK(append(*second, "r", 0, events(1, 1))->code == StoreErrorCode::kConflict);
+  LoadResult loaded = load(*second, "r");
+  REQUIRE(loaded.events.size() == 3);
+  CHECK(loaded.events[2].shared().text() == "from the first");
+}
+
+TEST_CASE("many rooms' appends share one commit") {
+  TempDir dir("pg-key");
+  auto store = open_store(pg_options(fresh_schema(), dir.path()));
+  constexpr int kRooms = 200;
+  std::atomic<int> done{0};
+  for (int room = 0; room < kRooms; ++room) {
+    store->append(AppendRequest{"r" + std::to_string(room), 0, events(1, 1), std::nullopt},
+                  [&](std::optional<StoreError> failed) {
+                    CHECK_FALSE(failed);
+                    ++done;
+                  });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (done < kRooms && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(done == kRooms);
+  CHECK(store->stats().commits < kRooms);
+  CHECK(store->stats().largest_batch > 1);
+}
+
+TEST_CASE("content is sealed at rest: no text, command id or participant in the database") {
+  TempDir dir("pg-key");
+  const std::string schema = fresh_schema();
+  auto store = open_store(pg_options(schema, dir.path()));
+  REQUIRE_FALSE(append(*store, "r", 0, {event(1, "a very private sentence")},
+                       RecordedResult{CommandKey{"r", "Participant-Name", "command-xyz"},
+                                      accepted("command-xyz", 1, 1)}));
+  store->close();
+  // Raises (failing the test) if any column of any row holds one of the strings.
+  for (const char* needle : {"a very private sentence", "command-xyz", "Participant-Name"}) {
+    CHECK_NOTHROW(cluster().sql(
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM " + schema + ".events e WHERE position('" +
+        needle + "'::bytea IN e.sealed) > 0) OR EXISTS (SELECT 1 FROM " + schema +
+        ".results r WHERE position('" + needle + "'::bytea IN r.sealed) > 0 OR position('" +
+        needle + "'::bytea IN r.lookup) > 0) THEN RAISE 'found in clear'; END IF; END $$"));
+  }
+}
+
+TEST_CASE("a database of a newer schema version is refused") {
+  TempDir dir("pg-key");
+  const std::string schema = fresh_schema();
+  open_store(pg_options(schema, dir.path()))->close();
+  cluster().sql("UPDATE " + schema + ".mend_schema SET version = 99");
+  auto opened = PostgresStore::open(pg_options(schema, dir.path()));
+  REQUIRE_FALSE(opened.store);
+  CHECK(opened.error->code == StoreErrorCode::kInvalid);
+  CHECK(opened.error->message.find("newer") != std::string::npos);
+}
+
+TEST_CASE("a master key that does not unwrap the rooms' keys is refused, and none is created for "
+          "a database with rooms") {
+  TempDir dir("pg-key");
+  TempDir other("pg-key");
+  const std::string schema = fresh_schema();
+  auto store = open_store(pg_options(schema, dir.path()));
+  REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
+  store->close();
+  auto absent = PostgresStore::open(pg_options(schema, other.path()));
+  REQUIRE_FALSE(absent.store);
+  CHECK(absent.error->code == StoreErrorCode::kInvalid);
+  CHECK_FALSE(std::filesystem::exists(other.path() / "master.key"));
+  auto key = crypto::random_key();
+  REQUIRE(key);
+  write_file(other.path() / "master.key", std::string(key->view()));
+  std::filesystem::permissions(other.path() / "master.key", std::filesystem::perms::owner_read);
+  auto wrong = PostgresStore::open(pg_options(schema, other.path()));
+  REQUIRE_FALSE(wrong.store);
+  CHECK(wrong.error->code == StoreErrorCode::kCorrupt);
+}
+
+TEST_CASE("an unreachable database: open fails without the connection string in its message, "
+          "and calls of an open store fail at once with UNAVAILABLE") {
+  TempDir dir("pg-key");
+  PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  PostgresStoreOptions wrong = options;
+  wrong.url = "postgresql://mend:hunter2-secret@127.0.0.1:1/nowhere";
+  auto opened = PostgresStore::open(wrong);
+  REQUIRE_FALSE(opened.store);
+  CHECK(opened.error->code == StoreErrorCode::kUnavailable);
+  CHECK(opened.error->message.find("hunter2") == std::string::npos);
+
+  auto store = open_store(options);
+  REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
+  cluster().stop();
+  const auto before = std::chrono::steady_clock::now();
+  CHECK(append(*store, "r", 1, events(2, 1))->code == StoreErrorCode::kUnavailable);
+  CHECK(load(*store, "r").error->code == StoreErrorCode::kUnavailable);
+  CHECK(std::chrono::steady_clock::now() - before < std::chrono::seconds(10));
+  cluster().start();
+  // Back: the next calls reconnect (after the backoff) and succeed.
+  std::optional<StoreError> failed = append(*store, "r", 1, events(2, 1));
+  for (int i = 0; i < 100 && failed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    failed = append(*store, "r", 1, events(2, 1));
+  }
+  CHECK_FALSE(failed);
+  CHECK(load(*store, "r").events.size() == 2);
+}
+
+}  // namespace
+}  // namespace mend::store::testing
+
+namespace mend::store::testing {
+namespace {
+
+LeaseResult acquire(Store& store, const std::string& room, const std::string& node,
+                    std::chrono::milliseconds ttl) {
+  std::promise<LeaseResult> promise;
+  auto future = promise.get_future();
+  store.acquire_lease(room, node, ttl, [&](LeaseResult result) { promise.set_value(result); });
+  REQUIRE(future.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  return future.get();
+}
+
+std::optional<StoreError> release(Store& store, const std::string& room, const std::string& node,
+                                  std::uint64_t epoch) {
+  std::promise<std::optional<StoreError>> promise;
+  auto future = promise.get_future();
+  store.release_lease(room, node, epoch,
+                      [&](std::optional<StoreError> result) { promise.set_value(result); });
+  REQUIRE(future.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  return future.get();
+}
+
+std::optional<StoreError> append_fenced(Store& store, const std::string& room,
+                                        std::uint64_t expected, std::uint64_t epoch) {
+  AppendRequest request{room, expected, events(expected + 1, 1), std::nullopt};
+  request.lease_epoch = epoch;
+  return append(store, std::move(request));
+}
+
+constexpr std::chrono::milliseconds kLong{60'000};
+constexpr std::chrono::milliseconds kExpired{0};  // a lease that has run out at once
+
+TEST_CASE("a room's lease is held by one node at a time and renewed with the same epoch") {
+  TempDir dir("pg-key");
+  auto store = open_store(pg_options(fresh_schema(), dir.path()));
+  LeaseResult first = acquire(*store, "r", "node-1", kLong);
+  REQUIRE_FALSE(first.error);
+  CHECK(first.held);
+  CHECK(first.epoch == 1);
+  CHECK(first.remaining_ms > 50'000);
+  LeaseResult other = acquire(*store, "r", "node-2", kLong);
+  REQUIRE_FALSE(other.error);
+  CHECK_FALSE(other.held);
+  CHECK(other.holder == "node-1");
+  CHECK(other.remaining_ms > 50'000);
+  LeaseResult renewed = acquire(*store, "r", "node-1", kLong);
+  CHECK(renewed.held);
+  CHECK(renewed.epoch == 1);
+}
+
+TEST_CASE("an expired lease is taken over with a new epoch, and appends of the old epoch are "
+          "fenced and store nothing") {
+  TempDir dir("pg-key");
+  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  auto node1 = open_store(options);
+  auto node2 = open_store(options);
+  LeaseResult old_lease = acquire(*node1, "r", "node-1", kExpired);
+  REQUIRE(old_lease.held);
+  REQUIRE_FALSE(append_fenced(*node1, "r", 0, old_lease.epoch));  // still the current epoch
+  LeaseResult taken = acquire(*node2, "r", "node-2", kLong);
+  REQUIRE(taken.held);
+  CHECK(taken.epoch == old_lease.epoch + 1);
+  CHECK(append_fenced(*node1, "r", 1, old_lease.epoch)->code == StoreErrorCode::kFenced);
+  REQUIRE_FALSE(append_fenced(*node2, "r", 1, taken.epoch));
+  CHECK(load(*node2, "r").events.size() == 2);
+  // The old holder cannot take the room back while the new lease runs.
+  CHECK_FALSE(acquire(*node1, "r", "node-1", kLong).held);
+  CHECK(append_fenced(*node1, "r", 2, 0) == std::nullopt);  // unfenced: a single-node append
+}
+
+TEST_CASE("a released lease is taken over at once (graceful drain)") {
+  TempDir dir("pg-key");
+  auto store = open_store(pg_options(fresh_schema(), dir.path()));
+  LeaseResult lease = acquire(*store, "r", "node-1", kLong);
+  REQUIRE(lease.held);
+  REQUIRE_FALSE(release(*store, "r", "node-1", lease.epoch + 7));  // not that lease: no-op
+  CHECK_FALSE(acquire(*store, "r", "node-2", kLong).held);
+  REQUIRE_FALSE(release(*store, "r", "node-1", lease.epoch));
+  LeaseResult taken = acquire(*store, "r", "node-2", kLong);
+  CHECK(taken.held);
+  CHECK(taken.epoch == lease.epoch + 1);
+}
+
+TEST_CASE("a takeover waits for the old holder's append in flight, which commits first") {
+  TempDir dir("pg-key");
+  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  auto node1 = open_store(options);
+  auto node2 = open_store(options);
+  LeaseResult old_lease = acquire(*node1, "r", "node-1", kExpired);
+  REQUIRE_FALSE(append_fenced(*node1, "r", 0, old_lease.epoch));
+  // Many appends of the old holder race one takeover: each is either committed before it (and
+  // then loaded by the new holder) or fenced; none lands after it.
+  std::atomic<int> committed{0};
+  std::atomic<int> fenced{0};
+  std::promise<void> all_done;
+  constexpr int kAppends = 50;
+  std::atomic<int> completed{0};
+  for (int i = 0; i < kAppends; ++i) {
+    AppendRequest request{"r", static_cast<std::uint64_t>(i + 1),
+                          events(static_cast<std::uint64_t>(i + 2), 1), std::nullopt};
+    request.lease_epoch = old_lease.epoch;
+    node1->append(std::move(request), [&](std::optional<StoreError> failed) {
+      if (!failed) ++committed;
+      if (failed && failed->code == StoreErrorCode::kFenced) ++fenced;
+      if (++completed == kAppends) all_done.set_value();
+    });
+  }
+  LeaseResult taken = acquire(*node2, "r", "node-2", kLong);
+  REQUIRE(taken.held);
+  const std::size_t seen_at_takeover = load(*node2, "r").events.size();
+  REQUIRE(all_done.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  CHECK(committed + fenced == kAppends);
+  CHECK(load(*node2, "r").events.size() == seen_at_takeover);
+  CHECK(seen_at_takeover == static_cast<std::size_t>(committed + 1));
+}
+
+}  // namespace
+}  // namespace mend::store::testing
