@@ -84,4 +84,16 @@ void view_into(const RoomState& state, const v1::Actor& who, v1::RoomView& out);
 // approved by both partners (never approved, or revoked).
 bool visible_to(const RoomState& state, const v1::Event& event, const v1::Actor& who);
 
+// Single questions the room host asks, cheaper than building a view and equal to it:
+// Whether the observer named `observer` is admitted (approved by both partners, not revoked).
+bool observer_admitted(const RoomState& state, const std::string& observer);
+// Whether `action`'s command carries text the partner types (a typing indicator fits it).
+bool carries_text(v1::Action action);
+// Whether `action` is among `who`'s allowed actions in view(state, who).
+bool allowed(const RoomState& state, const v1::Actor& who, v1::Action action);
+// Whether `who` is a partner allowed an action that carries_text (typing may be relayed).
+bool may_type(const RoomState& state, const v1::Actor& who);
+// Whether the effective terms share the transcript with admitted observers.
+bool transcript_shared_with_observers(const RoomState& state);
+
 }  // namespace mend::engine

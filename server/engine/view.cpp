@@ -1,4 +1,5 @@
 // view and visible_to: what one participant sees, and may do, now.
+#include <algorithm>
 #include <iterator>
 
 #include "server/engine/checks.h"
@@ -116,11 +117,6 @@ void fill_allowed(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   }
 }
 
-bool observer_admitted(const RoomState& s, const std::string& name) {
-  const int index = detail::find_observer(s, name);
-  return index >= 0 && s.observers[static_cast<std::size_t>(index)].approved();
-}
-
 // An observer both partners have not approved (or no longer approve) sees only what it needs
 // to wait: who is in the room and each observer's approvals (so that consent is pending), and
 // whether the conversation has ended. No topic, intention, terms, turn or content.
@@ -131,6 +127,38 @@ void fill_waiting_view(const RoomState& s, const v1::Actor& who, v1::RoomView& v
 }
 
 }  // namespace
+
+bool observer_admitted(const RoomState& s, const std::string& name) {
+  const int index = detail::find_observer(s, name);
+  return index >= 0 && s.observers[static_cast<std::size_t>(index)].approved();
+}
+
+bool carries_text(v1::Action action) {
+  switch (action) {
+    case v1::ACTION_OPEN: case v1::ACTION_SHARE: case v1::ACTION_REFLECT:
+    case v1::ACTION_CORRECT: case v1::ACTION_STILL_NEED: case v1::ACTION_ASK:
+    case v1::ACTION_ADVISE: case v1::ACTION_PROPOSE: case v1::ACTION_APPRECIATE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool allowed(const RoomState& s, const v1::Actor& who, v1::Action action) {
+  if (!is_partner(who.role()) && who.role() != v1::OBSERVER) return false;
+  const Ctx c = detail::make_ctx(s, who, 0);
+  return !detail::gate(action, c) && detail::some_arguments_valid(action, c);
+}
+
+bool may_type(const RoomState& s, const v1::Actor& who) {
+  if (!is_partner(who.role())) return false;
+  return std::any_of(std::begin(kAllActions), std::end(kAllActions),
+                     [&](v1::Action action) { return carries_text(action) && allowed(s, who, action); });
+}
+
+bool transcript_shared_with_observers(const RoomState& s) {
+  return detail::effective_terms(s).transcript_to_observer();
+}
 
 v1::RoomView view(const RoomState& s, const v1::Actor& who) {
   v1::RoomView v;

@@ -1,5 +1,6 @@
 #include "server/net/sessions.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -17,7 +18,6 @@
 #include <spdlog/spdlog.h>
 
 #include "mend/v1/frames.pb.h"
-#include "server/net/frame_scan.h"
 #include "server/net/http_api.h"
 #include "server/net/request_checks.h"
 #include "server/net/static_files.h"
@@ -120,9 +120,9 @@ class WsSession final : public rooms::Recipient,
   }
 
   // rooms::Recipient: any thread.
-  void send(std::shared_ptr<const std::string> frame) override {
-    if (!frame || send_closed_.load(std::memory_order_acquire)) return;
-    if (!account(frame->size())) {
+  void send(rooms::OutFrame frame) override {
+    if (!frame.bytes || send_closed_.load(std::memory_order_acquire)) return;
+    if (!account(frame.bytes->size())) {
       if (!send_closed_.exchange(true)) {
         asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
           self->state_->metrics.slow_consumer_closed();
@@ -141,8 +141,8 @@ class WsSession final : public rooms::Recipient,
   // A frame of an attach's Welcome, replay and ReplayDone: queued in order with the others
   // but outside the live bound, so a resume of any length completes in one connection; the
   // queue is written one frame per write completion (flow control), the replay first.
-  void send_replay(std::shared_ptr<const std::string> frame) override {
-    if (!frame || send_closed_.load(std::memory_order_acquire)) return;
+  void send_replay(rooms::OutFrame frame) override {
+    if (!frame.bytes || send_closed_.load(std::memory_order_acquire)) return;
     asio::post(ws_.get_executor(),
                [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
                  self->enqueue(std::move(frame), /*counted=*/false);
@@ -327,29 +327,24 @@ class WsSession final : public rooms::Recipient,
       return start_close(static_cast<std::uint16_t>(rooms::CloseCode::kSlowConsumer),
                          "outgoing queue over its bound");
     }
-    enqueue(std::move(bytes));
+    enqueue(rooms::OutFrame{std::move(bytes), 0});
   }
 
   // Frames posted before a close decision reach here before its start_close (one strand, in
   // posting order), so they are queued and written first (see start_close); after it, dropped.
   // `counted`: the frame was accounted against the live bound (account()).
-  void enqueue(std::shared_ptr<const std::string> frame, bool counted = true) {
+  void enqueue(rooms::OutFrame frame, bool counted = true) {
     if (phase_ >= Phase::kClosing) {
-      if (counted) unaccount_sent(frame->size());
+      if (counted) unaccount_sent(frame.bytes->size());
       return;
     }
-    note_outgoing(*frame);
-    queue_.push_back(Outgoing{std::move(frame), counted});
+    last_seq_sent_ = std::max(last_seq_sent_, frame.last_seq);
+    queue_.push_back(Outgoing{std::move(frame.bytes), counted});
     if (!writing_) do_write();
   }
 
   void forget(const Outgoing& outgoing) {
     if (outgoing.counted) unaccount_sent(outgoing.frame->size());
-  }
-
-  void note_outgoing(const std::string& frame) {
-    const auto facts = scan_server_frame(frame);
-    if (facts.max_seq > last_seq_sent_) last_seq_sent_ = facts.max_seq;
   }
 
   void do_write() {

@@ -2,8 +2,6 @@
 // See room_service_impl.h for the behaviour; this header is the implementation's shape.
 #pragma once
 
-#include "server/rooms/room_service_impl.h"
-
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -22,7 +20,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "server/engine/engine.h"
-#include "server/engine/insights.h"
+#include "server/rooms/room_core.h"
 #include "server/rooms/room_service_impl.h"
 
 namespace mend::rooms {
@@ -133,112 +131,33 @@ class Room : public std::enable_shared_from_this<Room> {
   enum class Status { kLoading, kReady, kGone, kFailed, kEvicted };
   using Op = std::function<void(Room&)>;
 
-  struct Attachment {
-    v1::Actor actor;
-    std::shared_ptr<Recipient> recipient;
-    // When its latest RATE_LIMITED refusals happened (at most rate_limit_abuse_refusals,
-    // none older than the abuse window).
-    std::deque<engine::TimeMs> refusals = {};
-    std::optional<engine::TimeMs> typing_relayed_ms;  // the last relayed "typing" (rate limit)
-    bool typing_shown = false;  // the last relayed notice said "typing"
-    // Set: closed with this code once its command in process was answered; takes no more.
-    std::optional<std::pair<CloseCode, std::string>> closing = {};
-  };
-  struct TokenBucket {
-    double tokens = 0;
-    engine::TimeMs updated_ms = 0;
-  };
-  struct PendingCommand {
-    v1::Actor actor;
-    std::string key;  // participant_key(actor)
-    v1::Command command;
-    std::chrono::steady_clock::time_point received;
-  };
-  // The one append in flight: a command's (with its result) or a timer tick's.
-  struct InFlight {
-    std::vector<v1::Event> events;
-    std::optional<PendingCommand> command;
-    v1::CommandResult result;
-    std::vector<v1::AuditEntry> audit;  // the events' audit entries, committed with them
-  };
-
   // Runs `op` on the strand once the room is loaded (at once when it is). When the room was
   // evicted, `op` runs on the room registered now under the same id (loaded again), unless
   // `follow_eviction` is false (then it is dropped: e.g. a detach has nothing to do).
   void on_strand(Op op, bool follow_eviction = true);
-  void on_loaded(store::LoadResult loaded);
-  void apply(v1::Event event);
-
+  void on_loaded(store::LoadResult loaded, std::uint64_t epoch);
   void answer_view(const v1::Actor& actor,
                    const std::function<void(Result<v1::GetRoomResponse>)>& done);
-
-  // Attachment.
   void do_attach(const v1::Actor& actor, const v1::Hello& hello,
                  std::shared_ptr<Recipient> recipient,
                  const std::function<void(std::optional<CloseCode>)>& done);
-  bool observer_admitted(const v1::Actor& actor) const;
-  void send_welcome_and_replay(const v1::Actor& actor, const v1::Hello& hello,
-                               Recipient& recipient);
-  void broadcast_presence();
-  // One frame holding `item`, encoded once, to every attachment `include` accepts.
-  void broadcast(const v1::ServerItem& item,
-                 const std::function<bool(const Attachment&)>& include);
-  void do_typing(const v1::Actor& actor, bool typing);
-  bool may_type(const v1::Actor& actor) const;
-  void remove_attachment(const std::string& key, CloseCode code, const std::string& reason);
-  // Drops the participant's undecided commands and closes its connection at once, or, when
-  // its command is in process, right after that command was answered (finish_command).
-  void close_when_answered(const std::string& key, CloseCode code, std::string reason);
+  // The connection id of `recipient` in this room, if attached.
+  std::optional<ConnectionId> connection_of(const Recipient* recipient) const;
+  // Closes every connection with `code` and forgets them.
+  void close_connections(CloseCode code, const std::string& reason);
 
-  // Commands.
-  void do_submit(v1::Actor actor, v1::Command command,
-                 std::chrono::steady_clock::time_point received);
-  std::optional<std::uint32_t> take_rate_token(const std::string& key);
-  // Counts a RATE_LIMITED refusal at `now`; true when it makes the abuse persistent.
-  bool refused_persistently(Attachment& attachment, engine::TimeMs now) const;
-  void pump();
-  bool run_due_tick(engine::TimeMs now);
-  static std::uint64_t command_hash(const PendingCommand& command);
-  void check_dedupe(PendingCommand command);
-  void on_dedupe_checked(PendingCommand command, store::FindResult found);
-  void decide(PendingCommand command);
-  engine::Decision decide_safely(const PendingCommand& command);
-  // A definitive rejection is stored before it is answered, so a retry gets it again.
-  void record_rejection(PendingCommand command, v1::CommandResult result);
-  void on_rejection_recorded(const PendingCommand& command, const v1::CommandResult& result,
-                             const std::optional<store::StoreError>& error);
-  void start_append(InFlight flight);
-  void on_appended(std::optional<store::StoreError> error);
-  void reply(const PendingCommand& command, const v1::CommandResult& result);
-  void finish_command();
-
-  // Fan-out.
-  void deliver(const std::vector<v1::Event>& events, const PendingCommand* sender,
-               const v1::CommandResult* result);
-  void close_revoked_observers(const std::vector<v1::Event>& events);
-  void send(Recipient& recipient, const std::shared_ptr<const std::string>& frame);
-  // A frame of Welcome, replay and ReplayDone: paced by the connection, outside its live bound.
-  void send_replay(Recipient& recipient, const std::shared_ptr<const std::string>& frame);
-  std::shared_ptr<const std::string> encode(std::string frame);
-  // engine::view for `actor`, serialized (cheaper than building a heap RoomView).
-  std::string serialized_view(const v1::Actor& actor) const;
-
-  // Timer.
-  void arm_timer();
-  // The deadline the room's timer waits for (engine::next_deadline, except a stuck deadline,
-  // not before a tick retry), or nullopt.
-  std::optional<engine::TimeMs> timer_deadline() const;
+  // The adapter: executes what the core asked for, in order (frames and closes, audit
+  // entries, the store request with its answer posted back to the strand, the exclusive
+  // operation to run, the timer).
+  void execute(Effects fx);
+  void execute_store(StoreRequest request);
+  void start_exclusive(const ExclusiveStart& start);
+  void arm_timer(std::optional<engine::TimeMs> deadline);
   void evict();
 
   // Insights (room_insights.cpp).
   void get_insights_now(v1::Actor actor, std::function<void(Result<v1::GetInsightsResponse>)> done);
   void get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSummaryResponse>)> done);
-  // Counts a partner's refused command for the insights (observers' refusals are not counted).
-  void count_refusal(const v1::Actor& actor, v1::RejectionCode code);
-  // The projection with the refusals added and the room id set.
-  v1::Insights current_insights() const;
-  // The encoded ServerItem{insights} for admitted observers' frames.
-  std::string insights_item() const;
 
   // Privacy (room_privacy.cpp).
   // The bodies of the public privacy operations, on the strand once loaded.
@@ -256,16 +175,11 @@ class Room : public std::enable_shared_from_this<Room> {
     std::function<void()> cancel;
   };
   void queue_exclusive(Exclusive op);
-  bool start_exclusive();  // from pump(): starts the next exclusive op, if any
   void load_audit_then_finish(store::LoadResult loaded);
   void on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audit);
   void record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed = {});
-  void audit_connection(const v1::Actor& actor, v1::AuditKind kind);
-  void after_applied(v1::Phase phase_before);
-  // Withdraws the texts of the retracted messages at `seqs` for good: the room's log at once
-  // (so no replay or transcript holds them), then the store, as an exclusive rewrite that
-  // keeps the epoch (every copy a client can get from now on is the withdrawn one).
-  void withdraw_retracted(const std::vector<std::uint64_t>& seqs);
+  // Ends the exclusive operation in process (the core starts what waits).
+  void finish_command();
   void purge_now(std::function<void()> then);
   // Rewrites the stored history and stores `entry` (its audit record, epoch set here to the
   // epoch after the rewrite) in ONE store commit; with nothing to rewrite, only the entry
@@ -273,7 +187,6 @@ class Room : public std::enable_shared_from_this<Room> {
   void rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope,
                        v1::AuditEntry entry,
                        std::function<void(std::optional<store::StoreError>)> done);
-  void on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope);
   // The first partner's request to erase the room was stored (or failed: nothing changes).
   void on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& entry,
                             engine::TimeMs at_ms, const std::optional<store::StoreError>& error);
@@ -294,40 +207,22 @@ class Room : public std::enable_shared_from_this<Room> {
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::steady_timer timer_;
   std::optional<engine::TimeMs> armed_deadline_;
-  std::optional<engine::TimeMs> stuck_deadline_;  // tick returned nothing for it; not re-armed
-  engine::TimeMs tick_retry_at_ = 0;              // after a failed tick append
 
   Status status_ = Status::kLoading;
+  bool results_known_ = false;  // created by this process: the core sees every result
   std::vector<std::function<void()>> waiting_for_load_;
   engine::TimeMs last_active_ms_ = 0;  // when an operation last ran (idle eviction)
   std::size_t audit_in_flight_ = 0;    // audit appends not completed yet
-  engine::RoomState state_;
-  std::vector<v1::Event> log_;  // every event, log_[i].seq == i + 1
-  std::map<std::string, Attachment> attached_;
-  std::map<std::string, TokenBucket> buckets_;
-  std::deque<PendingCommand> queue_;
-  bool busy_ = false;  // a dedupe lookup, an append or an exclusive op is in flight
-  std::optional<std::string> processing_key_;  // whose command is in process (busy_)
-  // Dedupe without a store read: hashes of the keys (participant, command_id) of every
-  // command result this room recorded. Complete only while results_known_: the room was
-  // created by this process (not loaded) and no append has failed since (a failed commit may
-  // still have stored its result). Then a command whose hash is absent was never recorded;
-  // a present hash (a retry, or a rare collision) asks the store as before.
-  std::unordered_set<std::uint64_t> recorded_commands_;
-  bool results_known_ = false;
-  std::optional<InFlight> in_flight_;
-
-  // Insights state (room_insights.cpp): the projection, applied with every event, and the
-  // partners' refusals by (role, code), counted since the room was loaded.
-  engine::InsightsProjection insights_;
-  std::map<std::pair<v1::Role, v1::RejectionCode>, std::uint32_t> refusals_;
+  std::optional<RoomCore> core_;       // the room's rules and state; engaged while kReady
+  std::map<ConnectionId, std::shared_ptr<Recipient>> connections_;
+  ConnectionId next_connection_ = 1;
 
   // Privacy state (room_privacy.cpp).
-  std::uint64_t epoch_ = 1;                    // + 1 per rewrite of the stored history
   std::vector<v1::AuditEntry> audit_;          // this room's audit log (loaded, then appended)
   std::set<v1::Role> erasure_requested_by_;    // partners who asked to erase the whole room
   bool purged_ = false;                        // the retention purge ran
-  std::deque<Exclusive> exclusive_;            // rewrites / erasure waiting for the room
+  std::map<std::uint64_t, Exclusive> exclusive_;  // queued in the core by id
+  std::uint64_t next_exclusive_ = 1;
 };
 
 }  // namespace mend::rooms

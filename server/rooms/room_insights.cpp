@@ -1,15 +1,14 @@
 // Room: protocol insights and the summary at CLOSED (issue 14).
 //
-// The insights projection (engine/insights.h) is applied with every event in Room::apply, so
-// it always matches the log; a refused command of a partner is counted in count_refusal.
-// Admitted observers get ServerItem{insights} with every frame of events and after their
-// replay (Room::deliver, send_welcome_and_replay). The summary is derived from the log when
+// The insights projection (engine/insights.h) is applied with every event by the room core
+// (RoomCore::apply), so it always matches the log; a refused command of a partner is counted
+// there too. Admitted observers get ServerItem{insights} with every frame of events and after
+// their replay (RoomCore::deliver, send_welcome_and_replay). The summary is derived from the log when
 // asked for, never stored: retraction, erasure and retention have already rewritten the log.
 #include "server/rooms/room.h"
 
 #include <spdlog/spdlog.h>
 
-#include "server/rooms/frames.h"
 #include "server/rooms/privacy.h"
 
 namespace mend::rooms {
@@ -36,11 +35,11 @@ void Room::get_insights_now(v1::Actor actor, std::function<void(Result<v1::GetIn
   if (status_ != Status::kReady) {
     return answer_gone([done = std::move(done)](ServiceError error) { done({std::nullopt, std::move(error)}); });
   }
-  if (actor.role() == v1::OBSERVER && !observer_admitted(actor)) {
+  if (actor.role() == v1::OBSERVER && !core_->observer_admitted(actor)) {
     return done({std::nullopt, observer_not_approved()});
   }
   v1::GetInsightsResponse response;
-  *response.mutable_insights() = current_insights();
+  *response.mutable_insights() = core_->insights();
   done({std::move(response), std::nullopt});
 }
 
@@ -55,9 +54,10 @@ void Room::get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSum
     return answer_gone([done = std::move(done)](ServiceError error) { done({std::nullopt, std::move(error)}); });
   }
   if (actor.role() == v1::OBSERVER) {
-    if (!observer_admitted(actor)) return done({std::nullopt, observer_not_approved()});
+    if (!core_->observer_admitted(actor)) return done({std::nullopt, observer_not_approved()});
     // The effective terms: a summary goes to observers only if both partners allow it.
-    if (!(state_.a.summary_to_observer && state_.b.summary_to_observer)) {
+    const engine::RoomState& state = core_->state();
+    if (!(state.a.summary_to_observer && state.b.summary_to_observer)) {
       return done({std::nullopt, ServiceError{"SUMMARY_NOT_SHARED",
                                               "The partners have not agreed to share the summary "
                                               "with observers.",
@@ -67,13 +67,13 @@ void Room::get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSum
     return done({std::nullopt, ServiceError{"PARTNERS_ONLY",
                                             "Only the two partners of this conversation can do this.", 403}});
   }
-  if (state_.phase != v1::PHASE_CLOSED) {
+  if (core_->state().phase != v1::PHASE_CLOSED) {
     return done({std::nullopt, ServiceError{"CONVERSATION_NOT_CLOSED",
                                             "The summary is ready once the conversation has closed.",
                                             409}});
   }
   v1::GetSummaryResponse response;
-  *response.mutable_summary() = engine::summarize(log_);
+  *response.mutable_summary() = engine::summarize(core_->log());
   response.mutable_summary()->set_room_id(id_);
   record_audit({privacy::audit_entry(v1::AUDIT_SUMMARY_EXPORTED, actor, ctx_->clock())});
   spdlog::info("room {}: summary exported by {}", id_, v1::Role_Name(actor.role()));
@@ -82,8 +82,9 @@ void Room::get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSum
 
 void Room::caseload_entry(std::function<void(std::optional<CaseloadEntry>)> done) {
   on_strand([done = std::move(done)](Room& room) mutable {
-    if (room.status_ != Status::kReady || room.log_.empty()) return done(std::nullopt);
-    const engine::RoomState& s = room.state_;
+    if (room.status_ != Status::kReady || room.core_->log().empty()) return done(std::nullopt);
+    const RoomCore& core = *room.core_;
+    const engine::RoomState& s = core.state();
     CaseloadEntry entry;
     v1::RoomStatus& status = entry.status;
     status.set_room_id(room.id_);
@@ -92,35 +93,17 @@ void Room::caseload_entry(std::function<void(std::optional<CaseloadEntry>)> done
     status.set_saved_phase(s.saved_phase);
     status.set_closed_reason(s.closed_reason);
     status.set_created_ms(s.created_at_ms);
-    status.set_last_activity_ms(room.log_.back().at_ms());
-    for (const auto& [key, attachment] : room.attached_) *status.add_connected() = attachment.actor;
+    status.set_last_activity_ms(core.log().back().at_ms());
+    for (const v1::Actor& actor : core.attached_actors()) *status.add_connected() = actor;
     status.set_a_consented(s.a.consented);
     status.set_b_consented(s.b.consented);
     for (const engine::ObserverState& o : s.observers) {
       if (!o.approved()) status.add_observers_pending(o.name);
     }
-    status.set_series_id(room.log_.front().room_created().series_id());
-    entry.insights = room.current_insights();
+    status.set_series_id(core.log().front().room_created().series_id());
+    entry.insights = core.insights();
     done(std::move(entry));
   });
-}
-
-void Room::count_refusal(const v1::Actor& actor, v1::RejectionCode code) {
-  if (!is_partner(actor.role())) return;
-  ++refusals_[{actor.role(), code}];
-}
-
-v1::Insights Room::current_insights() const {
-  v1::Insights insights = insights_.insights();
-  insights.set_room_id(id_);
-  for (const auto& [key, count] : refusals_) engine::add_refusals(insights, key.first, key.second, count);
-  return insights;
-}
-
-std::string Room::insights_item() const {
-  v1::ServerItem item;
-  *item.mutable_insights() = current_insights();
-  return frames::item(item);
 }
 
 }  // namespace mend::rooms

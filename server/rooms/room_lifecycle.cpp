@@ -78,9 +78,9 @@ void RoomContext::housekeeping() {
 
 void Room::evict_if_idle(engine::TimeMs now, engine::TimeMs idle_ms) {
   asio::post(strand_, [self = shared_from_this(), now, idle_ms] {
-    if (self->status_ != Status::kReady || !self->attached_.empty() || self->busy_ ||
-        !self->queue_.empty() || !self->waiting_for_load_.empty() ||
-        !self->exclusive_.empty() || self->audit_in_flight_ > 0) {
+    if (self->status_ != Status::kReady || !self->core_->idle() ||
+        !self->waiting_for_load_.empty() || !self->exclusive_.empty() ||
+        self->audit_in_flight_ > 0) {
       return;
     }
     if (now - self->last_active_ms_ < idle_ms) return;
@@ -94,13 +94,11 @@ void Room::evict() {
   // object follow it there (on_strand).
   ctx_->forget(id_, this);
   status_ = Status::kEvicted;
-  if (const auto deadline = timer_deadline()) ctx_->schedule_wake(id_, *deadline);
+  if (const auto deadline = core_->deadline()) ctx_->schedule_wake(id_, *deadline);
   timer_.cancel();
   armed_deadline_.reset();
-  state_ = engine::RoomState{};
-  std::vector<v1::Event>().swap(log_);
+  core_.reset();
   std::vector<v1::AuditEntry>().swap(audit_);
-  buckets_.clear();
   ctx_->metrics.rooms_loaded_delta(-1);
   ctx_->metrics.room_evicted();
   spdlog::debug("room {}: unloaded after being idle", id_);
@@ -174,11 +172,7 @@ void RoomServiceImpl::stop(std::function<void()> done) {
 void Room::shut_down(std::function<void()> done) {
   // Straight to the strand (not on_strand): a room still loading has no connection to close.
   asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
-    for (auto& [key, attachment] : self->attached_) {
-      attachment.recipient->close(CloseCode::kServerShutdown, "the server is restarting");
-    }
-    self->ctx_->metrics.attached_delta(-static_cast<std::int64_t>(self->attached_.size()));
-    self->attached_.clear();
+    self->close_connections(CloseCode::kServerShutdown, "the server is restarting");
     self->timer_.cancel();
     done();
   });

@@ -78,7 +78,7 @@ std::function<void(ServiceError)> fail_with(std::function<void(Result<T>)> done)
 // Loading: the events first (an unknown room stops there), then the audit log.
 
 void Room::load_audit_then_finish(store::LoadResult loaded) {
-  if (loaded.error) return on_loaded(std::move(loaded));
+  if (loaded.error) return on_loaded(std::move(loaded), 1);
   auto shared_loaded = std::make_shared<store::LoadResult>(std::move(loaded));
   ctx_->store->load_audit(
       id_, [self = shared_from_this(), shared_loaded](store::AuditLoadResult audit) mutable {
@@ -94,34 +94,27 @@ void Room::on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audi
     // load (the next access retries) rather than serve a possibly stale epoch.
     loaded.events.clear();
     loaded.error = std::move(audit.error);
-    return on_loaded(std::move(loaded));
+    return on_loaded(std::move(loaded), 1);
   }
+  std::uint64_t epoch = 1;
   for (const v1::AuditEntry& entry : audit.entries) {
-    epoch_ = std::max(epoch_, entry.epoch());
+    epoch = std::max(epoch, entry.epoch());
     if (entry.kind() == v1::AUDIT_ROOM_ERASURE_REQUESTED) {
       erasure_requested_by_.insert(entry.actor().role());
     }
     if (entry.kind() == v1::AUDIT_CONTENT_PURGED) purged_ = true;
   }
   audit_ = std::move(audit.entries);
-  on_loaded(std::move(loaded));
+  on_loaded(std::move(loaded), epoch);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Exclusive operations
 
 void Room::queue_exclusive(Exclusive op) {
-  exclusive_.push_back(std::move(op));
-  pump();
-}
-
-bool Room::start_exclusive() {
-  if (exclusive_.empty()) return false;
-  Exclusive op = std::move(exclusive_.front());
-  exclusive_.pop_front();
-  busy_ = true;
-  op.run();
-  return true;
+  const std::uint64_t id = next_exclusive_++;
+  exclusive_.emplace(id, std::move(op));
+  execute(core_->queue_exclusive(id, ctx_->clock()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,42 +142,6 @@ void Room::record_audit(std::vector<v1::AuditEntry> entries, std::function<void(
       });
 }
 
-void Room::audit_connection(const v1::Actor& actor, v1::AuditKind kind) {
-  record_audit({privacy::audit_entry(kind, actor, ctx_->clock())});
-}
-
-void Room::after_applied(v1::Phase phase_before) {
-  if (phase_before == v1::PHASE_CLOSED || state_.phase != v1::PHASE_CLOSED) return;
-  // Just closed: a retention of 0 days purges now; longer ones wait for the sweep.
-  const auto due = privacy::purge_due_ms(state_, log_);
-  if (!due || *due > ctx_->clock()) return;
-  exclusive_.push_back(Exclusive{[this] { purge_now([this] { finish_command(); }); }, [] {}});
-}
-
-void Room::withdraw_retracted(const std::vector<std::uint64_t>& seqs) {
-  if (seqs.empty()) return;
-  std::vector<v1::Event> withdrawn = privacy::withdraw_retracted(log_, seqs);
-  if (withdrawn.empty()) return;
-  for (const v1::Event& event : withdrawn) log_[event.seq() - 1] = event;
-  exclusive_.push_back(Exclusive{
-      [this, withdrawn = std::move(withdrawn)]() mutable {
-        ctx_->store->rewrite_events(
-            id_, std::move(withdrawn),
-            [self = shared_from_this()](std::optional<store::StoreError> error) {
-              asio::post(self->strand_, [self, error = std::move(error)] {
-                if (error) {
-                  // The log holds the withdrawn texts; the next load withdraws them again.
-                  self->ctx_->metrics.store_error();
-                  spdlog::error("room {}: withdrawing a retracted message failed: {}", self->id_,
-                                store::to_string(error->code));
-                }
-                self->finish_command();
-              });
-            });
-      },
-      [] {}});
-}
-
 // ---------------------------------------------------------------------------------------------
 // Rewrites of the stored history
 
@@ -192,10 +149,10 @@ void Room::rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by,
                            v1::ErasureScope scope, v1::AuditEntry entry,
                            std::function<void(std::optional<store::StoreError>)> done) {
   if (rewritten.empty()) {  // nothing stored changes; same epoch
-    entry.set_epoch(epoch_);
+    entry.set_epoch(core_->epoch());
     return record_audit({std::move(entry)}, [done = std::move(done)] { done(std::nullopt); });
   }
-  entry.set_epoch(epoch_ + 1);  // on_rewritten moves the room to that epoch
+  entry.set_epoch(core_->epoch() + 1);  // apply_rewrite moves the room to that epoch
   auto shared = std::make_shared<std::vector<v1::Event>>(rewritten);
   ctx_->store->rewrite_events_audited(
       id_, std::move(rewritten), {entry},
@@ -203,40 +160,17 @@ void Room::rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by,
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
         asio::post(self->strand_, [self, shared, by = std::move(by), scope, entry,
                                    done = std::move(done), error = std::move(error)]() mutable {
-          if (!error) {
+          if (!error && self->core_) {
             self->audit_.push_back(std::move(entry));
-            self->on_rewritten(std::move(*shared), by, scope);
+            self->execute(self->core_->apply_rewrite(*shared, by, scope));
           }
           done(std::move(error));
         });
       });
 }
 
-void Room::on_rewritten(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope) {
-  for (const v1::Event& event : rewritten) log_[event.seq() - 1] = event;
-  // The state holds some texts (topic, intention): rebuild it from the rewritten log.
-  engine::RoomState rebuilt;
-  for (const v1::Event& event : log_) engine::evolve(rebuilt, event);
-  state_ = std::move(rebuilt);
-  ++epoch_;
-  for (auto& [key, attachment] : attached_) {
-    v1::ServerItem item;
-    v1::ContentErased* erased = item.mutable_content_erased();
-    *erased->mutable_erased_by() = by;
-    erased->set_scope(scope);
-    erased->set_epoch(epoch_);
-    for (const v1::Event& event : rewritten) {
-      if (engine::visible_to(state_, event, attachment.actor)) *erased->add_events() = event;
-    }
-    std::string frame;
-    frames::add_item(frame, frames::item(item));
-    frames::add_view(frame, engine::view(state_, attachment.actor).SerializeAsString());
-    send(*attachment.recipient, encode(std::move(frame)));
-  }
-}
-
 void Room::purge_now(std::function<void()> then) {
-  std::vector<v1::Event> rewritten = privacy::purge_content(log_);
+  std::vector<v1::Event> rewritten = privacy::purge_content(core_->log());
   // Purged before and nothing new since (a room that never closed may get content after it).
   if (rewritten.empty() && purged_) return then();
   const auto count = static_cast<std::uint32_t>(rewritten.size());
@@ -287,7 +221,7 @@ void Room::erase_contributions_now(v1::Actor actor, std::function<void(Result<v1
   if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   auto run = [this, actor, shared_done] {
-    std::vector<v1::Event> rewritten = privacy::erase_contributions(log_, actor.role());
+    std::vector<v1::Event> rewritten = privacy::erase_contributions(core_->log(), actor.role());
     const auto count = static_cast<std::uint32_t>(rewritten.size());
     v1::AuditEntry entry =
         privacy::audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, actor, ctx_->clock());
@@ -307,7 +241,7 @@ void Room::erase_contributions_now(v1::Actor actor, std::function<void(Result<v1
           v1::EraseContributionsResponse response;
           response.set_room_id(id_);
           response.set_erased_events(count);
-          response.set_epoch(epoch_);
+          response.set_epoch(core_->epoch());
           (*shared_done)({std::move(response), std::nullopt});
           finish_command();
         });
@@ -385,16 +319,13 @@ void Room::on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& en
   erasure_requested_by_.insert(actor.role());
   audit_.push_back(entry);
   spdlog::info("room {}: {} asked to erase the room", id_, v1::Role_Name(actor.role()));
-  v1::ServerItem item;
-  *item.mutable_room_erasure_requested()->mutable_requested_by() = actor;
-  item.mutable_room_erasure_requested()->set_at_ms(at_ms);
-  broadcast(item, [](const Attachment& attachment) { return is_partner(attachment.actor.role()); });
+  execute(core_->announce_erasure_request(actor, at_ms));
 }
 
 void Room::destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
                        std::function<void(Result<v1::EraseRoomResponse>)> done) {
   v1::AuditEntry erased = privacy::audit_entry(v1::AUDIT_ROOM_ERASED, by, ctx_->clock());
-  erased.set_epoch(epoch_ + 1);  // on_destroyed moves the room to that epoch
+  erased.set_epoch(core_->epoch() + 1);  // RoomCore::destroy moves the room to that epoch
   entries.push_back(erased);
   ctx_->store->destroy_room_audited(
       id_, entries,
@@ -419,38 +350,25 @@ void Room::on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
     done({std::nullopt, unavailable_error()});
     return finish_command();
   }
-  ++epoch_;
   erasure_requested_by_.insert(by.role());
   // The erasure's entries (this request, ROOM_ERASED) committed with the destruction.
   audit_.insert(audit_.end(), std::make_move_iterator(entries.begin()),
                 std::make_move_iterator(entries.end()));
   spdlog::info("room {}: erased at both partners' request (key destroyed, rows deleted)", id_);
-  for (auto& [key, attachment] : attached_) {
-    v1::ServerItem item;
-    v1::ContentErased* erased = item.mutable_content_erased();
-    *erased->mutable_erased_by() = by;
-    erased->set_scope(v1::ERASURE_WHOLE_ROOM);
-    erased->set_epoch(epoch_);
-    std::string frame;
-    frames::add_item(frame, frames::item(item));
-    send(*attachment.recipient, encode(std::move(frame)));
-    attachment.recipient->close(CloseCode::kConsentRevoked, "the conversation was erased");
-  }
-  ctx_->metrics.attached_delta(-static_cast<std::int64_t>(attached_.size()));
+  std::vector<std::uint64_t> cancelled;
+  Effects fx = core_->destroy(by, cancelled);
+  fx.deadline.reset();
+  execute(std::move(fx));
   ctx_->metrics.rooms_loaded_delta(-1);
-  attached_.clear();
   status_ = Status::kGone;
-  log_.clear();
-  log_.shrink_to_fit();
-  state_ = engine::RoomState{};
-  queue_.clear();
-  buckets_.clear();
+  core_.reset();
   timer_.cancel();
   armed_deadline_.reset();
-  busy_ = false;
-  auto cancelled = std::move(exclusive_);
+  auto queued = std::move(exclusive_);
   exclusive_.clear();
-  for (Exclusive& op : cancelled) op.cancel();
+  for (std::uint64_t id : cancelled) {
+    if (auto it = queued.find(id); it != queued.end()) it->second.cancel();
+  }
   ctx_->forget(id_, this);
   done({erasure_status(), std::nullopt});
 }
@@ -494,16 +412,16 @@ void Room::get_transcript(v1::Actor actor,
 
 void Room::get_transcript_now(v1::Actor actor, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
   if (status_ != Status::kReady) return answer_gone(fail_with(std::move(done)));
-  const v1::RoomView partner_view = engine::view(state_, actor_with_role(v1::PARTNER_A));
+  const engine::RoomState& state = core_->state();
   if (actor.role() == v1::OBSERVER) {
-    if (!observer_admitted(actor)) {
+    if (!core_->observer_admitted(actor)) {
       return done({std::nullopt,
                    ServiceError{"OBSERVER_NOT_APPROVED",
                                 "You can read this conversation only while both partners "
                                 "approve you as an observer.",
                                 403}});
     }
-    if (!partner_view.effective_terms().transcript_to_observer()) {
+    if (!engine::transcript_shared_with_observers(state)) {
       return done({std::nullopt,
                    ServiceError{"TRANSCRIPT_NOT_SHARED",
                                 "The partners have not agreed to share the transcript with "
@@ -516,11 +434,11 @@ void Room::get_transcript_now(v1::Actor actor, std::function<void(Result<v1::Get
   v1::GetTranscriptResponse response;
   response.set_room_id(id_);
   *response.mutable_viewer() = actor;
-  response.set_epoch(epoch_);
+  response.set_epoch(core_->epoch());
   response.set_exported_at_ms(ctx_->clock());
-  response.set_partner_a_name(partner_view.partner_a_name());
-  response.set_partner_b_name(partner_view.partner_b_name());
-  for (v1::Event& event : privacy::transcript_events(state_, log_, actor)) {
+  response.set_partner_a_name(state.a.name);
+  response.set_partner_b_name(state.b.name);
+  for (v1::Event& event : privacy::transcript_events(state, core_->log(), actor)) {
     *response.add_events() = std::move(event);
   }
   record_audit({privacy::audit_entry(v1::AUDIT_TRANSCRIPT_EXPORTED, actor, ctx_->clock())});
@@ -566,7 +484,7 @@ void Room::check_retention(engine::TimeMs now,
 void Room::check_retention_now(engine::TimeMs now,
                                std::function<void(std::optional<engine::TimeMs>)> done) {
   if (status_ != Status::kReady) return done(std::nullopt);
-  const auto due = privacy::purge_due_ms(state_, log_);
+  const auto due = privacy::purge_due_ms(core_->state(), core_->log());
   if (!due || *due > now) return done(due);
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   queue_exclusive(Exclusive{

@@ -24,16 +24,23 @@ namespace mend::rooms {
 // A live connection of one participant, as the rooms see it. Implemented by net.
 // Thread safety: send/close are called from a room's strand and must not block: they queue
 // and return. After close() the room never calls send() on it again.
+// One encoded ServerFrame for a connection, and the highest event seq it carries (Event.seq,
+// ReplayDone.last_seq; 0: none), so the connection knows its position (Heartbeat.last_seq)
+// without reading the bytes. The bytes are shared by every recipient of the same frame.
+struct OutFrame {
+  std::shared_ptr<const std::string> bytes;
+  std::uint64_t last_seq = 0;
+};
+
 class Recipient {
  public:
   virtual ~Recipient() = default;
-  // Queues one encoded ServerFrame. The same bytes are shared by every recipient who gets
-  // the same frame (encoded once).
-  virtual void send(std::shared_ptr<const std::string> frame) = 0;
+  // Queues one encoded ServerFrame (encoded once for every recipient who gets the same one).
+  virtual void send(OutFrame frame) = 0;
   // Queues one frame of an attach's Welcome, replay and ReplayDone, in order with send(). A
   // replay is never cut by the live queue's bound (DESIGN 5): it is paced by the connection's
   // write completions instead. The default is send().
-  virtual void send_replay(std::shared_ptr<const std::string> frame) { send(std::move(frame)); }
+  virtual void send_replay(OutFrame frame) { send(std::move(frame)); }
   // Closes the connection with a close code of DESIGN 5 and a short reason (no content).
   virtual void close(CloseCode code, std::string reason) = 0;
 };

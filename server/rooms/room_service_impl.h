@@ -45,6 +45,7 @@
 #include "server/rooms/clock.h"
 #include "server/rooms/metrics.h"
 #include "server/rooms/retention.h"
+#include "server/rooms/room_core.h"
 #include "server/rooms/room_quota.h"
 #include "server/rooms/room_service.h"
 #include "server/rooms/tokens.h"
@@ -52,27 +53,14 @@
 
 namespace mend::rooms {
 
-// Limits and defaults of the rooms. Every queue has a named bound.
-struct RoomServiceConfig {
-  // Commands waiting in one room while an append is in flight; over it: UNAVAILABLE.
-  std::size_t max_queued_commands_per_room = 256;
-  // Token bucket per participant: sustained commands per second and burst size. Over it:
-  // RATE_LIMITED with retry_after_ms.
-  double commands_per_second = 20.0;
-  double command_burst = 40.0;
-  // Persistent rate-limit abuse: a connection refused RATE_LIMITED this many times within
-  // the window is closed with kRateLimitAbuse (4529), whatever passed in between (a steady
-  // flood gets a command through at each refill). A client that waits retry_after_ms is
-  // refused about once per refill and never comes near it.
-  std::uint32_t rate_limit_abuse_refusals = 100;
-  engine::TimeMs rate_limit_abuse_window_ms = 10'000;
+// Limits and defaults of the rooms. Every queue has a named bound. The limits each room's
+// core enforces (queue, rate, replay frames) are RoomCoreLimits (room_core.h).
+struct RoomServiceConfig : RoomCoreLimits {
   // Invite token lifetime when CreateRoomRequest.invite_ttl_s is 0, and its maximum.
   std::uint32_t default_invite_ttl_s = 7 * 24 * 3600;
   std::uint32_t max_invite_ttl_s = 90 * 24 * 3600;
   // Observers invited to one room at most.
   std::size_t max_observers_per_room = 16;
-  // Replayed events per frame after a Welcome.
-  std::size_t replay_events_per_frame = 64;
   // Partner names and topic at creation: at most this many bytes.
   std::size_t max_name_bytes = 64;
   std::size_t max_topic_bytes = 4000;
@@ -87,10 +75,6 @@ struct RoomServiceConfig {
   std::chrono::milliseconds retention_sweep_interval{std::chrono::hours(1)};
   std::size_t max_rooms_per_sweep = 256;
 };
-
-// Stable participant key within a room: "A", "B", "O:<observer name>".
-std::string participant_key(const v1::Actor& actor);
-
 
 class Room;
 struct RoomContext;

@@ -46,7 +46,7 @@ void record(Played& played, const std::vector<v1::Event>& events) {
 Played play(const v1::Template& tmpl, std::uint64_t seed) {
   Played played;
   engine::TimeMs now = kStart;
-  record(played, std::vector<v1::Event>{engine::create_room(tmpl, {"", "Alex", "Sam", {}}, now)});
+  record(played, std::vector<v1::Event>{engine::create_room(tmpl, {"", "Alex", "Sam", {}, ""}, now)});
   ConversationPilot pilots[2] = {ConversationPilot(seed * 2), ConversationPilot(seed * 2 + 1)};
   const std::string names[2] = {"A", "B"};
   int id = 0;

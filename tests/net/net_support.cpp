@@ -71,7 +71,7 @@ void FakeRooms::attach(const rooms::Participant& who, const v1::Hello&,
   welcome->set_room_id(who.room_id);
   welcome->set_recovered(true);
   frame.add_items()->mutable_replay_done()->set_last_seq(7);
-  recipient->send(std::make_shared<const std::string>(frame.SerializeAsString()));
+  recipient->send({std::make_shared<const std::string>(frame.SerializeAsString()), 7});
   done(std::nullopt);
 }
 
@@ -93,7 +93,7 @@ void FakeRooms::submit(const rooms::Participant& who, v1::Command command) {
   auto* result = frame.add_items()->mutable_result();
   result->set_command_id(command.command_id());
   result->set_accepted(true);
-  target->send(std::make_shared<const std::string>(frame.SerializeAsString()));
+  target->send({std::make_shared<const std::string>(frame.SerializeAsString()), 0});
 }
 
 void FakeRooms::typing(const rooms::Participant& who, bool typing) {

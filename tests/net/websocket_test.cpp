@@ -201,9 +201,9 @@ TEST_CASE("frames queued before the room closes a connection arrive before its c
   auto recipient = server.fake().recipient(v1::PARTNER_A);
   REQUIRE(recipient);
   constexpr std::uint64_t kFrames = 50;
-  for (std::uint64_t seq = 1; seq <= kFrames; ++seq) recipient->send(event_frame(seq));
+  for (std::uint64_t seq = 1; seq <= kFrames; ++seq) recipient->send({event_frame(seq), seq});
   recipient->close(rooms::CloseCode::kConsentRevoked, "the conversation was erased");
-  recipient->send(event_frame(kFrames + 1));  // after the decision: never sent
+  recipient->send({event_frame(kFrames + 1), kFrames + 1});  // after the decision: never sent
   expect_events(*client, kFrames);
   expect_close(*client, 4503);
 }
@@ -216,7 +216,7 @@ TEST_CASE("draining writes the frames queued before it to every connection, then
   for (v1::Role role : {v1::PARTNER_A, v1::PARTNER_B}) {
     auto recipient = server.fake().recipient(role);
     REQUIRE(recipient);
-    for (std::uint64_t seq = 1; seq <= kFrames; ++seq) recipient->send(event_frame(seq));
+    for (std::uint64_t seq = 1; seq <= kFrames; ++seq) recipient->send({event_frame(seq), seq});
   }
   auto drained = std::make_shared<std::promise<bool>>();
   server.server().drain([drained](bool all_closed) { drained->set_value(all_closed); });
@@ -243,7 +243,7 @@ TEST_CASE("a peer that reads nothing cannot hold a closing connection past the w
   // Far more than the kernel's socket buffers hold: the writes stall while the client reads
   // nothing.
   auto big = event_frame(1, 60 * 1024);
-  for (int i = 0; i < 1000; ++i) recipient->send(big);
+  for (int i = 0; i < 1000; ++i) recipient->send({big, 0});
   const auto decided = std::chrono::steady_clock::now();
   recipient->close(rooms::CloseCode::kConsentRevoked, "the conversation was erased");
   REQUIRE(gone.wait_for(kWait) == std::future_status::ready);
@@ -266,12 +266,12 @@ TEST_CASE("a slow consumer is closed with 4008 while another connection is unaff
   big.add_items()->mutable_event()->set_seq(8);
   auto frame = std::make_shared<const std::string>(big.SerializeAsString() +
                                                    std::string(60 * 1024, '\0'));
-  for (int i = 0; i < 2000; ++i) slow_recipient->send(frame);
+  for (int i = 0; i < 2000; ++i) slow_recipient->send({frame, 0});
 
   v1::ServerFrame small;
   small.add_items()->mutable_event()->set_seq(9);
   server.fake().recipient(v1::PARTNER_B)
-      ->send(std::make_shared<const std::string>(small.SerializeAsString()));
+      ->send({std::make_shared<const std::string>(small.SerializeAsString()), 0});
   auto delivered = other->read_frame();
   REQUIRE(delivered);
   CHECK(delivered->items(0).event().seq() == 9);

@@ -21,11 +21,12 @@ const char* const kObserver = "Dr. Kim";
 // A connection as the rooms see it: records every frame (parsed) and the close code.
 class FakeRecipient final : public Recipient {
  public:
-  void send(std::shared_ptr<const std::string> frame) override {
+  void send(OutFrame frame) override {
     REQUIRE_FALSE(closed.has_value());  // never sent to after close
     v1::ServerFrame parsed;
-    REQUIRE(parsed.ParseFromString(*frame));
-    raw.push_back(std::move(frame));
+    REQUIRE(parsed.ParseFromString(*frame.bytes));
+    last_seqs.push_back(frame.last_seq);
+    raw.push_back(std::move(frame.bytes));
     frames.push_back(std::move(parsed));
   }
   void close(CloseCode code, std::string /*reason*/) override { closed = code; }
@@ -61,6 +62,7 @@ class FakeRecipient final : public Recipient {
   }
 
   std::vector<std::shared_ptr<const std::string>> raw;
+  std::vector<std::uint64_t> last_seqs;  // OutFrame.last_seq of each frame
   std::vector<v1::ServerFrame> frames;
   std::optional<CloseCode> closed;
 };

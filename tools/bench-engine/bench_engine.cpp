@@ -290,7 +290,7 @@ Script record(const std::string& template_name) {
     std::abort();
   }
   Script script;
-  mend::engine::RoomSetup setup{"our evenings", "Ana", "Ben", {"counselor"}};
+  mend::engine::RoomSetup setup{"our evenings", "Ana", "Ben", {"counselor"}, ""};
   script.created = mend::engine::create_room(*loaded.tmpl, setup, kStart);
   mend::engine::RoomState state;
   mend::engine::evolve(state, script.created);

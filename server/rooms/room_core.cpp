@@ -1,0 +1,875 @@
+#include "server/rooms/room_core.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <string_view>
+
+#include <boost/container_hash/hash.hpp>
+#include <google/protobuf/arena.h>
+#include <spdlog/spdlog.h>
+
+#include "server/engine/invariant.h"
+#include "server/rooms/frames.h"
+#include "server/rooms/privacy.h"
+
+namespace mend::rooms {
+
+namespace {
+
+// A failed timer append is retried after this delay (ms), not in a hot loop.
+constexpr engine::TimeMs kTickRetryMs = 1000;
+constexpr std::size_t kMaxCommandIdBytes = 64;
+// At most one relayed "typing" notice per participant per this many ms (excess dropped).
+constexpr engine::TimeMs kTypingIntervalMs = 1000;
+
+v1::CommandResult rejected(const std::string& command_id, v1::RejectionCode code,
+                           std::string message, std::uint32_t retry_after_ms = 0) {
+  v1::CommandResult result;
+  result.set_command_id(command_id);
+  result.set_accepted(false);
+  result.mutable_rejection()->set_code(code);
+  result.mutable_rejection()->set_message(std::move(message));
+  result.mutable_rejection()->set_retry_after_ms(retry_after_ms);
+  return result;
+}
+
+v1::CommandResult unavailable(const std::string& command_id) {
+  return rejected(command_id, v1::UNAVAILABLE,
+                  "The conversation could not be saved just now. Please try again in a moment; "
+                  "nothing was lost.");
+}
+
+std::vector<std::uint64_t> retracted_seqs(const engine::RoomState& state) {
+  std::vector<std::uint64_t> seqs;
+  for (const engine::ContentMessage& message : state.messages) {
+    if (message.retracted) seqs.push_back(message.seq);
+  }
+  return seqs;
+}
+
+// engine::view for `actor`, serialized. Built on an arena over a stack block: the view's many
+// small strings and repeated fields cost neither heap allocations nor a destructor walk (this
+// runs per recipient per event).
+std::string serialized_view(const engine::RoomState& state, const v1::Actor& actor) {
+  alignas(std::max_align_t) char block[16 * 1024];
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = sizeof block;
+  google::protobuf::Arena arena(options);
+  auto* view = google::protobuf::Arena::CreateMessage<v1::RoomView>(&arena);
+  engine::view_into(state, actor, *view);
+  return view->SerializeAsString();
+}
+
+std::string item_frame(const v1::ServerItem& item) {
+  std::string frame;
+  frames::add_item(frame, frames::item(item));
+  return frame;
+}
+
+}  // namespace
+
+RoomCore::RoomCore(std::string room_id, RoomCoreLimits limits, RoomMetrics* metrics)
+    : id_(std::move(room_id)), limits_(limits), metrics_(metrics) {}
+
+Effects RoomCore::load(std::vector<v1::Event> events, std::uint64_t epoch, bool results_known,
+                       engine::TimeMs now) {
+  for (v1::Event& event : events) apply(std::move(event));
+  epoch_ = epoch;
+  results_known_ = results_known;
+  withdraw_retracted(retracted_seqs(state_));  // e.g. a crash before the last withdrawal
+  Effects fx;
+  finish(fx, now);  // timers that fell due while the room was not loaded
+  return settled(std::move(fx));
+}
+
+void RoomCore::apply(v1::Event event) {
+  engine::evolve(state_, event);
+  insights_.apply(event, state_);
+  log_.push_back(std::move(event));
+}
+
+std::vector<v1::Actor> RoomCore::attached_actors() const {
+  std::vector<v1::Actor> actors;
+  for (const auto& [key, attachment] : attached_) actors.push_back(attachment.actor);
+  return actors;
+}
+
+v1::Insights RoomCore::insights() const {
+  v1::Insights insights = insights_.insights();
+  insights.set_room_id(id_);
+  for (const auto& [key, count] : refusals_) {
+    engine::add_refusals(insights, key.first, key.second, count);
+  }
+  return insights;
+}
+
+std::string RoomCore::insights_item() const {
+  v1::ServerItem item;
+  *item.mutable_insights() = insights();
+  return frames::item(item);
+}
+
+void RoomCore::count_refusal(const v1::Actor& actor, v1::RejectionCode code) {
+  if (actor.role() != v1::PARTNER_A && actor.role() != v1::PARTNER_B) return;
+  ++refusals_[{actor.role(), code}];
+}
+
+// A broken engine invariant while deciding is a bug with nothing applied or stored: the command
+// is answered INTERNAL and the room goes on (engine/invariant.h).
+engine::Decision RoomCore::decide_safely(const PendingCommand& command, engine::TimeMs now) {
+  try {
+    return engine::decide(state_, command.command, command.actor, now);
+  } catch (const engine::InvariantViolation& violation) {
+    spdlog::error("room {}: invariant violated: {}", id_, violation.what());
+    return engine::Decision{};
+  }
+}
+
+RoomCore::Attachment* RoomCore::find_connection(ConnectionId connection) {
+  for (auto& [key, attachment] : attached_) {
+    if (attachment.connection == connection) return &attachment;
+  }
+  return nullptr;
+}
+
+bool RoomCore::observer_admitted(const v1::Actor& actor) const {
+  return actor.role() == v1::OBSERVER && engine::observer_admitted(state_, actor.observer());
+}
+
+std::optional<ConnectionId> RoomCore::connection_of(const v1::Actor& actor) const {
+  auto it = attached_.find(participant_key(actor));
+  if (it == attached_.end()) return std::nullopt;
+  return it->second.connection;
+}
+
+bool RoomCore::idle() const { return attached_.empty() && !working(); }
+
+void RoomCore::count_error() {
+  if (metrics_ != nullptr) metrics_->store_error();
+}
+
+OutFrame RoomCore::encode(std::string frame, std::uint64_t last_seq) {
+  if (metrics_ != nullptr) metrics_->frame_encoded(frame.size());
+  return OutFrame{std::make_shared<const std::string>(std::move(frame)), last_seq};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+Effects RoomCore::on_attach(ConnectionId connection, const v1::Actor& actor,
+                            const v1::Hello& hello, engine::TimeMs now) {
+  Effects fx;
+  if (actor.role() == v1::OBSERVER && !observer_admitted(actor)) {
+    fx.attach_refused = CloseCode::kConsentRevoked;
+    return settled(std::move(fx));
+  }
+  const std::string key = participant_key(actor);
+  auto it = attached_.find(key);
+  const bool fresh = it == attached_.end();
+  if (!fresh) {
+    if (it->second.connection != connection) {
+      fx.out.emplace_back(CloseConnection{it->second.connection, CloseCode::kReplaced,
+                                          "replaced by a newer connection"});
+    }
+    attached_.erase(it);
+    if (metrics_ != nullptr) metrics_->attached_delta(-1);
+  }
+  send_welcome_and_replay(fx, connection, actor, hello, now);
+  attached_.emplace(key, Attachment{connection, actor});
+  if (metrics_ != nullptr) metrics_->attached_delta(1);
+  if (fresh) fx.audit.push_back(privacy::audit_entry(v1::AUDIT_PARTICIPANT_CONNECTED, actor, now));
+  broadcast_presence(fx);
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+void RoomCore::send_welcome_and_replay(Effects& fx, ConnectionId to, const v1::Actor& actor,
+                                       const v1::Hello& hello, engine::TimeMs now) {
+  const bool same_epoch = hello.room_epoch() == 0 || hello.room_epoch() == epoch_;
+  const bool recovered = same_epoch && hello.resume_after_seq() <= state_.last_seq;
+  // Not recovered: the client drops what it had and gets the whole visible history again.
+  const std::uint64_t replay_after = recovered ? hello.resume_after_seq() : 0;
+
+  v1::ServerItem welcome_item;
+  v1::Welcome* welcome = welcome_item.mutable_welcome();
+  *welcome->mutable_participant() = actor;
+  *welcome->mutable_view() = engine::view(state_, actor);
+  welcome->set_server_time_ms(now);
+  welcome->set_epoch(epoch_);
+  welcome->set_recovered(recovered);
+  welcome->set_room_id(id_);
+  fx.out.emplace_back(SendFrame{to, encode(item_frame(welcome_item), 0), true});
+
+  const std::size_t per_frame = std::max<std::size_t>(1, limits_.replay_events_per_frame);
+  std::string frame;
+  std::size_t in_frame = 0;
+  std::uint64_t frame_last_seq = 0;
+  for (std::size_t i = replay_after; i < log_.size(); ++i) {
+    if (!engine::visible_to(state_, log_[i], actor)) continue;
+    frames::add_item(frame, frames::event_item(log_[i]));
+    frame_last_seq = log_[i].seq();
+    if (++in_frame == per_frame) {
+      fx.out.emplace_back(SendFrame{to, encode(std::move(frame), frame_last_seq), true});
+      frame.clear();
+      in_frame = 0;
+    }
+  }
+  v1::ServerItem done_item;
+  done_item.mutable_replay_done()->set_last_seq(state_.last_seq);
+  frames::add_item(frame, frames::item(done_item));
+  if (actor.role() == v1::OBSERVER) frames::add_item(frame, insights_item());  // counselors
+  // ReplayDone names the room's position: the frame's last_seq (what the client is at).
+  fx.out.emplace_back(SendFrame{to, encode(std::move(frame), state_.last_seq), true});
+}
+
+Effects RoomCore::on_detach(ConnectionId connection, engine::TimeMs now) {
+  Effects fx;
+  Attachment* attachment = find_connection(connection);
+  if (attachment == nullptr) return settled(std::move(fx));
+  const v1::Actor actor = attachment->actor;
+  attached_.erase(participant_key(actor));
+  if (metrics_ != nullptr) metrics_->attached_delta(-1);
+  fx.audit.push_back(privacy::audit_entry(v1::AUDIT_PARTICIPANT_DISCONNECTED, actor, now));
+  broadcast_presence(fx);
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+Effects RoomCore::on_close_after_answers(ConnectionId connection, CloseCode code,
+                                         std::string reason, engine::TimeMs now) {
+  Effects fx;
+  Attachment* attachment = find_connection(connection);
+  if (attachment == nullptr) {
+    fx.out.emplace_back(CloseConnection{connection, code, std::move(reason)});
+    return settled(std::move(fx));
+  }
+  close_when_answered(fx, participant_key(attachment->actor), code, std::move(reason), now);
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+std::vector<ConnectionId> RoomCore::drop_connections() {
+  std::vector<ConnectionId> dropped;
+  for (auto& [key, attachment] : attached_) dropped.push_back(attachment.connection);
+  if (metrics_ != nullptr) metrics_->attached_delta(-static_cast<std::int64_t>(attached_.size()));
+  attached_.clear();
+  return dropped;
+}
+
+void RoomCore::broadcast_presence(Effects& fx) {
+  if (attached_.empty()) return;
+  v1::ServerItem item;
+  for (const auto& [key, attachment] : attached_) {
+    *item.mutable_presence()->add_online() = attachment.actor;
+  }
+  const OutFrame frame = encode(item_frame(item), 0);
+  for (const auto& [key, attachment] : attached_) {
+    fx.out.emplace_back(SendFrame{attachment.connection, frame});
+  }
+}
+
+// DESIGN 5: ephemeral, no seq, never stored; see RoomService::typing for the rules.
+Effects RoomCore::on_typing(ConnectionId connection, bool typing, engine::TimeMs now) {
+  Effects fx;
+  Attachment* me = find_connection(connection);
+  if (me == nullptr) return settled(std::move(fx));
+  const v1::Role role = me->actor.role();
+  if (role != v1::PARTNER_A && role != v1::PARTNER_B) return settled(std::move(fx));
+  if (typing) {
+    if (me->typing_relayed_ms && now - *me->typing_relayed_ms < kTypingIntervalMs) return settled(std::move(fx));
+    if (!engine::may_type(state_, me->actor)) return settled(std::move(fx));
+    me->typing_relayed_ms = now;
+  } else if (!me->typing_shown) {
+    return settled(std::move(fx));  // nothing shown to clear
+  }
+  me->typing_shown = typing;
+  v1::ServerItem item;
+  *item.mutable_typing()->mutable_who() = me->actor;
+  item.mutable_typing()->set_typing(typing);
+  const OutFrame frame = encode(item_frame(item), 0);
+  for (const auto& [key, attachment] : attached_) {
+    if (&attachment != me) fx.out.emplace_back(SendFrame{attachment.connection, frame});
+  }
+  return settled(std::move(fx));
+}
+
+void RoomCore::close_when_answered(Effects& fx, const std::string& key, CloseCode code,
+                                   std::string reason, engine::TimeMs now) {
+  auto it = attached_.find(key);
+  if (it == attached_.end() || it->second.closing) return;
+  std::erase_if(queue_, [&key](const PendingCommand& command) { return command.key == key; });
+  const bool in_process = (processing_ && processing_->key == key) ||
+                          (in_flight_ && in_flight_->command && in_flight_->command->key == key);
+  if (in_process) {
+    it->second.closing.emplace(code, std::move(reason));
+    return;
+  }
+  remove_attachment(fx, key, code, reason, now);
+  broadcast_presence(fx);
+}
+
+void RoomCore::remove_attachment(Effects& fx, const std::string& key, CloseCode code,
+                                 const std::string& reason, engine::TimeMs now) {
+  auto it = attached_.find(key);
+  if (it == attached_.end()) return;
+  fx.out.emplace_back(CloseConnection{it->second.connection, code, reason});
+  const v1::Actor actor = it->second.actor;
+  attached_.erase(it);
+  if (metrics_ != nullptr) metrics_->attached_delta(-1);
+  fx.audit.push_back(privacy::audit_entry(v1::AUDIT_PARTICIPANT_DISCONNECTED, actor, now));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+Effects RoomCore::on_command(ConnectionId connection, v1::Command command,
+                             std::chrono::steady_clock::time_point received, engine::TimeMs now) {
+  Effects fx;
+  Attachment* attachment = find_connection(connection);
+  if (attachment == nullptr) return settled(std::move(fx));  // nobody to answer
+  if (attachment->closing) return settled(std::move(fx));     // closing: takes no more commands
+  PendingCommand pending{attachment->actor, participant_key(attachment->actor), std::move(command),
+                         received};
+
+  if (auto retry_after = take_rate_token(pending.key, now)) {
+    reply(fx, pending, rejected(pending.command.command_id(), v1::RATE_LIMITED,
+                                "That was a lot at once. Please wait a moment, then try again.",
+                                *retry_after));
+    if (refused_persistently(*attachment, now)) {
+      spdlog::warn("room {}: {} closed for rate limit abuse", id_,
+                   v1::Role_Name(pending.actor.role()));
+      close_when_answered(fx, pending.key, CloseCode::kRateLimitAbuse, "too many commands", now);
+    }
+    return settled(std::move(fx));
+  }
+  const std::size_t id_bytes = pending.command.command_id().size();
+  if (id_bytes == 0 || id_bytes > kMaxCommandIdBytes) {
+    reply(fx, pending, rejected(pending.command.command_id(), v1::INVALID_ARGUMENT,
+                                "Every command needs a command_id of 1 to 64 bytes."));
+    return settled(std::move(fx));
+  }
+  if (queue_.size() >= limits_.max_queued_commands_per_room) {
+    reply(fx, pending, rejected(pending.command.command_id(), v1::UNAVAILABLE,
+                                "The room is busy right now. Please try again in a moment."));
+    return settled(std::move(fx));
+  }
+  queue_.push_back(std::move(pending));
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+bool RoomCore::refused_persistently(Attachment& attachment, engine::TimeMs now) const {
+  std::deque<engine::TimeMs>& refusals = attachment.refusals;
+  const engine::TimeMs window_start = now - limits_.rate_limit_abuse_window_ms;
+  while (!refusals.empty() && refusals.front() <= window_start) refusals.pop_front();
+  refusals.push_back(now);
+  return refusals.size() >= std::max<std::uint32_t>(1, limits_.rate_limit_abuse_refusals);
+}
+
+// nullopt when a token was taken; else the ms until one is available.
+std::optional<std::uint32_t> RoomCore::take_rate_token(const std::string& key,
+                                                       engine::TimeMs now) {
+  const double rate = limits_.commands_per_second;
+  const double burst = std::max(1.0, limits_.command_burst);
+  auto [it, fresh] = buckets_.try_emplace(key, TokenBucket{burst, now});
+  TokenBucket& bucket = it->second;
+  if (!fresh) {
+    const double elapsed_s =
+        static_cast<double>(std::max<engine::TimeMs>(0, now - bucket.updated_ms)) / 1000.0;
+    bucket.tokens = std::min(burst, bucket.tokens + elapsed_s * rate);
+    bucket.updated_ms = now;
+  }
+  if (bucket.tokens >= 1.0) {
+    bucket.tokens -= 1.0;
+    return std::nullopt;
+  }
+  if (rate <= 0) return 1000;
+  return static_cast<std::uint32_t>(std::ceil((1.0 - bucket.tokens) / rate * 1000.0));
+}
+
+void RoomCore::finish(Effects& fx, engine::TimeMs now) { pump(fx, now); }
+
+Effects RoomCore::settled(Effects fx) const {
+  fx.deadline = deadline();
+  return fx;
+}
+
+// Starts the next unit of work when idle: exclusive operations, due timers, then the oldest
+// command.
+void RoomCore::pump(Effects& fx, engine::TimeMs now) {
+  while (!busy_) {
+    if (resync_) {
+      if (now < resync_retry_at_) return;
+      busy_ = true;
+      fx.store = ResyncRequest{state_.last_seq};
+      return;
+    }
+    if (start_exclusive(fx) || run_due_tick(fx, now) || queue_.empty()) return;
+    PendingCommand next = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    check_dedupe(fx, std::move(next), now);  // may answer at once and free the room
+  }
+}
+
+bool RoomCore::start_exclusive(Effects& fx) {
+  if (exclusive_.empty()) return false;
+  Exclusive op = std::move(exclusive_.front());
+  exclusive_.pop_front();
+  busy_ = true;
+  if (!op.withdrawn.empty()) {
+    fx.store = RewriteRequest{std::move(op.withdrawn)};
+  } else {
+    fx.exclusive = ExclusiveStart{op.id, op.kind};
+  }
+  return true;
+}
+
+// Starts appending the timer events due at `now`; false when nothing is due.
+bool RoomCore::run_due_tick(Effects& fx, engine::TimeMs now) {
+  const auto due = engine::next_deadline(state_);
+  if (!due || *due > now || now < tick_retry_at_ || due == stuck_deadline_) return false;
+  std::vector<v1::Event> events = engine::tick(state_, now);
+  if (events.empty()) {
+    spdlog::error("room {}: tick returned nothing at its deadline", id_);
+    stuck_deadline_ = due;
+    return false;
+  }
+  InFlight flight;
+  flight.events = std::move(events);
+  start_append(fx, std::move(flight));
+  return true;
+}
+
+std::optional<engine::TimeMs> RoomCore::deadline() const {
+  if (resync_ && !busy_) return resync_retry_at_;
+  std::optional<engine::TimeMs> due = engine::next_deadline(state_);
+  if (due && due == stuck_deadline_) due.reset();
+  if (due && tick_retry_at_ > *due) due = tick_retry_at_;
+  return due;
+}
+
+std::uint64_t RoomCore::command_hash(const std::string& key, const std::string& command_id) {
+  // Hashes the two parts without building a key string per command; a collision only costs
+  // a store read (see recorded_commands_).
+  std::size_t seed = std::hash<std::string_view>{}(key);
+  boost::hash_combine(seed, std::hash<std::string_view>{}(command_id));
+  return seed;
+}
+
+void RoomCore::check_dedupe(Effects& fx, PendingCommand command, engine::TimeMs now) {
+  if (results_known_ &&
+      !recorded_commands_.contains(command_hash(command.key, command.command.command_id()))) {
+    return decide(fx, std::move(command), now);  // never recorded: no store read needed
+  }
+  fx.store = FindRequest{store::CommandKey{id_, command.key, command.command.command_id()}};
+  processing_ = std::move(command);
+}
+
+Effects RoomCore::on_found(store::FindResult found, engine::TimeMs now) {
+  Effects fx;
+  if (found.error) {
+    count_error();
+    reply(fx, *processing_, unavailable(processing_->command.command_id()));
+    command_done(fx, now);
+  } else if (found.result) {
+    if (metrics_ != nullptr) metrics_->command_deduplicated();
+    reply(fx, *processing_, *found.result);
+    command_done(fx, now);
+  } else {
+    PendingCommand command = std::move(*processing_);
+    processing_.reset();
+    decide(fx, std::move(command), now);
+  }
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+// Decides `command`: starts its append or its rejection's record (busy_ stays set), or
+// answers a transient rejection at once (then the room is free again).
+void RoomCore::decide(Effects& fx, PendingCommand command, engine::TimeMs now) {
+  engine::Decision decision = decide_safely(command, now);
+  if (!decision.accepted() || decision.events.empty()) {
+    v1::CommandResult result;
+    result.set_command_id(command.command.command_id());
+    if (decision.rejection) {
+      *result.mutable_rejection() = *decision.rejection;
+    } else {
+      spdlog::error("room {}: no decision for a command", id_);
+      result.mutable_rejection()->set_code(v1::INTERNAL);
+      result.mutable_rejection()->set_message("Something went wrong on our side; nothing changed.");
+    }
+    count_refusal(command.actor, result.rejection().code());
+    if (engine::is_definitive(result.rejection().code())) {
+      // Stored before it is answered, so a retry gets it again.
+      fx.store = RecordRequest{
+          store::RecordedResult{{id_, command.key, command.command.command_id()}, result}};
+      recording_ = std::move(result);
+      processing_ = std::move(command);
+      return;
+    }
+    reply(fx, command, result);
+    processing_ = std::move(command);  // command_done closes its connection if asked to
+    command_done(fx, now);
+    return;
+  }
+  InFlight flight;
+  flight.result.set_command_id(command.command.command_id());
+  flight.result.set_accepted(true);
+  flight.result.set_first_seq(decision.events.front().seq());
+  flight.result.set_last_seq(decision.events.back().seq());
+  for (v1::Hint& hint : decision.hints) *flight.result.add_hints() = std::move(hint);
+  flight.events = std::move(decision.events);
+  flight.command = std::move(command);
+  start_append(fx, std::move(flight));
+}
+
+Effects RoomCore::on_recorded(std::optional<store::StoreError> error, engine::TimeMs now) {
+  Effects fx;
+  v1::CommandResult result = std::move(*recording_);
+  recording_.reset();
+  if (error) {
+    // Not recorded (or the outcome is unknown): nothing was decided for good, so the retry
+    // the client is asked for is decided again (or finds the record).
+    count_error();
+    results_known_ = false;
+    spdlog::error("room {}: recording a rejection failed: {}", id_,
+                  store::to_string(error->code));
+    reply(fx, *processing_, unavailable(result.command_id()));
+  } else {
+    recorded_commands_.insert(command_hash(processing_->key, result.command_id()));
+    reply(fx, *processing_, result);
+  }
+  command_done(fx, now);
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+void RoomCore::start_append(Effects& fx, InFlight flight) {
+  busy_ = true;
+  store::AppendRequest request;
+  request.room_id = id_;
+  request.expected_last_seq = state_.last_seq;
+  request.events = flight.events;
+  if (flight.command) {
+    request.result = store::RecordedResult{
+        {id_, flight.command->key, flight.command->command.command_id()}, flight.result};
+  }
+  // The events' audit entries (consent given or revoked, observers approved ...) commit with
+  // them: no crash can leave an event without its entry.
+  for (const v1::Event& event : flight.events) {
+    for (v1::AuditEntry& entry : privacy::audit_entries_for(event)) {
+      flight.audit.push_back(std::move(entry));
+    }
+  }
+  request.audit = flight.audit;
+  in_flight_ = std::move(flight);
+  fx.store = std::move(request);
+}
+
+Effects RoomCore::on_appended(std::optional<store::StoreError> error, engine::TimeMs now) {
+  Effects fx;
+  InFlight flight = std::move(*in_flight_);
+  in_flight_.reset();
+  if (flight.command) processing_ = flight.command;
+  if (error) {
+    count_error();
+    results_known_ = false;  // the commit's outcome is unknown: ask the store from now on
+    resync_ = true;          // and read what it holds before deciding anything else
+    resync_retry_at_ = now;
+    spdlog::error("room {}: append after seq {} failed: {}", id_, state_.last_seq,
+                  store::to_string(error->code));
+    if (flight.command) {
+      reply(fx, *flight.command, unavailable(flight.command->command.command_id()));
+    } else {
+      tick_retry_at_ = now + kTickRetryMs;
+    }
+    command_done(fx, now);
+    finish(fx, now);
+    return settled(std::move(fx));
+  }
+  if (metrics_ != nullptr) metrics_->events_appended(flight.events.size());
+  fx.committed_audit = std::move(flight.audit);
+  const v1::Phase phase_before = state_.phase;
+  for (const v1::Event& event : flight.events) apply(event);
+  if (flight.command) {
+    recorded_commands_.insert(
+        command_hash(flight.command->key, flight.command->command.command_id()));
+    if (metrics_ != nullptr) metrics_->command_accepted();
+    deliver(fx, flight.events, &*flight.command, &flight.result);
+  } else {
+    deliver(fx, flight.events, nullptr, nullptr);
+  }
+  close_revoked_observers(fx, flight.events, now);
+  std::vector<std::uint64_t> retracted;
+  for (const v1::Event& event : flight.events) {
+    if (event.has_retracted()) retracted.push_back(event.retracted().seq());
+  }
+  withdraw_retracted(retracted);
+  if (phase_before != v1::PHASE_CLOSED && state_.phase == v1::PHASE_CLOSED) {
+    // Just closed: a retention of 0 days purges now; longer ones wait for the sweep.
+    const auto due = privacy::purge_due_ms(state_, log_);
+    if (due && *due <= now) exclusive_.push_back(Exclusive{0, ExclusiveKind::kPurge, {}});
+  }
+  command_done(fx, now);
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+// The unit of work in flight ended: the room is free, and a connection asked to close after
+// its command's answer is closed now.
+void RoomCore::command_done(Effects& fx, engine::TimeMs now) {
+  busy_ = false;
+  if (!processing_) return;
+  const std::string key = std::move(processing_->key);
+  processing_.reset();
+  auto it = attached_.find(key);
+  if (it != attached_.end() && it->second.closing) {
+    auto [code, reason] = std::move(*it->second.closing);
+    remove_attachment(fx, key, code, reason, now);
+    broadcast_presence(fx);
+  }
+}
+
+void RoomCore::reply(Effects& fx, const PendingCommand& command,
+                     const v1::CommandResult& result) {
+  if (!result.accepted() && metrics_ != nullptr) {
+    metrics_->command_rejected(result.rejection().code());
+  }
+  fx.answered.push_back(command.received);
+  auto it = attached_.find(command.key);
+  if (it == attached_.end()) return;
+  v1::ServerItem item;
+  *item.mutable_result() = result;
+  fx.out.emplace_back(SendFrame{it->second.connection, encode(item_frame(item), 0)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out
+
+void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
+                       const PendingCommand* sender, const v1::CommandResult* result) {
+  std::vector<std::string> items;
+  items.reserve(events.size());
+  for (const v1::Event& event : events) items.push_back(frames::event_item(event));
+  const std::string* sender_key = sender ? &sender->key : nullptr;
+
+  // Frames for non-senders, by (visible events, view): identical ones are encoded once.
+  std::map<std::string, OutFrame> shared;
+  std::optional<std::string> insights;  // for admitted observers (counselors), built once
+  for (auto& [key, attachment] : attached_) {
+    const bool to_sender = sender_key != nullptr && *sender_key == key;
+    std::string visible(events.size(), '0');
+    std::uint64_t last_visible = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (engine::visible_to(state_, events[i], attachment.actor)) {
+        visible[i] = '1';
+        last_visible = events[i].seq();
+      }
+    }
+    if (last_visible == 0 && !to_sender) continue;
+    const std::string view = serialized_view(state_, attachment.actor);
+    auto build = [&] {
+      std::string frame;
+      if (to_sender) {
+        v1::ServerItem item;
+        *item.mutable_result() = *result;
+        frames::add_item(frame, frames::item(item));
+      }
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        if (visible[i] == '1') frames::add_item(frame, items[i]);
+      }
+      if (attachment.actor.role() == v1::OBSERVER) {
+        if (!insights) insights = insights_item();
+        frames::add_item(frame, *insights);
+      }
+      frames::add_view(frame, view);
+      return encode(std::move(frame), last_visible);
+    };
+    if (to_sender) {
+      fx.out.emplace_back(SendFrame{attachment.connection, build()});
+      continue;
+    }
+    std::string cache_key = visible + '\n' + view;
+    auto found = shared.find(cache_key);
+    if (found == shared.end()) found = shared.emplace(std::move(cache_key), build()).first;
+    fx.out.emplace_back(SendFrame{attachment.connection, found->second});
+  }
+  if (sender != nullptr) fx.answered.push_back(sender->received);
+}
+
+void RoomCore::close_revoked_observers(Effects& fx, const std::vector<v1::Event>& events,
+                                       engine::TimeMs now) {
+  bool changed = false;
+  for (const v1::Event& event : events) {
+    if (!event.has_observer_revoked()) continue;
+    v1::Actor observer;
+    observer.set_role(v1::OBSERVER);
+    observer.set_observer(event.observer_revoked().observer());
+    const std::string key = participant_key(observer);
+    if (!attached_.contains(key)) continue;
+    remove_attachment(fx, key, CloseCode::kConsentRevoked, "observer consent was revoked", now);
+    v1::AuditEntry removed = privacy::audit_entry(v1::AUDIT_OBSERVER_REMOVED, event.actor(), now);
+    removed.set_observer(observer.observer());
+    removed.set_seq(event.seq());
+    fx.audit.push_back(std::move(removed));
+    spdlog::info("room {}: an observer was disconnected after consent was revoked", id_);
+    changed = true;
+  }
+  if (changed) broadcast_presence(fx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers, exclusive operations, privacy
+
+Effects RoomCore::on_tick(engine::TimeMs now) {
+  Effects fx;
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+// Withdraws the texts of the retracted messages at `seqs` for good: the log at once (so no
+// replay or transcript holds them), then the store, as an exclusive rewrite that keeps the
+// epoch (every copy a client can get from now on is the withdrawn one).
+void RoomCore::withdraw_retracted(const std::vector<std::uint64_t>& seqs) {
+  if (seqs.empty()) return;
+  std::vector<v1::Event> withdrawn = privacy::withdraw_retracted(log_, seqs);
+  if (withdrawn.empty()) return;
+  for (const v1::Event& event : withdrawn) log_[event.seq() - 1] = event;
+  exclusive_.push_back(Exclusive{0, ExclusiveKind::kExternal, std::move(withdrawn)});
+}
+
+Effects RoomCore::on_withdrawn(std::optional<store::StoreError> error, engine::TimeMs now) {
+  Effects fx;
+  if (error) {
+    // The log holds the withdrawn texts; the next load withdraws them again.
+    count_error();
+    spdlog::error("room {}: withdrawing a retracted message failed: {}", id_,
+                  store::to_string(error->code));
+  }
+  busy_ = false;
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+Effects RoomCore::on_resynced(store::LoadResult loaded, engine::TimeMs now) {
+  Effects fx;
+  busy_ = false;
+  if (loaded.error) {
+    count_error();
+    resync_retry_at_ = now + kTickRetryMs;
+    spdlog::error("room {}: reading the store after a failed append failed: {}", id_,
+                  store::to_string(loaded.error->code));
+    finish(fx, now);
+    return settled(std::move(fx));
+  }
+  resync_ = false;
+  std::vector<v1::Event> committed;
+  for (v1::Event& event : loaded.events) {
+    if (event.seq() != state_.last_seq + committed.size() + 1) continue;  // not after ours
+    committed.push_back(std::move(event));
+  }
+  if (!committed.empty()) {
+    spdlog::warn("room {}: a failed append had committed ({} events)", id_, committed.size());
+    for (const v1::Event& event : committed) {
+      for (v1::AuditEntry& entry : privacy::audit_entries_for(event)) {
+        fx.committed_audit.push_back(std::move(entry));
+      }
+      apply(event);
+    }
+    deliver(fx, committed, nullptr, nullptr);
+    close_revoked_observers(fx, committed, now);
+    std::vector<std::uint64_t> retracted;
+    for (const v1::Event& event : committed) {
+      if (event.has_retracted()) retracted.push_back(event.retracted().seq());
+    }
+    withdraw_retracted(retracted);
+  }
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+Effects RoomCore::queue_exclusive(std::uint64_t id, engine::TimeMs now) {
+  exclusive_.push_back(Exclusive{id, ExclusiveKind::kExternal, {}});
+  Effects fx;
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+Effects RoomCore::finish_exclusive(engine::TimeMs now) {
+  busy_ = false;
+  Effects fx;
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+Effects RoomCore::apply_rewrite(const std::vector<v1::Event>& rewritten, const v1::Actor& by,
+                                v1::ErasureScope scope) {
+  for (const v1::Event& event : rewritten) log_[event.seq() - 1] = event;
+  // The state holds some texts (topic, intention): rebuild it from the rewritten log.
+  engine::RoomState rebuilt;
+  for (const v1::Event& event : log_) engine::evolve(rebuilt, event);
+  state_ = std::move(rebuilt);
+  ++epoch_;
+  Effects fx;
+  for (auto& [key, attachment] : attached_) {
+    v1::ServerItem item;
+    v1::ContentErased* erased = item.mutable_content_erased();
+    *erased->mutable_erased_by() = by;
+    erased->set_scope(scope);
+    erased->set_epoch(epoch_);
+    for (const v1::Event& event : rewritten) {
+      if (engine::visible_to(state_, event, attachment.actor)) *erased->add_events() = event;
+    }
+    std::string frame = item_frame(item);
+    frames::add_view(frame, serialized_view(state_, attachment.actor));
+    fx.out.emplace_back(SendFrame{attachment.connection, encode(std::move(frame), 0)});
+  }
+  return settled(std::move(fx));
+}
+
+Effects RoomCore::announce_erasure_request(const v1::Actor& by, engine::TimeMs at_ms) {
+  Effects fx;
+  v1::ServerItem item;
+  *item.mutable_room_erasure_requested()->mutable_requested_by() = by;
+  item.mutable_room_erasure_requested()->set_at_ms(at_ms);
+  const OutFrame frame = encode(item_frame(item), 0);
+  for (const auto& [key, attachment] : attached_) {
+    const v1::Role role = attachment.actor.role();
+    if (role == v1::PARTNER_A || role == v1::PARTNER_B) {
+      fx.out.emplace_back(SendFrame{attachment.connection, frame});
+    }
+  }
+  return settled(std::move(fx));
+}
+
+Effects RoomCore::destroy(const v1::Actor& by, std::vector<std::uint64_t>& cancelled) {
+  ++epoch_;
+  Effects fx;
+  for (auto& [key, attachment] : attached_) {
+    v1::ServerItem item;
+    v1::ContentErased* erased = item.mutable_content_erased();
+    *erased->mutable_erased_by() = by;
+    erased->set_scope(v1::ERASURE_WHOLE_ROOM);
+    erased->set_epoch(epoch_);
+    fx.out.emplace_back(SendFrame{attachment.connection, encode(item_frame(item), 0)});
+    fx.out.emplace_back(CloseConnection{attachment.connection, CloseCode::kConsentRevoked,
+                                        "the conversation was erased"});
+  }
+  drop_connections();
+  log_.clear();
+  log_.shrink_to_fit();
+  state_ = engine::RoomState{};
+  queue_.clear();
+  buckets_.clear();
+  busy_ = false;
+  for (const Exclusive& op : exclusive_) {
+    if (op.kind == ExclusiveKind::kExternal && op.withdrawn.empty()) cancelled.push_back(op.id);
+  }
+  exclusive_.clear();
+  return settled(std::move(fx));
+}
+
+}  // namespace mend::rooms

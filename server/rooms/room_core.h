@@ -1,0 +1,295 @@
+// The room core: every rule of one loaded room, as a deterministic object without I/O.
+//
+// No sockets, no store, no clock reads, no threads, no timers: every input is a call that takes
+// `now`, and every output is an Effects value the caller executes in order. `Room` (room.h) is
+// the adapter that runs a core on a strand, executes its store requests, arms its timer and
+// writes its frames; the whole-room simulation (tests/sim/room_sim_test.cpp) drives cores
+// directly. One command's path through the core:
+//
+//   on_command -> rate bucket, command_id check, bounded queue -> pump()
+//   pump       -> exclusive operation | due tick | next command: dedupe (a FindRequest unless
+//                 this core saw every result) -> engine::decide
+//   decide     -> accepted: an AppendRequest (events + result + audit entries, one commit)
+//                 definitive rejection: a RecordRejection; transient: answered at once
+//   on_appended(ok) -> engine::evolve, then the sender's frame (result + events + view) and one
+//                 frame per other attachment that may see an event, encoded once per distinct
+//                 (visible events, view); revoked observers closed; retracted texts withdrawn
+//
+// At most one store request of the core (find, append, record, rewrite) or one exclusive
+// operation is in flight at a time ("busy"); everything else waits in its queue.
+//
+// Connections are named by a ConnectionId the caller chooses (unique per core); the core
+// knows which participant each one is and closes them by id.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "mend/v1/conversation.pb.h"
+#include "mend/v1/frames.pb.h"
+#include "server/engine/engine.h"
+#include "server/engine/insights.h"
+#include "server/rooms/metrics.h"
+#include "server/rooms/room_service.h"
+#include "server/store/store.h"
+
+namespace mend::rooms {
+
+using ConnectionId = std::uint64_t;
+
+// Stable participant key within a room: "A", "B", "O:<observer name>".
+std::string participant_key(const v1::Actor& actor);
+
+// The limits a core enforces (part of RoomServiceConfig).
+struct RoomCoreLimits {
+  // Commands waiting in one room while an append is in flight; over it: UNAVAILABLE.
+  std::size_t max_queued_commands_per_room = 256;
+  // Token bucket per participant: sustained commands per second and burst size. Over it:
+  // RATE_LIMITED with retry_after_ms.
+  double commands_per_second = 20.0;
+  double command_burst = 40.0;
+  // Persistent rate-limit abuse: a connection refused RATE_LIMITED this many times within
+  // the window is closed with kRateLimitAbuse (4529), whatever passed in between (a steady
+  // flood gets a command through at each refill). A client that waits retry_after_ms is
+  // refused about once per refill and never comes near it.
+  std::uint32_t rate_limit_abuse_refusals = 100;
+  engine::TimeMs rate_limit_abuse_window_ms = 10'000;
+  // Replayed events per frame after a Welcome.
+  std::size_t replay_events_per_frame = 64;
+};
+
+struct SendFrame {
+  ConnectionId to;
+  OutFrame frame;
+  bool replay = false;  // Welcome, replay or ReplayDone: paced outside the live bound
+};
+struct CloseConnection {
+  ConnectionId to;
+  CloseCode code;
+  std::string reason;
+};
+using Output = std::variant<SendFrame, CloseConnection>;
+
+// The store requests of a core; the caller answers each with the matching on_* call.
+struct FindRequest {  // -> on_found
+  store::CommandKey key;
+};
+struct RecordRequest {  // -> on_recorded
+  store::RecordedResult rejection;
+};
+struct RewriteRequest {  // -> on_withdrawn (retracted texts withdrawn for good)
+  std::vector<v1::Event> events;
+};
+struct ResyncRequest {  // -> on_resynced: the stored events after `after_seq`
+  std::uint64_t after_seq = 0;
+};
+using StoreRequest = std::variant<FindRequest, store::AppendRequest, RecordRequest,
+                                  RewriteRequest, ResyncRequest>;  // Append -> on_appended
+
+// Exclusive operations the caller runs with the room to itself; it calls finish_exclusive
+// when done. kPurge: the retention purge of a room that just closed with a retention of 0.
+enum class ExclusiveKind { kExternal, kPurge };
+struct ExclusiveStart {
+  std::uint64_t id;
+  ExclusiveKind kind;
+};
+
+struct Effects {
+  std::vector<Output> out;                     // in order
+  std::optional<StoreRequest> store;           // the request now in flight, if started
+  std::optional<ExclusiveStart> exclusive;     // the exclusive operation to run now
+  std::vector<v1::AuditEntry> audit;           // to append to the audit log
+  std::vector<v1::AuditEntry> committed_audit; // committed with the events just applied
+  // Receipt times of the commands answered (for the latency metric).
+  std::vector<std::chrono::steady_clock::time_point> answered;
+  std::optional<CloseCode> attach_refused;     // on_attach only
+  std::optional<engine::TimeMs> deadline;      // when on_tick is due next (nullopt: never);
+                                               // set by every call
+};
+
+class RoomCore {
+ public:
+  // `metrics` may be null (tests); it is only counted into.
+  RoomCore(std::string room_id, RoomCoreLimits limits, RoomMetrics* metrics = nullptr);
+
+  // Rebuilds the room from its stored events (seq 1..n) and its epoch. `results_known`: this
+  // core will see every command result of the room (it was just created), so a command_id it
+  // never saw needs no store lookup.
+  Effects load(std::vector<v1::Event> events, std::uint64_t epoch, bool results_known,
+               engine::TimeMs now);
+
+  // --- Connections ---
+  // Admits `connection` as `actor` (an observer only while admitted; kConsentRevoked else),
+  // replacing the participant's older connection (closed kReplaced): Welcome, the visible
+  // replay after hello.resume_after_seq (all of it when not recovered), ReplayDone, Presence.
+  Effects on_attach(ConnectionId connection, const v1::Actor& actor, const v1::Hello& hello,
+                    engine::TimeMs now);
+  Effects on_detach(ConnectionId connection, engine::TimeMs now);
+  // Drops the connection's queued commands and closes it now, or right after its command in
+  // process was answered.
+  Effects on_close_after_answers(ConnectionId connection, CloseCode code, std::string reason,
+                                 engine::TimeMs now);
+  Effects on_typing(ConnectionId connection, bool typing, engine::TimeMs now);
+  // Forgets every connection (the caller closes them).
+  std::vector<ConnectionId> drop_connections();
+
+  // --- Commands and timers ---
+  Effects on_command(ConnectionId connection, v1::Command command,
+                     std::chrono::steady_clock::time_point received, engine::TimeMs now);
+  Effects on_found(store::FindResult found, engine::TimeMs now);
+  Effects on_appended(std::optional<store::StoreError> error, engine::TimeMs now);
+  Effects on_recorded(std::optional<store::StoreError> error, engine::TimeMs now);
+  Effects on_withdrawn(std::optional<store::StoreError> error, engine::TimeMs now);
+  // After a failed append the core does not know whether it committed: before anything else
+  // it reads the events stored after its last seq, applies and delivers them (a lost answer
+  // of a commit), then goes on. Until that read succeeds (retried every second) nothing is
+  // decided on a state that may be stale.
+  Effects on_resynced(store::LoadResult loaded, engine::TimeMs now);
+  // Runs what is due at `now` when idle (ticks first).
+  Effects on_tick(engine::TimeMs now);
+
+  // --- Exclusive operations and privacy ---
+  // Queues an operation that needs the room to itself; it starts (Effects::exclusive) when
+  // nothing else is in flight.
+  Effects queue_exclusive(std::uint64_t id, engine::TimeMs now);
+  Effects finish_exclusive(engine::TimeMs now);
+  // Replaces stored events with their rewritten copies (an erasure, a purge) after the store
+  // committed the rewrite: rebuilds the state, moves to the next epoch and tells every
+  // attachment what it may see of the change (ContentErased with its new view).
+  Effects apply_rewrite(const std::vector<v1::Event>& rewritten, const v1::Actor& by,
+                        v1::ErasureScope scope);
+  // A partner's first request to erase the room was stored: announced to the partners.
+  Effects announce_erasure_request(const v1::Actor& by, engine::TimeMs at_ms);
+  // The room was destroyed (committed): every attachment gets ContentErased and is closed;
+  // the core forgets the room. Returns the queued exclusive ids (to cancel).
+  Effects destroy(const v1::Actor& by, std::vector<std::uint64_t>& cancelled);
+
+  // --- Reads ---
+  const engine::RoomState& state() const { return state_; }
+  const std::vector<v1::Event>& log() const { return log_; }
+  // The insights (issue 14): the projection of the log plus the partners' refusals counted
+  // since the room was loaded, with the room id.
+  v1::Insights insights() const;
+  std::uint64_t epoch() const { return epoch_; }
+  bool observer_admitted(const v1::Actor& actor) const;
+  // Who is attached, one actor per connection.
+  std::vector<v1::Actor> attached_actors() const;
+  // The connection attached for `actor`, if any.
+  std::optional<ConnectionId> connection_of(const v1::Actor& actor) const;
+  // Nothing in flight or queued and nobody attached (the room may be unloaded).
+  bool idle() const;
+  // A store request or an exclusive operation in flight, or work waiting.
+  bool working() const { return busy_ || !queue_.empty() || !exclusive_.empty() || resync_; }
+  bool attached_any() const { return !attached_.empty(); }
+  std::size_t attached_count() const { return attached_.size(); }
+  std::optional<engine::TimeMs> deadline() const;
+
+ private:
+  struct Attachment {
+    ConnectionId connection;
+    v1::Actor actor;
+    // Its latest RATE_LIMITED refusals (at most the abuse count, none older than the window).
+    std::deque<engine::TimeMs> refusals = {};
+    std::optional<engine::TimeMs> typing_relayed_ms = {};  // the last relayed "typing"
+    bool typing_shown = false;  // the last relayed notice said "typing"
+    // Set: closed with this code once its command in process was answered; takes no more.
+    std::optional<std::pair<CloseCode, std::string>> closing = {};
+  };
+  struct TokenBucket {
+    double tokens = 0;
+    engine::TimeMs updated_ms = 0;
+  };
+  struct PendingCommand {
+    v1::Actor actor;
+    std::string key;  // participant_key(actor)
+    v1::Command command;
+    std::chrono::steady_clock::time_point received;
+  };
+  // The one append in flight: a command's (with its result) or a timer tick's.
+  struct InFlight {
+    std::vector<v1::Event> events;
+    std::optional<PendingCommand> command;
+    v1::CommandResult result;
+    std::vector<v1::AuditEntry> audit;
+  };
+  struct Exclusive {
+    std::uint64_t id = 0;
+    ExclusiveKind kind = ExclusiveKind::kExternal;
+    std::vector<v1::Event> withdrawn;  // non-empty: the core's own rewrite of retracted texts
+  };
+
+  void apply(v1::Event event);
+  engine::Decision decide_safely(const PendingCommand& command, engine::TimeMs now);
+  // Counts a partner's refused command for the insights (observers' are not counted).
+  void count_refusal(const v1::Actor& actor, v1::RejectionCode code);
+  // The encoded ServerItem{insights} for admitted observers' frames.
+  std::string insights_item() const;
+  Attachment* find_connection(ConnectionId connection);
+  void finish(Effects& fx, engine::TimeMs now);  // starts what can start now
+  Effects settled(Effects fx) const;              // every call's answer: with the deadline
+  void pump(Effects& fx, engine::TimeMs now);
+  bool start_exclusive(Effects& fx);
+  bool run_due_tick(Effects& fx, engine::TimeMs now);
+  void check_dedupe(Effects& fx, PendingCommand command, engine::TimeMs now);
+  void decide(Effects& fx, PendingCommand command, engine::TimeMs now);
+  void start_append(Effects& fx, InFlight flight);
+  void command_done(Effects& fx, engine::TimeMs now);
+  std::optional<std::uint32_t> take_rate_token(const std::string& key, engine::TimeMs now);
+  bool refused_persistently(Attachment& attachment, engine::TimeMs now) const;
+  static std::uint64_t command_hash(const std::string& key, const std::string& command_id);
+
+  void reply(Effects& fx, const PendingCommand& command, const v1::CommandResult& result);
+  void deliver(Effects& fx, const std::vector<v1::Event>& events, const PendingCommand* sender,
+               const v1::CommandResult* result);
+  void send_welcome_and_replay(Effects& fx, ConnectionId to, const v1::Actor& actor,
+                               const v1::Hello& hello, engine::TimeMs now);
+  void broadcast_presence(Effects& fx);
+  void close_when_answered(Effects& fx, const std::string& key, CloseCode code,
+                           std::string reason, engine::TimeMs now);
+  void remove_attachment(Effects& fx, const std::string& key, CloseCode code,
+                         const std::string& reason, engine::TimeMs now);
+  void close_revoked_observers(Effects& fx, const std::vector<v1::Event>& events,
+                               engine::TimeMs now);
+  void withdraw_retracted(const std::vector<std::uint64_t>& seqs);
+  OutFrame encode(std::string frame, std::uint64_t last_seq);
+  void count_error();
+
+  const std::string id_;
+  const RoomCoreLimits limits_;
+  RoomMetrics* const metrics_;
+
+  engine::RoomState state_;
+  std::vector<v1::Event> log_;  // every event, log_[i].seq == i + 1
+  engine::InsightsProjection insights_;  // applied with every event (apply)
+  std::map<std::pair<v1::Role, v1::RejectionCode>, std::uint32_t> refusals_;  // partners'
+  std::uint64_t epoch_ = 1;
+  std::map<std::string, Attachment> attached_;  // by participant_key
+  std::map<std::string, TokenBucket> buckets_;
+  std::deque<PendingCommand> queue_;
+  std::deque<Exclusive> exclusive_;
+  bool busy_ = false;  // a store request or an exclusive operation is in flight
+  std::optional<PendingCommand> processing_;  // the command in process (dedupe or record)
+  std::optional<v1::CommandResult> recording_;  // the definitive rejection being recorded
+  std::optional<InFlight> in_flight_;
+  // Dedupe without a store read: hashes of the (participant, command_id) of every result this
+  // core recorded. Complete only while results_known_ (created here, no failed write since: a
+  // failed commit may still have stored its result); a present hash asks the store.
+  std::unordered_set<std::uint64_t> recorded_commands_;
+  bool results_known_ = false;
+  std::optional<engine::TimeMs> stuck_deadline_;  // tick returned nothing for it
+  engine::TimeMs tick_retry_at_ = 0;              // after a failed tick append
+  bool resync_ = false;                           // a failed append: read the store first
+  engine::TimeMs resync_retry_at_ = 0;            // after a failed resync read
+};
+
+}  // namespace mend::rooms
