@@ -3,7 +3,7 @@
 #   tools/test.sh          dev preset (Debug, warnings as errors)
 #   tools/test.sh --asan   asan preset (AddressSanitizer + UndefinedBehaviorSanitizer), then
 #                          every libFuzzer target of tests/fuzz for MEND_FUZZ_SECONDS (default
-#                          20) each (tools/fuzz.sh; MEND_FUZZ_SECONDS=0 skips it)
+#                          10) each (tools/fuzz.sh; MEND_FUZZ_SECONDS=0 skips it)
 #   tools/test.sh --release
 # Extra arguments after `--` go to ctest (e.g. `tools/test.sh -- -R engine`).
 # Exits non-zero on any failure.
@@ -33,6 +33,6 @@ cmake --build --preset "$preset" -j "$(nproc)"
 ctest --preset "$preset" "${ctest_args[@]}"
 # The dev and asan builds run each fuzz target's committed corpus as a CTest test (label
 # `fuzz`); the asan run also fuzzes for a bounded time with libFuzzer (a small clang build).
-if [ "$preset" = asan ] && [ "${MEND_FUZZ_SECONDS:-20}" != 0 ]; then
-  MEND_FUZZ_SECONDS="${MEND_FUZZ_SECONDS:-20}" tools/fuzz.sh
+if [ "$preset" = asan ] && [ "${MEND_FUZZ_SECONDS:-10}" != 0 ]; then
+  MEND_FUZZ_SECONDS="${MEND_FUZZ_SECONDS:-10}" tools/fuzz.sh
 fi
