@@ -7,6 +7,9 @@
 #include <doctest/doctest.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <chrono>
+#include <thread>
+
 #include "server/engine/templates.h"
 #include "server/store/memory_store.h"
 
@@ -66,6 +69,7 @@ TEST_CASE("a room created over HTTP is joined over WebSocket with its invite") {
                         room.invites(1).token());
   CHECK(view.status == 200);
 
+  {
   WsClient partner_b;
   REQUIRE_FALSE(partner_b.connect(server.port()));
   REQUIRE_FALSE(partner_b.hello(room.invites(1).token()));
@@ -100,6 +104,17 @@ TEST_CASE("a room created over HTTP is joined over WebSocket with its invite") {
   }
   const auto metrics = http_call(server.port(), http::verb::get, "/metrics");
   CHECK(metrics.body.find("mend_connections{role=\"partner_b\"} 1") != std::string::npos);
+  }
+  // The client is gone: wait (bounded) until the room let its session go, so the test ends
+  // with no session and room holding each other (the server's context stops first).
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  bool released = false;
+  while (!released && std::chrono::steady_clock::now() < deadline) {
+    const auto now_metrics = http_call(server.port(), http::verb::get, "/metrics");
+    released = now_metrics.body.find("mend_connections{role=\"partner_b\"} 0") != std::string::npos;
+    if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(released);
 }
 
 }  // namespace

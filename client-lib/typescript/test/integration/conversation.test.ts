@@ -63,7 +63,9 @@ describe.skipIf(!menddPath)("the TypeScript SDK against mendd", () => {
     const closed = await playUntil(changes, [a, b], () => a.view?.phase === Phase.CLOSED && b.view?.phase === Phase.CLOSED);
     expect(closed, server.log()).toBe(true);
     expect(a.view?.closedReason).toBe(ClosedReason.COMPLETED);
-    expect(countKind(a.events, "rolesSwitched")).toBe(1);
+    // The floor may be passed any time in one's own turn, so how often it changed hands depends
+    // on when each autopilot saw its view (under load, more than once): at least once.
+    expect(countKind(a.events, "rolesSwitched")).toBeGreaterThanOrEqual(1);
     expect(countKind(b.events, "conversationClosed")).toBe(1);
     expect(contiguousFromOne(a.events)).toBe(true);
     expect(contiguousFromOne(b.events)).toBe(true);
