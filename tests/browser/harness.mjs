@@ -150,6 +150,12 @@ export async function seriousViolations(page) {
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
+/** Every axe violation of the page, whatever its impact, as readable lines (new screens: none). */
+export async function axeViolations(page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
 /** Runs `body`; on failure saves a screenshot of each page (failure-<name>-<i>.png) first. */
 export async function withScreenshotsOnFailure(name, pages, body) {
   try {

@@ -1,7 +1,6 @@
 // Whose floor it is and what the view asks of me now, in the template's own prompt.
 import { Role, type RoomView } from "@mend/client";
-import { choiceWords, phaseWords, roleName } from "../words";
-import { isOverlay } from "./OverlayPanel";
+import { choiceWords, isOverlay, phaseWords, roleName } from "../words";
 
 export function FloorBanner({ view }: { view: RoomView }) {
   // A pause, time-out or break says so itself (OverlayPanel): nobody holds the floor then.

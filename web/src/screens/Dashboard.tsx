@@ -1,0 +1,253 @@
+// The counselor dashboard: the caseload of the counselor's API key (GET /v1/rooms), refreshed a
+// few seconds apart, each conversation's live status, and a way in to observe it (the counselor's
+// own invite link, checked against the room first). Content-free: the caseload holds no names,
+// topics or words, so partners are "Partner A" and "Partner B" here.
+import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+import { Role, type HttpClient, type RoomStatus } from "@mend/client";
+import { Notice } from "../components/Notice";
+import { SeriesTrends } from "../components/SeriesTrends";
+import { counselorHttp, forgetCounselor, storeApiKey, storedApiKey, storedInvite, storeInvite } from "../counselor";
+import { errorWords } from "../errors";
+import { tokenFromHash } from "../invite";
+import { http } from "../server";
+import { agoWords, caseloadPhaseWords, nameOf, roleName } from "../words";
+
+/** How long the caseload waits between two refreshes (one request in flight at a time). */
+const kRefreshMs = 3_000;
+
+export function Dashboard() {
+  const key = useSignal(storedApiKey());
+  if (key.value === undefined) return <KeyForm onKey={(k) => (key.value = k)} />;
+  return (
+    <Caseload
+      apiKey={key.value}
+      onForget={() => {
+        forgetCounselor();
+        key.value = undefined;
+      }}
+    />
+  );
+}
+
+function KeyForm({ onKey }: { onKey: (key: string) => void }) {
+  return (
+    <main class="screen">
+      <h1>Your caseload</h1>
+      <p class="lead">
+        See the conversations you started for the couples you work with, as they happen, and step in to observe when
+        both partners have agreed.
+      </p>
+      <form
+        class="card stack"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const value = String(new FormData(e.currentTarget).get("apiKey") ?? "").trim();
+          storeApiKey(value);
+          onKey(value);
+        }}
+      >
+        <label>
+          Your API key
+          <input name="apiKey" type="password" autocomplete="off" spellcheck={false} aria-describedby="key-help" />
+        </label>
+        <p id="key-help" class="muted small">
+          It stays in this browser tab only and is forgotten when you close it. If your mend server has no API keys,
+          leave it empty.
+        </p>
+        <button type="submit" class="primary">
+          Open my caseload
+        </button>
+      </form>
+      <p>
+        <a href="#">Start a new conversation instead</a>
+      </p>
+    </main>
+  );
+}
+
+function Caseload({ apiKey, onForget }: { apiKey: string; onForget: () => void }) {
+  const rooms = useSignal<readonly RoomStatus[] | undefined>(undefined);
+  const problem = useSignal("");
+  const titles = useSignal<ReadonlyMap<string, string>>(new Map());
+  const client = useSignal<HttpClient>(counselorHttp(apiKey));
+
+  useEffect(() => {
+    http
+      .listTemplates()
+      .then((list) => (titles.value = new Map(list.templates.map((t) => [t.name, t.title]))))
+      .catch(() => {}); // the template's name stands in for its title
+  }, []);
+
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const refresh = async () => {
+      try {
+        const list = await client.value.listRooms();
+        // Unchanged answers leave the page alone: no re-render, no flicker.
+        if (!rooms.value || signature(list.rooms) !== signature(rooms.value)) rooms.value = list.rooms;
+        problem.value = "";
+      } catch (e) {
+        problem.value = errorWords(e);
+      }
+      if (!stopped) timer = setTimeout(refresh, kRefreshMs);
+    };
+    void refresh();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, []);
+
+  const list = rooms.value;
+  return (
+    <main class="screen wide">
+      <div class="row spread">
+        <h1>Your caseload</h1>
+        <button type="button" class="quiet" onClick={onForget}>
+          Forget my key
+        </button>
+      </div>
+      <p class="lead">
+        Each conversation as it is right now; this page checks again every few seconds. You see where each couple is,
+        never what they say, until you observe with their consent.
+      </p>
+      {problem.value && (
+        <Notice tone="error">
+          {problem.value}
+          {list && " What you see below is from the last time we could ask."}
+        </Notice>
+      )}
+      {!list && !problem.value && <p role="status">Looking up your conversations...</p>}
+      {list && list.length === 0 && <p class="card">No conversations yet. Conversations started with your key appear here.</p>}
+      {list && list.length > 0 && (
+        <ul class="caseload" aria-label="Your conversations">
+          {list.map((room) => (
+            <RoomCard room={room} title={titles.value.get(room.templateName) ?? room.templateName} client={client.value} key={room.roomId} />
+          ))}
+        </ul>
+      )}
+    </main>
+  );
+}
+
+/** What a refresh compares: every field the page shows. */
+function signature(rooms: readonly RoomStatus[]): string {
+  return rooms
+    .map((r) =>
+      [r.roomId, r.phase, r.savedPhase, r.closedReason, r.lastActivityMs, r.aConsented, r.bConsented, r.seriesId,
+        r.connected.map((a) => `${a.role}:${a.observer}`).join(","), r.observersPending.join(",")].join("|"),
+    )
+    .join("\n");
+}
+
+function RoomCard({ room, title, client }: { room: RoomStatus; title: string; client: HttpClient }) {
+  const trends = useSignal(false);
+  const connected = room.connected.map((actor) => nameOf(actor, undefined));
+  const waitingFor = [
+    !room.aConsented && roleName(Role.PARTNER_A, undefined),
+    !room.bConsented && roleName(Role.PARTNER_B, undefined),
+  ].filter(Boolean);
+  const headingId = `room-${room.roomId}`;
+  return (
+    <li class="card stack room-status" aria-labelledby={headingId}>
+      <h2 id={headingId}>
+        {title}
+        {room.seriesId && <span class="muted small"> · series {room.seriesId}</span>}
+      </h2>
+      <dl class="facts">
+        <dt>Where they are</dt>
+        <dd class="phase">{caseloadPhaseWords(room.phase, room.savedPhase, room.closedReason)}</dd>
+        <dt>Here now</dt>
+        <dd>{connected.length > 0 ? connected.join(", ") : "Nobody is connected"}</dd>
+        {waitingFor.length > 0 && (
+          <>
+            <dt>Consent</dt>
+            <dd>Waiting for {waitingFor.join(" and ")} to agree to the terms</dd>
+          </>
+        )}
+        {room.observersPending.length > 0 && (
+          <>
+            <dt>Observers</dt>
+            <dd>{room.observersPending.join(", ")}: waiting for both partners' approval</dd>
+          </>
+        )}
+        <dt>Last activity</dt>
+        <dd>
+          <time dateTime={new Date(Number(room.lastActivityMs)).toISOString()}>{agoWords(Number(room.lastActivityMs), Date.now())}</time>
+        </dd>
+      </dl>
+      <div class="row">
+        <ObserveLink roomId={room.roomId} title={title} />
+        {room.seriesId && (
+          <button type="button" aria-expanded={trends.value} onClick={() => (trends.value = !trends.value)}>
+            {trends.value ? "Hide the trends" : "Trends across this series"}
+          </button>
+        )}
+      </div>
+      {trends.value && <SeriesTrends client={client} seriesId={room.seriesId} />}
+    </li>
+  );
+}
+
+/**
+ * The way into a conversation: the counselor's own invite link for it (the observer flow of
+ * the room page). A link pasted once is checked against the room and kept for this tab.
+ */
+function ObserveLink({ roomId, title }: { roomId: string; title: string }) {
+  const asking = useSignal(false);
+  const problem = useSignal("");
+  const known = storedInvite(roomId);
+  if (known) {
+    return (
+      <a class="button primary" href={`#invite=${encodeURIComponent(known)}`}>
+        Open to observe
+      </a>
+    );
+  }
+  if (!asking.value) {
+    return (
+      <button type="button" onClick={() => (asking.value = true)}>
+        Observe...
+      </button>
+    );
+  }
+  const fieldId = `link-${roomId}`;
+  async function open(e: SubmitEvent) {
+    e.preventDefault();
+    const pasted = String(new FormData(e.currentTarget as HTMLFormElement).get("link") ?? "").trim();
+    const token = tokenFromHash(pasted.includes("#") ? pasted.slice(pasted.indexOf("#")) : `#invite=${pasted}`);
+    problem.value = "";
+    if (!token) {
+      problem.value = "That doesn't look like an invitation link. Paste the whole link you were given as the counselor.";
+      return;
+    }
+    try {
+      const answer = await http.getRoom(roomId, token);
+      if (answer.roomId !== roomId || answer.view?.you?.role !== Role.OBSERVER) {
+        problem.value = "This link is for someone else or another conversation. Paste the counselor link of this one.";
+        return;
+      }
+      storeInvite(roomId, token);
+      location.hash = `invite=${encodeURIComponent(token)}`;
+    } catch (err) {
+      problem.value = errorWords(err);
+    }
+  }
+  return (
+    <form class="stack observe" onSubmit={open}>
+      <label for={fieldId}>Your counselor link for this conversation ({title})</label>
+      <input id={fieldId} name="link" type="password" autocomplete="off" spellcheck={false} />
+      <div class="row">
+        <button type="submit" class="primary">
+          Open to observe
+        </button>
+        <button type="button" class="quiet" onClick={() => (asking.value = false)}>
+          Cancel
+        </button>
+      </div>
+      {problem.value && <Notice tone="error">{problem.value}</Notice>}
+    </form>
+  );
+}
