@@ -5,13 +5,14 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { HttpClient, Insights } from "@mend/client";
 import { errorWords } from "../errors";
-import { Chart, percent, useFills, type Names } from "./charts";
+import { Chart, count, percent, useFills, type Names } from "./charts";
 
 const kNames: Names = { a: "Partner A", b: "Partner B" };
 
+/** One conversation's figure; `value` undefined when it has none yet (drawn as a gap). */
 interface Point {
   label: string;
-  value: number;
+  value: number | undefined;
   text: string;
 }
 
@@ -31,12 +32,12 @@ export function SeriesTrends({ client, seriesId }: { client: HttpClient; seriesI
   const balance = list.map((c, i) => {
     const a = Number(c.partnerA?.floorTimeMs ?? 0n);
     const total = a + Number(c.partnerB?.floorTimeMs ?? 0n);
-    return { label: label(c, i), value: percent(a, total), text: total > 0 ? `${percent(a, total)}%` : "no floor time yet" };
+    return { label: label(c, i), value: total > 0 ? percent(a, total) : undefined, text: total > 0 ? `${percent(a, total)}%` : "no floor time yet" };
   });
   const rounds = list.map((c, i) => {
     const confirmed = c.shares.filter((s) => s.confirmed);
     const value = confirmed.length > 0 ? confirmed.reduce((n, s) => n + s.mirrorRounds, 0) / confirmed.length : 0;
-    return { label: label(c, i), value, text: confirmed.length > 0 ? value.toFixed(1) : "none confirmed" };
+    return { label: label(c, i), value: confirmed.length > 0 ? value : undefined, text: confirmed.length > 0 ? `${value.toFixed(1)} rounds` : "none confirmed" };
   });
   const pauses = list.map((c, i) => {
     const value = (c.partnerA?.pauses ?? 0) + (c.partnerA?.timeOuts ?? 0) + (c.partnerB?.pauses ?? 0) + (c.partnerB?.timeOuts ?? 0);
@@ -45,8 +46,8 @@ export function SeriesTrends({ client, seriesId }: { client: HttpClient; seriesI
   return (
     <div class="insights trends">
       <Trend title={`${kNames.a}'s share of the floor`} unit="%" points={balance} top={100} reference={50} />
-      <Trend title="Mirror rounds per confirmed share" unit=" rounds" points={rounds} top={Math.max(3, ...rounds.map((p) => p.value))} />
-      <Trend title="Pauses and time-outs" unit="" points={pauses} top={Math.max(3, ...pauses.map((p) => p.value))} />
+      <Trend title="Mirror rounds per confirmed share" unit="" points={rounds} top={Math.max(3, ...rounds.map((p) => p.value ?? 0))} />
+      <Trend title="Pauses and time-outs" unit="" points={pauses} top={Math.max(3, ...pauses.map((p) => p.value ?? 0))} />
     </div>
   );
 }
@@ -58,12 +59,13 @@ function Trend({ title, unit, points, top, reference }: { title: string; unit: s
   const { fills, defs } = useFills();
   const x = (i: number) => (points.length > 1 ? 16 + ((kW - 32) * i) / (points.length - 1) : kW / 2);
   const y = (v: number) => 18 + (kH - 26) * (1 - v / top);
-  const first = points[0];
-  const last = points[points.length - 1];
+  const known = points.filter((p) => p.value !== undefined);
+  const first = known[0];
+  const last = known[known.length - 1];
   const caption =
-    first && last && points.length > 1
-      ? [`From ${first.text} in the first conversation to ${last.text} in the latest (${points.length} conversations).`]
-      : [`${points.length === 1 ? `${first?.text} in the only conversation so far` : "No conversations yet"}.`];
+    first && last && known.length > 1
+      ? [`From ${first.text} to ${last.text} over ${count(known.length, "conversation", "conversations")} with figures, oldest first.`]
+      : [first ? `${first.text} in the one conversation with figures so far.` : "No figures yet."];
   return (
     <Chart
       title={title}
@@ -74,14 +76,20 @@ function Trend({ title, unit, points, top, reference }: { title: string; unit: s
           {defs}
           <line x1="0" x2={kW} y1={y(0)} y2={y(0)} stroke="#4f5863" />
           {reference !== undefined && <line x1="0" x2={kW} y1={y(reference)} y2={y(reference)} stroke="#8a8f96" stroke-dasharray="4 3" />}
-          <polyline points={points.map((p, i) => `${x(i)},${y(p.value)}`).join(" ")} fill="none" stroke={fills.a} stroke-width="2" />
+          {runs(points).map((run, r) => (
+            <polyline key={r} points={run.map((i) => `${x(i)},${y(points[i]?.value ?? 0)}`).join(" ")} fill="none" stroke={fills.a} stroke-width="2" />
+          ))}
           {points.map((p, i) => (
             <g key={i}>
-              <circle cx={x(i)} cy={y(p.value)} r="4" fill={fills.a} />
-              <text x={x(i)} y={y(p.value) - 7} text-anchor="middle">
-                {Math.round(p.value * 10) / 10}
-                {unit === "%" ? "%" : ""}
-              </text>
+              {p.value !== undefined && (
+                <>
+                  <circle cx={x(i)} cy={y(p.value)} r="4" fill={fills.a} />
+                  <text x={x(i)} y={y(p.value) - 7} text-anchor="middle">
+                    {Math.round(p.value * 10) / 10}
+                    {unit}
+                  </text>
+                </>
+              )}
               <text x={x(i)} y={kH + 12} text-anchor="middle" class="muted">
                 {i + 1}
               </text>
@@ -101,10 +109,7 @@ function Trend({ title, unit, points, top, reference }: { title: string; unit: s
             {points.map((p) => (
               <tr key={p.label}>
                 <th scope="row">{p.label}</th>
-                <td>
-                  {p.text}
-                  {p.text === String(p.value) && unit ? unit : ""}
-                </td>
+                <td>{p.text}</td>
               </tr>
             ))}
           </tbody>
@@ -112,4 +117,18 @@ function Trend({ title, unit, points, top, reference }: { title: string; unit: s
       }
     />
   );
+}
+
+/** The indexes of consecutive points with a value: each run is one line, gaps stay gaps. */
+function runs(points: Point[]): number[][] {
+  const all: number[][] = [];
+  let current: number[] = [];
+  points.forEach((p, i) => {
+    if (p.value === undefined) {
+      if (current.length > 0) all.push(current);
+      current = [];
+    } else current.push(i);
+  });
+  if (current.length > 0) all.push(current);
+  return all;
 }

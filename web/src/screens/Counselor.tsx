@@ -32,7 +32,7 @@ export function Counselor({ session, view }: { session: RoomSession; view: RoomV
       )}
       <h1>Observing{view.topic ? `: ${view.topic}` : ""}</h1>
       <p class="lead">You see the conversation as it happens. The partners always see that you are here. Your notes are private: only you ever see them.</p>
-      <Presence view={view} online={session.online.value} />
+      <Presence view={view} online={session.online.value} live={session.connection.value === "online"} />
       {!joined && !allowed.has(Action.JOIN) && (
         <p role="status" class="card">
           You can join once both partners have agreed to have you observe.

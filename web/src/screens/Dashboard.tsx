@@ -3,7 +3,7 @@
 // own invite link, checked against the room first). Content-free: the caseload holds no names,
 // topics or words, so partners are "Partner A" and "Partner B" here.
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { useEffect, useMemo } from "preact/hooks";
 import { Role, type HttpClient, type RoomStatus } from "@mend/client";
 import { Notice } from "../components/Notice";
 import { SeriesTrends } from "../components/SeriesTrends";
@@ -70,7 +70,7 @@ function Caseload({ apiKey, onForget }: { apiKey: string; onForget: () => void }
   const rooms = useSignal<readonly RoomStatus[] | undefined>(undefined);
   const problem = useSignal("");
   const titles = useSignal<ReadonlyMap<string, string>>(new Map());
-  const client = useSignal<HttpClient>(counselorHttp(apiKey));
+  const client = useMemo(() => counselorHttp(apiKey), [apiKey]);
 
   useEffect(() => {
     http
@@ -80,25 +80,34 @@ function Caseload({ apiKey, onForget }: { apiKey: string; onForget: () => void }
   }, []);
 
   useEffect(() => {
+    // One request at a time; none while the tab is hidden, one at once when it shows again.
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let inFlight = false;
     let stopped = false;
     const refresh = async () => {
+      clearTimeout(timer);
+      if (inFlight || stopped || document.hidden) return;
+      inFlight = true;
       try {
-        const list = await client.value.listRooms();
+        const list = await client.listRooms();
         // Unchanged answers leave the page alone: no re-render, no flicker.
         if (!rooms.value || signature(list.rooms) !== signature(rooms.value)) rooms.value = list.rooms;
         problem.value = "";
       } catch (e) {
         problem.value = errorWords(e);
       }
+      inFlight = false;
       if (!stopped) timer = setTimeout(refresh, kRefreshMs);
     };
+    const onVisibility = () => void refresh();
+    document.addEventListener("visibilitychange", onVisibility);
     void refresh();
     return () => {
       stopped = true;
       clearTimeout(timer);
+      document.removeEventListener("visibilitychange", onVisibility);
     };
-  }, []);
+  }, [client]);
 
   const list = rooms.value;
   return (
@@ -124,7 +133,7 @@ function Caseload({ apiKey, onForget }: { apiKey: string; onForget: () => void }
       {list && list.length > 0 && (
         <ul class="caseload" aria-label="Your conversations">
           {list.map((room) => (
-            <RoomCard room={room} title={titles.value.get(room.templateName) ?? room.templateName} client={client.value} key={room.roomId} />
+            <RoomCard room={room} title={titles.value.get(room.templateName) ?? room.templateName} client={client} key={room.roomId} />
           ))}
         </ul>
       )}
