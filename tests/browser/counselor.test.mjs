@@ -2,11 +2,16 @@
 // live status, observing from it, the insights charts and their text equivalents, the printable
 // summary; each screen screenshotted (desktop and 360 px wide) and scanned by axe.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Mendd, axeViolations, launchBrowser, screenshot, withScreenshotsOnFailure } from "./harness.mjs";
 import { agreeToTerms, mirror, openConversation, share, waitForFloor } from "./steps.mjs";
 
 const kPhone = { width: 360, height: 740 };
+/** The counselor's API key: the file's mendd runs with it as its only key. */
+const kApiKey = "counselor-key-0123456789";
 
 /** Screenshots `page` as `name` at its size and at a phone's width, with nothing wider than the phone. */
 async function screenshotBothSizes(page, name) {
@@ -19,10 +24,10 @@ async function screenshotBothSizes(page, name) {
   assert.equal(overflow, 0, `${name}: nothing is wider than a phone`);
 }
 
-/** The dashboard, opened with a key (the test server has none: any key is ignored). */
+/** The dashboard, opened with the counselor's key. */
 async function openDashboard(page, url) {
   await page.goto(`${url}/#counselor`);
-  await page.getByLabel("Your API key").fill("a-counselor-key");
+  await page.getByLabel("Your API key").fill(kApiKey);
   await page.getByRole("button", { name: "Open my caseload" }).click();
   await page.getByRole("list", { name: "Your conversations" }).waitFor();
 }
@@ -42,25 +47,34 @@ describe("the counselor's screens", () => {
   let lee;
   let ana;
   let ben;
+  let keyDir;
   before(async () => {
-    mendd = await new Mendd().start();
+    keyDir = mkdtempSync(join(tmpdir(), "mend-keys-"));
+    const keyFile = join(keyDir, "api-keys");
+    writeFileSync(keyFile, `${kApiKey}\n`, { mode: 0o600 });
+    mendd = await new Mendd(["--api-key-file", keyFile]).start();
     browser = await launchBrowser();
   });
   after(async () => {
     await Promise.all(contexts.map((c) => c.close()));
     await browser?.close();
     await mendd?.dispose();
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
 
   test("the dashboard shows a live conversation's status change, and a counselor opens it to observe", async () => {
     room = await mendd.createRoom({
       template: "speaker-listener", topic: "the dishes", partnerAName: "Ana", partnerBName: "Ben", observers: ["Dr Lee"], seriesId: "couple-live",
-    });
+    }, kApiKey);
     contexts = await Promise.all([browser.newContext(), browser.newContext(), browser.newContext()]);
     [lee, ana, ben] = await Promise.all(contexts.map((c) => c.newPage()));
     await withScreenshotsOnFailure("dashboard", [lee, ana, ben], async () => {
+      // A key the server refuses is forgotten, and the form asks for it again.
       await lee.goto(`${mendd.url}/#counselor`);
-      await lee.getByLabel("Your API key").waitFor();
+      await lee.getByLabel("Your API key").fill("not-the-key");
+      await lee.getByRole("button", { name: "Open my caseload" }).click();
+      await lee.getByRole("alert").filter({ hasText: "didn't accept that key" }).waitFor();
+      assert.equal(await lee.evaluate(() => Object.keys(sessionStorage).length), 0);
       assert.deepEqual(await axeViolations(lee), [], "key form");
       await openDashboard(lee, mendd.url);
       const mine = card(lee, "couple-live");
@@ -69,7 +83,7 @@ describe("the counselor's screens", () => {
       assert.match(await mine.innerText(), /Dr Lee: waiting for both partners' approval/);
       assert.match(await mine.innerText(), /Nobody is connected/);
       // The key never reaches the address bar.
-      assert.doesNotMatch(lee.url(), /a-counselor-key/);
+      assert.doesNotMatch(lee.url(), new RegExp(kApiKey));
 
       await ana.goto(room.links.PARTNER_A);
       await ben.goto(room.links.PARTNER_B);
@@ -133,7 +147,7 @@ describe("the counselor's screens", () => {
       assert.deepEqual(await axeViolations(ana), [], "after with insights");
 
       // The series' trend on the dashboard (one conversation so far in "couple-live", one more created).
-      await mendd.createRoom({ template: "speaker-listener", partnerAName: "Ana", partnerBName: "Ben", seriesId: "couple-live" });
+      await mendd.createRoom({ template: "speaker-listener", partnerAName: "Ana", partnerBName: "Ben", seriesId: "couple-live" }, kApiKey);
       await lee.goto(`${mendd.url}/#counselor`);
       const mine = card(lee, "couple-live").first();
       await mine.getByRole("button", { name: "Trends across this series" }).click();

@@ -109,11 +109,11 @@ export class Mendd {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
-  /** POST /v1/rooms: the invite links of a new room, by role name. */
-  async createRoom(body) {
+  /** POST /v1/rooms (with `apiKey` when the server has keys): the invite links of a new room, by role name. */
+  async createRoom(body, apiKey = "") {
     const response = await fetch(`${this.url}/v1/rooms`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}) },
       body: JSON.stringify(body),
     });
     if (response.status !== 201) throw new Error(`create room: ${response.status} ${await response.text()}`);

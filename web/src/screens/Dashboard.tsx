@@ -4,7 +4,7 @@
 // topics or words, so partners are "Partner A" and "Partner B" here.
 import { useSignal } from "@preact/signals";
 import { useEffect, useMemo } from "preact/hooks";
-import { Role, type HttpClient, type RoomStatus } from "@mend/client";
+import { ClientError, Role, type HttpClient, type RoomStatus } from "@mend/client";
 import { Notice } from "../components/Notice";
 import { SeriesTrends } from "../components/SeriesTrends";
 import { counselorHttp, forgetCounselor, storeApiKey, storedApiKey, storedInvite, storeInvite } from "../counselor";
@@ -18,19 +18,17 @@ const kRefreshMs = 3_000;
 
 export function Dashboard() {
   const key = useSignal(storedApiKey());
-  if (key.value === undefined) return <KeyForm onKey={(k) => (key.value = k)} />;
-  return (
-    <Caseload
-      apiKey={key.value}
-      onForget={() => {
-        forgetCounselor();
-        key.value = undefined;
-      }}
-    />
-  );
+  const refused = useSignal(false);
+  const forget = (wasRefused: boolean) => {
+    forgetCounselor();
+    refused.value = wasRefused;
+    key.value = undefined;
+  };
+  if (key.value === undefined) return <KeyForm refused={refused.value} onKey={(k) => (key.value = k)} />;
+  return <Caseload apiKey={key.value} onForget={() => forget(false)} onRefused={() => forget(true)} />;
 }
 
-function KeyForm({ onKey }: { onKey: (key: string) => void }) {
+function KeyForm({ refused, onKey }: { refused: boolean; onKey: (key: string) => void }) {
   return (
     <main class="screen">
       <h1>Your caseload</h1>
@@ -38,6 +36,11 @@ function KeyForm({ onKey }: { onKey: (key: string) => void }) {
         See the conversations you started for the couples you work with, as they happen, and step in to observe when
         both partners have agreed.
       </p>
+      {refused && (
+        <Notice tone="error">
+          The server didn't accept that key. Check it with whoever runs your mend server, and enter it again.
+        </Notice>
+      )}
       <form
         class="card stack"
         onSubmit={(e) => {
@@ -66,7 +69,7 @@ function KeyForm({ onKey }: { onKey: (key: string) => void }) {
   );
 }
 
-function Caseload({ apiKey, onForget }: { apiKey: string; onForget: () => void }) {
+function Caseload({ apiKey, onForget, onRefused }: { apiKey: string; onForget: () => void; onRefused: () => void }) {
   const rooms = useSignal<readonly RoomStatus[] | undefined>(undefined);
   const problem = useSignal("");
   const titles = useSignal<ReadonlyMap<string, string>>(new Map());
@@ -94,6 +97,12 @@ function Caseload({ apiKey, onForget }: { apiKey: string; onForget: () => void }
         if (!rooms.value || signature(list.rooms) !== signature(rooms.value)) rooms.value = list.rooms;
         problem.value = "";
       } catch (e) {
+        // A key the server refuses is forgotten at once: the counselor enters it again.
+        if (e instanceof ClientError && e.httpStatus === 401) {
+          stopped = true;
+          onRefused();
+          return;
+        }
         problem.value = errorWords(e);
       }
       inFlight = false;
