@@ -161,9 +161,17 @@ describe("the counselor's screens", () => {
   });
 
   test("the summary page shows each turn's confirmed words, and its print media leaves the controls out", async () => {
-    await withScreenshotsOnFailure("summary", [ana], async () => {
+    await withScreenshotsOnFailure("summary", [ana, lee], async () => {
+      // The counselor gets no summary: neither partner chose to share it.
+      await lee.goto(room.links["Dr Lee"]);
+      await lee.getByRole("button", { name: "Open the summary" }).click();
+      await lee.getByRole("alert").filter({ hasText: "The partners have not agreed to share the summary" }).waitFor();
+
       await ana.getByRole("button", { name: "Open the summary" }).click();
-      await ana.getByRole("heading", { name: "What you heard each other say" }).waitFor();
+      const title = ana.getByRole("heading", { name: "What you heard each other say" });
+      await title.waitFor();
+      // Focus moves to the new page's title.
+      assert.equal(await title.evaluate((el) => el === document.activeElement), true);
       const turn = ana.getByRole("region", { name: /Ana spoke, Ben listened/ });
       assert.match(await turn.innerText(), /Ana said\s+I felt alone doing the dishes every night\./);
       assert.match(await turn.innerText(), /Ben heard, and Ana confirmed\s+You felt alone doing the dishes every night\./);

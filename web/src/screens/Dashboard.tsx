@@ -4,7 +4,7 @@
 // topics or words, so partners are "Partner A" and "Partner B" here.
 import { useSignal } from "@preact/signals";
 import { useEffect, useMemo } from "preact/hooks";
-import { ClientError, Role, type HttpClient, type RoomStatus } from "@mend/client";
+import { ClientError, Phase, Role, type HttpClient, type RoomStatus } from "@mend/client";
 import { Notice } from "../components/Notice";
 import { SeriesTrends } from "../components/SeriesTrends";
 import { counselorHttp, forgetCounselor, storeApiKey, storedApiKey, storedInvite, storeInvite } from "../counselor";
@@ -197,7 +197,7 @@ function RoomCard({ room, title, client }: { room: RoomStatus; title: string; cl
         </dd>
       </dl>
       <div class="row">
-        <ObserveLink roomId={room.roomId} title={title} />
+        <ObserveLink roomId={room.roomId} title={title} closed={room.phase === Phase.CLOSED} />
         {room.seriesId && (
           <button type="button" aria-expanded={trends.value} onClick={() => (trends.value = !trends.value)}>
             {trends.value ? "Hide the trends" : "Trends across this series"}
@@ -213,21 +213,22 @@ function RoomCard({ room, title, client }: { room: RoomStatus; title: string; cl
  * The way into a conversation: the counselor's own invite link for it (the observer flow of
  * the room page). A link pasted once is checked against the room and kept for this tab.
  */
-function ObserveLink({ roomId, title }: { roomId: string; title: string }) {
+function ObserveLink({ roomId, title, closed }: { roomId: string; title: string; closed: boolean }) {
+  const openWords = closed ? "See how it went" : "Open to observe";
   const asking = useSignal(false);
   const problem = useSignal("");
   const known = storedInvite(roomId);
   if (known) {
     return (
       <a class="button primary" href={`#invite=${encodeURIComponent(known)}`}>
-        Open to observe
+        {openWords}
       </a>
     );
   }
   if (!asking.value) {
     return (
       <button type="button" onClick={() => (asking.value = true)}>
-        Observe...
+        {closed ? "See how it went..." : "Observe..."}
       </button>
     );
   }
@@ -259,7 +260,7 @@ function ObserveLink({ roomId, title }: { roomId: string; title: string }) {
       <input id={fieldId} name="link" type="password" autocomplete="off" spellcheck={false} />
       <div class="row">
         <button type="submit" class="primary">
-          Open to observe
+          {openWords}
         </button>
         <button type="button" class="quiet" onClick={() => (asking.value = false)}>
           Cancel

@@ -1,6 +1,7 @@
 // The summary a couple keeps (GET /v1/rooms/{id}/summary, at CLOSED): per turn what the speaker
 // said and the listener confirmed hearing, the appreciations, what was agreed. Made to print:
 // its controls are left out of print and each turn stays on one page where it fits.
+import { useEffect, useRef } from "preact/hooks";
 import { Role, type ConversationSummary } from "@mend/client";
 
 export function SummaryPage({ summary, onBack }: { summary: ConversationSummary; onBack: () => void }) {
@@ -8,6 +9,9 @@ export function SummaryPage({ summary, onBack }: { summary: ConversationSummary;
   const listener = (role: Role) => name(role === Role.PARTNER_A ? Role.PARTNER_B : Role.PARTNER_A);
   const empty = summary.turns.every((t) => t.confirmedWords.length === 0 && t.confirmedReflections.length === 0) &&
     summary.appreciations.length === 0 && summary.agreements.length === 0;
+  // A new page: focus goes to its title, so a screen reader starts reading there.
+  const title = useRef<HTMLHeadingElement>(null);
+  useEffect(() => title.current?.focus(), []);
   const closed = summary.closedMs > 0n ? new Date(Number(summary.closedMs)).toLocaleDateString(undefined, { dateStyle: "long" }) : "";
   return (
     <main class="screen summary">
@@ -20,7 +24,9 @@ export function SummaryPage({ summary, onBack }: { summary: ConversationSummary;
         </button>
       </nav>
       <header>
-        <h1>What you heard each other say</h1>
+        <h1 ref={title} tabIndex={-1}>
+          What you heard each other say
+        </h1>
         <p class="lead">
           {name(Role.PARTNER_A)} and {name(Role.PARTNER_B)}
           {closed && `, ${closed}`}
