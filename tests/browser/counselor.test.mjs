@@ -93,6 +93,8 @@ describe("the counselor's screens", () => {
       await waitForFloor(ben, "Ana has the floor");
       // The next refresh (a few seconds apart) shows the new status in the same card.
       await mine.getByText("Speaking", { exact: true }).waitFor({ timeout: 10_000 });
+      // Screen readers hear it too (a polite live region).
+      await lee.getByText("Speaker and listener (series couple-live): Speaking.", { exact: true }).waitFor({ state: "attached" });
       assert.match(await mine.innerText(), /Partner A, Partner B/);
       assert.doesNotMatch(await mine.innerText(), /waiting for both partners' approval|to agree to the terms/);
       // (The caseload's axe scan runs with the series' trends open, in the next test.)

@@ -73,6 +73,8 @@ function Caseload({ apiKey, onForget, onRefused }: { apiKey: string; onForget: (
   const rooms = useSignal<readonly RoomStatus[] | undefined>(undefined);
   const problem = useSignal("");
   const titles = useSignal<ReadonlyMap<string, string>>(new Map());
+  /** Said by screen readers as it changes: which conversations moved to another phase. */
+  const announcement = useSignal("");
   const client = useMemo(() => counselorHttp(apiKey), [apiKey]);
 
   useEffect(() => {
@@ -94,7 +96,10 @@ function Caseload({ apiKey, onForget, onRefused }: { apiKey: string; onForget: (
       try {
         const list = await client.listRooms();
         // Unchanged answers leave the page alone: no re-render, no flicker.
-        if (!rooms.value || signature(list.rooms) !== signature(rooms.value)) rooms.value = list.rooms;
+        if (!rooms.value || signature(list.rooms) !== signature(rooms.value)) {
+          if (rooms.value) announcement.value = changes(rooms.value, list.rooms, titles.value);
+          rooms.value = list.rooms;
+        }
         problem.value = "";
       } catch (e) {
         // A key the server refuses is forgotten at once: the counselor enters it again.
@@ -139,6 +144,9 @@ function Caseload({ apiKey, onForget, onRefused }: { apiKey: string; onForget: (
       )}
       {!list && !problem.value && <p role="status">Looking up your conversations...</p>}
       {list && list.length === 0 && <p class="card">No conversations yet. Conversations started with your key appear here.</p>}
+      <p class="sr-only" aria-live="polite">
+        {announcement.value}
+      </p>
       {list && list.length > 0 && (
         <ul class="caseload" aria-label="Your conversations">
           {list.map((room) => (
@@ -148,6 +156,18 @@ function Caseload({ apiKey, onForget, onRefused }: { apiKey: string; onForget: (
       )}
     </main>
   );
+}
+
+/** "Speaker and listener (series s1): Speaking." for each room whose phase changed. */
+function changes(before: readonly RoomStatus[], after: readonly RoomStatus[], titles: ReadonlyMap<string, string>): string {
+  const was = new Map(before.map((r) => [r.roomId, r.phase]));
+  return after
+    .filter((r) => was.has(r.roomId) && was.get(r.roomId) !== r.phase)
+    .map((r) => {
+      const series = r.seriesId ? ` (series ${r.seriesId})` : "";
+      return `${titles.get(r.templateName) ?? r.templateName}${series}: ${caseloadPhaseWords(r.phase, r.savedPhase, r.closedReason)}.`;
+    })
+    .join(" ");
 }
 
 /** What a refresh compares: every field the page shows. */
