@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Mendd, axeViolations, launchBrowser, screenshot, withScreenshotsOnFailure } from "./harness.mjs";
+import { Mendd, axeViolations, kScreenshots, launchBrowser, screenshot, withScreenshotsOnFailure } from "./harness.mjs";
 import { agreeToTerms, mirror, openConversation, share, waitForFloor } from "./steps.mjs";
 
 const kPhone = { width: 360, height: 740 };
@@ -185,6 +185,8 @@ describe("the counselor's screens", () => {
       assert.equal(await ana.getByRole("button", { name: "Back" }).isVisible(), false);
       assert.equal(await ana.getByRole("heading", { name: "What you heard each other say" }).isVisible(), true);
       await screenshot(ana, "summary-print");
+      // What "save as PDF" gives, kept in the build tree beside the screenshots.
+      await ana.pdf({ path: join(kScreenshots, "summary.pdf"), format: "A4" });
       await ana.emulateMedia({ media: "screen" });
     });
   });

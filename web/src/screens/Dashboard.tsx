@@ -95,6 +95,8 @@ function Caseload({ apiKey, onForget, onRefused }: { apiKey: string; onForget: (
       inFlight = true;
       try {
         const list = await client.listRooms();
+        // Newest first, and a stable order: cards never move as conversations go on.
+        list.rooms.sort((a, b) => Number(b.createdMs - a.createdMs) || a.roomId.localeCompare(b.roomId));
         // Unchanged answers leave the page alone: no re-render, no flicker.
         if (!rooms.value || signature(list.rooms) !== signature(rooms.value)) {
           if (rooms.value) announcement.value = changes(rooms.value, list.rooms, titles.value);
