@@ -15,6 +15,8 @@ import { agoWords, caseloadPhaseWords, nameOf, roleName } from "../words";
 
 /** How long the caseload waits between two refreshes (one request in flight at a time). */
 const kRefreshMs = 3_000;
+/** How often "last activity" (e.g. "5 minutes ago") is worked out again. */
+const kAgoTickMs = 15_000;
 
 export function Dashboard() {
   const key = useSignal(storedApiKey());
@@ -76,6 +78,11 @@ function Caseload({ apiKey, onForget, onRefused }: { apiKey: string; onForget: (
   /** Said by screen readers as it changes: which conversations moved to another phase. */
   const announcement = useSignal("");
   const client = useMemo(() => counselorHttp(apiKey), [apiKey]);
+  const nowMs = useSignal(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => (nowMs.value = Date.now()), kAgoTickMs);
+    return () => clearInterval(timer);
+  }, []);
 
   useEffect(() => {
     http
@@ -152,7 +159,7 @@ function Caseload({ apiKey, onForget, onRefused }: { apiKey: string; onForget: (
       {list && list.length > 0 && (
         <ul class="caseload" aria-label="Your conversations">
           {list.map((room) => (
-            <RoomCard room={room} title={titles.value.get(room.templateName) ?? room.templateName} client={client} key={room.roomId} />
+            <RoomCard room={room} title={titles.value.get(room.templateName) ?? room.templateName} client={client} nowMs={nowMs.value} key={room.roomId} />
           ))}
         </ul>
       )}
@@ -182,7 +189,7 @@ function signature(rooms: readonly RoomStatus[]): string {
     .join("\n");
 }
 
-function RoomCard({ room, title, client }: { room: RoomStatus; title: string; client: HttpClient }) {
+function RoomCard({ room, title, client, nowMs }: { room: RoomStatus; title: string; client: HttpClient; nowMs: number }) {
   const trends = useSignal(false);
   const connected = room.connected.map((actor) => nameOf(actor, undefined));
   const waitingFor = [
@@ -215,7 +222,7 @@ function RoomCard({ room, title, client }: { room: RoomStatus; title: string; cl
         )}
         <dt>Last activity</dt>
         <dd>
-          <time dateTime={new Date(Number(room.lastActivityMs)).toISOString()}>{agoWords(Number(room.lastActivityMs), Date.now())}</time>
+          <time dateTime={new Date(Number(room.lastActivityMs)).toISOString()}>{agoWords(Number(room.lastActivityMs), nowMs)}</time>
         </dd>
       </dl>
       <div class="row">
