@@ -145,8 +145,9 @@ describe("the counselor's screens", () => {
       assert.match(await ana.getByRole("table").nth(1).innerText(), /1\s+Ana\s+8\s+1\s+0/);
       await ana.getByText("The timeline as a table").click();
       await ana.getByRole("listitem").filter({ hasText: /^Ben called a short pause at \d+:\d\d for \d+ s: came back early\.$/ }).waitFor();
+      // (No axe scan here: the same charts were scanned on the counselor's page above, and the
+      // After screen is scanned by screens.test.mjs; each scan costs ~4 s under load.)
       await screenshotBothSizes(ana, "insights-after");
-      assert.deepEqual(await axeViolations(ana), [], "after with insights");
 
       // The series' trend on the dashboard (one conversation so far in "couple-live", one more created).
       await mendd.createRoom({ template: "speaker-listener", partnerAName: "Ana", partnerBName: "Ben", seriesId: "couple-live" }, kApiKey);
