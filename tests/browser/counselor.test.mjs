@@ -101,7 +101,13 @@ describe("the counselor's screens", () => {
       await screenshotBothSizes(lee, "dashboard");
 
       await mine.getByRole("button", { name: "Observe..." }).click();
-      await mine.getByLabel(/Your counselor link for this conversation/).fill(room.links["Dr Lee"]);
+      const link = mine.getByLabel(/Your counselor link for this conversation/);
+      assert.equal(await link.evaluate((el) => el === document.activeElement), true, "the link field takes focus");
+      // A partner's link opens nothing: the counselor observes only as themselves.
+      await link.fill(room.links.PARTNER_A);
+      await mine.getByRole("button", { name: "Open to observe" }).click();
+      await mine.getByRole("alert").filter({ hasText: "This link is for someone else or another conversation" }).waitFor();
+      await link.fill(room.links["Dr Lee"]);
       await mine.getByRole("button", { name: "Open to observe" }).click();
       await lee.getByRole("heading", { name: "Observing: the dishes" }).waitFor();
       await lee.getByRole("button", { name: "Join the room" }).click();

@@ -3,7 +3,7 @@
 // own invite link, checked against the room first). Content-free: the caseload holds no names,
 // topics or words, so partners are "Partner A" and "Partner B" here.
 import { useSignal } from "@preact/signals";
-import { useEffect, useMemo } from "preact/hooks";
+import { useEffect, useMemo, useRef } from "preact/hooks";
 import { ClientError, Phase, Role, type HttpClient, type RoomStatus } from "@mend/client";
 import { Notice } from "../components/Notice";
 import { SeriesTrends } from "../components/SeriesTrends";
@@ -245,7 +245,6 @@ function RoomCard({ room, title, client, nowMs }: { room: RoomStatus; title: str
 function ObserveLink({ roomId, title, closed }: { roomId: string; title: string; closed: boolean }) {
   const openWords = closed ? "See how it went" : "Open to observe";
   const asking = useSignal(false);
-  const problem = useSignal("");
   const known = storedInvite(roomId);
   if (known) {
     return (
@@ -261,6 +260,15 @@ function ObserveLink({ roomId, title, closed }: { roomId: string; title: string;
       </button>
     );
   }
+  return <LinkForm roomId={roomId} title={title} openWords={openWords} onCancel={() => (asking.value = false)} />;
+}
+
+/** Asks for the counselor's link of `roomId` (focused when it appears), checks it, opens the room. */
+function LinkForm(props: { roomId: string; title: string; openWords: string; onCancel: () => void }) {
+  const { roomId } = props;
+  const problem = useSignal("");
+  const field = useRef<HTMLInputElement>(null);
+  useEffect(() => field.current?.focus(), []);
   const fieldId = `link-${roomId}`;
   async function open(e: SubmitEvent) {
     e.preventDefault();
@@ -285,13 +293,13 @@ function ObserveLink({ roomId, title, closed }: { roomId: string; title: string;
   }
   return (
     <form class="stack observe" onSubmit={open}>
-      <label for={fieldId}>Your counselor link for this conversation ({title})</label>
-      <input id={fieldId} name="link" type="password" autocomplete="off" spellcheck={false} />
+      <label for={fieldId}>Your counselor link for this conversation ({props.title})</label>
+      <input id={fieldId} ref={field} name="link" type="password" autocomplete="off" spellcheck={false} />
       <div class="row">
         <button type="submit" class="primary">
-          {openWords}
+          {props.openWords}
         </button>
-        <button type="button" class="quiet" onClick={() => (asking.value = false)}>
+        <button type="button" class="quiet" onClick={props.onCancel}>
           Cancel
         </button>
       </div>
