@@ -147,6 +147,7 @@ describe("the counselor's screens", () => {
       await ana.getByText("Talk balance as a table").click();
       const balance = ana.getByRole("table").filter({ has: ana.getByRole("columnheader", { name: "Ben" }) }).first();
       assert.match(await balance.innerText(), /Mirrors given \(confirmed\)\s+0 \(0\)\s+1 \(1\)/);
+      assert.match(await balance.innerText(), /Tried to speak out of turn\s+0\s+0/);
       await ana.getByText("Mirror rounds as a table").click();
       assert.match(await ana.getByRole("table").nth(1).innerText(), /1\s+Ana\s+8\s+1\s+0/);
       await ana.getByText("The timeline as a table").click();

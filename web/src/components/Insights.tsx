@@ -4,6 +4,7 @@ import {
   OverlayEnding,
   OverlayKind,
   Phase,
+  RejectionCode,
   Role,
   type Insights,
   type OverlayInsight,
@@ -86,6 +87,10 @@ function TalkBalance({ insights, names }: { insights: Insights; names: Names }) 
   );
 }
 
+function sum(counts: readonly { count: number }[]): number {
+  return counts.reduce((n, c) => n + c.count, 0);
+}
+
 function PartnerTable({ a, b, names }: { a: PartnerInsights | undefined; b: PartnerInsights | undefined; names: Names }) {
   const rows: [string, (p: PartnerInsights | undefined) => string][] = [
     ["Time holding the floor", (p) => durationWords(Number(p?.floorTimeMs ?? 0n))],
@@ -96,7 +101,9 @@ function PartnerTable({ a, b, names }: { a: PartnerInsights | undefined; b: Part
     ["Corrections as the speaker", (p) => String(p?.corrections ?? 0)],
     ["Pauses and time-outs called", (p) => `${p?.pauses ?? 0} and ${p?.timeOuts ?? 0}`],
     ["Time in them", (p) => durationWords(Number(p?.overlayTimeMs ?? 0n))],
-    ["Tries refused by the rules", (p) => String((p?.refusals ?? []).reduce((n, r) => n + r.count, 0))],
+    ["Signals and repairs", (p) => `${sum(p?.signals ?? [])} and ${sum(p?.repairs ?? [])}`],
+    ["Tried to speak out of turn", (p) => String(sum((p?.refusals ?? []).filter((r) => r.code === RejectionCode.NOT_YOUR_TURN)))],
+    ["Tries refused by the rules, in all", (p) => String(sum(p?.refusals ?? []))],
   ];
   return (
     <table>
