@@ -37,9 +37,6 @@ using rows::result_lookup;
 
 using Clock = std::chrono::steady_clock;
 
-// The writer keeps unwrapped room keys of recently written rooms; over this it starts afresh.
-// (A room id is never reused, so a cached key never goes stale.)
-constexpr std::size_t kMaxCachedRoomKeys = 4'096;
 // While resolving an in-doubt commit, how often the writer asks again.
 constexpr std::chrono::milliseconds kDoubtRetry{50};
 
@@ -105,24 +102,23 @@ const char* const kLockRoom = "SELECT last_seq, destroyed FROM rooms WHERE room_
 
 }  // namespace
 
-struct PostgresStore::Impl {
+struct PostgresStore::Impl final : BatchCommitter {
   PostgresStoreOptions options;
   crypto::Key master;
 
   // Writer thread state (touched only by the writer thread once started).
   std::unique_ptr<Link> writer;
-  std::map<std::string, crypto::Key> key_cache;
+  RoomKeyCache key_cache;
   std::optional<StoreError> batch_failure;  // an SQL error aborts the whole transaction
 
-  WorkQueue<WriteOp> writes;
+  GroupWriter writes;
   WorkQueue<ReadTask> reads;
 
   mutable std::mutex stats_mutex;
-  PostgresStoreStats stats;
+  PostgresStoreStats stats;  // the connections' counters (the writer's are in `writes`)
 
   std::mutex close_mutex;
   bool closed = false;
-  std::thread writer_thread;
   std::vector<std::thread> reader_threads;
 
   void count_reconnect() {
@@ -135,9 +131,7 @@ struct PostgresStore::Impl {
   }
 
   // --- writer ---
-  void writer_loop();
-  std::vector<WriteOp> next_batch();
-  void commit_batch(std::vector<WriteOp>& batch);
+  void commit_batch(std::vector<WriteOp>& batch) override;
   // One try at the batch's transaction; true when committed. `retry`: the connection was lost
   // before COMMIT was sent (nothing stored).
   bool attempt_batch(std::vector<WriteOp>& batch, std::vector<std::optional<StoreError>>& outcomes,
@@ -176,10 +170,9 @@ struct PostgresStore::Impl {
                                           const std::vector<v1::Event>& events);
   bool insert_audit(Conn& conn, const std::string& room_id,
                     const std::vector<v1::AuditEntry>& entries);
-  void destroy(DestroyOp& op);
+  void destroy(DestroyOp& op) override;
   std::optional<StoreError> shred_key(Conn& conn, DestroyOp& op);
   void delete_rows(const std::string& room_id);
-  void count_batch(bool committed, std::size_t writes, std::uint64_t appends, std::uint64_t ok);
 
   // --- readers ---
   void reader_loop();
@@ -195,31 +188,11 @@ struct PostgresStore::Impl {
                          std::chrono::milliseconds ttl);
 
   // --- lifecycle ---
-  template <typename Refuse>
-  void enqueue_write(WriteOp op, Refuse refuse);
   void start(std::unique_ptr<Conn> first_writer);
   void close();
 };
 
 // ---------------------------------------------------------------- writer
-
-std::vector<WriteOp> PostgresStore::Impl::next_batch() {
-  // Appends, audit appends, rejections and rewrites share one group commit; a destroy runs
-  // alone (two transactions: the key first).
-  return writes.pop_batch(options.max_batch, ops::groupable);
-}
-
-void PostgresStore::Impl::writer_loop() {
-  for (;;) {
-    std::vector<WriteOp> batch = next_batch();
-    if (batch.empty()) return;
-    if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
-      destroy(*destroy_op);
-    } else {
-      commit_batch(batch);
-    }
-  }
-}
 
 bool PostgresStore::Impl::run(Conn& conn, const char* name, const char* sql,
                               const Params& params, Result& out) {
@@ -286,19 +259,6 @@ Fate PostgresStore::Impl::resolve_in_doubt(std::int64_t xid) {
   return Fate::kInDoubt;
 }
 
-void PostgresStore::Impl::count_batch(bool committed, std::size_t writes_in_batch,
-                                      std::uint64_t appends, std::uint64_t ok) {
-  std::lock_guard lock(stats_mutex);
-  if (committed) {
-    ++stats.commits;
-    stats.appends_committed += ok;
-    stats.appends_rejected += appends - ok;
-    stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, appends);
-  } else {
-    stats.writes_failed += writes_in_batch;
-  }
-}
-
 bool PostgresStore::Impl::attempt_batch(std::vector<WriteOp>& batch,
                                         std::vector<std::optional<StoreError>>& outcomes,
                                         std::map<std::string, crypto::Key>& new_keys,
@@ -337,22 +297,12 @@ void PostgresStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
     committed = attempt_batch(batch, outcomes, new_keys, retry);
     if (!retry) break;
   }
-  std::uint64_t appends = 0;
-  std::uint64_t ok = 0;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!std::holds_alternative<AppendOp>(batch[i])) continue;
-    ++appends;
-    if (committed && !outcomes[i]) ++ok;
-  }
   if (committed) {
-    for (auto& [room_id, key] : new_keys) {
-      if (key_cache.size() >= kMaxCachedRoomKeys) key_cache.clear();
-      key_cache.insert_or_assign(room_id, key);
-    }
+    key_cache.remember(new_keys);
   } else {
     for (auto& outcome : outcomes) outcome = batch_failure;
   }
-  count_batch(committed, batch.size(), appends, ok);
+  writes.count_batch(batch, outcomes, committed);
   for (std::size_t i = 0; i < batch.size(); ++i) ops::complete(batch[i], std::move(outcomes[i]));
 }
 
@@ -386,7 +336,7 @@ std::optional<crypto::Key> PostgresStore::Impl::writer_key(
     Conn& conn, const std::string& room_id, const std::map<std::string, crypto::Key>& new_keys,
     std::optional<StoreError>& failure) {
   if (auto it = new_keys.find(room_id); it != new_keys.end()) return it->second;
-  if (auto it = key_cache.find(room_id); it != key_cache.end()) return it->second;
+  if (const crypto::Key* cached = key_cache.find(room_id)) return *cached;
   Result row;
   if (!run(conn, "select_key", "SELECT wrapped_key FROM room_keys WHERE room_id = $1",
            Params().text(room_id), row)) {
@@ -403,8 +353,7 @@ std::optional<crypto::Key> PostgresStore::Impl::writer_key(
                     "a room key in PostgreSQL does not unwrap under the master key");
     return std::nullopt;
   }
-  if (key_cache.size() >= kMaxCachedRoomKeys) key_cache.clear();
-  key_cache.emplace(room_id, *key);
+  key_cache.remember(room_id, *key);
   return key;
 }
 
@@ -704,14 +653,10 @@ void PostgresStore::Impl::destroy(DestroyOp& op) {
   Conn* conn = writer->get(failure);
   std::optional<StoreError> outcome = conn == nullptr ? failure : shred_key(*conn, op);
   if (!outcome) {
-    key_cache.erase(op.room_id);
+    key_cache.forget(op.room_id);
     delete_rows(op.room_id);
   }
-  {
-    std::lock_guard lock(stats_mutex);
-    if (!outcome) ++stats.commits;
-    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
-  }
+  writes.count_destroy(outcome);
   op.done(std::move(outcome));
 }
 
@@ -922,17 +867,6 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
 // ---------------------------------------------------------------- queues and lifecycle
 
 template <typename Refuse>
-void PostgresStore::Impl::enqueue_write(WriteOp op, Refuse refuse) {
-  std::optional<StoreError> refused = writes.push(op);
-  if (!refused) return;
-  {
-    std::lock_guard lock(stats_mutex);
-    ++stats.writes_refused;
-  }
-  refuse(std::move(op), std::move(*refused));
-}
-
-template <typename Refuse>
 void PostgresStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
   if (auto refused = reads.push(task)) refuse(std::move(*refused));
 }
@@ -940,7 +874,7 @@ void PostgresStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
 void PostgresStore::Impl::start(std::unique_ptr<Conn> first_writer) {
   writer = make_link();
   writer->adopt(std::move(first_writer));
-  writer_thread = std::thread([this] { writer_loop(); });
+  writes.start(*this);
   for (int i = 0; i < options.reader_threads; ++i) {
     reader_threads.emplace_back([this] { reader_loop(); });
   }
@@ -950,9 +884,8 @@ void PostgresStore::Impl::close() {
   std::lock_guard close_lock(close_mutex);
   if (closed) return;
   closed = true;
-  writes.close();
+  writes.close();  // completes the queued writes first
   reads.close();
-  if (writer_thread.joinable()) writer_thread.join();
   for (auto& thread : reader_threads) thread.join();
   writer.reset();
 }
@@ -991,7 +924,7 @@ PostgresStore::OpenResult PostgresStore::open(PostgresStoreOptions options) {
   if (failure) return fail(*failure);
   // "Durable before acknowledged" needs the commit flushed before its answer.
   conn->exec("SET synchronous_commit = on");
-  impl->writes.set_limit(options.max_pending_writes);
+  impl->writes.set_limits(options.max_batch, options.max_pending_writes);
   impl->reads.set_limit(options.max_pending_reads);
   impl->options = std::move(options);
   impl->start(std::move(conn));
@@ -1007,54 +940,10 @@ PostgresStore::~PostgresStore() { close(); }
 void PostgresStore::close() { impl_->close(); }
 
 PostgresStoreStats PostgresStore::stats() const {
-  PostgresStoreStats out;
-  {
-    std::lock_guard lock(impl_->stats_mutex);
-    out = impl_->stats;
-  }
-  out.pending_writes = impl_->writes.size();
-  return out;
+  return with_writer_stats(impl_->stats_mutex, impl_->stats, impl_->writes);
 }
 
-namespace {
-constexpr auto refuse_write = [](WriteOp op, StoreError e) { ops::complete(op, std::move(e)); };
-}  // namespace
-
-void PostgresStore::append(AppendRequest request, AppendDone done) {
-  impl_->enqueue_write(AppendOp{std::move(request), std::move(done)}, refuse_write);
-}
-
-void PostgresStore::record_rejection(RecordedResult rejection, StoreDone done) {
-  impl_->enqueue_write(RejectionOp{std::move(rejection), std::move(done)}, refuse_write);
-}
-
-void PostgresStore::destroy_room(std::string room_id, StoreDone done) {
-  destroy_room_audited(std::move(room_id), {}, std::move(done));
-}
-
-void PostgresStore::destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
-                                         StoreDone done) {
-  impl_->enqueue_write(DestroyOp{std::move(room_id), std::move(audit), std::move(done)},
-                       refuse_write);
-}
-
-void PostgresStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
-                                   StoreDone done) {
-  rewrite_events_audited(std::move(room_id), std::move(events), {}, std::move(done));
-}
-
-void PostgresStore::rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                                           std::vector<v1::AuditEntry> audit, StoreDone done) {
-  impl_->enqueue_write(
-      RewriteOp{std::move(room_id), std::move(events), std::move(audit), std::move(done)},
-      refuse_write);
-}
-
-void PostgresStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
-                                 StoreDone done) {
-  impl_->enqueue_write(AuditOp{std::move(room_id), std::move(entries), std::move(done)},
-                       refuse_write);
-}
+GroupWriter& PostgresStore::group_writer() { return impl_->writes; }
 
 void PostgresStore::load(std::string room_id, std::uint64_t after_seq, LoadDone done) {
   impl_->submit_read<LoadResult>(
@@ -1114,25 +1003,15 @@ void PostgresStore::load_audit(std::string room_id, AuditLoadDone done) {
 
 std::string prometheus_text(const PostgresStoreStats& stats) {
   std::ostringstream out;
-  prometheus_series(out, "counter", "mend_store_commits_total", "Write transactions committed.",
-         stats.commits);
-  prometheus_series(out, "counter", "mend_store_appends_total", "Appends committed.",
-         stats.appends_committed);
-  prometheus_series(out, "counter", "mend_store_appends_rejected_total",
-         "Appends refused (conflict, invalid, corrupt).", stats.appends_rejected);
-  prometheus_series(out, "counter", "mend_store_writes_failed_total", "Writes failed by a database error.",
-         stats.writes_failed);
-  prometheus_series(out, "counter", "mend_store_writes_refused_total",
-         "Writes refused: queue full or store closing.", stats.writes_refused);
-  prometheus_series(out, "gauge", "mend_store_largest_batch", "Most appends committed in one transaction.",
-         stats.largest_batch);
-  prometheus_series(out, "gauge", "mend_store_pending_writes", "Writes queued now.", stats.pending_writes);
+  prometheus_writer_series(out, stats, "Write transactions committed.",
+                           "Writes failed by a database error.");
   prometheus_series(out, "counter", "mend_store_reconnects_total",
-         "Connections to PostgreSQL re-established after a loss.", stats.reconnects);
+                    "Connections to PostgreSQL re-established after a loss.", stats.reconnects);
   prometheus_series(out, "counter", "mend_store_commits_in_doubt_total",
-         "Commits that got no answer (resolved after reconnecting).", stats.in_doubt);
+                    "Commits that got no answer (resolved after reconnecting).", stats.in_doubt);
   prometheus_series(out, "counter", "mend_store_commits_in_doubt_committed_total",
-         "In-doubt commits found committed after reconnecting.", stats.in_doubt_committed);
+                    "In-doubt commits found committed after reconnecting.",
+                    stats.in_doubt_committed);
   return out.str();
 }
 
