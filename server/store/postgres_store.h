@@ -65,6 +65,7 @@ struct PostgresStoreOptions {
 // Counters since open: the writer's (WriterStats) and the connections'. A snapshot; safe to
 // read at any time.
 struct PostgresStoreStats : WriterStats {
+  std::uint64_t round_trips = 0;         // the writer's waits for PostgreSQL's answers
   std::uint64_t reconnects = 0;          // connections re-established after a loss
   std::uint64_t in_doubt = 0;            // batches whose COMMIT got no answer
   std::uint64_t in_doubt_committed = 0;  // of those, found committed after reconnecting
@@ -75,7 +76,7 @@ std::string prometheus_text(const PostgresStoreStats& stats);
 
 class PostgresStore final : public QueuedWriteStore {
  public:
-  static constexpr int kSchemaVersion = 2;  // mend_schema.version
+  static constexpr int kSchemaVersion = 3;  // mend_schema.version
 
   struct OpenResult {
     std::shared_ptr<PostgresStore> store;  // set on success
