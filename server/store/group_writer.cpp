@@ -142,6 +142,11 @@ void QueuedWriteStore::append_audit(std::string room_id, std::vector<v1::AuditEn
   group_writer().submit(AuditOp{std::move(room_id), std::move(entries), std::move(done)});
 }
 
+void QueuedWriteStore::add_refusals(std::string room_id, std::vector<RefusalCount> deltas,
+                                    StoreDone done) {
+  group_writer().submit(ops::RefusalsOp{std::move(room_id), std::move(deltas), std::move(done)});
+}
+
 // ---------------------------------------------------------------- RoomKeyCache
 
 const crypto::Key* RoomKeyCache::find(const std::string& room_id) const {

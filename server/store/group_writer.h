@@ -43,7 +43,7 @@ void prometheus_writer_series(std::ostringstream& out, const WriterStats& stats,
 // What a store's writer thread does with the batches GroupWriter hands it.
 class BatchCommitter {
  public:
-  // Appends, audit appends, rejections and rewrites in one transaction, in queue order; every
+  // Appends, audit appends, rejections, refusal counts and rewrites in one transaction, in queue order; every
   // op completed (GroupWriter::count_batch counts it).
   virtual void commit_batch(std::vector<ops::WriteOp>& batch) = 0;
   // A destroy, alone (the key's deletion commits first); completed.
@@ -110,6 +110,8 @@ class QueuedWriteStore : public Store {
   void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
                               std::vector<v1::AuditEntry> audit, StoreDone done) override;
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
+                    StoreDone done) override;
+  void add_refusals(std::string room_id, std::vector<RefusalCount> deltas,
                     StoreDone done) override;
 
  protected:

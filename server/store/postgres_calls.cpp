@@ -189,6 +189,22 @@ Call audit_call(const std::string& room_id, const std::vector<v1::AuditEntry>& e
               std::nullopt};
 }
 
+Call refusals_call(const std::string& room_id, const std::vector<RefusalCount>& deltas) {
+  if (auto invalid = check_refusals(deltas)) return refused(*invalid);
+  ArrayLiteral partners;
+  ArrayLiteral codes;
+  ArrayLiteral counts;
+  for (const RefusalCount& delta : deltas) {
+    partners.number(delta.partner);
+    codes.number(delta.code);
+    counts.number(static_cast<std::int64_t>(delta.count));
+  }
+  Params params;
+  params.text(room_id).text(partners.done()).text(codes.done()).text(counts.done());
+  return Call{Statement{"refusals", "SELECT mend_add_refusals($1, $2, $3, $4)", std::move(params)},
+              std::nullopt};
+}
+
 std::optional<StoreError> outcome_of(CallKind kind, const std::string& status) {
   if (status.empty()) return std::nullopt;
   // 'missing': an append names a room to continue (a conflict), the others a room to act on.

@@ -33,7 +33,7 @@ struct Call {
   std::optional<StoreError> outcome;
 };
 
-enum class CallKind { kAppend, kRejection, kRewrite, kAudit };
+enum class CallKind { kAppend, kRejection, kRewrite, kAudit, kRefusals };
 
 // An append. For a new room (expected_last_seq 0) `key` is the one just made.
 Call append_call(const AppendRequest& request, const WriteKey& key);
@@ -41,6 +41,7 @@ Call rejection_call(const RecordedResult& rejection, const WriteKey& key);
 Call rewrite_call(const std::string& room_id, const std::vector<v1::Event>& events,
                   const std::vector<v1::AuditEntry>& audit, const WriteKey& key);
 Call audit_call(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
+Call refusals_call(const std::string& room_id, const std::vector<RefusalCount>& deltas);
 
 // The outcome a function's status ("" done) means for a write of that kind.
 std::optional<StoreError> outcome_of(CallKind kind, const std::string& status);

@@ -12,7 +12,7 @@ constexpr const char* kUnlock = "SELECT pg_advisory_unlock(1835101796)";
 
 // Migration N (1-based) brings the schema from version N-1 to N. Ids and content-free
 // metadata in clear; events, results and room keys sealed (row_crypto.h, crypto.h).
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: rooms, keys, events, results (accepted and rejected), audit log.
     "CREATE TABLE rooms ("
     "  room_id text PRIMARY KEY,"
@@ -157,6 +157,22 @@ constexpr std::array<const char*, 3> kMigrations = {
     "  PERFORM mend_audit(p_room, p_audit_at, p_audit_kinds, p_audit);"
     "  RETURN '';"
     " END $$;",
+    // 4: partners' refusals counted by code (content-free; insights, issue 14).
+    "CREATE TABLE refusals ("
+    "  room_id text NOT NULL,"
+    "  participant bigint NOT NULL,"  // the partner's mend.v1.Role number
+    "  code bigint NOT NULL,"         // mend.v1.RejectionCode number
+    "  count bigint NOT NULL,"
+    "  PRIMARY KEY (room_id, participant, code));"
+    "CREATE FUNCTION mend_add_refusals(p_room text, p_participants bigint[], p_codes bigint[],"
+    "  p_counts bigint[]) RETURNS text LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF mend_room_for_write(p_room, NULL) < 0 THEN RETURN 'missing'; END IF;"
+    "  INSERT INTO refusals AS r (room_id, participant, code, count)"
+    "   SELECT p_room, p, c, n FROM unnest(p_participants, p_codes, p_counts) AS u(p, c, n)"
+    "   ON CONFLICT (room_id, participant, code) DO UPDATE SET count = r.count + EXCLUDED.count;"
+    "  RETURN '';"
+    " END $$;",
 };
 
 StoreError failed(StoreErrorCode code, const std::string& what) {
@@ -237,6 +253,8 @@ OpenError finish_destroys(Conn& conn) {
                  "BEGIN;"
                  "DELETE FROM events WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed);"
                  "DELETE FROM results WHERE room_id IN "
+                 "(SELECT room_id FROM rooms WHERE destroyed);"
+                 "DELETE FROM refusals WHERE room_id IN "
                  "(SELECT room_id FROM rooms WHERE destroyed);"
                  "COMMIT",
                  "cannot finish an interrupted erasure");

@@ -179,6 +179,7 @@ struct PostgresStore::Impl final : BatchCommitter {
   FindResult do_find(Conn& conn, const CommandKey& key);
   ListRoomsResult do_list(Conn& conn);
   AuditLoadResult do_load_audit(Conn& conn, const std::string& room_id);
+  RefusalsResult do_load_refusals(Conn& conn, const std::string& room_id);
   LeaseResult do_acquire(Conn& conn, const std::string& room_id, const std::string& node,
                          std::chrono::milliseconds ttl);
 
@@ -342,6 +343,7 @@ pg::CallKind PostgresStore::Impl::kind_of(const WriteOp& op) {
   if (std::holds_alternative<AppendOp>(op)) return pg::CallKind::kAppend;
   if (std::holds_alternative<RejectionOp>(op)) return pg::CallKind::kRejection;
   if (std::holds_alternative<RewriteOp>(op)) return pg::CallKind::kRewrite;
+  if (std::holds_alternative<ops::RefusalsOp>(op)) return pg::CallKind::kRefusals;
   return pg::CallKind::kAudit;
 }
 
@@ -358,7 +360,7 @@ bool PostgresStore::Impl::read_keys(Conn& conn, const std::vector<WriteOp>& batc
     } else if (const auto* rewrite_op = std::get_if<RewriteOp>(&op)) {
       room_id = rewrite_op->room_id;
     } else {
-      continue;  // audit entries are not sealed
+      continue;  // audit entries and refusal counts are not sealed
     }
     if (key_cache.find(room_id) == nullptr && keys.try_emplace(room_id).second) {
       rooms.push_back(std::move(room_id));
@@ -435,6 +437,9 @@ pg::Call PostgresStore::Impl::plan(const WriteOp& op,
     return pg::rewrite_call(rewrite_op->room_id, rewrite_op->events, rewrite_op->audit,
                             key_of(rewrite_op->room_id));
   }
+  if (const auto* refusals_op = std::get_if<ops::RefusalsOp>(&op)) {
+    return pg::refusals_call(refusals_op->room_id, refusals_op->deltas);
+  }
   const auto& audit_op = std::get<AuditOp>(op);
   return pg::audit_call(audit_op.room_id, audit_op.entries);
 }
@@ -500,6 +505,8 @@ void PostgresStore::Impl::delete_rows(const std::string& room_id) {
   if (run(*conn, "delete_events", "DELETE FROM events WHERE room_id = $1", Params().text(room_id),
           done) &&
       run(*conn, "delete_results", "DELETE FROM results WHERE room_id = $1",
+          Params().text(room_id), done) &&
+      run(*conn, "delete_refusals", "DELETE FROM refusals WHERE room_id = $1",
           Params().text(room_id), done)) {
     commit(*conn, *xid);
   } else {
@@ -682,6 +689,30 @@ AuditLoadResult PostgresStore::Impl::do_load_audit(Conn& conn, const std::string
   return result;
 }
 
+RefusalsResult PostgresStore::Impl::do_load_refusals(Conn& conn, const std::string& room_id) {
+  RefusalsResult result;
+  // One statement: the room (absent or destroyed: unknown) and its counts in one snapshot.
+  Result rows = conn.run("load_refusals",
+                         "SELECT r.destroyed, f.participant, f.code, f.count FROM rooms r "
+                         "LEFT JOIN refusals f ON f.room_id = r.room_id WHERE r.room_id = $1 "
+                         "ORDER BY f.participant, f.code",
+                         Params().text(room_id));
+  if (!rows.ok()) {
+    result.error = pg::error_of(rows, "cannot read refusal counts");
+    return result;
+  }
+  if (rows.rows() == 0 || rows.boolean(0, 0)) {
+    result.error = error(StoreErrorCode::kNotFound, "unknown room");
+    return result;
+  }
+  for (int i = 0; i < rows.rows() && !rows.is_null(i, 1); ++i) {
+    result.refusals.push_back(RefusalCount{static_cast<v1::Role>(rows.int64(i, 1)),
+                                           static_cast<v1::RejectionCode>(rows.int64(i, 2)),
+                                           static_cast<std::uint64_t>(rows.int64(i, 3))});
+  }
+  return result;
+}
+
 LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_id,
                                             const std::string& node,
                                             std::chrono::milliseconds ttl) {
@@ -852,6 +883,14 @@ void PostgresStore::release_lease(std::string room_id, std::string node, std::ui
         return out;
       },
       [done = std::move(done)](Released released) { done(std::move(released.error)); });
+}
+
+void PostgresStore::load_refusals(std::string room_id, RefusalsDone done) {
+  impl_->submit_read<RefusalsResult>(
+      [impl = impl_.get(), room_id = std::move(room_id)](Conn& conn) {
+        return impl->do_load_refusals(conn, room_id);
+      },
+      std::move(done));
 }
 
 void PostgresStore::load_audit(std::string room_id, AuditLoadDone done) {

@@ -76,7 +76,7 @@ std::string prometheus_text(const PostgresStoreStats& stats);
 
 class PostgresStore final : public QueuedWriteStore {
  public:
-  static constexpr int kSchemaVersion = 3;  // mend_schema.version
+  static constexpr int kSchemaVersion = 4;  // mend_schema.version
 
   struct OpenResult {
     std::shared_ptr<PostgresStore> store;  // set on success
@@ -93,11 +93,12 @@ class PostgresStore final : public QueuedWriteStore {
   ~PostgresStore() override;  // close()
 
   // The writes (append, record_rejection, destroy_room[_audited], rewrite_events[_audited],
-  // append_audit) are QueuedWriteStore's.
+  // append_audit, add_refusals) are QueuedWriteStore's.
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
   void list_rooms(ListRoomsDone done) override;
   void load_audit(std::string room_id, AuditLoadDone done) override;
+  void load_refusals(std::string room_id, RefusalsDone done) override;
   // Leases live in table `leases` (room, node, epoch, expires_at), judged by PostgreSQL's clock.
   // An append with a lease_epoch first takes a share lock on its room's lease row and is
   // fenced unless the epoch is current; a takeover updates that row, so it waits for the

@@ -219,6 +219,36 @@ AuditLoadResult SqliteStore::Impl::do_load_audit(ReaderConnection& conn,
   return result;
 }
 
+RefusalsResult SqliteStore::Impl::do_load_refusals(ReaderConnection& conn,
+                                                   const std::string& room_id) {
+  RefusalsResult result;
+  ReadTransaction txn(conn);
+  if (!txn.ok()) {
+    result.error = sql_error(*conn.db, txn.rc(), "cannot begin a read");
+    return result;
+  }
+  int rc = SQLITE_OK;
+  if (!reader_room(conn, room_id, rc)) {
+    result.error = rc == SQLITE_OK || rc == SQLITE_DONE
+                       ? error(StoreErrorCode::kNotFound, "unknown room")
+                       : sql_error(*conn.db, rc, "cannot read a room");
+    return result;
+  }
+  Statement& s = conn.select_refusals;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  while ((rc = s.step()) == SQLITE_ROW) {
+    result.refusals.push_back(RefusalCount{static_cast<v1::Role>(s.column_int(0)),
+                                           static_cast<v1::RejectionCode>(s.column_int(1)),
+                                           static_cast<std::uint64_t>(s.column_int(2))});
+  }
+  if (rc != SQLITE_DONE) {
+    result.refusals.clear();
+    result.error = sql_error(*conn.db, rc, "cannot read refusal counts");
+  }
+  return result;
+}
+
 // ---------------------------------------------------------------- public read calls
 
 void SqliteStore::load(std::string room_id, std::uint64_t after_seq, LoadDone done) {
@@ -247,6 +277,14 @@ void SqliteStore::load_audit(std::string room_id, AuditLoadDone done) {
   impl_->submit_read<AuditLoadResult>(
       [impl = impl_.get(), room_id = std::move(room_id)](ReaderConnection& conn) {
         return impl->do_load_audit(conn, room_id);
+      },
+      std::move(done));
+}
+
+void SqliteStore::load_refusals(std::string room_id, RefusalsDone done) {
+  impl_->submit_read<RefusalsResult>(
+      [impl = impl_.get(), room_id = std::move(room_id)](ReaderConnection& conn) {
+        return impl->do_load_refusals(conn, room_id);
       },
       std::move(done));
 }

@@ -112,7 +112,7 @@ class SqliteStore final : public QueuedWriteStore {
  public:
   static constexpr const char* kDatabaseFile = "mend.db";
   static constexpr const char* kMasterKeyFile = "master.key";
-  static constexpr int kSchemaVersion = 4;                    // PRAGMA user_version
+  static constexpr int kSchemaVersion = 5;                    // PRAGMA user_version
   static constexpr std::int32_t kApplicationId = 0x6D656E64;  // 'mend', PRAGMA application_id
 
   struct OpenResult {
@@ -147,6 +147,9 @@ class SqliteStore final : public QueuedWriteStore {
   void find_result(CommandKey key, FindDone done) override;
   void list_rooms(ListRoomsDone done) override;
   void load_audit(std::string room_id, AuditLoadDone done) override;
+  // Refusal counts in table `refusals` (content-free, in clear); add_refusals is a write of the
+  // group commit (QueuedWriteStore).
+  void load_refusals(std::string room_id, RefusalsDone done) override;
 
   // Graceful close: refuses new calls (kUnavailable), completes every queued write and read,
   // stops the threads, checkpoints the WAL and closes the files; then, when the checkpoint

@@ -40,7 +40,8 @@ struct WriterConnection {
          {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room,
           &insert_room, &update_room, &insert_key,
           &select_key, &insert_event, &update_event, &select_result, &insert_result, &insert_rejection, &forget_rejections, &delete_key,
-          &mark_destroyed, &delete_events, &delete_results, &refresh_times, &insert_audit}) {
+          &mark_destroyed, &delete_events, &delete_results, &delete_refusals, &refresh_times, &insert_audit,
+          &add_refusals}) {
       if (!s->ok()) return false;
     }
     return true;
@@ -81,6 +82,11 @@ struct WriterConnection {
   Statement mark_destroyed{*db, "UPDATE rooms SET destroyed = 1 WHERE room_id = ?1"};
   Statement delete_events{*db, "DELETE FROM events WHERE room_id = ?1"};
   Statement delete_results{*db, "DELETE FROM results WHERE room_id = ?1"};
+  Statement delete_refusals{*db, "DELETE FROM refusals WHERE room_id = ?1"};
+  Statement add_refusals{*db,
+                         "INSERT INTO refusals (room_id, participant, code, count) "
+                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (room_id, participant, code) "
+                         "DO UPDATE SET count = count + excluded.count"};
   Statement refresh_times{
       *db,
       "UPDATE rooms SET "
@@ -97,7 +103,7 @@ struct ReaderConnection {
   bool ok() const {
     for (const Statement* s :
          {&begin, &end, &select_room, &select_key, &select_events, &select_result, &list_rooms,
-          &select_audit}) {
+          &select_audit, &select_refusals}) {
       if (!s->ok()) return false;
     }
     return true;
@@ -116,6 +122,9 @@ struct ReaderConnection {
                        "SELECT room_id, last_seq, first_at_ms, last_at_ms, creator FROM rooms "
                        "WHERE destroyed = 0 ORDER BY room_id"};
   Statement select_audit{*db, "SELECT entry FROM audit WHERE room_id = ?1 ORDER BY id"};
+  Statement select_refusals{*db,
+                            "SELECT participant, code, count FROM refusals WHERE room_id = ?1 "
+                            "ORDER BY participant, code"};
 };
 
 using ReadTask = std::function<void(ReaderConnection&)>;
@@ -212,6 +221,8 @@ struct SqliteStore::Impl final : BatchCommitter {
   bool result_recorded(const std::string& room_id, const std::string& lookup);
   // Inserts an audit append's entries inside the open write transaction.
   std::optional<StoreError> apply_audit(const ops::AuditOp& op);
+  // Adds refusal counts inside the open write transaction.
+  std::optional<StoreError> apply_refusals(const ops::RefusalsOp& op);
   // Inserts audit entries in the open transaction; false (batch_failure set) on an error.
   bool insert_audit(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
 
@@ -235,6 +246,7 @@ struct SqliteStore::Impl final : BatchCommitter {
   FindResult do_find(sqlite::ReaderConnection& conn, const CommandKey& key);
   ListRoomsResult do_list(sqlite::ReaderConnection& conn);
   AuditLoadResult do_load_audit(sqlite::ReaderConnection& conn, const std::string& room_id);
+  RefusalsResult do_load_refusals(sqlite::ReaderConnection& conn, const std::string& room_id);
   std::optional<StoreError> read_room_key(sqlite::ReaderConnection& conn, const std::string& room_id,
                                           std::optional<crypto::Key>& key);
 

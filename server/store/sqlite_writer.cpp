@@ -248,6 +248,8 @@ void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
         outcomes[i] = apply_rewrite_op(*rewrite_op);
       } else if (auto* rejection_op = std::get_if<RejectionOp>(&batch[i])) {
         outcomes[i] = apply_rejection(rejection_op->rejection, new_keys);
+      } else if (auto* refusals_op = std::get_if<ops::RefusalsOp>(&batch[i])) {
+        outcomes[i] = apply_refusals(*refusals_op);
       } else {
         outcomes[i] = apply_append(std::get<AppendOp>(batch[i]).request, new_keys);
       }
@@ -303,8 +305,10 @@ void SqliteStore::Impl::destroy(DestroyOp& op) {
     if (begin_write()) {
       writer->delete_events.bind_text(1, op.room_id);
       writer->delete_results.bind_text(1, op.room_id);
+      writer->delete_refusals.bind_text(1, op.room_id);
       if (step_done(writer->delete_events, "cannot delete events") &&
-          step_done(writer->delete_results, "cannot delete results")) {
+          step_done(writer->delete_results, "cannot delete results") &&
+          step_done(writer->delete_refusals, "cannot delete refusal counts")) {
         commit_write();
       }
       rollback_write();
@@ -354,6 +358,22 @@ std::optional<StoreError> SqliteStore::Impl::apply_rewrite_op(RewriteOp& op) {
   }
   if (!step_done(writer->release, "cannot finish a rewrite")) return batch_failure;
   return outcome;
+}
+
+std::optional<StoreError> SqliteStore::Impl::apply_refusals(const ops::RefusalsOp& op) {
+  if (auto invalid = check_refusals(op.deltas)) return invalid;
+  const std::optional<RoomRow> row = writer_room(op.room_id);
+  if (batch_failure) return batch_failure;
+  if (!row || row->destroyed) return error(StoreErrorCode::kNotFound, "unknown room");
+  Statement& s = writer->add_refusals;
+  for (const RefusalCount& delta : op.deltas) {
+    s.bind_text(1, op.room_id);
+    s.bind_int(2, delta.partner);
+    s.bind_int(3, delta.code);
+    s.bind_int(4, static_cast<std::int64_t>(delta.count));
+    if (!step_done(s, "cannot count refusals")) return batch_failure;
+  }
+  return std::nullopt;
 }
 
 std::optional<StoreError> SqliteStore::Impl::apply_audit(const AuditOp& op) {
