@@ -39,7 +39,7 @@ Room::~Room() {
 void Room::load() {
   ctx_->store->load(id_, 0, [self = shared_from_this()](store::LoadResult loaded) {
     asio::post(self->strand_, [self, loaded = std::move(loaded)]() mutable {
-      self->load_audit_then_finish(std::move(loaded));
+      self->load_refusals_then(std::move(loaded));
     });
   });
 }
@@ -64,6 +64,7 @@ void Room::on_loaded(store::LoadResult loaded, std::uint64_t epoch) {
     ctx_->forget(id_, this);  // the next access loads again
   } else {
     core_.emplace(id_, ctx_->config, &ctx_->metrics);  // the config's RoomCoreLimits part
+    core_->add_stored_refusals(std::exchange(stored_refusals_, {}));
     status_ = Status::kReady;
     last_active_ms_ = ctx_->clock();
     ctx_->metrics.rooms_loaded_delta(1);
@@ -276,6 +277,7 @@ void Room::execute(Effects fx) {
   if (fx.store) execute_store(std::move(*fx.store));
   if (fx.exclusive) start_exclusive(*fx.exclusive);
   if (core_) arm_timer(fx.deadline);
+  flush_refusals();
 }
 
 void Room::execute_store(StoreRequest request) {

@@ -174,6 +174,11 @@ class Room : public std::enable_shared_from_this<Room> {
   };
   void queue_exclusive(Exclusive op);
   void load_audit_then_finish(store::LoadResult loaded);
+  // Refusal counts (room_refusals.cpp): read before the audit log at load, and the core's new
+  // counts stored after every step, with at most one write in flight (a failed one is merged
+  // into the next: the stored counts only ever grow by what was counted).
+  void load_refusals_then(store::LoadResult loaded);
+  void flush_refusals();
   void on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audit);
   void record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed = {});
   // Ends the exclusive operation in process (the core starts what waits).
@@ -221,6 +226,11 @@ class Room : public std::enable_shared_from_this<Room> {
   bool purged_ = false;                        // the retention purge ran
   std::map<std::uint64_t, Exclusive> exclusive_;  // queued in the core by id
   std::uint64_t next_exclusive_ = 1;
+
+  // Refusal counts (room_refusals.cpp).
+  RoomCore::RefusalCounts stored_refusals_;    // read at load, handed to the core
+  RoomCore::RefusalCounts unstored_refusals_;  // taken from the core, not stored yet
+  bool refusals_in_flight_ = false;
 };
 
 }  // namespace mend::rooms

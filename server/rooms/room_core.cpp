@@ -1,5 +1,7 @@
 #include "server/rooms/room_core.h"
 
+#include <utility>
+
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -114,6 +116,15 @@ std::string RoomCore::insights_item() const {
 void RoomCore::count_refusal(const v1::Actor& actor, v1::RejectionCode code) {
   if (actor.role() != v1::PARTNER_A && actor.role() != v1::PARTNER_B) return;
   ++refusals_[{actor.role(), code}];
+  ++unstored_refusals_[{actor.role(), code}];
+}
+
+void RoomCore::add_stored_refusals(const RefusalCounts& stored) {
+  for (const auto& [key, count] : stored) refusals_[key] += count;
+}
+
+RoomCore::RefusalCounts RoomCore::take_unstored_refusals() {
+  return std::exchange(unstored_refusals_, {});
 }
 
 // A broken engine invariant while deciding is a bug with nothing applied or stored: the command

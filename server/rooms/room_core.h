@@ -174,6 +174,13 @@ class RoomCore {
   // the core forgets the room. Returns the queued exclusive ids (to cancel).
   Effects destroy(const v1::Actor& by, std::vector<std::uint64_t>& cancelled);
 
+  // --- Refusal counts that outlive a restart (issue 14; the adapter stores them) ---
+  using RefusalCounts = std::map<std::pair<v1::Role, v1::RejectionCode>, std::uint32_t>;
+  // Adds counts read from the store when the room was loaded.
+  void add_stored_refusals(const RefusalCounts& stored);
+  // The partners' refusals counted since the last call (to be stored), forgotten here.
+  RefusalCounts take_unstored_refusals();
+
   // --- Reads ---
   const engine::RoomState& state() const { return state_; }
   const std::vector<v1::Event>& log() const { return log_; }
@@ -272,6 +279,7 @@ class RoomCore {
   std::vector<v1::Event> log_;  // every event, log_[i].seq == i + 1
   engine::InsightsProjection insights_;  // applied with every event (apply)
   std::map<std::pair<v1::Role, v1::RejectionCode>, std::uint32_t> refusals_;  // partners'
+  RefusalCounts unstored_refusals_;  // counted since take_unstored_refusals
   std::uint64_t epoch_ = 1;
   std::map<std::string, Attachment> attached_;  // by participant_key
   std::map<std::string, TokenBucket> buckets_;

@@ -211,6 +211,39 @@ void MemoryStore::load_audit(std::string room_id, AuditLoadDone done) {
   done(std::move(result));
 }
 
+void MemoryStore::add_refusals(std::string room_id, std::vector<RefusalCount> deltas,
+                               StoreDone done) {
+  std::optional<StoreError> error = check_refusals(deltas);
+  if (!error) {
+    std::lock_guard lock(mutex_);
+    auto it = rooms_.find(room_id);
+    if (it == rooms_.end()) {
+      error = StoreError{StoreErrorCode::kNotFound, "unknown room"};
+    } else {
+      for (const RefusalCount& delta : deltas) {
+        it->second.refusals[{delta.partner, delta.code}] += delta.count;
+      }
+    }
+  }
+  done(std::move(error));
+}
+
+void MemoryStore::load_refusals(std::string room_id, RefusalsDone done) {
+  RefusalsResult result;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = rooms_.find(room_id);
+    if (it == rooms_.end()) {
+      result.error = StoreError{StoreErrorCode::kNotFound, "unknown room"};
+    } else {
+      for (const auto& [key, count] : it->second.refusals) {
+        result.refusals.push_back(RefusalCount{key.first, key.second, count});
+      }
+    }
+  }
+  done(std::move(result));
+}
+
 std::uint64_t MemoryStore::event_count(const std::string& room_id) const {
   std::lock_guard lock(mutex_);
   auto it = rooms_.find(room_id);

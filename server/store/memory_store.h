@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/store/store.h"
@@ -34,6 +35,9 @@ class MemoryStore final : public Store {
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                     StoreDone done) override;
   void load_audit(std::string room_id, AuditLoadDone done) override;
+  void add_refusals(std::string room_id, std::vector<RefusalCount> deltas,
+                    StoreDone done) override;
+  void load_refusals(std::string room_id, RefusalsDone done) override;
 
   // The number of events stored for `room_id` (0 for an unknown room). For tests.
   std::uint64_t event_count(const std::string& room_id) const;
@@ -46,6 +50,7 @@ class MemoryStore final : public Store {
     std::string creator;  // AppendRequest::creator
     // participant -> the result keys of its recorded rejections, oldest first
     std::map<std::string, std::deque<std::string>> rejections;
+    std::map<std::pair<v1::Role, v1::RejectionCode>, std::uint64_t> refusals;
   };
 
   std::optional<StoreError> record_rejection_locked(RecordedResult& rejection);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace mend::store::pg {
 namespace {
@@ -67,20 +68,30 @@ std::string Result::message() const {
 Params& Params::text(std::string_view value) {
   values_.emplace_back(value);
   formats_.push_back(0);
+  nulls_.push_back(false);
   return *this;
 }
 
 Params& Params::bytes(std::string_view value) {
   values_.emplace_back(value);
   formats_.push_back(1);
+  nulls_.push_back(false);
   return *this;
 }
 
 Params& Params::int64(std::int64_t value) { return text(std::to_string(value)); }
 
+Params& Params::null() {
+  text({});
+  nulls_.back() = true;
+  return *this;
+}
+
 std::vector<const char*> Params::values() const {
   std::vector<const char*> out;
-  for (const std::string& value : values_) out.push_back(value.c_str());
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    out.push_back(nulls_[i] ? nullptr : values_[i].c_str());
+  }
   return out;
 }
 
@@ -110,8 +121,12 @@ Conn::~Conn() {
 
 Result Conn::exec(const char* sql) { return Result(PQexec(conn_, sql)); }
 
+bool Conn::prepared(const char* name) const {
+  return std::find(prepared_.begin(), prepared_.end(), name) != prepared_.end();
+}
+
 Result Conn::run(const char* name, const char* sql, const Params& params) {
-  if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
+  if (!prepared(name)) {
     Result prepared(PQprepare(conn_, name, sql, 0, nullptr));
     if (!prepared.ok()) return prepared;
     prepared_.emplace_back(name);
@@ -120,6 +135,51 @@ Result Conn::run(const char* name, const char* sql, const Params& params) {
   const std::vector<int> lengths = params.lengths();
   return Result(PQexecPrepared(conn_, name, params.size(), values.data(), lengths.data(),
                                params.formats(), 1));
+}
+
+std::vector<Result> Conn::pipeline(const std::vector<Statement>& statements) {
+  std::vector<Result> results(statements.size());
+  if (PQenterPipelineMode(conn_) != 1) return results;
+  // The answers expected, in order: a statement's index, or -1 for the preparation of a
+  // statement new on this connection (prepared in the same pipeline, before its first use).
+  std::vector<std::pair<int, const char*>> expected;
+  bool sent = true;
+  for (std::size_t i = 0; i < statements.size() && sent; ++i) {
+    const Statement& statement = statements[i];
+    const bool preparing = std::any_of(expected.begin(), expected.end(), [&](const auto& e) {
+      return e.first < 0 && std::strcmp(e.second, statement.name) == 0;
+    });
+    if (!prepared(statement.name) && !preparing) {
+      sent = PQsendPrepare(conn_, statement.name, statement.sql, 0, nullptr) == 1;
+      expected.emplace_back(-1, statement.name);
+    }
+    const std::vector<const char*> values = statement.params.values();
+    const std::vector<int> lengths = statement.params.lengths();
+    sent = sent && PQsendQueryPrepared(conn_, statement.name, statement.params.size(),
+                                       values.data(), lengths.data(),
+                                       statement.params.formats(), 1) == 1;
+    expected.emplace_back(static_cast<int>(i), statement.name);
+  }
+  sent = sent && PQpipelineSync(conn_) == 1;
+  bool synced = false;
+  if (sent) {
+    for (const auto& [index, name] : expected) {
+      PGresult* first = PQgetResult(conn_);
+      if (first == nullptr) break;  // lost
+      Result result(first);
+      // Each statement's answers end with a null result.
+      while (PGresult* more = PQgetResult(conn_)) PQclear(more);
+      if (index < 0) {
+        if (result.ok()) prepared_.emplace_back(name);
+      } else {
+        results[static_cast<std::size_t>(index)] = std::move(result);
+      }
+    }
+    Result sync(PQgetResult(conn_));
+    synced = sync.status() == PGRES_PIPELINE_SYNC;
+  }
+  if (!synced || PQexitPipelineMode(conn_) != 1) unusable_ = true;
+  return results;
 }
 
 std::string Conn::last_error() const { return trimmed(PQerrorMessage(conn_)); }

@@ -26,6 +26,9 @@ class Result {
 
   // The statement ran (with or without rows).
   bool ok() const;
+  ExecStatusType status() const {
+    return result_ ? PQresultStatus(result_.get()) : PGRES_FATAL_ERROR;
+  }
   int rows() const { return result_ ? PQntuples(result_.get()) : 0; }
   // Rows changed by INSERT/UPDATE/DELETE.
   std::uint64_t affected() const;
@@ -47,6 +50,7 @@ class Params {
   Params& text(std::string_view value);
   Params& bytes(std::string_view value);
   Params& int64(std::int64_t value);
+  Params& null();
 
   int size() const { return static_cast<int>(values_.size()); }
   std::vector<const char*> values() const;
@@ -56,6 +60,14 @@ class Params {
  private:
   std::vector<std::string> values_;
   std::vector<int> formats_;
+  std::vector<bool> nulls_;
+};
+
+// One statement of a pipeline: prepared under `name` (the same name, the same sql).
+struct Statement {
+  const char* name;
+  const char* sql;
+  Params params;
 };
 
 class Conn {
@@ -73,13 +85,21 @@ class Conn {
   Result exec(const char* sql);
   // A statement prepared once per connection under `name` (the same name, the same sql).
   Result run(const char* name, const char* sql, const Params& params);
+  // The statements in pipeline mode (libpq 14+): all sent, with one Sync, before any answer
+  // is read, so they cost one round trip. One result per statement, in order; after a failed
+  // one, the rest are not ok (PostgreSQL skipped them), as when the connection was lost.
+  // The caller bounds the count: answers are read only after everything was sent.
+  std::vector<Result> pipeline(const std::vector<Statement>& statements);
   // The connection is lost (a reconnect is needed).
-  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  bool broken() const { return unusable_ || PQstatus(conn_) != CONNECTION_OK; }
   std::string last_error() const;
 
  private:
+  bool prepared(const char* name) const;
+
   PGconn* conn_;
   std::vector<std::string> prepared_;
+  bool unusable_ = false;  // a pipeline could not be ended: treated as lost
 };
 
 // The store error for a failed statement: kConflict for a unique violation (another writer

@@ -12,7 +12,7 @@ constexpr const char* kUnlock = "SELECT pg_advisory_unlock(1835101796)";
 
 // Migration N (1-based) brings the schema from version N-1 to N. Ids and content-free
 // metadata in clear; events, results and room keys sealed (row_crypto.h, crypto.h).
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: rooms, keys, events, results (accepted and rejected), audit log.
     "CREATE TABLE rooms ("
     "  room_id text PRIMARY KEY,"
@@ -54,6 +54,125 @@ constexpr std::array<const char*, 2> kMigrations = {
     "  node text NOT NULL,"
     "  epoch bigint NOT NULL,"
     "  expires_at timestamptz NOT NULL);",
+    // 3: a group commit's writes as one function call each, so that a batch is sent in one
+    // pipeline (postgres_store.h). Each checks before it writes and answers a status instead
+    // of raising an error ('' done; else why nothing was written), so that one rejected write
+    // leaves the others of its transaction alone. p_new_key: the wrapped key the content was
+    // sealed with when the writer made it in this batch (NULL: a stored key); a room whose
+    // stored key is another one is refused ('exists').
+    "CREATE FUNCTION mend_audit(p_room text, p_at bigint[], p_kinds bigint[], p_entries bytea[])"
+    " RETURNS void LANGUAGE sql AS $$"
+    "  INSERT INTO audit (room_id, at_ms, kind, entry)"
+    "  SELECT p_room, a, k, e FROM unnest(p_at, p_kinds, p_entries) WITH ORDINALITY AS u(a, k, e, n)"
+    "  ORDER BY n $$;"
+    "CREATE FUNCTION mend_room_for_write(p_room text, p_new_key bytea) RETURNS bigint"
+    " LANGUAGE plpgsql AS $$"
+    " DECLARE v_last bigint; v_destroyed boolean;"
+    " BEGIN"
+    "  SELECT last_seq, destroyed INTO v_last, v_destroyed FROM rooms WHERE room_id = p_room"
+    "   FOR UPDATE;"
+    "  IF NOT FOUND THEN RETURN -1; END IF;"
+    "  IF v_destroyed THEN RETURN -2; END IF;"
+    "  IF p_new_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM room_keys"
+    "   WHERE room_id = p_room AND wrapped_key = p_new_key) THEN RETURN -3; END IF;"
+    "  RETURN v_last;"
+    " END $$;"
+    "CREATE FUNCTION mend_append(p_room text, p_expected bigint, p_epoch bigint,"
+    "  p_creator bytea, p_new_key bytea, p_seqs bigint[], p_at bigint[], p_roles bigint[],"
+    "  p_kinds bigint[], p_sealed bytea[], p_lookup bytea, p_result bytea,"
+    "  p_audit_at bigint[], p_audit_kinds bigint[], p_audit bytea[]) RETURNS text"
+    " LANGUAGE plpgsql AS $$"
+    " DECLARE v_epoch bigint; v_last bigint; v_n bigint;"
+    " BEGIN"
+    "  IF p_epoch <> 0 THEN"
+    // FOR SHARE: a takeover (an UPDATE of this row) waits until this transaction committed.
+    "   SELECT epoch INTO v_epoch FROM leases WHERE room_id = p_room FOR SHARE;"
+    "   IF NOT FOUND OR v_epoch <> p_epoch THEN RETURN 'fenced'; END IF;"
+    "  END IF;"
+    "  IF p_expected = 0 THEN"
+    "   INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms, creator)"
+    "    VALUES (p_room, 0, p_at[1], p_at[1], p_creator) ON CONFLICT (room_id) DO NOTHING;"
+    "   GET DIAGNOSTICS v_n = ROW_COUNT;"
+    "   IF v_n = 0 THEN RETURN 'exists'; END IF;"
+    "   INSERT INTO room_keys (room_id, wrapped_key) VALUES (p_room, p_new_key);"
+    "  ELSE"
+    "   v_last := mend_room_for_write(p_room, p_new_key);"
+    "   IF v_last = -1 THEN RETURN 'missing'; END IF;"
+    "   IF v_last = -2 THEN RETURN 'destroyed'; END IF;"
+    "   IF v_last = -3 THEN RETURN 'exists'; END IF;"
+    "   IF v_last <> p_expected THEN RETURN 'behind'; END IF;"
+    "  END IF;"
+    // The result first: a recorded key is refused before anything of this append is written
+    // (a new room has no results: ids are never reused, results go with their room).
+    "  IF p_lookup IS NOT NULL THEN"
+    "   INSERT INTO results (room_id, lookup, sealed) VALUES (p_room, p_lookup, p_result)"
+    "    ON CONFLICT (room_id, lookup) DO NOTHING;"
+    "   GET DIAGNOSTICS v_n = ROW_COUNT;"
+    "   IF v_n = 0 THEN RETURN 'recorded'; END IF;"
+    "  END IF;"
+    "  INSERT INTO events (room_id, seq, at_ms, actor_role, kind, sealed)"
+    "   SELECT p_room, s, a, r, k, e FROM unnest(p_seqs, p_at, p_roles, p_kinds, p_sealed)"
+    "   AS u(s, a, r, k, e);"
+    "  UPDATE rooms SET last_seq = p_seqs[cardinality(p_seqs)],"
+    "   last_at_ms = p_at[cardinality(p_at)] WHERE room_id = p_room;"
+    "  PERFORM mend_audit(p_room, p_audit_at, p_audit_kinds, p_audit);"
+    "  RETURN '';"
+    " END $$;"
+    "CREATE FUNCTION mend_reject(p_room text, p_new_key bytea, p_lookup bytea, p_sealed bytea,"
+    "  p_rejecter bytea, p_keep bigint) RETURNS text LANGUAGE plpgsql AS $$"
+    " DECLARE v_n bigint;"
+    " BEGIN"
+    "  IF mend_room_for_write(p_room, p_new_key) < 0 THEN RETURN 'missing'; END IF;"
+    "  INSERT INTO results (room_id, lookup, sealed, rejected_by)"
+    "   VALUES (p_room, p_lookup, p_sealed, p_rejecter) ON CONFLICT (room_id, lookup) DO NOTHING;"
+    "  GET DIAGNOSTICS v_n = ROW_COUNT;"
+    "  IF v_n = 0 THEN RETURN 'recorded'; END IF;"
+    // Every rejection of one participant but the newest p_keep.
+    "  DELETE FROM results WHERE id IN (SELECT id FROM results"
+    "   WHERE room_id = p_room AND rejected_by = p_rejecter ORDER BY id DESC OFFSET p_keep);"
+    "  RETURN '';"
+    " END $$;"
+    "CREATE FUNCTION mend_rewrite(p_room text, p_new_key bytea, p_seqs bigint[], p_at bigint[],"
+    "  p_roles bigint[], p_kinds bigint[], p_sealed bytea[],"
+    "  p_audit_at bigint[], p_audit_kinds bigint[], p_audit bytea[]) RETURNS text"
+    " LANGUAGE plpgsql AS $$"
+    " DECLARE v_last bigint; v_n bigint;"
+    " BEGIN"
+    "  v_last := mend_room_for_write(p_room, p_new_key);"
+    "  IF v_last < 0 THEN RETURN 'missing'; END IF;"
+    "  IF cardinality(p_seqs) = 0 THEN RETURN 'empty'; END IF;"
+    "  IF EXISTS (SELECT 1 FROM unnest(p_seqs) s WHERE s < 1 OR s > v_last) THEN"
+    "   RETURN 'range'; END IF;"
+    "  IF (SELECT count(DISTINCT s) FROM unnest(p_seqs) s) <> cardinality(p_seqs) THEN"
+    "   RETURN 'twice'; END IF;"
+    "  SELECT count(*) INTO v_n FROM events WHERE room_id = p_room AND seq = ANY(p_seqs);"
+    "  IF v_n <> cardinality(p_seqs) THEN RETURN 'lost'; END IF;"
+    "  UPDATE events e SET at_ms = u.a, actor_role = u.r, kind = u.k, sealed = u.e"
+    "   FROM unnest(p_seqs, p_at, p_roles, p_kinds, p_sealed) AS u(s, a, r, k, e)"
+    "   WHERE e.room_id = p_room AND e.seq = u.s;"
+    "  UPDATE rooms SET"
+    "   first_at_ms = (SELECT at_ms FROM events WHERE room_id = p_room AND seq = 1),"
+    "   last_at_ms = (SELECT at_ms FROM events WHERE room_id = p_room AND seq = rooms.last_seq)"
+    "   WHERE room_id = p_room;"
+    "  PERFORM mend_audit(p_room, p_audit_at, p_audit_kinds, p_audit);"
+    "  RETURN '';"
+    " END $$;",
+    // 4: partners' refusals counted by code (content-free; insights, issue 14).
+    "CREATE TABLE refusals ("
+    "  room_id text NOT NULL,"
+    "  participant bigint NOT NULL,"  // the partner's mend.v1.Role number
+    "  code bigint NOT NULL,"         // mend.v1.RejectionCode number
+    "  count bigint NOT NULL,"
+    "  PRIMARY KEY (room_id, participant, code));"
+    "CREATE FUNCTION mend_add_refusals(p_room text, p_participants bigint[], p_codes bigint[],"
+    "  p_counts bigint[]) RETURNS text LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF mend_room_for_write(p_room, NULL) < 0 THEN RETURN 'missing'; END IF;"
+    "  INSERT INTO refusals AS r (room_id, participant, code, count)"
+    "   SELECT p_room, p, c, n FROM unnest(p_participants, p_codes, p_counts) AS u(p, c, n)"
+    "   ON CONFLICT (room_id, participant, code) DO UPDATE SET count = r.count + EXCLUDED.count;"
+    "  RETURN '';"
+    " END $$;",
 };
 
 StoreError failed(StoreErrorCode code, const std::string& what) {
@@ -134,6 +253,8 @@ OpenError finish_destroys(Conn& conn) {
                  "BEGIN;"
                  "DELETE FROM events WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed);"
                  "DELETE FROM results WHERE room_id IN "
+                 "(SELECT room_id FROM rooms WHERE destroyed);"
+                 "DELETE FROM refusals WHERE room_id IN "
                  "(SELECT room_id FROM rooms WHERE destroyed);"
                  "COMMIT",
                  "cannot finish an interrupted erasure");

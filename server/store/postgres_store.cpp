@@ -13,6 +13,7 @@
 
 #include "server/store/crypto.h"
 #include "server/store/pg_conn.h"
+#include "server/store/postgres_calls.h"
 #include "server/store/postgres_schema.h"
 #include "server/store/row_crypto.h"
 #include "server/store/store_ops.h"
@@ -31,17 +32,16 @@ using pg::Conn;
 using pg::Params;
 using pg::Result;
 using rows::event_aad;
-using rows::rejecter_digest;
 using rows::result_aad;
 using rows::result_lookup;
 
 using Clock = std::chrono::steady_clock;
 
-// The writer keeps unwrapped room keys of recently written rooms; over this it starts afresh.
-// (A room id is never reused, so a cached key never goes stale.)
-constexpr std::size_t kMaxCachedRoomKeys = 4'096;
 // While resolving an in-doubt commit, how often the writer asks again.
 constexpr std::chrono::milliseconds kDoubtRetry{50};
+// Statements per pipeline: PostgreSQL's answers are read only after all were sent, so a bound
+// keeps them within the sockets' buffers (a larger batch takes one round trip per this many).
+constexpr std::size_t kPipelineStatements = 256;
 
 StoreError error(StoreErrorCode code, std::string message) {
   return StoreError{code, std::move(message)};
@@ -105,24 +105,23 @@ const char* const kLockRoom = "SELECT last_seq, destroyed FROM rooms WHERE room_
 
 }  // namespace
 
-struct PostgresStore::Impl {
+struct PostgresStore::Impl final : BatchCommitter {
   PostgresStoreOptions options;
   crypto::Key master;
 
   // Writer thread state (touched only by the writer thread once started).
   std::unique_ptr<Link> writer;
-  std::map<std::string, crypto::Key> key_cache;
+  RoomKeyCache key_cache;
   std::optional<StoreError> batch_failure;  // an SQL error aborts the whole transaction
 
-  WorkQueue<WriteOp> writes;
+  GroupWriter writes;
   WorkQueue<ReadTask> reads;
 
   mutable std::mutex stats_mutex;
-  PostgresStoreStats stats;
+  PostgresStoreStats stats;  // the connections' counters (the writer's are in `writes`)
 
   std::mutex close_mutex;
   bool closed = false;
-  std::thread writer_thread;
   std::vector<std::thread> reader_threads;
 
   void count_reconnect() {
@@ -135,15 +134,12 @@ struct PostgresStore::Impl {
   }
 
   // --- writer ---
-  void writer_loop();
-  std::vector<WriteOp> next_batch();
-  void commit_batch(std::vector<WriteOp>& batch);
-  // One try at the batch's transaction; true when committed. `retry`: the connection was lost
-  // before COMMIT was sent (nothing stored).
+  void commit_batch(std::vector<WriteOp>& batch) override;
+  // One try at the batch's transaction, sent as one pipeline (two round trips: the calls, then
+  // COMMIT, whose transaction id is known before it is sent); true when committed. `retry`:
+  // the connection was lost before COMMIT was sent (nothing stored).
   bool attempt_batch(std::vector<WriteOp>& batch, std::vector<std::optional<StoreError>>& outcomes,
                      std::map<std::string, crypto::Key>& new_keys, bool& retry);
-  void apply(Conn& conn, WriteOp& op, std::optional<StoreError>& outcome,
-             std::map<std::string, crypto::Key>& new_keys);
   // BEGIN, noting the transaction id (for an in-doubt commit); nullopt: batch_failure set.
   std::optional<std::int64_t> begin(Conn& conn);
   Fate commit(Conn& conn, std::int64_t xid);
@@ -151,35 +147,27 @@ struct PostgresStore::Impl {
   void rollback(Conn& conn);
   // Runs a statement of the open transaction; false (batch_failure set) when it failed.
   bool run(Conn& conn, const char* name, const char* sql, const Params& params, Result& out);
-  std::optional<StoreError> apply_append(Conn& conn, const AppendRequest& request,
-                                         std::map<std::string, crypto::Key>& new_keys);
-  std::optional<StoreError> create_room(Conn& conn, const AppendRequest& request,
-                                        std::map<std::string, crypto::Key>& new_keys);
+  // The keys of the batch's rooms that are neither cached nor made in it, read in one
+  // statement before the transaction; false (batch_failure set) when that failed.
+  bool read_keys(Conn& conn, const std::vector<WriteOp>& batch,
+                 std::map<std::string, pg::WriteKey>& keys);
+  // The write's function call (its content sealed), or its outcome when decided without one.
+  // A new room's key is made here (new_keys, made_wrapped).
+  pg::Call plan(const WriteOp& op, const std::map<std::string, pg::WriteKey>& stored_keys,
+                std::map<std::string, crypto::Key>& new_keys,
+                std::map<std::string, std::string>& made_wrapped);
+  static pg::CallKind kind_of(const WriteOp& op);
+  void count_round_trip() {
+    std::lock_guard lock(stats_mutex);
+    ++stats.round_trips;
+  }
   // The room's row locked for this transaction; nullopt: no such room (or batch_failure).
   std::optional<std::pair<std::uint64_t, bool>> lock_room(Conn& conn, const std::string& room_id);
-  std::optional<crypto::Key> writer_key(Conn& conn, const std::string& room_id,
-                                        const std::map<std::string, crypto::Key>& new_keys,
-                                        std::optional<StoreError>& failure);
-  std::optional<StoreError> insert_events(Conn& conn, const AppendRequest& request,
-                                          const crypto::Key& key);
-  // kConflict (nothing inserted) when the key is recorded already.
-  std::optional<StoreError> insert_result(Conn& conn, const RecordedResult& recorded,
-                                          const crypto::Key& key, const std::string& lookup,
-                                          const std::string& rejected_by);
-  // kFenced unless `epoch` is the room's lease epoch (the lease row locked until commit).
-  std::optional<StoreError> check_lease(Conn& conn, const std::string& room_id,
-                                        std::uint64_t epoch);
-  std::optional<StoreError> apply_rejection(Conn& conn, const RecordedResult& rejection,
-                                            const std::map<std::string, crypto::Key>& new_keys);
-  std::optional<StoreError> apply_rewrite_op(Conn& conn, RewriteOp& op);
-  std::optional<StoreError> apply_rewrite(Conn& conn, const std::string& room_id,
-                                          const std::vector<v1::Event>& events);
   bool insert_audit(Conn& conn, const std::string& room_id,
                     const std::vector<v1::AuditEntry>& entries);
-  void destroy(DestroyOp& op);
+  void destroy(DestroyOp& op) override;
   std::optional<StoreError> shred_key(Conn& conn, DestroyOp& op);
   void delete_rows(const std::string& room_id);
-  void count_batch(bool committed, std::size_t writes, std::uint64_t appends, std::uint64_t ok);
 
   // --- readers ---
   void reader_loop();
@@ -191,35 +179,16 @@ struct PostgresStore::Impl {
   FindResult do_find(Conn& conn, const CommandKey& key);
   ListRoomsResult do_list(Conn& conn);
   AuditLoadResult do_load_audit(Conn& conn, const std::string& room_id);
+  RefusalsResult do_load_refusals(Conn& conn, const std::string& room_id);
   LeaseResult do_acquire(Conn& conn, const std::string& room_id, const std::string& node,
                          std::chrono::milliseconds ttl);
 
   // --- lifecycle ---
-  template <typename Refuse>
-  void enqueue_write(WriteOp op, Refuse refuse);
   void start(std::unique_ptr<Conn> first_writer);
   void close();
 };
 
 // ---------------------------------------------------------------- writer
-
-std::vector<WriteOp> PostgresStore::Impl::next_batch() {
-  // Appends, audit appends, rejections and rewrites share one group commit; a destroy runs
-  // alone (two transactions: the key first).
-  return writes.pop_batch(options.max_batch, ops::groupable);
-}
-
-void PostgresStore::Impl::writer_loop() {
-  for (;;) {
-    std::vector<WriteOp> batch = next_batch();
-    if (batch.empty()) return;
-    if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
-      destroy(*destroy_op);
-    } else {
-      commit_batch(batch);
-    }
-  }
-}
 
 bool PostgresStore::Impl::run(Conn& conn, const char* name, const char* sql,
                               const Params& params, Result& out) {
@@ -286,19 +255,6 @@ Fate PostgresStore::Impl::resolve_in_doubt(std::int64_t xid) {
   return Fate::kInDoubt;
 }
 
-void PostgresStore::Impl::count_batch(bool committed, std::size_t writes_in_batch,
-                                      std::uint64_t appends, std::uint64_t ok) {
-  std::lock_guard lock(stats_mutex);
-  if (committed) {
-    ++stats.commits;
-    stats.appends_committed += ok;
-    stats.appends_rejected += appends - ok;
-    stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, appends);
-  } else {
-    stats.writes_failed += writes_in_batch;
-  }
-}
-
 bool PostgresStore::Impl::attempt_batch(std::vector<WriteOp>& batch,
                                         std::vector<std::optional<StoreError>>& outcomes,
                                         std::map<std::string, crypto::Key>& new_keys,
@@ -309,19 +265,56 @@ bool PostgresStore::Impl::attempt_batch(std::vector<WriteOp>& batch,
     batch_failure = failure;
     return false;
   }
-  const auto xid = begin(*conn);
-  if (!xid) {
+  batch_failure.reset();
+  std::map<std::string, pg::WriteKey> stored_keys;
+  if (!read_keys(*conn, batch, stored_keys)) {
     retry = conn->broken();
     return false;
   }
-  for (std::size_t i = 0; i < batch.size() && !batch_failure; ++i) {
-    apply(*conn, batch[i], outcomes[i], new_keys);
+  // BEGIN, the transaction id (for an in-doubt commit), then one call per write.
+  std::vector<pg::Statement> statements{{"begin", "BEGIN", Params()},
+                                        {"txid", "SELECT txid_current()", Params()}};
+  std::vector<std::size_t> write_of;  // statements[k + 2] is batch[write_of[k]]'s call
+  std::map<std::string, std::string> made_wrapped;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    pg::Call call = plan(batch[i], stored_keys, new_keys, made_wrapped);
+    if (!call.statement) {
+      outcomes[i] = std::move(call.outcome);
+      continue;
+    }
+    statements.push_back(std::move(*call.statement));
+    write_of.push_back(i);
   }
-  if (!batch_failure) return commit(*conn, *xid) == Fate::kCommitted;
-  // Lost before COMMIT was sent: nothing of the batch is stored, so it may run again.
-  retry = conn->broken();
-  rollback(*conn);
-  return false;
+  std::int64_t xid = 0;
+  for (std::size_t start = 0; start < statements.size(); start += kPipelineStatements) {
+    const std::size_t end = std::min(statements.size(), start + kPipelineStatements);
+    const std::vector<pg::Statement> chunk(statements.begin() + static_cast<long>(start),
+                                           statements.begin() + static_cast<long>(end));
+    count_round_trip();
+    std::vector<Result> results = conn->pipeline(chunk);
+    for (std::size_t k = start; k < end; ++k) {
+      Result& result = results[k - start];
+      if (!result.ok() || (k > 0 && result.rows() != 1)) {
+        // Nothing is committed (COMMIT was not sent): on a lost connection it may run again.
+        batch_failure = pg::error_of(result, "PostgreSQL refused a write");
+        batch_failure->code = StoreErrorCode::kUnavailable;
+        retry = conn->broken();
+        rollback(*conn);
+        return false;
+      }
+      if (k == 1) xid = result.int64(0, 0);
+      if (k < 2) continue;
+      const std::size_t i = write_of[k - 2];
+      outcomes[i] = pg::outcome_of(kind_of(batch[i]), result.is_null(0, 0) ? "" : result.bytes(0, 0));
+      // A room this batch failed to create keeps no key of ours.
+      const auto* append_op = std::get_if<AppendOp>(&batch[i]);
+      if (outcomes[i] && append_op != nullptr && append_op->request.expected_last_seq == 0) {
+        new_keys.erase(append_op->request.room_id);
+      }
+    }
+  }
+  count_round_trip();
+  return commit(*conn, xid) == Fate::kCommitted;
 }
 
 void PostgresStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
@@ -337,41 +330,118 @@ void PostgresStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
     committed = attempt_batch(batch, outcomes, new_keys, retry);
     if (!retry) break;
   }
-  std::uint64_t appends = 0;
-  std::uint64_t ok = 0;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!std::holds_alternative<AppendOp>(batch[i])) continue;
-    ++appends;
-    if (committed && !outcomes[i]) ++ok;
-  }
   if (committed) {
-    for (auto& [room_id, key] : new_keys) {
-      if (key_cache.size() >= kMaxCachedRoomKeys) key_cache.clear();
-      key_cache.insert_or_assign(room_id, key);
-    }
+    key_cache.remember(new_keys);
   } else {
     for (auto& outcome : outcomes) outcome = batch_failure;
   }
-  count_batch(committed, batch.size(), appends, ok);
+  writes.count_batch(batch, outcomes, committed);
   for (std::size_t i = 0; i < batch.size(); ++i) ops::complete(batch[i], std::move(outcomes[i]));
 }
 
-void PostgresStore::Impl::apply(Conn& conn, WriteOp& op, std::optional<StoreError>& outcome,
-                                std::map<std::string, crypto::Key>& new_keys) {
-  if (auto* audit_op = std::get_if<AuditOp>(&op)) {
-    outcome = audit_op->entries.empty()
-                  ? error(StoreErrorCode::kInvalid, "audit append without entries")
-                  : std::optional<StoreError>();
-    if (!outcome && !insert_audit(conn, audit_op->room_id, audit_op->entries)) {
-      outcome = batch_failure;
+pg::CallKind PostgresStore::Impl::kind_of(const WriteOp& op) {
+  if (std::holds_alternative<AppendOp>(op)) return pg::CallKind::kAppend;
+  if (std::holds_alternative<RejectionOp>(op)) return pg::CallKind::kRejection;
+  if (std::holds_alternative<RewriteOp>(op)) return pg::CallKind::kRewrite;
+  if (std::holds_alternative<ops::RefusalsOp>(op)) return pg::CallKind::kRefusals;
+  return pg::CallKind::kAudit;
+}
+
+bool PostgresStore::Impl::read_keys(Conn& conn, const std::vector<WriteOp>& batch,
+                                    std::map<std::string, pg::WriteKey>& keys) {
+  std::vector<std::string> rooms;
+  for (const WriteOp& op : batch) {
+    std::string room_id;
+    if (const auto* append_op = std::get_if<AppendOp>(&op)) {
+      if (append_op->request.expected_last_seq == 0) continue;  // a new room's key is made
+      room_id = append_op->request.room_id;
+    } else if (const auto* rejection_op = std::get_if<RejectionOp>(&op)) {
+      room_id = rejection_op->rejection.key.room_id;
+    } else if (const auto* rewrite_op = std::get_if<RewriteOp>(&op)) {
+      room_id = rewrite_op->room_id;
+    } else {
+      continue;  // audit entries and refusal counts are not sealed
     }
-  } else if (auto* rewrite_op = std::get_if<RewriteOp>(&op)) {
-    outcome = apply_rewrite_op(conn, *rewrite_op);
-  } else if (auto* rejection_op = std::get_if<RejectionOp>(&op)) {
-    outcome = apply_rejection(conn, rejection_op->rejection, new_keys);
-  } else {
-    outcome = apply_append(conn, std::get<AppendOp>(op).request, new_keys);
+    if (key_cache.find(room_id) == nullptr && keys.try_emplace(room_id).second) {
+      rooms.push_back(std::move(room_id));
+    }
   }
+  if (rooms.empty()) return true;
+  // Outside the transaction: a room's key never changes, and a room destroyed meanwhile is
+  // found so by its function under the row lock.
+  count_round_trip();
+  Result row;
+  if (!run(conn, "read_keys",
+           "SELECT r.room_id, r.destroyed, k.wrapped_key FROM rooms r "
+           "LEFT JOIN room_keys k ON k.room_id = r.room_id WHERE r.room_id = ANY($1::text[])",
+           Params().text(pg::text_array(rooms)), row)) {
+    return false;
+  }
+  for (int r = 0; r < row.rows(); ++r) {
+    pg::WriteKey& key = keys[row.bytes(r, 0)];
+    key.destroyed = row.boolean(r, 1);
+    if (key.destroyed) continue;
+    if (row.is_null(r, 2)) {
+      key.refusal = error(StoreErrorCode::kCorrupt, "the key of a room is missing in PostgreSQL");
+      continue;
+    }
+    key.key = crypto::unwrap_key(master, row.bytes(r, 2), row.bytes(r, 0));
+    if (!key.key) {
+      key.refusal = error(StoreErrorCode::kCorrupt,
+                          "a room key in PostgreSQL does not unwrap under the master key");
+    }
+  }
+  for (auto& [room_id, key] : keys) {
+    if (key.key) key_cache.remember(room_id, *key.key);
+  }
+  return true;
+}
+
+pg::Call PostgresStore::Impl::plan(const WriteOp& op,
+                                   const std::map<std::string, pg::WriteKey>& stored_keys,
+                                   std::map<std::string, crypto::Key>& new_keys,
+                                   std::map<std::string, std::string>& made_wrapped) {
+  // The key to seal with: made in this batch, cached, or read by read_keys.
+  const auto key_of = [&](const std::string& room_id) {
+    pg::WriteKey key;
+    if (auto made = new_keys.find(room_id); made != new_keys.end()) {
+      key.key = made->second;
+      key.made_wrapped = made_wrapped[room_id];
+    } else if (const crypto::Key* cached = key_cache.find(room_id)) {
+      key.key = *cached;
+    } else if (auto read = stored_keys.find(room_id); read != stored_keys.end()) {
+      key = read->second;
+    }
+    return key;
+  };
+  if (const auto* append_op = std::get_if<AppendOp>(&op)) {
+    const AppendRequest& request = append_op->request;
+    if (request.expected_last_seq != 0) return pg::append_call(request, key_of(request.room_id));
+    if (new_keys.count(request.room_id) != 0) {
+      return pg::Call{std::nullopt, error(StoreErrorCode::kConflict, "room already exists")};
+    }
+    auto made = crypto::random_key();
+    std::optional<std::string> wrapped;
+    if (made) wrapped = crypto::wrap_key(master, *made, request.room_id);
+    if (!wrapped) {
+      return pg::Call{std::nullopt, error(StoreErrorCode::kUnavailable, "cannot create a room key")};
+    }
+    new_keys.insert_or_assign(request.room_id, *made);
+    made_wrapped.insert_or_assign(request.room_id, *wrapped);
+    return pg::append_call(request, key_of(request.room_id));
+  }
+  if (const auto* rejection_op = std::get_if<RejectionOp>(&op)) {
+    return pg::rejection_call(rejection_op->rejection, key_of(rejection_op->rejection.key.room_id));
+  }
+  if (const auto* rewrite_op = std::get_if<RewriteOp>(&op)) {
+    return pg::rewrite_call(rewrite_op->room_id, rewrite_op->events, rewrite_op->audit,
+                            key_of(rewrite_op->room_id));
+  }
+  if (const auto* refusals_op = std::get_if<ops::RefusalsOp>(&op)) {
+    return pg::refusals_call(refusals_op->room_id, refusals_op->deltas);
+  }
+  const auto& audit_op = std::get<AuditOp>(op);
+  return pg::audit_call(audit_op.room_id, audit_op.entries);
 }
 
 std::optional<std::pair<std::uint64_t, bool>> PostgresStore::Impl::lock_room(
@@ -380,260 +450,6 @@ std::optional<std::pair<std::uint64_t, bool>> PostgresStore::Impl::lock_room(
   if (!run(conn, "lock_room", kLockRoom, Params().text(room_id), row)) return std::nullopt;
   if (row.rows() == 0) return std::nullopt;
   return std::pair{static_cast<std::uint64_t>(row.int64(0, 0)), row.boolean(0, 1)};
-}
-
-std::optional<crypto::Key> PostgresStore::Impl::writer_key(
-    Conn& conn, const std::string& room_id, const std::map<std::string, crypto::Key>& new_keys,
-    std::optional<StoreError>& failure) {
-  if (auto it = new_keys.find(room_id); it != new_keys.end()) return it->second;
-  if (auto it = key_cache.find(room_id); it != key_cache.end()) return it->second;
-  Result row;
-  if (!run(conn, "select_key", "SELECT wrapped_key FROM room_keys WHERE room_id = $1",
-           Params().text(room_id), row)) {
-    failure = batch_failure;
-    return std::nullopt;
-  }
-  if (row.rows() == 0) {
-    failure = error(StoreErrorCode::kCorrupt, "the key of a room is missing in PostgreSQL");
-    return std::nullopt;
-  }
-  auto key = crypto::unwrap_key(master, row.bytes(0, 0), room_id);
-  if (!key) {
-    failure = error(StoreErrorCode::kCorrupt,
-                    "a room key in PostgreSQL does not unwrap under the master key");
-    return std::nullopt;
-  }
-  if (key_cache.size() >= kMaxCachedRoomKeys) key_cache.clear();
-  key_cache.emplace(room_id, *key);
-  return key;
-}
-
-std::optional<StoreError> PostgresStore::Impl::create_room(
-    Conn& conn, const AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
-  Result inserted;
-  // A room id exists once, destroyed or not: the second creator of an id is a conflict.
-  if (!run(conn, "insert_room",
-           "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms, creator) "
-           "VALUES ($1, 0, $2, $2, $3) ON CONFLICT (room_id) DO NOTHING",
-           Params()
-               .text(request.room_id)
-               .int64(request.events.front().at_ms())
-               .bytes(request.creator),
-           inserted)) {
-    return batch_failure;
-  }
-  if (inserted.affected() == 0) return error(StoreErrorCode::kConflict, "room already exists");
-  auto key = crypto::random_key();
-  std::optional<std::string> wrapped;
-  if (key) wrapped = crypto::wrap_key(master, *key, request.room_id);
-  // The room row is already inserted: fail the whole transaction.
-  if (!wrapped) {
-    return batch_failure = error(StoreErrorCode::kUnavailable, "cannot create a room key");
-  }
-  Result done;
-  if (!run(conn, "insert_key", "INSERT INTO room_keys (room_id, wrapped_key) VALUES ($1, $2)",
-           Params().text(request.room_id).bytes(*wrapped), done)) {
-    return batch_failure;
-  }
-  new_keys.insert_or_assign(request.room_id, *key);
-  return std::nullopt;
-}
-
-std::optional<StoreError> PostgresStore::Impl::insert_events(Conn& conn,
-                                                             const AppendRequest& request,
-                                                             const crypto::Key& key) {
-  Result done;
-  for (const v1::Event& event : request.events) {
-    auto sealed =
-        crypto::seal(key, event.SerializeAsString(), event_aad(request.room_id, event.seq()));
-    if (!sealed) {
-      return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
-    }
-    const Params params = Params()
-                              .text(request.room_id)
-                              .int64(static_cast<std::int64_t>(event.seq()))
-                              .int64(event.at_ms())
-                              .int64(event.actor().role())
-                              .int64(event.body_case())
-                              .bytes(*sealed);
-    // The last event and the room's new last seq in one statement (one round trip less).
-    const bool last = event.seq() == request.events.back().seq();
-    const bool ran =
-        last ? run(conn, "insert_last_event",
-                   "WITH inserted AS (INSERT INTO events "
-                   "(room_id, seq, at_ms, actor_role, kind, sealed) "
-                   "VALUES ($1, $2, $3, $4, $5, $6)) "
-                   "UPDATE rooms SET last_seq = $2, last_at_ms = $3 WHERE room_id = $1",
-                   params, done)
-             : run(conn, "insert_event",
-                   "INSERT INTO events (room_id, seq, at_ms, actor_role, kind, sealed) "
-                   "VALUES ($1, $2, $3, $4, $5, $6)",
-                   params, done);
-    if (!ran) return batch_failure;
-  }
-  return std::nullopt;
-}
-
-std::optional<StoreError> PostgresStore::Impl::insert_result(Conn& conn,
-                                                             const RecordedResult& recorded,
-                                                             const crypto::Key& key,
-                                                             const std::string& lookup,
-                                                             const std::string& rejected_by) {
-  const std::string& room_id = recorded.key.room_id;
-  auto sealed =
-      crypto::seal(key, recorded.result.SerializeAsString(), result_aad(room_id, lookup));
-  if (!sealed) {
-    return batch_failure = error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
-  }
-  Result done;
-  Params params;
-  params.text(room_id).bytes(lookup).bytes(*sealed);
-  // The check and the insert in one statement: a recorded key inserts nothing (kConflict).
-  const bool ran =
-      rejected_by.empty()
-          ? run(conn, "insert_result",
-                "INSERT INTO results (room_id, lookup, sealed) VALUES ($1, $2, $3) "
-                "ON CONFLICT (room_id, lookup) DO NOTHING",
-                params, done)
-          : run(conn, "insert_rejection",
-                "INSERT INTO results (room_id, lookup, sealed, rejected_by) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (room_id, lookup) DO NOTHING",
-                params.bytes(rejected_by), done);
-  if (!ran) return batch_failure;
-  if (done.affected() == 0) return error(StoreErrorCode::kConflict, "command already recorded");
-  return std::nullopt;
-}
-
-std::optional<StoreError> PostgresStore::Impl::apply_append(
-    Conn& conn, const AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
-  if (auto invalid = rows::check_append(request)) return invalid;
-  // Every check comes before the append's first write, so a rejected append leaves nothing.
-  if (request.lease_epoch != 0) {
-    if (auto fenced = check_lease(conn, request.room_id, request.lease_epoch)) return fenced;
-  }
-  if (request.expected_last_seq == 0) {
-    if (auto failed = create_room(conn, request, new_keys)) return failed;
-  } else {
-    const auto row = lock_room(conn, request.room_id);
-    if (batch_failure) return batch_failure;
-    if (!row) return error(StoreErrorCode::kConflict, "room does not exist");
-    if (row->second) return error(StoreErrorCode::kConflict, "room was destroyed");
-    if (row->first != request.expected_last_seq) {
-      return error(StoreErrorCode::kConflict, "room is not at the expected seq");
-    }
-  }
-  std::optional<StoreError> failure;
-  const std::optional<crypto::Key> key = writer_key(conn, request.room_id, new_keys, failure);
-  if (!key) return failure;
-  // The result first: a recorded key is refused before anything of this append is written.
-  // (A new room has no results: ids are never reused, results go with their room.)
-  if (request.result) {
-    const std::string lookup = result_lookup(*key, request.result->key);
-    if (auto failed = insert_result(conn, *request.result, *key, lookup, {})) return failed;
-  }
-  if (auto failed = insert_events(conn, request, *key)) return failed;
-  if (!insert_audit(conn, request.room_id, request.audit)) return batch_failure;
-  return std::nullopt;
-}
-
-std::optional<StoreError> PostgresStore::Impl::check_lease(Conn& conn, const std::string& room_id,
-                                                         std::uint64_t epoch) {
-  Result lease;
-  // FOR SHARE: a takeover (an UPDATE of this row) waits until this batch is committed.
-  if (!run(conn, "check_lease", "SELECT epoch FROM leases WHERE room_id = $1 FOR SHARE",
-           Params().text(room_id), lease)) {
-    return batch_failure;
-  }
-  if (lease.rows() == 0 || static_cast<std::uint64_t>(lease.int64(0, 0)) != epoch) {
-    return error(StoreErrorCode::kFenced, "the room's lease moved to another node");
-  }
-  return std::nullopt;
-}
-
-std::optional<StoreError> PostgresStore::Impl::apply_rejection(
-    Conn& conn, const RecordedResult& rejection,
-    const std::map<std::string, crypto::Key>& new_keys) {
-  const std::string& room_id = rejection.key.room_id;
-  if (rejection.result.accepted()) {
-    return error(StoreErrorCode::kInvalid, "an accepted result is not a rejection");
-  }
-  const auto row = lock_room(conn, room_id);
-  if (batch_failure) return batch_failure;
-  if (!row || row->second) return error(StoreErrorCode::kNotFound, "unknown room");
-  std::optional<StoreError> failure;
-  const std::optional<crypto::Key> key = writer_key(conn, room_id, new_keys, failure);
-  if (!key) return failure;
-  const std::string lookup = result_lookup(*key, rejection.key);
-  const std::string rejecter = rejecter_digest(*key, rejection.key.participant);
-  if (auto failed = insert_result(conn, rejection, *key, lookup, rejecter)) return failed;
-  Result done;
-  // Every rejection of one participant but the newest $3.
-  if (!run(conn, "forget_rejections",
-           "DELETE FROM results WHERE id IN (SELECT id FROM results "
-           "WHERE room_id = $1 AND rejected_by = $2 ORDER BY id DESC OFFSET $3)",
-           Params()
-               .text(room_id)
-               .bytes(rejecter)
-               .int64(static_cast<std::int64_t>(kRejectionsKeptPerParticipant)),
-           done)) {
-    return batch_failure;
-  }
-  return std::nullopt;
-}
-
-std::optional<StoreError> PostgresStore::Impl::apply_rewrite_op(Conn& conn, RewriteOp& op) {
-  // A rewrite found corrupt midway undoes only itself.
-  Result done;
-  if (!run(conn, "savepoint", "SAVEPOINT rewrite", Params(), done)) return batch_failure;
-  std::optional<StoreError> outcome = apply_rewrite(conn, op.room_id, op.events);
-  if (!outcome && !insert_audit(conn, op.room_id, op.audit)) outcome = batch_failure;
-  if (batch_failure) return batch_failure;
-  if (outcome && !run(conn, "rollback_to", "ROLLBACK TO SAVEPOINT rewrite", Params(), done)) {
-    return batch_failure;
-  }
-  if (!run(conn, "release", "RELEASE SAVEPOINT rewrite", Params(), done)) return batch_failure;
-  return outcome;
-}
-
-std::optional<StoreError> PostgresStore::Impl::apply_rewrite(
-    Conn& conn, const std::string& room_id, const std::vector<v1::Event>& events) {
-  const auto row = lock_room(conn, room_id);
-  if (batch_failure) return batch_failure;
-  if (!row || row->second) return error(StoreErrorCode::kNotFound, "unknown room");
-  if (auto invalid = check_rewrite(events, row->first)) return invalid;
-  std::optional<StoreError> failure;
-  const std::optional<crypto::Key> key = writer_key(conn, room_id, {}, failure);
-  if (!key) return failure;
-  Result updated;
-  for (const v1::Event& event : events) {
-    auto sealed = crypto::seal(*key, event.SerializeAsString(), event_aad(room_id, event.seq()));
-    if (!sealed) return error(StoreErrorCode::kUnavailable, "cannot encrypt an event");
-    if (!run(conn, "update_event",
-             "UPDATE events SET at_ms = $3, actor_role = $4, kind = $5, sealed = $6 "
-             "WHERE room_id = $1 AND seq = $2",
-             Params()
-                 .text(room_id)
-                 .int64(static_cast<std::int64_t>(event.seq()))
-                 .int64(event.at_ms())
-                 .int64(event.actor().role())
-                 .int64(event.body_case())
-                 .bytes(*sealed),
-             updated)) {
-      return batch_failure;
-    }
-    if (updated.affected() != 1) {
-      return error(StoreErrorCode::kCorrupt, "an event below the room's last seq is missing");
-    }
-  }
-  if (!run(conn, "refresh_times",
-           "UPDATE rooms SET "
-           "first_at_ms = (SELECT at_ms FROM events WHERE room_id = $1 AND seq = 1), "
-           "last_at_ms = (SELECT at_ms FROM events WHERE room_id = $1 "
-           "AND seq = rooms.last_seq) WHERE room_id = $1",
-           Params().text(room_id), updated)) {
-    return batch_failure;
-  }
-  return std::nullopt;
 }
 
 bool PostgresStore::Impl::insert_audit(Conn& conn, const std::string& room_id,
@@ -689,6 +505,8 @@ void PostgresStore::Impl::delete_rows(const std::string& room_id) {
   if (run(*conn, "delete_events", "DELETE FROM events WHERE room_id = $1", Params().text(room_id),
           done) &&
       run(*conn, "delete_results", "DELETE FROM results WHERE room_id = $1",
+          Params().text(room_id), done) &&
+      run(*conn, "delete_refusals", "DELETE FROM refusals WHERE room_id = $1",
           Params().text(room_id), done)) {
     commit(*conn, *xid);
   } else {
@@ -704,14 +522,10 @@ void PostgresStore::Impl::destroy(DestroyOp& op) {
   Conn* conn = writer->get(failure);
   std::optional<StoreError> outcome = conn == nullptr ? failure : shred_key(*conn, op);
   if (!outcome) {
-    key_cache.erase(op.room_id);
+    key_cache.forget(op.room_id);
     delete_rows(op.room_id);
   }
-  {
-    std::lock_guard lock(stats_mutex);
-    if (!outcome) ++stats.commits;
-    if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats.writes_failed;
-  }
+  writes.count_destroy(outcome);
   op.done(std::move(outcome));
 }
 
@@ -875,6 +689,30 @@ AuditLoadResult PostgresStore::Impl::do_load_audit(Conn& conn, const std::string
   return result;
 }
 
+RefusalsResult PostgresStore::Impl::do_load_refusals(Conn& conn, const std::string& room_id) {
+  RefusalsResult result;
+  // One statement: the room (absent or destroyed: unknown) and its counts in one snapshot.
+  Result rows = conn.run("load_refusals",
+                         "SELECT r.destroyed, f.participant, f.code, f.count FROM rooms r "
+                         "LEFT JOIN refusals f ON f.room_id = r.room_id WHERE r.room_id = $1 "
+                         "ORDER BY f.participant, f.code",
+                         Params().text(room_id));
+  if (!rows.ok()) {
+    result.error = pg::error_of(rows, "cannot read refusal counts");
+    return result;
+  }
+  if (rows.rows() == 0 || rows.boolean(0, 0)) {
+    result.error = error(StoreErrorCode::kNotFound, "unknown room");
+    return result;
+  }
+  for (int i = 0; i < rows.rows() && !rows.is_null(i, 1); ++i) {
+    result.refusals.push_back(RefusalCount{static_cast<v1::Role>(rows.int64(i, 1)),
+                                           static_cast<v1::RejectionCode>(rows.int64(i, 2)),
+                                           static_cast<std::uint64_t>(rows.int64(i, 3))});
+  }
+  return result;
+}
+
 LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_id,
                                             const std::string& node,
                                             std::chrono::milliseconds ttl) {
@@ -922,17 +760,6 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
 // ---------------------------------------------------------------- queues and lifecycle
 
 template <typename Refuse>
-void PostgresStore::Impl::enqueue_write(WriteOp op, Refuse refuse) {
-  std::optional<StoreError> refused = writes.push(op);
-  if (!refused) return;
-  {
-    std::lock_guard lock(stats_mutex);
-    ++stats.writes_refused;
-  }
-  refuse(std::move(op), std::move(*refused));
-}
-
-template <typename Refuse>
 void PostgresStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
   if (auto refused = reads.push(task)) refuse(std::move(*refused));
 }
@@ -940,7 +767,7 @@ void PostgresStore::Impl::enqueue_read(ReadTask task, Refuse refuse) {
 void PostgresStore::Impl::start(std::unique_ptr<Conn> first_writer) {
   writer = make_link();
   writer->adopt(std::move(first_writer));
-  writer_thread = std::thread([this] { writer_loop(); });
+  writes.start(*this);
   for (int i = 0; i < options.reader_threads; ++i) {
     reader_threads.emplace_back([this] { reader_loop(); });
   }
@@ -950,9 +777,8 @@ void PostgresStore::Impl::close() {
   std::lock_guard close_lock(close_mutex);
   if (closed) return;
   closed = true;
-  writes.close();
+  writes.close();  // completes the queued writes first
   reads.close();
-  if (writer_thread.joinable()) writer_thread.join();
   for (auto& thread : reader_threads) thread.join();
   writer.reset();
 }
@@ -991,7 +817,7 @@ PostgresStore::OpenResult PostgresStore::open(PostgresStoreOptions options) {
   if (failure) return fail(*failure);
   // "Durable before acknowledged" needs the commit flushed before its answer.
   conn->exec("SET synchronous_commit = on");
-  impl->writes.set_limit(options.max_pending_writes);
+  impl->writes.set_limits(options.max_batch, options.max_pending_writes);
   impl->reads.set_limit(options.max_pending_reads);
   impl->options = std::move(options);
   impl->start(std::move(conn));
@@ -1007,54 +833,10 @@ PostgresStore::~PostgresStore() { close(); }
 void PostgresStore::close() { impl_->close(); }
 
 PostgresStoreStats PostgresStore::stats() const {
-  PostgresStoreStats out;
-  {
-    std::lock_guard lock(impl_->stats_mutex);
-    out = impl_->stats;
-  }
-  out.pending_writes = impl_->writes.size();
-  return out;
+  return with_writer_stats(impl_->stats_mutex, impl_->stats, impl_->writes);
 }
 
-namespace {
-constexpr auto refuse_write = [](WriteOp op, StoreError e) { ops::complete(op, std::move(e)); };
-}  // namespace
-
-void PostgresStore::append(AppendRequest request, AppendDone done) {
-  impl_->enqueue_write(AppendOp{std::move(request), std::move(done)}, refuse_write);
-}
-
-void PostgresStore::record_rejection(RecordedResult rejection, StoreDone done) {
-  impl_->enqueue_write(RejectionOp{std::move(rejection), std::move(done)}, refuse_write);
-}
-
-void PostgresStore::destroy_room(std::string room_id, StoreDone done) {
-  destroy_room_audited(std::move(room_id), {}, std::move(done));
-}
-
-void PostgresStore::destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
-                                         StoreDone done) {
-  impl_->enqueue_write(DestroyOp{std::move(room_id), std::move(audit), std::move(done)},
-                       refuse_write);
-}
-
-void PostgresStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
-                                   StoreDone done) {
-  rewrite_events_audited(std::move(room_id), std::move(events), {}, std::move(done));
-}
-
-void PostgresStore::rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                                           std::vector<v1::AuditEntry> audit, StoreDone done) {
-  impl_->enqueue_write(
-      RewriteOp{std::move(room_id), std::move(events), std::move(audit), std::move(done)},
-      refuse_write);
-}
-
-void PostgresStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
-                                 StoreDone done) {
-  impl_->enqueue_write(AuditOp{std::move(room_id), std::move(entries), std::move(done)},
-                       refuse_write);
-}
+GroupWriter& PostgresStore::group_writer() { return impl_->writes; }
 
 void PostgresStore::load(std::string room_id, std::uint64_t after_seq, LoadDone done) {
   impl_->submit_read<LoadResult>(
@@ -1103,6 +885,14 @@ void PostgresStore::release_lease(std::string room_id, std::string node, std::ui
       [done = std::move(done)](Released released) { done(std::move(released.error)); });
 }
 
+void PostgresStore::load_refusals(std::string room_id, RefusalsDone done) {
+  impl_->submit_read<RefusalsResult>(
+      [impl = impl_.get(), room_id = std::move(room_id)](Conn& conn) {
+        return impl->do_load_refusals(conn, room_id);
+      },
+      std::move(done));
+}
+
 void PostgresStore::load_audit(std::string room_id, AuditLoadDone done) {
   impl_->submit_read<AuditLoadResult>(
       [impl = impl_.get(), room_id = std::move(room_id)](Conn& conn) {
@@ -1114,25 +904,18 @@ void PostgresStore::load_audit(std::string room_id, AuditLoadDone done) {
 
 std::string prometheus_text(const PostgresStoreStats& stats) {
   std::ostringstream out;
-  prometheus_series(out, "counter", "mend_store_commits_total", "Write transactions committed.",
-         stats.commits);
-  prometheus_series(out, "counter", "mend_store_appends_total", "Appends committed.",
-         stats.appends_committed);
-  prometheus_series(out, "counter", "mend_store_appends_rejected_total",
-         "Appends refused (conflict, invalid, corrupt).", stats.appends_rejected);
-  prometheus_series(out, "counter", "mend_store_writes_failed_total", "Writes failed by a database error.",
-         stats.writes_failed);
-  prometheus_series(out, "counter", "mend_store_writes_refused_total",
-         "Writes refused: queue full or store closing.", stats.writes_refused);
-  prometheus_series(out, "gauge", "mend_store_largest_batch", "Most appends committed in one transaction.",
-         stats.largest_batch);
-  prometheus_series(out, "gauge", "mend_store_pending_writes", "Writes queued now.", stats.pending_writes);
+  prometheus_writer_series(out, stats, "Write transactions committed.",
+                           "Writes failed by a database error.");
+  prometheus_series(out, "counter", "mend_store_round_trips_total",
+                    "Round trips of the writer to PostgreSQL (a batch: its calls and its COMMIT).",
+                    stats.round_trips);
   prometheus_series(out, "counter", "mend_store_reconnects_total",
-         "Connections to PostgreSQL re-established after a loss.", stats.reconnects);
+                    "Connections to PostgreSQL re-established after a loss.", stats.reconnects);
   prometheus_series(out, "counter", "mend_store_commits_in_doubt_total",
-         "Commits that got no answer (resolved after reconnecting).", stats.in_doubt);
+                    "Commits that got no answer (resolved after reconnecting).", stats.in_doubt);
   prometheus_series(out, "counter", "mend_store_commits_in_doubt_committed_total",
-         "In-doubt commits found committed after reconnecting.", stats.in_doubt_committed);
+                    "In-doubt commits found committed after reconnecting.",
+                    stats.in_doubt_committed);
   return out.str();
 }
 

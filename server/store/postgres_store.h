@@ -44,6 +44,7 @@
 #include <optional>
 #include <string>
 
+#include "server/store/group_writer.h"
 #include "server/store/store.h"
 
 namespace mend::store {
@@ -61,25 +62,21 @@ struct PostgresStoreOptions {
 };
 
 // Counters since open. A snapshot; safe to read at any time.
-struct PostgresStoreStats {
-  std::uint64_t commits = 0;            // write transactions committed
-  std::uint64_t appends_committed = 0;  // appends that succeeded
-  std::uint64_t appends_rejected = 0;   // appends completed with kConflict/kInvalid/kCorrupt
-  std::uint64_t writes_failed = 0;      // writes completed with kUnavailable by a database error
-  std::uint64_t writes_refused = 0;     // refused: queue full, closed, or database unreachable
-  std::uint64_t largest_batch = 0;      // most appends committed in one transaction
-  std::uint64_t reconnects = 0;         // connections re-established after a loss
-  std::uint64_t in_doubt = 0;           // batches whose COMMIT got no answer
+// Counters since open: the writer's (WriterStats) and the connections'. A snapshot; safe to
+// read at any time.
+struct PostgresStoreStats : WriterStats {
+  std::uint64_t round_trips = 0;         // the writer's waits for PostgreSQL's answers
+  std::uint64_t reconnects = 0;          // connections re-established after a loss
+  std::uint64_t in_doubt = 0;            // batches whose COMMIT got no answer
   std::uint64_t in_doubt_committed = 0;  // of those, found committed after reconnecting
-  std::size_t pending_writes = 0;       // queued now
 };
 
 // The counters in Prometheus text format (mend_store_* series), for /metrics.
 std::string prometheus_text(const PostgresStoreStats& stats);
 
-class PostgresStore final : public Store {
+class PostgresStore final : public QueuedWriteStore {
  public:
-  static constexpr int kSchemaVersion = 2;  // mend_schema.version
+  static constexpr int kSchemaVersion = 4;  // mend_schema.version
 
   struct OpenResult {
     std::shared_ptr<PostgresStore> store;  // set on success
@@ -95,20 +92,13 @@ class PostgresStore final : public Store {
   PostgresStore& operator=(const PostgresStore&) = delete;
   ~PostgresStore() override;  // close()
 
-  void append(AppendRequest request, AppendDone done) override;
+  // The writes (append, record_rejection, destroy_room[_audited], rewrite_events[_audited],
+  // append_audit, add_refusals) are QueuedWriteStore's.
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
-  void record_rejection(RecordedResult rejection, StoreDone done) override;
-  void destroy_room(std::string room_id, StoreDone done) override;
-  void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
-  void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
-                            StoreDone done) override;
-  void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                              std::vector<v1::AuditEntry> audit, StoreDone done) override;
   void list_rooms(ListRoomsDone done) override;
-  void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
-                    StoreDone done) override;
   void load_audit(std::string room_id, AuditLoadDone done) override;
+  void load_refusals(std::string room_id, RefusalsDone done) override;
   // Leases live in table `leases` (room, node, epoch, expires_at), judged by PostgreSQL's clock.
   // An append with a lease_epoch first takes a share lock on its room's lease row and is
   // fenced unless the epoch is current; a takeover updates that row, so it waits for the
@@ -128,6 +118,8 @@ class PostgresStore final : public Store {
   explicit PostgresStore(std::unique_ptr<Impl> impl);  // use open()
 
  private:
+  GroupWriter& group_writer() override;
+
   std::unique_ptr<Impl> impl_;
 };
 

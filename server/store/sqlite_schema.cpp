@@ -79,6 +79,16 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
       CREATE INDEX results_rejected ON results (room_id, rejected_by)
         WHERE rejected_by IS NOT NULL;
     )sql",
+    // 4 -> 5: partners' refusals counted by code (content-free; insights, issue 14).
+    R"sql(
+      CREATE TABLE refusals (
+        room_id     TEXT NOT NULL,
+        participant INTEGER NOT NULL,           -- the partner's mend.v1.Role number
+        code        INTEGER NOT NULL,           -- mend.v1.RejectionCode number
+        count       INTEGER NOT NULL,
+        PRIMARY KEY (room_id, participant, code)
+      ) WITHOUT ROWID;
+    )sql",
 };
 static_assert(SqliteStore::kApplicationId == 1835363940);
 
@@ -362,6 +372,7 @@ OpenError finish_destroys(Db& db, const std::filesystem::path& file) {
           "BEGIN IMMEDIATE;"
           "DELETE FROM events WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed = 1);"
           "DELETE FROM results WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed = 1);"
+          "DELETE FROM refusals WHERE room_id IN (SELECT room_id FROM rooms WHERE destroyed = 1);"
           "COMMIT;")) {
     db.exec("ROLLBACK");
     return open_error(StoreErrorCode::kUnavailable, file, "cannot finish erasures: " + *failed);

@@ -50,6 +50,7 @@
 #include <memory>
 #include <optional>
 
+#include "server/store/group_writer.h"
 #include "server/store/store.h"
 
 namespace mend::store {
@@ -88,14 +89,9 @@ struct SqliteStoreOptions {
   std::function<std::chrono::steady_clock::time_point()> clock{};
 };
 
-// Counters since open. A snapshot; safe to read at any time.
-struct SqliteStoreStats {
-  std::uint64_t commits = 0;                 // write transactions committed (one fsync each)
-  std::uint64_t appends_committed = 0;       // appends that succeeded
-  std::uint64_t appends_rejected = 0;        // appends completed with kConflict/kInvalid/kCorrupt
-  std::uint64_t writes_failed = 0;           // writes completed with kUnavailable by an I/O error
-  std::uint64_t writes_refused = 0;          // writes refused because the queue was full or closed
-  std::uint64_t largest_batch = 0;           // most appends committed in one transaction
+// Counters since open: the writer's (WriterStats; a commit is one fsync) and the
+// checkpointer's. A snapshot; safe to read at any time.
+struct SqliteStoreStats : WriterStats {
   std::uint64_t wal_truncations = 0;         // WAL truncations after rewrites and destroys
   std::uint64_t background_checkpoints = 0;  // PASSIVE checkpoints by the checkpointer that
                                              // copied frames into the file
@@ -104,7 +100,6 @@ struct SqliteStoreStats {
   std::uint64_t checkpoints_incomplete = 0;  // truncation attempts (after erasure, at close)
                                              // that a writer or reader kept from completing
                                              // (retried), and failed background checkpoints
-  std::size_t pending_writes = 0;            // queued now
   // open() found the file byte for byte as its last clean close sealed it (XXH3-128 after a
   // passed quick_check) and skipped its own quick_check; false: open ran the whole check.
   bool integrity_from_seal = false;
@@ -113,11 +108,11 @@ struct SqliteStoreStats {
 // The counters in Prometheus text format (mend_store_* series), for /metrics.
 std::string prometheus_text(const SqliteStoreStats& stats);
 
-class SqliteStore final : public Store {
+class SqliteStore final : public QueuedWriteStore {
  public:
   static constexpr const char* kDatabaseFile = "mend.db";
   static constexpr const char* kMasterKeyFile = "master.key";
-  static constexpr int kSchemaVersion = 4;                    // PRAGMA user_version
+  static constexpr int kSchemaVersion = 5;                    // PRAGMA user_version
   static constexpr std::int32_t kApplicationId = 0x6D656E64;  // 'mend', PRAGMA application_id
 
   struct OpenResult {
@@ -140,28 +135,21 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
   ~SqliteStore() override;  // close()
 
-  void append(AppendRequest request, AppendDone done) override;
+  // The writes (append, record_rejection, destroy_room[_audited], rewrite_events[_audited],
+  // append_audit) are QueuedWriteStore's. A committed destroy or rewrite completes once the WAL
+  // was truncated (rate-limited, see above), so no older copy of the key, rows or replaced
+  // ciphertext stays on disk (the database runs with secure_delete, which zeroes deleted
+  // content). Their audit entries go into the transaction that deletes the room key, resp.
+  // that rewrites the events (an append's AppendRequest.audit into the append's group commit).
+  // Audit entries are stored in clear (they are content-free) in table `audit`; destroy_room
+  // leaves them.
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
-  void record_rejection(RecordedResult rejection, StoreDone done) override;
-  // Completes once the WAL was truncated (rate-limited, see above), so no older copy of the key
-  // or rows stays on disk (the database runs with secure_delete, which zeroes deleted content).
-  void destroy_room(std::string room_id, StoreDone done) override;
-  // Completes once the WAL was truncated (rate-limited, see above): the replaced ciphertext has
-  // left the files.
-  void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
-  // The audit entries go into the transaction that deletes the room key, resp. that rewrites
-  // the events (an append's AppendRequest.audit into the append's group commit).
-  void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
-                            StoreDone done) override;
-  void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                              std::vector<v1::AuditEntry> audit, StoreDone done) override;
   void list_rooms(ListRoomsDone done) override;
-  // Audit entries are stored in clear (they are content-free) in table `audit`, each append
-  // in a transaction of its own; destroy_room leaves them.
-  void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
-                    StoreDone done) override;
   void load_audit(std::string room_id, AuditLoadDone done) override;
+  // Refusal counts in table `refusals` (content-free, in clear); add_refusals is a write of the
+  // group commit (QueuedWriteStore).
+  void load_refusals(std::string room_id, RefusalsDone done) override;
 
   // Graceful close: refuses new calls (kUnavailable), completes every queued write and read,
   // stops the threads, checkpoints the WAL and closes the files; then, when the checkpoint
@@ -175,6 +163,8 @@ class SqliteStore final : public Store {
   explicit SqliteStore(std::unique_ptr<Impl> impl);  // use open()
 
  private:
+  GroupWriter& group_writer() override;
+
   std::unique_ptr<Impl> impl_;
 };
 

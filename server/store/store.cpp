@@ -81,6 +81,28 @@ void Store::load_audit(std::string /*room_id*/, AuditLoadDone done) {
   done(std::move(result));
 }
 
+void Store::add_refusals(std::string /*room_id*/, std::vector<RefusalCount> /*deltas*/,
+                         StoreDone done) {
+  done(not_supported("add_refusals"));
+}
+
+void Store::load_refusals(std::string /*room_id*/, RefusalsDone done) {
+  RefusalsResult result;
+  result.error = not_supported("load_refusals");
+  done(std::move(result));
+}
+
+std::optional<StoreError> check_refusals(const std::vector<RefusalCount>& deltas) {
+  if (deltas.empty()) return StoreError{StoreErrorCode::kInvalid, "no refusals to add"};
+  for (const RefusalCount& delta : deltas) {
+    if (delta.count == 0) return StoreError{StoreErrorCode::kInvalid, "a zero refusal count"};
+    if (delta.partner != v1::PARTNER_A && delta.partner != v1::PARTNER_B) {
+      return StoreError{StoreErrorCode::kInvalid, "refusals are counted for partners only"};
+    }
+  }
+  return std::nullopt;
+}
+
 void Store::acquire_lease(std::string /*room_id*/, std::string /*node*/,
                           std::chrono::milliseconds /*ttl*/, LeaseDone done) {
   LeaseResult result;

@@ -140,6 +140,23 @@ struct LeaseResult {
 };
 using LeaseDone = std::function<void(LeaseResult)>;
 
+// A partner's refusals (definitively rejected commands) of one code in a room: content-free
+// counters kept for the insights (issue 14), so that they outlive a restart. Refusals are not
+// events (an event takes a seq, reaches the other partner and would grow the log under a flood
+// of TOO_SOON).
+struct RefusalCount {
+  v1::Role partner = v1::ROLE_UNSPECIFIED;  // PARTNER_A or PARTNER_B
+  v1::RejectionCode code = v1::REJECTION_CODE_UNSPECIFIED;
+  std::uint64_t count = 0;
+  bool operator==(const RefusalCount&) const = default;
+};
+
+struct RefusalsResult {
+  std::vector<RefusalCount> refusals;  // ordered by partner, then code; no zero counts
+  std::optional<StoreError> error;
+};
+using RefusalsDone = std::function<void(RefusalsResult)>;
+
 // Definitive rejections kept per participant of a room (Store::record_rejection): recording
 // one more forgets that participant's oldest. A retry of a forgotten one is decided again.
 inline constexpr std::size_t kRejectionsKeptPerParticipant = 1024;
@@ -148,6 +165,9 @@ inline constexpr std::size_t kRejectionsKeptPerParticipant = 1024;
 // (non-empty, every seq in 1..last_seq, none twice). nullopt when the request is valid.
 std::optional<StoreError> check_rewrite(const std::vector<v1::Event>& events,
                                         std::uint64_t last_seq);
+
+// For implementations: the kInvalid checks of add_refusals. nullopt when the deltas are valid.
+std::optional<StoreError> check_refusals(const std::vector<RefusalCount>& deltas);
 
 // Thread safety: every method may be called from any thread concurrently.
 class Store {
@@ -226,6 +246,18 @@ class Store {
 
   // Every audit entry of a room, oldest first; empty (no error) for a room without any.
   virtual void load_audit(std::string room_id, AuditLoadDone done);
+
+  // --- Refusal counts (insights, issue 14). Defaults: kUnavailable. ---
+
+  // Adds each delta's count to the room's count for its partner and code, all in one commit
+  // (a durable store shares its group commit). kNotFound for an unknown or destroyed room;
+  // kInvalid for an empty list, a zero count, or a partner that is not PARTNER_A/PARTNER_B.
+  // destroy_room deletes the room's counts with its rows. Ordered with the writes before it.
+  virtual void add_refusals(std::string room_id, std::vector<RefusalCount> deltas,
+                            StoreDone done);
+  // The room's counts; empty (no error) for a room without any; kNotFound for an unknown or
+  // destroyed room.
+  virtual void load_refusals(std::string room_id, RefusalsDone done);
 
   // --- Room leases for several nodes on one store (DESIGN.md: one node serves a room). ---
   // Defaults: kUnavailable (a single-node store needs none).

@@ -36,7 +36,12 @@ struct RejectionOp {
   RecordedResult rejection;
   StoreDone done;
 };
-using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp, AuditOp, RejectionOp>;
+struct RefusalsOp {
+  std::string room_id;
+  std::vector<RefusalCount> deltas;
+  StoreDone done;
+};
+using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp, AuditOp, RejectionOp, RefusalsOp>;
 
 // Completes a write that did not run (or failed) with `error`.
 inline void complete(WriteOp& op, std::optional<StoreError> error) {

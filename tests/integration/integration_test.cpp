@@ -326,6 +326,33 @@ TEST_CASE("a retried definitive rejection gets its original result across a reco
   CHECK(server.terminate() == 0);
 }
 
+TEST_CASE("partners' refusals counted by code survive a restart of mendd (insights)") {
+  mend::testing::TempDir dir("refusals");
+  MenddProcess server({"--data-dir", dir.path().string(), "--templates-dir",
+                       mend::testing::shipped_templates_dir(), "--log-format", "text"});
+  server.start(0);
+  const auto room = create_room(server.http_url(), "speaker-listener");
+  SpeakingRoom r(server.ws_url(), room);
+  for (const char* words : {"me first", "me first, really"}) {
+    check_rejected(r.b.send(cmd([&](v1::Command& c) { c.mutable_share()->set_text(words); })),
+                   v1::NOT_YOUR_TURN);
+  }
+  // Accepted after them: the room stores the counts no later than this command's events.
+  REQUIRE(r.a.send(cmd([](v1::Command& c) { c.mutable_share()->set_text("I am tired"); }))
+              .accepted());
+  server.kill9();
+  server.start(server.port());
+  mc::HttpClient http({server.http_url(), {}, {}, 10s});
+  const auto read = http.get_insights(room.room_id(), room.invites(0).token());
+  REQUIRE(read.ok());
+  const v1::Insights& insights = read.value->insights();
+  REQUIRE(insights.partner_b().refusals_size() == 1);
+  CHECK(insights.partner_b().refusals(0).code() == v1::NOT_YOUR_TURN);
+  CHECK(insights.partner_b().refusals(0).count() == 2);
+  CHECK(insights.partner_a().refusals_size() == 0);
+  CHECK(server.terminate() == 0);
+}
+
 // The value of an unlabelled series in Prometheus text, or -1 when it is absent.
 double metric_value(const std::string& text, const std::string& name) {
   const std::string prefix = "\n" + name + " ";

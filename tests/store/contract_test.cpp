@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <mutex>
 
@@ -330,6 +331,55 @@ STORE_CONTRACT("list_rooms gives each room the creator of its first append (the 
   REQUIRE(listed.rooms.size() == 2);
   CHECK(listed.rooms[0].creator == std::string("digest\0one", 10));
   CHECK(listed.rooms[1].creator.empty());
+}
+
+// Synchronous add_refusals / load_refusals (every store may complete on another thread).
+std::optional<StoreError> add_refusals(Store& store, const std::string& room,
+                                       std::vector<RefusalCount> deltas) {
+  std::promise<std::optional<StoreError>> promise;
+  store.add_refusals(room, std::move(deltas),
+                     [&](std::optional<StoreError> failed) { promise.set_value(failed); });
+  return promise.get_future().get();
+}
+
+RefusalsResult load_refusals(Store& store, const std::string& room) {
+  std::promise<RefusalsResult> promise;
+  store.load_refusals(room, [&](RefusalsResult result) { promise.set_value(std::move(result)); });
+  return promise.get_future().get();
+}
+
+STORE_CONTRACT("refusal counts add up per partner and code and load back in order") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
+  CHECK(load_refusals(*f.store, "r").refusals.empty());
+  REQUIRE_FALSE(add_refusals(*f.store, "r",
+                             {{v1::PARTNER_B, v1::TOO_SOON, 2}, {v1::PARTNER_A, v1::NOT_YOUR_TURN, 1}}));
+  REQUIRE_FALSE(add_refusals(*f.store, "r", {{v1::PARTNER_B, v1::TOO_SOON, 3}}));
+  RefusalsResult loaded = load_refusals(*f.store, "r");
+  REQUIRE_FALSE(loaded.error);
+  const std::vector<RefusalCount> expected = {{v1::PARTNER_A, v1::NOT_YOUR_TURN, 1},
+                                              {v1::PARTNER_B, v1::TOO_SOON, 5}};
+  CHECK(loaded.refusals == expected);
+}
+
+STORE_CONTRACT("refusal counts: unknown room not found, invalid deltas refused, erased with "
+               "the room") {
+  Fixture f;
+  CHECK(add_refusals(*f.store, "nowhere", {{v1::PARTNER_A, v1::TOO_SOON, 1}})->code ==
+        StoreErrorCode::kNotFound);
+  CHECK(load_refusals(*f.store, "nowhere").error->code == StoreErrorCode::kNotFound);
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
+  CHECK(add_refusals(*f.store, "r", {})->code == StoreErrorCode::kInvalid);
+  CHECK(add_refusals(*f.store, "r", {{v1::PARTNER_A, v1::TOO_SOON, 0}})->code ==
+        StoreErrorCode::kInvalid);
+  CHECK(add_refusals(*f.store, "r", {{v1::OBSERVER, v1::TOO_SOON, 1}})->code ==
+        StoreErrorCode::kInvalid);
+  CHECK(load_refusals(*f.store, "r").refusals.empty());  // nothing of a refused call stored
+  REQUIRE_FALSE(add_refusals(*f.store, "r", {{v1::PARTNER_A, v1::TOO_SOON, 4}}));
+  REQUIRE_FALSE(destroy(*f.store, "r"));
+  CHECK(load_refusals(*f.store, "r").error->code == StoreErrorCode::kNotFound);
+  CHECK(add_refusals(*f.store, "r", {{v1::PARTNER_A, v1::TOO_SOON, 1}})->code ==
+        StoreErrorCode::kNotFound);
 }
 
 }  // namespace

@@ -130,25 +130,54 @@ TEST_CASE("two stores on one database: the second writer of the same seq gets a 
   CHECK(loaded.events[2].shared().text() == "from the first");
 }
 
+// Appends one event to each room at once (each completion checked), and waits for them all.
+void append_to_all(Store& store, int rooms, std::uint64_t last_seq) {
+  std::atomic<int> done{0};
+  for (int room = 0; room < rooms; ++room) {
+    store.append(AppendRequest{"r" + std::to_string(room), last_seq, events(last_seq + 1, 1),
+                               std::nullopt},
+                 [&](std::optional<StoreError> failed) {
+                   CHECK_FALSE(failed);
+                   ++done;
+                 });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (done < rooms && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(done == rooms);
+}
+
 TEST_CASE("many rooms' appends share one commit") {
   TempDir dir("pg-key");
   auto store = open_store(pg_options(fresh_schema(), dir.path()));
   constexpr int kRooms = 200;
-  std::atomic<int> done{0};
-  for (int room = 0; room < kRooms; ++room) {
-    store->append(AppendRequest{"r" + std::to_string(room), 0, events(1, 1), std::nullopt},
-                  [&](std::optional<StoreError> failed) {
-                    CHECK_FALSE(failed);
-                    ++done;
-                  });
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (done < kRooms && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  REQUIRE(done == kRooms);
+  append_to_all(*store, kRooms, 0);
   CHECK(store->stats().commits < kRooms);
   CHECK(store->stats().largest_batch > 1);
+}
+
+TEST_CASE("a group commit costs two round trips however many writes it holds, and one more "
+          "only to read the keys of rooms not cached") {
+  TempDir dir("pg-key");
+  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  constexpr int kRooms = 100;
+  {
+    auto creator = open_store(options);
+    append_to_all(*creator, kRooms, 0);
+    const PostgresStoreStats stats = creator->stats();
+    CHECK(stats.round_trips == 2 * stats.commits);  // new rooms: their keys are made
+  }
+  auto store = open_store(options);  // its key cache is empty
+  append_to_all(*store, kRooms, 1);
+  const PostgresStoreStats first = store->stats();
+  CHECK(first.appends_committed == kRooms);
+  CHECK(first.round_trips > 2 * first.commits);
+  CHECK(first.round_trips <= 3 * first.commits);
+  append_to_all(*store, kRooms, 2);  // every key cached now
+  const PostgresStoreStats second = store->stats();
+  CHECK(second.round_trips - first.round_trips == 2 * (second.commits - first.commits));
+  CHECK(load(*store, "r7").events.size() == 3);
 }
 
 TEST_CASE("content is sealed at rest: no text, command id or participant in the database") {

@@ -1,0 +1,165 @@
+// SqliteStore's checkpointer: PASSIVE checkpoints beside the writer, and the WAL truncations
+// after rewrites and destroys that their completions wait for (sqlite_store.h).
+#include <algorithm>
+#include <chrono>
+#include <iterator>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "server/store/sqlite_store_impl.h"
+
+namespace mend::store {
+
+namespace {
+
+using sqlite::Db;
+
+// After a truncation or a WAL reset found the writer or a reader in its way, the checkpointer
+// tries again this much later.
+constexpr std::chrono::milliseconds kLockRetry{5};
+// At most this many PASSIVE checkpoints in a row, each copying what the writer added during
+// the one before. Once the whole WAL is copied, the writer's next transaction starts the WAL
+// over from its beginning (the file neither grows nor needs a truncation for its size).
+constexpr int kCatchUpPasses = 4;
+// While a truncation waits for its interval, the checkpointer re-reads an injected clock
+// this often.
+constexpr std::chrono::milliseconds kClockRecheck{50};
+
+}  // namespace
+
+void SqliteStore::Impl::complete_after_truncation(StoreDone done) {
+  {
+    std::lock_guard lock(checkpoint_mutex);
+    truncation_waiters.push_back(std::move(done));
+  }
+  checkpoint_wanted.notify_one();
+}
+
+bool SqliteStore::Impl::truncate_wal(Db& db) {
+  int wal_frames = 0;
+  int checkpointed = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                           &wal_frames, &checkpointed);
+  if (rc != SQLITE_OK) count_incomplete_checkpoint();
+  return rc == SQLITE_OK;  // TRUNCATE: the whole WAL is in the file and the WAL is empty
+}
+
+int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*name*/,
+                                     int frames) {
+  auto* self = static_cast<Impl*>(impl);
+  if (frames < self->last_wal_frames) {
+    std::lock_guard stats_lock(self->stats_mutex);
+    ++self->stats.wal_restarts;
+  }
+  self->last_wal_frames = frames;
+  if (frames < self->options.checkpoint_frames) return SQLITE_OK;
+  {
+    std::lock_guard lock(self->checkpoint_mutex);
+    self->checkpoint_requested = true;
+  }
+  self->checkpoint_wanted.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteStore::Impl::checkpointer_loop() {
+  std::unique_lock lock(checkpoint_mutex);
+  for (;;) {
+    const auto work = [&] {
+      return checkpointer_stop || checkpoint_requested || !truncation_waiters.empty();
+    };
+    checkpoint_wanted.wait(lock, work);
+    // When stopping, close() truncates and completes the waiters itself.
+    if (!checkpointer_stop && !truncation_waiters.empty()) {
+      const auto due = last_truncate ? *last_truncate + options.wal_truncate_interval : now();
+      if (now() >= due) {
+        if (run_truncation(lock)) continue;
+        // A writer or a reader was in the way: try again soon.
+        checkpoint_wanted.wait_for(lock, kLockRetry, [&] { return checkpointer_stop; });
+        continue;
+      }
+      if (!checkpoint_requested) {
+        // Waits until the truncation is due; an injected clock (tests) moves on its own, so
+        // then it re-reads the clock every kClockRecheck. A checkpoint request or close()
+        // wakes it earlier.
+        std::chrono::steady_clock::duration wait = due - now();
+        if (options.clock) {
+          wait = std::min<std::chrono::steady_clock::duration>(wait, kClockRecheck);
+        }
+        checkpoint_wanted.wait_for(lock, wait,
+                                   [&] { return checkpointer_stop || checkpoint_requested; });
+        continue;
+      }
+    }
+    if (!checkpoint_requested) return;  // stopping (a requested checkpoint still runs)
+    checkpoint_requested = false;
+    lock.unlock();
+    // The writer starts the WAL over by itself only when a checkpoint finished between two
+    // of its transactions, which a steady stream of commits rarely leaves time for. Once all
+    // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
+    // lock just to reset the WAL; what it cannot do now, the next request tries again.
+    const bool restarted =
+        catch_up() && sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
+                                                SQLITE_CHECKPOINT_RESTART, nullptr, nullptr) ==
+                          SQLITE_OK;
+    lock.lock();
+    // Not now: every commit asks again while the WAL is long; retry at most every
+    // kLockRetry (each attempt may sync the database file).
+    if (!restarted) {
+      checkpoint_wanted.wait_for(lock, kLockRetry, [&] { return checkpointer_stop; });
+    }
+  }
+}
+
+bool SqliteStore::Impl::catch_up() {
+  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
+    int wal_frames = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
+                                             SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+    if (rc != SQLITE_OK) {
+      count_incomplete_checkpoint();
+      return false;
+    }
+    if (copied > 0) {
+      std::lock_guard stats_lock(stats_mutex);
+      ++stats.background_checkpoints;
+    }
+    if (copied >= wal_frames) return true;
+  }
+  return false;
+}
+
+void SqliteStore::Impl::count_incomplete_checkpoint() {
+  std::lock_guard stats_lock(stats_mutex);
+  ++stats.checkpoints_incomplete;
+}
+
+bool SqliteStore::Impl::run_truncation(std::unique_lock<std::mutex>& lock) {
+  std::vector<StoreDone> waiters = std::move(truncation_waiters);
+  truncation_waiters.clear();
+  lock.unlock();
+  // First copy the WAL without holding anyone up: a TRUNCATE holds the writer lock, and with
+  // frames left to copy it syncs the WAL and the database file under it (milliseconds on a
+  // busy disk); with none left, it only truncates. It fails fast (no busy wait) when the
+  // writer is inside a transaction or a reader still reads the WAL.
+  catch_up();
+  const bool truncated = truncate_wal(*checkpointer);
+  if (truncated) {
+    {
+      std::lock_guard stats_lock(stats_mutex);
+      ++stats.wal_truncations;
+    }
+    for (StoreDone& done : waiters) done(std::nullopt);
+  }
+  lock.lock();
+  if (truncated) {
+    last_truncate = now();
+    return true;
+  }
+  truncation_waiters.insert(truncation_waiters.begin(), std::make_move_iterator(waiters.begin()),
+                            std::make_move_iterator(waiters.end()));
+  return false;
+}
+
+}  // namespace mend::store

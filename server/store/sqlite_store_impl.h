@@ -1,0 +1,258 @@
+// SqliteStore's internals (internal to server/store), shared by its parts:
+// sqlite_store.cpp (open, lifecycle, the public calls and metrics), sqlite_writer.cpp (the
+// group commit), sqlite_checkpointer.cpp (checkpoints and WAL truncation) and
+// sqlite_readers.cpp (the reader threads). The contract is in sqlite_store.h.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "server/store/crypto.h"
+#include "server/store/group_writer.h"
+#include "server/store/row_crypto.h"
+#include "server/store/sqlite_db.h"
+#include "server/store/sqlite_schema.h"
+#include "server/store/sqlite_store.h"
+#include "server/store/store_ops.h"
+#include "server/store/work_queue.h"
+
+namespace mend::store {
+namespace sqlite {
+
+inline StoreError error(StoreErrorCode code, std::string message) {
+  return StoreError{code, std::move(message)};
+}
+
+// Statements of the writer connection.
+struct WriterConnection {
+  explicit WriterConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
+  bool ok() const {
+    for (const Statement* s :
+         {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room,
+          &insert_room, &update_room, &insert_key,
+          &select_key, &insert_event, &update_event, &select_result, &insert_result, &insert_rejection, &forget_rejections, &delete_key,
+          &mark_destroyed, &delete_events, &delete_results, &delete_refusals, &refresh_times, &insert_audit,
+          &add_refusals}) {
+      if (!s->ok()) return false;
+    }
+    return true;
+  }
+
+  std::unique_ptr<Db> db;
+  Statement begin{*db, "BEGIN IMMEDIATE"};
+  Statement commit{*db, "COMMIT"};
+  Statement rollback{*db, "ROLLBACK"};
+  // A rewrite inside a group commit: a rejected rewrite undoes only its own changes.
+  Statement savepoint{*db, "SAVEPOINT rewrite"};
+  Statement release{*db, "RELEASE rewrite"};
+  Statement rollback_to{*db, "ROLLBACK TO rewrite"};
+  Statement select_room{*db, "SELECT last_seq, destroyed FROM rooms WHERE room_id = ?1"};
+  Statement insert_room{*db,
+                        "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms, creator) "
+                        "VALUES (?1, 0, ?2, ?2, ?3)"};
+  Statement update_room{*db, "UPDATE rooms SET last_seq = ?2, last_at_ms = ?3 WHERE room_id = ?1"};
+  Statement insert_key{*db, "INSERT INTO room_keys (room_id, wrapped_key) VALUES (?1, ?2)"};
+  Statement select_key{*db, "SELECT wrapped_key FROM room_keys WHERE room_id = ?1"};
+  Statement insert_event{*db,
+                         "INSERT INTO events (room_id, seq, at_ms, actor_role, kind, sealed) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"};
+  Statement update_event{*db,
+                         "UPDATE events SET at_ms = ?3, actor_role = ?4, kind = ?5, sealed = ?6 "
+                         "WHERE room_id = ?1 AND seq = ?2"};
+  Statement select_result{*db, "SELECT 1 FROM results WHERE room_id = ?1 AND lookup = ?2"};
+  Statement insert_result{*db, "INSERT INTO results (room_id, lookup, sealed) VALUES (?1, ?2, ?3)"};
+  Statement insert_rejection{*db,
+                             "INSERT INTO results (room_id, lookup, sealed, rejected_by) "
+                             "VALUES (?1, ?2, ?3, ?4)"};
+  // Every rejection of one participant but the newest ?3.
+  Statement forget_rejections{*db,
+                              "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results "
+                              "WHERE room_id = ?1 AND rejected_by = ?2 "
+                              "ORDER BY rowid DESC LIMIT -1 OFFSET ?3)"};
+  Statement delete_key{*db, "DELETE FROM room_keys WHERE room_id = ?1"};
+  Statement mark_destroyed{*db, "UPDATE rooms SET destroyed = 1 WHERE room_id = ?1"};
+  Statement delete_events{*db, "DELETE FROM events WHERE room_id = ?1"};
+  Statement delete_results{*db, "DELETE FROM results WHERE room_id = ?1"};
+  Statement delete_refusals{*db, "DELETE FROM refusals WHERE room_id = ?1"};
+  Statement add_refusals{*db,
+                         "INSERT INTO refusals (room_id, participant, code, count) "
+                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (room_id, participant, code) "
+                         "DO UPDATE SET count = count + excluded.count"};
+  Statement refresh_times{
+      *db,
+      "UPDATE rooms SET "
+      "first_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 AND seq = 1), "
+      "last_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 "
+      "AND seq = rooms.last_seq) WHERE room_id = ?1"};
+  Statement insert_audit{*db,
+                         "INSERT INTO audit (room_id, at_ms, kind, entry) VALUES (?1, ?2, ?3, ?4)"};
+};
+
+// Statements of one reader connection.
+struct ReaderConnection {
+  explicit ReaderConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
+  bool ok() const {
+    for (const Statement* s :
+         {&begin, &end, &select_room, &select_key, &select_events, &select_result, &list_rooms,
+          &select_audit, &select_refusals}) {
+      if (!s->ok()) return false;
+    }
+    return true;
+  }
+
+  std::unique_ptr<Db> db;
+  Statement begin{*db, "BEGIN DEFERRED"};
+  Statement end{*db, "COMMIT"};
+  Statement select_room{*db, "SELECT last_seq, destroyed FROM rooms WHERE room_id = ?1"};
+  Statement select_key{*db, "SELECT wrapped_key FROM room_keys WHERE room_id = ?1"};
+  Statement select_events{*db,
+                          "SELECT seq, sealed FROM events WHERE room_id = ?1 AND seq > ?2 "
+                          "ORDER BY seq"};
+  Statement select_result{*db, "SELECT sealed FROM results WHERE room_id = ?1 AND lookup = ?2"};
+  Statement list_rooms{*db,
+                       "SELECT room_id, last_seq, first_at_ms, last_at_ms, creator FROM rooms "
+                       "WHERE destroyed = 0 ORDER BY room_id"};
+  Statement select_audit{*db, "SELECT entry FROM audit WHERE room_id = ?1 ORDER BY id"};
+  Statement select_refusals{*db,
+                            "SELECT participant, code, count FROM refusals WHERE room_id = ?1 "
+                            "ORDER BY participant, code"};
+};
+
+using ReadTask = std::function<void(ReaderConnection&)>;
+
+// A room's row as the writer or a reader sees it.
+struct RoomRow {
+  std::uint64_t last_seq = 0;
+  bool destroyed = false;
+};
+
+}  // namespace sqlite
+
+struct SqliteStore::Impl final : BatchCommitter {
+  SqliteStoreOptions options;
+  std::filesystem::path db_path;
+  crypto::Key master;
+  std::unique_ptr<sqlite::WriterConnection> writer;
+  std::vector<std::unique_ptr<sqlite::ReaderConnection>> readers;
+
+  // Writer thread state (touched only by the writer thread once started).
+  RoomKeyCache key_cache;
+  std::optional<StoreError> batch_failure;  // an SQLite error aborts the whole transaction
+
+  GroupWriter writes;
+  WorkQueue<sqlite::ReadTask> reads;
+
+  mutable std::mutex stats_mutex;
+  SqliteStoreStats stats;  // the checkpointer's counters (the writer's are in `writes`)
+
+  // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
+  // writer, which only signals (WAL hook) when the WAL has grown past
+  // options.checkpoint_frames.
+  // It also truncates the WAL after rewrites and destroys: at once, unless the last truncation
+  // was less than options.wal_truncate_interval ago, then when the interval has passed; the
+  // completions of those writes wait in truncation_waiters until it succeeded.
+  std::unique_ptr<sqlite::Db> checkpointer;
+  std::mutex checkpoint_mutex;  // guards the four fields below
+  std::condition_variable checkpoint_wanted;
+  bool checkpoint_requested = false;
+  bool checkpointer_stop = false;
+  std::vector<StoreDone> truncation_waiters;
+  std::optional<std::chrono::steady_clock::time_point> last_truncate;
+  std::thread checkpointer_thread;
+  int last_wal_frames = 0;  // the WAL's length after the last commit (writer thread only)
+
+  std::mutex close_mutex;
+  bool closed = false;
+  std::vector<std::thread> reader_threads;
+
+  // --- shared helpers ---
+  std::string where() const { return db_path.string(); }
+  StoreError sql_error(const sqlite::Db& db, int rc, const std::string& what) const {
+    return sqlite::error(sqlite::code_of(rc), what + " in " + where() + ": " + db.last_error());
+  }
+
+  // --- writer (sqlite_writer.cpp) ---
+  // One transaction (one fsync) for a batch of appends, audit appends, rejections and
+  // rewrites, in queue order.
+  void commit_batch(std::vector<ops::WriteOp>& batch) override;
+  // A rewrite inside the batch's transaction, undone alone (savepoint) when it is rejected.
+  std::optional<StoreError> apply_rewrite_op(ops::RewriteOp& op);
+  std::optional<StoreError> apply_append(AppendRequest& request,
+                                         std::map<std::string, crypto::Key>& new_keys);
+  std::optional<StoreError> create_room(const AppendRequest& request,
+                                        std::map<std::string, crypto::Key>& new_keys);
+  std::optional<StoreError> insert_events(const AppendRequest& request, const crypto::Key& key);
+  // `lookup`: result_lookup(key, recorded.key), computed once by the caller.
+  std::optional<StoreError> insert_result(const RecordedResult& recorded, const crypto::Key& key,
+                                          const std::string& lookup);
+  std::optional<sqlite::RoomRow> writer_room(const std::string& room_id);
+  std::optional<crypto::Key> writer_key(const std::string& room_id,
+                                        const std::map<std::string, crypto::Key>& new_keys,
+                                        std::optional<StoreError>& failure);
+  bool step_done(sqlite::Statement& statement, const char* what);
+  bool begin_write();
+  bool commit_write();
+  void rollback_write();
+  void destroy(ops::DestroyOp& op) override;
+  std::optional<StoreError> apply_rewrite(const std::string& room_id,
+                                          std::vector<v1::Event>& events);
+  // TRUNCATE checkpoint on `db`; false when a writer or reader kept it from completing.
+  bool truncate_wal(sqlite::Db& db);
+  std::chrono::steady_clock::time_point now() const {
+    return options.clock ? options.clock() : std::chrono::steady_clock::now();
+  }
+  // Hands a committed rewrite's or destroy's completion to the checkpointer, which runs it
+  // once the WAL was truncated.
+  void complete_after_truncation(StoreDone done);
+  // Records a rejection (and forgets the participant's oldest beyond the bound) inside the
+  // open write transaction.
+  std::optional<StoreError> apply_rejection(const RecordedResult& rejection,
+                                            const std::map<std::string, crypto::Key>& new_keys);
+  // Whether `lookup` is recorded in the results of `room_id` (batch_failure set on an error).
+  bool result_recorded(const std::string& room_id, const std::string& lookup);
+  // Inserts an audit append's entries inside the open write transaction.
+  std::optional<StoreError> apply_audit(const ops::AuditOp& op);
+  // Adds refusal counts inside the open write transaction.
+  std::optional<StoreError> apply_refusals(const ops::RefusalsOp& op);
+  // Inserts audit entries in the open transaction; false (batch_failure set) on an error.
+  bool insert_audit(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
+
+  // --- checkpointer (sqlite_checkpointer.cpp) ---
+  void checkpointer_loop();
+  // Runs the due truncation; true when it succeeded (the waiters are then completed).
+  bool run_truncation(std::unique_lock<std::mutex>& lock);
+  // PASSIVE checkpoints (waiting for nobody) until the whole WAL is in the database file
+  // (true) or kCatchUpPasses ran (false).
+  bool catch_up();
+  void count_incomplete_checkpoint();
+  static int on_wal_commit(void* impl, sqlite3* db, const char* name, int frames);
+
+  // --- readers (sqlite_readers.cpp) ---
+  void reader_loop(sqlite::ReaderConnection& conn);
+  // Queues `read` for a reader thread; `done` gets its result, or the refusal (queue full,
+  // closed) at once.
+  template <typename Out, typename Read>
+  void submit_read(Read read, std::function<void(Out)> done);
+  LoadResult do_load(sqlite::ReaderConnection& conn, const std::string& room_id, std::uint64_t after_seq);
+  FindResult do_find(sqlite::ReaderConnection& conn, const CommandKey& key);
+  ListRoomsResult do_list(sqlite::ReaderConnection& conn);
+  AuditLoadResult do_load_audit(sqlite::ReaderConnection& conn, const std::string& room_id);
+  RefusalsResult do_load_refusals(sqlite::ReaderConnection& conn, const std::string& room_id);
+  std::optional<StoreError> read_room_key(sqlite::ReaderConnection& conn, const std::string& room_id,
+                                          std::optional<crypto::Key>& key);
+
+  // --- lifecycle (sqlite_store.cpp) ---
+  void start();
+  void close();
+};
+
+}  // namespace mend::store
