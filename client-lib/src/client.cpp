@@ -84,8 +84,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
     auto url = parse_server_url(options_.url);
     if (!url) return make_error(ErrorCode::kInvalidArgument, "malformed server URL");
-    if (url->target == "/") url->target = "/v1/connect";
     if (options_.token.empty()) return make_error(ErrorCode::kInvalidArgument, "empty token");
+    url->target = connect_target(url->target, options_.token);
     if (url->tls) {
       ClientError error;
       tls_ = detail::make_tls_context(options_.ca_file, error);

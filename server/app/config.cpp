@@ -62,6 +62,12 @@ po::options_description describe(AppConfig& c) {
     ("postgres-url", po::value(&c.postgres_url),
      "--store postgres: libpq connection URI, e.g. postgresql://mend@db.internal/mend (never "
      "logged; keep the password in ~/.pgpass or PGPASSFILE, not on the command line)")
+    ("node-id", po::value(&c.node_id),
+     "--store postgres: this node's name in room leases, unique among the nodes sharing the "
+     "database (default: <hostname>-<pid>)")
+    ("lease-ms", po::value(&c.lease_ms)->default_value(c.lease_ms),
+     "--store postgres: how long a node's lease on a room runs (renewed every third of it); "
+     "when a node dies its rooms move to another node after about this long")
     ("durability", po::value(&c.durability)->default_value(c.durability),
      "sqlite commits: full (fsync each group commit; survives power loss) | normal "
      "(synchronous=NORMAL: survives a process crash; power loss may lose the last commits)")
@@ -213,6 +219,9 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
   }
   if ((config.store == "postgres") != !config.postgres_url.empty()) {
     return Exit{2, "mendd: --postgres-url goes with --store postgres, and only with it\n"};
+  }
+  if (config.lease_ms < 300) {
+    return Exit{2, "mendd: --lease-ms must be at least 300 (renewals every third of it)\n"};
   }
   if (config.durability != "full" && config.durability != "normal") {
     return Exit{2, "mendd: --durability is full or normal\n"};

@@ -31,6 +31,8 @@ struct AppConfig {
   unsigned threads = 1;
   std::string store = "sqlite";                  // sqlite (durable, in data_dir) | postgres | memory
   std::string postgres_url;                      // --store postgres: libpq URI; never logged
+  std::string node_id;                           // this node in room leases ("": hostname-pid)
+  std::uint32_t lease_ms = 5000;                 // --store postgres: room lease time
   std::string durability = "full";               // sqlite: full | normal
   std::optional<std::filesystem::path> master_key_file;  // default data_dir/master.key
   std::uint32_t room_idle_evict_s = 600;         // unload rooms idle this long (0: never)

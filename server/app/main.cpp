@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -41,6 +42,14 @@ struct OpenedStore {
   std::shared_ptr<mend::store::SqliteStore> sqlite;  // set for --store sqlite
   std::shared_ptr<mend::store::PostgresStore> postgres;  // set for --store postgres
 };
+
+// A name for this node in room leases, unique among the nodes of one database: host and pid.
+std::string default_node_id() {
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  const std::string name = host[0] != '\0' ? std::string(host.data()) : "mendd";
+  return name + "-" + std::to_string(::getpid());
+}
 
 std::optional<OpenedStore> open_postgres(const AppConfig& config) {
   mend::store::PostgresStoreOptions options;
@@ -193,6 +202,12 @@ int serve(const AppConfig& config) {
   room_config.default_invite_ttl_s = config.invite_ttl_s;
   room_config.room_idle_evict_ms = mend::engine::TimeMs{config.room_idle_evict_s} * 1000;
   room_config.retention_sweep_interval = std::chrono::seconds(config.retention_sweep_interval_s);
+  if (opened->postgres) {
+    // Several nodes may share the database: rooms are served under leases.
+    room_config.node_id = config.node_id.empty() ? default_node_id() : config.node_id;
+    room_config.lease_ms = config.lease_ms;
+    spdlog::info("room leases: node {}, lease {} ms", room_config.node_id, config.lease_ms);
+  }
   const std::size_t template_count = templates->size();
   auto rooms = std::make_shared<mend::rooms::RoomServiceImpl>(
       ioc.get_executor(), opened->store, std::move(*templates),

@@ -108,8 +108,7 @@ std::function<void(rooms::Result<T>)> answer_json(const std::shared_ptr<ServerSt
     if (result.error || !result.value) {
       const auto error = result.error.value_or(
           rooms::ServiceError{"INTERNAL", "Something went wrong on our side.", 500});
-      return respond(error_response(*state, request_head, status_of(error.http_status), error.code,
-                                    error.message));
+      return respond(service_error_response(*state, request_head, error));
     }
     respond(json_response(request_head, ok_status(*result.value), *result.value));
   };
@@ -159,8 +158,7 @@ void create_room(const std::shared_ptr<ServerState>& state, const HttpRequest& r
         if (result.error || !result.value) {
           const auto error = result.error.value_or(
               rooms::ServiceError{"INTERNAL", "The room could not be created.", 500});
-          return respond(error_response(*state, request_head, status_of(error.http_status),
-                                        error.code, error.message));
+          return respond(service_error_response(*state, request_head, error));
         }
         respond(json_response(request_head, http::status::created, *result.value));
       });
@@ -296,6 +294,16 @@ HttpResponse error_response(ServerState& state, const HttpRequest& request, http
   body.set_code(code);
   body.set_message(message);
   return json_response(request, status, body);
+}
+
+HttpResponse service_error_response(ServerState& state, const HttpRequest& request,
+                                    const rooms::ServiceError& error) {
+  HttpResponse response =
+      error_response(state, request, status_of(error.http_status), error.code, error.message);
+  if (error.retry_after_s > 0) {
+    response.set(http::field::retry_after, std::to_string(error.retry_after_s));
+  }
+  return response;
 }
 
 void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,

@@ -19,6 +19,8 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "server/rooms/room_service.h"
+
 namespace mend::net {
 
 struct ServerState;
@@ -49,6 +51,10 @@ void handle_http(const std::shared_ptr<ServerState>& state, HttpRequest request,
 HttpResponse error_response(ServerState& state, const HttpRequest& request,
                             boost::beast::http::status status, const std::string& code,
                             const std::string& message);
+
+// error_response for a RoomService error: its HTTP status, and Retry-After when it says one.
+HttpResponse service_error_response(ServerState& state, const HttpRequest& request,
+                                    const rooms::ServiceError& error);
 
 // The path of a request target without its query string.
 std::string_view target_path(std::string_view target);

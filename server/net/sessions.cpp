@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -22,6 +23,7 @@
 #include "server/net/request_checks.h"
 #include "server/net/static_files.h"
 #include "server/net/tls_stream.h"
+#include "server/rooms/tokens.h"
 
 namespace mend::net {
 namespace {
@@ -40,6 +42,20 @@ constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 constexpr std::string_view kSubprotocol = "mend.v1";
 constexpr std::string_view kConnectPath = "/v1/connect";
+
+// The room named by a WebSocket upgrade's path: "" for /v1/connect, the id for
+// /v1/connect/{room} (the router hashes on it; the token in Hello stays the credential);
+// nullopt for any other path or a malformed id.
+std::optional<std::string> connect_room(std::string_view path) {
+  if (path == kConnectPath) return std::string();
+  if (!path.starts_with(kConnectPath) || path.size() <= kConnectPath.size() + 1 ||
+      path[kConnectPath.size()] != '/') {
+    return std::nullopt;
+  }
+  const std::string_view room = path.substr(kConnectPath.size() + 1);
+  if (!rooms::is_valid_room_id(room)) return std::nullopt;
+  return std::string(room);
+}
 constexpr std::uint32_t kHttpHeaderLimit = 8 * 1024;
 constexpr std::size_t kReadBufferKeep = 4 * 1024;  // shrink the read buffer above this
 
@@ -99,7 +115,10 @@ class WsSession final : public rooms::Recipient,
     state_->metrics.queued_bytes_added(-static_cast<std::int64_t>(queued_bytes_.load()));
   }
 
-  void run(HttpRequest request) {
+  // `room`: the room of the connect path ("" for plain /v1/connect): the Hello's token must be
+  // for it.
+  void run(HttpRequest request, std::string room) {
+    connect_room_ = std::move(room);
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout{state_->config.handshake_timeout,
                                                    websocket::stream_base::none(), false});
@@ -282,6 +301,12 @@ class WsSession final : public rooms::Recipient,
                    ? std::nullopt
                    : state_->deps.verify_token(frame.hello().token(), state_->now_ms());
     if (!who) return start_close(unauthenticated, "invalid or expired token");
+    if (!connect_room_.empty() && connect_room_ != who->room_id) {
+      state_->metrics.rejection("ROOM_MISMATCH");
+      return start_close(static_cast<std::uint16_t>(rooms::CloseCode::kRoomMismatch),
+                         "the token is for another room than the connect URL");
+    }
+    std::string().swap(connect_room_);  // checked: the participant names the room from now on
     participant_ = std::move(*who);
     set_role(role_of(participant_->actor.role()));
     phase_ = Phase::kAttaching;
@@ -526,6 +551,7 @@ class WsSession final : public rooms::Recipient,
   std::atomic<std::size_t> queued_frames_{0};
   std::atomic<bool> send_closed_{false};
   std::optional<rooms::Participant> participant_;
+  std::string connect_room_;  // until Hello: the room of the connect path, "" if none
   websocket::close_reason close_reason_;
   std::uint64_t registry_id_ = 0;
   std::uint64_t last_seq_sent_ = 0;
@@ -620,9 +646,10 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   }
 
   void upgrade(HttpRequest request) {
-    if (target_path(request.target()) != kConnectPath) {
+    auto room = connect_room(target_path(request.target()));
+    if (!room) {
       return write(error_response(*state_, request, http::status::not_found, kErrNotFound,
-                                  "WebSocket connections go to /v1/connect."));
+                                  "WebSocket connections go to /v1/connect/{room}."));
     }
     if (state_->draining.load()) {
       return write(error_response(*state_, request, http::status::service_unavailable,
@@ -633,7 +660,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
                                   "The WebSocket subprotocol mend.v1 is required."));
     }
     std::make_shared<WsSession<Stream>>(std::move(stream_), state_, std::move(slot_))
-        ->run(std::move(request));
+        ->run(std::move(request), std::move(*room));
   }
 
   void refuse(HttpRequest request, Refusal refusal,

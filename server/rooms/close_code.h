@@ -12,10 +12,14 @@ enum class CloseCode : std::uint16_t {
   kClientSilent = 4002,  // no frame from the client within the silence bound
   kSlowConsumer = 4008,
   kReplaced = 4009,
+  // Several nodes on PostgreSQL: the room is served by another node now (its lease is held
+  // elsewhere, or this node lost it). Reconnect: the router sends the client to the owner.
+  kRoomElsewhere = 4010,
   kMalformed = 4500,  // malformed frames: a retry would only repeat them
   kUnauthenticated = 4501,
   kConsentRevoked = 4503,  // observer consent revoked, or room erased
   kUnknownRoom = 4504,
+  kRoomMismatch = 4505,  // /v1/connect/{room} names another room than the Hello's token
   kRateLimitAbuse = 4529,
 };
 

@@ -26,7 +26,8 @@ Room::Room(std::string id, std::shared_ptr<RoomContext> context)
     : id_(std::move(id)),
       ctx_(std::move(context)),
       strand_(asio::make_strand(ctx_->executor)),
-      timer_(strand_) {}
+      timer_(strand_),
+      lease_timer_(strand_) {}
 
 Room::~Room() {
   if (status_ == Status::kReady) ctx_->metrics.rooms_loaded_delta(-1);
@@ -37,6 +38,18 @@ Room::~Room() {
 // Loading
 
 void Room::load() {
+  if (!leased()) return load_events();
+  lease_asked_at_ = std::chrono::steady_clock::now();
+  ctx_->store->acquire_lease(
+      id_, ctx_->config.node_id, std::chrono::milliseconds(ctx_->config.lease_ms),
+      [self = shared_from_this()](store::LeaseResult lease) {
+        asio::post(self->strand_, [self, lease = std::move(lease)]() mutable {
+          self->on_lease_taken(std::move(lease));
+        });
+      });
+}
+
+void Room::load_events() {
   ctx_->store->load(id_, 0, [self = shared_from_this()](store::LoadResult loaded) {
     asio::post(self->strand_, [self, loaded = std::move(loaded)]() mutable {
       self->load_refusals_then(std::move(loaded));
@@ -62,6 +75,7 @@ void Room::on_loaded(store::LoadResult loaded, std::uint64_t epoch) {
       spdlog::error("room {}: load failed: {}", id_, store::to_string(loaded.error->code));
     }
     ctx_->forget(id_, this);  // the next access loads again
+    release_lease();
   } else {
     core_.emplace(id_, ctx_->config, &ctx_->metrics);  // the config's RoomCoreLimits part
     core_->add_stored_refusals(std::exchange(stored_refusals_, {}));
@@ -71,6 +85,7 @@ void Room::on_loaded(store::LoadResult loaded, std::uint64_t epoch) {
     // Runs the timers that fell due while the room was not loaded.
     execute(core_->load(std::move(loaded.events), epoch, results_known_, last_active_ms_));
     spdlog::debug("room {}: loaded at seq {}", id_, core_->state().last_seq);
+    if (lease_epoch_ != 0) arm_lease_renewal();
   }
   auto waiting = std::move(waiting_for_load_);
   waiting_for_load_.clear();
@@ -167,7 +182,9 @@ void Room::get_view(v1::Actor actor, std::function<void(Result<v1::GetRoomRespon
 void Room::answer_view(const v1::Actor& actor,
                        const std::function<void(Result<v1::GetRoomResponse>)>& done) {
   Result<v1::GetRoomResponse> result;
-  if (status_ != Status::kReady) {
+  if (status_ == Status::kElsewhere) {
+    result.error = elsewhere_error();
+  } else if (status_ != Status::kReady) {
     result.error = status_ == Status::kGone
                        ? ServiceError{"UNKNOWN_ROOM", "There is no such room.", 404}
                        : ServiceError{"UNAVAILABLE", "The room could not be loaded.", 503};
@@ -207,6 +224,7 @@ void Room::do_attach(const v1::Actor& actor, const v1::Hello& hello,
                      const std::function<void(std::optional<CloseCode>)>& done) {
   if (status_ == Status::kGone) return done(CloseCode::kUnknownRoom);
   if (status_ == Status::kFailed) return done(CloseCode::kServerShutdown);  // reconnect later
+  if (status_ == Status::kElsewhere) return done(CloseCode::kRoomElsewhere);
   // A connection attached again (a repeated Hello) is the same connection: it keeps its id.
   ConnectionId connection = connection_of(recipient.get()).value_or(0);
   if (connection == 0) {
@@ -296,10 +314,18 @@ void Room::execute_store(StoreRequest request) {
                         return core.on_found(std::move(found), now);
                       }));
   } else if (auto* append = std::get_if<store::AppendRequest>(&request)) {
-    store.append(std::move(*append), back([](RoomCore& core, std::optional<store::StoreError> error,
-                                             engine::TimeMs now) {
-                   return core.on_appended(std::move(error), now);
-                 }));
+    append->lease_epoch = lease_epoch_;
+    // Fenced: another node serves the room now; the core must not resync and go on.
+    store.append(std::move(*append), [self = shared_from_this()](
+                                         std::optional<store::StoreError> error) mutable {
+      asio::post(self->strand_, [self, error = std::move(error)]() mutable {
+        if (!self->core_) return;
+        if (error && error->code == store::StoreErrorCode::kFenced) {
+          return self->lose_lease("an append was fenced: another node took the room over");
+        }
+        self->execute(self->core_->on_appended(std::move(error), self->ctx_->clock()));
+      });
+    });
   } else if (auto* record = std::get_if<RecordRequest>(&request)) {
     store.record_rejection(std::move(record->rejection),
                            back([](RoomCore& core, std::optional<store::StoreError> error,

@@ -78,6 +78,10 @@ class Room : public std::enable_shared_from_this<Room> {
 
   // Exactly one of these starts a room: load its events from the store, or take the first
   // event of a room just created (already committed).
+  // With leases (RoomServiceConfig::lease_ms), load() takes the room's lease first: when
+  // another node holds it the room ends ROOM_ELSEWHERE (kRoomElsewhere) and leaves the
+  // registry. start_created is for a single node only (with leases the creating node gives the
+  // new room's lease back and does not keep it loaded).
   void load();
   void start_created(v1::Event created);
 
@@ -125,8 +129,9 @@ class Room : public std::enable_shared_from_this<Room> {
                        std::function<void(std::optional<engine::TimeMs> due_ms)> done);
 
  private:
-  // kEvicted: unloaded; operations that still reach this object go to its successor.
-  enum class Status { kLoading, kReady, kGone, kFailed, kEvicted };
+  // kEvicted: unloaded (idle, or its lease lost); operations that still reach this object go
+  // to its successor. kElsewhere: another node holds the room's lease.
+  enum class Status { kLoading, kReady, kGone, kFailed, kEvicted, kElsewhere };
   using Op = std::function<void(Room&)>;
 
   // Runs `op` on the strand once the room is loaded (at once when it is). When the room was
@@ -134,6 +139,21 @@ class Room : public std::enable_shared_from_this<Room> {
   // `follow_eviction` is false (then it is dropped: e.g. a detach has nothing to do).
   void on_strand(Op op, bool follow_eviction = true);
   void on_loaded(store::LoadResult loaded, std::uint64_t epoch);
+  void load_events();
+
+  // Leases (room_lease.cpp): several nodes on one store.
+  bool leased() const { return ctx_->config.lease_ms > 0; }
+  void on_lease_taken(store::LeaseResult lease);
+  // Renews the lease every lease_ms / 3 while the room is ready.
+  void arm_lease_renewal();
+  void on_lease_renewed(store::LeaseResult lease, std::chrono::steady_clock::time_point asked);
+  // This node may no longer write the room (renewal refused or too late, an append fenced):
+  // closes every connection with kRoomElsewhere and unloads, without writing again.
+  void lose_lease(const char* why);
+  // Gives the lease back (eviction, shutdown, a room that does not exist); `then` (optional)
+  // runs on the strand once the store answered.
+  void release_lease(std::function<void()> then = {});
+  ServiceError elsewhere_error() const;
   void answer_view(const v1::Actor& actor,
                    const std::function<void(Result<v1::GetRoomResponse>)>& done);
   void do_attach(const v1::Actor& actor, const v1::Hello& hello,
@@ -210,6 +230,13 @@ class Room : public std::enable_shared_from_this<Room> {
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::steady_timer timer_;
   std::optional<engine::TimeMs> armed_deadline_;
+
+  // Leases: the epoch this node holds (0: none), when the last successful renewal was asked
+  // (the lease runs at least lease_ms from then), and for kElsewhere how long the holder's runs.
+  std::uint64_t lease_epoch_ = 0;
+  std::chrono::steady_clock::time_point lease_asked_at_;
+  boost::asio::steady_timer lease_timer_;
+  std::int64_t elsewhere_ms_ = 0;
 
   Status status_ = Status::kLoading;
   bool results_known_ = false;  // created by this process: the core sees every result

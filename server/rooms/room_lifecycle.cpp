@@ -17,6 +17,11 @@ namespace mend::rooms {
 
 namespace asio = boost::asio;
 
+namespace {
+// With leases: how long a room without connections or work stays loaded (and leased).
+constexpr engine::TimeMs kLeasedIdleEvictMs = 10'000;
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // RoomContext: registry and wake schedule
 
@@ -64,7 +69,12 @@ std::size_t RoomContext::scheduled_wakes() {
 void RoomContext::housekeeping() {
   const engine::TimeMs now = clock();
   if (config.room_idle_evict_ms > 0) {
-    for (auto& room : loaded_rooms()) room->evict_if_idle(now, config.room_idle_evict_ms);
+    // With leases a room nobody is attached to gives its lease back soon: it may have been
+    // loaded here for an HTTP request while the router sends its participants elsewhere.
+    const engine::TimeMs idle_ms =
+        config.lease_ms > 0 ? std::min(config.room_idle_evict_ms, kLeasedIdleEvictMs)
+                            : config.room_idle_evict_ms;
+    for (auto& room : loaded_rooms()) room->evict_if_idle(now, idle_ms);
   }
   for (const std::string& id : take_due_wakes(now)) {
     // Loading runs the due ticks (Room::on_loaded -> pump); an already loaded room has its own
@@ -102,6 +112,7 @@ void Room::evict() {
   ctx_->metrics.rooms_loaded_delta(-1);
   ctx_->metrics.room_evicted();
   spdlog::debug("room {}: unloaded after being idle", id_);
+  release_lease();  // another node may serve it at once
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,10 +182,11 @@ void RoomServiceImpl::stop(std::function<void()> done) {
 
 void Room::shut_down(std::function<void()> done) {
   // Straight to the strand (not on_strand): a room still loading has no connection to close.
-  asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
+  asio::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
     self->close_connections(CloseCode::kServerShutdown, "the server is restarting");
     self->timer_.cancel();
-    done();
+    // Drain: another node takes the room over at once instead of after the lease expired.
+    self->release_lease(std::move(done));
   });
 }
 

@@ -198,6 +198,7 @@ void Room::purge_now(std::function<void()> then) {
 
 void Room::answer_gone(std::function<void(ServiceError)> done) {
   if (status_ == Status::kFailed) return done(unavailable_error());
+  if (status_ == Status::kElsewhere) return done(elsewhere_error());
   if (has_kind(audit_, v1::AUDIT_ROOM_ERASED)) return done(room_erased_error());
   ctx_->store->load_audit(id_, [executor = ctx_->executor,
                                 done = std::move(done)](store::AuditLoadResult audit) mutable {
@@ -382,6 +383,7 @@ void Room::get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResp
 void Room::get_audit_now(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done) {
   if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
   if (status_ == Status::kFailed) return done({std::nullopt, unavailable_error()});
+  if (status_ == Status::kElsewhere) return done({std::nullopt, elsewhere_error()});
   if (status_ == Status::kReady) {
     v1::GetAuditResponse response;
     response.set_room_id(id_);

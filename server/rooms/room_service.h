@@ -51,6 +51,8 @@ struct ServiceError {
   std::string code;
   std::string message;
   int http_status = 400;
+  // When set, the caller may retry after this many seconds (HTTP Retry-After); 0: not said.
+  int retry_after_s = 0;
 };
 
 template <typename T>

@@ -40,13 +40,16 @@ v1::Actor actor_of(v1::Role role, std::string observer = {}) {
 // committed. Runs in the store's completion, on any thread.
 void finish_create(const std::shared_ptr<RoomContext>& context,
                    const v1::CreateRoomRequest& request, std::string room_id, v1::Event created,
+                   std::uint64_t lease_epoch,
                    std::function<void(Result<v1::CreateRoomResponse>)> done) {
-  auto room = std::make_shared<Room>(room_id, context);
-  {
-    std::lock_guard lock(context->registry_mutex);
-    context->registry.emplace(room_id, room);
+  if (lease_epoch == 0) {
+    auto room = std::make_shared<Room>(room_id, context);
+    {
+      std::lock_guard lock(context->registry_mutex);
+      context->registry.emplace(room_id, room);
+    }
+    room->start_created(std::move(created));
   }
-  room->start_created(std::move(created));
   context->metrics.room_created();
   spdlog::info("room {} created from template {}", room_id, request.template_());
 
@@ -62,9 +65,18 @@ void finish_create(const std::shared_ptr<RoomContext>& context,
     *response.add_invites() =
         make_invite(signer, room_id, actor_of(v1::OBSERVER, name), expires_at_ms);
   }
-  asio::post(context->executor, [done = std::move(done), response = std::move(response)] {
-    done(Result<v1::CreateRoomResponse>{response, std::nullopt});
-  });
+  auto answer_created = [executor = context->executor, done = std::move(done),
+                         response = std::move(response)](auto...) mutable {
+    asio::post(executor, [done = std::move(done), response = std::move(response)] {
+      done(Result<v1::CreateRoomResponse>{response, std::nullopt});
+    });
+  };
+  if (lease_epoch == 0) return answer_created();
+  // Several nodes: POST /v1/rooms reached any node, while the router sends the room's
+  // participants to the node its id hashes to. The lease is given back before the answer, so
+  // the first connection (anywhere, this node too) takes it without waiting for it to expire.
+  context->store->release_lease(room_id, context->config.node_id, lease_epoch,
+                                std::move(answer_created));
 }
 
 
@@ -75,25 +87,47 @@ void answer(const std::shared_ptr<RoomContext>& context, ServiceError error,
   });
 }
 
-// Appends a prepared room's first event (with its creator) and answers with its invites.
+ServiceError not_saved() {
+  return ServiceError{"UNAVAILABLE", "The room could not be saved. Please try again.", 503};
+}
+
+// Appends a prepared room's first event (with its creator) and answers with its invites. With
+// leases, the new room's lease is taken first and the append carries its epoch (no other node
+// can write the room meanwhile); finish_create gives it back.
 void store_room(const std::shared_ptr<RoomContext>& context, const v1::CreateRoomRequest& request,
                 store::AppendRequest append,
                 std::function<void(Result<v1::CreateRoomResponse>)> done) {
+  if (context->config.lease_ms > 0 && append.lease_epoch == 0) {
+    std::string room_id = append.room_id;
+    context->store->acquire_lease(
+        std::move(room_id), context->config.node_id,
+        std::chrono::milliseconds(context->config.lease_ms),
+        [context, request, append = std::move(append),
+         done = std::move(done)](store::LeaseResult lease) mutable {
+          if (lease.error || !lease.held) {
+            spdlog::error("room creation failed: no lease ({})",
+                          lease.error ? store::to_string(lease.error->code) : "held elsewhere");
+            return answer(context, not_saved(), done);
+          }
+          append.lease_epoch = lease.epoch;
+          store_room(context, request, std::move(append), std::move(done));
+        });
+    return;
+  }
+  const std::uint64_t lease_epoch = append.lease_epoch;
   std::string room_id = append.room_id;
   v1::Event created = append.events.front();
   context->store->append(
       std::move(append),
-      [context, request, room_id = std::move(room_id), created = std::move(created),
+      [context, request, room_id = std::move(room_id), created = std::move(created), lease_epoch,
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
         if (error) {
           context->metrics.store_error();
           spdlog::error("room creation failed: {}", store::to_string(error->code));
-          return answer(context,
-                        ServiceError{"UNAVAILABLE",
-                                     "The room could not be saved. Please try again.", 503},
-                        done);
+          return answer(context, not_saved(), done);
         }
-        finish_create(context, request, std::move(room_id), std::move(created), std::move(done));
+        finish_create(context, request, std::move(room_id), std::move(created), lease_epoch,
+                      std::move(done));
       });
 }
 

@@ -74,6 +74,14 @@ struct RoomServiceConfig : RoomCoreLimits {
   // one sweep may load.
   std::chrono::milliseconds retention_sweep_interval{std::chrono::hours(1)};
   std::size_t max_rooms_per_sweep = 256;
+  // Several nodes on one store with leases (PostgreSQL). lease_ms 0: no leases (one node, the
+  // default). Else a room is loaded only after this node (`node_id`) took its lease for
+  // lease_ms; the lease is renewed every lease_ms / 3 and every append carries its epoch. A
+  // room whose lease is held by another node is refused ROOM_ELSEWHERE / kRoomElsewhere; a
+  // room that loses its lease (renewal refused, an append fenced) closes its connections with
+  // kRoomElsewhere and unloads. Eviction and stop() release the lease.
+  std::string node_id;
+  engine::TimeMs lease_ms = 0;
 };
 
 class Room;

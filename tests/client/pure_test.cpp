@@ -172,6 +172,46 @@ TEST_CASE("server URLs: schemes map to TLS and default ports and paths apply") {
   CHECK(v6->host_header() == "[::1]:9000");
 }
 
+namespace {
+// An invite token of the server's format (tokens.h) with a fake signature: the SDK reads the
+// room id without verifying it.
+std::string invite_token_for(const std::string& room) {
+  std::string payload = {1, 1, 0, 0, 0, 0, 0, 0, 0, 1, static_cast<char>(room.size())};
+  payload += room;
+  payload.push_back(0);  // no observer name
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string encoded;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : payload) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) {
+      count -= 6;
+      encoded.push_back(kAlphabet[(bits >> count) & 63]);
+    }
+  }
+  if (count > 0) encoded.push_back(kAlphabet[(bits << (6 - count)) & 63]);
+  return encoded + ".c2lnbmF0dXJl";
+}
+}  // namespace
+
+TEST_CASE("the client connects to /v1/connect/{room} with the room read from its token") {
+  const std::string room = "0123456789abcdef0123456789abcdef";
+  const std::string token = invite_token_for(room);
+  CHECK(mc::room_of_token(token) == room);
+  CHECK(mc::connect_target("/", token) == "/v1/connect/" + room);
+  CHECK(mc::connect_target("/v1/connect", token) == "/v1/connect/" + room);
+  CHECK(mc::connect_target("/v1/connect/other", token) == "/v1/connect/other");  // as given
+  CHECK(mc::connect_target("/mend/ws", token) == "/mend/ws");
+  // Not a token of that format: plain /v1/connect (the server then refuses the token).
+  CHECK_FALSE(mc::room_of_token("not-a-token"));
+  CHECK_FALSE(mc::room_of_token("!!.sig"));
+  CHECK(mc::connect_target("/", "not-a-token") == "/v1/connect");
+  CHECK(mc::connect_target("/", invite_token_for("a/b")) == "/v1/connect");
+}
+
 TEST_CASE("server URLs with credentials or queries or bad ports are refused") {
   CHECK_FALSE(mc::parse_server_url("ftp://host"));
   CHECK_FALSE(mc::parse_server_url("ws://user:secret@host"));

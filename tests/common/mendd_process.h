@@ -71,6 +71,11 @@ class MenddProcess {
     return code;
   }
 
+  // Sends `signal_number` (e.g. SIGSTOP, SIGCONT) to the running server.
+  void signal(int signal_number) const {
+    if (child_) child_->signal(signal_number);
+  }
+
   bool running() const { return child_ && child_->running(); }
   int port() const { return port_; }
   std::string http_url() const { return "http://127.0.0.1:" + std::to_string(port_); }

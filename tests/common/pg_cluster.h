@@ -140,7 +140,9 @@ class PgCluster {
     return wrapped;
   }
 
-  // A loopback port that was free a moment ago (the kernel's choice for port 0).
+  // A loopback port that was free a moment ago (the kernel's choice for port 0). Public: the
+  // cluster tests take HAProxy's port from it.
+ public:
   static std::uint16_t free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
@@ -156,6 +158,7 @@ class PgCluster {
     return ntohs(address.sin_port);
   }
 
+ private:
   std::filesystem::path bin_;
   TempDir dir_;
   std::filesystem::path data_;

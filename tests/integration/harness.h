@@ -69,9 +69,10 @@ class Participant {
       record([&] { typing_.push_back(notice); });
     };
     handlers.on_closed = [this](const mc::ClientError& error) { record([&] { closed_ = error; }); };
-    handlers.on_state = [this](mc::ConnectionState state, const mc::ClientError&) {
+    handlers.on_state = [this](mc::ConnectionState state, const mc::ClientError& why) {
       record([&] {
         if (state == mc::ConnectionState::kOnline) ++welcomes_;
+        if (why.close_code != 0) close_codes_.push_back(why.close_code);
       });
     };
     client_.emplace(std::move(options), std::move(handlers));
@@ -99,6 +100,16 @@ class Participant {
     std::lock_guard lock(mutex_);
     return welcomes_;
   }
+  // The first seq of every command step() sent that was accepted (CommandResult.first_seq).
+  std::vector<std::uint64_t> accepted_seqs() {
+    std::lock_guard lock(mutex_);
+    return accepted_seqs_;
+  }
+  // The close code of every connection the server closed (resumable ones included).
+  std::vector<std::uint16_t> close_codes() {
+    std::lock_guard lock(mutex_);
+    return close_codes_;
+  }
   v1::RoomView view() {
     auto view = client_->view();
     return view ? *view : v1::RoomView{};
@@ -120,7 +131,10 @@ class Participant {
     auto command = pilot_.next(*view);
     if (!command) return false;
     const mc::CommandOutcome outcome = send(std::move(*command));
-    if (outcome.accepted()) return true;
+    if (outcome.accepted()) {
+      record([&] { accepted_seqs_.push_back(outcome.result.first_seq()); });
+      return true;
+    }
     if (outcome.rejection_code() == v1::TOO_SOON) {
       // The server's reflection beat: a known, bounded time, given by the server.
       std::this_thread::sleep_for(
@@ -147,6 +161,8 @@ class Participant {
   std::vector<v1::TypingNotice> typing_;
   std::optional<mc::ClientError> closed_;
   int welcomes_ = 0;
+  std::vector<std::uint16_t> close_codes_;
+  std::vector<std::uint64_t> accepted_seqs_;
   std::optional<mc::Client> client_;
 };
 
@@ -165,6 +181,14 @@ inline bool play_until(Changes& changes, const std::vector<Participant*>& player
 }
 
 inline bool phase_is(Participant& p, v1::Phase phase) { return p.view().phase() == phase; }
+
+// Every seq from 1 to the last, each once (partners see every event of a room without notes).
+inline bool contiguous_from_one(const std::vector<v1::Event>& events) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (events[i].seq() != i + 1) return false;
+  }
+  return true;
+}
 
 // Seqs are strictly increasing: no duplicate, no reordering.
 inline bool strictly_increasing(const std::vector<v1::Event>& events) {

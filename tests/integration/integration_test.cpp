@@ -8,6 +8,7 @@ namespace v1 = mend::v1;
 namespace mc = mend::client;
 using mend::testing::Changes;
 using mend::testing::cmd;
+using mend::testing::contiguous_from_one;
 using mend::testing::count_kind;
 using mend::testing::create_room;
 using mend::testing::kBound;
@@ -62,14 +63,6 @@ struct SpeakingRoom {
 
 bool caught_up(Participant& follower, Participant& leader) {
   return follower.client().last_delivered_seq() >= leader.client().last_delivered_seq();
-}
-
-// Every seq from 1 to the last, each once (partners see every event of a room without notes).
-bool contiguous_from_one(const std::vector<v1::Event>& events) {
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (events[i].seq() != i + 1) return false;
-  }
-  return true;
 }
 
 }  // namespace

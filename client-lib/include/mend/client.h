@@ -76,7 +76,9 @@ const char* connection_state_name(ConnectionState state);
 
 struct ClientOptions {
   // ws://host:port/path or wss://...; http:// and https:// are accepted as ws:// and wss://.
-  // A URL without a path ("ws://127.0.0.1:8480") connects to /v1/connect.
+  // A URL without a path ("ws://127.0.0.1:8480") or with /v1/connect connects to
+  // /v1/connect/{room}, the room read from the token (connect_target in url.h), so a router can
+  // send every participant of a room to the node that serves it.
   std::string url;
   // The invite token (bearer credential). Sent only inside Hello; never logged by the SDK.
   std::string token;

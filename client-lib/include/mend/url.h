@@ -22,4 +22,13 @@ struct ServerUrl {
 // URL is malformed.
 std::optional<ServerUrl> parse_server_url(std::string_view url);
 
+// The room id an invite token is for, read from its payload without verifying it (the server
+// verifies; the id is not a secret): nullopt when `token` is not of the invite format.
+std::optional<std::string> room_of_token(std::string_view token);
+
+// The path a client connects to: /v1/connect/{room} for a URL without a path or with the path
+// /v1/connect, so that a router (HAProxy) can send every participant of a room to the same
+// node; plain /v1/connect when the token names no room; any other path unchanged.
+std::string connect_target(std::string_view target, std::string_view token);
+
 }  // namespace mend::client

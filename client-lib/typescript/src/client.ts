@@ -60,7 +60,8 @@ export type EventOfKind<K extends EventKind> = Event & { body: Extract<Event["bo
 export interface ClientOptions {
   /**
    * `ws://host:port/path` or `wss://...`; `http://` and `https://` are taken as `ws://` and
-   * `wss://`. A URL without a path connects to `/v1/connect`. See {@link pageConnectUrl}.
+   * `wss://`. A URL without a path, or with `/v1/connect`, connects to `/v1/connect/{room}`
+   * (the room read from the token; see {@link roomOfToken}). See {@link pageConnectUrl}.
    */
   url: string;
   /** The invite token (bearer credential). Sent only inside Hello; never logged or stored. */
@@ -180,7 +181,31 @@ export function pageConnectUrl(location: { protocol: string; host: string } = gl
   return `${scheme}//${location.host}/v1/connect`;
 }
 
-function normalizeUrl(raw: string): string | undefined {
+/**
+ * The room id an invite token is for, read from its payload without verifying it (the server
+ * verifies; the id is not a secret). Payload: version 1 | role | expires_at_ms (8) | room id
+ * length | room id | ...; undefined when the token is not of that format.
+ */
+export function roomOfToken(token: string): string | undefined {
+  const dot = token.indexOf(".");
+  if (dot <= 0) return undefined;
+  let bytes: string;
+  try {
+    bytes = atob(token.slice(0, dot).replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    return undefined;
+  }
+  const length = bytes.length > 10 ? bytes.charCodeAt(10) : 0;
+  if (bytes.charCodeAt(0) !== 1 || length === 0 || bytes.length < 11 + length) return undefined;
+  const room = bytes.slice(11, 11 + length);
+  return /^[A-Za-z0-9_-]+$/.test(room) ? room : undefined;
+}
+
+/**
+ * A URL without a path, or with `/v1/connect`, connects to `/v1/connect/{room}` (the room from
+ * the token) so that a router (HAProxy) sends every participant of a room to the same node.
+ */
+function normalizeUrl(raw: string, token = ""): string | undefined {
   let url: URL;
   try {
     url = new URL(raw);
@@ -190,7 +215,9 @@ function normalizeUrl(raw: string): string | undefined {
   const schemes: Record<string, string> = { "ws:": "ws:", "wss:": "wss:", "http:": "ws:", "https:": "wss:" };
   const scheme = schemes[url.protocol];
   if (!scheme || url.host === "") return undefined;
-  const path = url.pathname === "/" || url.pathname === "" ? "/v1/connect" : url.pathname;
+  const room = roomOfToken(token);
+  const connect = room === undefined ? "/v1/connect" : `/v1/connect/${room}`;
+  const path = ["/", "", "/v1/connect"].includes(url.pathname) ? connect : url.pathname;
   return `${scheme}//${url.host}${path}`;
 }
 
@@ -278,7 +305,7 @@ export class Client {
    */
   start(): void {
     if (this.started) throw new ClientError("invalid_argument", "start() was already called");
-    const url = normalizeUrl(this.options.url);
+    const url = normalizeUrl(this.options.url, this.options.token);
     if (!url) throw new ClientError("invalid_argument", "malformed server URL");
     if (this.options.token === "") throw new ClientError("invalid_argument", "empty token");
     if (!(this.options.WebSocket ?? defaultWebSocket())) {

@@ -4,6 +4,7 @@
 export {
   Client,
   pageConnectUrl,
+  roomOfToken,
   subprotocol,
   type ClientHandlers,
   type ClientOptions,

@@ -1,7 +1,7 @@
 // The Client against a scripted WebSocket and a manual clock: sequencing across reconnects,
 // pending commands, close codes, heartbeats, typing, storage and lifecycle hooks.
 import { describe, expect, it } from "vitest";
-import { Client, type ClientHandlers, type ClientOptions, type ConnectionState } from "../../src/client.js";
+import { Client, roomOfToken, type ClientHandlers, type ClientOptions, type ConnectionState } from "../../src/client.js";
 import type { Event, RoomView } from "../../src/gen/mend/v1/conversation_pb.js";
 import { RejectionCode } from "../../src/gen/mend/v1/conversation_pb.js";
 import type { CommandOutcome } from "../../src/errors.js";
@@ -56,6 +56,17 @@ function connected(options: Partial<ClientOptions> = {}, handlers: ClientHandler
 }
 
 describe("Client connection", () => {
+  it("connects to /v1/connect/{room} with the room read from an invite token", () => {
+    const room = "0123456789abcdef0123456789abcdef";
+    const payload = String.fromCharCode(1, 1, 0, 0, 0, 0, 0, 0, 0, 1, room.length) + room + "\0";
+    const token = btoa(payload).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "") + ".sig";
+    expect(roomOfToken(token)).toBe(room);
+    expect(roomOfToken("secret-token")).toBeUndefined();
+    const { net, client } = setup({ url: "http://127.0.0.1:8480/v1/connect", token });
+    client.start();
+    expect(net.last().url).toBe(`ws://127.0.0.1:8480/v1/connect/${room}`);
+  });
+
   it("connects to /v1/connect with the mend.v1 subprotocol and sends Hello first", () => {
     const { net, client } = setup({ url: "http://127.0.0.1:8480" });
     client.start();

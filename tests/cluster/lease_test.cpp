@@ -1,0 +1,300 @@
+// Room leases at the rooms level: two RoomServiceImpl ("nodes"), each on its own io_context and
+// its own PostgresStore, over one database (the binary's PostgreSQL, cluster_main.cpp). A node
+// is "paused" by not running its io_context. Lease expiry is judged by PostgreSQL's clock, so
+// these tests wait real time (a 1 s lease), always by bounded polling of a condition.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <google/protobuf/text_format.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "server/rooms/room_service_impl.h"
+#include "server/store/postgres_store.h"
+#include "tests/cluster/cluster_env.h"
+
+namespace mend::rooms {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr engine::TimeMs kStart = 1'700'000'000'000;
+constexpr engine::TimeMs kLeaseMs = 1000;
+
+class FakeRecipient final : public Recipient {
+ public:
+  void send(OutFrame frame) override {
+    v1::ServerFrame parsed;
+    REQUIRE(parsed.ParseFromString(*frame.bytes));
+    for (const auto& item : parsed.items()) {
+      if (item.has_result()) results.push_back(item.result());
+      if (item.has_event()) events.push_back(item.event());
+    }
+  }
+  void close(CloseCode code, std::string /*reason*/) override { closed = code; }
+
+  std::vector<v1::CommandResult> results;
+  std::vector<v1::Event> events;
+  std::optional<CloseCode> closed;
+};
+
+engine::TemplateCatalog catalog() {
+  auto loaded = engine::TemplateCatalog::load(std::string(MEND_SOURCE_DIR) + "/server/templates");
+  REQUIRE(loaded.catalog.has_value());
+  return std::move(*loaded.catalog);
+}
+
+v1::Command command(const std::string& id, const std::string& text) {
+  v1::Command cmd;
+  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &cmd));
+  cmd.set_command_id(id);
+  return cmd;
+}
+
+// One node: a room service with leases on its own store and io_context.
+struct Node {
+  Node(const std::string& name, const std::string& schema, const std::filesystem::path& key_dir,
+       const ManualClock& clock) {
+    store::PostgresStoreOptions options;
+    options.url = testing::pg().url(schema);
+    options.master_key_file = key_dir / "master.key";
+    auto opened = store::PostgresStore::open(std::move(options));
+    REQUIRE_MESSAGE(opened.store, (opened.error ? opened.error->message : ""));
+    store = opened.store;
+    RoomServiceConfig config;
+    config.node_id = name;
+    config.lease_ms = kLeaseMs;
+    service = std::make_unique<RoomServiceImpl>(io.get_executor(), store, catalog(),
+                                                TokenSigner(std::string(32, 'k')), clock.clock(),
+                                                config);
+  }
+  ~Node() {
+    bool stopped = false;
+    service->stop([&] { stopped = true; });
+    const auto deadline = std::chrono::steady_clock::now() + 10s;  // no REQUIRE in a destructor
+    while (!stopped && std::chrono::steady_clock::now() < deadline) run_for(5ms);
+    service.reset();
+    run_for(20ms);
+    store->close();
+  }
+
+  void run_for(std::chrono::milliseconds span) {
+    io.restart();
+    io.run_for(span);
+  }
+  // Runs this node until `condition` holds (REQUIREd within 10 s).
+  template <typename Condition>
+  void run_until(Condition condition) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!condition()) {
+      if (std::chrono::steady_clock::now() > deadline) FAIL("not within 10 s");
+      run_for(5ms);
+    }
+  }
+
+  boost::asio::io_context io;
+  std::shared_ptr<store::PostgresStore> store;
+  std::unique_ptr<RoomServiceImpl> service;
+};
+
+struct TwoNodes {
+  TwoNodes() : schema(testing::fresh_schema()), first("node-1", schema, dir.path(), clock),
+               second("node-2", schema, dir.path(), clock) {}
+
+  std::string create_room(Node& node) {
+    v1::CreateRoomRequest request;
+    request.set_template_("speaker-listener");
+    request.set_partner_a_name("Alex");
+    request.set_partner_b_name("Blake");
+    std::optional<Result<v1::CreateRoomResponse>> result;
+    node.service->create_room(request, [&](Result<v1::CreateRoomResponse> r) { result = r; });
+    node.run_until([&] { return result.has_value(); });
+    REQUIRE(result->value.has_value());
+    return result->value->room_id();
+  }
+
+  static Participant who(const std::string& room, v1::Role role) {
+    Participant p;
+    p.room_id = room;
+    p.actor.set_role(role);
+    return p;
+  }
+
+  // Attaches `p` on `node`; the close code when refused, nullopt when attached.
+  std::optional<CloseCode> attach(Node& node, const Participant& p,
+                                  const std::shared_ptr<FakeRecipient>& recipient) {
+    v1::Hello hello;
+    std::optional<std::optional<CloseCode>> outcome;
+    node.service->attach(p, hello, recipient, [&](std::optional<CloseCode> c) { outcome = c; });
+    node.run_until([&] { return outcome.has_value(); });
+    return *outcome;
+  }
+
+  // Submits and waits for the command's result.
+  v1::CommandResult submit(Node& node, const Participant& p, FakeRecipient& recipient,
+                           const std::string& id, const std::string& text) {
+    node.service->submit(p, command(id, text));
+    node.run_until([&] {
+      for (const auto& r : recipient.results) {
+        if (r.command_id() == id) return true;
+      }
+      return false;
+    });
+    for (const auto& r : recipient.results) {
+      if (r.command_id() == id) return r;
+    }
+    return {};
+  }
+
+  // The stored events of `room`, read through `node`'s store.
+  std::vector<v1::Event> stored(Node& node, const std::string& room) {
+    std::optional<store::LoadResult> loaded;
+    node.store->load(room, 0, [&](store::LoadResult l) { loaded = std::move(l); });
+    node.run_until([&] { return loaded.has_value(); });
+    REQUIRE_FALSE(loaded->error.has_value());
+    return loaded->events;
+  }
+
+  struct Attached {
+    std::string room;
+    Participant a;
+    std::shared_ptr<FakeRecipient> recipient;
+  };
+  // A new room (created through the first node), partner A attached to the first node.
+  Attached partner_a_on_first() {
+    Attached attached{create_room(first), {}, std::make_shared<FakeRecipient>()};
+    attached.a = who(attached.room, v1::PARTNER_A);
+    REQUIRE_FALSE(attach(first, attached.a, attached.recipient).has_value());
+    return attached;
+  }
+
+  // Waits (real time, bounded) until `node` takes `room` over: an attach is no longer refused.
+  std::shared_ptr<FakeRecipient> attach_when_expired(Node& node, const Participant& p) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+      auto recipient = std::make_shared<FakeRecipient>();
+      const auto refused = attach(node, p, recipient);
+      if (!refused) return recipient;
+      REQUIRE(*refused == CloseCode::kRoomElsewhere);
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(50ms);  // the poll interval; the condition is the attach
+    }
+  }
+
+  mend::testing::TempDir dir{"lease-key"};
+  ManualClock clock{kStart};
+  std::string schema;
+  Node first;
+  Node second;
+};
+
+TEST_CASE("a room is served by one node: another node refuses it ROOM_ELSEWHERE while the lease runs") {
+  TwoNodes nodes;
+  const auto attached = nodes.partner_a_on_first();
+  const Participant& a = attached.a;
+  const auto& on_first = attached.recipient;
+
+  auto on_second = std::make_shared<FakeRecipient>();
+  CHECK(nodes.attach(nodes.second, a, on_second) == CloseCode::kRoomElsewhere);
+
+  std::optional<Result<v1::GetRoomResponse>> view;
+  nodes.second.service->get_view(a, [&](Result<v1::GetRoomResponse> r) { view = r; });
+  nodes.second.run_until([&] { return view.has_value(); });
+  REQUIRE(view->error.has_value());
+  CHECK(view->error->code == "ROOM_ELSEWHERE");
+  CHECK(view->error->http_status == 503);
+  CHECK(view->error->retry_after_s >= 1);
+
+  // The owner renews while it serves: the room stays its own well past one lease.
+  nodes.first.run_for(std::chrono::milliseconds(3 * kLeaseMs));
+  CHECK(nodes.attach(nodes.second, a, std::make_shared<FakeRecipient>()) ==
+        CloseCode::kRoomElsewhere);
+  CHECK_FALSE(on_first->closed.has_value());
+}
+
+TEST_CASE("after the owner's lease expired another node takes the room over and carries on") {
+  TwoNodes nodes;
+  const auto attached = nodes.partner_a_on_first();
+  const std::string& room = attached.room;
+  const Participant& a = attached.a;
+  const auto& on_first = attached.recipient;
+  CHECK(nodes.submit(nodes.first, a, *on_first, "c1", "consent {}").accepted());
+  // The first node stops running (as if it died): its lease is not renewed.
+  auto on_second = nodes.attach_when_expired(nodes.second, a);
+  CHECK(nodes.submit(nodes.second, a, *on_second, "c1", "consent {}").accepted());  // a retry
+  const auto events = nodes.stored(nodes.second, room);
+  REQUIRE(events.size() == 2);  // created, A's consent: once
+  CHECK(nodes.submit(nodes.second, a, *on_second, "c2", "signal { kind: LISTENING }").accepted());
+}
+
+TEST_CASE("a node that lost its lease closes its clients with 4010 and never writes again") {
+  TwoNodes nodes;
+  const auto attached = nodes.partner_a_on_first();
+  const std::string& room = attached.room;
+  const Participant& a = attached.a;
+  const auto& on_first = attached.recipient;
+  // The first node is paused past its lease; the second takes the room over.
+  auto on_second = nodes.attach_when_expired(nodes.second, a);
+  const std::size_t stored_before = nodes.stored(nodes.second, room).size();
+  // Resumed, the first node still has a command to run: its append is fenced, or its renewal
+  // is refused first; either way its client is told to reconnect and nothing is stored.
+  nodes.first.service->submit(a, command("late", "consent {}"));
+  nodes.first.run_until([&] { return on_first->closed.has_value(); });
+  CHECK(*on_first->closed == CloseCode::kRoomElsewhere);
+  CHECK(on_first->results.empty());
+  nodes.first.run_for(100ms);
+  CHECK(nodes.stored(nodes.second, room).size() == stored_before);
+}
+
+TEST_CASE("a node that stops releases its leases: another node takes its rooms over at once") {
+  TwoNodes nodes;
+  const auto attached = nodes.partner_a_on_first();
+  const Participant& a = attached.a;
+  const auto& on_first = attached.recipient;
+  bool stopped = false;
+  nodes.first.service->stop([&] { stopped = true; });
+  nodes.first.run_until([&] { return stopped; });
+  CHECK(on_first->closed == CloseCode::kServerShutdown);
+  // No waiting for expiry: the first attach on the second node succeeds.
+  CHECK_FALSE(nodes.attach(nodes.second, a, std::make_shared<FakeRecipient>()).has_value());
+}
+
+TEST_CASE("a timer of a taken-over room fires once") {
+  TwoNodes nodes;
+  const std::string room = nodes.create_room(nodes.first);
+  const auto a = TwoNodes::who(room, v1::PARTNER_A);
+  const auto b = TwoNodes::who(room, v1::PARTNER_B);
+  auto a1 = std::make_shared<FakeRecipient>();
+  auto b1 = std::make_shared<FakeRecipient>();
+  REQUIRE_FALSE(nodes.attach(nodes.first, a, a1).has_value());
+  REQUIRE_FALSE(nodes.attach(nodes.first, b, b1).has_value());
+  CHECK(nodes.submit(nodes.first, a, *a1, "ca", "consent {}").accepted());
+  CHECK(nodes.submit(nodes.first, b, *b1, "cb", "consent {}").accepted());
+  CHECK(nodes.submit(nodes.first, a, *a1, "p", "pause {}").accepted());
+  const auto count_pause_ends = [&] {
+    std::size_t ends = 0;
+    for (const auto& e : nodes.stored(nodes.second, room)) {
+      if (e.actor().role() == v1::SYSTEM) ++ends;
+    }
+    return ends;
+  };
+  const std::size_t system_before = count_pause_ends();
+  // The pause's deadline passes while the first node is paused; the second takes over and
+  // runs the due timer on load.
+  nodes.clock.advance(11 * 60 * 1000);
+  auto a2 = nodes.attach_when_expired(nodes.second, a);
+  nodes.second.run_until([&] { return count_pause_ends() > system_before; });
+  const std::size_t system_after = count_pause_ends();
+  // The first node wakes with the same timer due: it may not write it again.
+  nodes.first.service->run_due_timers();
+  nodes.first.run_until([&] { return a1->closed.has_value(); });
+  nodes.first.run_for(100ms);
+  CHECK(count_pause_ends() == system_after);
+}
+
+}  // namespace
+}  // namespace mend::rooms
