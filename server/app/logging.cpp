@@ -1,7 +1,9 @@
 #include "server/app/logging.h"
 
 #include <memory>
+#include <string>
 
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -33,6 +35,19 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
   }
 };
 
+// Protobuf's own messages (e.g. "String field 'mend.v1.Hello.client_name' contains invalid UTF-8
+// data when parsing a protocol buffer"; field names, never values) describe a peer's malformed
+// input, which the caller refuses with its own code and counts: at debug level, in this
+// logger's format, so that a client sending bad frames cannot flood the log.
+void log_protobuf(google::protobuf::LogLevel level, const char* file, int line,
+                  const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) {
+    spdlog::critical("protobuf {}:{}: {}", file, line, message);
+  } else {
+    spdlog::debug("protobuf {}:{}: {}", file, line, message);
+  }
+}
+
 }  // namespace
 
 void setup_logging(const std::string& format, const std::string& level) {
@@ -48,6 +63,7 @@ void setup_logging(const std::string& format, const std::string& level) {
   }
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(std::move(logger));
+  google::protobuf::SetLogHandler(&log_protobuf);
 }
 
 }  // namespace mend::app

@@ -77,10 +77,7 @@ std::optional<Refusal> refuse_origin(const HttpRequest& request, bool tls,
       return std::nullopt;
     }
   }
-  return Refusal{http::status::forbidden, kErrOriginNotAllowed,
-                 "This server does not take requests from the web page that sent this one. "
-                 "If that page should be able to use it, its operator can add the page's origin "
-                 "to --allowed-origins."};
+  return origin_not_allowed();
 }
 
 std::optional<Refusal> refuse_content_type(const HttpRequest& request) {
@@ -130,6 +127,51 @@ std::optional<Refusal> check_request(const HttpRequest& request, bool chunked, b
   if (auto refused = refuse_framing(request, chunked)) return refused;
   if (auto refused = refuse_origin(request, tls, allowed_origins)) return refused;
   return refuse_content_type(request);
+}
+
+Refusal origin_not_allowed() {
+  return Refusal{http::status::forbidden, kErrOriginNotAllowed,
+                 "This server does not take requests from the web page that sent this one. "
+                 "If that page should be able to use it, its operator can add the page's origin "
+                 "to --allowed-origins."};
+}
+
+std::optional<std::string> cors_origin(const HttpRequest& request,
+                                       const std::vector<std::string>& allowed_origins) {
+  if (request.find(http::field::origin) == request.end()) return std::nullopt;
+  const std::string_view sent = field_value(request, http::field::origin);
+  const auto origin = normalize_origin(sent);
+  if (!origin || std::find(allowed_origins.begin(), allowed_origins.end(), *origin) ==
+                     allowed_origins.end()) {
+    return std::nullopt;
+  }
+  return std::string(sent);  // browsers compare Access-Control-Allow-Origin with what they sent
+}
+
+bool is_preflight(const HttpRequest& request) {
+  return request.method() == http::verb::options &&
+         request.find(http::field::origin) != request.end() &&
+         request.find(http::field::access_control_request_method) != request.end();
+}
+
+std::optional<HttpResponse> preflight_answer(const HttpRequest& request,
+                                             const std::optional<std::string>& origin) {
+  if (!origin) return std::nullopt;
+  HttpResponse response(http::status::no_content, request.version());
+  response.keep_alive(request.keep_alive());
+  response.set(http::field::access_control_allow_methods, "GET, POST, DELETE");
+  response.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
+  response.set(http::field::access_control_max_age, "600");
+  response.set(http::field::cache_control, "no-store");
+  add_cors_headers(response, *origin);
+  response.prepare_payload();
+  return response;
+}
+
+void add_cors_headers(HttpResponse& response, const std::string& origin) {
+  response.set(http::field::access_control_allow_origin, origin);
+  response.set(http::field::access_control_expose_headers, "Retry-After");
+  response.set(http::field::vary, "Origin");
 }
 
 std::optional<std::string> normalize_origin(std::string_view origin) {

@@ -12,7 +12,13 @@
 // - Requests from other web pages (DESIGN 7): state-changing requests (every method but GET,
 //   HEAD and OPTIONS) and WebSocket upgrades pass when they carry no Origin (not a browser),
 //   come from the server's own origin (the scheme of the connection and its Host header), or
-//   from an origin of --allowed-origins; other origins get 403 ORIGIN_NOT_ALLOWED. No CORS.
+//   from an origin of --allowed-origins; other origins get 403 ORIGIN_NOT_ALLOWED.
+// - CORS, for --allowed-origins only (a page the operator trusts on another origin uses the HTTP
+//   API through the SDK): a preflight (OPTIONS with Origin and Access-Control-Request-Method)
+//   from such an origin is answered 204 with the methods and headers the API takes; from any
+//   other origin 403 ORIGIN_NOT_ALLOWED. Every answer to a request from such an origin names it
+//   in Access-Control-Allow-Origin (never `*`, never credentials: the API takes bearer tokens in
+//   Authorization, not cookies). mendd's own origin needs none of it.
 // - A request with a body (POST, PUT, PATCH) must say Content-Type: application/json (415
 //   UNSUPPORTED_MEDIA_TYPE): a page cannot send that cross-origin without a CORS preflight.
 #pragma once
@@ -52,6 +58,27 @@ std::optional<Refusal> refuse_unreadable(const boost::beast::error_code& ec,
 // `allowed_origins` normalized by normalize_origin.
 std::optional<Refusal> check_request(const HttpRequest& request, bool chunked, bool tls,
                                      const std::vector<std::string>& allowed_origins);
+
+// 403 ORIGIN_NOT_ALLOWED: a request from a web page of an origin mendd does not serve.
+Refusal origin_not_allowed();
+
+// The request's Origin as sent, when its normalized form is one of `allowed_origins`
+// (normalized); nullopt without Origin or for any other origin (mendd's own included:
+// same-origin needs no CORS).
+std::optional<std::string> cors_origin(const HttpRequest& request,
+                                       const std::vector<std::string>& allowed_origins);
+
+// Whether `request` is a CORS preflight: OPTIONS with Origin and Access-Control-Request-Method.
+bool is_preflight(const HttpRequest& request);
+
+// The answer to a preflight: 204 with the allowed methods and headers when `origin` (from
+// cors_origin) is set, else nullopt (the caller refuses it with ORIGIN_NOT_ALLOWED).
+std::optional<HttpResponse> preflight_answer(const HttpRequest& request,
+                                             const std::optional<std::string>& origin);
+
+// Names `origin` in Access-Control-Allow-Origin (with Vary: Origin, and Retry-After readable by
+// the page) on an answer to a request from it.
+void add_cors_headers(HttpResponse& response, const std::string& origin);
 
 // "scheme://host:port" in lower case with the port made explicit, for an origin as browsers
 // send it ("https://example.org", "http://127.0.0.1:8480"); nullopt when `origin` is not an

@@ -595,20 +595,28 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     }
     const bool chunked = parser_->chunked();
     HttpRequest request = parser_->release();
+    auto cors = cors_origin(request, state_->config.allowed_origins);
     if (auto refusal =
             check_request(request, chunked, kIsTls<Stream>, state_->config.allowed_origins)) {
-      return refuse(std::move(request), std::move(*refusal));
+      return refuse(std::move(request), std::move(*refusal), cors);
     }
+    if (is_preflight(request)) return answer_preflight(std::move(request), cors);
     if (websocket::is_upgrade(request)) return upgrade(std::move(request));
     spdlog::debug("http {} {}", std::string_view(request.method_string()),
                   target_path(request.target()));
     auto executor = stream_.get_executor();
     handle_http(state_, std::move(request), RequestContext{peer_},
-                [self = this->shared_from_this(), executor](HttpResponse response) {
-                  asio::post(executor, [self, response = std::move(response)]() mutable {
-                    self->write(std::move(response));
+                [self = this->shared_from_this(), executor,
+                 cors = std::move(cors)](HttpResponse response) {
+                  asio::post(executor, [self, cors, response = std::move(response)]() mutable {
+                    self->write(std::move(response), cors);
                   });
                 });
+  }
+
+  void answer_preflight(HttpRequest request, const std::optional<std::string>& cors) {
+    if (auto answer = preflight_answer(request, cors)) return write(std::move(*answer));
+    refuse(std::move(request), origin_not_allowed());
   }
 
   void upgrade(HttpRequest request) {
@@ -628,14 +636,17 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
         ->run(std::move(request));
   }
 
-  void refuse(HttpRequest request, Refusal refusal) {
+  void refuse(HttpRequest request, Refusal refusal,
+              const std::optional<std::string>& cors = std::nullopt) {
     if (request.version() != 10) request.version(11);  // a head the parser gave up on
     if (refusal.close) request.keep_alive(false);
-    write(error_response(*state_, request, refusal.status, refusal.code, refusal.message));
+    write(error_response(*state_, request, refusal.status, refusal.code, refusal.message), cors);
   }
 
-  void write(HttpResponse response) {
+  // `cors`: the allowed origin the request came from (cors_origin), named in the answer.
+  void write(HttpResponse response, const std::optional<std::string>& cors = std::nullopt) {
     add_security_headers(response);
+    if (cors) add_cors_headers(response, *cors);
     const bool keep_alive = response.keep_alive() && !state_->draining.load();
     response.keep_alive(keep_alive);
     auto message = std::make_shared<HttpResponse>(std::move(response));

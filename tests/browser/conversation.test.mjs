@@ -32,6 +32,8 @@ describe("a speaker-listener conversation in three browsers", () => {
     await lee.getByRole("button", { name: "Join the room" }).click();
 
     await ana.getByLabel("I feel...").waitFor();
+    // The opening's prompt is the intention field's label, and stands on the page once.
+    assert.equal(await ana.getByText(/Say why you would like to talk/).count(), 1, "the opening prompt is shown once");
     await screenshot(ana, "opening");
     await openConversation(ana, "I'd like us to understand each other better.", {
       feeling: "lonely",

@@ -109,11 +109,11 @@ export class Mendd {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
-  /** POST /v1/rooms: the invite links of a new room, by role name. */
-  async createRoom(body) {
+  /** POST /v1/rooms (with `apiKey` when the server has keys): the invite links of a new room, by role name. */
+  async createRoom(body, apiKey = "") {
     const response = await fetch(`${this.url}/v1/rooms`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}) },
       body: JSON.stringify(body),
     });
     if (response.status !== 201) throw new Error(`create room: ${response.status} ${await response.text()}`);
@@ -148,6 +148,12 @@ export async function seriousViolations(page) {
   return results.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+/** Every axe violation of the page, whatever its impact, as readable lines (new screens: none). */
+export async function axeViolations(page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 /** Runs `body`; on failure saves a screenshot of each page (failure-<name>-<i>.png) first. */

@@ -85,6 +85,8 @@ describe("the web app", () => {
       const port = mendd.port;
       await mendd.stop();
       await ben.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor();
+      // Presence heard before the drop is not shown as if it were current.
+      await ben.getByRole("region", { name: "Who is in the room" }).getByText("Ana: can't tell while we reconnect").waitFor();
       await screenshot(ben, "reconnecting");
       await mendd.start(port);
       await ben.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor({ state: "detached", timeout: 20_000 });

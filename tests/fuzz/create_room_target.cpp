@@ -80,6 +80,7 @@ std::vector<std::string> seeds() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace mend;
+  const fuzz::QuietProtobuf quiet;
   v1::CreateRoomRequest request;
   if (!net::parse_json_body(fuzz::as_text(data, size), request)) return 0;
   v1::CreateRoomRequest again;

@@ -155,6 +155,7 @@ std::vector<std::string> seeds() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace mend;
+  const fuzz::QuietProtobuf quiet;
   if (size < fuzz::kHeaderBytes) return 0;
   const auto& rooms = fuzz::phase_rooms();
   const fuzz::PhaseRoom& room = rooms[(data[0] | (data[1] << 8)) % rooms.size()];

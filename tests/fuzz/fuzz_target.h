@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <google/protobuf/stubs/logging.h>
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 namespace mend::fuzz {
@@ -31,6 +33,11 @@ std::vector<std::string> seeds();
 inline void require(bool condition, const char* what) {
   if (!condition) fail(what);
 }
+
+// Held for each input by targets that parse protobuf: protobuf logs a line per invalid UTF-8
+// string field (mendd routes them to debug, app/logging.cpp); here they would only slow the
+// fuzzer down and flood its output.
+using QuietProtobuf = google::protobuf::LogSilencer;
 
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};

@@ -101,6 +101,7 @@ std::vector<std::string> seeds() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace mend;
+  const fuzz::QuietProtobuf quiet;
   const std::string_view text = fuzz::as_text(data, size);
   const auto parsed = engine::parse_template(text, "fuzz.textpb", std::nullopt);
   fuzz::require(parsed.tmpl.has_value() != !parsed.errors.empty(),

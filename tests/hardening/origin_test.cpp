@@ -93,6 +93,49 @@ TEST_CASE("--allowed-origins lets the pages of those origins create rooms, and n
             .status() == 403);
 }
 
+std::string preflight_request(int port, std::string_view origin) {
+  return "OPTIONS /v1/rooms HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+         "\r\nConnection: close\r\nOrigin: " + std::string(origin) +
+         "\r\nAccess-Control-Request-Method: POST\r\n"
+         "Access-Control-Request-Headers: content-type, authorization\r\n\r\n";
+}
+
+TEST_CASE("a page of an allowed origin passes the CORS preflight and reads the API's answers") {
+  Mendd mendd({"--allowed-origins", "https://app.example.org"});
+  const int port = mendd.port();
+  const RawAnswer preflight =
+      raw_exchange(port, preflight_request(port, "https://app.example.org"));
+  CHECK(preflight.status() == 204);
+  // Named exactly as the page sent it (browsers compare the two), not in mendd's normalized form.
+  CHECK(preflight.has("Access-Control-Allow-Origin: https://app.example.org\r\n"));
+  CHECK(preflight.has("Access-Control-Allow-Methods: GET, POST, DELETE\r\n"));
+  CHECK(preflight.has("Access-Control-Allow-Headers: Authorization, Content-Type\r\n"));
+  CHECK(preflight.has("Vary: Origin\r\n"));
+  CHECK_FALSE(preflight.has("Access-Control-Allow-Credentials"));
+
+  const RawAnswer created = raw_exchange(
+      port, create_room_request(port, "Origin: https://app.example.org\r\n" + std::string(kJson)));
+  CHECK(created.status() == 201);
+  CHECK(created.has("Access-Control-Allow-Origin: https://app.example.org\r\n"));
+  CHECK(created.has("Access-Control-Expose-Headers: Retry-After\r\n"));
+  // A refusal is readable by the page too (it can show the message).
+  const RawAnswer refused = raw_exchange(
+      port, create_room_request(
+                port, "Origin: https://app.example.org\r\nContent-Type: text/plain\r\n"));
+  CHECK(refused.status() == 415);
+  CHECK(refused.has("Access-Control-Allow-Origin: https://app.example.org\r\n"));
+
+  // Another origin's preflight is refused; mendd's own origin needs no CORS headers.
+  const RawAnswer foreign = raw_exchange(port, preflight_request(port, "http://evil.example"));
+  CHECK(foreign.status() == 403);
+  CHECK(foreign.has(R"("code":"ORIGIN_NOT_ALLOWED")"));
+  CHECK_FALSE(foreign.has("Access-Control-Allow-Origin"));
+  const RawAnswer own =
+      raw_exchange(port, create_room_request(port, own_origin(port) + std::string(kJson)));
+  CHECK(own.status() == 201);
+  CHECK_FALSE(own.has("Access-Control-Allow-Origin"));
+}
+
 TEST_CASE("a WebSocket upgrade from another web page's origin is refused (403)") {
   Mendd mendd({"--allowed-origins", "https://app.example.org"});
   const int port = mendd.port();

@@ -32,48 +32,82 @@ struct RawAnswer {
     return std::stoi(bytes.substr(9, 3));
   }
   bool has(std::string_view text) const { return bytes.find(text) != std::string::npos; }
+  // After an accepted upgrade: the code of the server's WebSocket close frame when it is the
+  // first frame after the head and has arrived; 0 otherwise.
+  int close_code() const {
+    const auto head_end = bytes.find("\r\n\r\n");
+    if (head_end == std::string::npos) return 0;
+    const std::size_t at = head_end + 4;
+    if (bytes.size() < at + 4 || static_cast<unsigned char>(bytes[at]) != 0x88) return 0;
+    return static_cast<unsigned char>(bytes[at + 2]) << 8 | static_cast<unsigned char>(bytes[at + 3]);
+  }
 };
 
-// What to read of the answer: all of it (until the server closes), or only its head (for an
-// accepted WebSocket upgrade, which stays open).
-enum class Read : std::uint8_t { kUntilClose, kHead };
+// What to read of the answer: all of it (until the server closes), only its head (for an
+// accepted WebSocket upgrade, which stays open), or up to the server's WebSocket close frame
+// (which waits for the client's close frame before it closes the connection).
+enum class Read : std::uint8_t { kUntilClose, kHead, kCloseFrame };
 
-// Opens a connection to `address`:`port`, sends `request` whole, half-closes nothing, and
-// reads until the server closes (or, with Read::kHead, until the answer's head is complete)
-// or kRawWait passes.
+// One connection to `address`:`port` (closed by the destructor): sends bytes whole and reads
+// answers, each read bounded by kRawWait.
+class RawConnection {
+ public:
+  explicit RawConnection(int port, const char* address = "127.0.0.1")
+      : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    if (fd_ < 0) throw std::runtime_error("socket failed");
+    timeval wait{static_cast<time_t>(kRawWait.count()), 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<std::uint16_t>(port));
+    ::inet_pton(AF_INET, address, &to.sin_addr);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("connect failed");
+    }
+  }
+  ~RawConnection() { ::close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  void send(std::string_view bytes) {
+    for (std::size_t sent = 0; sent < bytes.size();) {
+      const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+
+  // Appends to `answer` until the server closes (or what `read` asks for has arrived) or
+  // kRawWait passes.
+  void read(RawAnswer& answer, Read read) {
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n > 0) {
+        answer.bytes.append(chunk, static_cast<std::size_t>(n));
+        if (read == Read::kHead && answer.has("\r\n\r\n")) break;
+        if (read == Read::kCloseFrame && answer.close_code() != 0) break;
+        continue;
+      }
+      answer.closed = n == 0 || errno == ECONNRESET;
+      break;
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+// Opens a connection, sends `request` whole, half-closes nothing, and reads until the server
+// closes (or, with Read::kHead, until the answer's head is complete) or kRawWait passes.
 inline RawAnswer raw_exchange(int port, std::string_view request,
                               const char* address = "127.0.0.1", Read read = Read::kUntilClose) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  timeval wait{static_cast<time_t>(kRawWait.count()), 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, address, &to.sin_addr);
+  RawConnection connection(port, address);
+  connection.send(request);
   RawAnswer answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    throw std::runtime_error("connect failed");
-  }
-  for (std::size_t sent = 0; sent < request.size();) {
-    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<std::size_t>(n);
-  }
-  char chunk[4096];
-  for (;;) {
-    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n > 0) {
-      answer.bytes.append(chunk, static_cast<std::size_t>(n));
-      if (read == Read::kHead && answer.has("\r\n\r\n")) break;
-      continue;
-    }
-    answer.closed = n == 0 || errno == ECONNRESET;
-    break;
-  }
-  ::close(fd);
+  connection.read(answer, read);
   return answer;
 }
 

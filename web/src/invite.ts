@@ -14,3 +14,10 @@ export function tokenFromHash(hash: string): string | undefined {
 export function inviteLink(token: string, origin: string = location.origin): string {
   return `${origin}/#${kInviteKey}=${encodeURIComponent(token)}`;
 }
+
+/** The counselor dashboard's address: `#counselor`. */
+export const kDashboardHash = "#counselor";
+
+export function isDashboard(hash: string): boolean {
+  return hash === kDashboardHash;
+}

@@ -1,19 +1,23 @@
-// The mend web app: the start page, or the room of the invite in the URL fragment.
+// The mend web app: the start page, the room of the invite in the URL fragment, or the
+// counselor dashboard (#counselor).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { tokenFromHash } from "./invite";
+import { isDashboard, tokenFromHash } from "./invite";
+import { Dashboard } from "./screens/Dashboard";
 import { Room } from "./screens/Room";
 import { Start } from "./screens/Start";
 import "./styles.css";
 
 function App() {
-  const [token, setToken] = useState(() => tokenFromHash(location.hash));
+  const [hash, setHash] = useState(location.hash);
   useEffect(() => {
-    const onHash = () => setToken(tokenFromHash(location.hash));
+    const onHash = () => setHash(location.hash);
     addEventListener("hashchange", onHash);
     return () => removeEventListener("hashchange", onHash);
   }, []);
-  return token ? <Room token={token} key={token} /> : <Start />;
+  const token = tokenFromHash(hash);
+  if (token) return <Room token={token} key={token} />;
+  return isDashboard(hash) ? <Dashboard /> : <Start />;
 }
 
 render(<App />, document.getElementById("app")!);

@@ -16,6 +16,7 @@ import {
   type CommandOutcome,
   type ConnectionState,
   type Event,
+  type Insights,
   type RoomView,
   type Template,
 } from "@mend/client";
@@ -45,6 +46,8 @@ export class RoomSession {
   readonly problem = signal("");
   /** Advisory hints on the last accepted message (never blocking). */
   readonly hints = signal<readonly string[]>([]);
+  /** The room's content-free figures, live for admitted counselors (partners never get them live). */
+  readonly insights = signal<Insights | undefined>(undefined);
   /** The template the room was created with (seq 1 carries it whole). */
   readonly template = computed<Template | undefined>(() => {
     const first = this.events.value[0];
@@ -87,6 +90,7 @@ export class RoomSession {
           this.replayedView = undefined;
           if (view) this.show(view);
         },
+        onInsights: (insights) => (this.insights.value = insights),
         onPresence: (presence) => (this.online.value = presence.online),
         onTyping: (notice) => this.showTyping(notice.who, notice.typing),
         onContentErased: (erased) => this.replace(erased.events),

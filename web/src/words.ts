@@ -29,8 +29,13 @@ export function nameOf(actor: Actor | undefined, view: RoomView | undefined, you
   }
 }
 
-export function roleName(role: Role, view: RoomView | undefined): string {
-  return nameOf({ role, observer: "" } as Actor, view);
+/** Both partners' names as `view` tells them (for the charts' labels). */
+export function namesOf(view: RoomView | undefined): { a: string; b: string } {
+  return { a: roleName(Role.PARTNER_A, view, false), b: roleName(Role.PARTNER_B, view, false) };
+}
+
+export function roleName(role: Role, view: RoomView | undefined, you = true): string {
+  return nameOf({ role, observer: "" } as Actor, view, you);
 }
 
 /** One line per partner who made a choice: "Ana is ready to move on", "You are ready to move on". */
@@ -68,6 +73,44 @@ const kPhaseWords: Partial<Record<Phase, string>> = {
 
 export function phaseWords(phase: Phase): string {
   return kPhaseWords[phase] ?? "";
+}
+
+const kOverlays = new Set([Phase.PAUSED, Phase.TIMED_OUT, Phase.CONSULT_BREAK, Phase.CHECK_IN, Phase.SUSPENDED]);
+
+/** A pause, time-out, check-in, suspension or break: the conversation itself rests. */
+export function isOverlay(phase: Phase): boolean {
+  return kOverlays.has(phase);
+}
+
+/**
+ * Where a conversation is, for its counselor (third person: the counselor is not one of the
+ * "you" the partners' words address): "Speaking", "A time-out (from: Speaking)", "Ended: ...".
+ */
+export function caseloadPhaseWords(phase: Phase, savedPhase: Phase, reason: ClosedReason): string {
+  if (phase === Phase.INVITED) return "Invited, not started yet";
+  if (phase === Phase.CLOSED) return `Ended: ${kCaseloadClosed[reason]}`;
+  const words = phaseWords(phase) || "Under way";
+  return isOverlay(phase) && savedPhase !== Phase.UNSPECIFIED ? `${words} (during: ${phaseWords(savedPhase)})` : words;
+}
+
+const kCaseloadClosed: Record<ClosedReason, string> = {
+  [ClosedReason.CLOSED_REASON_UNSPECIFIED]: "the conversation has ended",
+  [ClosedReason.COMPLETED]: "they finished the conversation together",
+  [ClosedReason.PARTNER_LEFT]: "a partner ended the conversation",
+  [ClosedReason.ENDED_BY_OBSERVER]: "a counselor ended the session",
+  [ClosedReason.INVITATION_EXPIRED]: "the invitation ran out before it started",
+};
+
+/** "just now", "5 minutes ago", "2 hours ago", else the date: how long ago `atMs` was. */
+export function agoWords(atMs: number, nowMs: number): string {
+  if (atMs <= 0) return "not yet";
+  const s = Math.max(0, Math.floor((nowMs - atMs) / 1000));
+  if (s < 60) return "just now";
+  const m = Math.floor(s / 60);
+  if (m < 60) return m === 1 ? "a minute ago" : `${m} minutes ago`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return h === 1 ? "an hour ago" : `${h} hours ago`;
+  return new Date(atMs).toLocaleDateString();
 }
 
 const kClosedWords: Record<ClosedReason, string> = {

@@ -10,14 +10,18 @@ import {
   ErrorResponseSchema,
   GetAuditResponseSchema,
   GetRoomResponseSchema,
+  GetSeriesInsightsResponseSchema,
   GetTranscriptResponseSchema,
+  ListRoomsResponseSchema,
   ListTemplatesResponseSchema,
   type CreateRoomResponse,
   type EraseContributionsResponse,
   type EraseRoomResponse,
   type GetAuditResponse,
   type GetRoomResponse,
+  type GetSeriesInsightsResponse,
   type GetTranscriptResponse,
+  type ListRoomsResponse,
   type ListTemplatesResponse,
 } from "./gen/mend/v1/api_pb.js";
 import {
@@ -38,7 +42,7 @@ export interface HttpOptions {
    * own origin in a browser (`location.origin`); required elsewhere.
    */
   baseUrl?: string;
-  /** Sent as `Authorization: Bearer <apiKey>` on createRoom when set. */
+  /** Sent as `Authorization: Bearer <apiKey>` on createRoom, listRooms and getSeriesInsights when set. */
   apiKey?: string;
   /** Bound on one whole call (ms). Default 10 000. */
   timeoutMs?: number;
@@ -75,6 +79,23 @@ export class HttpClient {
   createRoom(request: MessageInitShape<typeof CreateRoomRequestSchema>): Promise<CreateRoomResponse> {
     const body = JSON.stringify(toJson(CreateRoomRequestSchema, create(CreateRoomRequestSchema, request)));
     return this.call(CreateRoomResponseSchema, "POST", "/v1/rooms", this.options.apiKey, body);
+  }
+
+  /**
+   * GET /v1/rooms: the caseload, every room created with this client's API key (or, on a server
+   * without keys, from the caller's address), content-free: template, phase, who is connected,
+   * pending consents and observers, last activity.
+   */
+  listRooms(): Promise<ListRoomsResponse> {
+    return this.call(ListRoomsResponseSchema, "GET", "/v1/rooms", this.options.apiKey);
+  }
+
+  /**
+   * GET /v1/series/{id}/insights: the insights of each conversation of the series created with
+   * this client's API key, oldest first. `http_status` 404 `UNKNOWN_SERIES` when there is none.
+   */
+  getSeriesInsights(seriesId: string): Promise<GetSeriesInsightsResponse> {
+    return this.call(GetSeriesInsightsResponseSchema, "GET", `/v1/series/${encodeURIComponent(seriesId)}/insights`, this.options.apiKey);
   }
 
   /** GET /v1/templates: every template's name, title and description. */

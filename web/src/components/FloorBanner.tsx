@@ -1,12 +1,13 @@
 // Whose floor it is and what the view asks of me now, in the template's own prompt.
-import { Role, type RoomView } from "@mend/client";
-import { choiceWords, phaseWords, roleName } from "../words";
-import { isOverlay } from "./OverlayPanel";
+import { Action, Role, type RoomView } from "@mend/client";
+import { choiceWords, isOverlay, phaseWords, roleName } from "../words";
 
 export function FloorBanner({ view }: { view: RoomView }) {
   // A pause, time-out or break says so itself (OverlayPanel): nobody holds the floor then.
   if (isOverlay(view.phase)) return null;
   const phase = view.phase;
+  // The opening's prompt is the label of the form's first field (OpenForm): shown there once.
+  const promptInForm = view.allowedActions.includes(Action.OPEN);
   const you = view.you?.role;
   const floor =
     view.speaker !== Role.ROLE_UNSPECIFIED
@@ -29,7 +30,7 @@ export function FloorBanner({ view }: { view: RoomView }) {
         </p>
       )}
       <h2 id="floor-title">{floor}</h2>
-      {view.prompt && <p class="prompt">{view.prompt}</p>}
+      {view.prompt && !promptInForm && <p class="prompt">{view.prompt}</p>}
       {choices.map((line) => (
         <p class="choice" key={line}>
           {line}

@@ -5,14 +5,8 @@ import { useSignal } from "@preact/signals";
 import { Action, Phase, Role, type RoomView } from "@mend/client";
 import { now, useTicking } from "../clock";
 import type { RoomSession } from "../session";
-import { clockText, roleName } from "../words";
+import { clockText, isOverlay, roleName } from "../words";
 import { returnAt, timeOutBounds } from "./CareTools";
-
-const kOverlays = new Set([Phase.PAUSED, Phase.TIMED_OUT, Phase.CONSULT_BREAK, Phase.CHECK_IN, Phase.SUSPENDED]);
-
-export function isOverlay(phase: Phase): boolean {
-  return kOverlays.has(phase);
-}
 
 export function OverlayPanel({ session, view }: { session: RoomSession; view: RoomView }) {
   useTicking();

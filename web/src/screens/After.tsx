@@ -1,13 +1,25 @@
 // After: how it ended, the transcript (when allowed), the audit log, and the privacy actions
 // (erase my contributions; erase the room, which needs both partners), each explained first.
 import { useSignal } from "@preact/signals";
-import { AuditKind, Role, RoomErasureStatus, type AuditEntry, type Event, type RoomView } from "@mend/client";
+import { useEffect } from "preact/hooks";
+import {
+  AuditKind,
+  Role,
+  RoomErasureStatus,
+  type AuditEntry,
+  type ConversationSummary,
+  type Event,
+  type Insights,
+  type RoomView,
+} from "@mend/client";
+import { InsightsView } from "../components/Insights";
 import { Notice } from "../components/Notice";
 import { Timeline } from "../components/Timeline";
 import { errorWords } from "../errors";
 import { http } from "../server";
 import type { RoomSession } from "../session";
-import { closedWords, nameOf } from "../words";
+import { closedWords, nameOf, namesOf } from "../words";
+import { SummaryPage } from "./Summary";
 
 export function After({ session, view }: { session: RoomSession; view: RoomView }) {
   const transcript = useSignal<readonly Event[] | undefined>(undefined);
@@ -15,6 +27,10 @@ export function After({ session, view }: { session: RoomSession; view: RoomView 
   const message = useSignal("");
   const problem = useSignal("");
   const confirming = useSignal<"" | "mine" | "room">("");
+  const insights = useSignal<Insights | undefined>(undefined);
+  const insightsProblem = useSignal("");
+  const summary = useSignal<ConversationSummary | undefined>(undefined);
+  const reading = useSignal(false);
   const partner = view.you?.role === Role.PARTNER_A || view.you?.role === Role.PARTNER_B;
   const room = session.roomId.value;
   const token = session.token;
@@ -28,10 +44,52 @@ export function After({ session, view }: { session: RoomSession; view: RoomView 
     }
   }
 
+  useEffect(() => {
+    if (!room) return;
+    http
+      .getInsights(room, token)
+      .then((answer) => (insights.value = answer.insights))
+      .catch((e: unknown) => (insightsProblem.value = errorWords(e)));
+  }, [room, token]);
+
+  if (reading.value && summary.value) return <SummaryPage summary={summary.value} onBack={() => (reading.value = false)} />;
+
   return (
     <main class="screen after">
       <h1>{closedWords(view.closedReason)}</h1>
       <p class="lead">Thank you for staying with it. Whatever was said here, it took courage to listen and to be heard.</p>
+      <section class="card stack" aria-labelledby="summary-title">
+        <h2 id="summary-title">Your summary</h2>
+        <p>
+          {partner
+            ? "What each of you said and the other confirmed hearing, your appreciations and what you agreed: a page to print or save as a PDF."
+            : "What each partner said and the other confirmed hearing, when both partners chose to share it with you."}{" "}
+          Opening it is noted in the audit log.
+        </p>
+        <button
+          type="button"
+          onClick={() =>
+            run(
+              () => http.getSummary(room, token),
+              (answer) => {
+                summary.value = answer.summary;
+                reading.value = true;
+              },
+            )
+          }
+        >
+          Open the summary
+        </button>
+      </section>
+      <section class="card stack" aria-labelledby="insights-title">
+        <h2 id="insights-title">{partner ? "How you listened" : "How they listened"}</h2>
+        <p>Figures only, never words: who held the floor, how many rounds a mirror took, and the pauses.</p>
+        {insights.value ? (
+          <InsightsView insights={insights.value} names={namesOf(view)} />
+        ) : (
+          <p role="status">{insightsProblem.value || "Gathering the figures..."}</p>
+        )}
+      </section>
       <section class="card stack" aria-labelledby="transcript-title">
         <h2 id="transcript-title">The transcript</h2>
         <p>What was said, without anything taken back. Every export is noted in the audit log.</p>

@@ -20,7 +20,7 @@ export function Conversation({ session, view }: { session: RoomSession; view: Ro
   return (
     <main class="screen conversation">
       <h1>{view.topic || "Your conversation"}</h1>
-      <Presence view={view} online={session.online.value} />
+      <Presence view={view} online={session.online.value} live={session.connection.value === "online"} />
       <ObserverConsent session={session} view={view} />
       <FloorBanner view={view} />
       <OverlayPanel session={session} view={view} />

@@ -5,11 +5,15 @@ import { Action, ObserverStatus, type RoomView } from "@mend/client";
 import { ActionButtons } from "../components/ActionButtons";
 import { Composer } from "../components/Composer";
 import { FloorBanner } from "../components/FloorBanner";
+import { InsightsView } from "../components/Insights";
 import { Notice } from "../components/Notice";
 import { OverlayPanel } from "../components/OverlayPanel";
 import { Presence } from "../components/Presence";
 import { Timeline } from "../components/Timeline";
+import { storedApiKey } from "../counselor";
+import { kDashboardHash } from "../invite";
 import type { RoomSession } from "../session";
+import { namesOf } from "../words";
 
 const kBreakChoices = [300, 600, 900, 1800];
 
@@ -21,9 +25,14 @@ export function Counselor({ session, view }: { session: RoomSession; view: RoomV
   const ending = useSignal(false);
   return (
     <main class="screen counselor">
+      {storedApiKey() !== undefined && (
+        <nav class="no-print" aria-label="Counselor">
+          <a href={kDashboardHash}>Back to your caseload</a>
+        </nav>
+      )}
       <h1>Observing{view.topic ? `: ${view.topic}` : ""}</h1>
       <p class="lead">You see the conversation as it happens. The partners always see that you are here. Your notes are private: only you ever see them.</p>
-      <Presence view={view} online={session.online.value} />
+      <Presence view={view} online={session.online.value} live={session.connection.value === "online"} />
       {!joined && !allowed.has(Action.JOIN) && (
         <p role="status" class="card">
           You can join once both partners have agreed to have you observe.
@@ -54,6 +63,13 @@ export function Counselor({ session, view }: { session: RoomSession; view: RoomV
                 Call a consultation break
               </button>
             </div>
+          )}
+          {session.insights.value && (
+            <section class="card stack" aria-labelledby="insights-title">
+              <h2 id="insights-title">How they are listening</h2>
+              <p class="muted">Figures only, never words: they follow the conversation as it goes.</p>
+              <InsightsView insights={session.insights.value} names={namesOf(view)} />
+            </section>
           )}
           {allowed.has(Action.END_SESSION) &&
             (ending.value ? (

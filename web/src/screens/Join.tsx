@@ -22,7 +22,7 @@ export function Join({ session, view }: { session: RoomSession; view: RoomView }
   return (
     <main class="screen">
       <h1>{view.topic ? `A conversation about ${view.topic}` : "Before you begin"}</h1>
-      <Presence view={view} online={session.online.value} />
+      <Presence view={view} online={session.online.value} live={session.connection.value === "online"} />
       {view.phase === Phase.INVITED && !allowed.has(Action.ACCEPT_INVITATION) && (
         <p role="status">Waiting for {other} to open their invitation.</p>
       )}

@@ -4,7 +4,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { Role, type CreateRoomResponse, type TemplateSummary } from "@mend/client";
 import { http } from "../server";
-import { inviteLink } from "../invite";
+import { inviteLink, kDashboardHash } from "../invite";
 import { Notice } from "../components/Notice";
 import { QrCode } from "../components/QrCode";
 import { errorWords } from "../errors";
@@ -34,6 +34,9 @@ export function Start() {
         way to talk, then send each person their own link.
       </p>
       {error.value && <Notice tone="error">{error.value}</Notice>}
+      <p class="muted">
+        Counselor? <a href={kDashboardHash}>See your caseload</a>.
+      </p>
       {templates.value ? (
         <StartForm
           templates={templates.value}

@@ -44,6 +44,22 @@ describe("HttpClient", () => {
     expect((seen[0]!.init.headers as Record<string, string>).Authorization).toBe("Bearer invite-token");
   });
 
+  it("the caseload and a series' insights are asked for with the API key, never with the key in the URL", async () => {
+    const seen: Seen[] = [];
+    const rooms = JSON.stringify({ rooms: [{ roomId: "r1", phase: "SPEAKING", lastActivityMs: "1700000000000", connected: [{ role: "PARTNER_A" }] }] });
+    const http = new HttpClient({ baseUrl: "http://h", apiKey: "secret-key", fetch: scripted(200, rooms, seen) });
+    const listed = await http.listRooms();
+    expect(listed.rooms[0]!.roomId).toBe("r1");
+    expect(listed.rooms[0]!.lastActivityMs).toBe(1_700_000_000_000n);
+    const series = new HttpClient({ baseUrl: "http://h", apiKey: "secret-key", fetch: scripted(200, JSON.stringify({ seriesId: "s/1", conversations: [{ roomId: "r1" }] }), seen) });
+    expect((await series.getSeriesInsights("s/1")).conversations[0]!.roomId).toBe("r1");
+    expect(seen.map((s) => [s.url, s.init.method])).toEqual([["http://h/v1/rooms", "GET"], ["http://h/v1/series/s%2F1/insights", "GET"]]);
+    for (const request of seen) {
+      expect(request.url).not.toContain("secret-key");
+      expect((request.init.headers as Record<string, string>).Authorization).toBe("Bearer secret-key");
+    }
+  });
+
   it("a non-2xx answer rejects with http_status, the server's code and its human message", async () => {
     const body = JSON.stringify({ code: "PARTNERS_ONLY", message: "Only the two partners can do this." });
     const http = new HttpClient({ baseUrl: "http://h", fetch: scripted(403, body) });
