@@ -312,7 +312,7 @@ TEST_CASE("a reconnect from before the window gets its whole replay read from th
   CHECK(std::holds_alternative<store::AppendRequest>(*replayed.store));
 }
 
-TEST_CASE("a failed read before the window is retried a second later; a connection that left "
+TEST_CASE("a failed read before the window is retried a second later, and a connection that left "
           "meanwhile gets nothing") {
   WindowFixture f;
   v1::Hello hello;
