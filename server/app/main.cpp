@@ -170,9 +170,9 @@ int serve(const AppConfig& config) {
     spdlog::error("{}: {}", error->code, error->message);
     return kExitConfig;
   }
-  auto secret = mend::net::load_or_create_secret(
-      config.token_secret_file.value_or(config.data_dir / mend::net::kTokenSecretFile));
-  if (auto* error = std::get_if<mend::net::SetupError>(&secret)) {
+  auto signer = mend::rooms::TokenSigner::from_file(
+      config.token_secret_file.value_or(config.data_dir / mend::rooms::kTokenSecretFile));
+  if (auto* error = std::get_if<mend::rooms::SecretFileError>(&signer)) {
     spdlog::error("{}: {}", error->code, error->message);
     return kExitConfig;
   }
@@ -211,7 +211,7 @@ int serve(const AppConfig& config) {
   const std::size_t template_count = templates->size();
   auto rooms = std::make_shared<mend::rooms::RoomServiceImpl>(
       ioc.get_executor(), opened->store, std::move(*templates),
-      mend::rooms::TokenSigner(std::get<std::string>(secret)), mend::rooms::system_clock(),
+      std::move(std::get<mend::rooms::TokenSigner>(signer)), mend::rooms::system_clock(),
       room_config);
 
   mend::net::ServerDeps deps;

@@ -45,12 +45,16 @@ inline constexpr Limit kPromptBytes{"prompts", 0, 0, 4'000, "bytes"};
 // Commands.
 inline constexpr Limit kTextBytes{"command texts", 0, 0, 4'000, "bytes"};  // all but `share`
 inline constexpr Limit kRetentionDays{"consent.terms.retention_days", 0, 0, 3'650, "days"};
+// Rooms (server configuration, not templates). A loaded room keeps at least this many of its
+// latest events in memory and fewer than twice as many; older ones are read from the store
+// when a replay, a retraction or a whole-log operation needs them.
+inline constexpr Limit kLogWindowEvents{"room.log_window_events", 4'096, 1, 65'536, ""};
 
 inline constexpr std::array kAll{
     kReflectionBeatMs, kPauseDefaultS, kPauseMaxS, kTimeOutMinS, kTimeOutDefaultS, kTimeOutCapS,
     kAppointmentWindowS, kConsultBreakDefaultS, kConsultBreakMaxS, kChunkMaxChars, kSoftTurnS,
     kStages, kListenerQuestions, kNameBytes, kTitleBytes, kPromptBytes, kTextBytes,
-    kRetentionDays};
+    kRetentionDays, kLogWindowEvents};
 }  // namespace limits
 
 // `value`, or the limit's default when `value` is 0. Not clamped (validation compares it).

@@ -4,9 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <memory>
 #include <system_error>
 
@@ -132,29 +130,6 @@ std::variant<TlsFiles, SetupError> ensure_self_signed_certificate(const fs::path
   if (auto error = write_private_file(files.private_key, *key_pem)) return *error;
   if (auto error = write_private_file(files.certificate, *cert_pem)) return *error;
   return files;
-}
-
-std::variant<std::string, SetupError> load_or_create_secret(const fs::path& path) {
-  std::error_code ec;
-  if (fs::exists(path, ec)) {
-    std::ifstream in(path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) return SetupError{"IO", "cannot read " + path.string()};
-    if (bytes.size() < kTokenSecretBytes) {
-      return SetupError{"IO", path.string() + " is shorter than 32 bytes"};
-    }
-    return bytes;
-  }
-  if (path.has_parent_path()) {
-    if (auto error = ensure_directory(path.parent_path())) return *error;
-  }
-  std::string bytes(kTokenSecretBytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()),
-                 static_cast<int>(bytes.size())) != 1) {
-    return SetupError{"KEYGEN", "no randomness for the token secret"};
-  }
-  if (auto error = write_private_file(path, bytes)) return *error;
-  return bytes;
 }
 
 }  // namespace mend::net

@@ -1,5 +1,6 @@
 // Key material in the data directory (DESIGN.md section 7): the self-signed TLS certificate
-// for local use and the token-signing secret, generated on first start, files mode 0600.
+// for local use, generated on first start, files mode 0600. (The token secret is TokenSigner's:
+// rooms/tokens.h.)
 // Thread safety: call at start-up, before serving. Errors are returned as values.
 #pragma once
 
@@ -23,8 +24,6 @@ struct TlsFiles {
 
 inline constexpr const char* kSelfSignedCertFile = "tls-cert.pem";
 inline constexpr const char* kSelfSignedKeyFile = "tls-key.pem";
-inline constexpr const char* kTokenSecretFile = "token-secret.bin";
-inline constexpr std::size_t kTokenSecretBytes = 32;
 inline constexpr int kSelfSignedValidDays = 365;
 
 // Returns data_dir/tls-cert.pem and tls-key.pem, generating them when either is missing:
@@ -32,10 +31,6 @@ inline constexpr int kSelfSignedValidDays = 365;
 // Creates data_dir (0700) when missing.
 std::variant<TlsFiles, SetupError> ensure_self_signed_certificate(
     const std::filesystem::path& data_dir);
-
-// Returns the bytes of `path`, creating it with kTokenSecretBytes random bytes (OpenSSL
-// RAND_bytes) when missing. A file shorter than kTokenSecretBytes is an error.
-std::variant<std::string, SetupError> load_or_create_secret(const std::filesystem::path& path);
 
 // Writes `bytes` to `path` with mode 0600 (created or truncated).
 std::optional<SetupError> write_private_file(const std::filesystem::path& path,

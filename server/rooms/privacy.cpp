@@ -69,8 +69,10 @@ std::vector<v1::Event> withdraw_retracted(const std::vector<v1::Event>& log,
                                           const std::vector<std::uint64_t>& seqs) {
   std::vector<v1::Event> withdrawn;
   for (const std::uint64_t seq : seqs) {
-    if (seq == 0 || seq > log.size()) continue;
-    v1::Event copy = log[seq - 1];
+    auto it = std::lower_bound(log.begin(), log.end(), seq,
+                               [](const v1::Event& event, std::uint64_t s) { return event.seq() < s; });
+    if (it == log.end() || it->seq() != seq) continue;
+    v1::Event copy = *it;
     if (retract_texts(copy)) withdrawn.push_back(std::move(copy));
   }
   return withdrawn;
@@ -162,25 +164,18 @@ std::vector<v1::Event> transcript_events(const engine::RoomState& state,
   return events;
 }
 
-std::optional<std::int64_t> purge_due_ms(const engine::RoomState& state,
-                                         const std::vector<v1::Event>& log) {
-  if (log.empty() || !state.tmpl.has_value()) return std::nullopt;
+std::optional<std::int64_t> purge_due_ms(const engine::RoomState& state, std::int64_t last_event_ms,
+                                         std::optional<std::int64_t> closed_at_ms) {
+  if (!state.tmpl.has_value()) return std::nullopt;
   const std::uint32_t retention =
       engine::view(state, partner_a()).effective_terms().retention_days();
   if (state.phase == v1::PHASE_CLOSED) {
-    std::int64_t closed_at = 0;
-    for (auto it = log.rbegin(); it != log.rend(); ++it) {
-      if (it->has_conversation_closed()) {
-        closed_at = it->at_ms();
-        break;
-      }
-    }
-    return closed_at + std::int64_t{retention} * kMsPerDay;
+    return closed_at_ms.value_or(0) + std::int64_t{retention} * kMsPerDay;
   }
   // Never closed (abandoned, suspended, waiting for consent): counted from the last activity,
   // a due timer included (a time-out or an appointment still ahead is not abandonment).
   const std::int64_t last_activity =
-      std::max(log.back().at_ms(), engine::next_deadline(state).value_or(0));
+      std::max(last_event_ms, engine::next_deadline(state).value_or(0));
   const std::uint32_t days = state.a.consented && state.b.consented
                                  ? std::max(retention, kOpenRoomMinimumDays)
                                  : kUnconsentedRetentionDays;

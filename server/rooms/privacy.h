@@ -39,7 +39,8 @@ bool retract_texts(v1::Event& event);
 
 // Copies of the events of `log` at `seqs` that still hold a text, with their texts retracted:
 // a retracted message is gone for good (from the room's log, the store, every replay and
-// transcript), not only hidden. Seqs outside `log` are skipped.
+// transcript), not only hidden. `log`: events in seq order, the whole log or a part of it
+// (a room core's window, a store read); seqs outside it are skipped.
 std::vector<v1::Event> withdraw_retracted(const std::vector<v1::Event>& log,
                                           const std::vector<std::uint64_t>& seqs);
 
@@ -66,12 +67,12 @@ std::vector<v1::Event> transcript_events(const engine::RoomState& state,
                                          const std::vector<v1::Event>& log,
                                          const v1::Actor& viewer);
 
-// When a room's content is due for its retention purge. Closed: the at_ms of its
-// ConversationClosed event plus the effective retention_days. Never closed: its last activity
-// (the later of its last event and its next timer deadline) plus the effective retention_days,
-// at least kOpenRoomMinimumDays, or plus kUnconsentedRetentionDays while the partners have not
-// both consented. nullopt for a room without events.
-std::optional<std::int64_t> purge_due_ms(const engine::RoomState& state,
-                                         const std::vector<v1::Event>& log);
+// When a room's content is due for its retention purge. Closed: `closed_at_ms` (its
+// ConversationClosed event's at_ms) plus the effective retention_days. Never closed: its last
+// activity (the later of `last_event_ms` and its next timer deadline) plus the effective
+// retention_days, at least kOpenRoomMinimumDays, or plus kUnconsentedRetentionDays while the
+// partners have not both consented. nullopt for a room without a template.
+std::optional<std::int64_t> purge_due_ms(const engine::RoomState& state, std::int64_t last_event_ms,
+                                         std::optional<std::int64_t> closed_at_ms);
 
 }  // namespace mend::rooms::privacy

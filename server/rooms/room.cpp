@@ -332,6 +332,11 @@ void Room::execute_store(StoreRequest request) {
                                    engine::TimeMs now) {
                              return core.on_recorded(std::move(error), now);
                            }));
+  } else if (auto* read = std::get_if<ReadRequest>(&request)) {
+    store.load(id_, read->after_seq,
+               back([](RoomCore& core, store::LoadResult loaded, engine::TimeMs now) {
+                 return core.on_read(std::move(loaded), now);
+               }));
   } else if (auto* resync = std::get_if<ResyncRequest>(&request)) {
     store.load(id_, resync->after_seq,
                back([](RoomCore& core, store::LoadResult loaded, engine::TimeMs now) {
@@ -345,6 +350,17 @@ void Room::execute_store(StoreRequest request) {
                            return core.on_withdrawn(std::move(error), now);
                          }));
   }
+}
+
+void Room::with_whole_log(std::function<void(std::optional<std::vector<v1::Event>>)> then) {
+  if (core_->holds_whole_log()) return then(core_->log());
+  ctx_->store->load(id_, 0, [self = shared_from_this(),
+                             then = std::move(then)](store::LoadResult loaded) mutable {
+    asio::post(self->strand_, [self, then = std::move(then), loaded = std::move(loaded)]() mutable {
+      if (!self->core_ || loaded.error) return then(std::nullopt);
+      then(self->core_->whole_log(std::move(loaded.events)));
+    });
+  });
 }
 
 void Room::start_exclusive(const ExclusiveStart& start) {

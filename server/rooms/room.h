@@ -23,6 +23,9 @@
 
 namespace mend::rooms {
 
+// 503 UNAVAILABLE: the store could not be reached; nothing was changed.
+ServiceError unavailable_error();
+
 // What every room shares: owned jointly by the service and its rooms (rooms may outlive the
 // service while handlers are pending). Immutable after construction except `metrics` (atomic)
 // and the registry (under registry_mutex).
@@ -204,11 +207,22 @@ class Room : public std::enable_shared_from_this<Room> {
   // Ends the exclusive operation in process (the core starts what waits).
   void finish_command();
   void purge_now(std::function<void()> then);
+  void purge_log(std::vector<v1::Event> log, std::function<void()> then);
+  void answer_transcript(const v1::Actor& actor, const std::vector<v1::Event>& log,
+                         std::function<void(Result<v1::GetTranscriptResponse>)> done);
+  // Erases `actor`'s contributions from the whole `log` (an exclusive operation's body).
+  void erase_from_log(
+      std::vector<v1::Event> log, const v1::Actor& actor,
+      std::shared_ptr<std::function<void(Result<v1::EraseContributionsResponse>)>> shared_done);
+  // Calls `then` on the strand with the room's whole log (RoomCore::whole_log): the core's when
+  // its window holds it all, else read from the store; nullopt when it could not be read.
+  void with_whole_log(std::function<void(std::optional<std::vector<v1::Event>>)> then);
   // Rewrites the stored history and stores `entry` (its audit record, epoch set here to the
   // epoch after the rewrite) in ONE store commit; with nothing to rewrite, only the entry
-  // (same epoch). `done` runs on the strand once committed (or failed: then nothing changed).
-  void rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by, v1::ErasureScope scope,
-                       v1::AuditEntry entry,
+  // (same epoch). `whole_log`: the log `rewritten` was made from. `done` runs on the strand
+  // once committed (or failed: then nothing changed).
+  void rewrite_history(std::vector<v1::Event> whole_log, std::vector<v1::Event> rewritten,
+                       v1::Actor by, v1::ErasureScope scope, v1::AuditEntry entry,
                        std::function<void(std::optional<store::StoreError>)> done);
   // The first partner's request to erase the room was stored (or failed: nothing changes).
   void on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& entry,

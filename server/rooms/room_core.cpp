@@ -72,24 +72,78 @@ std::string item_frame(const v1::ServerItem& item) {
 
 }  // namespace
 
-RoomCore::RoomCore(std::string room_id, RoomCoreLimits limits, RoomMetrics* metrics)
-    : id_(std::move(room_id)), limits_(limits), metrics_(metrics) {}
+RoomCore::RoomCore(std::string room_id, RoomCoreLimits limits, RoomMetrics* metrics,
+                   Decide decide)
+    : id_(std::move(room_id)), limits_(limits), metrics_(metrics), decide_(std::move(decide)) {}
 
 Effects RoomCore::load(std::vector<v1::Event> events, std::uint64_t epoch, bool results_known,
                        engine::TimeMs now) {
-  for (v1::Event& event : events) apply(std::move(event));
+  for (const v1::Event& event : events) advance(event);
   epoch_ = epoch;
   results_known_ = results_known;
-  withdraw_retracted(retracted_seqs(state_));  // e.g. a crash before the last withdrawal
+  // Stored texts of retracted messages (e.g. a crash before the last withdrawal): withdrawn
+  // in memory now and in the store by an exclusive rewrite.
+  std::vector<v1::Event> withdrawn = privacy::withdraw_retracted(events, retracted_seqs(state_));
+  for (const v1::Event& event : withdrawn) events[event.seq() - 1] = event;
+  if (!withdrawn.empty()) {
+    exclusive_.push_back(Exclusive{0, ExclusiveKind::kExternal, std::move(withdrawn)});
+  }
+  for (v1::Event& event : events) remember(std::move(event));
   Effects fx;
   finish(fx, now);  // timers that fell due while the room was not loaded
   return settled(std::move(fx));
 }
 
 void RoomCore::apply(v1::Event event) {
+  advance(event);
+  remember(std::move(event));
+}
+
+void RoomCore::advance(const v1::Event& event) {
   engine::evolve(state_, event);
   insights_.apply(event, state_);
+  if (event.has_room_created()) series_id_ = event.room_created().series_id();
+  if (event.has_conversation_closed()) closed_at_ms_ = event.at_ms();
+}
+
+void RoomCore::remember(v1::Event event) {
+  if (log_.empty()) log_first_seq_ = event.seq();
   log_.push_back(std::move(event));
+  const std::size_t window = std::max<std::size_t>(1, limits_.log_window_events);
+  if (log_.size() >= 2 * window) {  // the older half at once: amortized O(1) per event
+    const std::size_t dropped = log_.size() - window;
+    log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(dropped));
+    log_first_seq_ += dropped;
+  }
+}
+
+std::vector<v1::Event> RoomCore::as_withdrawn(std::vector<v1::Event> stored) const {
+  std::erase_if(stored, [this](const v1::Event& event) { return event.seq() > state_.last_seq; });
+  for (v1::Event& event : privacy::withdraw_retracted(stored, retracted_seqs(state_))) {
+    auto it = std::lower_bound(stored.begin(), stored.end(), event.seq(),
+                               [](const v1::Event& e, std::uint64_t seq) { return e.seq() < seq; });
+    *it = std::move(event);
+  }
+  return stored;
+}
+
+std::optional<std::vector<v1::Event>> RoomCore::whole_log(std::vector<v1::Event> stored) const {
+  std::vector<v1::Event> whole;
+  if (!holds_whole_log()) {
+    whole = as_withdrawn(std::move(stored));
+    std::erase_if(whole, [this](const v1::Event& e) { return e.seq() >= log_first_seq_; });
+    for (std::size_t i = 0; i < whole.size(); ++i) {
+      if (whole[i].seq() != i + 1) return std::nullopt;
+    }
+    if (whole.size() + 1 != log_first_seq_) return std::nullopt;
+  }
+  whole.insert(whole.end(), log_.begin(), log_.end());
+  return whole;
+}
+
+std::optional<engine::TimeMs> RoomCore::purge_due_ms() const {
+  if (log_.empty()) return std::nullopt;
+  return privacy::purge_due_ms(state_, log_.back().at_ms(), closed_at_ms_);
 }
 
 std::vector<v1::Actor> RoomCore::attached_actors() const {
@@ -131,7 +185,7 @@ RoomCore::RefusalCounts RoomCore::take_unstored_refusals() {
 // is answered INTERNAL and the room goes on (engine/invariant.h).
 engine::Decision RoomCore::decide_safely(const PendingCommand& command, engine::TimeMs now) {
   try {
-    return engine::decide(state_, command.command, command.actor, now);
+    return decide_(state_, command.command, command.actor, now);
   } catch (const engine::InvariantViolation& violation) {
     spdlog::error("room {}: invariant violated: {}", id_, violation.what());
     return engine::Decision{};
@@ -161,6 +215,11 @@ void RoomCore::count_error() {
   if (metrics_ != nullptr) metrics_->store_error();
 }
 
+std::string RoomCore::view_bytes(const v1::Actor& viewer) {
+  ++views_built_;
+  return serialized_view(state_, viewer);
+}
+
 OutFrame RoomCore::encode(std::string frame, std::uint64_t last_seq) {
   if (metrics_ != nullptr) metrics_->frame_encoded(frame.size());
   return OutFrame{std::make_shared<const std::string>(std::move(frame)), last_seq};
@@ -177,9 +236,38 @@ Effects RoomCore::on_attach(ConnectionId connection, const v1::Actor& actor,
     return settled(std::move(fx));
   }
   const std::string key = participant_key(actor);
+  PendingAttach attach{connection, actor, hello};
+  attach.replaced = cancel_pending_attaches(fx, [&key](const PendingAttach& pending) {
+    return participant_key(pending.actor) == key;
+  }, CloseCode::kReplaced, "replaced by a newer connection");
+  const std::uint64_t after = replay_after(hello);
+  if (after + 1 < log_first_seq_) {  // the replay starts before the window: read it first
+    // The older connection goes now: it is replaced, and this one waits for its replay.
+    if (auto it = attached_.find(key); it != attached_.end()) {
+      if (it->second.connection != connection) {
+        fx.out.emplace_back(CloseConnection{it->second.connection, CloseCode::kReplaced,
+                                            "replaced by a newer connection"});
+      }
+      attached_.erase(it);
+      if (metrics_ != nullptr) metrics_->attached_delta(-1);
+      attach.replaced = true;
+    }
+    reads_.push_back(PendingRead{std::move(attach), after});
+  } else {
+    complete_attach(fx, attach, {}, now);
+  }
+  finish(fx, now);
+  return settled(std::move(fx));
+}
+
+void RoomCore::complete_attach(Effects& fx, const PendingAttach& attach,
+                               const std::vector<v1::Event>& older, engine::TimeMs now) {
+  const ConnectionId connection = attach.connection;
+  const v1::Actor& actor = attach.actor;
+  const std::string key = participant_key(actor);
   auto it = attached_.find(key);
-  const bool fresh = it == attached_.end();
-  if (!fresh) {
+  const bool fresh = it == attached_.end() && !attach.replaced;
+  if (it != attached_.end()) {
     if (it->second.connection != connection) {
       fx.out.emplace_back(CloseConnection{it->second.connection, CloseCode::kReplaced,
                                           "replaced by a newer connection"});
@@ -187,26 +275,51 @@ Effects RoomCore::on_attach(ConnectionId connection, const v1::Actor& actor,
     attached_.erase(it);
     if (metrics_ != nullptr) metrics_->attached_delta(-1);
   }
-  send_welcome_and_replay(fx, connection, actor, hello, now);
+  send_welcome_and_replay(fx, connection, actor, attach.hello, older, now);
   attached_.emplace(key, Attachment{connection, actor});
   if (metrics_ != nullptr) metrics_->attached_delta(1);
   if (fresh) fx.audit.push_back(privacy::audit_entry(v1::AUDIT_PARTICIPANT_CONNECTED, actor, now));
   broadcast_presence(fx);
-  finish(fx, now);
-  return settled(std::move(fx));
+}
+
+bool RoomCore::resumes(const v1::Hello& hello) const {
+  const bool same_epoch = hello.room_epoch() == 0 || hello.room_epoch() == epoch_;
+  return same_epoch && hello.resume_after_seq() <= state_.last_seq;
+}
+
+std::uint64_t RoomCore::replay_after(const v1::Hello& hello) const {
+  // Not resumed: the client drops what it had and gets the whole visible history again.
+  return resumes(hello) ? hello.resume_after_seq() : 0;
+}
+
+template <typename Match>
+bool RoomCore::cancel_pending_attaches(Effects& fx, Match match, CloseCode code,
+                                       const char* reason) {
+  bool replaced = false;
+  auto cancel = [&](PendingRead& read) {
+    const auto* attach = std::get_if<PendingAttach>(&read.purpose);
+    if (attach == nullptr || read.cancelled || !match(*attach)) return false;
+    fx.out.emplace_back(CloseConnection{attach->connection, code, reason});
+    replaced = replaced || attach->replaced;
+    read.cancelled = true;
+    return true;
+  };
+  if (read_in_flight_) cancel(*read_in_flight_);
+  std::erase_if(reads_, cancel);
+  return replaced;
 }
 
 void RoomCore::send_welcome_and_replay(Effects& fx, ConnectionId to, const v1::Actor& actor,
-                                       const v1::Hello& hello, engine::TimeMs now) {
-  const bool same_epoch = hello.room_epoch() == 0 || hello.room_epoch() == epoch_;
-  const bool recovered = same_epoch && hello.resume_after_seq() <= state_.last_seq;
-  // Not recovered: the client drops what it had and gets the whole visible history again.
-  const std::uint64_t replay_after = recovered ? hello.resume_after_seq() : 0;
+                                       const v1::Hello& hello,
+                                       const std::vector<v1::Event>& older, engine::TimeMs now) {
+  const bool recovered = resumes(hello);
+  const std::uint64_t after = replay_after(hello);
 
   v1::ServerItem welcome_item;
   v1::Welcome* welcome = welcome_item.mutable_welcome();
   *welcome->mutable_participant() = actor;
   *welcome->mutable_view() = engine::view(state_, actor);
+  ++views_built_;
   welcome->set_server_time_ms(now);
   welcome->set_epoch(epoch_);
   welcome->set_recovered(recovered);
@@ -217,16 +330,19 @@ void RoomCore::send_welcome_and_replay(Effects& fx, ConnectionId to, const v1::A
   std::string frame;
   std::size_t in_frame = 0;
   std::uint64_t frame_last_seq = 0;
-  for (std::size_t i = replay_after; i < log_.size(); ++i) {
-    if (!engine::visible_to(state_, log_[i], actor)) continue;
-    frames::add_item(frame, frames::event_item(log_[i]));
-    frame_last_seq = log_[i].seq();
+  auto replay = [&](const v1::Event& event) {
+    if (event.seq() <= after || !engine::visible_to(state_, event, actor)) return;
+    frames::add_item(frame, frames::event_item(event));
+    frame_last_seq = event.seq();
     if (++in_frame == per_frame) {
       fx.out.emplace_back(SendFrame{to, encode(std::move(frame), frame_last_seq), true});
       frame.clear();
       in_frame = 0;
     }
-  }
+  };
+  for (const v1::Event& event : older) replay(event);
+  const std::size_t first = after >= log_first_seq_ ? after - log_first_seq_ + 1 : 0;
+  for (std::size_t i = first; i < log_.size(); ++i) replay(log_[i]);
   v1::ServerItem done_item;
   done_item.mutable_replay_done()->set_last_seq(state_.last_seq);
   frames::add_item(frame, frames::item(done_item));
@@ -238,7 +354,10 @@ void RoomCore::send_welcome_and_replay(Effects& fx, ConnectionId to, const v1::A
 Effects RoomCore::on_detach(ConnectionId connection, engine::TimeMs now) {
   Effects fx;
   Attachment* attachment = find_connection(connection);
-  if (attachment == nullptr) return settled(std::move(fx));
+  if (attachment == nullptr) {
+    forget_pending_attach(fx, connection, now);
+    return settled(std::move(fx));
+  }
   const v1::Actor actor = attachment->actor;
   attached_.erase(participant_key(actor));
   if (metrics_ != nullptr) metrics_->attached_delta(-1);
@@ -253,6 +372,7 @@ Effects RoomCore::on_close_after_answers(ConnectionId connection, CloseCode code
   Effects fx;
   Attachment* attachment = find_connection(connection);
   if (attachment == nullptr) {
+    forget_pending_attach(fx, connection, now);
     fx.out.emplace_back(CloseConnection{connection, code, std::move(reason)});
     return settled(std::move(fx));
   }
@@ -261,8 +381,27 @@ Effects RoomCore::on_close_after_answers(ConnectionId connection, CloseCode code
   return settled(std::move(fx));
 }
 
+void RoomCore::forget_pending_attach(Effects& fx, ConnectionId connection, engine::TimeMs now) {
+  Effects ignored;  // nothing to close: the connection is gone or closed by the caller
+  std::optional<v1::Actor> actor;
+  const bool replaced = cancel_pending_attaches(ignored, [&](const PendingAttach& pending) {
+    if (pending.connection != connection) return false;
+    actor = pending.actor;
+    return true;
+  }, CloseCode::kReplaced, "");
+  // It replaced an attached connection: the participant left now.
+  if (replaced && actor) {
+    fx.audit.push_back(privacy::audit_entry(v1::AUDIT_PARTICIPANT_DISCONNECTED, *actor, now));
+    broadcast_presence(fx);
+  }
+}
+
 std::vector<ConnectionId> RoomCore::drop_connections() {
   std::vector<ConnectionId> dropped;
+  Effects pending;
+  cancel_pending_attaches(pending, [](const PendingAttach&) { return true; },
+                          CloseCode::kServerShutdown, "");
+  for (const Output& output : pending.out) dropped.push_back(std::get<CloseConnection>(output).to);
   for (auto& [key, attachment] : attached_) dropped.push_back(attachment.connection);
   if (metrics_ != nullptr) metrics_->attached_delta(-static_cast<std::int64_t>(attached_.size()));
   attached_.clear();
@@ -417,7 +556,9 @@ void RoomCore::pump(Effects& fx, engine::TimeMs now) {
       fx.store = ResyncRequest{state_.last_seq};
       return;
     }
-    if (start_exclusive(fx) || run_due_tick(fx, now) || queue_.empty()) return;
+    if (start_exclusive(fx) || start_read(fx, now) || run_due_tick(fx, now) || queue_.empty()) {
+      return;
+    }
     PendingCommand next = std::move(queue_.front());
     queue_.pop_front();
     busy_ = true;
@@ -436,6 +577,55 @@ bool RoomCore::start_exclusive(Effects& fx) {
     fx.exclusive = ExclusiveStart{op.id, op.kind};
   }
   return true;
+}
+
+bool RoomCore::start_read(Effects& fx, engine::TimeMs now) {
+  if (reads_.empty() || now < reads_.front().retry_at) return false;
+  read_in_flight_ = std::move(reads_.front());
+  reads_.pop_front();
+  busy_ = true;
+  fx.store = ReadRequest{read_in_flight_->after_seq};
+  return true;
+}
+
+// Nothing was applied since the read started (busy_), so the events before the window it
+// returns join up with the window.
+Effects RoomCore::on_read(store::LoadResult loaded, engine::TimeMs now) {
+  Effects fx;
+  busy_ = false;
+  PendingRead read = std::move(*read_in_flight_);
+  read_in_flight_.reset();
+  std::vector<v1::Event> older;  // as stored: a withdrawal needs the texts still there
+  if (!loaded.error) {
+    older = std::move(loaded.events);
+    std::erase_if(older, [this](const v1::Event& e) { return e.seq() >= log_first_seq_; });
+  }
+  const bool complete = !loaded.error && older.size() + read.after_seq + 1 == log_first_seq_ &&
+                        (older.empty() || older.front().seq() == read.after_seq + 1);
+  if (read.cancelled) {
+    // Its connection left while the store was read.
+  } else if (!complete) {
+    count_error();
+    spdlog::error("room {}: reading the events before seq {} failed: {}", id_, log_first_seq_,
+                  loaded.error ? store::to_string(loaded.error->code) : "events missing");
+    read.retry_at = now + kTickRetryMs;
+    reads_.push_front(std::move(read));
+  } else if (const auto* attach = std::get_if<PendingAttach>(&read.purpose)) {
+    if (attach->actor.role() == v1::OBSERVER && !observer_admitted(attach->actor)) {
+      fx.out.emplace_back(CloseConnection{attach->connection, CloseCode::kConsentRevoked,
+                                          "observer consent was revoked"});
+    } else {
+      complete_attach(fx, *attach, as_withdrawn(std::move(older)), now);
+    }
+  } else {
+    const auto& withdrawal = std::get<PendingWithdrawal>(read.purpose);
+    std::vector<v1::Event> withdrawn = privacy::withdraw_retracted(older, withdrawal.seqs);
+    if (!withdrawn.empty()) {
+      exclusive_.push_back(Exclusive{0, ExclusiveKind::kExternal, std::move(withdrawn)});
+    }
+  }
+  finish(fx, now);
+  return settled(std::move(fx));
 }
 
 // Starts appending the timer events due at `now`; false when nothing is due.
@@ -459,6 +649,9 @@ std::optional<engine::TimeMs> RoomCore::deadline() const {
   std::optional<engine::TimeMs> due = engine::next_deadline(state_);
   if (due && due == stuck_deadline_) due.reset();
   if (due && tick_retry_at_ > *due) due = tick_retry_at_;
+  if (!busy_ && !reads_.empty() && (!due || reads_.front().retry_at < *due)) {
+    due = reads_.front().retry_at;  // a failed read's retry
+  }
   return due;
 }
 
@@ -508,9 +701,11 @@ void RoomCore::decide(Effects& fx, PendingCommand command, engine::TimeMs now) {
     if (decision.rejection) {
       *result.mutable_rejection() = *decision.rejection;
     } else {
-      spdlog::error("room {}: no decision for a command", id_);
+      // A bug (decide_safely logged which invariant broke): transient, so a retry is decided
+      // again, and nothing was applied or stored.
       result.mutable_rejection()->set_code(v1::INTERNAL);
-      result.mutable_rejection()->set_message("Something went wrong on our side; nothing changed.");
+      result.mutable_rejection()->set_message(
+          "Something went wrong on our side and nothing was changed. Please try again.");
     }
     count_refusal(command.actor, result.rejection().code());
     if (engine::is_definitive(result.rejection().code())) {
@@ -621,7 +816,7 @@ Effects RoomCore::on_appended(std::optional<store::StoreError> error, engine::Ti
   withdraw_retracted(retracted);
   if (phase_before != v1::PHASE_CLOSED && state_.phase == v1::PHASE_CLOSED) {
     // Just closed: a retention of 0 days purges now; longer ones wait for the sweep.
-    const auto due = privacy::purge_due_ms(state_, log_);
+    const auto due = purge_due_ms();
     if (due && *due <= now) exclusive_.push_back(Exclusive{0, ExclusiveKind::kPurge, {}});
   }
   command_done(fx, now);
@@ -681,7 +876,7 @@ void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
       }
     }
     if (last_visible == 0 && !to_sender) continue;
-    const std::string view = serialized_view(state_, attachment.actor);
+    const std::string view = view_bytes(attachment.actor);
     auto build = [&] {
       std::string frame;
       if (to_sender) {
@@ -744,11 +939,19 @@ Effects RoomCore::on_tick(engine::TimeMs now) {
 // Withdraws the texts of the retracted messages at `seqs` for good: the log at once (so no
 // replay or transcript holds them), then the store, as an exclusive rewrite that keeps the
 // epoch (every copy a client can get from now on is the withdrawn one).
+// Messages before the window are read from the store first (PendingWithdrawal).
 void RoomCore::withdraw_retracted(const std::vector<std::uint64_t>& seqs) {
-  if (seqs.empty()) return;
+  std::vector<std::uint64_t> older;
+  for (const std::uint64_t seq : seqs) {
+    if (seq < log_first_seq_) older.push_back(seq);
+  }
+  if (!older.empty()) {
+    const std::uint64_t first = *std::min_element(older.begin(), older.end());
+    reads_.push_back(PendingRead{PendingWithdrawal{std::move(older)}, first - 1});
+  }
   std::vector<v1::Event> withdrawn = privacy::withdraw_retracted(log_, seqs);
   if (withdrawn.empty()) return;
-  for (const v1::Event& event : withdrawn) log_[event.seq() - 1] = event;
+  for (const v1::Event& event : withdrawn) log_[event.seq() - log_first_seq_] = event;
   exclusive_.push_back(Exclusive{0, ExclusiveKind::kExternal, std::move(withdrawn)});
 }
 
@@ -816,12 +1019,18 @@ Effects RoomCore::finish_exclusive(engine::TimeMs now) {
   return settled(std::move(fx));
 }
 
-Effects RoomCore::apply_rewrite(const std::vector<v1::Event>& rewritten, const v1::Actor& by,
+Effects RoomCore::apply_rewrite(std::vector<v1::Event> whole_log,
+                                const std::vector<v1::Event>& rewritten, const v1::Actor& by,
                                 v1::ErasureScope scope) {
-  for (const v1::Event& event : rewritten) log_[event.seq() - 1] = event;
+  MEND_INVARIANT(whole_log.size() == state_.last_seq,
+                 "apply_rewrite: the whole log is every event the core applied");
+  for (const v1::Event& event : rewritten) {
+    whole_log[event.seq() - 1] = event;
+    if (event.seq() >= log_first_seq_) log_[event.seq() - log_first_seq_] = event;
+  }
   // The state holds some texts (topic, intention): rebuild it from the rewritten log.
   engine::RoomState rebuilt;
-  for (const v1::Event& event : log_) engine::evolve(rebuilt, event);
+  for (const v1::Event& event : whole_log) engine::evolve(rebuilt, event);
   state_ = std::move(rebuilt);
   ++epoch_;
   Effects fx;
@@ -835,7 +1044,7 @@ Effects RoomCore::apply_rewrite(const std::vector<v1::Event>& rewritten, const v
       if (engine::visible_to(state_, event, attachment.actor)) *erased->add_events() = event;
     }
     std::string frame = item_frame(item);
-    frames::add_view(frame, serialized_view(state_, attachment.actor));
+    frames::add_view(frame, view_bytes(attachment.actor));
     fx.out.emplace_back(SendFrame{attachment.connection, encode(std::move(frame), 0)});
   }
   return settled(std::move(fx));
@@ -869,9 +1078,19 @@ Effects RoomCore::destroy(const v1::Actor& by, std::vector<std::uint64_t>& cance
     fx.out.emplace_back(CloseConnection{attachment.connection, CloseCode::kConsentRevoked,
                                         "the conversation was erased"});
   }
-  drop_connections();
+  for (const ConnectionId connection : drop_connections()) {
+    if (!std::any_of(fx.out.begin(), fx.out.end(), [connection](const Output& output) {
+          const auto* close = std::get_if<CloseConnection>(&output);
+          return close != nullptr && close->to == connection;
+        })) {
+      fx.out.emplace_back(CloseConnection{connection, CloseCode::kConsentRevoked,
+                                          "the conversation was erased"});
+    }
+  }
+  reads_.clear();
   log_.clear();
   log_.shrink_to_fit();
+  log_first_seq_ = 1;
   state_ = engine::RoomState{};
   queue_.clear();
   buckets_.clear();

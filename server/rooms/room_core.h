@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,6 +40,7 @@
 #include "mend/v1/frames.pb.h"
 #include "server/engine/engine.h"
 #include "server/engine/insights.h"
+#include "server/engine/limits.h"
 #include "server/rooms/metrics.h"
 #include "server/rooms/room_service.h"
 #include "server/store/store.h"
@@ -66,6 +68,10 @@ struct RoomCoreLimits {
   engine::TimeMs rate_limit_abuse_window_ms = 10'000;
   // Replayed events per frame after a Welcome.
   std::size_t replay_events_per_frame = 64;
+  // The latest events kept in memory: at least this many, fewer than twice as many (the older
+  // half is dropped at once). A replay, a retraction or a whole-log operation that needs older
+  // events reads them from the store (ReadRequest). engine::limits::kLogWindowEvents.
+  std::size_t log_window_events = engine::limits::kLogWindowEvents.default_value;
 };
 
 struct SendFrame {
@@ -93,8 +99,12 @@ struct RewriteRequest {  // -> on_withdrawn (retracted texts withdrawn for good)
 struct ResyncRequest {  // -> on_resynced: the stored events after `after_seq`
   std::uint64_t after_seq = 0;
 };
+struct ReadRequest {  // -> on_read: the stored events after `after_seq` (older than the window)
+  std::uint64_t after_seq = 0;
+};
 using StoreRequest = std::variant<FindRequest, store::AppendRequest, RecordRequest,
-                                  RewriteRequest, ResyncRequest>;  // Append -> on_appended
+                                  RewriteRequest, ResyncRequest,
+                                  ReadRequest>;  // Append -> on_appended
 
 // Exclusive operations the caller runs with the room to itself; it calls finish_exclusive
 // when done. kPurge: the retention purge of a room that just closed with a retention of 0.
@@ -117,10 +127,16 @@ struct Effects {
                                                // set by every call
 };
 
+// What the core asks to decide a command: engine::decide, or in a test a stand-in that breaks an
+// invariant on purpose (the core must answer INTERNAL and go on; see decide_safely).
+using Decide = std::function<engine::Decision(const engine::RoomState&, const v1::Command&,
+                                              const v1::Actor&, engine::TimeMs)>;
+
 class RoomCore {
  public:
   // `metrics` may be null (tests); it is only counted into.
-  RoomCore(std::string room_id, RoomCoreLimits limits, RoomMetrics* metrics = nullptr);
+  RoomCore(std::string room_id, RoomCoreLimits limits, RoomMetrics* metrics = nullptr,
+           Decide decide = engine::decide);
 
   // Rebuilds the room from its stored events (seq 1..n) and its epoch. `results_known`: this
   // core will see every command result of the room (it was just created), so a command_id it
@@ -132,6 +148,9 @@ class RoomCore {
   // Admits `connection` as `actor` (an observer only while admitted; kConsentRevoked else),
   // replacing the participant's older connection (closed kReplaced): Welcome, the visible
   // replay after hello.resume_after_seq (all of it when not recovered), ReplayDone, Presence.
+  // A replay from before the in-memory window waits for a ReadRequest (in turn with the other
+  // work; retried every second while the store fails): until it is answered the connection
+  // gets nothing, and nothing is applied, so its replay and the live frames after it join up.
   Effects on_attach(ConnectionId connection, const v1::Actor& actor, const v1::Hello& hello,
                     engine::TimeMs now);
   Effects on_detach(ConnectionId connection, engine::TimeMs now);
@@ -155,6 +174,8 @@ class RoomCore {
   // of a commit), then goes on. Until that read succeeds (retried every second) nothing is
   // decided on a state that may be stale.
   Effects on_resynced(store::LoadResult loaded, engine::TimeMs now);
+  // The answer to a ReadRequest.
+  Effects on_read(store::LoadResult loaded, engine::TimeMs now);
   // Runs what is due at `now` when idle (ticks first).
   Effects on_tick(engine::TimeMs now);
 
@@ -164,10 +185,12 @@ class RoomCore {
   Effects queue_exclusive(std::uint64_t id, engine::TimeMs now);
   Effects finish_exclusive(engine::TimeMs now);
   // Replaces stored events with their rewritten copies (an erasure, a purge) after the store
-  // committed the rewrite: rebuilds the state, moves to the next epoch and tells every
-  // attachment what it may see of the change (ContentErased with its new view).
-  Effects apply_rewrite(const std::vector<v1::Event>& rewritten, const v1::Actor& by,
-                        v1::ErasureScope scope);
+  // committed the rewrite: rebuilds the state from `whole_log` (seq 1..last, as whole_log()
+  // gave it, before the rewrite) with the copies, moves to the next epoch and tells every
+  // attachment what it may see of the change (ContentErased with its new view). Call within
+  // an exclusive operation, so nothing was applied since whole_log was read.
+  Effects apply_rewrite(std::vector<v1::Event> whole_log, const std::vector<v1::Event>& rewritten,
+                        const v1::Actor& by, v1::ErasureScope scope);
   // A partner's first request to erase the room was stored: announced to the partners.
   Effects announce_erasure_request(const v1::Actor& by, engine::TimeMs at_ms);
   // The room was destroyed (committed): every attachment gets ContentErased and is closed;
@@ -183,7 +206,18 @@ class RoomCore {
 
   // --- Reads ---
   const engine::RoomState& state() const { return state_; }
+  // The latest events in memory (the window; see RoomCoreLimits::log_window_events), in seq
+  // order, ending with the last applied event.
   const std::vector<v1::Event>& log() const { return log_; }
+  // Whether log() is the whole log (seq 1..last).
+  bool holds_whole_log() const { return log_first_seq_ <= 1; }
+  // The whole log from `stored` (Store::load after seq 0) and the window: retracted texts
+  // withdrawn as the core has them, nothing after the core's last seq; nullopt when `stored`
+  // misses an event older than the window.
+  std::optional<std::vector<v1::Event>> whole_log(std::vector<v1::Event> stored) const;
+  const std::string& series_id() const { return series_id_; }
+  // When the room's content is due for its retention purge (privacy::purge_due_ms).
+  std::optional<engine::TimeMs> purge_due_ms() const;
   // The insights (issue 14): the projection of the log plus the partners' refusals counted
   // since the room was loaded, with the room id.
   v1::Insights insights() const;
@@ -196,10 +230,16 @@ class RoomCore {
   // Nothing in flight or queued and nobody attached (the room may be unloaded).
   bool idle() const;
   // A store request or an exclusive operation in flight, or work waiting.
-  bool working() const { return busy_ || !queue_.empty() || !exclusive_.empty() || resync_; }
+  bool working() const {
+    return busy_ || !queue_.empty() || !exclusive_.empty() || resync_ || !reads_.empty();
+  }
   bool attached_any() const { return !attached_.empty(); }
   std::size_t attached_count() const { return attached_.size(); }
   std::optional<engine::TimeMs> deadline() const;
+  // Views built since construction: one per viewer (participant) per frame that carries one.
+  // A participant has one connection (a newer one replaces it), so a fan-out builds one view
+  // per distinct viewer and shares each encoded frame among identical ones.
+  std::uint64_t views_built() const { return views_built_; }
 
  private:
   struct Attachment {
@@ -236,6 +276,36 @@ class RoomCore {
   };
 
   void apply(v1::Event event);
+  void advance(const v1::Event& event);  // evolve and project
+  void remember(v1::Event event);        // into the window
+  // A connection waiting for the stored events before the window to replay them.
+  struct PendingAttach {
+    ConnectionId connection;
+    v1::Actor actor;
+    v1::Hello hello;
+    bool replaced = false;  // the participant was attached: no new "connected" audit entry
+  };
+  // Retracted messages before the window, to withdraw from the store.
+  struct PendingWithdrawal {
+    std::vector<std::uint64_t> seqs;
+  };
+  struct PendingRead {
+    std::variant<PendingAttach, PendingWithdrawal> purpose;
+    std::uint64_t after_seq = 0;
+    engine::TimeMs retry_at = 0;  // after a failed read
+    bool cancelled = false;       // its connection left (or was replaced) meanwhile
+  };
+  // Cancels the pending attaches `match` accepts, each closed with `code` in `fx`. True when
+  // one of them had replaced an attached connection (or such a pending one).
+  template <typename Match>
+  bool cancel_pending_attaches(Effects& fx, Match match, CloseCode code, const char* reason);
+  void forget_pending_attach(Effects& fx, ConnectionId connection, engine::TimeMs now);
+  bool resumes(const v1::Hello& hello) const;  // the client's position is this room's
+  bool start_read(Effects& fx, engine::TimeMs now);
+  void complete_attach(Effects& fx, const PendingAttach& attach,
+                       const std::vector<v1::Event>& older, engine::TimeMs now);
+  // `stored` with retracted texts withdrawn as in the core, without events after last_seq.
+  std::vector<v1::Event> as_withdrawn(std::vector<v1::Event> stored) const;
   engine::Decision decide_safely(const PendingCommand& command, engine::TimeMs now);
   // Counts a partner's refused command for the insights (observers' are not counted).
   void count_refusal(const v1::Actor& actor, v1::RejectionCode code);
@@ -258,8 +328,13 @@ class RoomCore {
   void reply(Effects& fx, const PendingCommand& command, const v1::CommandResult& result);
   void deliver(Effects& fx, const std::vector<v1::Event>& events, const PendingCommand* sender,
                const v1::CommandResult* result);
+  // `older`: the visible history before the window, read from the store (empty when the
+  // replay starts inside it).
   void send_welcome_and_replay(Effects& fx, ConnectionId to, const v1::Actor& actor,
-                               const v1::Hello& hello, engine::TimeMs now);
+                               const v1::Hello& hello, const std::vector<v1::Event>& older,
+                               engine::TimeMs now);
+  // The seq a replay for `hello` starts after.
+  std::uint64_t replay_after(const v1::Hello& hello) const;
   void broadcast_presence(Effects& fx);
   void close_when_answered(Effects& fx, const std::string& key, CloseCode code,
                            std::string reason, engine::TimeMs now);
@@ -269,14 +344,22 @@ class RoomCore {
                                engine::TimeMs now);
   void withdraw_retracted(const std::vector<std::uint64_t>& seqs);
   OutFrame encode(std::string frame, std::uint64_t last_seq);
+  std::string view_bytes(const v1::Actor& viewer);  // serialized, counted
   void count_error();
 
   const std::string id_;
   const RoomCoreLimits limits_;
   RoomMetrics* const metrics_;
+  const Decide decide_;
 
   engine::RoomState state_;
-  std::vector<v1::Event> log_;  // every event, log_[i].seq == i + 1
+  std::vector<v1::Event> log_;       // the window: log_[i].seq == log_first_seq_ + i
+  std::uint64_t log_first_seq_ = 1;
+  std::string series_id_;            // RoomCreated's (an integrator's id, not content)
+  std::optional<engine::TimeMs> closed_at_ms_;  // ConversationClosed's at_ms
+  std::deque<PendingRead> reads_;
+  std::uint64_t views_built_ = 0;
+  std::optional<PendingRead> read_in_flight_;
   engine::InsightsProjection insights_;  // applied with every event (apply)
   std::map<std::pair<v1::Role, v1::RejectionCode>, std::uint32_t> refusals_;  // partners'
   RefusalCounts unstored_refusals_;  // counted since take_unstored_refusals

@@ -72,12 +72,16 @@ void Room::get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSum
                                             "The summary is ready once the conversation has closed.",
                                             409}});
   }
-  v1::GetSummaryResponse response;
-  *response.mutable_summary() = engine::summarize(core_->log());
-  response.mutable_summary()->set_room_id(id_);
-  record_audit({privacy::audit_entry(v1::AUDIT_SUMMARY_EXPORTED, actor, ctx_->clock())});
-  spdlog::info("room {}: summary exported by {}", id_, v1::Role_Name(actor.role()));
-  done({std::move(response), std::nullopt});
+  with_whole_log([this, actor = std::move(actor),
+                  done = std::move(done)](std::optional<std::vector<v1::Event>> log) mutable {
+    if (!log || !core_) return done({std::nullopt, unavailable_error()});
+    v1::GetSummaryResponse response;
+    *response.mutable_summary() = engine::summarize(*log);
+    response.mutable_summary()->set_room_id(id_);
+    record_audit({privacy::audit_entry(v1::AUDIT_SUMMARY_EXPORTED, actor, ctx_->clock())});
+    spdlog::info("room {}: summary exported by {}", id_, v1::Role_Name(actor.role()));
+    done({std::move(response), std::nullopt});
+  });
 }
 
 void Room::caseload_entry(std::function<void(std::optional<CaseloadEntry>)> done) {
@@ -100,7 +104,7 @@ void Room::caseload_entry(std::function<void(std::optional<CaseloadEntry>)> done
     for (const engine::ObserverState& o : s.observers) {
       if (!o.approved()) status.add_observers_pending(o.name);
     }
-    status.set_series_id(core.log().front().room_created().series_id());
+    status.set_series_id(core.series_id());
     entry.insights = core.insights();
     done(std::move(entry));
   });

@@ -27,6 +27,13 @@ namespace mend::rooms {
 
 namespace asio = boost::asio;
 
+ServiceError unavailable_error() {
+  return ServiceError{"UNAVAILABLE",
+                      "The conversation could not be reached just now. Please try again in a "
+                      "moment; nothing was changed.",
+                      503};
+}
+
 namespace {
 
 bool is_partner(v1::Role role) { return role == v1::PARTNER_A || role == v1::PARTNER_B; }
@@ -35,13 +42,6 @@ v1::Actor actor_with_role(v1::Role role) {
   v1::Actor actor;
   actor.set_role(role);
   return actor;
-}
-
-ServiceError unavailable_error() {
-  return ServiceError{"UNAVAILABLE",
-                      "The conversation could not be reached just now. Please try again in a "
-                      "moment; nothing was changed.",
-                      503};
 }
 
 ServiceError partners_only_error() {
@@ -145,8 +145,8 @@ void Room::record_audit(std::vector<v1::AuditEntry> entries, std::function<void(
 // ---------------------------------------------------------------------------------------------
 // Rewrites of the stored history
 
-void Room::rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by,
-                           v1::ErasureScope scope, v1::AuditEntry entry,
+void Room::rewrite_history(std::vector<v1::Event> whole_log, std::vector<v1::Event> rewritten,
+                           v1::Actor by, v1::ErasureScope scope, v1::AuditEntry entry,
                            std::function<void(std::optional<store::StoreError>)> done) {
   if (rewritten.empty()) {  // nothing stored changes; same epoch
     entry.set_epoch(core_->epoch());
@@ -154,15 +154,16 @@ void Room::rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by,
   }
   entry.set_epoch(core_->epoch() + 1);  // apply_rewrite moves the room to that epoch
   auto shared = std::make_shared<std::vector<v1::Event>>(rewritten);
+  auto whole = std::make_shared<std::vector<v1::Event>>(std::move(whole_log));
   ctx_->store->rewrite_events_audited(
       id_, std::move(rewritten), {entry},
-      [self = shared_from_this(), shared, by = std::move(by), scope, entry,
+      [self = shared_from_this(), shared, whole, by = std::move(by), scope, entry,
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        asio::post(self->strand_, [self, shared, by = std::move(by), scope, entry,
+        asio::post(self->strand_, [self, shared, whole, by = std::move(by), scope, entry,
                                    done = std::move(done), error = std::move(error)]() mutable {
           if (!error && self->core_) {
             self->audit_.push_back(std::move(entry));
-            self->execute(self->core_->apply_rewrite(*shared, by, scope));
+            self->execute(self->core_->apply_rewrite(std::move(*whole), *shared, by, scope));
           }
           done(std::move(error));
         });
@@ -170,7 +171,18 @@ void Room::rewrite_history(std::vector<v1::Event> rewritten, v1::Actor by,
 }
 
 void Room::purge_now(std::function<void()> then) {
-  std::vector<v1::Event> rewritten = privacy::purge_content(core_->log());
+  with_whole_log([this, then = std::move(then)](std::optional<std::vector<v1::Event>> log) mutable {
+    if (!log) {
+      ctx_->metrics.store_error();
+      spdlog::error("room {}: retention purge failed: the log could not be read", id_);
+      return then();  // the next sweep tries again
+    }
+    purge_log(std::move(*log), std::move(then));
+  });
+}
+
+void Room::purge_log(std::vector<v1::Event> log, std::function<void()> then) {
+  std::vector<v1::Event> rewritten = privacy::purge_content(log);
   // Purged before and nothing new since (a room that never closed may get content after it).
   if (rewritten.empty() && purged_) return then();
   const auto count = static_cast<std::uint32_t>(rewritten.size());
@@ -178,7 +190,8 @@ void Room::purge_now(std::function<void()> then) {
                                               actor_with_role(v1::SYSTEM), ctx_->clock());
   entry.set_count(count);
   rewrite_history(
-      std::move(rewritten), actor_with_role(v1::SYSTEM), v1::ERASURE_RETENTION_PURGE,
+      std::move(log), std::move(rewritten), actor_with_role(v1::SYSTEM),
+      v1::ERASURE_RETENTION_PURGE,
       std::move(entry),
       [this, count, then = std::move(then)](std::optional<store::StoreError> error) {
         if (error) {
@@ -222,34 +235,46 @@ void Room::erase_contributions_now(v1::Actor actor, std::function<void(Result<v1
   if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   auto run = [this, actor, shared_done] {
-    std::vector<v1::Event> rewritten = privacy::erase_contributions(core_->log(), actor.role());
-    const auto count = static_cast<std::uint32_t>(rewritten.size());
-    v1::AuditEntry entry =
-        privacy::audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, actor, ctx_->clock());
-    entry.set_count(count);
-    rewrite_history(
-        std::move(rewritten), actor, v1::ERASURE_CONTRIBUTIONS, std::move(entry),
-        [this, actor, count, shared_done](std::optional<store::StoreError> error) {
-          if (error) {
-            ctx_->metrics.store_error();
-            spdlog::error("room {}: erasure of contributions failed: {}", id_,
-                          store::to_string(error->code));
-            (*shared_done)({std::nullopt, unavailable_error()});
-            return finish_command();
-          }
-          spdlog::info("room {}: {} erased their contributions ({} events)", id_,
-                       v1::Role_Name(actor.role()), count);
-          v1::EraseContributionsResponse response;
-          response.set_room_id(id_);
-          response.set_erased_events(count);
-          response.set_epoch(core_->epoch());
-          (*shared_done)({std::move(response), std::nullopt});
-          finish_command();
-        });
+    with_whole_log([this, actor, shared_done](std::optional<std::vector<v1::Event>> log) {
+      if (!log || !core_) {
+        (*shared_done)({std::nullopt, unavailable_error()});
+        return finish_command();
+      }
+      erase_from_log(std::move(*log), actor, shared_done);
+    });
   };
   queue_exclusive(Exclusive{std::move(run), [shared_done] {
                               (*shared_done)({std::nullopt, room_erased_error()});
                             }});
+}
+
+void Room::erase_from_log(
+    std::vector<v1::Event> log, const v1::Actor& actor,
+    std::shared_ptr<std::function<void(Result<v1::EraseContributionsResponse>)>> shared_done) {
+  std::vector<v1::Event> rewritten = privacy::erase_contributions(log, actor.role());
+  const auto count = static_cast<std::uint32_t>(rewritten.size());
+  v1::AuditEntry entry =
+      privacy::audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, actor, ctx_->clock());
+  entry.set_count(count);
+  rewrite_history(
+      std::move(log), std::move(rewritten), actor, v1::ERASURE_CONTRIBUTIONS, std::move(entry),
+      [this, actor, count, shared_done](std::optional<store::StoreError> error) {
+        if (error) {
+          ctx_->metrics.store_error();
+          spdlog::error("room {}: erasure of contributions failed: {}", id_,
+                        store::to_string(error->code));
+          (*shared_done)({std::nullopt, unavailable_error()});
+          return finish_command();
+        }
+        spdlog::info("room {}: {} erased their contributions ({} events)", id_,
+                     v1::Role_Name(actor.role()), count);
+        v1::EraseContributionsResponse response;
+        response.set_room_id(id_);
+        response.set_erased_events(count);
+        response.set_epoch(core_->epoch());
+        (*shared_done)({std::move(response), std::nullopt});
+        finish_command();
+      });
 }
 
 v1::EraseRoomResponse Room::erasure_status() const {
@@ -414,6 +439,18 @@ void Room::get_transcript(v1::Actor actor,
 
 void Room::get_transcript_now(v1::Actor actor, std::function<void(Result<v1::GetTranscriptResponse>)> done) {
   if (status_ != Status::kReady) return answer_gone(fail_with(std::move(done)));
+  with_whole_log([this, actor = std::move(actor),
+                  done = std::move(done)](std::optional<std::vector<v1::Event>> log) mutable {
+    if (!log || !core_ || status_ != Status::kReady) {
+      return done({std::nullopt, unavailable_error()});
+    }
+    answer_transcript(actor, *log, std::move(done));
+  });
+}
+
+// The rights are checked on the state `log` was read for (after a store read, not before).
+void Room::answer_transcript(const v1::Actor& actor, const std::vector<v1::Event>& log,
+                             std::function<void(Result<v1::GetTranscriptResponse>)> done) {
   const engine::RoomState& state = core_->state();
   if (actor.role() == v1::OBSERVER) {
     if (!core_->observer_admitted(actor)) {
@@ -440,7 +477,7 @@ void Room::get_transcript_now(v1::Actor actor, std::function<void(Result<v1::Get
   response.set_exported_at_ms(ctx_->clock());
   response.set_partner_a_name(state.a.name);
   response.set_partner_b_name(state.b.name);
-  for (v1::Event& event : privacy::transcript_events(state, core_->log(), actor)) {
+  for (v1::Event& event : privacy::transcript_events(state, log, actor)) {
     *response.add_events() = std::move(event);
   }
   record_audit({privacy::audit_entry(v1::AUDIT_TRANSCRIPT_EXPORTED, actor, ctx_->clock())});
@@ -486,7 +523,7 @@ void Room::check_retention(engine::TimeMs now,
 void Room::check_retention_now(engine::TimeMs now,
                                std::function<void(std::optional<engine::TimeMs>)> done) {
   if (status_ != Status::kReady) return done(std::nullopt);
-  const auto due = privacy::purge_due_ms(core_->state(), core_->log());
+  const auto due = core_->purge_due_ms();
   if (!due || *due > now) return done(due);
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   queue_exclusive(Exclusive{

@@ -1,12 +1,20 @@
 #include "server/rooms/tokens.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
+#include <system_error>
 
 namespace mend::rooms {
 
@@ -27,6 +35,45 @@ std::string random_bytes(std::size_t n) {
     throw std::runtime_error("RAND_bytes failed");
   }
   return out;
+}
+
+namespace fs = std::filesystem;
+
+SecretFileError secret_error(std::string code, const fs::path& path, const std::string& what) {
+  return SecretFileError{std::move(code), "token secret file " + path.string() + ": " + what};
+}
+
+std::variant<std::string, SecretFileError> read_secret(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return secret_error("IO", path, "cannot read");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return secret_error("IO", path, "cannot read");
+  if (bytes.size() < kMinSecretBytes) {
+    return secret_error("IO", path, "shorter than " + std::to_string(kMinSecretBytes) + " bytes");
+  }
+  return bytes;
+}
+
+// Writes `secret` to a new file at `path` (O_EXCL: never over another's). nullopt when done;
+// EEXIST when another process created it first.
+std::optional<int> create_secret_file(const fs::path& path, const std::string& secret) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  errno = 0;
+  std::size_t written = 0;
+  while (written < secret.size()) {
+    const ssize_t n = ::write(fd, secret.data() + written, secret.size() - written);
+    if (n <= 0) break;
+    written += static_cast<std::size_t>(n);
+  }
+  int failed = 0;
+  if (written < secret.size() || ::fsync(fd) != 0) failed = errno != 0 ? errno : EIO;
+  ::close(fd);
+  if (failed != 0) {
+    ::unlink(path.c_str());  // no short secret left behind for the next start to refuse
+    return failed;
+  }
+  return std::nullopt;
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
@@ -155,6 +202,29 @@ TokenSigner::TokenSigner(std::string secret) : secret_(std::move(secret)) {
   }
 }
 
+std::variant<TokenSigner, SecretFileError> TokenSigner::from_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    if (path.has_parent_path() && !fs::exists(path.parent_path(), ec)) {
+      fs::create_directories(path.parent_path(), ec);
+      if (ec) return secret_error("DATA_DIR", path, "cannot create its directory: " + ec.message());
+      fs::permissions(path.parent_path(), fs::perms::owner_all, ec);
+    }
+    std::string secret;
+    try {
+      secret = random_bytes(kMinSecretBytes);
+    } catch (const std::runtime_error&) {
+      return secret_error("KEYGEN", path, "no randomness for a new secret");
+    }
+    const std::optional<int> failed = create_secret_file(path, secret);
+    if (!failed) return TokenSigner(std::move(secret));
+    if (*failed != EEXIST) return secret_error("IO", path, std::strerror(*failed));
+  }
+  auto read = read_secret(path);
+  if (auto* error = std::get_if<SecretFileError>(&read)) return std::move(*error);
+  return TokenSigner(std::move(std::get<std::string>(read)));
+}
+
 std::string TokenSigner::sign(const TokenClaims& claims) const {
   const std::string payload = encode_payload(claims);
   return base64url_encode(payload) + '.' + base64url_encode(hmac_sha256(secret_, payload));
@@ -181,8 +251,6 @@ std::variant<TokenClaims, TokenError> TokenSigner::verify(std::string_view token
   if (now_ms >= claims->expires_at_ms) return TokenError::kExpired;
   return std::move(*claims);
 }
-
-std::string generate_secret() { return random_bytes(kMinSecretBytes); }
 
 std::string new_room_id() {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -1,4 +1,6 @@
-// Invite tokens and room ids (DESIGN.md sections 3 and 7).
+// Invite tokens and room ids (DESIGN.md sections 3 and 7). TokenSigner is the one owner of the
+// server's token secret: it reads (or creates) the secret file, signs, verifies and digests;
+// nothing else holds the secret's bytes.
 //
 // An invite token is a bearer credential bound to (room id, participant (role, observer
 // name), expiry), signed with HMAC-SHA256 under a server secret. Format (URL-safe, no
@@ -10,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,8 +37,17 @@ enum class TokenError {
 // Stable name, e.g. "MALFORMED", for logs and metrics (never the token itself).
 const char* to_string(TokenError error);
 
-// Minimum secret length accepted by TokenSigner (bytes).
+// Minimum secret length accepted by TokenSigner (bytes); a new secret file holds this many.
 inline constexpr std::size_t kMinSecretBytes = 32;
+// The secret file's name in the data directory (--token-secret-file overrides the path).
+inline constexpr const char* kTokenSecretFile = "token-secret.bin";
+
+// Why the secret file could not be used: a stable code ("DATA_DIR", "KEYGEN", "IO") and a
+// human message naming the path (never the secret).
+struct SecretFileError {
+  std::string code;
+  std::string message;
+};
 
 // Signs and verifies invite tokens with one server secret.
 // Thread safety: immutable after construction; sign/verify may run concurrently.
@@ -45,6 +57,12 @@ class TokenSigner {
   // a configuration error at startup). Keep the secret stable across restarts, or every
   // issued invite becomes invalid.
   explicit TokenSigner(std::string secret);
+
+  // The signer for the secret in `path`. A missing file is created with kMinSecretBytes fresh
+  // random bytes (RAND_bytes), mode 0600, synced, its directory created 0700 when missing;
+  // when another process creates it first, that one's secret is read. A file shorter than
+  // kMinSecretBytes is an error. Call at start-up, before serving.
+  static std::variant<TokenSigner, SecretFileError> from_file(const std::filesystem::path& path);
 
   // Signs `claims`. Precondition: room_id and observer name are at most 255 bytes.
   std::string sign(const TokenClaims& claims) const;
@@ -62,9 +80,6 @@ class TokenSigner {
  private:
   std::string secret_;
 };
-
-// kMinSecretBytes fresh random bytes (RAND_bytes) for a new server secret.
-std::string generate_secret();
 
 // A new room id: 128 random bits (RAND_bytes) as 32 lowercase hex characters.
 std::string new_room_id();

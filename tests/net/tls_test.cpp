@@ -86,18 +86,6 @@ TEST_CASE("first start generates a certificate and key with mode 0600, then reus
   CHECK(fs::last_write_time(std::get<TlsFiles>(again).certificate) == written);
 }
 
-TEST_CASE("the token secret is 32 random bytes in a 0600 file, stable across starts") {
-  TempDir dir;
-  const auto path = dir.path() / kTokenSecretFile;
-  auto first = load_or_create_secret(path);
-  REQUIRE(std::holds_alternative<std::string>(first));
-  CHECK(std::get<std::string>(first).size() == kTokenSecretBytes);
-  CHECK(mode_of(path) == 0600);
-  auto second = load_or_create_secret(path);
-  REQUIRE(std::holds_alternative<std::string>(second));
-  CHECK(std::get<std::string>(second) == std::get<std::string>(first));
-}
-
 TEST_CASE("TLS on the same port verifies against the generated certificate as CA") {
   TempDir dir;
   auto files = ensure_self_signed_certificate(dir.path());

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "tests/privacy/privacy_support.h"
@@ -190,6 +191,26 @@ TEST_CASE("the caseload lists the creator's rooms with template, phase, who is c
   check_error(server.http("GET", "/v1/series/nobody/insights", ""), 404, "UNKNOWN_SERIES");
   check_error(server.http("DELETE", "/v1/series/couple-7/insights", ""), 405, "METHOD_NOT_ALLOWED");
   check_error(server.http("GET", "/v1/series/couple-7", ""), 404, "NOT_FOUND");
+}
+
+TEST_CASE("with API keys, a caseload lists the rooms created with the caller's key: not another "
+          "key's, and nothing without a valid key") {
+  PrivacyServer server(PrivacyServer::StoreKind::kMemory, {"key-A-0123456789", "key-B-0123456789"});
+  const auto a1 = server.create_room({}, "", "key-A-0123456789");
+  const auto a2 = server.create_room({}, "", "key-A-0123456789");
+  const auto b1 = server.create_room({}, "", "key-B-0123456789");
+  auto ids = [&server](const std::string& key) {
+    const auto rooms = parse<v1::ListRoomsResponse>(server.http("GET", "/v1/rooms", key));
+    std::set<std::string> listed;
+    for (const auto& room : rooms.rooms()) listed.insert(room.room_id());
+    return listed;
+  };
+  CHECK(ids("key-A-0123456789") == std::set<std::string>{a1.room_id(), a2.room_id()});
+  CHECK(ids("key-B-0123456789") == std::set<std::string>{b1.room_id()});
+  check_error(server.http("GET", "/v1/rooms", ""), 401, "UNAUTHENTICATED");
+  check_error(server.http("GET", "/v1/rooms", "key-C-0123456789"), 401, "UNAUTHENTICATED");
+  // An invite token is no API key either.
+  check_error(server.http("GET", "/v1/rooms", a1.invites(0).token()), 401, "UNAUTHENTICATED");
 }
 
 TEST_CASE("a malformed series id is refused INVALID_ARGUMENT") {

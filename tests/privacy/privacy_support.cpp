@@ -52,7 +52,7 @@ v1::Command consent(std::uint32_t retention_days, const std::vector<std::string>
 
 // ---------------------------------------------------------------------------------------------
 
-PrivacyServer::PrivacyServer(StoreKind kind) {
+PrivacyServer::PrivacyServer(StoreKind kind, std::vector<std::string> api_keys) {
   if (kind == StoreKind::kSqlite) {
     auto opened = store::SqliteStore::open({.data_dir = dir_.path()});
     REQUIRE(opened.store);
@@ -76,6 +76,7 @@ PrivacyServer::PrivacyServer(StoreKind kind) {
     return rooms::Participant{claims->room_id, claims->participant};
   };
   deps.now_ms = clock.clock();
+  deps.api_keys = std::move(api_keys);
   server_ = std::make_unique<net::Server>(ioc_, net::NetConfig{}, std::move(deps));
   auto bound =
       server_->listen(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -113,8 +114,9 @@ std::string PrivacyServer::ws_url() const {
 }
 
 v1::CreateRoomResponse PrivacyServer::create_room(const std::vector<std::string>& observers,
-                                                  const std::string& series_id) {
-  client::HttpClient http({base_url(), {}, {}, kBound});
+                                                  const std::string& series_id,
+                                                  const std::string& api_key) {
+  client::HttpClient http({base_url(), api_key, {}, kBound});
   v1::CreateRoomRequest request;
   request.set_template_("speaker-listener");
   request.set_topic("TOPIC-SECRET evenings");

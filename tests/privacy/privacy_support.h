@@ -57,7 +57,9 @@ v1::Command cmd(const std::function<void(v1::Command&)>& fill);
 class PrivacyServer {
  public:
   enum class StoreKind { kSqlite, kMemory };
-  explicit PrivacyServer(StoreKind kind = StoreKind::kSqlite);
+  // `api_keys`: the server's API keys (empty: none needed, rooms are the caller address's).
+  explicit PrivacyServer(StoreKind kind = StoreKind::kSqlite,
+                         std::vector<std::string> api_keys = {});
   ~PrivacyServer();
   PrivacyServer(const PrivacyServer&) = delete;
   PrivacyServer& operator=(const PrivacyServer&) = delete;
@@ -68,7 +70,8 @@ class PrivacyServer {
 
   // POST /v1/rooms with the speaker-listener template, names "Alex" / "Sam".
   v1::CreateRoomResponse create_room(const std::vector<std::string>& observers = {},
-                                     const std::string& series_id = {});
+                                     const std::string& series_id = {},
+                                     const std::string& api_key = {});
   // Any HTTP request with a bearer token.
   client::HttpResponse http(const std::string& method, const std::string& target,
                             const std::string& token);

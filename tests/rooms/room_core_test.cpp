@@ -2,10 +2,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "mend/v1/frames.pb.h"
+#include "server/engine/invariant.h"
 #include "server/engine/templates.h"
 #include "server/rooms/room_core.h"
+#include "tests/engine/room_fixture.h"
 
 namespace mend::rooms {
 namespace {
@@ -19,7 +22,8 @@ v1::Actor role(v1::Role r) {
 }
 
 struct CoreFixture {
-  CoreFixture() {
+  explicit CoreFixture(Decide decide = engine::decide)
+      : core{"r1", RoomCoreLimits{}, nullptr, std::move(decide)} {
     auto loaded = engine::TemplateCatalog::load(std::string(MEND_SOURCE_DIR) + "/server/templates");
     REQUIRE(loaded.catalog.has_value());
     const v1::Template* tmpl = loaded.catalog->find("speaker-listener");
@@ -42,8 +46,8 @@ struct CoreFixture {
     return std::get<store::AppendRequest>(*fx.store);
   }
 
+  RoomCore core;
   v1::Event created;
-  RoomCore core{"r1", RoomCoreLimits{}};
 };
 
 std::vector<v1::ServerFrame> frames_to(const Effects& fx, ConnectionId to) {
@@ -136,6 +140,231 @@ TEST_CASE("an observer not approved by both partners is refused at attach") {
   Effects fx = f.core.on_attach(9, observer, {}, kStart);
   CHECK(fx.attach_refused == CloseCode::kConsentRevoked);
   CHECK(fx.out.empty());
+}
+
+TEST_CASE("a command whose decision breaks an engine invariant is answered INTERNAL with nothing "
+          "applied, and the room goes on serving") {
+  int broken = 1;  // decisions left that break an invariant
+  CoreFixture f([&broken](const engine::RoomState& state, const v1::Command& command,
+                          const v1::Actor& actor, engine::TimeMs now) {
+    if (broken > 0) {
+      --broken;
+      engine::invariant_failed("test: a broken invariant", __FILE__, __LINE__);
+    }
+    return engine::decide(state, command, actor, now);
+  });
+  const std::uint64_t last_seq = f.core.state().last_seq;
+  v1::Command command;
+  command.set_command_id("c1");
+  command.mutable_approve_observer()->set_observer("dr-lee");
+
+  Effects refused = f.core.on_command(1, command, {}, kStart + 10);
+  CHECK_FALSE(refused.store.has_value());  // nothing appended, nor recorded as final
+  CHECK(refused.committed_audit.empty());
+  CHECK(frames_to(refused, 2).empty());    // the other partner hears nothing
+  const auto to_a = frames_to(refused, 1);
+  REQUIRE(to_a.size() == 1);
+  REQUIRE(to_a[0].items_size() == 1);
+  const v1::CommandResult& result = to_a[0].items(0).result();
+  CHECK(result.command_id() == "c1");
+  CHECK_FALSE(result.accepted());
+  CHECK(result.rejection().code() == v1::INTERNAL);
+  CHECK(result.rejection().message() ==
+        "Something went wrong on our side and nothing was changed. Please try again.");
+  CHECK(f.core.state().last_seq == last_seq);
+  CHECK_FALSE(f.core.working());
+
+  // INTERNAL is transient: the same command_id is decided again, and accepted this time.
+  Effects retried = f.core.on_command(1, command, {}, kStart + 20);
+  REQUIRE(retried.store.has_value());
+  REQUIRE(std::holds_alternative<store::AppendRequest>(*retried.store));
+  CHECK(std::get<store::AppendRequest>(*retried.store).expected_last_seq == last_seq);
+  Effects applied = f.core.on_appended(std::nullopt, kStart + 30);
+  CHECK(f.core.state().last_seq > last_seq);
+  REQUIRE_FALSE(frames_to(applied, 1).empty());
+  CHECK(frames_to(applied, 1)[0].items(0).result().accepted());
+  CHECK_FALSE(frames_to(applied, 2).empty());
+}
+
+
+TEST_CASE("a fan-out builds one view per distinct viewer who hears of the event, and shares "
+          "nothing across viewers") {
+  CoreFixture f;
+  auto run = [&f](ConnectionId from, const std::string& id, auto fill) {
+    v1::Command command;
+    command.set_command_id(id);
+    fill(command);
+    Effects fx = f.core.on_command(from, command, {}, kStart + 10);
+    REQUIRE(fx.store.has_value());
+    REQUIRE(std::holds_alternative<store::AppendRequest>(*fx.store));
+    const std::uint64_t before = f.core.views_built();
+    Effects applied = f.core.on_appended(std::nullopt, kStart + 20);
+    return std::make_pair(f.core.views_built() - before, std::move(applied));
+  };
+  auto approve = [](v1::Command& c) { c.mutable_approve_observer()->set_observer("dr-lee"); };
+  const auto [by_a, a_fx] = run(1, "a-approves", approve);
+  CHECK(by_a == 2);  // A (the sender) and B
+  const auto [by_b, b_fx] = run(2, "b-approves", approve);
+  CHECK(by_b == 2);
+  v1::Actor observer;
+  observer.set_role(v1::OBSERVER);
+  observer.set_observer("dr-lee");
+  Effects attached = f.core.on_attach(3, observer, {}, kStart + 30);
+  REQUIRE_FALSE(attached.attach_refused.has_value());
+  const auto [consent, fx] = run(1, "a-consents", [](v1::Command& c) {
+    c.mutable_consent()->mutable_terms()->add_observers("dr-lee");  // keeps the observer
+  });
+  CHECK(consent == 3);  // A, B and the observer: three viewers, three views
+  std::set<const std::string*> bytes;
+  for (const Output& output : fx.out) {
+    if (const auto* send = std::get_if<SendFrame>(&output)) bytes.insert(send->frame.bytes.get());
+  }
+  CHECK(bytes.size() == 3);  // each viewer's frame differs (its own view)
+}
+
+// A conversation of some length, loaded into a core that keeps a window of 4 events.
+struct WindowFixture {
+  WindowFixture() {
+    room.open();
+    for (int i = 0; i < 5; ++i) {
+      room.mirror_round(engine::testing::partner_a(), engine::testing::partner_b());
+      room.ok(engine::testing::partner_a(), "more {}");
+    }
+    RoomCoreLimits limits;
+    limits.log_window_events = 4;
+    core.emplace("r1", limits);
+    core->load(room.events, 1, /*results_known=*/true, room.now);
+    v1::Hello here;
+    here.set_resume_after_seq(last_seq());
+    core->on_attach(2, role(v1::PARTNER_B), here, room.now);
+  }
+  std::uint64_t last_seq() const { return room.events.size(); }
+  // What Store::load(room, after_seq) would answer.
+  store::LoadResult stored_after(std::uint64_t after_seq) const {
+    store::LoadResult loaded;
+    loaded.events.assign(room.events.begin() + static_cast<std::ptrdiff_t>(after_seq),
+                         room.events.end());
+    return loaded;
+  }
+  v1::Command retract_first_share() const {
+    for (const v1::Event& event : room.events) {
+      if (!event.has_shared()) continue;
+      v1::Command command;
+      command.set_command_id("retract-1");
+      command.mutable_retract()->set_seq(event.seq());
+      return command;
+    }
+    throw std::logic_error("no share");
+  }
+
+  engine::testing::Room room;
+  std::optional<RoomCore> core;
+};
+
+TEST_CASE("a room keeps only its latest events in memory: at least its window, fewer than twice "
+          "as many") {
+  WindowFixture f;
+  REQUIRE(f.last_seq() > 8);
+  CHECK(f.core->state().last_seq == f.last_seq());
+  CHECK(f.core->log().size() >= 4);
+  CHECK(f.core->log().size() < 8);
+  CHECK(f.core->log().back().seq() == f.last_seq());
+  CHECK_FALSE(f.core->holds_whole_log());
+  auto whole = f.core->whole_log(f.stored_after(0).events);
+  REQUIRE(whole.has_value());
+  CHECK(whole->size() == f.last_seq());
+  CHECK_FALSE(f.core->whole_log({}).has_value());  // the store's part is missing
+}
+
+TEST_CASE("a reconnect from before the window gets its whole replay read from the store, and "
+          "nothing is decided meanwhile") {
+  WindowFixture f;
+  v1::Hello hello;
+  hello.set_resume_after_seq(2);
+  Effects waiting = f.core->on_attach(1, role(v1::PARTNER_A), hello, f.room.now);
+  CHECK(frames_to(waiting, 1).empty());  // no Welcome before its replay can follow it
+  REQUIRE(waiting.store.has_value());
+  REQUIRE(std::holds_alternative<ReadRequest>(*waiting.store));
+  CHECK(std::get<ReadRequest>(*waiting.store).after_seq == 2);
+  v1::Command note;
+  note.set_command_id("b-1");
+  note.mutable_signal()->set_kind(v1::LISTENING);
+  Effects queued = f.core->on_command(2, note, {}, f.room.now);
+  CHECK_FALSE(queued.store.has_value());
+
+  Effects replayed = f.core->on_read(f.stored_after(2), f.room.now);
+  const auto to_a = frames_to(replayed, 1);
+  REQUIRE_FALSE(to_a.empty());
+  REQUIRE(to_a.front().items(0).has_welcome());
+  CHECK(to_a.front().items(0).welcome().recovered());
+  std::uint64_t expected = 3;
+  bool done = false;
+  for (const v1::ServerFrame& frame : to_a) {
+    for (const v1::ServerItem& item : frame.items()) {
+      if (item.has_event()) CHECK(item.event().seq() == expected++);
+      if (item.has_replay_done()) done = item.replay_done().last_seq() == f.last_seq();
+    }
+  }
+  CHECK(expected == f.last_seq() + 1);  // every event once, in order, none missing
+  CHECK(done);
+  // Then the waiting command is decided.
+  REQUIRE(replayed.store.has_value());
+  CHECK(std::holds_alternative<store::AppendRequest>(*replayed.store));
+}
+
+TEST_CASE("a failed read before the window is retried a second later, and a connection that left "
+          "meanwhile gets nothing") {
+  WindowFixture f;
+  v1::Hello hello;
+  hello.set_resume_after_seq(1);
+  f.core->on_attach(1, role(v1::PARTNER_A), hello, f.room.now);
+  Effects failed = f.core->on_read(
+      store::LoadResult{{}, store::StoreError{store::StoreErrorCode::kUnavailable, "down"}},
+      f.room.now);
+  CHECK(failed.out.empty());
+  REQUIRE(failed.deadline.has_value());
+  CHECK(*failed.deadline == f.room.now + 1000);
+  Effects retried = f.core->on_tick(*failed.deadline);
+  REQUIRE(retried.store.has_value());
+  CHECK(std::get<ReadRequest>(*retried.store).after_seq == 1);
+  f.core->on_detach(1, *failed.deadline);
+  Effects answered = f.core->on_read(f.stored_after(1), *failed.deadline + 5);
+  CHECK(frames_to(answered, 1).empty());
+  CHECK_FALSE(f.core->working());
+}
+
+TEST_CASE("a retracted message older than the window is read from the store and withdrawn "
+          "there, and no replay shows its text meanwhile") {
+  WindowFixture f;
+  v1::Hello here;
+  here.set_resume_after_seq(f.last_seq());
+  f.core->on_attach(1, role(v1::PARTNER_A), here, f.room.now);
+  const v1::Command retract = f.retract_first_share();
+  const std::uint64_t seq = retract.retract().seq();
+  REQUIRE(seq < f.core->log().front().seq());
+  Effects appending = f.core->on_command(1, retract, {}, f.room.now);
+  REQUIRE(appending.store.has_value());
+  const auto append = std::get<store::AppendRequest>(*appending.store);
+  for (const v1::Event& event : append.events) f.room.events.push_back(event);
+  Effects applied = f.core->on_appended(std::nullopt, f.room.now);
+  REQUIRE(applied.store.has_value());
+  REQUIRE(std::holds_alternative<ReadRequest>(*applied.store));
+  const std::uint64_t after = std::get<ReadRequest>(*applied.store).after_seq;
+  CHECK(after == seq - 1);
+
+  Effects read = f.core->on_read(f.stored_after(after), f.room.now);
+  REQUIRE(read.store.has_value());
+  REQUIRE(std::holds_alternative<RewriteRequest>(*read.store));
+  const auto& rewrite = std::get<RewriteRequest>(*read.store);
+  REQUIRE(rewrite.events.size() == 1);
+  CHECK(rewrite.events[0].seq() == seq);
+  CHECK(rewrite.events[0].shared().text() == engine::kRetractedText);
+
+  // Before the rewrite commits, a whole log built from the store holds no retracted text.
+  auto whole = f.core->whole_log(f.stored_after(0).events);
+  REQUIRE(whole.has_value());
+  CHECK((*whole)[seq - 1].shared().text() == engine::kRetractedText);
+  CHECK(f.room.events[seq - 1].shared().text() != engine::kRetractedText);
 }
 
 }  // namespace

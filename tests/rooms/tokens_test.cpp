@@ -1,8 +1,12 @@
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "server/rooms/tokens.h"
+#include "tests/common/temp_dir.h"
 
 namespace mend::rooms {
 namespace {
@@ -82,7 +86,41 @@ TEST_CASE("text that is not a token is malformed") {
 
 TEST_CASE("a short secret is refused") {
   CHECK_THROWS_AS(TokenSigner(std::string(31, 's')), std::invalid_argument);
-  CHECK(generate_secret().size() == kMinSecretBytes);
+}
+
+unsigned mode_of(const std::filesystem::path& path) {
+  struct stat info {};
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  return info.st_mode & 0777;
+}
+
+TEST_CASE("the token secret is 32 random bytes in a 0600 file, stable across starts") {
+  mend::testing::TempDir dir("tokens");
+  const auto path = dir.path() / "keys" / kTokenSecretFile;  // its directory is created too
+  auto first = TokenSigner::from_file(path);
+  REQUIRE(std::holds_alternative<TokenSigner>(first));
+  CHECK(std::filesystem::file_size(path) == kMinSecretBytes);
+  CHECK(mode_of(path) == 0600);
+  CHECK(mode_of(path.parent_path()) == 0700);
+  auto second = TokenSigner::from_file(path);
+  REQUIRE(std::holds_alternative<TokenSigner>(second));
+  const TokenClaims claims = claims_for(v1::PARTNER_A);
+  const std::string token = std::get<TokenSigner>(first).sign(claims);
+  CHECK(std::holds_alternative<TokenClaims>(std::get<TokenSigner>(second).verify(token, kNow)));
+  CHECK(std::filesystem::file_size(path) == kMinSecretBytes);
+}
+
+TEST_CASE("a token secret file shorter than 32 bytes is refused, naming the file, not the bytes") {
+  mend::testing::TempDir dir("tokens");
+  const auto path = dir.path() / kTokenSecretFile;
+  std::ofstream(path, std::ios::binary) << std::string(31, 'z');
+  auto loaded = TokenSigner::from_file(path);
+  REQUIRE(std::holds_alternative<SecretFileError>(loaded));
+  const SecretFileError& error = std::get<SecretFileError>(loaded);
+  CHECK(error.code == "IO");
+  CHECK(error.message.find(path.string()) != std::string::npos);
+  CHECK(error.message.find("zzz") == std::string::npos);
+  CHECK(std::filesystem::file_size(path) == 31);  // left as it was
 }
 
 TEST_CASE("room ids are 128 random bits in hex") {

@@ -21,6 +21,8 @@
 //      allowed_actions equal engine::view of the core's state, and an allowed action (with
 //      canonical arguments) is accepted by engine::decide on that state;
 //  (5) timers fire once: no (deadline, event kind) is appended twice.
+// Each core keeps a window of 1 to 8 events in memory, so replays from before it and
+// withdrawals of older retracted messages read the store (ReadRequest) often.
 // Not covered (room_core.h's caller runs them): the privacy operations (erasure, purge,
 // transcript, audit reads) and eviction; only the core's own retraction withdrawal is.
 //
@@ -150,6 +152,7 @@ class RoomSim {
 
   std::uint64_t commands_accepted = 0;
   std::uint64_t restarts = 0;
+  std::uint64_t reads = 0;  // of events before a core's window
 
  private:
   [[noreturn]] void fail(const std::string& what) { throw Failure{what}; }
@@ -184,6 +187,8 @@ class RoomSim {
     limits.commands_per_second = 2;
     limits.rate_limit_abuse_refusals = 6;
     limits.replay_events_per_frame = 1 + rng_.below(4);
+    // A small window, so that replays, retractions and reloads cross it often.
+    limits.log_window_events = 1 + rng_.below(8);
     return limits;
   }
 
@@ -348,7 +353,8 @@ class RoomSim {
     room.pending.reset();
     std::optional<store::StoreError> error;
     const bool read = std::holds_alternative<FindRequest>(pending.request) ||
-                      std::holds_alternative<ResyncRequest>(pending.request);
+                      std::holds_alternative<ResyncRequest>(pending.request) ||
+                      std::holds_alternative<ReadRequest>(pending.request);
     if (read && pending.outcome == Outcome::kLost) pending.outcome = Outcome::kRefused;
     if (pending.outcome != Outcome::kRefused) commit(room, pending.request);
     if (pending.outcome != Outcome::kOk) {
@@ -374,16 +380,26 @@ class RoomSim {
       return take(room, core.on_recorded(error, now_));
     }
     if (const auto* resync = std::get_if<ResyncRequest>(&pending.request)) {
-      store::LoadResult loaded;
-      if (pending.outcome == Outcome::kOk) {
-        loaded.events.assign(room.stored.events.begin() + static_cast<std::ptrdiff_t>(resync->after_seq),
-                             room.stored.events.end());
-      } else {
-        loaded.error = error;  // a failed read
-      }
-      return take(room, core.on_resynced(std::move(loaded), now_));
+      return take(room, core.on_resynced(load(room, resync->after_seq, pending, error), now_));
+    }
+    if (const auto* window_read = std::get_if<ReadRequest>(&pending.request)) {
+      ++reads;
+      return take(room, core.on_read(load(room, window_read->after_seq, pending, error), now_));
     }
     take(room, core.on_withdrawn(error, now_));
+  }
+
+  // Store::load after `after_seq`, or the injected failure.
+  static store::LoadResult load(const SimRoom& room, std::uint64_t after_seq,
+                                const Pending& pending, const std::optional<store::StoreError>& error) {
+    store::LoadResult loaded;
+    if (pending.outcome == Outcome::kOk) {
+      loaded.events.assign(room.stored.events.begin() + static_cast<std::ptrdiff_t>(after_seq),
+                           room.stored.events.end());
+    } else {
+      loaded.error = error;  // a failed read
+    }
+    return loaded;
   }
 
   // Applies a write to the store as a durable store would, or fails the run when the core
@@ -456,11 +472,13 @@ class RoomSim {
     }
     for (Output& output : fx.out) {
       if (auto* close = std::get_if<CloseConnection>(&output)) {
+        trace(room.id + " closes " + std::to_string(close->to));
         if (Client* client = client_of(room, close->to)) client->connection.reset();
         dropped_.insert({room.id, close->to});
         continue;
       }
       const SendFrame& send = std::get<SendFrame>(output);
+      trace(room.id + " frame to " + std::to_string(send.to));
       if (dropped_.contains({room.id, send.to})) fail("a frame to a replaced or dropped connection");
       Client* client = client_of(room, send.to);
       if (client == nullptr) fail("a frame to an unknown connection");
@@ -603,6 +621,7 @@ TEST_CASE("seeded whole-room runs keep exactly-once, stored-before-heard, gap-fr
   REQUIRE(!templates.empty());
   std::uint64_t accepted = 0;
   std::uint64_t restarts = 0;
+  std::uint64_t reads = 0;
   int failures = 0;
   const auto started = std::chrono::steady_clock::now();
   for (std::uint64_t i = 0; i < (only ? 1 : runs) && failures < 3; ++i) {
@@ -614,10 +633,13 @@ TEST_CASE("seeded whole-room runs keep exactly-once, stored-before-heard, gap-fr
     }
     accepted += sim.commands_accepted;
     restarts += sim.restarts;
+    reads += sim.reads;
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   MESSAGE("room sim: " << (only ? 1 : runs) << " runs, " << accepted << " accepted answers, "
-                       << restarts << " restarts, " << elapsed.count() << " ms");
+                       << restarts << " restarts, " << reads
+                       << " reads before a window, " << elapsed.count() << " ms");
   CHECK(accepted > 0);
+  CHECK(reads > 0);
 }

@@ -40,7 +40,6 @@
 #include "mend/client.h"
 #include "server/engine/engine.h"
 #include "server/engine/templates.h"
-#include "server/net/credentials.h"
 #include "server/rooms/tokens.h"
 #include "server/store/sqlite_store.h"
 
@@ -316,12 +315,12 @@ int main(int argc, char** argv) {
     std::fputs(room_id.c_str(), f);
     std::fclose(f);
   }
-  auto secret = mend::net::load_or_create_secret(config.dir / mend::net::kTokenSecretFile);
-  if (!std::holds_alternative<std::string>(secret)) return 1;
+  auto signer = mend::rooms::TokenSigner::from_file(config.dir / mend::rooms::kTokenSecretFile);
+  if (!std::holds_alternative<mend::rooms::TokenSigner>(signer)) return 1;
   mend::v1::Actor partner_a;
   partner_a.set_role(mend::v1::PARTNER_A);
-  const std::string token = mend::rooms::TokenSigner(std::get<std::string>(secret))
-                                .sign({room_id, partner_a, 4'000'000'000'000});
+  const std::string token =
+      std::get<mend::rooms::TokenSigner>(signer).sign({room_id, partner_a, 4'000'000'000'000});
 
   // Page cache: the database was just written; a cold start would read it from disk first.
   const auto start = Clock::now();
