@@ -169,6 +169,9 @@ std::string RoomCore::insights_item() const {
 
 void RoomCore::count_refusal(const v1::Actor& actor, v1::RejectionCode code) {
   if (actor.role() != v1::PARTNER_A && actor.role() != v1::PARTNER_B) return;
+  // The server's own trouble (a bug, the store, the rate limit) says nothing of how a partner
+  // follows the protocol: not counted.
+  if (code == v1::INTERNAL || code == v1::UNAVAILABLE || code == v1::RATE_LIMITED) return;
   ++refusals_[{actor.role(), code}];
   ++unstored_refusals_[{actor.role(), code}];
 }

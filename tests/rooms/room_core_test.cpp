@@ -173,6 +173,7 @@ TEST_CASE("a command whose decision breaks an engine invariant is answered INTER
         "Something went wrong on our side and nothing was changed. Please try again.");
   CHECK(f.core.state().last_seq == last_seq);
   CHECK_FALSE(f.core.working());
+  CHECK(f.core.take_unstored_refusals().empty());  // the server's fault, not the partner's
 
   // INTERNAL is transient: the same command_id is decided again, and accepted this time.
   Effects retried = f.core.on_command(1, command, {}, kStart + 20);
