@@ -345,5 +345,34 @@ TEST_CASE("transcripts: partners always, observers only when both allow it, note
   CHECK(count_kind(audit, v1::AUDIT_TRANSCRIPT_EXPORTED) == 2);  // refusals are not exports
 }
 
+TEST_CASE("with only the latest events in memory, transcripts and erasure read the older ones "
+          "from the store") {
+  // A window of 2 events: the room keeps 2-3 of its latest events loaded, so the transcript
+  // and the erasure below need the whole log read back from the store (Room::with_whole_log).
+  PrivacyServer server(PrivacyServer::StoreKind::kSqlite, {}, 2);
+  Couple c(server);
+  c.a.send(consent(30, {}, false));
+  c.b.send(consent(30, {}, false));
+  REQUIRE(c.a.send(cmd([](v1::Command& x) {
+    x.mutable_open()->set_intention("INTENTION-SECRET-A");
+    x.mutable_open()->set_topic("TOPIC-SECRET-A");
+  })).accepted());
+  REQUIRE(c.a.send(cmd([](v1::Command& x) { x.mutable_share()->set_text("SHARE-SECRET-A"); }))
+              .accepted());
+  const auto events = parse<v1::GetTranscriptResponse>(c.http("GET", "/transcript", 1));
+  CHECK(events.events_size() > 3);  // more than the window holds
+
+  auto transcript = c.http("GET", "/transcript", 1);
+  REQUIRE(transcript.status == 200);
+  CHECK(contains(transcript.body, "INTENTION-SECRET-A"));
+  CHECK(contains(transcript.body, "SHARE-SECRET-A"));
+
+  REQUIRE(c.http("DELETE", "/contributions", 0).status == 200);
+  auto after = c.http("GET", "/transcript", 1);
+  REQUIRE(after.status == 200);
+  CHECK_FALSE(contains(after.body, "INTENTION-SECRET-A"));
+  CHECK_FALSE(contains(after.body, "SHARE-SECRET-A"));
+}
+
 }  // namespace
 }  // namespace mend::testing

@@ -52,7 +52,8 @@ v1::Command consent(std::uint32_t retention_days, const std::vector<std::string>
 
 // ---------------------------------------------------------------------------------------------
 
-PrivacyServer::PrivacyServer(StoreKind kind, std::vector<std::string> api_keys) {
+PrivacyServer::PrivacyServer(StoreKind kind, std::vector<std::string> api_keys,
+                             std::size_t log_window_events) {
   if (kind == StoreKind::kSqlite) {
     auto opened = store::SqliteStore::open({.data_dir = dir_.path()});
     REQUIRE(opened.store);
@@ -62,10 +63,12 @@ PrivacyServer::PrivacyServer(StoreKind kind, std::vector<std::string> api_keys) 
   }
   auto loaded = engine::TemplateCatalog::load(std::string(MEND_SOURCE_DIR) + "/server/templates");
   REQUIRE(loaded.catalog);
+  rooms::RoomServiceConfig config;
+  if (log_window_events > 0) config.log_window_events = log_window_events;
   rooms_ = std::make_shared<rooms::RoomServiceImpl>(ioc_.get_executor(), store_,
                                                     std::move(*loaded.catalog),
                                                     rooms::TokenSigner(std::string(32, 'p')),
-                                                    clock.clock());
+                                                    clock.clock(), config);
   net::ServerDeps deps;
   deps.rooms = rooms_;
   deps.verify_token = [rooms = rooms_](std::string_view token, std::int64_t now_ms)

@@ -58,8 +58,10 @@ class PrivacyServer {
  public:
   enum class StoreKind { kSqlite, kMemory };
   // `api_keys`: the server's API keys (empty: none needed, rooms are the caller address's).
+  // `log_window_events`: a loaded room's latest events kept in memory (0: the default).
   explicit PrivacyServer(StoreKind kind = StoreKind::kSqlite,
-                         std::vector<std::string> api_keys = {});
+                         std::vector<std::string> api_keys = {},
+                         std::size_t log_window_events = 0);
   ~PrivacyServer();
   PrivacyServer(const PrivacyServer&) = delete;
   PrivacyServer& operator=(const PrivacyServer&) = delete;
