@@ -83,7 +83,8 @@ void Room::on_loaded(store::LoadResult loaded, std::uint64_t epoch) {
     last_active_ms_ = ctx_->clock();
     ctx_->metrics.rooms_loaded_delta(1);
     // Runs the timers that fell due while the room was not loaded.
-    execute(core_->load(std::move(loaded.events), epoch, results_known_, last_active_ms_));
+    execute(core_->load(std::move(loaded.events), epoch, results_known_, last_active_ms_,
+                        std::move(loaded.recorded)));
     spdlog::debug("room {}: loaded at seq {}", id_, core_->state().last_seq);
     if (lease_epoch_ != 0) arm_lease_renewal();
   }

@@ -77,10 +77,11 @@ RoomCore::RoomCore(std::string room_id, RoomCoreLimits limits, RoomMetrics* metr
     : id_(std::move(room_id)), limits_(limits), metrics_(metrics), decide_(std::move(decide)) {}
 
 Effects RoomCore::load(std::vector<v1::Event> events, std::uint64_t epoch, bool results_known,
-                       engine::TimeMs now) {
+                       engine::TimeMs now, std::shared_ptr<const store::RecordedCommands> recorded) {
   for (const v1::Event& event : events) advance(event);
   epoch_ = epoch;
-  results_known_ = results_known;
+  results_known_ = results_known || recorded != nullptr;
+  loaded_results_ = std::move(recorded);
   // Stored texts of retracted messages (e.g. a crash before the last withdrawal): withdrawn
   // in memory now and in the store by an exclusive rewrite.
   std::vector<v1::Event> withdrawn = privacy::withdraw_retracted(events, retracted_seqs(state_));
@@ -667,11 +668,12 @@ std::uint64_t RoomCore::command_hash(const std::string& key, const std::string& 
 }
 
 void RoomCore::check_dedupe(Effects& fx, PendingCommand command, engine::TimeMs now) {
-  if (results_known_ &&
-      !recorded_commands_.contains(command_hash(command.key, command.command.command_id()))) {
+  store::CommandKey key{id_, command.key, command.command.command_id()};
+  if (results_known_ && !recorded_commands_.contains(command_hash(key.participant, key.command_id)) &&
+      !(loaded_results_ && loaded_results_->may_contain(key))) {
     return decide(fx, std::move(command), now);  // never recorded: no store read needed
   }
-  fx.store = FindRequest{store::CommandKey{id_, command.key, command.command.command_id()}};
+  fx.store = FindRequest{std::move(key)};
   processing_ = std::move(command);
 }
 

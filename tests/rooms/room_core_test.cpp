@@ -103,6 +103,37 @@ TEST_CASE("after a failed append no command is decided until the store was read"
   CHECK(std::holds_alternative<ResyncRequest>(*retried.store));
 }
 
+TEST_CASE("a room loaded with the list of its recorded commands decides a new command id without "
+          "a store read, and asks the store for an id it may have recorded") {
+  CoreFixture f;
+  auto digest = [](const store::CommandKey& key) {
+    return std::hash<std::string>{}(key.participant + '\n' + key.command_id);
+  };
+  auto approve = [](const std::string& id) {
+    v1::Command command;
+    command.set_command_id(id);
+    command.mutable_approve_observer()->set_observer("dr-lee");
+    return command;
+  };
+  auto first_request = [&](std::shared_ptr<const store::RecordedCommands> recorded,
+                           const std::string& id) {
+    RoomCore core{"r1", RoomCoreLimits{}};
+    core.load({f.created}, 1, /*results_known=*/false, kStart, std::move(recorded));
+    core.on_attach(1, role(v1::PARTNER_A), {}, kStart);
+    Effects fx = core.on_command(1, approve(id), {}, kStart);
+    REQUIRE(fx.store.has_value());
+    return *fx.store;
+  };
+  auto recorded = std::make_shared<const store::RecordedCommands>(
+      digest, std::vector<std::uint64_t>{digest(store::CommandKey{"r1", "A", "sent-before"})});
+  CHECK(std::holds_alternative<store::AppendRequest>(first_request(recorded, "new")));
+  const auto retried = first_request(recorded, "sent-before");
+  REQUIRE(std::holds_alternative<FindRequest>(retried));
+  CHECK(std::get<FindRequest>(retried).key.command_id == "sent-before");
+  // Without the list, every command id of a room it did not create needs the store's answer.
+  CHECK(std::holds_alternative<FindRequest>(first_request(nullptr, "new")));
+}
+
 TEST_CASE("every frame names the highest seq it carries, ReplayDone's included") {
   CoreFixture f;
   const store::AppendRequest append = f.submit_accepted("c1", kStart + 10);
