@@ -355,11 +355,12 @@ void Room::execute_store(StoreRequest request) {
 
 void Room::with_whole_log(std::function<void(std::optional<std::vector<v1::Event>>)> then) {
   if (core_->holds_whole_log()) return then(core_->log());
-  ctx_->store->load(id_, 0, [self = shared_from_this(),
+  ctx_->store->load(id_, 0, [self = shared_from_this(), epoch = core_->epoch(),
                              then = std::move(then)](store::LoadResult loaded) mutable {
-    asio::post(self->strand_, [self, then = std::move(then), loaded = std::move(loaded)]() mutable {
+    asio::post(self->strand_, [self, epoch, then = std::move(then),
+                               loaded = std::move(loaded)]() mutable {
       if (!self->core_ || loaded.error) return then(std::nullopt);
-      then(self->core_->whole_log(std::move(loaded.events)));
+      then(self->core_->whole_log(std::move(loaded.events), epoch));
     });
   });
 }

@@ -213,10 +213,13 @@ class RoomCore {
   const std::vector<v1::Event>& log() const { return log_; }
   // Whether log() is the whole log (seq 1..last).
   bool holds_whole_log() const { return log_first_seq_ <= 1; }
-  // The whole log from `stored` (Store::load after seq 0) and the window: retracted texts
-  // withdrawn as the core has them, nothing after the core's last seq; nullopt when `stored`
-  // misses an event older than the window.
-  std::optional<std::vector<v1::Event>> whole_log(std::vector<v1::Event> stored) const;
+  // The whole log from `stored` (Store::load after seq 0, started while the core was at
+  // `read_epoch`) and the window: retracted texts withdrawn as the core has them, nothing after
+  // the core's last seq; nullopt when `stored` misses an event older than the window, or when
+  // the stored history was rewritten since the read started (an erasure or a purge: the read
+  // may hold texts that are gone).
+  std::optional<std::vector<v1::Event>> whole_log(std::vector<v1::Event> stored,
+                                                  std::uint64_t read_epoch) const;
   const std::string& series_id() const { return series_id_; }
   // When the room's content is due for its retention purge (privacy::purge_due_ms).
   std::optional<engine::TimeMs> purge_due_ms() const;
