@@ -452,7 +452,25 @@ class RoomSim {
     trace(room.id + " reloaded at seq " + std::to_string(room.stored.events.size()));
     // The epoch comes from the audit log (room_privacy.cpp, on_audit_loaded).
     take(room, room.core->load(room.stored.events, room.stored_epoch, /*results_known=*/false,
-                               now_));
+                               now_, recorded_list(room)));
+  }
+
+  // What a whole load lists of the room's recorded results (store::RecordedCommands): nothing
+  // (the store could not say), or their digests; narrow digests collide often, so that "may
+  // have recorded it" is often true for a new command id and the store is asked.
+  std::shared_ptr<const store::RecordedCommands> recorded_list(const SimRoom& room) {
+    const std::uint64_t kind = rng_.below(3);
+    if (kind == 0) return nullptr;
+    const std::uint64_t modulus = kind == 1 ? 16 : 0;
+    auto digest = [modulus](const store::CommandKey& key) -> std::uint64_t {
+      const std::uint64_t full = std::hash<std::string>{}(key.participant + '\n' + key.command_id);
+      return modulus == 0 ? full : full % modulus;
+    };
+    std::vector<std::uint64_t> digests;
+    for (const auto& [key, result] : room.stored.results) {
+      digests.push_back(digest(store::CommandKey{room.id, key.first, key.second}));
+    }
+    return std::make_shared<const store::RecordedCommands>(digest, std::move(digests));
   }
 
   // --- The store ---
