@@ -404,7 +404,7 @@ TEST_CASE("/metrics reports the durable store's commits, appends and checkpoints
 }
 
 TEST_CASE("with two shards a whole conversation through the SDK hands no frame to another shard "
-          "over ws and wss, while partners on plain /v1/connect cross shards and still converse") {
+          "over ws and wss, while partners on plain /v1/connect cross shards and are still welcomed") {
   Mendd server({"--threads", "2"});
   auto cross_shard_posts = [&] {
     const auto scraped =
