@@ -404,7 +404,8 @@ TEST_CASE("/metrics reports the durable store's commits, appends and checkpoints
 }
 
 TEST_CASE("with two shards a whole conversation through the SDK hands no frame to another shard "
-          "over ws and wss, while partners on plain /v1/connect cross shards and are still welcomed") {
+          "over ws and wss, while partners on plain /v1/connect cross shards and are still "
+          "welcomed") {
   Mendd server({"--threads", "2"});
   auto cross_shard_posts = [&] {
     const auto scraped =
@@ -439,7 +440,8 @@ TEST_CASE("with two shards a whole conversation through the SDK hands no frame t
   // accepted round-robin over the shards: of two consecutive ones, one is not on the room's.
   const auto room = create_room(server.http_url(), "speaker-listener");
   for (int partner = 0; partner < 2; ++partner) {
-    const v1::ServerFrame first = hello_on_plain_connect(server.port(), room.invites(partner).token());
+    const v1::ServerFrame first =
+        hello_on_plain_connect(server.port(), room.invites(partner).token());
     REQUIRE(first.items_size() > 0);
     CHECK(first.items(0).has_welcome());
   }
