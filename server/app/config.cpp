@@ -50,7 +50,9 @@ po::options_description describe(AppConfig& c) {
     ("log-format", po::value(&c.log_format)->default_value("text"), "text | json")
     ("log-level", po::value(&c.log_level)->default_value("info"),
      "trace | debug | info | warn | error")
-    ("threads", po::value<unsigned>(), "I/O threads (default: hardware concurrency)")
+    ("threads", po::value<unsigned>(),
+     "I/O threads, each a shard with its own rooms and their connections (default: "
+     "hardware concurrency)")
     ("allow-plaintext", po::value<bool>()->default_value(false)->implicit_value(true),
      "accept plaintext HTTP/WebSocket from non-loopback peers")
     ("allowed-origins", po::value<std::string>(),

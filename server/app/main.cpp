@@ -9,7 +9,9 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -35,6 +37,15 @@ using mend::app::AppConfig;
 
 constexpr int kExitConfig = 2;
 constexpr int kExitStore = 3;  // the event store could not be opened
+
+// One shard: an io_context run by one thread. Handlers queued on one shard may hold objects
+// with I/O objects of another (a room's operation holding a connection served elsewhere), so
+// every shard's handlers are destroyed (shut_down) before any shard is.
+class Shard : public asio::io_context {
+ public:
+  Shard() : asio::io_context(1) {}  // concurrency hint: one thread
+  void shut_down() { shutdown(); }
+};
 
 // The configured event store, opened. SqliteStore also has a close() for shutdown.
 struct OpenedStore {
@@ -190,7 +201,18 @@ int serve(const AppConfig& config) {
   auto opened = open_store(config);
   if (!opened) return kExitStore;
 
-  asio::io_context ioc(static_cast<int>(config.threads));
+  // --threads shards, each an io_context run by exactly one thread. A room and the
+  // connections that name it live on one shard
+  // (rooms/shard.h), so a command's hand-off to another thread is only the store writer's.
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::vector<asio::io_context*> shard_contexts;
+  std::vector<asio::any_io_executor> shard_executors;
+  for (unsigned i = 0; i < config.threads; ++i) {
+    shards.push_back(std::make_unique<Shard>());
+    shard_contexts.push_back(shards.back().get());
+    shard_executors.emplace_back(shards.back()->get_executor());
+  }
+  asio::io_context& ioc = *shards.front();
   // Installed before "listening" is logged: a SIGTERM from then on is queued for the drain
   // below instead of killing mendd without closing the store.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -210,7 +232,7 @@ int serve(const AppConfig& config) {
   }
   const std::size_t template_count = templates->size();
   auto rooms = std::make_shared<mend::rooms::RoomServiceImpl>(
-      ioc.get_executor(), opened->store, std::move(*templates),
+      std::move(shard_executors), opened->store, std::move(*templates),
       std::move(std::get<mend::rooms::TokenSigner>(signer)), mend::rooms::system_clock(),
       room_config);
 
@@ -233,7 +255,7 @@ int serve(const AppConfig& config) {
     return text;
   };
   rooms->start_retention_sweeps();
-  mend::net::Server server(ioc, config.net, std::move(deps));
+  mend::net::Server server(shard_contexts, config.net, std::move(deps));
 
   const auto [host, port] = *mend::app::split_host_port(config.listen);
   boost::system::error_code ec;
@@ -261,14 +283,19 @@ int serve(const AppConfig& config) {
   rooms->start_housekeeping();
   rooms->recover_timers();
 
-  auto work = asio::make_work_guard(ioc);
+  // Every shard runs until the rooms stopped (a shard without work would end its thread).
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  for (auto& shard : shards) work.push_back(asio::make_work_guard(*shard));
+  auto stop_shards = [&shards] {
+    for (auto& shard : shards) shard->stop();
+  };
   bool draining = false;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& error, int number) {
         if (error) return;
         if (draining) {
           spdlog::warn("second signal {}: stopping now", number);
-          ioc.stop();
+          stop_shards();
           return;
         }
         draining = true;
@@ -276,9 +303,9 @@ int serve(const AppConfig& config) {
         server.drain([&](bool all_closed) {
           spdlog::info("drain finished ({}); exiting",
                        all_closed ? "every connection closed" : "deadline reached");
-          rooms->stop([&] {
-            work.reset();
-            ioc.stop();
+          rooms->stop([&work, stop_shards] {  // once, on a shard's thread
+            work.clear();
+            stop_shards();
           });
         });
         signals.async_wait(on_signal);
@@ -286,12 +313,14 @@ int serve(const AppConfig& config) {
   signals.async_wait(on_signal);
 
   std::vector<std::jthread> workers;
-  for (unsigned i = 1; i < config.threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
+  for (std::size_t i = 1; i < shards.size(); ++i) {
+    workers.emplace_back([&shard = *shards[i]] { shard.run(); });
+  }
   ioc.run();
   for (auto& worker : workers) worker.join();
   // Shutdown order: the rooms stopped in the drain (no connection, no housekeeping), the I/O
   // threads ended; then the store completes every queued write and closes its files, while the
-  // io_context its completions are posted to still exists.
+  // io_contexts its completions are posted to still exist.
   if (opened->sqlite) {
     opened->sqlite->close();
     spdlog::info("event store closed");
@@ -300,6 +329,7 @@ int serve(const AppConfig& config) {
     opened->postgres->close();
     spdlog::info("event store closed");
   }
+  for (auto& shard : shards) shard->shut_down();
   return 0;
 }
 

@@ -79,6 +79,10 @@ std::string Metrics::render_prometheus() const {
   append("# HELP mend_write_stall_closes_total Connections dropped after a stalled write.\n");
   append("# TYPE mend_write_stall_closes_total counter\n");
   out += fmt::format("mend_write_stall_closes_total {}\n", write_stall_closes_.load());
+  append("# HELP mend_cross_shard_posts_total Frames handed to a room or a connection on another "
+         "shard.\n");
+  append("# TYPE mend_cross_shard_posts_total counter\n");
+  out += fmt::format("mend_cross_shard_posts_total {}\n", cross_shard_posts_.load());
   return out;
 }
 

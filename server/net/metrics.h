@@ -37,10 +37,14 @@ class Metrics {
   }
   void slow_consumer_closed() { slow_consumer_closes_.fetch_add(1, std::memory_order_relaxed); }
   void write_stall_closed() { write_stall_closes_.fetch_add(1, std::memory_order_relaxed); }
+  // A frame handed to a room, or to a connection, on another shard (another thread) than the
+  // one handing it: the thread hand-offs that sharding avoids (README "--threads").
+  void cross_shard_post() { cross_shard_posts_.fetch_add(1, std::memory_order_relaxed); }
 
   std::int64_t connections(ConnectionRole role) const;
   std::uint64_t rejections(const std::string& code) const;
   std::uint64_t slow_consumer_closes() const { return slow_consumer_closes_.load(); }
+  std::uint64_t cross_shard_posts() const { return cross_shard_posts_.load(); }
 
   // The Prometheus text exposition (version 0.0.4) of every metric.
   std::string render_prometheus() const;
@@ -53,6 +57,7 @@ class Metrics {
   std::atomic<std::int64_t> queued_bytes_{0};
   std::atomic<std::uint64_t> slow_consumer_closes_{0};
   std::atomic<std::uint64_t> write_stall_closes_{0};
+  std::atomic<std::uint64_t> cross_shard_posts_{0};
   mutable std::mutex rejections_mutex_;
   std::map<std::string, std::uint64_t> rejections_;
 };

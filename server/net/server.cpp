@@ -50,7 +50,8 @@ std::variant<std::shared_ptr<asio::ssl::context>, SetupError> make_tls_context(
   return context;
 }
 
-// Accepts connections, each on its own strand, within the per-IP limit.
+// Accepts connections, each on its own strand of the next shard in turn, within the per-IP
+// limit.
 struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   Listener(std::shared_ptr<ServerState> s)
       : state(std::move(s)), acceptor(asio::make_strand(state->ioc)) {}
@@ -70,8 +71,11 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
     return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   }
 
+  // On the acceptor's strand (or before the first accept).
   void accept() {
-    acceptor.async_accept(asio::make_strand(state->ioc),
+    asio::io_context& shard = *state->shards[next_shard];
+    next_shard = (next_shard + 1) % state->shards.size();
+    acceptor.async_accept(asio::make_strand(shard),
                           [self = shared_from_this()](boost::system::error_code ec,
                                                       tcp::socket socket) {
                             self->on_accept(ec, std::move(socket));
@@ -106,6 +110,7 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
 
   std::shared_ptr<ServerState> state;
   tcp::acceptor acceptor;
+  std::size_t next_shard = 0;  // the shard of the next accepted connection
 };
 
 namespace {
@@ -141,7 +146,10 @@ struct Drain : std::enable_shared_from_this<Drain> {
 }  // namespace
 
 Server::Server(asio::io_context& ioc, NetConfig config, ServerDeps deps)
-    : state_(std::make_shared<ServerState>(ioc, config, std::move(deps))) {}
+    : Server(std::vector<asio::io_context*>{&ioc}, config, std::move(deps)) {}
+
+Server::Server(std::vector<asio::io_context*> shards, NetConfig config, ServerDeps deps)
+    : state_(std::make_shared<ServerState>(std::move(shards), config, std::move(deps))) {}
 
 Server::~Server() {
   if (listener_) listener_->stop();

@@ -2,8 +2,13 @@
 // serves the HTTP API and upgrades GET /v1/connect to WebSocket connections that talk to the
 // rooms only through rooms::RoomService.
 //
-// Threading: the Server runs on one io_context that may be run by any number of threads; each
-// connection has its own strand. Server's methods may be called from any thread.
+// Threading: the Server runs on one io_context that may be run by any number of threads, or on
+// shards (io_contexts run by one thread each, see README "--threads"): connections are accepted
+// round-robin over the shards, and a WebSocket upgrade that names its room
+// (/v1/connect/{room}) is moved to the room's shard (rooms/shard.h) before its handshake, so its
+// reads, the room and the fan-out to it share one thread (a TLS connection moves with its TLS
+// state; one with ciphertext of its own still in flight stays, and its frames cross shards).
+// Each connection has its own strand. Server's methods may be called from any thread.
 // Ownership: the Server shares its state with its sessions; sessions may outlive the Server
 // object until the io_context has run their last handler or been destroyed.
 #pragma once
@@ -62,6 +67,9 @@ struct ServerState;  // shared with the sessions (server/net/shared_state.h)
 class Server {
  public:
   Server(boost::asio::io_context& ioc, NetConfig config, ServerDeps deps);
+  // `shards`: at least one io_context, each run by exactly one thread; not owned (they outlive
+  // the Server and its sessions).
+  Server(std::vector<boost::asio::io_context*> shards, NetConfig config, ServerDeps deps);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -8,10 +8,15 @@
 #include <string>
 #include <type_traits>
 
+#include <unistd.h>
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -106,7 +111,9 @@ class WsSession final : public rooms::Recipient,
       : state_(std::move(state)),
         slot_(std::move(slot)),
         ws_(std::move(stream)),
-        timer_(ws_.get_executor()) {
+        timer_(ws_.get_executor()),
+        home_(static_cast<asio::io_context&>(
+                  asio::query(ws_.get_executor(), asio::execution::context))) {
     state_->metrics.connection_opened(role_);
   }
 
@@ -141,6 +148,7 @@ class WsSession final : public rooms::Recipient,
   // rooms::Recipient: any thread.
   void send(rooms::OutFrame frame) override {
     if (!frame.bytes || send_closed_.load(std::memory_order_acquire)) return;
+    count_if_cross_shard();
     if (!account(frame.bytes->size())) {
       if (!send_closed_.exchange(true)) {
         asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
@@ -162,6 +170,7 @@ class WsSession final : public rooms::Recipient,
   // queue is written one frame per write completion (flow control), the replay first.
   void send_replay(rooms::OutFrame frame) override {
     if (!frame.bytes || send_closed_.load(std::memory_order_acquire)) return;
+    count_if_cross_shard();
     asio::post(ws_.get_executor(),
                [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
                  self->enqueue(std::move(frame), /*counted=*/false);
@@ -196,6 +205,17 @@ class WsSession final : public rooms::Recipient,
     std::shared_ptr<const std::string> frame;
     bool counted;  // accounted against the live bound (replay frames are not)
   };
+
+  // A frame handed to this connection from a thread that does not run its shard (any thread).
+  void count_if_cross_shard() {
+    if (!home_.get_executor().running_in_this_thread()) state_->metrics.cross_shard_post();
+  }
+
+  // A frame of this connection handed to its room, which lives on another shard (on the
+  // strand).
+  void count_if_room_elsewhere(const rooms::Participant& who) {
+    if (&state_->shard_of_room(who.room_id) != &home_) state_->metrics.cross_shard_post();
+  }
 
   // Queue accounting (any thread). False when the frame would exceed the bound.
   bool account(std::size_t bytes) {
@@ -284,6 +304,7 @@ class WsSession final : public rooms::Recipient,
       case v1::ClientFrame::kHeartbeatAck:
         return;  // its arrival refreshed the silence deadline; the rooms need nothing of it
       case v1::ClientFrame::kTyping:
+        count_if_room_elsewhere(*participant_);
         return state_->deps.rooms->typing(*participant_, frame.typing().typing());
       case v1::ClientFrame::kHello:
         return start_close(static_cast<std::uint16_t>(rooms::CloseCode::kMalformed),
@@ -312,6 +333,7 @@ class WsSession final : public rooms::Recipient,
     phase_ = Phase::kAttaching;
     std::weak_ptr<WsSession> weak = this->weak_from_this();
     auto executor = ws_.get_executor();
+    count_if_room_elsewhere(*participant_);
     state_->deps.rooms->attach(
         *participant_, frame.hello(), this->shared_from_this(),
         [weak, executor](std::optional<rooms::CloseCode> refused) {
@@ -339,6 +361,7 @@ class WsSession final : public rooms::Recipient,
 
   void handle_command(v1::Command command) {
     // Rate limits (RATE_LIMITED, then 4529) are per participant, in the rooms.
+    count_if_room_elsewhere(*participant_);
     state_->deps.rooms->submit(*participant_, std::move(command));
   }
 
@@ -543,6 +566,7 @@ class WsSession final : public rooms::Recipient,
   websocket::stream<Stream> ws_;
   beast::flat_buffer buffer_;
   asio::steady_timer timer_;
+  asio::io_context& home_;  // the shard this connection runs on
   SteadyClock::time_point timer_deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point opened_{}, last_read_{}, last_sent_{}, write_started_{},
       close_started_{};
@@ -659,8 +683,50 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
       return write(error_response(*state_, request, http::status::bad_request, kErrSubprotocol,
                                   "The WebSocket subprotocol mend.v1 is required."));
     }
+    if (!room->empty()) return upgrade_on_shard(std::move(request), std::move(*room));
     std::make_shared<WsSession<Stream>>(std::move(stream_), state_, std::move(slot_))
         ->run(std::move(request), std::move(*room));
+  }
+
+  // Serves the WebSocket of `room` on the room's shard: when this connection was accepted on
+  // another one, its socket is released here and adopted there before the handshake, so its
+  // reads, the room's decisions and the fan-out to it run on one thread. A TLS stream with
+  // ciphertext of its own in flight stays where it is (its frames then cross shards).
+  void upgrade_on_shard(HttpRequest request, std::string room) {
+    asio::io_context& target = state_->shard_of_room(room);
+    bool stay = target.get_executor().running_in_this_thread();
+    if constexpr (kIsTls<Stream>) stay = stay || !stream_.rebindable();
+    if (stay) {
+      std::make_shared<WsSession<Stream>>(std::move(stream_), state_, std::move(slot_))
+          ->run(std::move(request), std::move(room));
+      return;
+    }
+    beast::error_code ec;
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    const auto protocol = socket.local_endpoint(ec).protocol();
+    if (ec) return;  // the peer is gone
+    const auto native = socket.release(ec);
+    if (ec) return;
+    tcp::socket moved(asio::make_strand(target));
+    moved.assign(protocol, native, ec);
+    if (ec) {
+      ::close(native);
+      return;
+    }
+    auto executor = moved.get_executor();
+    auto stream = [&] {
+      if constexpr (kIsTls<Stream>) {
+        stream_.rebind(beast::tcp_stream(std::move(moved)));
+        return std::move(stream_);
+      } else {
+        return Stream(std::move(moved));
+      }
+    }();
+    asio::post(executor, [state = state_, slot = std::move(slot_), stream = std::move(stream),
+                          request = std::move(request), room = std::move(room)]() mutable {
+      std::make_shared<WsSession<Stream>>(std::move(stream), state, std::move(slot))
+          ->run(std::move(request), std::move(room));
+    });
   }
 
   void refuse(HttpRequest request, Refusal refusal,

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "server/rooms/shard.h"
+
 namespace mend::net {
 
 std::optional<IpLimiter::Slot> IpLimiter::acquire(const boost::asio::ip::address& address) {
@@ -49,6 +51,10 @@ std::vector<std::shared_ptr<Closable>> SessionRegistry::next_batch(std::size_t m
     if (auto session = it->second.lock()) batch.push_back(std::move(session));
   }
   return batch;
+}
+
+boost::asio::io_context& ServerState::shard_of_room(std::string_view room_id) const {
+  return *shards[rooms::shard_of(room_id, shards.size())];
 }
 
 std::int64_t ServerState::now_ms() const {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -88,15 +89,21 @@ class SessionRegistry {
 };
 
 struct ServerState {
-  ServerState(boost::asio::io_context& io, NetConfig cfg, ServerDeps d)
-      : ioc(io),
+  // `shard_contexts`: at least one, each run by one thread (or, with a single one, by any
+  // number); not owned: they outlive the state.
+  ServerState(std::vector<boost::asio::io_context*> shard_contexts, NetConfig cfg, ServerDeps d)
+      : shards(std::move(shard_contexts)),
+        ioc(*shards.front()),
         config(cfg),
         deps(std::move(d)),
         ip_limiter(std::make_shared<IpLimiter>(cfg.max_connections_per_ip)) {}
 
   std::int64_t now_ms() const;
+  // The shard room `room_id` lives on (rooms/shard.h): its connections are served there.
+  boost::asio::io_context& shard_of_room(std::string_view room_id) const;
 
-  boost::asio::io_context& ioc;
+  const std::vector<boost::asio::io_context*> shards;
+  boost::asio::io_context& ioc;  // the first shard: listener, drain and other server-wide work
   const NetConfig config;
   const ServerDeps deps;
   Metrics metrics;

@@ -53,7 +53,7 @@ const BIO_METHOD* bio_method() {
 Core::Core(beast::tcp_stream&& next, asio::ssl::context& context)
     : next_(std::move(next)),
       ssl_(SSL_new(context.native_handle()), &SSL_free),
-      flushed_(next_.get_executor()) {
+      flushed_(next_->get_executor()) {
   if (!ssl_) throw boost::system::system_error(asio::error::no_memory, "SSL_new");
   BIO* bio = bio_method() ? BIO_new(bio_method()) : nullptr;
   if (bio == nullptr) throw boost::system::system_error(asio::error::no_memory, "BIO_new");
@@ -64,7 +64,7 @@ Core::Core(beast::tcp_stream&& next, asio::ssl::context& context)
   SSL_set_accept_state(ssl_.get());
   // take_probe reads what else arrived without blocking.
   error_code ignored;
-  next_.socket().non_blocking(true, ignored);
+  next_->socket().non_blocking(true, ignored);
 }
 
 Core::~Core() = default;
@@ -107,7 +107,7 @@ void Core::take_probe(std::size_t n) {
   in_.resize(held + kReadChunk);
   std::memcpy(in_.data() + held, probe_.data(), n);
   error_code ec;
-  const std::size_t more = next_.socket().read_some(
+  const std::size_t more = next_->socket().read_some(
       asio::buffer(in_.data() + held + n, kReadChunk - n), ec);
   in_.resize(held + n + (ec ? 0 : more));  // would_block, or an error the next read reports
 }

@@ -30,6 +30,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -83,12 +84,17 @@ class Core {
 
   bool output_pending() const { return !out_.empty(); }
   bool writing() const { return writing_; }
+  // Puts the TLS state over `next` (see TlsStream::rebind).
+  void rebind(beast::tcp_stream&& next) {
+    next_.emplace(std::move(next));  // beast::tcp_stream has no move assignment
+    flushed_ = asio::steady_timer(next_->get_executor());
+  }
   const error_code& write_error() const { return write_error_; }
   std::size_t buffered_capacity() const {
     return in_.capacity() + out_.capacity() + sending_.capacity();
   }
 
-  beast::tcp_stream& next() { return next_; }
+  beast::tcp_stream& next() { return *next_; }
   SSL* ssl() { return ssl_.get(); }
   asio::mutable_buffer probe_buffer() { return asio::buffer(probe_); }
 
@@ -116,7 +122,7 @@ class Core {
     std::vector<unsigned char>().swap(bytes);  // capacity zero
   }
 
-  beast::tcp_stream next_;
+  std::optional<beast::tcp_stream> next_;  // always engaged (optional only for rebind)
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
   std::vector<unsigned char> in_;       // ciphertext received, from in_pos_ on not yet consumed
   std::size_t in_pos_ = 0;
@@ -173,7 +179,7 @@ struct FlushOp : asio::coroutine {
       core.writing_ = true;
       while (!core.out_.empty()) {
         core.sending_.swap(core.out_);
-        BOOST_ASIO_CORO_YIELD asio::async_write(core.next_, asio::buffer(core.sending_),
+        BOOST_ASIO_CORO_YIELD asio::async_write(*core.next_, asio::buffer(core.sending_),
                                                 std::move(self));
         Core::release(core.sending_);
         if (ec) {
@@ -192,7 +198,7 @@ struct FlushOp : asio::coroutine {
 template <class Token>
 auto Core::async_flush(Token&& token) {
   return asio::async_compose<Token, void(error_code)>(FlushOp<>{{}, *this},
-                                                      token, next_);
+                                                      token, *next_);
 }
 
 // Runs an SSL call that may need ciphertext from the peer (SSL_read, SSL_do_handshake) until it
@@ -297,6 +303,14 @@ class TlsStream {
   next_layer_type& next_layer() { return core_->next(); }
   const next_layer_type& next_layer() const { return core_->next(); }
   SSL* native_handle() { return core_->ssl(); }
+
+  // True when no socket write is in flight and no ciphertext waits to be sent (e.g. TLS 1.3
+  // session tickets produced by a read): only then may the stream be rebound.
+  bool rebindable() const { return !core_->writing() && !core_->output_pending(); }
+  // Continues the TLS connection over `next`: the same connection's socket adopted by another
+  // io_context (a shard, see README "--threads"). Preconditions: rebindable(), no operation in
+  // flight, and the old socket released (its tcp_stream is dropped here).
+  void rebind(next_layer_type&& next) { core_->rebind(std::move(next)); }
 
   // Bytes of buffer capacity this stream holds outside the SSL object (0 while idle).
   std::size_t buffered_capacity() const { return core_->buffered_capacity(); }

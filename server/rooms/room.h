@@ -30,15 +30,22 @@ ServiceError unavailable_error();
 // service while handlers are pending). Immutable after construction except `metrics` (atomic)
 // and the registry (under registry_mutex).
 struct RoomContext : std::enable_shared_from_this<RoomContext> {
-  RoomContext(boost::asio::any_io_executor executor_, std::shared_ptr<store::Store> store_,
-              TokenSigner signer_, Clock clock_, RoomServiceConfig config_)
-      : executor(std::move(executor_)),
+  // `shards_`: at least one executor; a room lives on shards_[shard_of(id)].
+  RoomContext(std::vector<boost::asio::any_io_executor> shards_,
+              std::shared_ptr<store::Store> store_, TokenSigner signer_, Clock clock_,
+              RoomServiceConfig config_)
+      : shards(std::move(shards_)),
+        executor(shards.front()),
         store(std::move(store_)),
         signer(std::move(signer_)),
         clock(std::move(clock_)),
         config(config_) {}
 
+  const std::vector<boost::asio::any_io_executor> shards;
+  // The first shard: answers that belong to no room, housekeeping and sweeps.
   boost::asio::any_io_executor executor;
+  // The executor room `id` runs on (shard.h).
+  const boost::asio::any_io_executor& executor_of(std::string_view id) const;
   std::shared_ptr<store::Store> store;
   TokenSigner signer;
   Clock clock;

@@ -11,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/rooms/shard.h"
 #include "server/rooms/tokens.h"
 
 namespace mend::rooms {
@@ -24,6 +25,10 @@ constexpr engine::TimeMs kLeasedIdleEvictMs = 10'000;
 
 // ---------------------------------------------------------------------------------------------
 // RoomContext: registry and wake schedule
+
+const asio::any_io_executor& RoomContext::executor_of(std::string_view id) const {
+  return shards[shard_of(id, shards.size())];
+}
 
 std::shared_ptr<Room> RoomContext::find_or_load(const std::string& id) {
   if (!is_valid_room_id(id)) return nullptr;

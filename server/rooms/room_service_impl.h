@@ -1,6 +1,7 @@
 // RoomServiceImpl: the room host (DESIGN.md sections 5, 6, 8), implementing RoomService.
 //
-// Every room lives on its own strand of one boost::asio executor (the Beast chat-multi shape:
+// Every room lives on its own strand of one of the shards' executors, the one its id hashes to
+// (shard.h; with one executor, all rooms share it) (the Beast chat-multi shape:
 // the room owns the conversation's state and the set of attached participants, connections
 // own their sockets). On its strand a room:
 // - runs engine::decide for one command at a time (commands wait in a bounded queue while
@@ -101,6 +102,11 @@ class RoomServiceImpl final : public RoomService {
   RoomServiceImpl(boost::asio::any_io_executor executor, std::shared_ptr<store::Store> store,
                   engine::TemplateCatalog catalog, TokenSigner signer, Clock clock,
                   RoomServiceConfig config = {});
+  // Rooms sharded over `shards` (at least one): each room's strand is on the shard its id
+  // hashes to (shard.h); service-wide work (housekeeping, sweeps) runs on the first.
+  RoomServiceImpl(std::vector<boost::asio::any_io_executor> shards,
+                  std::shared_ptr<store::Store> store, engine::TemplateCatalog catalog,
+                  TokenSigner signer, Clock clock, RoomServiceConfig config = {});
   ~RoomServiceImpl() override;
 
   RoomServiceImpl(const RoomServiceImpl&) = delete;

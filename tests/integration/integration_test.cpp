@@ -2,6 +2,13 @@
 // observers, rejections over the wire, resume after disconnects, retried command ids, tokens
 // and TLS.
 #include "harness.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
 #include "tests/common/mendd_process.h"
 
 namespace v1 = mend::v1;
@@ -347,6 +354,30 @@ TEST_CASE("partners' refusals counted by code survive a restart of mendd (insigh
 }
 
 // The value of an unlabelled series in Prometheus text, or -1 when it is absent.
+// Connects to plain /v1/connect (no room in the path), says Hello with `token` and returns the
+// first frame the server sends.
+v1::ServerFrame hello_on_plain_connect(int port, const std::string& token) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  asio::io_context ioc;
+  websocket::stream<asio::ip::tcp::socket> ws(ioc);
+  ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)});
+  ws.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
+    request.set(beast::http::field::sec_websocket_protocol, "mend.v1");
+  }));
+  ws.handshake("127.0.0.1", "/v1/connect");
+  ws.binary(true);
+  v1::ClientFrame hello;
+  hello.mutable_hello()->set_token(token);
+  ws.write(asio::buffer(hello.SerializeAsString()));
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  v1::ServerFrame frame;
+  frame.ParseFromString(beast::buffers_to_string(buffer.data()));
+  return frame;
+}
+
 double metric_value(const std::string& text, const std::string& name) {
   const std::string prefix = "\n" + name + " ";
   const auto at = text.find(prefix);
@@ -370,6 +401,51 @@ TEST_CASE("/metrics reports the durable store's commits, appends and checkpoints
   CHECK(metric_value(text, "mend_store_wal_restarts_total") >= 0);
   CHECK(metric_value(text, "mend_store_checkpoints_incomplete_total") >= 0);
   CHECK(text.find("# TYPE mend_store_pending_writes gauge") != std::string::npos);
+}
+
+TEST_CASE("with two shards a whole conversation through the SDK hands no frame to another shard "
+          "over ws and wss, while partners on plain /v1/connect cross shards and are still "
+          "welcomed") {
+  Mendd server({"--threads", "2"});
+  auto cross_shard_posts = [&] {
+    const auto scraped =
+        mc::HttpClient({server.http_url(), {}, {}, 10s}).request("GET", "/metrics");
+    REQUIRE(scraped.ok());
+    return metric_value(scraped.value->body, "mend_cross_shard_posts_total");
+  };
+  {
+    // The SDK connects to /v1/connect/{room}: both partners are served on the room's shard.
+    const auto room = create_room(server.http_url(), "speaker-listener");
+    SpeakingRoom r(server, room);
+    REQUIRE(play_until(r.changes, {&r.a, &r.b}, [&] {
+      return phase_is(r.a, v1::PHASE_CLOSED) && phase_is(r.b, v1::PHASE_CLOSED);
+    }));
+    CHECK(cross_shard_posts() == 0);
+  }
+  {
+    // Over TLS the connection moves with its TLS state.
+    const auto room =
+        create_room(server.https_url(), "speaker-listener", {}, 0, server.certificate());
+    Changes changes;
+    Participant a(changes, server.wss_url(), room.invites(0).token(), {}, server.certificate());
+    Participant b(changes, server.wss_url(), room.invites(1).token(), {}, server.certificate());
+    a.start();
+    b.start();
+    REQUIRE(play_until(changes, {&a, &b}, [&] { return phase_is(a, v1::PHASE_SPEAKING); }));
+    REQUIRE(a.send(signal()).accepted());
+    REQUIRE(changes.wait_until([&] { return caught_up(b, a); }, kBound));
+    CHECK(cross_shard_posts() == 0);
+  }
+  // The SDK always names the room, so these two speak the protocol themselves. Connections are
+  // accepted round-robin over the shards: of two consecutive ones, one is not on the room's.
+  const auto room = create_room(server.http_url(), "speaker-listener");
+  for (int partner = 0; partner < 2; ++partner) {
+    const v1::ServerFrame first =
+        hello_on_plain_connect(server.port(), room.invites(partner).token());
+    REQUIRE(first.items_size() > 0);
+    CHECK(first.items(0).has_welcome());
+  }
+  CHECK(cross_shard_posts() > 0);
 }
 
 TEST_CASE("forged and expired tokens end the connection for good with 4501") {

@@ -223,6 +223,14 @@ TEST_CASE("proc stat gives utime + stime even when the command name has spaces a
   CHECK(!parse_stat_cpu_ticks("1234 (short) S 1 2"));
 }
 
+TEST_CASE("a thread's status gives its voluntary plus involuntary context switches") {
+  const char* status =
+      "Name:\tmendd\nThreads:\t3\nvoluntary_ctxt_switches:\t120\n"
+      "nonvoluntary_ctxt_switches:\t7\n";
+  CHECK(parse_context_switches(status) == 127u);
+  CHECK(!parse_context_switches("Name:\tmendd\nvoluntary_ctxt_switches:\t120\n"));
+}
+
 TEST_CASE("proc net tcp gives the inode of the socket listening on a port") {
   const char* table =
       "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
@@ -243,6 +251,7 @@ TEST_CASE("this process can be sampled from /proc") {
   REQUIRE(sample);
   CHECK(sample->memory.rss_kb > 0);
   CHECK(sample->memory.hwm_kb >= sample->memory.rss_kb);
+  CHECK(sample->context_switches > 0);
 }
 
 TEST_CASE("load report JSON carries every figure with stable keys") {
@@ -320,6 +329,17 @@ TEST_CASE("server usage between two samples is CPU seconds per 1,000 commands") 
   CHECK(usage.rss_kb_end == 1100);
   CHECK(usage.hwm_kb_end == 1300);
   CHECK(usage_between(42, start, end, 0).cpu_ms_per_1000_commands == 0);
+}
+
+TEST_CASE("server usage between two samples counts the context switches per command") {
+  ProcessSample start, end;
+  start.context_switches = 1000;
+  end.context_switches = 6000;
+  const ServerUsage usage = usage_between(42, start, end, 1000);
+  CHECK(usage.context_switches == 5000);
+  CHECK(usage.context_switches_per_command == doctest::Approx(5.0));
+  CHECK(usage_between(42, start, end, 0).context_switches_per_command == 0);
+  CHECK(usage_between(42, end, start, 10).context_switches == 0);  // threads ended meanwhile
 }
 
 TEST_CASE("idle report computes KB per connection from the RSS samples") {

@@ -32,7 +32,7 @@ std::vector<std::string_view> fields_of(std::string_view line) {
   return fields;
 }
 
-// The kB value of "Name:   1234 kB" in /proc/PID/status.
+// The first number of "Name:   1234 kB" (or "Name:\t1234") in /proc/PID/status.
 std::optional<std::uint64_t> status_kb(std::string_view status, std::string_view name) {
   std::size_t at = 0;
   while (at < status.size()) {
@@ -62,6 +62,13 @@ std::optional<MemoryKb> parse_status(std::string_view status) {
   const auto hwm = status_kb(status, "VmHWM");
   if (!rss || !hwm) return std::nullopt;
   return MemoryKb{*rss, *hwm};
+}
+
+std::optional<std::uint64_t> parse_context_switches(std::string_view status) {
+  const auto voluntary = status_kb(status, "voluntary_ctxt_switches");
+  const auto involuntary = status_kb(status, "nonvoluntary_ctxt_switches");
+  if (!voluntary || !involuntary) return std::nullopt;
+  return *voluntary + *involuntary;
 }
 
 std::optional<std::uint64_t> parse_stat_cpu_ticks(std::string_view stat) {
@@ -103,8 +110,15 @@ std::optional<ProcessSample> sample_process(int pid) {
   const auto ticks = parse_stat_cpu_ticks(*stat);
   if (!memory || !ticks) return std::nullopt;
   const long per_second = ::sysconf(_SC_CLK_TCK);
-  return ProcessSample{*memory, static_cast<double>(*ticks) /
+  ProcessSample sample{*memory, static_cast<double>(*ticks) /
                                     static_cast<double>(per_second > 0 ? per_second : 100)};
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(dir / "task", ec)) {
+    const auto task_status = read_text(task.path() / "status");
+    if (!task_status) continue;  // the thread ended meanwhile
+    sample.context_switches += parse_context_switches(*task_status).value_or(0);
+  }
+  return sample;
 }
 
 std::optional<int> find_listening_pid(std::uint16_t port) {

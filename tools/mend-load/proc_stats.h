@@ -26,12 +26,21 @@ std::optional<std::uint64_t> parse_stat_cpu_ticks(std::string_view stat);
 // (state 0A); nullopt when none.
 std::optional<std::uint64_t> parse_listen_inode(std::string_view proc_net_tcp, std::uint16_t port);
 
+// voluntary_ctxt_switches + nonvoluntary_ctxt_switches from the text of one thread's
+// /proc/PID/task/TID/status; nullopt when either is missing.
+std::optional<std::uint64_t> parse_context_switches(std::string_view status);
+
 struct ProcessSample {
   MemoryKb memory;
   double cpu_seconds = 0;  // user + system, since the process started
+  // Context switches (voluntary and not) summed over the threads alive at the sample: each is
+  // a thread going to sleep or being preempted, so their growth over a run counts the thread
+  // hand-offs (a thread that exits in between takes its count with it).
+  std::uint64_t context_switches = 0;
 };
 
-// Reads /proc/PID/status and /proc/PID/stat; nullopt when the process is gone or unreadable.
+// Reads /proc/PID/status, /proc/PID/stat and /proc/PID/task/*/status; nullopt when the process
+// is gone or unreadable.
 std::optional<ProcessSample> sample_process(int pid);
 
 // The process holding a socket that listens on `port` (any address), found through

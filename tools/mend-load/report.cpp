@@ -54,6 +54,12 @@ ServerUsage usage_between(int pid, const ProcessSample& start, const ProcessSamp
   usage.cpu_seconds = end.cpu_seconds - start.cpu_seconds;
   usage.cpu_ms_per_1000_commands =
       commands > 0 ? usage.cpu_seconds * 1e6 / static_cast<double>(commands) : 0;
+  usage.context_switches = end.context_switches >= start.context_switches
+                               ? end.context_switches - start.context_switches
+                               : 0;
+  usage.context_switches_per_command =
+      commands > 0 ? static_cast<double>(usage.context_switches) / static_cast<double>(commands)
+                   : 0;
   return usage;
 }
 
@@ -137,7 +143,9 @@ std::string to_text(const LoadReport& r) {
     out << "  server pid " << s.pid << "  RSS " << s.rss_kb_start << " -> " << s.rss_kb_end
         << " KB (peak " << s.hwm_kb_end << " KB), CPU " << fixed(s.cpu_seconds, 2) << " s = "
         << fixed(s.cpu_ms_per_1000_commands, 1) << " ms per 1,000 commands ("
-        << fixed(s.cpu_ms_per_1000_commands, 1) << " us per command)\n";
+        << fixed(s.cpu_ms_per_1000_commands, 1) << " us per command), "
+        << s.context_switches << " context switches = "
+        << fixed(s.context_switches_per_command, 2) << " per command\n";
   } else {
     out << "  server         not on this machine (or not found): no RSS/CPU figures\n";
   }
@@ -170,7 +178,10 @@ std::string to_json(const LoadReport& r) {
     out << "{\"pid\":" << s.pid << ",\"rss_kb_start\":" << s.rss_kb_start
         << ",\"rss_kb_end\":" << s.rss_kb_end << ",\"hwm_kb_end\":" << s.hwm_kb_end
         << ",\"cpu_seconds\":" << fixed(s.cpu_seconds, 3)
-        << ",\"cpu_ms_per_1000_commands\":" << fixed(s.cpu_ms_per_1000_commands, 3) << "}";
+        << ",\"cpu_ms_per_1000_commands\":" << fixed(s.cpu_ms_per_1000_commands, 3)
+        << ",\"context_switches\":" << s.context_switches
+        << ",\"context_switches_per_command\":" << fixed(s.context_switches_per_command, 3)
+        << "}";
   } else {
     out << "null";
   }

@@ -28,6 +28,8 @@ struct ServerUsage {
   std::uint64_t hwm_kb_end = 0;            // peak RSS of the process (whole life)
   double cpu_seconds = 0;                  // user + system within the window
   double cpu_ms_per_1000_commands = 0;     // cpu_seconds * 1e6 / commands
+  std::uint64_t context_switches = 0;      // of all its threads within the window
+  double context_switches_per_command = 0;
 };
 
 // The server's usage between two samples of process `pid` over `commands` commands.
