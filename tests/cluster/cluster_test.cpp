@@ -1,7 +1,9 @@
 // Three mendd nodes on one PostgreSQL behind HAProxy (nodes.h), driven only through the C++ SDK
 // and HTTP: a conversation survives the SIGKILL of the node serving it; a node paused past its
 // lease cannot write when it resumes and closes its clients; the connect URL's room must be the
-// token's. Waits are bounded polls of a condition; nothing sleeps as an assertion.
+// token's; a rolling restart of every node and a restart of PostgreSQL under mend-load (the real
+// tool) lose and double nothing. Waits are bounded polls of a condition; nothing sleeps as an
+// assertion.
 #include <signal.h>
 
 #include <algorithm>
@@ -11,6 +13,8 @@
 #include <thread>
 
 #include "tests/cluster/nodes.h"
+#include "tests/common/json_number.h"
+#include "tests/common/subprocess.h"
 #include "tests/integration/harness.h"
 
 namespace v1 = mend::v1;
@@ -19,6 +23,7 @@ using mend::testing::Changes;
 using mend::testing::cmd;
 using mend::testing::contiguous_from_one;
 using mend::testing::create_room;
+using mend::testing::json_number;
 using mend::testing::Nodes;
 using mend::testing::Participant;
 using mend::testing::phase_is;
@@ -44,6 +49,62 @@ bool eventually(Condition condition, std::chrono::milliseconds bound) {
     std::this_thread::sleep_for(20ms);  // the poll interval
   }
   return true;
+}
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// What PostgreSQL holds of the rooms created since `since_ms`: their events, and the sum of
+// their last seqs (equal when no room's log has a hole).
+struct Stored {
+  std::uint64_t events = 0;
+  std::uint64_t last_seqs = 0;
+};
+Stored stored_since(const Nodes& nodes, std::int64_t since_ms) {
+  const std::string since = std::to_string(since_ms);
+  return {std::stoull(nodes.value("SELECT count(*) FROM {schema}.events e JOIN {schema}.rooms r "
+                                  "USING (room_id) WHERE r.first_at_ms >= " + since)),
+          std::stoull(nodes.value("SELECT coalesce(sum(last_seq), 0) FROM {schema}.rooms WHERE "
+                                  "first_at_ms >= " + since))};
+}
+
+// mend-load (the real tool) through HAProxy, running until finish(): a few speaker-listener
+// rooms with think time (the templates' reflection beat paces them too), one I/O thread.
+class LoadProcess {
+ public:
+  explicit LoadProcess(const Nodes& nodes)
+      : process_({MEND_LOAD_PATH, "--server", nodes.ws_url(), "--rooms", "8", "--template",
+                  "speaker-listener", "--think-ms", "50", "--warmup", "0", "--duration", "240",
+                  "--seed", "13", "--threads", "1", "--json", "--quiet"},
+                 mend::testing::Subprocess::Output::kStdoutOnly) {}
+
+  // SIGTERM: mend-load ends its run, waits for its commands in flight, and prints its JSON
+  // result; returns its exit code (0: something accepted, nothing lost or doubled) and that.
+  std::pair<int, std::string> finish() {
+    process_.signal(SIGTERM);
+    std::string json = process_.read_until(mend::testing::Subprocess::Clock::now() + 40s);
+    return {process_.wait_exit(10s), std::move(json)};
+  }
+
+ private:
+  mend::testing::Subprocess process_;
+};
+
+// The run's result says nothing was lost or doubled, and PostgreSQL holds exactly what the
+// partners saw of the rooms created since `since_ms`.
+void check_whole(const Nodes& nodes, const std::string& json, std::int64_t since_ms) {
+  INFO(json);
+  CHECK(json_number(json, "gaps") == 0);
+  CHECK(json_number(json, "duplicates") == 0);
+  CHECK(json_number(json, "missing") == 0);
+  CHECK(json_number(json, "unanswered") == 0);
+  CHECK(json_number(json, "resets") == 0);
+  const Stored stored = stored_since(nodes, since_ms);
+  CHECK(stored.events == stored.last_seqs);
+  CHECK(stored.events == static_cast<std::uint64_t>(json_number(json, "events_delivered")));
 }
 
 }  // namespace
@@ -164,4 +225,75 @@ TEST_CASE("a connect URL naming another room than the token's is refused for goo
   REQUIRE(changes.wait_until([&] { return a.closed().has_value(); }, 10s));
   CHECK(a.closed()->code == mc::ErrorCode::kTerminalClose);
   CHECK(a.closed()->close_code == kRoomMismatch);
+}
+
+TEST_CASE("a rolling restart of all three nodes under mend-load loses and doubles no command, "
+          "and the conversations go on") {
+  Nodes& nodes = the_nodes();
+  const std::int64_t since = now_unix_ms();
+  LoadProcess load(nodes);
+  REQUIRE(eventually([&] { return stored_since(nodes, since).events >= 30; }, 30s));
+
+  const auto started = std::chrono::steady_clock::now();
+  std::uint64_t drained = 0;  // partners' connections the drains moved to other nodes
+  for (int i = 0; i < Nodes::kCount; ++i) {
+    drained += nodes.metric(i, "mend_connections{role=\"partner_a\"}") +
+               nodes.metric(i, "mend_connections{role=\"partner_b\"}");
+    CHECK(nodes.drain_and_restart(i) == 0);  // a clean drain; back and routed before the next
+  }
+  MESSAGE("rolling restart (drain, start, ready and routed again) of " << Nodes::kCount
+          << " nodes: "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - started)
+                 .count()
+          << " ms; partners' connections drained: " << drained);
+  CHECK(drained > 0);
+  // The conversations go on: commands are accepted and stored after the last restart.
+  const std::uint64_t after_restarts = stored_since(nodes, since).events;
+  CHECK(eventually([&] { return stored_since(nodes, since).events >= after_restarts + 20; },
+                   30s));
+
+  const auto [exit_code, json] = load.finish();
+  CHECK(exit_code == 0);
+  MESSAGE("mend-load: " << json);
+  check_whole(nodes, json, since);
+}
+
+TEST_CASE("PostgreSQL restarted under mend-load: clients are told UNAVAILABLE, nothing is lost or "
+          "doubled, and the conversations go on") {
+  Nodes& nodes = the_nodes();
+  const std::string unavailable = "mend_commands_total{result=\"UNAVAILABLE\"}";
+  const std::int64_t since = now_unix_ms();
+  LoadProcess load(nodes);
+  REQUIRE(eventually([&] { return stored_since(nodes, since).events >= 30; }, 30s));
+
+  const std::uint64_t told_before = nodes.metric_sum(unavailable);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  mend::testing::pg().stop();  // fast shutdown: the nodes' sessions are terminated
+  // Down until a node has answered a command UNAVAILABLE (the load sends some every second).
+  CHECK(eventually([&] { return nodes.metric_sum(unavailable) > told_before; }, 15s));
+  mend::testing::pg().start();  // the same cluster on the same port
+  const auto down = std::chrono::steady_clock::now() - stopped_at;
+  const std::uint64_t after_restart = stored_since(nodes, since).events;
+  // The conversations go on, and every node is ready.
+  CHECK(eventually([&] { return stored_since(nodes, since).events >= after_restart + 20; }, 30s));
+  const auto back = std::chrono::steady_clock::now() - stopped_at - down;
+  for (int i = 0; i < Nodes::kCount; ++i) {
+    const mc::HttpClient http({nodes.node(i).http_url(), {}, {}, 2s});
+    const auto ready = http.request("GET", "/readyz");
+    CHECK(ready.ok());
+    if (ready.ok()) CHECK(ready.value->status == 200);
+  }
+  MESSAGE("PostgreSQL down for "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(down).count()
+          << " ms; 20 more events stored "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(back).count()
+          << " ms after it was back; commands answered UNAVAILABLE by the nodes: "
+          << nodes.metric_sum(unavailable) - told_before);
+
+  const auto [exit_code, json] = load.finish();
+  CHECK(exit_code == 0);
+  MESSAGE("mend-load: " << json);
+  CHECK(json_number(json, "UNAVAILABLE") > 0);  // the clients were told, and retried
+  check_whole(nodes, json, since);
 }

@@ -7,7 +7,10 @@
 // - HAProxy runs the shipped docs/haproxy.cfg with its bind and server addresses replaced by
 //   loopback ports (so the example itself is what is tested), in the foreground (-db).
 // - Tests may kill, stop (SIGSTOP) and restart nodes; restart(i) brings node i back on its
-//   port. Each test leaves every node running (heal()).
+//   port; drain_and_restart(i) is one step of a rolling restart. Each test leaves every node
+//   running (heal()).
+// - HAProxy gets an admin socket in its directory (not in the shipped example), so a test can
+//   ask which servers it sees up (routed()).
 #pragma once
 
 #include <signal.h>
@@ -24,6 +27,9 @@
 #include <vector>
 
 #include <libpq-fe.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "mend/http_client.h"
 #include "tests/cluster/cluster_env.h"
@@ -65,6 +71,7 @@ class Nodes {
   std::string http_url() const { return "http://127.0.0.1:" + std::to_string(haproxy_port_); }
   std::string ws_url() const { return "ws://127.0.0.1:" + std::to_string(haproxy_port_); }
   MenddProcess& node(int i) { return *nodes_.at(static_cast<std::size_t>(i)); }
+  const MenddProcess& node(int i) const { return *nodes_.at(static_cast<std::size_t>(i)); }
 
   // Brings node `i` back (after kill9) on its port.
   void restart(int i) { node(i).start(node(i).port()); }
@@ -77,6 +84,70 @@ class Nodes {
         restart(i);
       }
     }
+  }
+
+  // SIGTERM (a graceful drain: clients closed with 4001, leases given back), the exit code;
+  // then node `i` started again on its port, and back only once it answers /readyz and HAProxy
+  // routes to it again (bounded). Throws when it does not come back in time.
+  int drain_and_restart(int i) {
+    const int code = node(i).terminate();
+    restart(i);
+    const client::HttpClient http({node(i).http_url(), {}, {}, std::chrono::seconds(2)});
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (true) {
+      const auto ready = http.request("GET", "/readyz");
+      if (ready.ok() && ready.value->status == 200 && routed(i)) return code;
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw std::runtime_error("node " + std::to_string(i) + " is not routed again");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval
+    }
+  }
+
+  // Whether HAProxy sees node `i` up in every backend (its health checks passed).
+  bool routed(int i) const {
+    // "show servers state": per server "be_id be_name srv_id srv_name srv_addr srv_op_state
+    // ...", srv_op_state 2 = running.
+    std::istringstream lines(haproxy_command("show servers state\n"));
+    const std::string name = "node" + std::to_string(i + 1);
+    int seen = 0;
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream fields(line);
+      std::string be_id, be_name, srv_id, srv_name, srv_addr, op_state;
+      if (!(fields >> be_id >> be_name >> srv_id >> srv_name >> srv_addr >> op_state)) continue;
+      if (srv_name != name) continue;
+      if (op_state != "2") return false;
+      ++seen;
+    }
+    return seen > 0;
+  }
+
+  // The first column of the first row of `sql` ("" when no row); `{schema}` is replaced by
+  // the nodes' schema.
+  std::string value(std::string sql) const {
+    for (auto at = sql.find("{schema}"); at != std::string::npos; at = sql.find("{schema}")) {
+      sql.replace(at, 8, schema_);
+    }
+    return query(sql);
+  }
+
+  // A counter of node `i`'s /metrics: the value on the line starting with `series` (e.g.
+  // `mend_commands_total{result="UNAVAILABLE"}`), 0 when absent or unreachable.
+  std::uint64_t metric(int i, const std::string& series) const {
+    const client::HttpClient http({node(i).http_url(), {}, {}, std::chrono::seconds(2)});
+    const auto metrics = http.request("GET", "/metrics");
+    if (!metrics.ok()) return 0;
+    std::istringstream lines(metrics.value->body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind(series + " ", 0) == 0) return std::stoull(line.substr(series.size() + 1));
+    }
+    return 0;
+  }
+  // The same summed over the nodes.
+  std::uint64_t metric_sum(const std::string& series) const {
+    std::uint64_t sum = 0;
+    for (int i = 0; i < kCount; ++i) sum += metric(i, series);
+    return sum;
   }
 
   // The node ("node-<i>") holding the room's lease now, -1 when none does.
@@ -129,7 +200,36 @@ class Nodes {
     // the default connection limit (the example's needs a raised file descriptor limit).
     config = std::regex_replace(
         config, std::regex(R"(\n\s*(log|user|group|chroot|daemon|maxconn)\b[^\n]*)"), "");
+    config = std::regex_replace(config, std::regex(R"(\nglobal\n)"),
+                                "\nglobal\n    stats socket " + socket_path() + " mode 600 level admin\n");
     std::ofstream(config_path()) << config;
+  }
+
+  std::string socket_path() const { return (haproxy_dir_.path() / "admin.sock").string(); }
+
+  // HAProxy's answer to `command` on its admin socket ("" when it cannot be reached).
+  std::string haproxy_command(const std::string& command) const {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return {};
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const std::string path = socket_path();
+    if (path.size() >= sizeof address.sun_path) {
+      ::close(fd);
+      throw std::runtime_error("HAProxy's socket path is too long");
+    }
+    path.copy(address.sun_path, path.size());
+    std::string answer;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+        ::write(fd, command.data(), command.size()) == static_cast<ssize_t>(command.size())) {
+      char buffer[4096];
+      for (ssize_t n = ::read(fd, buffer, sizeof buffer); n > 0;
+           n = ::read(fd, buffer, sizeof buffer)) {
+        answer.append(buffer, static_cast<std::size_t>(n));
+      }
+    }
+    ::close(fd);
+    return answer;
   }
 
   // Bounded polling until HAProxy answers /healthz through a node.

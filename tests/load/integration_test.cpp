@@ -4,10 +4,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "tests/common/json_number.h"
 #include "tests/common/mendd_process.h"
 #include "tests/common/subprocess.h"
 
@@ -15,13 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The number after "key": in a flat JSON text (the first occurrence).
-double number(const std::string& json, const std::string& key) {
-  const std::regex pattern("\"" + key + "\":(-?[0-9.]+)");
-  std::smatch match;
-  if (!std::regex_search(json, match, pattern)) FAIL("no " << key << " in " << json);
-  return std::stod(match[1].str());
-}
+using mend::testing::json_number;
 
 // The fixture: mendd with the in-memory store and limits high enough for the runs, and
 // mend-load run against it.
@@ -50,18 +44,18 @@ TEST_CASE_FIXTURE(LoadServer,
                                               "--duration", "2.5", "--seed", "1"});
   INFO(run.output);
   CHECK(run.exit_code == 0);
-  CHECK(number(run.output, "accepted") > 0);
-  CHECK(number(run.output, "errors") == 0);
-  CHECK(number(run.output, "samples") > 0);
-  const double p50 = number(run.output, "p50");
-  const double p99 = number(run.output, "p99");
-  const double max = number(run.output, "max");
+  CHECK(json_number(run.output, "accepted") > 0);
+  CHECK(json_number(run.output, "errors") == 0);
+  CHECK(json_number(run.output, "samples") > 0);
+  const double p50 = json_number(run.output, "p50");
+  const double p99 = json_number(run.output, "p99");
+  const double max = json_number(run.output, "max");
   CHECK(p50 > 0);
   CHECK(p50 <= p99);
   CHECK(p99 <= max);
-  CHECK(number(run.output, "connections") > 0);  // 6 unless a handshake is slow under load
+  CHECK(json_number(run.output, "connections") > 0);  // 6 unless a handshake is slow under load
   // The server runs here: its CPU time was read from /proc.
-  CHECK(number(run.output, "cpu_seconds") >= 0);
+  CHECK(json_number(run.output, "cpu_seconds") >= 0);
 }
 
 TEST_CASE_FIXTURE(LoadServer,
@@ -71,9 +65,9 @@ TEST_CASE_FIXTURE(LoadServer,
                                                "2"});
   INFO(run.output);
   CHECK(run.exit_code == 0);
-  CHECK(number(run.output, "accepted") > 0);
-  CHECK(number(run.output, "errors") == 0);
-  CHECK(number(run.output, "connections") > 0);
+  CHECK(json_number(run.output, "accepted") > 0);
+  CHECK(json_number(run.output, "errors") == 0);
+  CHECK(json_number(run.output, "connections") > 0);
 }
 
 TEST_CASE_FIXTURE(LoadServer,
@@ -84,9 +78,9 @@ TEST_CASE_FIXTURE(LoadServer,
                                               "--template", "speaker-listener", "--seed", "1"});
   INFO(run.output);
   CHECK(run.exit_code == 0);
-  CHECK(number(run.output, "chunks_per_turn") == 5);
-  CHECK(number(run.output, "accepted") > 0);
-  CHECK(number(run.output, "errors") == 0);
+  CHECK(json_number(run.output, "chunks_per_turn") == 5);
+  CHECK(json_number(run.output, "accepted") > 0);
+  CHECK(json_number(run.output, "errors") == 0);
 }
 
 TEST_CASE("--relay measures the bare Node ws relay (tools/bench-relay) with the same client") {
@@ -109,11 +103,11 @@ TEST_CASE("--relay measures the bare Node ws relay (tools/bench-relay) with the 
                                         {"--relay", "--rooms", "2", "--warmup", "0", "--duration", "1"});
   INFO(run.output);
   CHECK(run.exit_code == 0);
-  CHECK(number(run.output, "accepted") > 0);  // messages relayed
-  CHECK(number(run.output, "errors") == 0);
-  CHECK(number(run.output, "samples") > 0);
-  CHECK(number(run.output, "connections") == 4);
-  CHECK(number(run.output, "cpu_seconds") >= 0);  // the relay's CPU, found by its port
+  CHECK(json_number(run.output, "accepted") > 0);  // messages relayed
+  CHECK(json_number(run.output, "errors") == 0);
+  CHECK(json_number(run.output, "samples") > 0);
+  CHECK(json_number(run.output, "connections") == 4);
+  CHECK(json_number(run.output, "cpu_seconds") >= 0);  // the relay's CPU, found by its port
 }
 
 TEST_CASE_FIXTURE(LoadServer,
@@ -122,8 +116,8 @@ TEST_CASE_FIXTURE(LoadServer,
   const auto run = run_load(server.ws_url(), {"--idle", "20", "--duration", "1"});
   INFO(run.output);
   CHECK(run.exit_code == 0);
-  CHECK(number(run.output, "connected") == 20);
-  CHECK(number(run.output, "connected_at_end") == 20);
-  CHECK(number(run.output, "errors") == 0);
-  CHECK(number(run.output, "rss_kb_after") > 0);
+  CHECK(json_number(run.output, "connected") == 20);
+  CHECK(json_number(run.output, "connected_at_end") == 20);
+  CHECK(json_number(run.output, "errors") == 0);
+  CHECK(json_number(run.output, "rss_kb_after") > 0);
 }

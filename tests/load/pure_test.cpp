@@ -283,6 +283,29 @@ TEST_CASE("load report JSON carries every figure with stable keys") {
   CHECK(to_text(r).find("relayed message") != std::string::npos);
 }
 
+TEST_CASE("the load report's integrity: any gap, duplicate or accepted command without its events "
+          "is lost or doubled, a reset is only reported") {
+  LoadReport r;
+  r.integrity.events_delivered = 40;
+  r.integrity.commands_accepted = 30;
+  r.integrity.resets = 1;
+  CHECK(r.integrity.intact());
+  CHECK(to_json(r).find("\"integrity\":{\"intact\":true,\"gaps\":0,\"duplicates\":0,"
+                        "\"missing\":0,\"resets\":1,\"events_delivered\":40,"
+                        "\"commands_accepted\":30,\"unanswered\":0}") != std::string::npos);
+  CHECK(to_text(r).find("nothing lost or doubled") != std::string::npos);
+  for (std::uint64_t Integrity::*count : {&Integrity::gaps, &Integrity::duplicates,
+                                          &Integrity::missing}) {
+    LoadReport broken = r;
+    broken.integrity.*count = 1;
+    CHECK_FALSE(broken.integrity.intact());
+    CHECK(to_json(broken).find("\"intact\":false") != std::string::npos);
+    CHECK(to_text(broken).find("LOST OR DOUBLED") != std::string::npos);
+  }
+  r.mode = "relay";
+  CHECK(to_text(r).find("integrity") == std::string::npos);  // the relay has no rooms
+}
+
 TEST_CASE("server usage between two samples is CPU seconds per 1,000 commands") {
   ProcessSample start, end;
   start.cpu_seconds = 1.0;

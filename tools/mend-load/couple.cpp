@@ -79,6 +79,11 @@ bool Couple::open_room() {
       seat.busy = false;
       seat.expectations.clear();
       seat.seen.clear();
+      seat.last_seq = 0;
+      seat.awaited.clear();
+      seat.caught_up = false;
+      seat.sending.reset();
+      seat.retry.reset();
       seat.client = std::make_shared<client::Client>(std::move(options),
                                                      handlers_for(i, generation));
       started.push_back(seat.client);
@@ -93,11 +98,27 @@ bool Couple::open_room() {
   return true;
 }
 
+bool Couple::caught_up() {
+  return on_strand(strand_, [this] {
+    return std::all_of(seats_.begin(), seats_.begin() + 2,
+                       [](const Seat& seat) { return !seat.client || seat.caught_up; });
+  });
+}
+
 void Couple::close_room() {
   auto clients = on_strand(strand_, [this] {
     ++generation_;
+    // A conversation's events are every partner's; the sender of a command sees its events
+    // first, so the room's log as far as it was seen is the larger of the two positions.
+    run_.stats.delivered(std::max(seats_[0].last_seq, seats_[1].last_seq));
     std::vector<std::shared_ptr<client::Client>> old;
     for (Seat& seat : seats_) {
+      run_.stats.missing(seat.awaited.size());
+      seat.last_seq = 0;
+      seat.awaited.clear();
+      seat.caught_up = false;
+      seat.sending.reset();
+      seat.retry.reset();
       if (seat.online) run_.stats.connection_down();
       seat.online = false;
       seat.busy = false;
@@ -122,6 +143,16 @@ client::ClientHandlers Couple::handlers_for(std::size_t seat, std::uint64_t gene
     h.on_event = [weak, seat, generation](const v1::Event& event) {
       if (auto self = weak.lock(); self && self->current(generation)) {
         self->on_event(seat, event.seq());
+      }
+    };
+    h.on_replay_done = [weak, seat, generation](std::uint64_t) {
+      if (auto self = weak.lock(); self && self->current(generation)) {
+        self->seats_[seat].caught_up = true;
+      }
+    };
+    h.on_reset = [weak, seat, generation](const v1::RoomView& view) {
+      if (auto self = weak.lock(); self && self->current(generation)) {
+        self->on_reset(seat, view.last_seq());
       }
     };
   }
@@ -205,9 +236,16 @@ void Couple::act(std::uint64_t generation, std::size_t seat) {
   const auto view = s.client->view();
   if (!view) return;
   if (view->phase() == v1::PHASE_CLOSED) return maybe_act(seat);
-  auto command = s.pilot.next(*view);
+  std::optional<v1::Command> command;
+  if (s.retry) {
+    command.swap(s.retry);
+  } else {
+    command = s.pilot.next(*view);
+  }
   if (!command) return;  // nothing to do any more; the next view tells
   s.busy = true;
+  s.sending = *command;
+  run_.stats.sent();
   const auto sent = Clock::now();
   std::weak_ptr<Couple> weak = weak_from_this();
   s.client->send(std::move(*command), [weak, generation, seat, sent](client::CommandOutcome o) {
@@ -217,6 +255,7 @@ void Couple::act(std::uint64_t generation, std::size_t seat) {
 
 void Couple::on_outcome(std::uint64_t generation, std::size_t seat, Clock::time_point sent,
                         const client::CommandOutcome& outcome) {
+  run_.stats.answered_or_failed();
   if (!current(generation)) return;
   Seat& s = seats_[seat];
   s.busy = false;
@@ -226,11 +265,14 @@ void Couple::on_outcome(std::uint64_t generation, std::size_t seat, Clock::time_
   }
   if (outcome.accepted()) {
     run_.stats.accepted();
-    if (seat < 2) on_accepted(seat, outcome.result.first_seq(), outcome.result.last_seq(), sent);
+    const std::uint64_t last = outcome.result.last_seq();
+    if (seat < 2 && outcome.result.first_seq() > 0 && s.last_seq < last) s.awaited.push_back(last);
+    if (seat < 2) on_accepted(seat, outcome.result.first_seq(), last, sent);
     return maybe_act(seat);
   }
   const v1::Rejection& rejection = outcome.result.rejection();
   run_.stats.rejected(v1::RejectionCode_Name(rejection.code()));
+  if (rejection.code() == v1::UNAVAILABLE) s.retry = std::move(s.sending);
   const milliseconds delay = rejection.retry_after_ms() > 0
                                  ? milliseconds(rejection.retry_after_ms() + 1)
                                  : kAfterRejection;
@@ -255,6 +297,14 @@ void Couple::on_accepted(std::size_t seat, std::uint64_t first, std::uint64_t la
 
 void Couple::on_event(std::size_t seat, std::uint64_t seq) {
   const auto now = Clock::now();
+  Seat& receiver = seats_[seat];
+  if (seq <= receiver.last_seq) {
+    run_.stats.duplicate();
+  } else {
+    if (seq > receiver.last_seq + 1) run_.stats.gap(seq - receiver.last_seq - 1);
+    receiver.last_seq = seq;
+  }
+  drop_delivered(receiver);
   auto& expectations = seats_[1 - seat].expectations;
   while (!expectations.empty()) {
     const Expectation& e = expectations.front();
@@ -274,11 +324,23 @@ void Couple::on_event(std::size_t seat, std::uint64_t seq) {
   if (seen.size() > kSeen) seen.pop_front();
 }
 
+void Couple::drop_delivered(Seat& seat) {
+  while (!seat.awaited.empty() && seat.awaited.front() <= seat.last_seq) seat.awaited.pop_front();
+}
+
+void Couple::on_reset(std::size_t seat, std::uint64_t last_seq) {
+  run_.stats.reset_seen();
+  Seat& s = seats_[seat];
+  s.last_seq = std::max(s.last_seq, last_seq);
+  drop_delivered(s);
+}
+
 void Couple::on_state(std::size_t seat, client::ConnectionState state) {
   Seat& s = seats_[seat];
   const bool online = state == client::ConnectionState::kOnline;
   if (online && !s.online) run_.stats.connection_up();
   if (!online && s.online) run_.stats.connection_down();
+  if (!online) s.caught_up = false;
   s.online = online;
 }
 

@@ -9,6 +9,10 @@
 // this partner may see, matched by seq (CommandResult.first_seq..last_seq against Event.seq).
 // The sender's result and the other's event may arrive in either order; both are handled.
 //
+// Integrity: each partner's delivered seqs must run 1, 2, 3, ... (gaps and duplicates counted),
+// and every accepted command's events must reach its sender (counted missing when the room is
+// closed without them). A command answered UNAVAILABLE is retried with its command_id.
+//
 // Threading: all of a couple's clients, handlers and timers run on one strand of the io_context,
 // so a couple's state needs no lock. open_room() and close_room() block (HTTP, Client::stop) and
 // must be called from a worker thread, never from an io thread.
@@ -21,6 +25,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -61,7 +66,11 @@ class Couple : public std::enable_shared_from_this<Couple> {
   // Creates a room (POST /v1/rooms) and starts its clients. Blocking; worker thread only.
   // Returns false (and counts an error) when the room could not be created.
   bool open_room();
-  // Stops and drops the clients of the current room. Blocking; worker thread only.
+  // Whether both partners are online and caught up with the room (the end of a run waits for
+  // it, so that what the server stored was delivered). Blocking; worker or main thread only.
+  bool caught_up();
+  // Stops and drops the clients of the current room, counting its integrity figures. Blocking;
+  // worker thread only.
   void close_room();
 
  private:
@@ -81,6 +90,16 @@ class Couple : public std::enable_shared_from_this<Couple> {
     std::unique_ptr<boost::asio::steady_timer> timer;
     std::deque<Expectation> expectations;  // own accepted commands, not yet seen by the other
     std::deque<std::pair<std::uint64_t, Clock::time_point>> seen;  // seq, when received
+    // Integrity (partners): the last seq delivered, and the last seqs of own accepted commands
+    // whose events were not delivered to this partner yet (the SDK delivers a command's events
+    // before its result, so these resolve at once unless something was lost).
+    std::uint64_t last_seq = 0;
+    std::deque<std::uint64_t> awaited;
+    bool caught_up = false;  // online, and the replay after its last Welcome is done
+    // The command in flight, kept to retry it with its command_id after UNAVAILABLE (the server
+    // may have stored it after all; only the same id gets its stored result, never a double).
+    std::optional<v1::Command> sending;
+    std::optional<v1::Command> retry;
   };
 
   client::ClientHandlers handlers_for(std::size_t seat, std::uint64_t generation);
@@ -93,6 +112,9 @@ class Couple : public std::enable_shared_from_this<Couple> {
   void on_outcome(std::uint64_t generation, std::size_t seat, Clock::time_point sent,
                   const client::CommandOutcome& outcome);
   void on_event(std::size_t seat, std::uint64_t seq);
+  void on_reset(std::size_t seat, std::uint64_t last_seq);
+  // Forgets the awaited commands whose events the seat has seen.
+  static void drop_delivered(Seat& seat);
   void on_accepted(std::size_t seat, std::uint64_t first, std::uint64_t last,
                    Clock::time_point sent);
   void on_state(std::size_t seat, client::ConnectionState state);

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -10,6 +12,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include "couple.h"
 #include "proc_stats.h"
@@ -55,6 +58,12 @@ class RoomQueue {
   bool stopped_ = false;
 };
 
+// After the window: commands already sent get their answers (a reconnecting client resends
+// them) and every partner catches up with its room, so that the integrity figures judge every
+// sent command and every stored event. Bounded.
+constexpr std::chrono::seconds kSettleBound{15};
+constexpr std::chrono::milliseconds kPoll{100};
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -82,6 +91,12 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
                            std::chrono::seconds(10)});
   LoadStats stats;
   std::atomic<bool> stopping{false};
+  // SIGINT or SIGTERM ends the window early; the run reports as usual.
+  std::atomic<bool> interrupted{false};
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&interrupted](const boost::system::error_code& ec, int) {
+    if (!ec) interrupted = true;
+  });
   std::unique_ptr<Pacer> pacer;
   if (options.rate > 0) pacer = std::make_unique<Pacer>(options.rate);
   RoomQueue rooms;
@@ -127,8 +142,8 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
   }
   std::uint64_t last_answered = 0;
   auto next_tick = start + std::chrono::seconds(1);
-  while (Clock::now() < end) {
-    const auto wake = std::min({next_tick, warming ? warm_end : end, end});
+  while (Clock::now() < end && !interrupted) {
+    const auto wake = std::min({next_tick, warming ? warm_end : end, end, Clock::now() + kPoll});
     std::this_thread::sleep_until(wake);
     if (warming && Clock::now() >= warm_end) {
       stats.reset();
@@ -152,7 +167,15 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
   rooms.stop();
   for (auto& t : workers) t.join();
   if (pacer) pacer->stop();
+  const auto settle_end = Clock::now() + kSettleBound;
+  auto settled = [&] {
+    return stats.in_flight() <= 0 &&
+           std::all_of(couples.begin(), couples.end(), [](const auto& c) { return c->caught_up(); });
+  };
+  while (!settled() && Clock::now() < settle_end) std::this_thread::sleep_for(kPoll);
+  const Integrity unanswered = stats.integrity();  // before close_room fails what is left
   for (auto& couple : couples) couple->close_room();
+  signals.cancel();
   couples.clear();
   work.reset();
   io.stop();
@@ -177,6 +200,8 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
   report.connections = snapshot.connections < 0 ? 0 : static_cast<std::uint64_t>(snapshot.connections);
   report.latency = summarize(snapshot.latency_us);
   report.chunks_per_turn = options.chunks_per_turn;
+  report.integrity = stats.integrity();
+  report.integrity.unanswered = unanswered.unanswered;
   if (server_start && server_end) {
     report.server_usage =
         usage_between(*setup.server_pid, *server_start, *server_end, snapshot.commands);

@@ -47,5 +47,5 @@ int main(int argc, char** argv) {
   const LoadReport report = options.relay ? run_relay(options, *setup) : run_load(options, *setup);
   drop_fetched();
   std::cout << (options.json ? to_json(report) + "\n" : to_text(report));
-  return report.accepted > 0 ? 0 : 1;
+  return report.accepted > 0 && report.integrity.intact() ? 0 : 1;
 }

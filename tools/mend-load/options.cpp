@@ -267,7 +267,10 @@ std::string usage_text() {
 Progress goes to stderr once per second. The result reports commands/s, the latency from
 sending a command to the other partner receiving the event it caused (p50/p90/p99/p99.9/max),
 accepted/rejected/error counts, connections, and the server's RSS and CPU time per 1,000
-commands over the measured window.
+commands over the measured window; and, over the whole run, whether anything was lost or
+doubled: gaps and duplicates in each partner's delivered seqs, accepted commands whose events
+never reached their sender (exit code 1 when any). A command answered UNAVAILABLE is retried
+with its command_id. SIGINT or SIGTERM ends the run early; the result is printed as usual.
 )";
   std::string text = out.str();
   // po leaves a space at the end of each line it wraps.

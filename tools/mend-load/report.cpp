@@ -21,6 +21,15 @@ std::string latency_json(const LatencySummary& l) {
          ",\"mean\":" + fixed(l.mean_ms, 3) + "}";
 }
 
+std::string integrity_json(const Integrity& i) {
+  return std::string("{\"intact\":") + (i.intact() ? "true" : "false") +
+         ",\"gaps\":" + std::to_string(i.gaps) + ",\"duplicates\":" + std::to_string(i.duplicates) +
+         ",\"missing\":" + std::to_string(i.missing) + ",\"resets\":" + std::to_string(i.resets) +
+         ",\"events_delivered\":" + std::to_string(i.events_delivered) +
+         ",\"commands_accepted\":" + std::to_string(i.commands_accepted) +
+         ",\"unanswered\":" + std::to_string(i.unanswered) + "}";
+}
+
 }  // namespace
 
 LatencySummary summarize(const LatencyHistogram& micros) {
@@ -113,6 +122,14 @@ std::string to_text(const LoadReport& r) {
       << " samples: p50 " << fixed(r.latency.p50_ms, 3) << ", p90 " << fixed(r.latency.p90_ms, 3)
       << ", p99 " << fixed(r.latency.p99_ms, 3) << ", p99.9 " << fixed(r.latency.p999_ms, 3)
       << ", max " << fixed(r.latency.max_ms, 3) << "\n";
+  if (!relay) {
+    const Integrity& i = r.integrity;
+    out << "  integrity      " << (i.intact() ? "nothing lost or doubled" : "LOST OR DOUBLED")
+        << ": " << i.gaps << " gaps, " << i.duplicates << " duplicates, " << i.missing
+        << " accepted commands without their events, " << i.resets << " resets; "
+        << i.events_delivered << " events delivered, " << i.commands_accepted
+        << " commands accepted, " << i.unanswered << " unanswered at the end (whole run)\n";
+  }
   out << "  connections    " << r.connections << " online at the end; "
       << r.conversations_completed << " conversations completed\n";
   if (r.server_usage) {
@@ -146,7 +163,8 @@ std::string to_json(const LoadReport& r) {
   }
   out << "},\"errors\":" << r.errors << ",\"conversations_completed\":"
       << r.conversations_completed << ",\"connections\":" << r.connections
-      << ",\"latency_ms\":" << latency_json(r.latency) << ",\"server_process\":";
+      << ",\"latency_ms\":" << latency_json(r.latency) << ",\"integrity\":" << integrity_json(r.integrity)
+      << ",\"server_process\":";
   if (r.server_usage) {
     const ServerUsage& s = *r.server_usage;
     out << "{\"pid\":" << s.pid << ",\"rss_kb_start\":" << s.rss_kb_start

@@ -34,6 +34,23 @@ struct ServerUsage {
 ServerUsage usage_between(int pid, const ProcessSample& start, const ProcessSample& end,
                           std::uint64_t commands);
 
+// Whether every participant saw the room's log whole (partners only: they see every event but an
+// observer's notes, so their seqs run 1, 2, 3, ... with resume from the start). Over the whole
+// run, warm-up included: a loss is a loss whenever it happens.
+struct Integrity {
+  std::uint64_t gaps = 0;              // seqs skipped in a partner's delivered events
+  std::uint64_t duplicates = 0;        // events delivered to a partner a second time
+  std::uint64_t missing = 0;           // accepted commands whose events never reached the sender
+  std::uint64_t resets = 0;            // Welcome.recovered == false (delivery restarted at a view)
+  std::uint64_t events_delivered = 0;  // per room, the last seq a partner saw, summed
+  std::uint64_t commands_accepted = 0; // accepted commands over the whole run
+  std::uint64_t unanswered = 0;        // commands still in flight when the run ended
+
+  // Nothing lost, nothing doubled (resets are reported, not judged: the server may have had no
+  // log to replay from).
+  bool intact() const { return gaps == 0 && duplicates == 0 && missing == 0; }
+};
+
 struct LoadReport {
   std::string mode = "load";               // "load", or "relay" (the bare-relay anchor)
   std::string server;
@@ -53,6 +70,7 @@ struct LoadReport {
   std::uint64_t connections = 0;           // online at the end of the window
   LatencySummary latency;
   std::optional<ServerUsage> server_usage;
+  Integrity integrity;                     // "load" mode only
 
   double commands_per_second() const { return seconds > 0 ? commands / seconds : 0; }
   double accepted_per_second() const { return seconds > 0 ? accepted / seconds : 0; }
