@@ -83,7 +83,8 @@ void Room::on_loaded(store::LoadResult loaded, std::uint64_t epoch) {
     last_active_ms_ = ctx_->clock();
     ctx_->metrics.rooms_loaded_delta(1);
     // Runs the timers that fell due while the room was not loaded.
-    execute(core_->load(std::move(loaded.events), epoch, results_known_, last_active_ms_));
+    execute(core_->load(std::move(loaded.events), epoch, results_known_, last_active_ms_,
+                        std::move(loaded.recorded)));
     spdlog::debug("room {}: loaded at seq {}", id_, core_->state().last_seq);
     if (lease_epoch_ != 0) arm_lease_renewal();
   }
@@ -364,11 +365,12 @@ void Room::execute_store(StoreRequest request) {
 
 void Room::with_whole_log(std::function<void(std::optional<std::vector<v1::Event>>)> then) {
   if (core_->holds_whole_log()) return then(core_->log());
-  ctx_->store->load(id_, 0, [self = shared_from_this(),
+  ctx_->store->load(id_, 0, [self = shared_from_this(), epoch = core_->epoch(),
                              then = std::move(then)](store::LoadResult loaded) mutable {
-    asio::post(self->strand_, [self, then = std::move(then), loaded = std::move(loaded)]() mutable {
+    asio::post(self->strand_, [self, epoch, then = std::move(then),
+                               loaded = std::move(loaded)]() mutable {
       if (!self->core_ || loaded.error) return then(std::nullopt);
-      then(self->core_->whole_log(std::move(loaded.events)));
+      then(self->core_->whole_log(std::move(loaded.events), epoch));
     });
   });
 }

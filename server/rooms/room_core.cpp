@@ -77,10 +77,11 @@ RoomCore::RoomCore(std::string room_id, RoomCoreLimits limits, RoomMetrics* metr
     : id_(std::move(room_id)), limits_(limits), metrics_(metrics), decide_(std::move(decide)) {}
 
 Effects RoomCore::load(std::vector<v1::Event> events, std::uint64_t epoch, bool results_known,
-                       engine::TimeMs now) {
+                       engine::TimeMs now, std::shared_ptr<const store::RecordedCommands> recorded) {
   for (const v1::Event& event : events) advance(event);
   epoch_ = epoch;
-  results_known_ = results_known;
+  results_known_ = results_known || recorded != nullptr;
+  loaded_results_ = std::move(recorded);
   // Stored texts of retracted messages (e.g. a crash before the last withdrawal): withdrawn
   // in memory now and in the store by an exclusive rewrite.
   std::vector<v1::Event> withdrawn = privacy::withdraw_retracted(events, retracted_seqs(state_));
@@ -127,7 +128,9 @@ std::vector<v1::Event> RoomCore::as_withdrawn(std::vector<v1::Event> stored) con
   return stored;
 }
 
-std::optional<std::vector<v1::Event>> RoomCore::whole_log(std::vector<v1::Event> stored) const {
+std::optional<std::vector<v1::Event>> RoomCore::whole_log(std::vector<v1::Event> stored,
+                                                          std::uint64_t read_epoch) const {
+  if (read_epoch != epoch_) return std::nullopt;
   std::vector<v1::Event> whole;
   if (!holds_whole_log()) {
     whole = as_withdrawn(std::move(stored));
@@ -254,6 +257,8 @@ Effects RoomCore::on_attach(ConnectionId connection, const v1::Actor& actor,
       attached_.erase(it);
       if (metrics_ != nullptr) metrics_->attached_delta(-1);
       attach.replaced = true;
+      // The partner sees them offline while the replay is read, online once welcomed.
+      broadcast_presence(fx);
     }
     reads_.push_back(PendingRead{std::move(attach), after});
   } else {
@@ -392,10 +397,10 @@ void RoomCore::forget_pending_attach(Effects& fx, ConnectionId connection, engin
     actor = pending.actor;
     return true;
   }, CloseCode::kReplaced, "");
-  // It replaced an attached connection: the participant left now.
+  // It replaced an attached connection: the participant left now (their partner was told
+  // when the old connection went).
   if (replaced && actor) {
     fx.audit.push_back(privacy::audit_entry(v1::AUDIT_PARTICIPANT_DISCONNECTED, *actor, now));
-    broadcast_presence(fx);
   }
 }
 
@@ -586,6 +591,11 @@ bool RoomCore::start_read(Effects& fx, engine::TimeMs now) {
   if (reads_.empty() || now < reads_.front().retry_at) return false;
   read_in_flight_ = std::move(reads_.front());
   reads_.pop_front();
+  if (const auto* attach = std::get_if<PendingAttach>(&read_in_flight_->purpose)) {
+    // A rewrite since it was queued (an erasure, a purge) moved the room to a new epoch: the
+    // client's position no longer resumes, and its replay starts at the beginning.
+    read_in_flight_->after_seq = replay_after(attach->hello);
+  }
   busy_ = true;
   fx.store = ReadRequest{read_in_flight_->after_seq};
   return true;
@@ -667,11 +677,12 @@ std::uint64_t RoomCore::command_hash(const std::string& key, const std::string& 
 }
 
 void RoomCore::check_dedupe(Effects& fx, PendingCommand command, engine::TimeMs now) {
-  if (results_known_ &&
-      !recorded_commands_.contains(command_hash(command.key, command.command.command_id()))) {
+  store::CommandKey key{id_, command.key, command.command.command_id()};
+  if (results_known_ && !recorded_commands_.contains(command_hash(key.participant, key.command_id)) &&
+      !(loaded_results_ && loaded_results_->may_contain(key))) {
     return decide(fx, std::move(command), now);  // never recorded: no store read needed
   }
-  fx.store = FindRequest{store::CommandKey{id_, command.key, command.command.command_id()}};
+  fx.store = FindRequest{std::move(key)};
   processing_ = std::move(command);
 }
 

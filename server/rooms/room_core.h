@@ -140,9 +140,11 @@ class RoomCore {
 
   // Rebuilds the room from its stored events (seq 1..n) and its epoch. `results_known`: this
   // core will see every command result of the room (it was just created), so a command_id it
-  // never saw needs no store lookup.
+  // never saw needs no store lookup. `recorded`: the results the store held when it loaded the
+  // room (LoadResult::recorded); with it, too, only a command_id it may hold needs a lookup.
   Effects load(std::vector<v1::Event> events, std::uint64_t epoch, bool results_known,
-               engine::TimeMs now);
+               engine::TimeMs now,
+               std::shared_ptr<const store::RecordedCommands> recorded = nullptr);
 
   // --- Connections ---
   // Admits `connection` as `actor` (an observer only while admitted; kConsentRevoked else),
@@ -211,10 +213,13 @@ class RoomCore {
   const std::vector<v1::Event>& log() const { return log_; }
   // Whether log() is the whole log (seq 1..last).
   bool holds_whole_log() const { return log_first_seq_ <= 1; }
-  // The whole log from `stored` (Store::load after seq 0) and the window: retracted texts
-  // withdrawn as the core has them, nothing after the core's last seq; nullopt when `stored`
-  // misses an event older than the window.
-  std::optional<std::vector<v1::Event>> whole_log(std::vector<v1::Event> stored) const;
+  // The whole log from `stored` (Store::load after seq 0, started while the core was at
+  // `read_epoch`) and the window: retracted texts withdrawn as the core has them, nothing after
+  // the core's last seq; nullopt when `stored` misses an event older than the window, or when
+  // the stored history was rewritten since the read started (an erasure or a purge: the read
+  // may hold texts that are gone).
+  std::optional<std::vector<v1::Event>> whole_log(std::vector<v1::Event> stored,
+                                                  std::uint64_t read_epoch) const;
   const std::string& series_id() const { return series_id_; }
   // When the room's content is due for its retention purge (privacy::purge_due_ms).
   std::optional<engine::TimeMs> purge_due_ms() const;
@@ -373,9 +378,11 @@ class RoomCore {
   std::optional<v1::CommandResult> recording_;  // the definitive rejection being recorded
   std::optional<InFlight> in_flight_;
   // Dedupe without a store read: hashes of the (participant, command_id) of every result this
-  // core recorded. Complete only while results_known_ (created here, no failed write since: a
-  // failed commit may still have stored its result); a present hash asks the store.
+  // core recorded, plus the results stored before it loaded (loaded_results_, when the load
+  // listed them). Complete only while results_known_ (created here or loaded with the list, no
+  // failed write since: a failed commit may still have stored its result); a hit asks the store.
   std::unordered_set<std::uint64_t> recorded_commands_;
+  std::shared_ptr<const store::RecordedCommands> loaded_results_;
   bool results_known_ = false;
   std::optional<engine::TimeMs> stuck_deadline_;  // tick returned nothing for it
   engine::TimeMs tick_retry_at_ = 0;              // after a failed tick append

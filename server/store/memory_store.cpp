@@ -1,6 +1,8 @@
 #include "server/store/memory_store.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <utility>
 
 namespace mend::store {
@@ -8,6 +10,8 @@ namespace mend::store {
 namespace {
 
 std::string result_key(const CommandKey& key) { return key.participant + '\n' + key.command_id; }
+
+std::uint64_t result_digest(const CommandKey& key) { return std::hash<std::string>{}(result_key(key)); }
 
 std::optional<StoreError> check_contiguous(const AppendRequest& request) {
   if (request.events.empty()) {
@@ -82,6 +86,14 @@ void MemoryStore::load(std::string room_id, std::uint64_t after_seq, LoadDone do
       const auto& events = it->second.events;
       const auto skip = static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(after_seq, events.size()));
       result.events.assign(events.begin() + skip, events.end());
+      if (after_seq == 0) {
+        std::vector<std::uint64_t> digests;
+        digests.reserve(it->second.results.size());
+        for (const auto& [key, ignored] : it->second.results) {
+          digests.push_back(std::hash<std::string>{}(key));
+        }
+        result.recorded = std::make_shared<const RecordedCommands>(result_digest, std::move(digests));
+      }
     }
   }
   done(std::move(result));

@@ -619,6 +619,19 @@ LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
   if (expected <= last_seq) {
     result.events.clear();
     result.error = error(StoreErrorCode::kCorrupt, "events of a room are missing in PostgreSQL");
+  } else if (after_seq == 0) {
+    // The room's recorded results, so that a command id it never saw needs no find_result. A
+    // second statement, outside the events' snapshot: a loading node holds the room's lease,
+    // so no other node records results for it in between. Without them the room still loads
+    // and asks find_result for every command instead.
+    Result lookups = conn.run("load_lookups", "SELECT lookup FROM results WHERE room_id = $1",
+                              Params().text(room_id));
+    if (lookups.ok()) {
+      std::vector<std::string> list;
+      list.reserve(static_cast<std::size_t>(lookups.rows()));
+      for (int i = 0; i < lookups.rows(); ++i) list.emplace_back(lookups.bytes(i, 0));
+      result.recorded = rows::recorded_commands(*key, list);
+    }
   }
   return result;
 }

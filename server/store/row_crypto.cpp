@@ -1,5 +1,8 @@
 #include "server/store/row_crypto.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace mend::store::rows {
 namespace {
 
@@ -50,6 +53,24 @@ std::string result_lookup(const crypto::Key& room_key, const CommandKey& key) {
   input.push_back('\0');
   input.append(key.command_id);
   return crypto::keyed_digest(room_key, input);
+}
+
+namespace {
+std::uint64_t lookup_digest(std::string_view lookup) {
+  std::uint64_t digest = 0;
+  std::memcpy(&digest, lookup.data(), std::min(sizeof digest, lookup.size()));
+  return digest;
+}
+}  // namespace
+
+std::shared_ptr<const RecordedCommands> recorded_commands(const crypto::Key& room_key,
+                                                          const std::vector<std::string>& lookups) {
+  std::vector<std::uint64_t> digests;
+  digests.reserve(lookups.size());
+  for (const std::string& lookup : lookups) digests.push_back(lookup_digest(lookup));
+  return std::make_shared<const RecordedCommands>(
+      [room_key](const CommandKey& key) { return lookup_digest(result_lookup(room_key, key)); },
+      std::move(digests));
 }
 
 std::optional<StoreError> check_append(const AppendRequest& request) {

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/store/crypto.h"
 #include "server/store/store.h"
@@ -27,6 +29,10 @@ std::string rejecter_digest(const crypto::Key& room_key, std::string_view partic
 // The results key of a command: reveals neither participant nor command id, and cannot be
 // linked to them once the room key is destroyed.
 std::string result_lookup(const crypto::Key& room_key, const CommandKey& key);
+
+// The recorded results of a room, from their lookups (result_lookup) as the store reads them.
+std::shared_ptr<const RecordedCommands> recorded_commands(const crypto::Key& room_key,
+                                                          const std::vector<std::string>& lookups);
 
 // kInvalid unless the append has events with seqs expected_last_seq + 1, + 2, ... and a
 // result (if any) of the append's own room.

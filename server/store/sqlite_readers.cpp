@@ -138,8 +138,22 @@ LoadResult SqliteStore::Impl::do_load(ReaderConnection& conn, const std::string&
   } else if (expected <= row->last_seq) {
     result.events.clear();
     result.error = error(StoreErrorCode::kCorrupt, "events of a room are missing in " + where());
+  } else if (after_seq == 0) {
+    read_recorded(conn, room_id, *key, result);
   }
   return result;
+}
+
+void SqliteStore::Impl::read_recorded(ReaderConnection& conn, const std::string& room_id,
+                                      const crypto::Key& key, LoadResult& result) {
+  Statement& s = conn.select_lookups;
+  ResetGuard reset(s);
+  s.bind_text(1, room_id);
+  std::vector<std::string> lookups;
+  int rc = SQLITE_OK;
+  while ((rc = s.step()) == SQLITE_ROW) lookups.emplace_back(s.column_blob(0));
+  // Without them the room still loads; it asks find_result for every command instead.
+  if (rc == SQLITE_DONE) result.recorded = rows::recorded_commands(key, lookups);
 }
 
 FindResult SqliteStore::Impl::do_find(ReaderConnection& conn, const CommandKey& key) {

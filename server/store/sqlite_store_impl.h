@@ -102,8 +102,8 @@ struct ReaderConnection {
   explicit ReaderConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
   bool ok() const {
     for (const Statement* s :
-         {&begin, &end, &select_room, &select_key, &select_events, &select_result, &list_rooms,
-          &select_audit, &select_refusals}) {
+         {&begin, &end, &select_room, &select_key, &select_events, &select_result,
+          &select_lookups, &list_rooms, &select_audit, &select_refusals}) {
       if (!s->ok()) return false;
     }
     return true;
@@ -118,6 +118,7 @@ struct ReaderConnection {
                           "SELECT seq, sealed FROM events WHERE room_id = ?1 AND seq > ?2 "
                           "ORDER BY seq"};
   Statement select_result{*db, "SELECT sealed FROM results WHERE room_id = ?1 AND lookup = ?2"};
+  Statement select_lookups{*db, "SELECT lookup FROM results WHERE room_id = ?1"};
   Statement list_rooms{*db,
                        "SELECT room_id, last_seq, first_at_ms, last_at_ms, creator FROM rooms "
                        "WHERE destroyed = 0 ORDER BY room_id"};
@@ -243,6 +244,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   template <typename Out, typename Read>
   void submit_read(Read read, std::function<void(Out)> done);
   LoadResult do_load(sqlite::ReaderConnection& conn, const std::string& room_id, std::uint64_t after_seq);
+  // Fills result.recorded from the room's stored results (a whole load's last step).
+  void read_recorded(sqlite::ReaderConnection& conn, const std::string& room_id,
+                     const crypto::Key& key, LoadResult& result);
   FindResult do_find(sqlite::ReaderConnection& conn, const CommandKey& key);
   ListRoomsResult do_list(sqlite::ReaderConnection& conn);
   AuditLoadResult do_load_audit(sqlite::ReaderConnection& conn, const std::string& room_id);

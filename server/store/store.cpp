@@ -1,5 +1,6 @@
 #include "server/store/store.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -21,6 +22,15 @@ const char* to_string(StoreErrorCode code) {
       return "FENCED";
   }
   return "UNKNOWN";
+}
+
+RecordedCommands::RecordedCommands(Digest digest, std::vector<std::uint64_t> digests)
+    : digest_(std::move(digest)), digests_(std::move(digests)) {
+  std::sort(digests_.begin(), digests_.end());
+}
+
+bool RecordedCommands::may_contain(const CommandKey& key) const {
+  return std::binary_search(digests_.begin(), digests_.end(), digest_(key));
 }
 
 std::optional<StoreError> check_rewrite(const std::vector<v1::Event>& events,

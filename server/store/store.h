@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,9 +95,31 @@ struct AppendRequest {
 // nullopt on success: the events (and the result) are committed.
 using AppendDone = std::function<void(std::optional<StoreError>)>;
 
+// Which commands a room had recorded results for when it was loaded, so that a room not created
+// by this process (after a restart, an unload, a lease handover) decides a command id it never
+// saw without a find_result per command. Kept as sorted 64-bit digests (8 bytes per recorded
+// command): may answer true for a command never recorded (the caller then asks find_result),
+// never false for one that was.
+class RecordedCommands {
+ public:
+  using Digest = std::function<std::uint64_t(const CommandKey&)>;
+  RecordedCommands(Digest digest, std::vector<std::uint64_t> digests);
+
+  bool may_contain(const CommandKey& key) const;
+  std::size_t size() const { return digests_.size(); }
+
+ private:
+  Digest digest_;
+  std::vector<std::uint64_t> digests_;  // sorted
+};
+
 struct LoadResult {
   std::vector<v1::Event> events;  // in seq order
   std::optional<StoreError> error;
+  // Set by a load of the whole room (after_seq 0) when the store read the room's recorded
+  // results with its events; null: unknown (ask find_result for every command). (The
+  // initializer keeps positional aggregate initialization without it warning-free.)
+  std::shared_ptr<const RecordedCommands> recorded = {};
 };
 using LoadDone = std::function<void(LoadResult)>;
 

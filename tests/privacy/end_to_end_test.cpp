@@ -374,5 +374,37 @@ TEST_CASE("with only the latest events in memory, transcripts and erasure read t
   CHECK_FALSE(contains(after.body, "SHARE-SECRET-A"));
 }
 
+TEST_CASE("with only the latest events in memory, the summary and the retention purge read the "
+          "older ones from the store") {
+  PrivacyServer server(PrivacyServer::StoreKind::kSqlite, {}, 2);
+  Couple c(server);
+  c.talk(consent(2), consent(2));
+  c.a.send(cmd([](v1::Command& x) { x.mutable_confirm(); }));
+  c.a_leaves();
+
+  // The share and the mirror are older than the 2-3 events the room keeps in memory.
+  auto summary = c.http("GET", "/summary", 1);
+  REQUIRE(summary.status == 200);
+  CHECK(contains(summary.body, "SHARE-SECRET-A"));
+  CHECK(contains(summary.body, "MIRROR-SECRET-B"));
+  const auto before = parse<v1::GetTranscriptResponse>(c.http("GET", "/transcript", 1));
+  CHECK(before.events_size() > 3);
+
+  server.clock.advance(2 * kDayMs + 1000);
+  CHECK(server.sweep().rooms_checked == 1);
+  REQUIRE(c.b.wait([&] { return !c.b.erased.empty(); }));
+  CHECK(c.b.erased.front().scope() == v1::ERASURE_RETENTION_PURGE);
+  auto purged = c.http("GET", "/transcript", 1);
+  REQUIRE(purged.status == 200);
+  for (const auto& secret : kSecrets) CHECK_FALSE(contains(purged.body, secret));
+  CHECK(parse<v1::GetTranscriptResponse>(purged).events_size() == before.events_size());
+  auto after = c.http("GET", "/summary", 1);
+  REQUIRE(after.status == 200);
+  CHECK_FALSE(contains(after.body, "SECRET"));
+  auto audit = parse<v1::GetAuditResponse>(c.http("GET", "/audit", 0));
+  CHECK(count_kind(audit, v1::AUDIT_CONTENT_PURGED) == 1);
+  CHECK(count_kind(audit, v1::AUDIT_SUMMARY_EXPORTED) == 2);
+}
+
 }  // namespace
 }  // namespace mend::testing

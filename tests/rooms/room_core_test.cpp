@@ -2,11 +2,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "mend/v1/frames.pb.h"
 #include "server/engine/invariant.h"
 #include "server/engine/templates.h"
+#include "server/rooms/privacy.h"
 #include "server/rooms/room_core.h"
 #include "tests/engine/room_fixture.h"
 
@@ -101,6 +103,37 @@ TEST_CASE("after a failed append no command is decided until the store was read"
   Effects retried = f.core.on_tick(*read_failed.deadline);
   REQUIRE(retried.store.has_value());
   CHECK(std::holds_alternative<ResyncRequest>(*retried.store));
+}
+
+TEST_CASE("a room loaded with the list of its recorded commands decides a new command id without "
+          "a store read, and asks the store for an id it may have recorded") {
+  CoreFixture f;
+  auto digest = [](const store::CommandKey& key) {
+    return std::hash<std::string>{}(key.participant + '\n' + key.command_id);
+  };
+  auto approve = [](const std::string& id) {
+    v1::Command command;
+    command.set_command_id(id);
+    command.mutable_approve_observer()->set_observer("dr-lee");
+    return command;
+  };
+  auto first_request = [&](std::shared_ptr<const store::RecordedCommands> recorded,
+                           const std::string& id) {
+    RoomCore core{"r1", RoomCoreLimits{}};
+    core.load({f.created}, 1, /*results_known=*/false, kStart, std::move(recorded));
+    core.on_attach(1, role(v1::PARTNER_A), {}, kStart);
+    Effects fx = core.on_command(1, approve(id), {}, kStart);
+    REQUIRE(fx.store.has_value());
+    return *fx.store;
+  };
+  auto recorded = std::make_shared<const store::RecordedCommands>(
+      digest, std::vector<std::uint64_t>{digest(store::CommandKey{"r1", "A", "sent-before"})});
+  CHECK(std::holds_alternative<store::AppendRequest>(first_request(recorded, "new")));
+  const auto retried = first_request(recorded, "sent-before");
+  REQUIRE(std::holds_alternative<FindRequest>(retried));
+  CHECK(std::get<FindRequest>(retried).key.command_id == "sent-before");
+  // Without the list, every command id of a room it did not create needs the store's answer.
+  CHECK(std::holds_alternative<FindRequest>(first_request(nullptr, "new")));
 }
 
 TEST_CASE("every frame names the highest seq it carries, ReplayDone's included") {
@@ -271,10 +304,10 @@ TEST_CASE("a room keeps only its latest events in memory: at least its window, f
   CHECK(f.core->log().size() < 8);
   CHECK(f.core->log().back().seq() == f.last_seq());
   CHECK_FALSE(f.core->holds_whole_log());
-  auto whole = f.core->whole_log(f.stored_after(0).events);
+  auto whole = f.core->whole_log(f.stored_after(0).events, f.core->epoch());
   REQUIRE(whole.has_value());
   CHECK(whole->size() == f.last_seq());
-  CHECK_FALSE(f.core->whole_log({}).has_value());  // the store's part is missing
+  CHECK_FALSE(f.core->whole_log({}, f.core->epoch()).has_value());  // the store's part is missing
 }
 
 TEST_CASE("a reconnect from before the window gets its whole replay read from the store, and "
@@ -311,6 +344,95 @@ TEST_CASE("a reconnect from before the window gets its whole replay read from th
   // Then the waiting command is decided.
   REQUIRE(replayed.store.has_value());
   CHECK(std::holds_alternative<store::AppendRequest>(*replayed.store));
+}
+
+// The online participants a Presence item sent to `to` lists, if `fx` sends one.
+std::optional<std::set<v1::Role>> presence_to(const Effects& fx, ConnectionId to) {
+  std::optional<std::set<v1::Role>> online;
+  for (const v1::ServerFrame& frame : frames_to(fx, to)) {
+    for (const v1::ServerItem& item : frame.items()) {
+      if (!item.has_presence()) continue;
+      online.emplace();
+      for (const v1::Actor& actor : item.presence().online()) online->insert(actor.role());
+    }
+  }
+  return online;
+}
+
+// Partner A attached as connection 1 reconnects as connection 3 from seq 2, before the window.
+Effects reconnect_from_before_window(WindowFixture& f) {
+  v1::Hello here;
+  here.set_resume_after_seq(f.last_seq());
+  f.core->on_attach(1, role(v1::PARTNER_A), here, f.room.now);
+  v1::Hello stale;
+  stale.set_resume_after_seq(2);
+  return f.core->on_attach(3, role(v1::PARTNER_A), stale, f.room.now);
+}
+
+TEST_CASE("while a reconnect's replay is read from the store, the partner sees the participant "
+          "offline when the old connection goes and online when the new one is welcomed") {
+  WindowFixture f;
+  Effects waiting = reconnect_from_before_window(f);
+  REQUIRE(waiting.store.has_value());
+  REQUIRE(std::holds_alternative<ReadRequest>(*waiting.store));
+  CHECK(presence_to(waiting, 2) == std::set<v1::Role>{v1::PARTNER_B});
+  CHECK(frames_to(waiting, 3).empty());
+
+  Effects welcomed = f.core->on_read(f.stored_after(2), f.room.now);
+  CHECK(presence_to(welcomed, 2) == std::set<v1::Role>{v1::PARTNER_A, v1::PARTNER_B});
+  CHECK(presence_to(welcomed, 3) == std::set<v1::Role>{v1::PARTNER_A, v1::PARTNER_B});
+}
+
+TEST_CASE("a reconnect that leaves while its replay is read stays offline for the partner, "
+          "with one disconnection on the audit log") {
+  WindowFixture f;
+  Effects waiting = reconnect_from_before_window(f);
+  CHECK(waiting.audit.empty());  // a replacement, not a departure (yet)
+  Effects left = f.core->on_detach(3, f.room.now);
+  CHECK_FALSE(presence_to(left, 2).has_value());  // told already
+  REQUIRE(left.audit.size() == 1);
+  CHECK(left.audit[0].kind() == v1::AUDIT_PARTICIPANT_DISCONNECTED);
+  Effects answered = f.core->on_read(f.stored_after(2), f.room.now);
+  CHECK(answered.out.empty());
+}
+
+TEST_CASE("a reconnect waiting for its replay while an erasure rewrites the history gets the "
+          "whole rewritten history, not recovered") {
+  WindowFixture f;
+  // An exclusive operation holds the room, so the reconnect's read waits behind it.
+  Effects started = f.core->queue_exclusive(7, f.room.now);
+  REQUIRE(started.exclusive.has_value());
+  v1::Hello stale;
+  stale.set_resume_after_seq(2);
+  stale.set_room_epoch(1);
+  Effects waiting = f.core->on_attach(1, role(v1::PARTNER_A), stale, f.room.now);
+  CHECK_FALSE(waiting.store.has_value());
+  auto whole = f.core->whole_log(f.stored_after(0).events, f.core->epoch());
+  REQUIRE(whole.has_value());
+  const auto rewritten = privacy::erase_contributions(*whole, v1::PARTNER_A);
+  REQUIRE_FALSE(rewritten.empty());
+  for (const v1::Event& event : rewritten) f.room.events[event.seq() - 1] = event;
+  f.core->apply_rewrite(*whole, rewritten, role(v1::PARTNER_A), v1::ERASURE_CONTRIBUTIONS);
+  Effects reading = f.core->finish_exclusive(f.room.now);
+  REQUIRE(reading.store.has_value());
+  REQUIRE(std::holds_alternative<ReadRequest>(*reading.store));
+  CHECK(std::get<ReadRequest>(*reading.store).after_seq == 0);  // from the beginning
+
+  Effects replayed = f.core->on_read(f.stored_after(0), f.room.now);
+  const auto to_a = frames_to(replayed, 1);
+  REQUIRE_FALSE(to_a.empty());
+  REQUIRE(to_a.front().items(0).has_welcome());
+  CHECK_FALSE(to_a.front().items(0).welcome().recovered());
+  std::uint64_t expected = 1;
+  for (const v1::ServerFrame& frame : to_a) {
+    for (const v1::ServerItem& item : frame.items()) {
+      if (!item.has_event()) continue;
+      CHECK(item.event().seq() == expected++);
+      v1::Event copy = item.event();
+      if (copy.actor().role() == v1::PARTNER_A) CHECK_FALSE(privacy::erase_texts(copy));
+    }
+  }
+  CHECK(expected == f.last_seq() + 1);  // every event once, none missing
 }
 
 TEST_CASE("a failed read before the window is retried a second later, and a connection that left "
@@ -362,7 +484,7 @@ TEST_CASE("a retracted message older than the window is read from the store and 
   CHECK(rewrite.events[0].shared().text() == engine::kRetractedText);
 
   // Before the rewrite commits, a whole log built from the store holds no retracted text.
-  auto whole = f.core->whole_log(f.stored_after(0).events);
+  auto whole = f.core->whole_log(f.stored_after(0).events, f.core->epoch());
   REQUIRE(whole.has_value());
   CHECK((*whole)[seq - 1].shared().text() == engine::kRetractedText);
   CHECK(f.room.events[seq - 1].shared().text() != engine::kRetractedText);

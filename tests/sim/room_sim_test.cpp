@@ -20,11 +20,22 @@
 //  (4) an idle room's attached partners and admitted observers hold a view whose
 //      allowed_actions equal engine::view of the core's state, and an allowed action (with
 //      canonical arguments) is accepted by engine::decide on that state;
-//  (5) timers fire once: no (deadline, event kind) is appended twice.
+//  (5) timers fire once: no (deadline, event kind) is appended twice;
+//  (6) privacy: the simulation is also the adapter of room_privacy.cpp and room_insights.cpp
+//      (erasure of a partner's contributions, erasure of the whole room, retention purge,
+//      transcript and summary exports, audit reads; rewrites and reads of the whole log that
+//      fail). A text whose erasure was confirmed is never delivered, replayed (also after a
+//      restart or from before the window), sent or exported again; an erasure rewrites exactly
+//      the texts the store holds of its author; a transcript holds exactly the stored events
+//      its viewer may see, a summary is the stored conversation's; every confirmed rewrite is
+//      on the audit log with a new epoch and the room is at its audited epoch; an erased room
+//      closes every connection and cancels what it had queued;
+//  (7) every privacy request gets exactly one answer (at the end of a run the rooms are
+//      drained without faults until each has one).
 // Each core keeps a window of 1 to 8 events in memory, so replays from before it and
 // withdrawals of older retracted messages read the store (ReadRequest) often.
-// Not covered (room_core.h's caller runs them): the privacy operations (erasure, purge,
-// transcript, audit reads) and eviction; only the core's own retraction withdrawal is.
+// Not covered: eviction, access renewal (an audit entry only), a rewrite whose commit answer
+// is lost (only refused or committed ones).
 //
 // Environment: MEND_ROOM_SIM_SEED=<u64> base seed; MEND_ROOM_SIM_RUNS=<n> runs (default
 // below); MEND_ROOM_SIM_RUN_SEED=<u64> replays exactly one run from a failure report (with
@@ -45,6 +56,8 @@
 #include <spdlog/spdlog.h>
 
 #include "server/engine/engine.h"
+#include "server/engine/insights.h"
+#include "server/rooms/privacy.h"
 #include "server/rooms/room_core.h"
 #include "tests/sim/sim_commands.h"
 #include "tests/sim/sim_rng.h"
@@ -72,6 +85,11 @@ constexpr std::uint64_t kSanitizedRuns = 0;
 #endif
 constexpr int kRoomsPerRun = 3;
 constexpr int kStepsPerRun = 160;
+// The long runs: conversations that get far enough for erasures, purges and summaries to have
+// content to work on (a short run rarely gets past consent).
+constexpr int kLongStepsPerRun = 900;
+constexpr std::uint64_t kDefaultLongRuns = 120;
+constexpr std::uint64_t kSanitizedLongRuns = 30;
 constexpr TimeMs kSecond = 1000;
 constexpr TimeMs kMinute = 60 * kSecond;
 constexpr TimeMs kHour = 60 * kMinute;
@@ -114,6 +132,32 @@ struct Client {
   std::map<std::string, v1::CommandResult> accepted;      // command_id -> first accepted answer
 };
 
+// A privacy request to a room, run as room_privacy.cpp / room_insights.cpp run it.
+enum class PrivacyKind { kEraseContributions, kEraseRoom, kPurge, kTranscript, kSummary, kAudit };
+
+struct PrivacyRequest {
+  std::uint64_t id = 0;
+  PrivacyKind kind = PrivacyKind::kTranscript;
+  v1::Actor actor;
+  bool exclusive() const {
+    return kind == PrivacyKind::kEraseContributions || kind == PrivacyKind::kEraseRoom ||
+           kind == PrivacyKind::kPurge;
+  }
+};
+
+// The adapter's own store call in flight for a privacy request (not a core StoreRequest).
+struct AdapterCall {
+  enum class Stage { kRead, kRewrite, kRecordRequest, kDestroy };
+  PrivacyRequest request;
+  Stage stage = Stage::kRead;
+  std::vector<v1::Event> read;  // kRead: the store's events when the read ran
+  std::uint64_t epoch = 0;      // kRead: the core's epoch when the read started
+  std::vector<v1::Event> whole;
+  std::vector<v1::Event> rewritten;
+  int due_step = 0;
+  bool fails = false;
+};
+
 struct SimRoom {
   std::string id;
   std::optional<RoomCore> core;
@@ -124,27 +168,39 @@ struct SimRoom {
   std::optional<TimeMs> tick_deadline;     // the deadline the tick in flight serves
   LogIndex index;
   ConnectionId next_connection = 1;
+  // Privacy (the adapter's state and the store's audit log).
+  std::uint64_t stored_epoch = 1;       // the highest AuditEntry.epoch stored
+  std::vector<v1::AuditEntry> audit;    // the stored audit log
+  std::set<v1::Role> erasure_requested_by;
+  bool erased = false;                  // destroyed at both partners' request
+  std::map<std::uint64_t, PrivacyRequest> queued;  // exclusive requests the core holds
+  std::vector<AdapterCall> calls;
+  std::set<std::uint64_t> open;         // requests not answered yet
+  std::set<std::uint64_t> erased_seqs;  // texts whose erasure (or purge) was confirmed
 };
 
 class RoomSim {
  public:
-  RoomSim(std::uint64_t seed, const std::vector<v1::Template>& templates, bool trace)
-      : seed_(seed), rng_(seed), templates_(templates), trace_(trace) {}
+  RoomSim(std::uint64_t seed, const std::vector<v1::Template>& templates, bool trace,
+          int steps = kStepsPerRun)
+      : seed_(seed), rng_(seed), templates_(templates), trace_(trace), steps_(steps) {}
 
   std::optional<std::string> run() {
     try {
       now_ = 1'700'000'000'000 + static_cast<TimeMs>(rng_.below(1'000'000'000));
       for (int i = 0; i < kRoomsPerRun; ++i) create_room(i);
-      for (step_ = 1; step_ <= kStepsPerRun; ++step_) {
+      for (step_ = 1; step_ <= steps_; ++step_) {
         SimRoom& room = rooms_[rng_.below(rooms_.size())];
         one_step(room);
         for (SimRoom& r : rooms_) check_idle_views(r);
       }
+      drain();
     } catch (const Failure& failure) {
       std::ostringstream report;
       report << "room simulation failed: seed " << seed_ << " step " << step_ << ": "
              << failure.what << "\n  replay: MEND_ROOM_SIM_RUN_SEED=" << seed_
-             << " MEND_ROOM_SIM_TRACE=1 ./tests/sim/room_sim_tests";
+             << " MEND_ROOM_SIM_TRACE=1 ./tests/sim/room_sim_tests"
+             << (steps_ == kStepsPerRun ? "" : " -tc='*long*'");
       return report.str();
     }
     return std::nullopt;
@@ -153,11 +209,43 @@ class RoomSim {
   std::uint64_t commands_accepted = 0;
   std::uint64_t restarts = 0;
   std::uint64_t reads = 0;  // of events before a core's window
+  std::uint64_t privacy_requests = 0;
+  std::uint64_t privacy_answers = 0;
+  std::uint64_t exports = 0;    // transcripts and summaries checked against the store
+  std::uint64_t erasures = 0;   // confirmed rewrites (erasures of contributions, purges)
 
  private:
   [[noreturn]] void fail(const std::string& what) { throw Failure{what}; }
   void trace(const std::string& line) {
     if (trace_) std::cerr << "[" << step_ << " " << now_ << "] " << line << "\n";
+  }
+
+  // (7) every privacy request gets exactly one answer: without faults, the rooms finish what
+  // they hold and each open request is answered.
+  void drain() {
+    drain_ = true;
+    for (int i = 0; i < 2000; ++i) {
+      bool open = false;
+      for (SimRoom& room : rooms_) {
+        if (room.open.empty()) continue;
+        open = true;
+        ++step_;
+        if (!room.calls.empty()) {
+          complete_call(room);
+        } else if (!room.core) {
+          reload(room);
+        } else if (room.pending) {
+          complete_store(room);
+        } else {
+          now_ += kSecond;
+          take(room, room.core->on_tick(now_));
+        }
+      }
+      if (!open) return;
+    }
+    for (const SimRoom& room : rooms_) {
+      if (!room.open.empty()) fail(room.id + ": a privacy request was never answered");
+    }
   }
 
   void create_room(int i) {
@@ -195,12 +283,20 @@ class RoomSim {
   void one_step(SimRoom& room) {
     const std::uint64_t r = rng_.below(1000);
     if (r < 520) return send_command(room);
-    if (r < 720) return complete_store(room);
+    if (r < 720) {
+      if (!room.calls.empty() && rng_.percent(40)) return complete_call(room);
+      return complete_store(room);
+    }
     if (r < 780) return connect(room);
     if (r < 820) return disconnect(room);
     if (r < 950) return advance_clock(room);
-    if (r < 962) return restart(room);
-    if (r < 985) return typing(room);
+    if (r < 962) {
+      // Long runs restart less often, so that conversations get far enough to hold content.
+      if (steps_ != kStepsPerRun && !rng_.percent(15)) return;
+      return restart(room);
+    }
+    if (r < 972) return typing(room);
+    if (r < 995) return privacy_request(room);
     // Silence: nothing happens this step (a participant that stopped talking).
   }
 
@@ -220,6 +316,10 @@ class RoomSim {
       command = old_command;  // a resend: same id, same body
     } else {
       command = make_command(room, client);
+      // Long runs leave late, so that conversations get far enough to hold content.
+      if (steps_ != kStepsPerRun && command.has_leave() && !rng_.percent(3)) {
+        command = make_command(room, client);
+      }
       id = "c" + std::to_string(++command_ids_);
       if (rng_.percent(2)) id = "";  // an invalid id
       command.set_command_id(id);
@@ -325,6 +425,14 @@ class RoomSim {
         if (rng_.percent(50)) commit(each, each.pending->request);
         each.pending.reset();
       }
+      for (const AdapterCall& call : each.calls) {
+        if (call.stage != AdapterCall::Stage::kRead && rng_.percent(50)) commit_call(each, call);
+      }
+      // The process died: its HTTP requests end without an answer (the client sees the
+      // connection drop), so they are no longer owed one.
+      each.calls.clear();
+      each.queued.clear();
+      each.open.clear();
       each.core.reset();
       each.tick_deadline.reset();
       for (Client& client : each.clients) {
@@ -339,9 +447,12 @@ class RoomSim {
   }
 
   void reload(SimRoom& room) {
+    if (room.erased) return;  // nothing of it is left to load
     room.core.emplace(room.id, limits());
     trace(room.id + " reloaded at seq " + std::to_string(room.stored.events.size()));
-    take(room, room.core->load(room.stored.events, 1, /*results_known=*/false, now_));
+    // The epoch comes from the audit log (room_privacy.cpp, on_audit_loaded).
+    take(room, room.core->load(room.stored.events, room.stored_epoch, /*results_known=*/false,
+                               now_));
   }
 
   // --- The store ---
@@ -442,6 +553,321 @@ class RoomSim {
     }
   }
 
+  // --- Privacy requests: the adapter's part, run as room_privacy.cpp and room_insights.cpp run
+  // it (exclusive operations for rewrites, Room::with_whole_log for the whole log) ---
+
+  void privacy_request(SimRoom& room) {
+    PrivacyRequest request;
+    request.id = ++privacy_ids_;
+    request.actor = pick_client(room).actor;
+    const std::uint64_t r = rng_.below(100);
+    if (r < 10) request.kind = PrivacyKind::kAudit;
+    else if (r < 35) request.kind = PrivacyKind::kTranscript;
+    else if (r < 48) request.kind = PrivacyKind::kSummary;
+    else if (r < 75) request.kind = PrivacyKind::kEraseContributions;
+    else if (r < 88) request.kind = PrivacyKind::kPurge;
+    else request.kind = PrivacyKind::kEraseRoom;
+    if (request.kind == PrivacyKind::kPurge) {  // the retention sweep's
+      request.actor.Clear();
+      request.actor.set_role(v1::SYSTEM);
+    }
+    ++privacy_requests;
+    room.open.insert(request.id);
+    trace(room.id + " privacy request " + std::to_string(request.id) + " kind " +
+          std::to_string(static_cast<int>(request.kind)) + " by " + describe(request.actor));
+    if (request.kind == PrivacyKind::kAudit) return read_audit(room, request);
+    if (!room.core) return answer(room, request.id, room.erased ? "erased" : "unavailable");
+    const bool partner = request.actor.role() == v1::PARTNER_A ||
+                         request.actor.role() == v1::PARTNER_B;
+    if (request.kind == PrivacyKind::kPurge) {
+      // The retention sweep asks a room only once its purge is due (check_retention_now).
+      const auto due = room.core->purge_due_ms();
+      if (!due || *due > now_) return answer(room, request.id, "not due");
+    } else if (request.exclusive() && !partner) {
+      return answer(room, request.id, "partners only");
+    }
+    if (request.kind == PrivacyKind::kSummary) {
+      const engine::RoomState& state = room.core->state();
+      if (!partner && !(room.core->observer_admitted(request.actor) &&
+                        state.a.summary_to_observer && state.b.summary_to_observer)) {
+        return answer(room, request.id, "summary not shared");
+      }
+      if (state.phase != v1::PHASE_CLOSED) return answer(room, request.id, "not closed");
+    }
+    if (request.exclusive()) {
+      room.queued[request.id] = request;
+      return take(room, room.core->queue_exclusive(request.id, now_));
+    }
+    read_whole_log(room, request);
+  }
+
+  // Room::with_whole_log: the core's log when it holds all of it, else a store read.
+  void read_whole_log(SimRoom& room, const PrivacyRequest& request) {
+    if (room.core->holds_whole_log()) return on_whole_log(room, request, room.core->log());
+    AdapterCall call;
+    call.request = request;
+    call.read = room.stored.events;
+    call.epoch = room.core->epoch();
+    call.due_step = step_ + static_cast<int>(rng_.below(4));
+    call.fails = !drain_ && rng_.percent(10);
+    room.calls.push_back(std::move(call));
+  }
+
+  void start_exclusive(SimRoom& room, const ExclusiveStart& start) {
+    PrivacyRequest request;
+    if (start.kind == ExclusiveKind::kPurge) {  // a room that closed with a retention of 0
+      request.id = ++privacy_ids_;
+      request.kind = PrivacyKind::kPurge;
+      request.actor.set_role(v1::SYSTEM);
+      room.open.insert(request.id);
+      ++privacy_requests;
+    } else {
+      auto it = room.queued.find(start.id);
+      if (it == room.queued.end()) fail("an exclusive operation started that was not queued");
+      request = it->second;
+      room.queued.erase(it);
+    }
+    trace(room.id + " exclusive start " + std::to_string(request.id));
+    if (request.kind != PrivacyKind::kEraseRoom) return read_whole_log(room, request);
+    // Room::erase_room_now: the second partner's request erases the room, a first one is
+    // stored (and announced) first, a repeated one changes nothing.
+    const bool first_of_partner = !room.erasure_requested_by.contains(request.actor.role());
+    AdapterCall call;
+    call.request = request;
+    call.due_step = step_ + static_cast<int>(rng_.below(3));
+    call.fails = !drain_ && rng_.percent(10);
+    if (room.erasure_requested_by.size() + (first_of_partner ? 1 : 0) >= 2) {
+      call.stage = AdapterCall::Stage::kDestroy;
+    } else if (first_of_partner) {
+      call.stage = AdapterCall::Stage::kRecordRequest;
+    } else {
+      answer(room, request.id, "asked twice");
+      return take(room, room.core->finish_exclusive(now_));
+    }
+    room.calls.push_back(std::move(call));
+  }
+
+  void complete_call(SimRoom& room) {
+    std::vector<std::size_t> due;
+    for (std::size_t i = 0; i < room.calls.size(); ++i) {
+      if (room.calls[i].due_step <= step_) due.push_back(i);
+    }
+    if (due.empty()) return;
+    const std::size_t index = due[rng_.below(due.size())];
+    AdapterCall call = std::move(room.calls[index]);
+    room.calls.erase(room.calls.begin() + static_cast<std::ptrdiff_t>(index));
+    trace(room.id + " adapter call for " + std::to_string(call.request.id) +
+          (call.fails ? " fails" : " ok"));
+    const bool exclusive = call.request.exclusive();
+    if (!room.core) {
+      answer(room, call.request.id, room.erased ? "erased" : "unavailable");
+      return;
+    }
+    if (call.fails) {
+      answer(room, call.request.id, "unavailable");
+      if (exclusive) take(room, room.core->finish_exclusive(now_));
+      return;
+    }
+    switch (call.stage) {
+      case AdapterCall::Stage::kRead: {
+        auto whole = room.core->whole_log(std::move(call.read), call.epoch);
+        if (!whole) {
+          answer(room, call.request.id, "unavailable");
+          if (exclusive) take(room, room.core->finish_exclusive(now_));
+          return;
+        }
+        return on_whole_log(room, call.request, *whole);
+      }
+      case AdapterCall::Stage::kRewrite: return on_rewritten(room, call);
+      case AdapterCall::Stage::kRecordRequest: {
+        commit_call(room, call);
+        take(room, room.core->announce_erasure_request(call.request.actor, now_));
+        answer(room, call.request.id, "requested");
+        return take(room, room.core->finish_exclusive(now_));
+      }
+      case AdapterCall::Stage::kDestroy: return on_destroyed(room, call);
+    }
+  }
+
+  void on_whole_log(SimRoom& room, const PrivacyRequest& request,
+                    const std::vector<v1::Event>& log) {
+    const engine::RoomState& state = room.core->state();
+    if (log.size() != state.last_seq) fail("a whole log that is not every applied event");
+    if (request.kind == PrivacyKind::kTranscript) return answer_transcript(room, request, log);
+    if (request.kind == PrivacyKind::kSummary) {
+      const v1::ConversationSummary summary = engine::summarize(log);
+      if (summary.SerializeAsString() != engine::summarize(model_log(room)).SerializeAsString()) {
+        fail("a summary that is not the stored conversation's");
+      }
+      ++exports;
+      return answer(room, request.id, "summary");
+    }
+    AdapterCall call;
+    call.request = request;
+    call.stage = AdapterCall::Stage::kRewrite;
+    call.whole = log;
+    call.rewritten = request.kind == PrivacyKind::kPurge
+                         ? privacy::purge_content(log)
+                         : privacy::erase_contributions(log, request.actor.role());
+    const auto expected = request.kind == PrivacyKind::kPurge
+                              ? privacy::purge_content(model_log(room))
+                              : privacy::erase_contributions(model_log(room), request.actor.role());
+    if (seqs_of(call.rewritten) != seqs_of(expected)) {
+      fail("an erasure that does not rewrite what the store holds of its texts");
+    }
+    if (call.rewritten.empty()) {  // nothing stored changes; same epoch
+      answer(room, request.id, "nothing to erase");
+      return take(room, room.core->finish_exclusive(now_));
+    }
+    call.due_step = step_ + static_cast<int>(rng_.below(3));
+    call.fails = !drain_ && rng_.percent(10);
+    room.calls.push_back(std::move(call));
+  }
+
+  void answer_transcript(SimRoom& room, const PrivacyRequest& request,
+                         const std::vector<v1::Event>& log) {
+    const engine::RoomState& state = room.core->state();
+    if (request.actor.role() == v1::OBSERVER &&
+        (!room.core->observer_admitted(request.actor) ||
+         !engine::transcript_shared_with_observers(state))) {
+      return answer(room, request.id, "not shared");
+    }
+    const std::vector<v1::Event> events = privacy::transcript_events(state, log, request.actor);
+    std::vector<v1::Event> expected;
+    for (const v1::Event& event : model_log(room)) {
+      if (engine::visible_to(state, event, request.actor)) expected.push_back(event);
+    }
+    if (events.size() != expected.size()) fail("a transcript without the confirmed items");
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (events[i].SerializeAsString() != expected[i].SerializeAsString()) {
+        fail("a transcript item that is not the stored one: " + describe(events[i]));
+      }
+      check_not_erased(room, events[i], "exported");
+    }
+    ++exports;
+    room.audit.push_back(privacy::audit_entry(v1::AUDIT_TRANSCRIPT_EXPORTED, request.actor, now_));
+    answer(room, request.id, "transcript");
+  }
+
+  void on_rewritten(SimRoom& room, const AdapterCall& call) {
+    commit_call(room, call);
+    const bool purge = call.request.kind == PrivacyKind::kPurge;
+    for (const v1::Event& event : call.rewritten) room.erased_seqs.insert(event.seq());
+    const std::uint64_t epoch = room.core->epoch();
+    take(room, room.core->apply_rewrite(call.whole, call.rewritten, call.request.actor,
+                                        purge ? v1::ERASURE_RETENTION_PURGE
+                                              : v1::ERASURE_CONTRIBUTIONS));
+    if (room.core->epoch() != epoch + 1 || room.stored_epoch != room.core->epoch()) {
+      fail("a rewrite that did not move the room to the epoch its audit entry holds");
+    }
+    const auto left = purge ? privacy::purge_content(model_log(room))
+                            : privacy::erase_contributions(model_log(room), call.request.actor.role());
+    if (!left.empty()) fail("texts left after a confirmed erasure: " + describe(left.front()));
+    ++erasures;
+    ++room_erasures_[room.id];
+    answer(room, call.request.id, "erased");
+    take(room, room.core->finish_exclusive(now_));
+  }
+
+  void on_destroyed(SimRoom& room, const AdapterCall& call) {
+    commit_call(room, call);
+    std::vector<std::uint64_t> cancelled;
+    take(room, room.core->destroy(call.request.actor, cancelled));
+    room.core.reset();
+    for (Client& client : room.clients) {
+      if (client.connection) fail("a connection left open in an erased room");
+    }
+    for (const std::uint64_t id : cancelled) {
+      if (room.queued.erase(id) == 0) fail("a cancelled request that was not queued");
+      answer(room, id, "erased");
+    }
+    if (!room.queued.empty()) fail("a queued request neither run nor cancelled by the erasure");
+    answer(room, call.request.id, "erased");
+  }
+
+  // What a store commits for the adapter's call (also when its answer is lost in a restart).
+  void commit_call(SimRoom& room, const AdapterCall& call) {
+    const std::uint64_t epoch = room.core ? room.core->epoch() : room.stored_epoch;
+    switch (call.stage) {
+      case AdapterCall::Stage::kRead: return;
+      case AdapterCall::Stage::kRewrite: {
+        for (const v1::Event& event : call.rewritten) room.stored.events[event.seq() - 1] = event;
+        v1::AuditEntry entry = privacy::audit_entry(call.request.kind == PrivacyKind::kPurge
+                                                        ? v1::AUDIT_CONTENT_PURGED
+                                                        : v1::AUDIT_CONTRIBUTIONS_ERASED,
+                                                    call.request.actor, now_);
+        entry.set_count(static_cast<std::uint32_t>(call.rewritten.size()));
+        entry.set_epoch(epoch + 1);
+        room.stored_epoch = std::max(room.stored_epoch, entry.epoch());
+        room.audit.push_back(entry);
+        return;
+      }
+      case AdapterCall::Stage::kRecordRequest:
+        room.erasure_requested_by.insert(call.request.actor.role());
+        room.audit.push_back(privacy::audit_entry(v1::AUDIT_ROOM_ERASURE_REQUESTED,
+                                                  call.request.actor, now_));
+        return;
+      case AdapterCall::Stage::kDestroy:
+        room.erased = true;
+        room.stored = StoredRoom{};
+        room.audit.push_back(privacy::audit_entry(v1::AUDIT_ROOM_ERASED, call.request.actor, now_));
+        return;
+    }
+  }
+
+  // Room::get_audit_now: the stored audit log, which outlives an erased room. Every rewrite is
+  // on it with the epoch it moved the room to, in order, and the room is at the last one.
+  void read_audit(SimRoom& room, const PrivacyRequest& request) {
+    std::uint64_t epoch = 1;
+    std::uint64_t rewrites = 0;
+    for (const v1::AuditEntry& entry : room.audit) {
+      if (entry.kind() != v1::AUDIT_CONTRIBUTIONS_ERASED && entry.kind() != v1::AUDIT_CONTENT_PURGED) {
+        continue;
+      }
+      if (entry.epoch() <= epoch) fail("an audited rewrite that did not move to a new epoch");
+      epoch = entry.epoch();
+      ++rewrites;
+    }
+    if (rewrites < room_erasures_[room.id]) fail("a confirmed erasure missing from the audit log");
+    if (room.core && room.core->epoch() != epoch) fail("the room is not at its audited epoch");
+    answer(room, request.id, "audit");
+  }
+
+  void answer(SimRoom& room, std::uint64_t id, const std::string& how) {
+    trace(room.id + " privacy request " + std::to_string(id) + " answered: " + how);
+    if (room.open.erase(id) == 0) fail("a privacy request answered twice: " + std::to_string(id));
+    ++privacy_answers;
+  }
+
+  // The room's log as the store holds it, up to the core's last seq, retracted texts withdrawn
+  // (the core withdraws them from its memory at once and from the store soon after).
+  std::vector<v1::Event> model_log(const SimRoom& room) const {
+    const engine::RoomState& state = room.core->state();
+    std::vector<v1::Event> log(room.stored.events.begin(),
+                               room.stored.events.begin() + static_cast<std::ptrdiff_t>(state.last_seq));
+    std::vector<std::uint64_t> retracted;
+    for (const engine::ContentMessage& message : state.messages) {
+      if (message.retracted) retracted.push_back(message.seq);
+    }
+    for (v1::Event& event : privacy::withdraw_retracted(log, retracted)) {
+      log[event.seq() - 1] = std::move(event);
+    }
+    return log;
+  }
+
+  static std::vector<std::uint64_t> seqs_of(const std::vector<v1::Event>& events) {
+    std::vector<std::uint64_t> seqs;
+    for (const v1::Event& event : events) seqs.push_back(event.seq());
+    return seqs;
+  }
+
+  // (6): a text whose erasure was confirmed is never delivered, sent or exported again.
+  void check_not_erased(const SimRoom& room, const v1::Event& event, const char* how) {
+    if (!room.erased_seqs.contains(event.seq())) return;
+    v1::Event copy = event;
+    if (privacy::erase_texts(copy)) fail(std::string("an erased text was ") + how + ": " + describe(event));
+  }
+
   // --- Outputs ---
 
   Client* client_of(SimRoom& room, ConnectionId connection) {
@@ -455,7 +881,7 @@ class RoomSim {
     if (fx.store) {
       if (room.pending) fail("a second store request while one is in flight");
       Pending pending{std::move(*fx.store), step_ + static_cast<int>(rng_.below(3)), Outcome::kOk};
-      const std::uint64_t r = rng_.below(100);
+      const std::uint64_t r = drain_ ? 100 : rng_.below(100);
       if (r < 8) pending.outcome = Outcome::kRefused;
       else if (r < 14) pending.outcome = Outcome::kLost;
       if (std::holds_alternative<store::AppendRequest>(pending.request)) {
@@ -465,11 +891,8 @@ class RoomSim {
       }
       room.pending = std::move(pending);
     }
-    if (fx.exclusive) {
-      // Only the caller's own exclusive operations start here; the sim queues none, but a
-      // room that closed with a retention of 0 asks for its purge: done at once.
-      take(room, room.core->finish_exclusive(now_));
-    }
+    room.audit.insert(room.audit.end(), fx.audit.begin(), fx.audit.end());
+    room.audit.insert(room.audit.end(), fx.committed_audit.begin(), fx.committed_audit.end());
     for (Output& output : fx.out) {
       if (auto* close = std::get_if<CloseConnection>(&output)) {
         trace(room.id + " closes " + std::to_string(close->to));
@@ -487,6 +910,8 @@ class RoomSim {
     if (fx.deadline != (room.core ? room.core->deadline() : std::nullopt)) {
       fail("the effects' deadline is not the core's");
     }
+    // After this call's frames, so that frames keep the order the core gave them.
+    if (fx.exclusive) start_exclusive(room, *fx.exclusive);
   }
 
   void receive(SimRoom& room, Client& client, const SendFrame& send) {
@@ -518,8 +943,19 @@ class RoomSim {
             }
           }
         }
+        check_not_erased(room, event, "delivered");
         client.stream_last = event.seq();
         client.known_last = std::max(client.known_last, event.seq());
+      } else if (item.has_content_erased()) {
+        const v1::ContentErased& erased = item.content_erased();
+        if (erased.epoch() <= client.epoch) fail("a ContentErased without a new epoch");
+        client.epoch = erased.epoch();
+        for (const v1::Event& event : erased.events()) {
+          if (!engine::visible_to(room.core->state(), event, client.actor)) {
+            fail(describe(client.actor) + " was sent an erased event it may not see");
+          }
+          check_not_erased(room, event, "sent as erased");
+        }
       } else if (item.has_replay_done()) {
         highest = std::max(highest, item.replay_done().last_seq());
         client.known_last = std::max(client.known_last, item.replay_done().last_seq());
@@ -588,12 +1024,16 @@ class RoomSim {
   Rng rng_;
   const std::vector<v1::Template>& templates_;
   const bool trace_;
+  const int steps_;
   TimeMs now_ = 0;
   int step_ = 0;
   std::uint64_t command_ids_ = 0;
   std::vector<SimRoom> rooms_;
   std::set<std::pair<std::string, ConnectionId>> dropped_;  // never written to again
   std::map<std::pair<std::string, ConnectionId>, std::uint64_t> resume_after_;
+  std::uint64_t privacy_ids_ = 0;
+  bool drain_ = false;  // the end of a run: no more faults, every request gets its answer
+  std::map<std::string, std::uint64_t> room_erasures_;  // confirmed rewrites per room
 };
 
 std::vector<v1::Template> templates() {
@@ -608,25 +1048,30 @@ std::vector<v1::Template> templates() {
 }  // namespace
 }  // namespace mend::sim
 
-TEST_CASE("seeded whole-room runs keep exactly-once, stored-before-heard, gap-free visible "
-          "delivery, current allowed actions and timers firing once") {
+namespace mend::sim {
+namespace {
+
+// Runs `default_runs` seeded runs of `steps` steps (see the file comment for the environment).
+void run_all(std::uint64_t default_runs, std::uint64_t sanitized_runs, int steps) {
   spdlog::set_level(spdlog::level::off);  // injected store faults log errors by design
-  const std::uint64_t seed = mend::sim::env_u64("MEND_ROOM_SIM_SEED").value_or(mend::sim::kDefaultSeed);
-  const std::uint64_t runs = mend::sim::env_u64("MEND_ROOM_SIM_RUNS")
-                                 .value_or(mend::sim::kSanitizedRuns > 0 ? mend::sim::kSanitizedRuns
-                                                                         : mend::sim::kDefaultRuns);
-  const auto only = mend::sim::env_u64("MEND_ROOM_SIM_RUN_SEED");
-  const bool trace = mend::sim::env_u64("MEND_ROOM_SIM_TRACE").value_or(0) != 0;
-  const auto templates = mend::sim::templates();
-  REQUIRE(!templates.empty());
+  const std::uint64_t seed = env_u64("MEND_ROOM_SIM_SEED").value_or(kDefaultSeed);
+  const std::uint64_t runs = env_u64("MEND_ROOM_SIM_RUNS")
+                                 .value_or(kSanitizedRuns > 0 ? sanitized_runs : default_runs);
+  const auto only = env_u64("MEND_ROOM_SIM_RUN_SEED");
+  const bool trace = env_u64("MEND_ROOM_SIM_TRACE").value_or(0) != 0;
+  const auto all = templates();
+  REQUIRE(!all.empty());
   std::uint64_t accepted = 0;
   std::uint64_t restarts = 0;
   std::uint64_t reads = 0;
+  std::uint64_t privacy_requests = 0;
+  std::uint64_t exports = 0;
+  std::uint64_t erasures = 0;
   int failures = 0;
   const auto started = std::chrono::steady_clock::now();
   for (std::uint64_t i = 0; i < (only ? 1 : runs) && failures < 3; ++i) {
-    const std::uint64_t run_seed = only ? *only : mend::sim::derive_seed(seed, i);
-    mend::sim::RoomSim sim(run_seed, templates, trace);
+    const std::uint64_t run_seed = only ? *only : derive_seed(seed, i);
+    RoomSim sim(run_seed, all, trace, steps);
     if (auto failure = sim.run()) {
       ++failures;
       FAIL_CHECK(*failure);
@@ -634,12 +1079,33 @@ TEST_CASE("seeded whole-room runs keep exactly-once, stored-before-heard, gap-fr
     accepted += sim.commands_accepted;
     restarts += sim.restarts;
     reads += sim.reads;
+    privacy_requests += sim.privacy_requests;
+    exports += sim.exports;
+    erasures += sim.erasures;
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
-  MESSAGE("room sim: " << (only ? 1 : runs) << " runs, " << accepted << " accepted answers, "
-                       << restarts << " restarts, " << reads
-                       << " reads before a window, " << elapsed.count() << " ms");
+  MESSAGE("room sim: " << (only ? 1 : runs) << " runs of " << steps << " steps, " << accepted
+                       << " accepted answers, " << restarts << " restarts, " << reads
+                       << " reads before a window, " << privacy_requests
+                       << " privacy requests, " << exports << " exports checked, " << erasures
+                       << " confirmed erasures and purges, " << elapsed.count() << " ms");
   CHECK(accepted > 0);
   CHECK(reads > 0);
+  CHECK(exports > 0);
+  if (!only) CHECK(erasures > 0);
+}
+
+}  // namespace
+}  // namespace mend::sim
+
+TEST_CASE("seeded whole-room runs keep exactly-once, stored-before-heard, gap-free visible "
+          "delivery, current allowed actions and timers firing once") {
+  mend::sim::run_all(mend::sim::kDefaultRuns, mend::sim::kSanitizedRuns, mend::sim::kStepsPerRun);
+}
+
+TEST_CASE("seeded long whole-room runs never deliver, replay or export an erased text, answer "
+          "every privacy request once, and export exactly what the store holds") {
+  mend::sim::run_all(mend::sim::kDefaultLongRuns, mend::sim::kSanitizedLongRuns,
+                     mend::sim::kLongStepsPerRun);
 }

@@ -122,6 +122,27 @@ STORE_CONTRACT(
   CHECK(find(*f.store, key).result->first_seq() == 2);
 }
 
+STORE_CONTRACT("a load of the whole room lists the commands it recorded, so that a command id it "
+               "never saw needs no lookup") {
+  Fixture f;
+  REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
+  REQUIRE_FALSE(append(*f.store, "r", 1, events(2, 1),
+                       RecordedResult{CommandKey{"r", "A", "c1"}, accepted("c1", 2, 2)}));
+  REQUIRE_FALSE(record_rejection(*f.store, CommandKey{"r", "B", "c2"}, v1::NOT_YOUR_TURN));
+  LoadResult loaded = load(*f.store, "r");
+  REQUIRE_FALSE(loaded.error);
+  REQUIRE(loaded.recorded != nullptr);
+  CHECK(loaded.recorded->size() == 2);
+  CHECK(loaded.recorded->may_contain(CommandKey{"r", "A", "c1"}));
+  CHECK(loaded.recorded->may_contain(CommandKey{"r", "B", "c2"}));
+  // 64-bit digests: a false "may contain" only costs a lookup, and is this unlikely.
+  CHECK_FALSE(loaded.recorded->may_contain(CommandKey{"r", "A", "c2"}));
+  CHECK_FALSE(loaded.recorded->may_contain(CommandKey{"r", "B", "c1"}));
+  CHECK_FALSE(loaded.recorded->may_contain(CommandKey{"r", "A", "c3"}));
+  // A load of the later events only (a resume, a resync) does not list them.
+  CHECK(load(*f.store, "r", 1).recorded == nullptr);
+}
+
 STORE_CONTRACT("a recorded rejection is found by its key and cannot be recorded twice") {
   Fixture f;
   REQUIRE_FALSE(append(*f.store, "r", 0, events(1, 1)));
