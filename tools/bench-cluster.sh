@@ -103,7 +103,7 @@ haproxy_config() {
                                 -E -e '/^\s*(log|user|group|chroot|daemon|maxconn)\b/d')
   for k in 1 2 3; do
     if [ "$k" -le "${#ports[@]}" ]; then
-      sed_args+=(-e "s/server node$k [^ ]*:[0-9]*/server node$k 127.0.0.1:${ports[$((k - 1))]}/")
+      sed_args+=(-e "s/server node$k [^ ]*:[0-9]*/server node$k 127.0.0.1:${ports[$((k - 1))]} source 127.0.0.2/")
     else
       sed_args+=(-e "/server node$k /d")
     fi
@@ -119,7 +119,10 @@ echo "|---|---|---|---|---|---|---|---|"
 run_setup() {
   local label=$1 store=$2 count=$3 db="bench_${2}_$3" dir="$work/$2-$3"
   mkdir -p "$dir"
-  local common=(--templates-dir server/templates --log-level warn --max-connections-per-ip 1000000
+  # HAProxy reaches the nodes from 127.0.0.2 with PROXY headers (send-proxy-v2); this script's
+  # own readiness and metrics requests come from 127.0.0.1 without one.
+  local common=(--templates-dir server/templates --log-level warn --proxy-protocol-from 127.0.0.2
+                --max-connections-per-ip 1000000
                 --rooms-per-api-key 1000000 --token-secret-file "$dir/token-secret.bin"
                 --master-key-file "$dir/master.key")
   if [ "$store" = postgres ]; then

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(fuzz_engine fuzz_template fuzz_create_room fuzz_token fuzz_http_request fuzz_tls)
+targets=(fuzz_engine fuzz_template fuzz_create_room fuzz_token fuzz_http_request fuzz_tls fuzz_proxy_header)
 seconds="${MEND_FUZZ_SECONDS:-30}"
 flags=()
 if [ $# -gt 0 ]; then

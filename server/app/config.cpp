@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "server/net/proxy_protocol.h"
 #include "server/net/request_checks.h"
 
 namespace mend::app {
@@ -58,6 +59,11 @@ po::options_description describe(AppConfig& c) {
     ("allowed-origins", po::value<std::string>(),
      "comma-separated origins (https://app.example.org) whose web pages may create rooms and "
      "open WebSockets, besides mendd's own origin")
+    ("proxy-protocol-from", po::value<std::string>(),
+     "comma-separated addresses or CIDR blocks of proxies (HAProxy with send-proxy-v2) whose "
+     "connections start with a PROXY protocol header (v2 or v1); its client address is the one "
+     "every per-address limit sees. Their connections without a valid header are closed; no "
+     "other peer's header is ever read (default: none)")
     ("store", po::value(&c.store)->default_value(c.store),
      "event store: sqlite (durable: <data-dir>/mend.db) | postgres (durable, shared by several "
      "nodes: --postgres-url) | memory (lost on exit; for tests)")
@@ -127,14 +133,36 @@ po::options_description describe(AppConfig& c) {
   return d;
 }
 
-// "https://a.example, http://localhost:3000" -> normalized origins; Exit 2 naming a bad one.
-std::variant<std::vector<std::string>, Exit> parse_origins(const std::string& list) {
-  std::vector<std::string> origins;
+// "a, b,,c" -> {"a", "b", "c"}: a comma-separated flag's entries, trimmed, empty ones skipped.
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> entries;
   std::istringstream in(list);
   for (std::string entry; std::getline(in, entry, ',');) {
     entry.erase(0, entry.find_first_not_of(" \t"));
     entry.erase(entry.find_last_not_of(" \t") + 1);
-    if (entry.empty()) continue;
+    if (!entry.empty()) entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+// "10.0.0.5, 10.1.0.0/16" -> address ranges; Exit 2 naming a bad one.
+std::variant<std::vector<net::AddressRange>, Exit> parse_proxy_peers(const std::string& list) {
+  std::vector<net::AddressRange> ranges;
+  for (const std::string& entry : split_list(list)) {
+    auto range = net::proxy::parse_range(entry);
+    if (!range) {
+      return Exit{2, "mendd: --proxy-protocol-from: \"" + entry +
+                         "\" is not an address or a CIDR block (e.g. 10.0.0.5, 10.0.0.0/24)\n"};
+    }
+    ranges.push_back(*range);
+  }
+  return ranges;
+}
+
+// "https://a.example, http://localhost:3000" -> normalized origins; Exit 2 naming a bad one.
+std::variant<std::vector<std::string>, Exit> parse_origins(const std::string& list) {
+  std::vector<std::string> origins;
+  for (const std::string& entry : split_list(list)) {
     auto origin = net::normalize_origin(entry);
     if (!origin) {
       return Exit{2, "mendd: --allowed-origins: \"" + entry +
@@ -205,6 +233,11 @@ std::variant<AppConfig, Exit> parse_config(int argc, const char* const* argv,
     auto origins = parse_origins(vm["allowed-origins"].as<std::string>());
     if (auto* bad = std::get_if<Exit>(&origins)) return *bad;
     config.net.allowed_origins = std::get<std::vector<std::string>>(std::move(origins));
+  }
+  if (vm.count("proxy-protocol-from")) {
+    auto peers = parse_proxy_peers(vm["proxy-protocol-from"].as<std::string>());
+    if (auto* bad = std::get_if<Exit>(&peers)) return *bad;
+    config.net.proxy_protocol_from = std::get<std::vector<net::AddressRange>>(std::move(peers));
   }
   config.net.hello_timeout = net::Millis(vm["hello-timeout-ms"].as<std::uint32_t>());
   config.net.heartbeat_interval = net::Millis(vm["heartbeat-ms"].as<std::uint32_t>());

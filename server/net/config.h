@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/ip/address.hpp>
+
 namespace mend::net {
 
 using Millis = std::chrono::milliseconds;
@@ -35,6 +37,12 @@ inline constexpr Millis kDrainTimeout{25'000};                 // within SIGTERM
 // health-check interval (times its failure threshold).
 inline constexpr Millis kDrainGrace{0};
 
+// An address range of --proxy-protocol-from: a CIDR block (a single address: all its bits).
+struct AddressRange {
+  boost::asio::ip::address network;
+  unsigned prefix = 0;
+};
+
 struct NetConfig {
   std::size_t read_message_max = kReadMessageMax;
   std::size_t max_queued_bytes = kMaxQueuedBytes;
@@ -49,6 +57,9 @@ struct NetConfig {
   std::uint32_t max_connections_per_ip = kMaxConnectionsPerIp;
   std::uint32_t rooms_per_api_key = kRoomsPerApiKey;
   bool allow_plaintext = false;  // plaintext from non-loopback peers
+  // Peers (proxies) whose connections start with a PROXY protocol header naming the client
+  // (proxy_protocol.h); empty: none, no header is ever read.
+  std::vector<AddressRange> proxy_protocol_from;
   // Origins (normalize_origin form) whose pages may change state and open WebSockets besides
   // the server's own (request_checks.h).
   std::vector<std::string> allowed_origins;

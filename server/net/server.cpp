@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include "server/net/proxy_protocol.h"
 #include "server/net/sessions.h"
 #include "server/net/shared_state.h"
 
@@ -92,13 +93,29 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
     boost::system::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     if (ec || state->draining.load()) return;
-    auto slot = state->ip_limiter->acquire(peer.address());
+    if (!proxy::any_contains(state->config.proxy_protocol_from, peer.address())) {
+      return admit_client(state, std::move(socket), peer.address());
+    }
+    // A listed proxy: the client is the one its PROXY header names.
+    proxy::read_proxy_header(
+        std::move(socket), state->config.handshake_timeout,
+        [state = state](tcp::socket proxied, asio::ip::address client, const char* refused) {
+          if (refused) return state->metrics.rejection(refused);  // the socket closes here
+          admit_client(state, std::move(proxied), std::move(client));
+        });
+  }
+
+  // Every per-address rule and log line sees `client`.
+  static void admit_client(const std::shared_ptr<ServerState>& state, tcp::socket socket,
+                           asio::ip::address client) {
+    auto slot = state->ip_limiter->acquire(client);
     if (!slot) {
       state->metrics.rejection("TOO_MANY_CONNECTIONS");
       return;  // the socket closes here
     }
+    boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
-    start_session(state, std::move(socket), std::move(*slot));
+    start_session(state, std::move(socket), std::move(*slot), std::move(client));
   }
 
   void stop() {

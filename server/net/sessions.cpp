@@ -777,8 +777,12 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
 
 class DetectSession final : public std::enable_shared_from_this<DetectSession> {
  public:
-  DetectSession(tcp::socket&& socket, std::shared_ptr<ServerState> state, IpLimiter::Slot slot)
-      : stream_(std::move(socket)), state_(std::move(state)), slot_(std::move(slot)) {}
+  DetectSession(tcp::socket&& socket, std::shared_ptr<ServerState> state, IpLimiter::Slot slot,
+                asio::ip::address client)
+      : stream_(std::move(socket)),
+        state_(std::move(state)),
+        slot_(std::move(slot)),
+        client_(std::move(client)) {}
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -803,13 +807,13 @@ class DetectSession final : public std::enable_shared_from_this<DetectSession> {
       }
       std::make_shared<HttpSession<TlsStream>>(TlsStream(std::move(stream_), *state_->deps.tls),
                                                std::move(buffer_), state_, std::move(slot_),
-                                               peer_)
+                                               client_)
           ->run();
       return;
     }
     if (!state_->config.allow_plaintext && !is_loopback(peer_)) return refuse_plaintext();
     std::make_shared<HttpSession<PlainStream>>(std::move(stream_), std::move(buffer_), state_,
-                                               std::move(slot_), peer_)
+                                               std::move(slot_), client_)
         ->run();
   }
 
@@ -826,14 +830,17 @@ class DetectSession final : public std::enable_shared_from_this<DetectSession> {
   std::shared_ptr<ServerState> state_;
   IpLimiter::Slot slot_;
   beast::flat_buffer buffer_;
-  asio::ip::address peer_;
+  asio::ip::address peer_;    // the TCP peer: the loopback rule
+  asio::ip::address client_;  // the per-address rules
 };
 
 }  // namespace
 
 void start_session(std::shared_ptr<ServerState> state, tcp::socket socket,
-                   IpLimiter::Slot slot) {
-  std::make_shared<DetectSession>(std::move(socket), std::move(state), std::move(slot))->run();
+                   IpLimiter::Slot slot, asio::ip::address client) {
+  std::make_shared<DetectSession>(std::move(socket), std::move(state), std::move(slot),
+                                  std::move(client))
+      ->run();
 }
 
 }  // namespace mend::net

@@ -12,8 +12,10 @@
 namespace mend::net {
 
 // Takes over an accepted socket (whose executor is its own strand): detects TLS, enforces the
-// loopback rule for plaintext, then serves HTTP and WebSocket on it.
+// loopback rule for plaintext (on the TCP peer, the hop that carries the plaintext), then serves
+// HTTP and WebSocket on it. `client`: the address every per-address rule sees (the TCP peer, or
+// the client a trusted proxy named: proxy_protocol.h).
 void start_session(std::shared_ptr<ServerState> state, boost::asio::ip::tcp::socket socket,
-                   IpLimiter::Slot slot);
+                   IpLimiter::Slot slot, boost::asio::ip::address client);
 
 }  // namespace mend::net

@@ -308,6 +308,20 @@ void Room::execute_store(StoreRequest request) {
       });
     };
   };
+  // The fenced writes (lease epoch set): kFenced means another node serves the room now; the
+  // core must not resync and go on, this node gives the room up.
+  auto fenced = [self = shared_from_this()](const char* why, auto take) {
+    return [self, why, take = std::move(take)](std::optional<store::StoreError> error) mutable {
+      asio::post(self->strand_,
+                 [self, why, take = std::move(take), error = std::move(error)]() mutable {
+                   if (!self->core_) return;
+                   if (error && error->code == store::StoreErrorCode::kFenced) {
+                     return self->lose_lease(why);
+                   }
+                   self->execute(take(*self->core_, std::move(error), self->ctx_->clock()));
+                 });
+    };
+  };
   auto& store = *ctx_->store;
   if (auto* find = std::get_if<FindRequest>(&request)) {
     store.find_result(std::move(find->key), back([](RoomCore& core, store::FindResult found,
@@ -316,17 +330,12 @@ void Room::execute_store(StoreRequest request) {
                       }));
   } else if (auto* append = std::get_if<store::AppendRequest>(&request)) {
     append->lease_epoch = lease_epoch_;
-    // Fenced: another node serves the room now; the core must not resync and go on.
-    store.append(std::move(*append), [self = shared_from_this()](
-                                         std::optional<store::StoreError> error) mutable {
-      asio::post(self->strand_, [self, error = std::move(error)]() mutable {
-        if (!self->core_) return;
-        if (error && error->code == store::StoreErrorCode::kFenced) {
-          return self->lose_lease("an append was fenced: another node took the room over");
-        }
-        self->execute(self->core_->on_appended(std::move(error), self->ctx_->clock()));
-      });
-    });
+    store.append(std::move(*append),
+                 fenced("an append was fenced: another node took the room over",
+                        [](RoomCore& core, std::optional<store::StoreError> error,
+                           engine::TimeMs now) {
+                          return core.on_appended(std::move(error), now);
+                        }));
   } else if (auto* record = std::get_if<RecordRequest>(&request)) {
     store.record_rejection(std::move(record->rejection),
                            back([](RoomCore& core, std::optional<store::StoreError> error,
@@ -345,11 +354,12 @@ void Room::execute_store(StoreRequest request) {
                }));
   } else {
     auto& rewrite = std::get<RewriteRequest>(request);
-    store.rewrite_events(id_, std::move(rewrite.events),
-                         back([](RoomCore& core, std::optional<store::StoreError> error,
-                                 engine::TimeMs now) {
-                           return core.on_withdrawn(std::move(error), now);
-                         }));
+    store.rewrite_events_audited(
+        id_, std::move(rewrite.events), {}, lease_epoch_,
+        fenced("a rewrite was fenced: another node took the room over",
+               [](RoomCore& core, std::optional<store::StoreError> error, engine::TimeMs now) {
+                 return core.on_withdrawn(std::move(error), now);
+               }));
   }
 }
 

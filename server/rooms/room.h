@@ -79,6 +79,10 @@ struct RoomContext : std::enable_shared_from_this<RoomContext> {
   std::set<std::pair<engine::TimeMs, std::string>> wake_schedule_;
 };
 
+// The caseload entry of a room as `core` has it (room_insights.cpp); the core holds at least
+// one event.
+CaseloadEntry make_caseload_entry(const std::string& room_id, const RoomCore& core);
+
 class Room : public std::enable_shared_from_this<Room> {
  public:
   Room(std::string id, std::shared_ptr<RoomContext> context);
@@ -130,7 +134,8 @@ class Room : public std::enable_shared_from_this<Room> {
   // --- Insights and summary (issue 14), implemented in room_insights.cpp.
   void get_insights(v1::Actor actor, std::function<void(Result<v1::GetInsightsResponse>)> done);
   void get_summary(v1::Actor actor, std::function<void(Result<v1::GetSummaryResponse>)> done);
-  // The room's caseload entry; nullopt when the room is gone or could not be loaded.
+  // The room's caseload entry, with who is attached here; nullopt when the room is not ready
+  // here (gone, served by another node, not loaded, or unloaded meanwhile).
   void caseload_entry(std::function<void(std::optional<CaseloadEntry>)> done);
   // Purges the content when the room is closed and its retention ended at `now`. `done` gets
   // when the purge is (next) due: nullopt when nothing will be due while the room's last seq
@@ -164,6 +169,9 @@ class Room : public std::enable_shared_from_this<Room> {
   // runs on the strand once the store answered.
   void release_lease(std::function<void()> then = {});
   ServiceError elsewhere_error() const;
+  // The answer to an operation this room can no longer finish (its core is gone): the
+  // "try again" ROOM_ELSEWHERE once the lease was lost, else UNAVAILABLE.
+  ServiceError unserved_error() const;
   void answer_view(const v1::Actor& actor,
                    const std::function<void(Result<v1::GetRoomResponse>)>& done);
   void do_attach(const v1::Actor& actor, const v1::Hello& hello,
@@ -197,10 +205,11 @@ class Room : public std::enable_shared_from_this<Room> {
   void check_retention_now(engine::TimeMs now,
                            std::function<void(std::optional<engine::TimeMs>)> done);
   // An operation that needs the room to itself: `run` ends with finish_command() (or leaves
-  // the room gone); `cancel` answers its caller when the room is erased before it ran.
+  // the room gone); `refuse` answers its caller with the error when the operation will never
+  // run here (the room was erased before it ran, or this node lost the room's lease).
   struct Exclusive {
     std::function<void()> run;
-    std::function<void()> cancel;
+    std::function<void(const ServiceError&)> refuse;
   };
   void queue_exclusive(Exclusive op);
   void load_audit_then_finish(store::LoadResult loaded);
@@ -258,6 +267,7 @@ class Room : public std::enable_shared_from_this<Room> {
   std::chrono::steady_clock::time_point lease_asked_at_;
   boost::asio::steady_timer lease_timer_;
   std::int64_t elsewhere_ms_ = 0;
+  bool lease_lost_ = false;  // lose_lease ran: another node serves the room now
 
   Status status_ = Status::kLoading;
   bool results_known_ = false;  // created by this process: the core sees every result

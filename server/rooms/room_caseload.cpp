@@ -1,10 +1,16 @@
 // RoomServiceImpl: the caseload and a series' insights (issue 14). The store lists the rooms
-// with the digest of their creator; each of the creator's rooms is loaded (or found loaded)
-// and asked for its content-free entry on its strand.
+// with the digest of their creator. A room loaded here answers its content-free entry on its
+// strand (with who is attached here); every other room (served by another node, or by none) is
+// read from the store and replayed into a throwaway RoomCore, without taking its lease or
+// loading it: the listing does not depend on which node answers, and does not pull rooms to
+// the node that lists them.
 #include "server/rooms/room_service_impl.h"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 
@@ -45,6 +51,29 @@ ServiceError unavailable() {
   return ServiceError{"UNAVAILABLE", "The rooms could not be listed just now. Please try again.", 503};
 }
 
+// The entry of room `id` as stored (events and refusal counts; nobody attached); nullopt when
+// the room is gone or cannot be read now (left out of the listing, as a room that failed to
+// load was before).
+void stored_caseload_entry(const std::shared_ptr<RoomContext>& context, const std::string& id,
+                           std::function<void(std::optional<CaseloadEntry>)> done) {
+  context->store->load(id, 0, [context, id, done = std::move(done)](store::LoadResult loaded) mutable {
+    if (loaded.error || loaded.events.empty()) return done(std::nullopt);
+    auto shared_events = std::make_shared<std::vector<v1::Event>>(std::move(loaded.events));
+    context->store->load_refusals(
+        id, [context, id, shared_events, done = std::move(done)](store::RefusalsResult read) {
+          RoomCore core(id, context->config);
+          RoomCore::RefusalCounts counts;
+          for (const store::RefusalCount& stored : read.refusals) {
+            counts[{stored.partner, stored.code}] += static_cast<std::uint32_t>(stored.count);
+          }
+          core.add_stored_refusals(counts);
+          // The effects (due timers, withdrawals) are the owner's to carry out: dropped here.
+          (void)core.load(std::move(*shared_events), 1, false, context->clock());
+          done(make_caseload_entry(id, core));
+        });
+  });
+}
+
 }  // namespace
 
 void RoomServiceImpl::caseload_of(
@@ -65,12 +94,22 @@ void RoomServiceImpl::caseload_of(
     }
     auto gathering = std::make_shared<Gathering>(context->executor, ids.size(), std::move(done));
     for (const std::string& id : ids) {
-      auto room = context->find_or_load(id);
-      if (!room) {
-        gathering->add(std::nullopt);
+      auto add = [gathering](std::optional<CaseloadEntry> entry) { gathering->add(std::move(entry)); };
+      std::shared_ptr<Room> loaded_here;
+      {
+        std::lock_guard lock(context->registry_mutex);
+        if (auto it = context->registry.find(id); it != context->registry.end()) {
+          loaded_here = it->second;
+        }
+      }
+      if (!loaded_here) {
+        stored_caseload_entry(context, id, std::move(add));
         continue;
       }
-      room->caseload_entry([gathering](std::optional<CaseloadEntry> entry) { gathering->add(std::move(entry)); });
+      loaded_here->caseload_entry([context, id, add](std::optional<CaseloadEntry> entry) mutable {
+        if (entry) return add(std::move(entry));
+        stored_caseload_entry(context, id, std::move(add));  // not ready here after all
+      });
     }
   });
 }

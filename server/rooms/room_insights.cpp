@@ -7,11 +7,15 @@
 // asked for, never stored: retraction, erasure and retention have already rewritten the log.
 #include "server/rooms/room.h"
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "server/rooms/privacy.h"
 
 namespace mend::rooms {
+
+namespace asio = boost::asio;
+
 namespace {
 
 bool is_partner(v1::Role role) { return role == v1::PARTNER_A || role == v1::PARTNER_B; }
@@ -84,29 +88,34 @@ void Room::get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSum
   });
 }
 
+CaseloadEntry make_caseload_entry(const std::string& room_id, const RoomCore& core) {
+  const engine::RoomState& s = core.state();
+  CaseloadEntry entry;
+  v1::RoomStatus& status = entry.status;
+  status.set_room_id(room_id);
+  status.set_template_name(s.tmpl.has_value() ? s.tmpl->name() : "");
+  status.set_phase(s.phase);
+  status.set_saved_phase(s.saved_phase);
+  status.set_closed_reason(s.closed_reason);
+  status.set_created_ms(s.created_at_ms);
+  status.set_last_activity_ms(core.log().back().at_ms());
+  for (const v1::Actor& actor : core.attached_actors()) *status.add_connected() = actor;
+  status.set_a_consented(s.a.consented);
+  status.set_b_consented(s.b.consented);
+  for (const engine::ObserverState& o : s.observers) {
+    if (!o.approved()) status.add_observers_pending(o.name);
+  }
+  status.set_series_id(core.series_id());
+  entry.insights = core.insights();
+  return entry;
+}
+
 void Room::caseload_entry(std::function<void(std::optional<CaseloadEntry>)> done) {
-  on_strand([done = std::move(done)](Room& room) mutable {
-    if (room.status_ != Status::kReady || room.core_->log().empty()) return done(std::nullopt);
-    const RoomCore& core = *room.core_;
-    const engine::RoomState& s = core.state();
-    CaseloadEntry entry;
-    v1::RoomStatus& status = entry.status;
-    status.set_room_id(room.id_);
-    status.set_template_name(s.tmpl.has_value() ? s.tmpl->name() : "");
-    status.set_phase(s.phase);
-    status.set_saved_phase(s.saved_phase);
-    status.set_closed_reason(s.closed_reason);
-    status.set_created_ms(s.created_at_ms);
-    status.set_last_activity_ms(core.log().back().at_ms());
-    for (const v1::Actor& actor : core.attached_actors()) *status.add_connected() = actor;
-    status.set_a_consented(s.a.consented);
-    status.set_b_consented(s.b.consented);
-    for (const engine::ObserverState& o : s.observers) {
-      if (!o.approved()) status.add_observers_pending(o.name);
-    }
-    status.set_series_id(core.series_id());
-    entry.insights = core.insights();
-    done(std::move(entry));
+  // Not through on_strand: a listing is no activity that keeps a room loaded, does not wait
+  // for a load, and does not follow an eviction (the caller reads such a room from the store).
+  asio::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
+    if (self->status_ != Status::kReady || self->core_->log().empty()) return done(std::nullopt);
+    done(make_caseload_entry(self->id_, *self->core_));
   });
 }
 

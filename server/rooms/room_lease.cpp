@@ -89,7 +89,14 @@ void Room::lose_lease(const char* why) {
   // refused while the other node holds it); nothing of this object writes again.
   ctx_->forget(id_, this);
   status_ = Status::kEvicted;
+  lease_lost_ = true;
   close_connections(CloseCode::kRoomElsewhere, "the conversation moved to another server");
+  // Privacy operations queued behind the work in flight never run here: their HTTP callers
+  // get the "try again" answer now rather than waiting for their timeout. (The one running,
+  // if any, answers the same way when its store call returns: unserved_error().)
+  auto queued = std::move(exclusive_);
+  exclusive_.clear();
+  for (auto& [id, op] : queued) op.refuse(elsewhere_error());
   timer_.cancel();
   armed_deadline_.reset();
   lease_timer_.cancel();
@@ -117,6 +124,10 @@ void Room::release_lease(std::function<void()> then) {
           if (then) then();
         });
       });
+}
+
+ServiceError Room::unserved_error() const {
+  return lease_lost_ ? elsewhere_error() : unavailable_error();
 }
 
 ServiceError Room::elsewhere_error() const {

@@ -156,11 +156,14 @@ void Room::rewrite_history(std::vector<v1::Event> whole_log, std::vector<v1::Eve
   auto shared = std::make_shared<std::vector<v1::Event>>(rewritten);
   auto whole = std::make_shared<std::vector<v1::Event>>(std::move(whole_log));
   ctx_->store->rewrite_events_audited(
-      id_, std::move(rewritten), {entry},
+      id_, std::move(rewritten), {entry}, lease_epoch_,
       [self = shared_from_this(), shared, whole, by = std::move(by), scope, entry,
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
         asio::post(self->strand_, [self, shared, whole, by = std::move(by), scope, entry,
                                    done = std::move(done), error = std::move(error)]() mutable {
+          if (error && error->code == store::StoreErrorCode::kFenced) {
+            self->lose_lease("a rewrite was fenced: another node took the room over");
+          }
           if (!error && self->core_) {
             self->audit_.push_back(std::move(entry));
             self->execute(self->core_->apply_rewrite(std::move(*whole), *shared, by, scope));
@@ -237,14 +240,14 @@ void Room::erase_contributions_now(v1::Actor actor, std::function<void(Result<v1
   auto run = [this, actor, shared_done] {
     with_whole_log([this, actor, shared_done](std::optional<std::vector<v1::Event>> log) {
       if (!log || !core_) {
-        (*shared_done)({std::nullopt, unavailable_error()});
+        (*shared_done)({std::nullopt, unserved_error()});
         return finish_command();
       }
       erase_from_log(std::move(*log), actor, shared_done);
     });
   };
-  queue_exclusive(Exclusive{std::move(run), [shared_done] {
-                              (*shared_done)({std::nullopt, room_erased_error()});
+  queue_exclusive(Exclusive{std::move(run), [shared_done](const ServiceError& why) {
+                              (*shared_done)({std::nullopt, why});
                             }});
 }
 
@@ -253,17 +256,20 @@ void Room::erase_from_log(
     std::shared_ptr<std::function<void(Result<v1::EraseContributionsResponse>)>> shared_done) {
   std::vector<v1::Event> rewritten = privacy::erase_contributions(log, actor.role());
   const auto count = static_cast<std::uint32_t>(rewritten.size());
+  // The epoch once rewritten (rewrite_history): also what to answer when the core is gone by
+  // the time the rewrite committed.
+  const std::uint64_t epoch = core_->epoch() + (rewritten.empty() ? 0 : 1);
   v1::AuditEntry entry =
       privacy::audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED, actor, ctx_->clock());
   entry.set_count(count);
   rewrite_history(
       std::move(log), std::move(rewritten), actor, v1::ERASURE_CONTRIBUTIONS, std::move(entry),
-      [this, actor, count, shared_done](std::optional<store::StoreError> error) {
+      [this, actor, count, epoch, shared_done](std::optional<store::StoreError> error) {
         if (error) {
           ctx_->metrics.store_error();
           spdlog::error("room {}: erasure of contributions failed: {}", id_,
                         store::to_string(error->code));
-          (*shared_done)({std::nullopt, unavailable_error()});
+          (*shared_done)({std::nullopt, unserved_error()});
           return finish_command();
         }
         spdlog::info("room {}: {} erased their contributions ({} events)", id_,
@@ -271,7 +277,7 @@ void Room::erase_from_log(
         v1::EraseContributionsResponse response;
         response.set_room_id(id_);
         response.set_erased_events(count);
-        response.set_epoch(core_->epoch());
+        response.set_epoch(epoch);
         (*shared_done)({std::move(response), std::nullopt});
         finish_command();
       });
@@ -329,8 +335,8 @@ void Room::erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRo
           });
         });
   };
-  queue_exclusive(Exclusive{std::move(run), [shared_done] {
-                              (*shared_done)({std::nullopt, room_erased_error()});
+  queue_exclusive(Exclusive{std::move(run), [shared_done](const ServiceError& why) {
+                              (*shared_done)({std::nullopt, why});
                             }});
 }
 
@@ -345,7 +351,9 @@ void Room::on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& en
   erasure_requested_by_.insert(actor.role());
   audit_.push_back(entry);
   spdlog::info("room {}: {} asked to erase the room", id_, v1::Role_Name(actor.role()));
-  execute(core_->announce_erasure_request(actor, at_ms));
+  // Without a core (the lease was lost meanwhile) the request is stored all the same; the
+  // node serving the room now reads it from the audit log.
+  if (core_) execute(core_->announce_erasure_request(actor, at_ms));
 }
 
 void Room::destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
@@ -354,7 +362,7 @@ void Room::destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
   erased.set_epoch(core_->epoch() + 1);  // RoomCore::destroy moves the room to that epoch
   entries.push_back(erased);
   ctx_->store->destroy_room_audited(
-      id_, entries,
+      id_, entries, lease_epoch_,
       [self = shared_from_this(), by = std::move(by), entries,
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
         asio::post(self->strand_, [self, by = std::move(by), entries = std::move(entries),
@@ -371,9 +379,12 @@ void Room::on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
   if (error) {
     ctx_->metrics.store_error();
     spdlog::error("room {}: erasure failed: {}", id_, store::to_string(error->code));
+    if (error->code == store::StoreErrorCode::kFenced) {
+      lose_lease("an erasure was fenced: another node took the room over");
+    }
     // Nothing changed: the first request stays recorded, this one was not (it committed with
     // the erasure); the next request of the partner who has not asked yet completes it.
-    done({std::nullopt, unavailable_error()});
+    done({std::nullopt, unserved_error()});
     return finish_command();
   }
   erasure_requested_by_.insert(by.role());
@@ -381,6 +392,11 @@ void Room::on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
   audit_.insert(audit_.end(), std::make_move_iterator(entries.begin()),
                 std::make_move_iterator(entries.end()));
   spdlog::info("room {}: erased at both partners' request (key destroyed, rows deleted)", id_);
+  if (!core_) {  // the lease was lost while the erasure committed: erased all the same
+    v1::EraseRoomResponse response = erasure_status();
+    response.set_status(v1::ROOM_ERASURE_STATUS_ERASED);
+    return done({std::move(response), std::nullopt});
+  }
   std::vector<std::uint64_t> cancelled;
   Effects fx = core_->destroy(by, cancelled);
   fx.deadline.reset();
@@ -393,7 +409,7 @@ void Room::on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
   auto queued = std::move(exclusive_);
   exclusive_.clear();
   for (std::uint64_t id : cancelled) {
-    if (auto it = queued.find(id); it != queued.end()) it->second.cancel();
+    if (auto it = queued.find(id); it != queued.end()) it->second.refuse(room_erased_error());
   }
   ctx_->forget(id_, this);
   done({erasure_status(), std::nullopt});
@@ -442,7 +458,7 @@ void Room::get_transcript_now(v1::Actor actor, std::function<void(Result<v1::Get
   with_whole_log([this, actor = std::move(actor),
                   done = std::move(done)](std::optional<std::vector<v1::Event>> log) mutable {
     if (!log || !core_ || status_ != Status::kReady) {
-      return done({std::nullopt, unavailable_error()});
+      return done({std::nullopt, unserved_error()});
     }
     answer_transcript(actor, *log, std::move(done));
   });
@@ -534,7 +550,7 @@ void Room::check_retention_now(engine::TimeMs now,
           finish_command();
         });
       },
-      [shared_done] { (*shared_done)(std::nullopt); }});
+      [shared_done](const ServiceError&) { (*shared_done)(std::nullopt); }});
 }
 
 }  // namespace mend::rooms

@@ -178,9 +178,12 @@ class RoomService {
                            std::function<void(Result<v1::GetSummaryResponse>)> done);
 
   // --- Caseload (issue 14). `creator` is the quota key of create_room_for ("key:<API key>"
-  // or "ip:<address>"); only rooms created by it are listed. Both load every such room (to
-  // read its live status), so their cost grows with the creator's rooms. UNAVAILABLE (503)
-  // when the store cannot list the rooms.
+  // or "ip:<address>"); only rooms created by it are listed. A room loaded on this node answers
+  // its live status; every other one (served by another node, or not loaded) is read from the
+  // store without being loaded or leased (`connected` then lists nobody: connections are known
+  // only to the node serving the room). So the listing does not depend on which node answers,
+  // and its cost grows with the creator's rooms. UNAVAILABLE (503) when the store cannot list
+  // the rooms.
 
   // GET /v1/rooms: each room's content-free status, ordered by room id.
   virtual void list_rooms_for(const std::string& creator,

@@ -118,23 +118,26 @@ void QueuedWriteStore::record_rejection(RecordedResult rejection, StoreDone done
 }
 
 void QueuedWriteStore::destroy_room(std::string room_id, StoreDone done) {
-  destroy_room_audited(std::move(room_id), {}, std::move(done));
+  destroy_room_audited(std::move(room_id), {}, 0, std::move(done));
 }
 
 void QueuedWriteStore::destroy_room_audited(std::string room_id,
-                                            std::vector<v1::AuditEntry> audit, StoreDone done) {
-  group_writer().submit(DestroyOp{std::move(room_id), std::move(audit), std::move(done)});
+                                            std::vector<v1::AuditEntry> audit,
+                                            std::uint64_t lease_epoch, StoreDone done) {
+  group_writer().submit(
+      DestroyOp{std::move(room_id), std::move(audit), lease_epoch, std::move(done)});
 }
 
 void QueuedWriteStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
                                       StoreDone done) {
-  rewrite_events_audited(std::move(room_id), std::move(events), {}, std::move(done));
+  rewrite_events_audited(std::move(room_id), std::move(events), {}, 0, std::move(done));
 }
 
 void QueuedWriteStore::rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                                              std::vector<v1::AuditEntry> audit, StoreDone done) {
-  group_writer().submit(
-      RewriteOp{std::move(room_id), std::move(events), std::move(audit), std::move(done)});
+                                              std::vector<v1::AuditEntry> audit,
+                                              std::uint64_t lease_epoch, StoreDone done) {
+  group_writer().submit(RewriteOp{std::move(room_id), std::move(events), std::move(audit),
+                                  lease_epoch, std::move(done)});
 }
 
 void QueuedWriteStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,

@@ -149,11 +149,11 @@ std::optional<StoreError> MemoryStore::destroy_locked(const std::string& room_id
 }
 
 void MemoryStore::destroy_room(std::string room_id, StoreDone done) {
-  destroy_room_audited(std::move(room_id), {}, std::move(done));
+  destroy_room_audited(std::move(room_id), {}, 0, std::move(done));
 }
 
 void MemoryStore::destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
-                                       StoreDone done) {
+                                       std::uint64_t /*lease_epoch*/, StoreDone done) {
   std::optional<StoreError> error;
   {
     std::lock_guard lock(mutex_);
@@ -176,11 +176,12 @@ std::optional<StoreError> MemoryStore::rewrite_locked(const std::string& room_id
 
 void MemoryStore::rewrite_events(std::string room_id, std::vector<v1::Event> events,
                                  StoreDone done) {
-  rewrite_events_audited(std::move(room_id), std::move(events), {}, std::move(done));
+  rewrite_events_audited(std::move(room_id), std::move(events), {}, 0, std::move(done));
 }
 
 void MemoryStore::rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                                         std::vector<v1::AuditEntry> audit, StoreDone done) {
+                                         std::vector<v1::AuditEntry> audit,
+                                         std::uint64_t /*lease_epoch*/, StoreDone done) {
   std::optional<StoreError> error;
   {
     std::lock_guard lock(mutex_);

@@ -27,10 +27,12 @@ class MemoryStore final : public Store {
   void destroy_room(std::string room_id, StoreDone done) override;
   void rewrite_events(std::string room_id, std::vector<v1::Event> events,
                       StoreDone done) override;
+  // lease_epoch is ignored: a MemoryStore has no leases.
   void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
-                            StoreDone done) override;
+                            std::uint64_t lease_epoch, StoreDone done) override;
   void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                              std::vector<v1::AuditEntry> audit, StoreDone done) override;
+                              std::vector<v1::AuditEntry> audit, std::uint64_t lease_epoch,
+                              StoreDone done) override;
   void list_rooms(ListRoomsDone done) override;
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                     StoreDone done) override;

@@ -164,16 +164,18 @@ Call rejection_call(const RecordedResult& rejection, const WriteKey& key) {
 }
 
 Call rewrite_call(const std::string& room_id, const std::vector<v1::Event>& events,
-                  const std::vector<v1::AuditEntry>& audit, const WriteKey& key) {
+                  const std::vector<v1::AuditEntry>& audit, std::uint64_t lease_epoch,
+                  const WriteKey& key) {
   if (!key.key) return keyless(key);
   Params params;
-  params.text(room_id);
+  params.text(room_id).int64(static_cast<std::int64_t>(lease_epoch));
   made_key(params, key);
   if (!event_arrays(params, room_id, events, *key.key)) {
     return refused(error(StoreErrorCode::kUnavailable, "cannot encrypt an event"));
   }
   audit_arrays(params, audit);
-  return Call{Statement{"rewrite", "SELECT mend_rewrite($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+  return Call{Statement{"rewrite",
+                        "SELECT mend_fenced_rewrite($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                         std::move(params)},
               std::nullopt};
 }

@@ -5,6 +5,7 @@
 // outcome. Thread safety: plain functions.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,8 +39,10 @@ enum class CallKind { kAppend, kRejection, kRewrite, kAudit, kRefusals };
 // An append. For a new room (expected_last_seq 0) `key` is the one just made.
 Call append_call(const AppendRequest& request, const WriteKey& key);
 Call rejection_call(const RecordedResult& rejection, const WriteKey& key);
+// A rewrite, fenced by `lease_epoch` (0: not fenced).
 Call rewrite_call(const std::string& room_id, const std::vector<v1::Event>& events,
-                  const std::vector<v1::AuditEntry>& audit, const WriteKey& key);
+                  const std::vector<v1::AuditEntry>& audit, std::uint64_t lease_epoch,
+                  const WriteKey& key);
 Call audit_call(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
 Call refusals_call(const std::string& room_id, const std::vector<RefusalCount>& deltas);
 

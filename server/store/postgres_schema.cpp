@@ -12,7 +12,7 @@ constexpr const char* kUnlock = "SELECT pg_advisory_unlock(1835101796)";
 
 // Migration N (1-based) brings the schema from version N-1 to N. Ids and content-free
 // metadata in clear; events, results and room keys sealed (row_crypto.h, crypto.h).
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: rooms, keys, events, results (accepted and rejected), audit log.
     "CREATE TABLE rooms ("
     "  room_id text PRIMARY KEY,"
@@ -172,6 +172,26 @@ constexpr std::array<const char*, 4> kMigrations = {
     "   SELECT p_room, p, c, n FROM unnest(p_participants, p_codes, p_counts) AS u(p, c, n)"
     "   ON CONFLICT (room_id, participant, code) DO UPDATE SET count = r.count + EXCLUDED.count;"
     "  RETURN '';"
+    " END $$;",
+    // 5: rewrites and destroys fenced by the lease epoch, like appends (p_epoch 0: not
+    // fenced). The lease row is locked FOR SHARE before the room row, in mend_append's order.
+    // mend_rewrite stays for nodes of the previous version during a rolling upgrade.
+    "CREATE FUNCTION mend_lease_current(p_room text, p_epoch bigint) RETURNS boolean"
+    " LANGUAGE plpgsql AS $$"
+    " DECLARE v_epoch bigint;"
+    " BEGIN"
+    "  IF p_epoch = 0 THEN RETURN true; END IF;"
+    "  SELECT epoch INTO v_epoch FROM leases WHERE room_id = p_room FOR SHARE;"
+    "  RETURN FOUND AND v_epoch = p_epoch;"
+    " END $$;"
+    "CREATE FUNCTION mend_fenced_rewrite(p_room text, p_epoch bigint, p_new_key bytea,"
+    "  p_seqs bigint[], p_at bigint[], p_roles bigint[], p_kinds bigint[], p_sealed bytea[],"
+    "  p_audit_at bigint[], p_audit_kinds bigint[], p_audit bytea[]) RETURNS text"
+    " LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF NOT mend_lease_current(p_room, p_epoch) THEN RETURN 'fenced'; END IF;"
+    "  RETURN mend_rewrite(p_room, p_new_key, p_seqs, p_at, p_roles, p_kinds, p_sealed,"
+    "   p_audit_at, p_audit_kinds, p_audit);"
     " END $$;",
 };
 

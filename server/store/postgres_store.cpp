@@ -435,7 +435,7 @@ pg::Call PostgresStore::Impl::plan(const WriteOp& op,
   }
   if (const auto* rewrite_op = std::get_if<RewriteOp>(&op)) {
     return pg::rewrite_call(rewrite_op->room_id, rewrite_op->events, rewrite_op->audit,
-                            key_of(rewrite_op->room_id));
+                            rewrite_op->lease_epoch, key_of(rewrite_op->room_id));
   }
   if (const auto* refusals_op = std::get_if<ops::RefusalsOp>(&op)) {
     return pg::refusals_call(refusals_op->room_id, refusals_op->deltas);
@@ -473,11 +473,18 @@ bool PostgresStore::Impl::insert_audit(Conn& conn, const std::string& room_id,
 std::optional<StoreError> PostgresStore::Impl::shred_key(Conn& conn, DestroyOp& op) {
   const auto xid = begin(conn);
   if (!xid) return batch_failure;
-  const auto row = lock_room(conn, op.room_id);
+  // The lease first (FOR SHARE), then the room: mend_append's order.
+  Result lease;
+  const auto epoch = static_cast<std::int64_t>(op.lease_epoch);
+  const bool lease_read = run(conn, "lease_current", "SELECT mend_lease_current($1, $2)",
+                              Params().text(op.room_id).int64(epoch), lease);
+  const auto row = lease_read ? lock_room(conn, op.room_id) : std::nullopt;
   std::optional<StoreError> outcome;
   Result done;
   if (batch_failure) {
     outcome = batch_failure;
+  } else if (lease_read && !lease.boolean(0, 0)) {
+    outcome = error(StoreErrorCode::kFenced, "the room's lease moved to another node");
   } else if (!row || row->second) {
     outcome = error(StoreErrorCode::kNotFound, "unknown room");
   } else if (!run(conn, "delete_key", "DELETE FROM room_keys WHERE room_id = $1",

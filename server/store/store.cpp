@@ -65,12 +65,14 @@ void Store::rewrite_events(std::string /*room_id*/, std::vector<v1::Event> /*eve
 }
 
 void Store::destroy_room_audited(std::string /*room_id*/,
-                                 std::vector<v1::AuditEntry> /*audit*/, StoreDone done) {
+                                 std::vector<v1::AuditEntry> /*audit*/,
+                                 std::uint64_t /*lease_epoch*/, StoreDone done) {
   done(not_supported("destroy_room_audited"));
 }
 
 void Store::rewrite_events_audited(std::string /*room_id*/, std::vector<v1::Event> /*events*/,
-                                   std::vector<v1::AuditEntry> /*audit*/, StoreDone done) {
+                                   std::vector<v1::AuditEntry> /*audit*/,
+                                   std::uint64_t /*lease_epoch*/, StoreDone done) {
   done(not_supported("rewrite_events_audited"));
 }
 

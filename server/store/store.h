@@ -40,8 +40,8 @@ enum class StoreErrorCode {
   kInvalid,      // the request breaks the contract (seqs not contiguous, empty append)
   kCorrupt,      // stored data failed an integrity check (damaged file, altered or moved
                  // ciphertext, undecodable event); not retryable, needs an operator
-  kFenced,       // append: its lease_epoch is no longer the room's (another node took the room
-                 // over); this node must stop serving the room
+  kFenced,       // append, rewrite or destroy: its lease epoch is no longer the room's (another
+                 // node took the room over); this node must stop serving the room
 };
 
 // Stable name of a code, e.g. "CONFLICT", for logs and metrics.
@@ -248,11 +248,15 @@ class Store {
   // afterwards, as above); the entries outlive the room like every audit entry. `audit` may be
   // empty (then these are destroy_room and rewrite_events). The same errors as those, and
   // kUnavailable when the entries cannot be stored; on any error nothing changed.
+  // `lease_epoch` fences them like AppendRequest::lease_epoch: nonzero, they commit only while
+  // it is still the room's lease epoch, else kFenced and nothing changed (0: not fenced;
+  // stores without leases ignore it).
   // Defaults: kUnavailable, like the primitives above (never two separate commits).
   virtual void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
-                                    StoreDone done);
+                                    std::uint64_t lease_epoch, StoreDone done);
   virtual void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                                      std::vector<v1::AuditEntry> audit, StoreDone done);
+                                      std::vector<v1::AuditEntry> audit,
+                                      std::uint64_t lease_epoch, StoreDone done);
 
   // Every live room with its content-free metadata.
   virtual void list_rooms(ListRoomsDone done);

@@ -19,12 +19,14 @@ struct AppendOp {
 struct DestroyOp {
   std::string room_id;
   std::vector<v1::AuditEntry> audit;  // committed with the key's deletion
+  std::uint64_t lease_epoch = 0;      // fencing, as AppendRequest::lease_epoch
   StoreDone done;
 };
 struct RewriteOp {
   std::string room_id;
   std::vector<v1::Event> events;
   std::vector<v1::AuditEntry> audit;  // committed with the rewrite
+  std::uint64_t lease_epoch = 0;      // fencing, as AppendRequest::lease_epoch
   StoreDone done;
 };
 struct AuditOp {

@@ -9,13 +9,13 @@
 #include <thread>
 
 #include <doctest/doctest.h>
-#include <google/protobuf/text_format.h>
 
 #include <boost/asio/io_context.hpp>
 
 #include "server/rooms/room_service_impl.h"
 #include "server/store/postgres_store.h"
 #include "tests/cluster/cluster_env.h"
+#include "tests/rooms/room_test_support.h"
 
 namespace mend::rooms {
 namespace {
@@ -41,19 +41,6 @@ class FakeRecipient final : public Recipient {
   std::vector<v1::Event> events;
   std::optional<CloseCode> closed;
 };
-
-engine::TemplateCatalog catalog() {
-  auto loaded = engine::TemplateCatalog::load(std::string(MEND_SOURCE_DIR) + "/server/templates");
-  REQUIRE(loaded.catalog.has_value());
-  return std::move(*loaded.catalog);
-}
-
-v1::Command command(const std::string& id, const std::string& text) {
-  v1::Command cmd;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &cmd));
-  cmd.set_command_id(id);
-  return cmd;
-}
 
 // One node: a room service with leases on its own store and io_context.
 struct Node {
@@ -105,13 +92,19 @@ struct TwoNodes {
   TwoNodes() : schema(testing::fresh_schema()), first("node-1", schema, dir.path(), clock),
                second("node-2", schema, dir.path(), clock) {}
 
-  std::string create_room(Node& node) {
+  // A new room, created by `creator` (the quota key of create_room_for) when one is given.
+  std::string create_room(Node& node, const std::string& creator = {}) {
     v1::CreateRoomRequest request;
     request.set_template_("speaker-listener");
     request.set_partner_a_name("Alex");
     request.set_partner_b_name("Blake");
     std::optional<Result<v1::CreateRoomResponse>> result;
-    node.service->create_room(request, [&](Result<v1::CreateRoomResponse> r) { result = r; });
+    auto answer = [&](Result<v1::CreateRoomResponse> r) { result = r; };
+    if (creator.empty()) {
+      node.service->create_room(request, answer);
+    } else {
+      node.service->create_room_for(request, creator, 100, answer);
+    }
     node.run_until([&] { return result.has_value(); });
     REQUIRE(result->value.has_value());
     return result->value->room_id();
@@ -164,13 +157,14 @@ struct TwoNodes {
     Participant a;
     std::shared_ptr<FakeRecipient> recipient;
   };
-  // A new room (created through the first node), partner A attached to the first node.
-  Attached partner_a_on_first() {
-    Attached attached{create_room(first), {}, std::make_shared<FakeRecipient>()};
+  // A new room created through `node` (by `creator`, see create_room), partner A attached there.
+  Attached partner_a_on(Node& node, const std::string& creator = {}) {
+    Attached attached{create_room(node, creator), {}, std::make_shared<FakeRecipient>()};
     attached.a = who(attached.room, v1::PARTNER_A);
-    REQUIRE_FALSE(attach(first, attached.a, attached.recipient).has_value());
+    REQUIRE_FALSE(attach(node, attached.a, attached.recipient).has_value());
     return attached;
   }
+  Attached partner_a_on_first() { return partner_a_on(first); }
 
   // Waits (real time, bounded) until `node` takes `room` over: an attach is no longer refused.
   std::shared_ptr<FakeRecipient> attach_when_expired(Node& node, const Participant& p) {
@@ -294,6 +288,59 @@ TEST_CASE("a timer of a taken-over room fires once") {
   nodes.first.run_until([&] { return a1->closed.has_value(); });
   nodes.first.run_for(100ms);
   CHECK(count_pause_ends() == system_after);
+}
+
+TEST_CASE("privacy operations queued on a node that loses its lease are answered ROOM_ELSEWHERE, not dropped") {
+  TwoNodes nodes;
+  const auto attached = nodes.partner_a_on_first();
+  const Participant& a = attached.a;
+  auto on_second = nodes.attach_when_expired(nodes.second, a);
+  // Resumed, the first node has a command to run (its append goes out and is fenced, or its
+  // renewal is refused first) and two erasures queued behind that command.
+  nodes.first.service->submit(a, command("late", "consent {}"));
+  std::optional<Result<v1::EraseContributionsResponse>> contributions;
+  nodes.first.service->erase_contributions(
+      a, [&](Result<v1::EraseContributionsResponse> r) { contributions = std::move(r); });
+  std::optional<Result<v1::EraseRoomResponse>> room;
+  nodes.first.service->erase_room(a, [&](Result<v1::EraseRoomResponse> r) { room = std::move(r); });
+  nodes.first.run_until([&] { return contributions.has_value() && room.has_value(); });
+  for (const auto* error : {&contributions->error, &room->error}) {
+    REQUIRE(error->has_value());
+    CHECK((*error)->code == "ROOM_ELSEWHERE");
+    CHECK((*error)->http_status == 503);
+    CHECK((*error)->retry_after_s >= 1);
+  }
+  // Nothing was erased: the second node still serves the whole room.
+  CHECK(nodes.submit(nodes.second, a, *on_second, "c1", "consent {}").accepted());
+}
+
+TEST_CASE("a counselor's caseload lists the rooms another node serves, with their stored status") {
+  TwoNodes nodes;
+  const std::string creator = "key:counselor";
+  const auto first = nodes.partner_a_on(nodes.first, creator);
+  const auto second = nodes.partner_a_on(nodes.second, creator);
+  const std::string& on_first = first.room;
+  const std::string& on_second = second.room;
+  CHECK(nodes.submit(nodes.second, second.a, *second.recipient, "c", "consent {}").accepted());
+
+  for (Node* node : {&nodes.first, &nodes.second}) {
+    std::optional<Result<v1::ListRoomsResponse>> listed;
+    node->service->list_rooms_for(creator, [&](Result<v1::ListRoomsResponse> r) { listed = r; });
+    node->run_until([&] { return listed.has_value(); });
+    REQUIRE(listed->value.has_value());
+    REQUIRE(listed->value->rooms_size() == 2);
+    for (const v1::RoomStatus& status : listed->value->rooms()) {
+      const bool here = (node == &nodes.first) == (status.room_id() == on_first);
+      CHECK(status.a_consented() == (status.room_id() == on_second));
+      // Who is connected is known only where the room is served.
+      CHECK(status.connected_size() == (here ? 1 : 0));
+    }
+  }
+  // Listing took no lease: each room stays with the node that serves it.
+  CHECK(nodes.attach(nodes.second, first.a, std::make_shared<FakeRecipient>()) ==
+        CloseCode::kRoomElsewhere);
+  CHECK(nodes.attach(nodes.first, second.a, std::make_shared<FakeRecipient>()) ==
+        CloseCode::kRoomElsewhere);
 }
 
 }  // namespace

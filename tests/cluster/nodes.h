@@ -40,6 +40,7 @@
 namespace mend::testing {
 
 inline constexpr const char* kHaproxyPath = "/usr/sbin/haproxy";
+inline constexpr const char* kHaproxySource = "127.0.0.2";  // HAProxy's address to the nodes
 
 class Nodes {
  public:
@@ -170,7 +171,9 @@ class Nodes {
             "--node-id", "node-" + std::to_string(i), "--lease-ms", std::to_string(kLeaseMs),
             "--token-secret-file", (shared_.path() / "token-secret.bin").string(),
             "--master-key-file", (shared_.path() / "master.key").string(),
-            // Every connection comes from HAProxy's address.
+            // HAProxy connects from 127.0.0.2 with PROXY headers (the clients, all on 127.0.0.1);
+            // a test's direct connections come from 127.0.0.1 without one.
+            "--proxy-protocol-from", kHaproxySource,
             "--max-connections-per-ip", "10000", "--threads", "1"};
   }
 
@@ -190,7 +193,8 @@ class Nodes {
       config = std::regex_replace(
           config, std::regex("server node" + std::to_string(i + 1) + R"( [^\s]+:[0-9]+)"),
           "server node" + std::to_string(i + 1) + " 127.0.0.1:" +
-              std::to_string(nodes_[static_cast<std::size_t>(i)]->port()));
+              std::to_string(nodes_[static_cast<std::size_t>(i)]->port()) + " source " +
+              kHaproxySource);
     }
     // No syslog on a test machine, no privileged user to switch to, the foreground (-db), and
     // the default connection limit (the example's needs a raised file descriptor limit).

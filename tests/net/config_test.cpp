@@ -52,6 +52,22 @@ TEST_CASE("every flag is also a MEND_ variable and the flag wins") {
   CHECK(config.net.hello_timeout == std::chrono::milliseconds(1500));
 }
 
+TEST_CASE("--proxy-protocol-from takes a list of addresses and CIDR blocks; anything else exits 2") {
+  auto none = parse({});
+  REQUIRE(std::holds_alternative<AppConfig>(none));
+  CHECK(std::get<AppConfig>(none).net.proxy_protocol_from.empty());
+  auto parsed = parse({}, {"MEND_PROXY_PROTOCOL_FROM=10.0.0.5, 10.1.0.0/16,fd00::/8"});
+  REQUIRE(std::holds_alternative<AppConfig>(parsed));
+  const auto& ranges = std::get<AppConfig>(parsed).net.proxy_protocol_from;
+  REQUIRE(ranges.size() == 3);
+  CHECK(ranges[0].prefix == 32);
+  CHECK(ranges[1].prefix == 16);
+  CHECK(ranges[2].network.is_v6());
+  const auto bad = std::get<Exit>(parse({"--proxy-protocol-from", "10.0.0.5,haproxy"}));
+  CHECK(bad.code == 2);
+  CHECK(bad.text.find("\"haproxy\"") != std::string::npos);
+}
+
 TEST_CASE("help and version exit 0; bad values exit 2 with a reason") {
   CHECK(std::get<Exit>(parse({"--help"})).code == 0);
   CHECK(std::get<Exit>(parse({"--version"})).text.find("mendd ") == 0);

@@ -5,12 +5,12 @@
 #include <algorithm>
 
 #include <doctest/doctest.h>
-#include <google/protobuf/text_format.h>
 
 #include <boost/asio/io_context.hpp>
 
 #include "server/rooms/room_service_impl.h"
 #include "server/store/memory_store.h"
+#include "tests/rooms/room_test_support.h"
 
 namespace mend::rooms {
 namespace {
@@ -109,13 +109,15 @@ class HeldStore final : public store::Store {
     inner.rewrite_events(std::move(room_id), std::move(events), std::move(done));
   }
   void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
-                            store::StoreDone done) override {
-    inner.destroy_room_audited(std::move(room_id), std::move(audit), std::move(done));
+                            std::uint64_t lease_epoch, store::StoreDone done) override {
+    inner.destroy_room_audited(std::move(room_id), std::move(audit), lease_epoch,
+                               std::move(done));
   }
   void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
-                              std::vector<v1::AuditEntry> audit, store::StoreDone done) override {
+                              std::vector<v1::AuditEntry> audit, std::uint64_t lease_epoch,
+                              store::StoreDone done) override {
     inner.rewrite_events_audited(std::move(room_id), std::move(events), std::move(audit),
-                                 std::move(done));
+                                 lease_epoch, std::move(done));
   }
   void load_audit(std::string room_id, store::AuditLoadDone done) override {
     inner.load_audit(std::move(room_id), std::move(done));
@@ -135,19 +137,6 @@ class HeldStore final : public store::Store {
   bool fail_audit = false;  // separate audit appends fail (entries committed with a change don't)
   std::vector<std::pair<store::AppendRequest, store::AppendDone>> held;
 };
-
-engine::TemplateCatalog catalog() {
-  auto loaded = engine::TemplateCatalog::load(std::string(MEND_SOURCE_DIR) + "/server/templates");
-  REQUIRE(loaded.catalog.has_value());
-  return std::move(*loaded.catalog);
-}
-
-v1::Command command(const std::string& id, const std::string& text) {
-  v1::Command cmd;
-  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &cmd));
-  cmd.set_command_id(id);
-  return cmd;
-}
 
 struct Fixture {
   explicit Fixture(RoomServiceConfig config = {})

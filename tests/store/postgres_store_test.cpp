@@ -378,5 +378,42 @@ TEST_CASE("a takeover waits for the old holder's append in flight, which commits
   CHECK(seen_at_takeover == static_cast<std::size_t>(committed + 1));
 }
 
+TEST_CASE("a node that lost the lease can neither rewrite nor erase the room: fenced, nothing "
+          "changed") {
+  TempDir dir("pg-key");
+  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  auto node1 = open_store(options);
+  auto node2 = open_store(options);
+  LeaseResult old_lease = acquire(*node1, "r", "node-1", kExpired);
+  REQUIRE(old_lease.held);
+  REQUIRE_FALSE(append_fenced(*node1, "r", 0, old_lease.epoch));
+  // While the epoch is current a fenced rewrite commits.
+  REQUIRE_FALSE(rewrite_audited(*node1, "r", {event(1, "[erased]")},
+                                {audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED)}, old_lease.epoch));
+  LeaseResult taken = acquire(*node2, "r", "node-2", kLong);
+  REQUIRE(taken.held);
+  REQUIRE_FALSE(append_fenced(*node2, "r", 1, taken.epoch));
+  const std::size_t audit_before = audit_log(*node2, "r").entries.size();
+
+  const auto rewritten = rewrite_audited(*node1, "r", {event(2, "[erased]")},
+                                         {audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED)},
+                                         old_lease.epoch);
+  REQUIRE(rewritten);
+  CHECK(rewritten->code == StoreErrorCode::kFenced);
+  const auto destroyed =
+      destroy_audited(*node1, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, old_lease.epoch);
+  REQUIRE(destroyed);
+  CHECK(destroyed->code == StoreErrorCode::kFenced);
+
+  LoadResult loaded = load(*node2, "r");
+  REQUIRE_FALSE(loaded.error);
+  REQUIRE(loaded.events.size() == 2);
+  CHECK(loaded.events[1].SerializeAsString() == event(2, "").SerializeAsString());
+  CHECK(audit_log(*node2, "r").entries.size() == audit_before);
+  // The holder of the current epoch may.
+  CHECK_FALSE(rewrite_audited(*node2, "r", {event(2, "[erased]")}, {}, taken.epoch));
+  CHECK_FALSE(destroy_audited(*node2, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, taken.epoch));
+}
+
 }  // namespace
 }  // namespace mend::store::testing

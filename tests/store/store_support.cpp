@@ -125,17 +125,20 @@ std::optional<StoreError> append_audited(Store& store, const std::string& room,
 }
 
 std::optional<StoreError> destroy_audited(Store& store, const std::string& room,
-                                          std::vector<v1::AuditEntry> audit) {
+                                          std::vector<v1::AuditEntry> audit,
+                                          std::uint64_t lease_epoch) {
   return wait_for<std::optional<StoreError>>([&](auto done) {
-    store.destroy_room_audited(room, std::move(audit), std::move(done));
+    store.destroy_room_audited(room, std::move(audit), lease_epoch, std::move(done));
   });
 }
 
 std::optional<StoreError> rewrite_audited(Store& store, const std::string& room,
                                           std::vector<v1::Event> evs,
-                                          std::vector<v1::AuditEntry> audit) {
+                                          std::vector<v1::AuditEntry> audit,
+                                          std::uint64_t lease_epoch) {
   return wait_for<std::optional<StoreError>>([&](auto done) {
-    store.rewrite_events_audited(room, std::move(evs), std::move(audit), std::move(done));
+    store.rewrite_events_audited(room, std::move(evs), std::move(audit), lease_epoch,
+                                 std::move(done));
   });
 }
 

@@ -43,11 +43,14 @@ v1::AuditEntry audit_entry(v1::AuditKind kind, std::uint64_t epoch = 0);
 std::optional<StoreError> append_audited(Store& store, const std::string& room,
                                          std::uint64_t expected, std::vector<v1::Event> evs,
                                          std::vector<v1::AuditEntry> audit);
+// lease_epoch: Store::destroy_room_audited's and rewrite_events_audited's fencing (0: none).
 std::optional<StoreError> destroy_audited(Store& store, const std::string& room,
-                                          std::vector<v1::AuditEntry> audit);
+                                          std::vector<v1::AuditEntry> audit,
+                                          std::uint64_t lease_epoch = 0);
 std::optional<StoreError> rewrite_audited(Store& store, const std::string& room,
                                           std::vector<v1::Event> evs,
-                                          std::vector<v1::AuditEntry> audit);
+                                          std::vector<v1::AuditEntry> audit,
+                                          std::uint64_t lease_epoch = 0);
 AuditLoadResult audit_log(Store& store, const std::string& room);
 
 // Raw file helpers for corruption and at-rest tests.
