@@ -220,6 +220,11 @@ class Room : public std::enable_shared_from_this<Room> {
   void flush_refusals();
   void on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audit);
   void record_audit(std::vector<v1::AuditEntry> entries, std::function<void()> committed = {});
+  // Stores the entries that record a privacy operation of this node, fenced by its lease epoch
+  // (with leases, a node that lost the room never writes them: kFenced, and it gives the room
+  // up). `done` runs on the strand once committed or failed (then nothing was stored).
+  void record_audit_fenced(std::vector<v1::AuditEntry> entries,
+                           std::function<void(std::optional<store::StoreError>)> done);
   // Ends the exclusive operation in process (the core starts what waits).
   void finish_command();
   void purge_now(std::function<void()> then);

@@ -142,6 +142,22 @@ void Room::record_audit(std::vector<v1::AuditEntry> entries, std::function<void(
       });
 }
 
+void Room::record_audit_fenced(std::vector<v1::AuditEntry> entries,
+                               std::function<void(std::optional<store::StoreError>)> done) {
+  ++audit_in_flight_;
+  ctx_->store->append_audit_fenced(
+      id_, std::move(entries), lease_epoch_,
+      [self = shared_from_this(), done = std::move(done)](std::optional<store::StoreError> error) mutable {
+        asio::post(self->strand_, [self, done = std::move(done), error = std::move(error)]() mutable {
+          --self->audit_in_flight_;
+          if (error && error->code == store::StoreErrorCode::kFenced) {
+            self->lose_lease("an audit entry was fenced: another node took the room over");
+          }
+          done(std::move(error));
+        });
+      });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rewrites of the stored history
 
@@ -150,7 +166,11 @@ void Room::rewrite_history(std::vector<v1::Event> whole_log, std::vector<v1::Eve
                            std::function<void(std::optional<store::StoreError>)> done) {
   if (rewritten.empty()) {  // nothing stored changes; same epoch
     entry.set_epoch(core_->epoch());
-    return record_audit({std::move(entry)}, [done = std::move(done)] { done(std::nullopt); });
+    return record_audit_fenced({entry}, [this, entry, done = std::move(done)](
+                                            std::optional<store::StoreError> error) mutable {
+      if (!error) audit_.push_back(std::move(entry));
+      done(std::move(error));
+    });
   }
   entry.set_epoch(core_->epoch() + 1);  // apply_rewrite moves the room to that epoch
   auto shared = std::make_shared<std::vector<v1::Event>>(rewritten);
@@ -320,20 +340,14 @@ void Room::erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRo
       return finish_command();
     }
     // The first request is durable before it is answered or announced: the erasure needs both.
-    ++audit_in_flight_;
-    ctx_->store->append_audit(
-        id_, requested,
-        [self = shared_from_this(), actor, entry = requested.front(), now,
-         shared_done](std::optional<store::StoreError> error) {
-          asio::post(self->strand_, [self, actor, entry, now, shared_done,
-                                     error = std::move(error)] {
-            --self->audit_in_flight_;
-            self->on_erasure_requested(actor, entry, now, error);
-            (*shared_done)(error ? Result<v1::EraseRoomResponse>{std::nullopt, unavailable_error()}
-                                 : Result<v1::EraseRoomResponse>{self->erasure_status(), {}});
-            self->finish_command();
-          });
-        });
+    const v1::AuditEntry entry = requested.front();
+    record_audit_fenced(std::move(requested), [this, actor, entry, now, shared_done](
+                                                  std::optional<store::StoreError> error) {
+      on_erasure_requested(actor, entry, now, error);
+      (*shared_done)(error ? Result<v1::EraseRoomResponse>{std::nullopt, unserved_error()}
+                           : Result<v1::EraseRoomResponse>{erasure_status(), {}});
+      finish_command();
+    });
   };
   queue_exclusive(Exclusive{std::move(run), [shared_done](const ServiceError& why) {
                               (*shared_done)({std::nullopt, why});

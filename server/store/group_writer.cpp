@@ -142,7 +142,14 @@ void QueuedWriteStore::rewrite_events_audited(std::string room_id, std::vector<v
 
 void QueuedWriteStore::append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                                     StoreDone done) {
-  group_writer().submit(AuditOp{std::move(room_id), std::move(entries), std::move(done)});
+  append_audit_fenced(std::move(room_id), std::move(entries), 0, std::move(done));
+}
+
+void QueuedWriteStore::append_audit_fenced(std::string room_id,
+                                           std::vector<v1::AuditEntry> entries,
+                                           std::uint64_t lease_epoch, StoreDone done) {
+  group_writer().submit(
+      AuditOp{std::move(room_id), std::move(entries), lease_epoch, std::move(done)});
 }
 
 void QueuedWriteStore::add_refusals(std::string room_id, std::vector<RefusalCount> deltas,

@@ -112,6 +112,8 @@ class QueuedWriteStore : public Store {
                               StoreDone done) override;
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                     StoreDone done) override;
+  void append_audit_fenced(std::string room_id, std::vector<v1::AuditEntry> entries,
+                           std::uint64_t lease_epoch, StoreDone done) override;
   void add_refusals(std::string room_id, std::vector<RefusalCount> deltas,
                     StoreDone done) override;
 

@@ -180,14 +180,15 @@ Call rewrite_call(const std::string& room_id, const std::vector<v1::Event>& even
               std::nullopt};
 }
 
-Call audit_call(const std::string& room_id, const std::vector<v1::AuditEntry>& entries) {
+Call audit_call(const std::string& room_id, const std::vector<v1::AuditEntry>& entries,
+                std::uint64_t lease_epoch) {
   if (entries.empty()) {
     return refused(error(StoreErrorCode::kInvalid, "audit append without entries"));
   }
   Params params;
-  params.text(room_id);
+  params.text(room_id).int64(static_cast<std::int64_t>(lease_epoch));
   audit_arrays(params, entries);
-  return Call{Statement{"audit", "SELECT mend_audit($1, $2, $3, $4)", std::move(params)},
+  return Call{Statement{"audit", "SELECT mend_fenced_audit($1, $2, $3, $4, $5)", std::move(params)},
               std::nullopt};
 }
 

@@ -43,7 +43,9 @@ Call rejection_call(const RecordedResult& rejection, const WriteKey& key);
 Call rewrite_call(const std::string& room_id, const std::vector<v1::Event>& events,
                   const std::vector<v1::AuditEntry>& audit, std::uint64_t lease_epoch,
                   const WriteKey& key);
-Call audit_call(const std::string& room_id, const std::vector<v1::AuditEntry>& entries);
+// Audit entries, fenced by `lease_epoch` (0: not fenced).
+Call audit_call(const std::string& room_id, const std::vector<v1::AuditEntry>& entries,
+                std::uint64_t lease_epoch);
 Call refusals_call(const std::string& room_id, const std::vector<RefusalCount>& deltas);
 
 // The outcome a function's status ("" done) means for a write of that kind.

@@ -12,7 +12,7 @@ constexpr const char* kUnlock = "SELECT pg_advisory_unlock(1835101796)";
 
 // Migration N (1-based) brings the schema from version N-1 to N. Ids and content-free
 // metadata in clear; events, results and room keys sealed (row_crypto.h, crypto.h).
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     // 1: rooms, keys, events, results (accepted and rejected), audit log.
     "CREATE TABLE rooms ("
     "  room_id text PRIMARY KEY,"
@@ -192,6 +192,16 @@ constexpr std::array<const char*, 5> kMigrations = {
     "  IF NOT mend_lease_current(p_room, p_epoch) THEN RETURN 'fenced'; END IF;"
     "  RETURN mend_rewrite(p_room, p_new_key, p_seqs, p_at, p_roles, p_kinds, p_sealed,"
     "   p_audit_at, p_audit_kinds, p_audit);"
+    " END $$;",
+    // 6: audit entries fenced by the lease epoch (p_epoch 0: not fenced), for the entries that
+    // record a privacy operation of the room's host (a request to erase the room, an erasure
+    // that found nothing to erase). mend_audit stays for nodes of the previous version.
+    "CREATE FUNCTION mend_fenced_audit(p_room text, p_epoch bigint, p_at bigint[],"
+    "  p_kinds bigint[], p_entries bytea[]) RETURNS text LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF NOT mend_lease_current(p_room, p_epoch) THEN RETURN 'fenced'; END IF;"
+    "  PERFORM mend_audit(p_room, p_at, p_kinds, p_entries);"
+    "  RETURN '';"
     " END $$;",
 };
 

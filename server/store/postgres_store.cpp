@@ -441,7 +441,7 @@ pg::Call PostgresStore::Impl::plan(const WriteOp& op,
     return pg::refusals_call(refusals_op->room_id, refusals_op->deltas);
   }
   const auto& audit_op = std::get<AuditOp>(op);
-  return pg::audit_call(audit_op.room_id, audit_op.entries);
+  return pg::audit_call(audit_op.room_id, audit_op.entries, audit_op.lease_epoch);
 }
 
 std::optional<std::pair<std::uint64_t, bool>> PostgresStore::Impl::lock_room(

@@ -76,7 +76,7 @@ std::string prometheus_text(const PostgresStoreStats& stats);
 
 class PostgresStore final : public QueuedWriteStore {
  public:
-  static constexpr int kSchemaVersion = 5;  // mend_schema.version
+  static constexpr int kSchemaVersion = 6;  // mend_schema.version
 
   struct OpenResult {
     std::shared_ptr<PostgresStore> store;  // set on success

@@ -87,6 +87,11 @@ void Store::append_audit(std::string /*room_id*/, std::vector<v1::AuditEntry> /*
   done(not_supported("append_audit"));
 }
 
+void Store::append_audit_fenced(std::string room_id, std::vector<v1::AuditEntry> entries,
+                                std::uint64_t /*lease_epoch*/, StoreDone done) {
+  append_audit(std::move(room_id), std::move(entries), std::move(done));
+}
+
 void Store::load_audit(std::string /*room_id*/, AuditLoadDone done) {
   AuditLoadResult result;
   result.error = not_supported("load_audit");

@@ -270,6 +270,13 @@ class Store {
   // in the event log (e.g. after destroy_room). Ordered with the writes issued before it.
   virtual void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                             StoreDone done);
+  // append_audit fenced by `lease_epoch` like AppendRequest::lease_epoch: nonzero, the entries
+  // commit only while it is still the room's lease epoch, else kFenced and nothing is stored
+  // (0: not fenced; stores without leases ignore it). For the entries that record a privacy
+  // operation of the room's host (a request to erase the room, an erasure that found nothing
+  // to erase), which a node that lost the room must not write. Default: append_audit.
+  virtual void append_audit_fenced(std::string room_id, std::vector<v1::AuditEntry> entries,
+                                   std::uint64_t lease_epoch, StoreDone done);
 
   // Every audit entry of a room, oldest first; empty (no error) for a room without any.
   virtual void load_audit(std::string room_id, AuditLoadDone done);

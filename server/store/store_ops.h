@@ -32,6 +32,7 @@ struct RewriteOp {
 struct AuditOp {
   std::string room_id;
   std::vector<v1::AuditEntry> entries;
+  std::uint64_t lease_epoch = 0;  // fencing, as AppendRequest::lease_epoch
   StoreDone done;
 };
 struct RejectionOp {

@@ -2,6 +2,7 @@
 // its own PostgresStore, over one database (the binary's PostgreSQL, cluster_main.cpp). A node
 // is "paused" by not running its io_context. Lease expiry is judged by PostgreSQL's clock, so
 // these tests wait real time (a 1 s lease), always by bounded polling of a condition.
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -152,6 +153,41 @@ struct TwoNodes {
     return loaded->events;
   }
 
+  // How many entries of `kind` the audit log of `room` holds, read through `node`'s store.
+  std::size_t audited(Node& node, const std::string& room, v1::AuditKind kind) {
+    std::optional<store::AuditLoadResult> audit;
+    node.store->load_audit(room, [&](store::AuditLoadResult r) { audit = std::move(r); });
+    node.run_until([&] { return audit.has_value(); });
+    REQUIRE_FALSE(audit->error.has_value());
+    return static_cast<std::size_t>(std::count_if(
+        audit->entries.begin(), audit->entries.end(),
+        [kind](const v1::AuditEntry& entry) { return entry.kind() == kind; }));
+  }
+
+  struct Erasures {
+    std::optional<Result<v1::EraseContributionsResponse>> contributions;
+    std::optional<Result<v1::EraseRoomResponse>> room;
+    // Both were answered ROOM_ELSEWHERE (503, with a Retry-After).
+    void check_elsewhere() const {
+      for (const auto* error : {&contributions->error, &room->error}) {
+        REQUIRE(error->has_value());
+        CHECK((*error)->code == "ROOM_ELSEWHERE");
+        CHECK((*error)->http_status == 503);
+        CHECK((*error)->retry_after_s >= 1);
+      }
+    }
+  };
+  // Asks `node` to erase `p`'s contributions and then the room; waits for both answers.
+  Erasures erase_both(Node& node, const Participant& p) {
+    Erasures answers;
+    node.service->erase_contributions(p, [&](Result<v1::EraseContributionsResponse> r) {
+      answers.contributions = std::move(r);
+    });
+    node.service->erase_room(p, [&](Result<v1::EraseRoomResponse> r) { answers.room = std::move(r); });
+    node.run_until([&] { return answers.contributions.has_value() && answers.room.has_value(); });
+    return answers;
+  }
+
   struct Attached {
     std::string room;
     Participant a;
@@ -298,20 +334,28 @@ TEST_CASE("privacy operations queued on a node that loses its lease are answered
   // Resumed, the first node has a command to run (its append goes out and is fenced, or its
   // renewal is refused first) and two erasures queued behind that command.
   nodes.first.service->submit(a, command("late", "consent {}"));
-  std::optional<Result<v1::EraseContributionsResponse>> contributions;
-  nodes.first.service->erase_contributions(
-      a, [&](Result<v1::EraseContributionsResponse> r) { contributions = std::move(r); });
-  std::optional<Result<v1::EraseRoomResponse>> room;
-  nodes.first.service->erase_room(a, [&](Result<v1::EraseRoomResponse> r) { room = std::move(r); });
-  nodes.first.run_until([&] { return contributions.has_value() && room.has_value(); });
-  for (const auto* error : {&contributions->error, &room->error}) {
-    REQUIRE(error->has_value());
-    CHECK((*error)->code == "ROOM_ELSEWHERE");
-    CHECK((*error)->http_status == 503);
-    CHECK((*error)->retry_after_s >= 1);
-  }
+  nodes.erase_both(nodes.first, a).check_elsewhere();
   // Nothing was erased: the second node still serves the whole room.
   CHECK(nodes.submit(nodes.second, a, *on_second, "c1", "consent {}").accepted());
+}
+
+TEST_CASE("a node that lost its lease stores neither an erasure that finds nothing to erase nor a "
+          "request to erase the room: both answered ROOM_ELSEWHERE") {
+  TwoNodes nodes;
+  const auto attached = nodes.partner_a_on_first();
+  const Participant& a = attached.a;
+  auto on_second = nodes.attach_when_expired(nodes.second, a);
+  // Resumed, the first node is asked to erase A's contributions (A has none: only the audit
+  // entry would be stored) and then the room (A's request would be its first).
+  nodes.erase_both(nodes.first, a).check_elsewhere();
+  CHECK(nodes.audited(nodes.second, attached.room, v1::AUDIT_CONTRIBUTIONS_ERASED) == 0);
+  CHECK(nodes.audited(nodes.second, attached.room, v1::AUDIT_ROOM_ERASURE_REQUESTED) == 0);
+  // The node serving the room records the request.
+  std::optional<Result<v1::EraseRoomResponse>> asked;
+  nodes.second.service->erase_room(a, [&](Result<v1::EraseRoomResponse> r) { asked = std::move(r); });
+  nodes.second.run_until([&] { return asked.has_value(); });
+  CHECK(asked->value.has_value());
+  CHECK(nodes.audited(nodes.second, attached.room, v1::AUDIT_ROOM_ERASURE_REQUESTED) == 1);
 }
 
 TEST_CASE("a counselor's caseload lists the rooms another node serves, with their stored status") {

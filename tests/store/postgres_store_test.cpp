@@ -291,8 +291,39 @@ std::optional<StoreError> append_fenced(Store& store, const std::string& room,
   return append(store, std::move(request));
 }
 
+std::optional<StoreError> audit_fenced(Store& store, const std::string& room,
+                                       v1::AuditKind kind, std::uint64_t epoch) {
+  std::promise<std::optional<StoreError>> promise;
+  auto future = promise.get_future();
+  store.append_audit_fenced(room, {audit_entry(kind)}, epoch,
+                            [&](std::optional<StoreError> result) { promise.set_value(result); });
+  REQUIRE(future.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  return future.get();
+}
+
 constexpr std::chrono::milliseconds kLong{60'000};
 constexpr std::chrono::milliseconds kExpired{0};  // a lease that has run out at once
+
+// Two nodes' stores on one fresh database: node 1 holds room "r" under a lease that has run
+// out already (old_lease) and stored its seq 1; take_over() gives the room to node 2 (taken).
+struct Takeover {
+  Takeover() {
+    old_lease = acquire(*node1, "r", "node-1", kExpired);
+    REQUIRE(old_lease.held);
+    REQUIRE_FALSE(append_fenced(*node1, "r", 0, old_lease.epoch));  // still the current epoch
+  }
+  void take_over() {
+    taken = acquire(*node2, "r", "node-2", kLong);
+    REQUIRE(taken.held);
+  }
+
+  TempDir dir{"pg-key"};
+  PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  std::shared_ptr<PostgresStore> node1 = open_store(options);
+  std::shared_ptr<PostgresStore> node2 = open_store(options);
+  LeaseResult old_lease;
+  LeaseResult taken;
+};
 
 TEST_CASE("a room's lease is held by one node at a time and renewed with the same epoch") {
   TempDir dir("pg-key");
@@ -413,6 +444,28 @@ TEST_CASE("a node that lost the lease can neither rewrite nor erase the room: fe
   // The holder of the current epoch may.
   CHECK_FALSE(rewrite_audited(*node2, "r", {event(2, "[erased]")}, {}, taken.epoch));
   CHECK_FALSE(destroy_audited(*node2, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, taken.epoch));
+}
+
+TEST_CASE("a node that lost the lease cannot record a privacy operation in the audit log: "
+          "fenced, nothing stored") {
+  Takeover rooms;
+  // While the epoch is current the entry commits (a first request to erase the room).
+  REQUIRE_FALSE(
+      audit_fenced(*rooms.node1, "r", v1::AUDIT_ROOM_ERASURE_REQUESTED, rooms.old_lease.epoch));
+  rooms.take_over();
+  const std::size_t audit_before = audit_log(*rooms.node2, "r").entries.size();
+
+  // The other partner's request, and an erasure of contributions that found nothing to erase.
+  for (const v1::AuditKind kind : {v1::AUDIT_ROOM_ERASURE_REQUESTED, v1::AUDIT_CONTRIBUTIONS_ERASED}) {
+    const auto recorded = audit_fenced(*rooms.node1, "r", kind, rooms.old_lease.epoch);
+    REQUIRE(recorded);
+    CHECK(recorded->code == StoreErrorCode::kFenced);
+  }
+  CHECK(audit_log(*rooms.node2, "r").entries.size() == audit_before);
+  // The holder of the current epoch may; so may an unfenced (single-node) append.
+  CHECK_FALSE(audit_fenced(*rooms.node2, "r", v1::AUDIT_CONTRIBUTIONS_ERASED, rooms.taken.epoch));
+  CHECK_FALSE(audit_fenced(*rooms.node1, "r", v1::AUDIT_TRANSCRIPT_EXPORTED, 0));
+  CHECK(audit_log(*rooms.node2, "r").entries.size() == audit_before + 2);
 }
 
 }  // namespace
