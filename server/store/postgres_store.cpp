@@ -124,6 +124,32 @@ struct PostgresStore::Impl final : BatchCommitter {
   bool closed = false;
   std::vector<std::thread> reader_threads;
 
+  // The readers' unwrapped keys (shared by the reader threads; an erasure forgets its room's).
+  std::mutex reader_keys_mutex;
+  RoomKeyCache reader_keys;
+  std::optional<crypto::Key> reader_key(const std::string& room_id) {
+    std::lock_guard lock(reader_keys_mutex);
+    const crypto::Key* key = reader_keys.find(room_id);
+    return key ? std::optional(*key) : std::nullopt;
+  }
+  void remember_reader_key(const std::string& room_id, const crypto::Key& key) {
+    std::lock_guard lock(reader_keys_mutex);
+    reader_keys.remember(room_id, key);
+  }
+  void forget_reader_key(const std::string& room_id) {
+    std::lock_guard lock(reader_keys_mutex);
+    reader_keys.forget(room_id);
+  }
+  void count_read_round_trip() {
+    std::lock_guard lock(stats_mutex);
+    ++stats.read_round_trips;
+  }
+  // A reader's statement (one round trip).
+  Result read(Conn& conn, const char* name, const char* sql, const Params& params) {
+    count_read_round_trip();
+    return conn.run(name, sql, params);
+  }
+
   void count_reconnect() {
     std::lock_guard lock(stats_mutex);
     ++stats.reconnects;
@@ -177,6 +203,11 @@ struct PostgresStore::Impl final : BatchCommitter {
   void submit_read(Read read, std::function<void(Out)> done);
   LoadResult do_load(Conn& conn, const std::string& room_id, std::uint64_t after_seq);
   FindResult do_find(Conn& conn, const CommandKey& key);
+  // find_result for a room whose key is known: its result and whether it was destroyed, in one
+  // statement.
+  FindResult find_with_key(Conn& conn, const CommandKey& key, const crypto::Key& room_key);
+  FindResult open_result(const CommandKey& key, const crypto::Key& room_key,
+                         const std::string& lookup, const std::string& sealed);
   ListRoomsResult do_list(Conn& conn);
   AuditLoadResult do_load_audit(Conn& conn, const std::string& room_id);
   RefusalsResult do_load_refusals(Conn& conn, const std::string& room_id);
@@ -530,6 +561,7 @@ void PostgresStore::Impl::destroy(DestroyOp& op) {
   std::optional<StoreError> outcome = conn == nullptr ? failure : shred_key(*conn, op);
   if (!outcome) {
     key_cache.forget(op.room_id);
+    forget_reader_key(op.room_id);
     delete_rows(op.room_id);
   }
   writes.count_destroy(outcome);
@@ -573,14 +605,25 @@ void PostgresStore::Impl::submit_read(Read read, std::function<void(Out)> done) 
 LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
                                         std::uint64_t after_seq) {
   LoadResult result;
-  // One statement: the room, its key and its events in one snapshot.
-  Result rows = conn.run(
-      "load",
-      "SELECT r.last_seq, r.destroyed, k.wrapped_key, e.seq, e.sealed FROM rooms r "
-      "LEFT JOIN room_keys k ON k.room_id = r.room_id "
-      "LEFT JOIN events e ON e.room_id = r.room_id AND e.seq > $2 "
-      "WHERE r.room_id = $1 ORDER BY e.seq",
-      Params().text(room_id).int64(static_cast<std::int64_t>(after_seq)));
+  // One statement: the room, its key and its events in one snapshot. A load of the whole room
+  // also reads the room's recorded results, so that a command id it never saw needs no
+  // find_result: a second statement in the same pipeline (one round trip), outside the events'
+  // snapshot; a loading node holds the room's lease, so no other node records results for it
+  // in between. Without them the room still loads and asks find_result for every command.
+  std::vector<pg::Statement> statements = {
+      {"load",
+       "SELECT r.last_seq, r.destroyed, k.wrapped_key, e.seq, e.sealed FROM rooms r "
+       "LEFT JOIN room_keys k ON k.room_id = r.room_id "
+       "LEFT JOIN events e ON e.room_id = r.room_id AND e.seq > $2 "
+       "WHERE r.room_id = $1 ORDER BY e.seq",
+       Params().text(room_id).int64(static_cast<std::int64_t>(after_seq))}};
+  if (after_seq == 0) {
+    statements.push_back({"load_lookups", "SELECT lookup FROM results WHERE room_id = $1",
+                          Params().text(room_id)});
+  }
+  count_read_round_trip();
+  std::vector<Result> answers = conn.pipeline(statements);
+  Result& rows = answers.front();
   if (!rows.ok()) {
     result.error = pg::error_of(rows, "cannot read events");
     return result;
@@ -600,6 +643,7 @@ LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
                          "a room key in PostgreSQL does not unwrap under the master key");
     return result;
   }
+  remember_reader_key(room_id, *key);
   std::uint64_t expected = after_seq + 1;
   for (int i = 0; i < rows.rows() && !rows.is_null(i, 3); ++i) {
     const auto seq = static_cast<std::uint64_t>(rows.int64(i, 3));
@@ -620,12 +664,7 @@ LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
     result.events.clear();
     result.error = error(StoreErrorCode::kCorrupt, "events of a room are missing in PostgreSQL");
   } else if (after_seq == 0) {
-    // The room's recorded results, so that a command id it never saw needs no find_result. A
-    // second statement, outside the events' snapshot: a loading node holds the room's lease,
-    // so no other node records results for it in between. Without them the room still loads
-    // and asks find_result for every command instead.
-    Result lookups = conn.run("load_lookups", "SELECT lookup FROM results WHERE room_id = $1",
-                              Params().text(room_id));
+    const Result& lookups = answers.back();
     if (lookups.ok()) {
       std::vector<std::string> list;
       list.reserve(static_cast<std::size_t>(lookups.rows()));
@@ -637,11 +676,12 @@ LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
 }
 
 FindResult PostgresStore::Impl::do_find(Conn& conn, const CommandKey& key) {
+  if (const auto known = reader_key(key.room_id)) return find_with_key(conn, key, *known);
   FindResult found;
-  Result room = conn.run("find_room",
-                         "SELECT r.destroyed, k.wrapped_key FROM rooms r "
-                         "LEFT JOIN room_keys k ON k.room_id = r.room_id WHERE r.room_id = $1",
-                         Params().text(key.room_id));
+  Result room = read(conn, "find_room",
+                     "SELECT r.destroyed, k.wrapped_key FROM rooms r "
+                     "LEFT JOIN room_keys k ON k.room_id = r.room_id WHERE r.room_id = $1",
+                     Params().text(key.room_id));
   if (!room.ok()) {
     found.error = pg::error_of(room, "cannot read a room");
     return found;
@@ -654,16 +694,31 @@ FindResult PostgresStore::Impl::do_find(Conn& conn, const CommandKey& key) {
                                                   "does not unwrap under the master key");
     return found;
   }
-  const std::string lookup = result_lookup(*room_key, key);
-  Result row = conn.run("find_result",
-                        "SELECT sealed FROM results WHERE room_id = $1 AND lookup = $2",
-                        Params().text(key.room_id).bytes(lookup));
+  remember_reader_key(key.room_id, *room_key);
+  return find_with_key(conn, key, *room_key);
+}
+
+FindResult PostgresStore::Impl::find_with_key(Conn& conn, const CommandKey& key,
+                                              const crypto::Key& room_key) {
+  FindResult found;
+  const std::string lookup = result_lookup(room_key, key);
+  // The room's row too: a destroyed room has no results (its rows may not be deleted yet).
+  Result row = read(conn, "find_result",
+                    "SELECT r.destroyed, s.sealed FROM rooms r LEFT JOIN results s "
+                    "ON s.room_id = r.room_id AND s.lookup = $2 WHERE r.room_id = $1",
+                    Params().text(key.room_id).bytes(lookup));
   if (!row.ok()) {
     found.error = pg::error_of(row, "cannot read a command result");
     return found;
   }
-  if (row.rows() == 0) return found;
-  auto plain = crypto::open(*room_key, row.bytes(0, 0), result_aad(key.room_id, lookup));
+  if (row.rows() == 0 || row.boolean(0, 0) || row.is_null(0, 1)) return found;
+  return open_result(key, room_key, lookup, row.bytes(0, 1));
+}
+
+FindResult PostgresStore::Impl::open_result(const CommandKey& key, const crypto::Key& room_key,
+                                            const std::string& lookup, const std::string& sealed) {
+  FindResult found;
+  auto plain = crypto::open(room_key, sealed, result_aad(key.room_id, lookup));
   v1::CommandResult result;
   if (!plain || !result.ParseFromString(*plain)) {
     found.error = error(StoreErrorCode::kCorrupt,
@@ -676,7 +731,7 @@ FindResult PostgresStore::Impl::do_find(Conn& conn, const CommandKey& key) {
 
 ListRoomsResult PostgresStore::Impl::do_list(Conn& conn) {
   ListRoomsResult listed;
-  Result rows = conn.run("list_rooms",
+  Result rows = read(conn, "list_rooms",
                          "SELECT room_id, last_seq, first_at_ms, last_at_ms, creator FROM rooms "
                          "WHERE NOT destroyed ORDER BY room_id COLLATE \"C\"",
                          Params());
@@ -693,7 +748,7 @@ ListRoomsResult PostgresStore::Impl::do_list(Conn& conn) {
 
 AuditLoadResult PostgresStore::Impl::do_load_audit(Conn& conn, const std::string& room_id) {
   AuditLoadResult result;
-  Result rows = conn.run("load_audit", "SELECT entry FROM audit WHERE room_id = $1 ORDER BY id",
+  Result rows = read(conn, "load_audit", "SELECT entry FROM audit WHERE room_id = $1 ORDER BY id",
                          Params().text(room_id));
   if (!rows.ok()) {
     result.error = pg::error_of(rows, "cannot read the audit log");
@@ -712,7 +767,7 @@ AuditLoadResult PostgresStore::Impl::do_load_audit(Conn& conn, const std::string
 RefusalsResult PostgresStore::Impl::do_load_refusals(Conn& conn, const std::string& room_id) {
   RefusalsResult result;
   // One statement: the room (absent or destroyed: unknown) and its counts in one snapshot.
-  Result rows = conn.run("load_refusals",
+  Result rows = read(conn, "load_refusals",
                          "SELECT r.destroyed, f.participant, f.code, f.count FROM rooms r "
                          "LEFT JOIN refusals f ON f.room_id = r.room_id WHERE r.room_id = $1 "
                          "ORDER BY f.participant, f.code",
@@ -738,7 +793,7 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
                                             std::chrono::milliseconds ttl) {
   LeaseResult lease;
   // One statement: free, expired or ours -> ours. The epoch stays only for an unexpired renewal.
-  Result taken = conn.run(
+  Result taken = read(conn,
       "acquire_lease",
       "INSERT INTO leases AS l (room_id, node, epoch, expires_at) "
       "VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond') "
@@ -761,7 +816,7 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
     lease.remaining_ms = taken.int64(0, 1);
     return lease;
   }
-  Result holder = conn.run(
+  Result holder = read(conn,
       "lease_holder",
       "SELECT node, (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint "
       "FROM leases WHERE room_id = $1",

@@ -20,8 +20,9 @@
 // at once with kUnavailable; reconnection is tried again after reconnect_backoff.
 //
 // Reads (load, find_result, list_rooms, load_audit) and leases: reader threads with their own
-// connections, each call in one REPEATABLE READ snapshot; a read that meets a lost
-// connection reconnects and runs once more.
+// connections, each call one round trip (find_result two for a room whose key the readers do
+// not know yet: they keep the keys that load and find_result unwrapped, as the writer does);
+// a read that meets a lost connection reconnects and runs once more.
 //
 // At rest: the same sealing as SqliteStore (row_crypto.h): AES-256-GCM per room key, room keys
 // wrapped by the master key (a file every node shares, never in the database). Erasure
@@ -66,6 +67,7 @@ struct PostgresStoreOptions {
 // read at any time.
 struct PostgresStoreStats : WriterStats {
   std::uint64_t round_trips = 0;         // the writer's waits for PostgreSQL's answers
+  std::uint64_t read_round_trips = 0;    // the readers' waits for PostgreSQL's answers
   std::uint64_t reconnects = 0;          // connections re-established after a loss
   std::uint64_t in_doubt = 0;            // batches whose COMMIT got no answer
   std::uint64_t in_doubt_committed = 0;  // of those, found committed after reconnecting

@@ -180,6 +180,35 @@ TEST_CASE("a group commit costs two round trips however many writes it holds, an
   CHECK(load(*store, "r7").events.size() == 3);
 }
 
+TEST_CASE("a read costs one round trip: a load of the whole room with its recorded results, and "
+          "a result lookup once the room's key is known") {
+  TempDir dir("pg-key");
+  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  {
+    auto writer = open_store(options);
+    REQUIRE_FALSE(append_command(*writer, "r", 0, "c1"));
+    REQUIRE_FALSE(append_command(*writer, "r", 1, "c2"));
+  }
+  auto store = open_store(options);  // its readers know no key yet
+  const std::uint64_t before_find = store->stats().read_round_trips;
+  REQUIRE(find(*store, CommandKey{"r", "A", "c1"}).result);
+  CHECK(store->stats().read_round_trips - before_find == 2);  // the key first, once
+  const std::uint64_t before_load = store->stats().read_round_trips;
+  LoadResult loaded = load(*store, "r");
+  REQUIRE_FALSE(loaded.error);
+  CHECK(loaded.recorded != nullptr);
+  CHECK(store->stats().read_round_trips - before_load == 1);
+  const std::uint64_t before = store->stats().read_round_trips;
+  const FindResult second = find(*store, CommandKey{"r", "A", "c2"});
+  REQUIRE(second.result);
+  CHECK(second.result->first_seq() == 2);
+  CHECK_FALSE(find(*store, CommandKey{"r", "A", "never"}).result);
+  CHECK(store->stats().read_round_trips - before == 2);
+  // An erased room has no results, its key forgotten by the readers.
+  REQUIRE_FALSE(destroy_audited(*store, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, 0));
+  CHECK_FALSE(find(*store, CommandKey{"r", "A", "c1"}).result);
+}
+
 TEST_CASE("content is sealed at rest: no text, command id or participant in the database") {
   TempDir dir("pg-key");
   const std::string schema = fresh_schema();
