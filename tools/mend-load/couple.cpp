@@ -244,6 +244,11 @@ void Couple::act(std::uint64_t generation, std::size_t seat) {
   }
   if (!command) return;  // nothing to do any more; the next view tells
   s.busy = true;
+  // Its id is set here, not by the SDK, so that a retry after UNAVAILABLE (s.sending) carries
+  // the same one: the server then answers the stored result if the first try was committed.
+  if (command->command_id().empty()) {
+    command->set_command_id(client::make_command_id(client::system_random()));
+  }
   s.sending = *command;
   run_.stats.sent();
   const auto sent = Clock::now();
