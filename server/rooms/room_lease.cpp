@@ -1,7 +1,8 @@
 // Room leases for several nodes on one store (issue 13; RoomServiceConfig::lease_ms): a room is
 // served by the node that holds its lease. The store judges expiry by its own clock and fences
 // every append whose epoch is no longer the room's; this file takes, renews and gives back the
-// lease, and stops serving the room the moment the lease is known lost.
+// lease, stops serving the room the moment the lease is known lost, and hands the room over
+// when another node was asked for it (the router sends the room's clients there now).
 #include <algorithm>
 #include <utility>
 
@@ -62,6 +63,14 @@ void Room::on_lease_renewed(store::LeaseResult lease,
                             std::chrono::steady_clock::time_point asked) {
   if (status_ != Status::kReady || lease_epoch_ == 0) return;
   if (!lease.error && lease.held && lease.epoch == lease_epoch_) {
+    if (lease.wanted_elsewhere) {
+      // The router sends this room's clients to another node now (e.g. this node took the
+      // room while its hash node restarted, and it is back): keeping the room would keep a
+      // partner reconnecting there refused for as long as anyone is connected here. Hand it
+      // over: the clients here reconnect through the router, and the lease goes back at once.
+      lose_lease("another node is asked for it; handing it over");
+      return release_lease();
+    }
     lease_asked_at_ = asked;
     return arm_lease_renewal();
   }

@@ -12,7 +12,7 @@ constexpr const char* kUnlock = "SELECT pg_advisory_unlock(1835101796)";
 
 // Migration N (1-based) brings the schema from version N-1 to N. Ids and content-free
 // metadata in clear; events, results and room keys sealed (row_crypto.h, crypto.h).
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     // 1: rooms, keys, events, results (accepted and rejected), audit log.
     "CREATE TABLE rooms ("
     "  room_id text PRIMARY KEY,"
@@ -203,6 +203,9 @@ constexpr std::array<const char*, 6> kMigrations = {
     "  PERFORM mend_audit(p_room, p_at, p_kinds, p_entries);"
     "  RETURN '';"
     " END $$;",
+    // 7: a node refused a room marks it wanted (the router sends the room's clients there), so
+    // that the holder hands it over instead of keeping one partner on each node.
+    "ALTER TABLE leases ADD COLUMN wanted_by text, ADD COLUMN wanted_until timestamptz;",
 };
 
 StoreError failed(StoreErrorCode code, const std::string& what) {

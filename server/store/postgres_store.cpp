@@ -792,7 +792,8 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
                                             const std::string& node,
                                             std::chrono::milliseconds ttl) {
   LeaseResult lease;
-  // One statement: free, expired or ours -> ours. The epoch stays only for an unexpired renewal.
+  // One statement: free, expired or ours -> ours. The epoch (and another node's want) stays
+  // only for an unexpired renewal.
   Result taken = read(conn,
       "acquire_lease",
       "INSERT INTO leases AS l (room_id, node, epoch, expires_at) "
@@ -800,10 +801,13 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
       "ON CONFLICT (room_id) DO UPDATE SET "
       "epoch = CASE WHEN l.node = EXCLUDED.node AND l.expires_at > clock_timestamp() "
       "THEN l.epoch ELSE l.epoch + 1 END, "
+      "wanted_by = CASE WHEN l.node = EXCLUDED.node AND l.expires_at > clock_timestamp() "
+      "THEN l.wanted_by END, "
       "node = EXCLUDED.node, expires_at = EXCLUDED.expires_at "
       "WHERE l.node = EXCLUDED.node OR l.expires_at <= clock_timestamp() "
       "RETURNING epoch, "
-      "(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint",
+      "(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint, "
+      "coalesce(wanted_by <> node AND wanted_until > clock_timestamp(), false)",
       Params().text(room_id).text(node).int64(ttl.count()));
   if (!taken.ok()) {
     lease.error = pg::error_of(taken, "cannot take a lease");
@@ -814,13 +818,16 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
     lease.held = true;
     lease.epoch = static_cast<std::uint64_t>(taken.int64(0, 0));
     lease.remaining_ms = taken.int64(0, 1);
+    lease.wanted_elsewhere = taken.boolean(0, 2);
     return lease;
   }
   Result holder = read(conn,
-      "lease_holder",
-      "SELECT node, (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint "
-      "FROM leases WHERE room_id = $1",
-      Params().text(room_id));
+      "lease_wanted",
+      "UPDATE leases SET wanted_by = $2, "
+      "wanted_until = clock_timestamp() + $3::bigint * interval '1 millisecond' "
+      "WHERE room_id = $1 "
+      "RETURNING node, (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint",
+      Params().text(room_id).text(node).int64(ttl.count()));
   if (!holder.ok()) {
     lease.error = pg::error_of(holder, "cannot read a lease");
     return lease;

@@ -159,6 +159,9 @@ struct LeaseResult {
   std::uint64_t epoch = 0;        // held: the lease's epoch (AppendRequest::lease_epoch)
   std::string holder;             // not held: the node that holds it
   std::int64_t remaining_ms = 0;  // how long the lease runs on (held: ours; else the holder's)
+  // Held (a renewal): another node asked for the room within its own lease time (the router
+  // sends the room's clients there); the holder hands the room over (gives the lease back).
+  bool wanted_elsewhere = false;
   std::optional<StoreError> error;
 };
 using LeaseDone = std::function<void(LeaseResult)>;
@@ -300,7 +303,9 @@ class Store {
   // `node` holds it already (a renewal). The epoch goes up whenever the lease changes hands or
   // lapsed, and stays while `node` renews in time; appends carrying an older epoch are fenced.
   // Expiry is judged by the store's clock (one clock for every node). Not held: the holder and
-  // how long its lease runs on. The room need not exist in the event log.
+  // how long its lease runs on, and the room is marked wanted by `node` for `ttl` (the
+  // holder's renewals say so: LeaseResult::wanted_elsewhere). The room need not exist in the
+  // event log.
   virtual void acquire_lease(std::string room_id, std::string node, std::chrono::milliseconds ttl,
                              LeaseDone done);
   // Ends `node`'s lease of `epoch` now (graceful drain: another node may take the room over at

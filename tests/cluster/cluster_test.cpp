@@ -100,12 +100,9 @@ void check_whole(const Nodes& nodes, const std::string& json, std::int64_t since
   CHECK(json_number(json, "gaps") == 0);
   CHECK(json_number(json, "duplicates") == 0);
   CHECK(json_number(json, "missing") == 0);
-  // A command whose answer never came (its connection drained while it was in flight) is
-  // neither lost nor doubled by that alone: stored, its events reached both partners (checked
-  // below); not stored, the client was never told it was accepted. Reported, not failed: seen
-  // at 2 in about one run of six of the rolling restart (the SDK's resend of commands in flight
-  // across a drain close is still to be looked at).
-  WARN(json_number(json, "unanswered") == 0);
+  // Every command got its answer by the end of the run: both partners of every room are
+  // served by one node again.
+  CHECK(json_number(json, "unanswered") == 0);
   CHECK(json_number(json, "resets") == 0);
   const Stored stored = stored_since(nodes, since_ms);
   CHECK(stored.events == stored.last_seqs);
@@ -244,7 +241,12 @@ TEST_CASE("a rolling restart of all three nodes under mend-load loses and double
   for (int i = 0; i < Nodes::kCount; ++i) {
     drained += nodes.metric(i, "mend_connections{role=\"partner_a\"}") +
                nodes.metric(i, "mend_connections{role=\"partner_b\"}");
-    CHECK(nodes.drain_and_restart(i) == 0);  // a clean drain; back and routed before the next
+    const Nodes::Drained drained_node = nodes.drain_and_restart(i);
+    CHECK(drained_node.exit_code == 0);  // a clean drain; back and routed before the next
+    // Out of HAProxy's hash before the node stopped accepting: both partners of a room it
+    // served reconnect to the node the hash picks next, never one each to a node picked at
+    // random (a couple split across two nodes, one refused with 4010 until the other lets go).
+    CHECK(drained_node.marked_down_in_grace);
   }
   MESSAGE("rolling restart (drain, start, ready and routed again) of " << Nodes::kCount
           << " nodes: "

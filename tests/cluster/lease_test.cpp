@@ -227,6 +227,9 @@ TEST_CASE("a room is served by one node: another node refuses it ROOM_ELSEWHERE 
   const auto attached = nodes.partner_a_on_first();
   const Participant& a = attached.a;
   const auto& on_first = attached.recipient;
+  // The owner renews while it serves: the room stays its own well past one lease.
+  nodes.first.run_for(std::chrono::milliseconds(3 * kLeaseMs));
+  CHECK_FALSE(on_first->closed.has_value());
 
   auto on_second = std::make_shared<FakeRecipient>();
   CHECK(nodes.attach(nodes.second, a, on_second) == CloseCode::kRoomElsewhere);
@@ -238,12 +241,29 @@ TEST_CASE("a room is served by one node: another node refuses it ROOM_ELSEWHERE 
   CHECK(view->error->code == "ROOM_ELSEWHERE");
   CHECK(view->error->http_status == 503);
   CHECK(view->error->retry_after_s >= 1);
+}
 
-  // The owner renews while it serves: the room stays its own well past one lease.
-  nodes.first.run_for(std::chrono::milliseconds(3 * kLeaseMs));
-  CHECK(nodes.attach(nodes.second, a, std::make_shared<FakeRecipient>()) ==
+TEST_CASE("a room another node is asked for is handed over at the owner's next renewal: its "
+          "clients are told to reconnect (4010) and the other node serves it without waiting "
+          "for expiry") {
+  TwoNodes nodes;
+  const auto attached = nodes.partner_a_on_first();
+  const Participant& a = attached.a;
+  const auto& on_first = attached.recipient;
+  CHECK(nodes.submit(nodes.first, a, *on_first, "c1", "consent {}").accepted());
+  // B is sent to the second node (the router's choice now): refused while the first holds it.
+  const Participant b = TwoNodes::who(attached.room, v1::PARTNER_B);
+  CHECK(nodes.attach(nodes.second, b, std::make_shared<FakeRecipient>()) ==
         CloseCode::kRoomElsewhere);
-  CHECK_FALSE(on_first->closed.has_value());
+  nodes.first.run_until([&] { return on_first->closed.has_value(); });
+  CHECK(*on_first->closed == CloseCode::kRoomElsewhere);
+  // Given back, not expired: the second node takes it at once and both partners meet there.
+  auto b_on_second = std::make_shared<FakeRecipient>();
+  CHECK_FALSE(nodes.attach(nodes.second, b, b_on_second).has_value());
+  auto a_on_second = std::make_shared<FakeRecipient>();
+  CHECK_FALSE(nodes.attach(nodes.second, a, a_on_second).has_value());
+  CHECK(nodes.submit(nodes.second, a, *a_on_second, "c1", "consent {}").accepted());  // a retry
+  CHECK(nodes.stored(nodes.second, attached.room).size() == 2);  // created, A's consent: once
 }
 
 TEST_CASE("after the owner's lease expired another node takes the room over and carries on") {

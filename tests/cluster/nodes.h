@@ -46,6 +46,11 @@ class Nodes {
  public:
   static constexpr int kCount = 3;
   static constexpr int kLeaseMs = 1000;
+  // docs/haproxy.cfg's health checks scaled down (inter 500ms there), and the drain grace the
+  // deployment docs ask for at that interval: at least inter x (fall + 1), so that HAProxy has
+  // marked a draining node down before it stops accepting connections.
+  static constexpr int kCheckIntervalMs = 100;
+  static constexpr int kDrainGraceMs = 600;
 
   Nodes() : schema_(fresh_schema()), shared_("cluster-shared"), haproxy_dir_("haproxy") {
     for (int i = 0; i < kCount; ++i) {
@@ -86,17 +91,34 @@ class Nodes {
     }
   }
 
-  // SIGTERM (a graceful drain: clients closed with 4001, leases given back), the exit code;
-  // then node `i` started again on its port, and back only once it answers /readyz and HAProxy
-  // routes to it again (bounded). Throws when it does not come back in time.
-  int drain_and_restart(int i) {
-    const int code = node(i).terminate();
+  struct Drained {
+    int exit_code = -1;
+    // HAProxy had marked the node down before its drain grace ended (while it still accepted
+    // connections): no client was refused a connection and redispatched at random.
+    bool marked_down_in_grace = false;
+  };
+  // SIGTERM (a graceful drain: /readyz fails at once, clients are closed with 4001 after the
+  // grace, leases given back), the exit code; then node `i` started again on its port, and back
+  // only once it answers /readyz and HAProxy routes to it again (bounded). Throws when it does
+  // not come back in time.
+  Drained drain_and_restart(int i) {
+    Drained drained;
+    drained.exit_code = node(i).terminate([&] {
+      const auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainGraceMs);
+      while (std::chrono::steady_clock::now() < grace_end) {
+        if (!routed(i)) {
+          drained.marked_down_in_grace = true;
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // poll interval
+      }
+    });
     restart(i);
     const client::HttpClient http({node(i).http_url(), {}, {}, std::chrono::seconds(2)});
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (true) {
       const auto ready = http.request("GET", "/readyz");
-      if (ready.ok() && ready.value->status == 200 && routed(i)) return code;
+      if (ready.ok() && ready.value->status == 200 && routed(i)) return drained;
       if (std::chrono::steady_clock::now() > deadline) {
         throw std::runtime_error("node " + std::to_string(i) + " is not routed again");
       }
@@ -174,7 +196,8 @@ class Nodes {
             // HAProxy connects from 127.0.0.2 with PROXY headers (the clients, all on 127.0.0.1);
             // a test's direct connections come from 127.0.0.1 without one.
             "--proxy-protocol-from", kHaproxySource,
-            "--max-connections-per-ip", "10000", "--threads", "1"};
+            "--max-connections-per-ip", "10000", "--threads", "1",
+            "--drain-grace-ms", std::to_string(kDrainGraceMs)};
   }
 
   std::string config_path() const { return (haproxy_dir_.path() / "haproxy.cfg").string(); }
@@ -196,6 +219,8 @@ class Nodes {
               std::to_string(nodes_[static_cast<std::size_t>(i)]->port()) + " source " +
               kHaproxySource);
     }
+    config = std::regex_replace(config, std::regex(R"(inter 500ms)"),
+                                "inter " + std::to_string(kCheckIntervalMs) + "ms");
     // No syslog on a test machine, no privileged user to switch to, the foreground (-db), and
     // the default connection limit (the example's needs a raised file descriptor limit).
     config = std::regex_replace(

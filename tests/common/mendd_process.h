@@ -18,6 +18,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -62,10 +63,12 @@ class MenddProcess {
   }
 
   // SIGTERM and wait (SIGKILL after kExitBound); the exit code, or -1 when it had to be
-  // killed or was not running.
-  int terminate() {
+  // killed or was not running. `meanwhile` (if any) runs right after the signal, while the
+  // server drains (e.g. to watch it from outside).
+  int terminate(const std::function<void()>& meanwhile = {}) {
     if (!running()) return -1;
     child_->signal(SIGTERM);
+    if (meanwhile) meanwhile();
     const int code = child_->wait_exit_or_kill(kExitBound);
     finish_output();
     return code;

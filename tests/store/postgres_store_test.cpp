@@ -392,6 +392,25 @@ TEST_CASE("an expired lease is taken over with a new epoch, and appends of the o
   CHECK(append_fenced(*node1, "r", 2, 0) == std::nullopt);  // unfenced: a single-node append
 }
 
+TEST_CASE("a node refused a lease marks the room wanted: the holder's renewals say so until the "
+          "want runs out, and a takeover clears it") {
+  TempDir dir("pg-key");
+  auto store = open_store(pg_options(fresh_schema(), dir.path()));
+  REQUIRE(acquire(*store, "r", "node-1", kLong).held);
+  CHECK_FALSE(acquire(*store, "r", "node-1", kLong).wanted_elsewhere);
+  CHECK_FALSE(acquire(*store, "r", "node-2", kLong).held);  // wanted for kLong
+  const LeaseResult renewed = acquire(*store, "r", "node-1", kLong);
+  CHECK(renewed.held);
+  CHECK(renewed.wanted_elsewhere);
+  CHECK_FALSE(acquire(*store, "r", "node-3", kExpired).held);  // a want that ran out at once
+  CHECK_FALSE(acquire(*store, "r", "node-1", kLong).wanted_elsewhere);
+  // Taken over (released), the room is no longer wanted.
+  CHECK_FALSE(acquire(*store, "r", "node-2", kLong).held);
+  REQUIRE_FALSE(release(*store, "r", "node-1", renewed.epoch));
+  REQUIRE(acquire(*store, "r", "node-2", kLong).held);
+  CHECK_FALSE(acquire(*store, "r", "node-2", kLong).wanted_elsewhere);
+}
+
 TEST_CASE("a released lease is taken over at once (graceful drain)") {
   TempDir dir("pg-key");
   auto store = open_store(pg_options(fresh_schema(), dir.path()));
