@@ -374,22 +374,16 @@ TEST_CASE("a room's lease is held by one node at a time and renewed with the sam
 
 TEST_CASE("an expired lease is taken over with a new epoch, and appends of the old epoch are "
           "fenced and store nothing") {
-  TempDir dir("pg-key");
-  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
-  auto node1 = open_store(options);
-  auto node2 = open_store(options);
-  LeaseResult old_lease = acquire(*node1, "r", "node-1", kExpired);
-  REQUIRE(old_lease.held);
-  REQUIRE_FALSE(append_fenced(*node1, "r", 0, old_lease.epoch));  // still the current epoch
-  LeaseResult taken = acquire(*node2, "r", "node-2", kLong);
-  REQUIRE(taken.held);
-  CHECK(taken.epoch == old_lease.epoch + 1);
-  CHECK(append_fenced(*node1, "r", 1, old_lease.epoch)->code == StoreErrorCode::kFenced);
-  REQUIRE_FALSE(append_fenced(*node2, "r", 1, taken.epoch));
-  CHECK(load(*node2, "r").events.size() == 2);
+  Takeover rooms;
+  rooms.take_over();
+  CHECK(rooms.taken.epoch == rooms.old_lease.epoch + 1);
+  CHECK(append_fenced(*rooms.node1, "r", 1, rooms.old_lease.epoch)->code ==
+        StoreErrorCode::kFenced);
+  REQUIRE_FALSE(append_fenced(*rooms.node2, "r", 1, rooms.taken.epoch));
+  CHECK(load(*rooms.node2, "r").events.size() == 2);
   // The old holder cannot take the room back while the new lease runs.
-  CHECK_FALSE(acquire(*node1, "r", "node-1", kLong).held);
-  CHECK(append_fenced(*node1, "r", 2, 0) == std::nullopt);  // unfenced: a single-node append
+  CHECK_FALSE(acquire(*rooms.node1, "r", "node-1", kLong).held);
+  CHECK(append_fenced(*rooms.node1, "r", 2, 0) == std::nullopt);  // unfenced: a single-node append
 }
 
 TEST_CASE("a node refused a lease marks the room wanted: the holder's renewals say so until the "
@@ -425,12 +419,8 @@ TEST_CASE("a released lease is taken over at once (graceful drain)") {
 }
 
 TEST_CASE("a takeover waits for the old holder's append in flight, which commits first") {
-  TempDir dir("pg-key");
-  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
-  auto node1 = open_store(options);
-  auto node2 = open_store(options);
-  LeaseResult old_lease = acquire(*node1, "r", "node-1", kExpired);
-  REQUIRE_FALSE(append_fenced(*node1, "r", 0, old_lease.epoch));
+  Takeover rooms;
+  PostgresStore& node1 = *rooms.node1;
   // Many appends of the old holder race one takeover: each is either committed before it (and
   // then loaded by the new holder) or fenced; none lands after it.
   std::atomic<int> committed{0};
@@ -441,57 +431,53 @@ TEST_CASE("a takeover waits for the old holder's append in flight, which commits
   for (int i = 0; i < kAppends; ++i) {
     AppendRequest request{"r", static_cast<std::uint64_t>(i + 1),
                           events(static_cast<std::uint64_t>(i + 2), 1), std::nullopt};
-    request.lease_epoch = old_lease.epoch;
-    node1->append(std::move(request), [&](std::optional<StoreError> failed) {
+    request.lease_epoch = rooms.old_lease.epoch;
+    node1.append(std::move(request), [&](std::optional<StoreError> failed) {
       if (!failed) ++committed;
       if (failed && failed->code == StoreErrorCode::kFenced) ++fenced;
       if (++completed == kAppends) all_done.set_value();
     });
   }
-  LeaseResult taken = acquire(*node2, "r", "node-2", kLong);
-  REQUIRE(taken.held);
-  const std::size_t seen_at_takeover = load(*node2, "r").events.size();
+  rooms.take_over();
+  const std::size_t seen_at_takeover = load(*rooms.node2, "r").events.size();
   REQUIRE(all_done.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
   CHECK(committed + fenced == kAppends);
-  CHECK(load(*node2, "r").events.size() == seen_at_takeover);
+  CHECK(load(*rooms.node2, "r").events.size() == seen_at_takeover);
   CHECK(seen_at_takeover == static_cast<std::size_t>(committed + 1));
 }
 
 TEST_CASE("a node that lost the lease can neither rewrite nor erase the room: fenced, nothing "
           "changed") {
-  TempDir dir("pg-key");
-  const PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
-  auto node1 = open_store(options);
-  auto node2 = open_store(options);
-  LeaseResult old_lease = acquire(*node1, "r", "node-1", kExpired);
-  REQUIRE(old_lease.held);
-  REQUIRE_FALSE(append_fenced(*node1, "r", 0, old_lease.epoch));
+  Takeover rooms;
+  PostgresStore& node1 = *rooms.node1;
+  PostgresStore& node2 = *rooms.node2;
+  const std::uint64_t old_epoch = rooms.old_lease.epoch;
   // While the epoch is current a fenced rewrite commits.
-  REQUIRE_FALSE(rewrite_audited(*node1, "r", {event(1, "[erased]")},
-                                {audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED)}, old_lease.epoch));
-  LeaseResult taken = acquire(*node2, "r", "node-2", kLong);
-  REQUIRE(taken.held);
-  REQUIRE_FALSE(append_fenced(*node2, "r", 1, taken.epoch));
-  const std::size_t audit_before = audit_log(*node2, "r").entries.size();
+  REQUIRE_FALSE(rewrite_audited(node1, "r", {event(1, "[erased]")},
+                                {audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED)}, old_epoch));
+  rooms.take_over();
+  const std::uint64_t epoch = rooms.taken.epoch;
+  REQUIRE_FALSE(append_fenced(node2, "r", 1, epoch));
+  const std::size_t audit_before = audit_log(node2, "r").entries.size();
 
-  const auto rewritten = rewrite_audited(*node1, "r", {event(2, "[erased]")},
+  const auto rewritten = rewrite_audited(node1, "r", {event(2, "[erased]")},
                                          {audit_entry(v1::AUDIT_CONTRIBUTIONS_ERASED)},
-                                         old_lease.epoch);
+                                         old_epoch);
   REQUIRE(rewritten);
   CHECK(rewritten->code == StoreErrorCode::kFenced);
   const auto destroyed =
-      destroy_audited(*node1, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, old_lease.epoch);
+      destroy_audited(node1, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, old_epoch);
   REQUIRE(destroyed);
   CHECK(destroyed->code == StoreErrorCode::kFenced);
 
-  LoadResult loaded = load(*node2, "r");
+  LoadResult loaded = load(node2, "r");
   REQUIRE_FALSE(loaded.error);
   REQUIRE(loaded.events.size() == 2);
   CHECK(loaded.events[1].SerializeAsString() == event(2, "").SerializeAsString());
-  CHECK(audit_log(*node2, "r").entries.size() == audit_before);
+  CHECK(audit_log(node2, "r").entries.size() == audit_before);
   // The holder of the current epoch may.
-  CHECK_FALSE(rewrite_audited(*node2, "r", {event(2, "[erased]")}, {}, taken.epoch));
-  CHECK_FALSE(destroy_audited(*node2, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, taken.epoch));
+  CHECK_FALSE(rewrite_audited(node2, "r", {event(2, "[erased]")}, {}, epoch));
+  CHECK_FALSE(destroy_audited(node2, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, epoch));
 }
 
 TEST_CASE("a node that lost the lease cannot record a privacy operation in the audit log: "
