@@ -128,6 +128,9 @@ class Room : public std::enable_shared_from_this<Room> {
                            std::function<void(Result<v1::EraseContributionsResponse>)> done);
   void erase_room(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
   void get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
+  // What this room holds in memory for its audit log, on its strand: the appends in flight
+  // and the reads waiting for them (the log itself is read from the store).
+  void audit_held(std::function<void(std::size_t)> done);
   void get_transcript(v1::Actor actor,
                       std::function<void(Result<v1::GetTranscriptResponse>)> done);
   void renew_access(v1::Actor actor, std::function<void(Result<v1::RenewAccessResponse>)> done);

@@ -162,6 +162,18 @@ void RoomServiceImpl::housekeeping() { context_->housekeeping(); }
 
 std::size_t RoomServiceImpl::scheduled_wakes() const { return context_->scheduled_wakes(); }
 
+void RoomServiceImpl::audit_held(const std::string& room_id,
+                                 std::function<void(std::size_t)> done) {
+  std::shared_ptr<Room> room;
+  {
+    std::lock_guard lock(context_->registry_mutex);
+    const auto it = context_->registry.find(room_id);
+    if (it != context_->registry.end()) room = it->second;
+  }
+  if (!room) return done(0);
+  room->audit_held(std::move(done));
+}
+
 void RoomServiceImpl::stop_housekeeping() {
   if (housekeeper_) housekeeper_->stop();
 }

@@ -438,6 +438,12 @@ void Room::get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResp
   });
 }
 
+void Room::audit_held(std::function<void(std::size_t)> done) {
+  asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
+    done(self->audit_appends_in_flight_.size() + self->audit_reads_waiting_.size());
+  });
+}
+
 void Room::get_audit_now(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done) {
   if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
   if (status_ == Status::kFailed) return done({std::nullopt, unavailable_error()});

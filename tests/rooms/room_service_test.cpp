@@ -1261,8 +1261,8 @@ TEST_CASE_FIXTURE(TypingRoom, "typing of a participant without a connection is d
 namespace mend::rooms {
 namespace {
 
-TEST_CASE("a long-lived room's audit log is read from the store: every connect is there, and a "
-          "read waits for the audit entries appended before it") {
+TEST_CASE("a long-lived room keeps none of its audit log in memory, however many connects; a "
+          "read from the store has every connect and waits for the entries appended before it") {
   Fixture f;
   f.create();
   constexpr int kVisits = 50;
@@ -1271,6 +1271,11 @@ TEST_CASE("a long-lived room's audit log is read from the store: every connect i
     f.service->detach(f.a(), visit.get());
     f.drain();
   }
+  // The room holds nothing of its audit log in memory once its appends completed.
+  std::optional<std::size_t> held;
+  f.service->audit_held(f.room_id, [&](std::size_t n) { held = n; });
+  f.drain();
+  CHECK(held == 0);
   f.store->hold_audit = true;
   auto last = f.attach(f.a());  // its entry waits in the store, uncommitted
   REQUIRE(f.store->held_audit.size() == 1);
@@ -1293,6 +1298,9 @@ TEST_CASE("a long-lived room's audit log is read from the store: every connect i
   };
   CHECK(count(v1::AUDIT_PARTICIPANT_CONNECTED) == kVisits + 1);
   CHECK(count(v1::AUDIT_PARTICIPANT_DISCONNECTED) == kVisits);
+  f.service->audit_held(f.room_id, [&](std::size_t n) { held = n; });
+  f.drain();
+  CHECK(held == 0);
 }
 
 TEST_CASE("an observer whose approval is withdrawn while the summary's log is read does not get "
