@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "server/engine/engine.h"
 #include "server/engine/flow.h"
 
 namespace mend::engine::detail {
@@ -115,6 +116,42 @@ Check check_overlay(Action action, const Ctx& c) {
     default:
       return std::nullopt;
   }
+}
+
+// ---- bounded lists (limits::kConversationMessages) ------------------------------------
+
+// Actions whose event adds a request addressed to the other partner.
+bool adds_request(Action action) {
+  switch (action) {
+    case v1::ACTION_PROPOSE_TIME: case v1::ACTION_ASK: case v1::ACTION_REQUEST_ADVICE:
+    case v1::ACTION_PROPOSE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Check conversation_full(const char* entries, const char* still_possible) {
+  return refuse(v1::CONVERSATION_FULL,
+                "This conversation now holds " + count_text(limits::kConversationMessages.bound) +
+                    " " + entries + ", as many as one conversation can keep, so nothing new "
+                    "can be added here. You can still " + still_possible +
+                    " or bring it to a close; to keep talking, you are welcome to start a new "
+                    "conversation.");
+}
+
+// Nothing is dropped to make room (every message stays retractable and mirrorable): a full
+// list refuses what would add to it, and everything else goes on working.
+Check check_room_left(Action action, const Ctx& c) {
+  const std::size_t bound = limits::kConversationMessages.bound;
+  // The actions that carry typed text are exactly those whose event adds a content message.
+  if (carries_text(action) && c.state.messages.size() >= bound) {
+    return conversation_full("messages", "pause, take a message back");
+  }
+  if (adds_request(action) && c.state.requests.size() >= bound) {
+    return conversation_full("requests", "answer or decline the requests waiting, pause");
+  }
+  return std::nullopt;
 }
 
 // ---- phase and turn -----------------------------------------------------------------
@@ -603,6 +640,7 @@ Check gate(Action action, const Ctx& c) {
     return refuse(v1::ROOM_CLOSED, "This conversation has ended; nothing more can be sent.");
   }
   if (auto r = check_role(action, c)) return r;
+  if (auto r = check_room_left(action, c)) return r;
   if (is_content(action)) {
     if (auto r = check_overlay(action, c)) return r;
   }

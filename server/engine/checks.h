@@ -37,9 +37,9 @@ Ctx make_ctx(const RoomState& state, const v1::Actor& actor, TimeMs now);
 
 // Step 1: actor role, body present, enums known.
 Check validate(const v1::Command& command, const v1::Actor& actor);
-// Steps 2-5 and the argument-free checks (once-only steps, joins, callers).
+// Steps 2-6 and the argument-free checks (once-only steps, joins, callers).
 Check gate(v1::Action action, const Ctx& ctx);
-// Steps 6-7. Precondition: gate passed.
+// Steps 7-8. Precondition: gate passed.
 Check check_arguments(const v1::Command& command, const Ctx& ctx);
 // For views: whether some arguments pass check_arguments now (TOO_SOON aside).
 bool some_arguments_valid(v1::Action action, const Ctx& ctx);

@@ -45,6 +45,10 @@ inline constexpr Limit kPromptBytes{"prompts", 0, 0, 4'000, "bytes"};
 // Commands.
 inline constexpr Limit kTextBytes{"command texts", 0, 0, 4'000, "bytes"};  // all but `share`
 inline constexpr Limit kRetentionDays{"consent.terms.retention_days", 0, 0, 3'650, "days"};
+// A conversation's messages (content events) and, apart, its requests: each list holds at most
+// this many. Nothing is ever dropped (every message stays retractable and mirrorable): a command
+// that would add one more entry is refused CONVERSATION_FULL.
+inline constexpr Limit kConversationMessages{"conversation.messages", 5'000, 0, 5'000, ""};
 // Rooms (server configuration, not templates). A loaded room keeps at least this many of its
 // latest events in memory and fewer than twice as many; older ones are read from the store
 // when a replay, a retraction or a whole-log operation needs them.
@@ -54,7 +58,7 @@ inline constexpr std::array kAll{
     kReflectionBeatMs, kPauseDefaultS, kPauseMaxS, kTimeOutMinS, kTimeOutDefaultS, kTimeOutCapS,
     kAppointmentWindowS, kConsultBreakDefaultS, kConsultBreakMaxS, kChunkMaxChars, kSoftTurnS,
     kStages, kListenerQuestions, kNameBytes, kTitleBytes, kPromptBytes, kTextBytes,
-    kRetentionDays, kLogWindowEvents};
+    kRetentionDays, kConversationMessages, kLogWindowEvents};
 }  // namespace limits
 
 // `value`, or the limit's default when `value` is 0. Not clamped (validation compares it).
@@ -70,5 +74,8 @@ constexpr std::uint32_t resolve(const Limit& limit, std::uint32_t value) {
 
 // A duration for people: "20 minutes", "24 hours", "90 seconds", "1 minute".
 std::string duration_text(std::uint32_t seconds);
+
+// A count for people, with thousands separated: "5,000", "65,536", "12".
+std::string count_text(std::uint32_t count);
 
 }  // namespace mend::engine

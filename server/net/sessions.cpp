@@ -694,9 +694,10 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   // ciphertext of its own in flight stays where it is (its frames then cross shards).
   void upgrade_on_shard(HttpRequest request, std::string room) {
     asio::io_context& target = state_->shard_of_room(room);
-    bool stay = target.get_executor().running_in_this_thread();
-    if constexpr (kIsTls<Stream>) stay = stay || !stream_.rebindable();
-    if (stay) {
+    bool movable = true;
+    if constexpr (kIsTls<Stream>) movable = stream_.rebindable();
+    if (choose_shard(target.get_executor().running_in_this_thread(), movable) ==
+        ShardChoice::kAcceptShard) {
       std::make_shared<WsSession<Stream>>(std::move(stream_), state_, std::move(slot_))
           ->run(std::move(request), std::move(room));
       return;
@@ -841,6 +842,10 @@ void start_session(std::shared_ptr<ServerState> state, tcp::socket socket,
   std::make_shared<DetectSession>(std::move(socket), std::move(state), std::move(slot),
                                   std::move(client))
       ->run();
+}
+
+ShardChoice choose_shard(bool on_room_shard, bool stream_movable) {
+  return on_room_shard || !stream_movable ? ShardChoice::kAcceptShard : ShardChoice::kRoomShard;
 }
 
 }  // namespace mend::net

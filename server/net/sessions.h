@@ -18,4 +18,12 @@ namespace mend::net {
 void start_session(std::shared_ptr<ServerState> state, boost::asio::ip::tcp::socket socket,
                    IpLimiter::Slot slot, boost::asio::ip::address client);
 
+// Where the WebSocket of a connection upgraded for a room is served (README "--threads"): on
+// the room's shard, the connection moved there when it was accepted on another one, unless its
+// stream cannot move now (a TLS stream with ciphertext of its own being written or waiting to
+// be: TlsStream::rebindable() false). Such a stream stays on its accept shard and works there;
+// its frames then cross shards.
+enum class ShardChoice { kAcceptShard, kRoomShard };
+ShardChoice choose_shard(bool on_room_shard, bool stream_movable);
+
 }  // namespace mend::net

@@ -290,8 +290,6 @@ void Room::execute(Effects fx) {
     ctx_->metrics.command_latency(std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - received));
   }
-  audit_.insert(audit_.end(), std::make_move_iterator(fx.committed_audit.begin()),
-                std::make_move_iterator(fx.committed_audit.end()));
   record_audit(std::move(fx.audit));
   if (fx.store) execute_store(std::move(*fx.store));
   if (fx.exclusive) start_exclusive(*fx.exclusive);

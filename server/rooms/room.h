@@ -128,6 +128,9 @@ class Room : public std::enable_shared_from_this<Room> {
                            std::function<void(Result<v1::EraseContributionsResponse>)> done);
   void erase_room(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
   void get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
+  // What this room holds in memory for its audit log, on its strand: the appends in flight
+  // and the reads waiting for them (the log itself is read from the store).
+  void audit_held(std::function<void(std::size_t)> done);
   void get_transcript(v1::Actor actor,
                       std::function<void(Result<v1::GetTranscriptResponse>)> done);
   void renew_access(v1::Actor actor, std::function<void(Result<v1::RenewAccessResponse>)> done);
@@ -194,12 +197,16 @@ class Room : public std::enable_shared_from_this<Room> {
   // Insights (room_insights.cpp).
   void get_insights_now(v1::Actor actor, std::function<void(Result<v1::GetInsightsResponse>)> done);
   void get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSummaryResponse>)> done);
+  // Why `actor` may not have the summary now (checked before and after the whole-log read).
+  std::optional<ServiceError> summary_refusal(const v1::Actor& actor) const;
 
   // Privacy (room_privacy.cpp).
   // The bodies of the public privacy operations, on the strand once loaded.
   void erase_contributions_now(v1::Actor actor, std::function<void(Result<v1::EraseContributionsResponse>)> done);
   void erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRoomResponse>)> done);
   void get_audit_now(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done);
+  // The stored audit log; UNKNOWN_ROOM when it is empty and `room_known` is false.
+  void read_stored_audit(bool room_known, std::function<void(Result<v1::GetAuditResponse>)> done);
   void get_transcript_now(v1::Actor actor, std::function<void(Result<v1::GetTranscriptResponse>)> done);
   void renew_access_now(v1::Actor actor, std::function<void(Result<v1::RenewAccessResponse>)> done);
   void check_retention_now(engine::TimeMs now,
@@ -225,6 +232,11 @@ class Room : public std::enable_shared_from_this<Room> {
   // up). `done` runs on the strand once committed or failed (then nothing was stored).
   void record_audit_fenced(std::vector<v1::AuditEntry> entries,
                            std::function<void(std::optional<store::StoreError>)> done);
+  // Numbers an audit append about to start / marks it completed (runs the reads waiting).
+  std::uint64_t begin_audit_append();
+  void end_audit_append(std::uint64_t number);
+  // Runs `then` on the strand once every audit append started before this call completed.
+  void after_audit_appends(std::function<void()> then);
   // Ends the exclusive operation in process (the core starts what waits).
   void finish_command();
   void purge_now(std::function<void()> then);
@@ -246,14 +258,13 @@ class Room : public std::enable_shared_from_this<Room> {
                        v1::Actor by, v1::ErasureScope scope, v1::AuditEntry entry,
                        std::function<void(std::optional<store::StoreError>)> done);
   // The first partner's request to erase the room was stored (or failed: nothing changes).
-  void on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& entry,
-                            engine::TimeMs at_ms, const std::optional<store::StoreError>& error);
+  void on_erasure_requested(const v1::Actor& actor, engine::TimeMs at_ms,
+                            const std::optional<store::StoreError>& error);
   // Destroys the room and stores `entries` (the completing request, if new) and its
   // AUDIT_ROOM_ERASED entry in ONE store commit.
   void destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
                    std::function<void(Result<v1::EraseRoomResponse>)> done);
-  void on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
-                    std::optional<store::StoreError> error,
+  void on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
                     std::function<void(Result<v1::EraseRoomResponse>)> done);
   // Answers a request to a room that is not ready: ROOM_ERASED (410) when its audit log says
   // both partners erased it, UNKNOWN_ROOM (404), or UNAVAILABLE (503) after a failed load.
@@ -278,13 +289,18 @@ class Room : public std::enable_shared_from_this<Room> {
   bool results_known_ = false;  // created by this process: the core sees every result
   std::vector<std::function<void()>> waiting_for_load_;
   engine::TimeMs last_active_ms_ = 0;  // when an operation last ran (idle eviction)
-  std::size_t audit_in_flight_ = 0;    // audit appends not completed yet
   std::optional<RoomCore> core_;       // the room's rules and state; engaged while kReady
   std::map<ConnectionId, std::shared_ptr<Recipient>> connections_;
   ConnectionId next_connection_ = 1;
 
   // Privacy state (room_privacy.cpp).
-  std::vector<v1::AuditEntry> audit_;          // this room's audit log (loaded, then appended)
+  // The audit log is not kept in memory (every connect and disconnect adds to it, for as long
+  // as the room stays loaded): a read waits for the audit appends started before it, then
+  // reads the store. Appends in flight by number, and the reads waiting for them.
+  std::set<std::uint64_t> audit_appends_in_flight_;
+  std::uint64_t next_audit_append_ = 1;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> audit_reads_waiting_;
+  bool erased_ = false;                        // the room's erasure committed here
   std::set<v1::Role> erasure_requested_by_;    // partners who asked to erase the whole room
   bool purged_ = false;                        // the retention purge ran
   std::map<std::uint64_t, Exclusive> exclusive_;  // queued in the core by id

@@ -53,32 +53,41 @@ void Room::get_summary(v1::Actor actor, std::function<void(Result<v1::GetSummary
   });
 }
 
+// Why `actor` may not have the summary now, if they may not (on the core's current state).
+std::optional<ServiceError> Room::summary_refusal(const v1::Actor& actor) const {
+  if (actor.role() == v1::OBSERVER) {
+    if (!core_->observer_admitted(actor)) return observer_not_approved();
+    // The effective terms: a summary goes to observers only if both partners allow it.
+    const engine::RoomState& state = core_->state();
+    if (!(state.a.summary_to_observer && state.b.summary_to_observer)) {
+      return ServiceError{"SUMMARY_NOT_SHARED",
+                          "The partners have not agreed to share the summary with observers.",
+                          403};
+    }
+  } else if (!is_partner(actor.role())) {
+    return ServiceError{"PARTNERS_ONLY", "Only the two partners of this conversation can do this.",
+                        403};
+  }
+  if (core_->state().phase != v1::PHASE_CLOSED) {
+    return ServiceError{"CONVERSATION_NOT_CLOSED",
+                        "The summary is ready once the conversation has closed.", 409};
+  }
+  return std::nullopt;
+}
+
 void Room::get_summary_now(v1::Actor actor, std::function<void(Result<v1::GetSummaryResponse>)> done) {
   if (status_ != Status::kReady) {
     return answer_gone([done = std::move(done)](ServiceError error) { done({std::nullopt, std::move(error)}); });
   }
-  if (actor.role() == v1::OBSERVER) {
-    if (!core_->observer_admitted(actor)) return done({std::nullopt, observer_not_approved()});
-    // The effective terms: a summary goes to observers only if both partners allow it.
-    const engine::RoomState& state = core_->state();
-    if (!(state.a.summary_to_observer && state.b.summary_to_observer)) {
-      return done({std::nullopt, ServiceError{"SUMMARY_NOT_SHARED",
-                                              "The partners have not agreed to share the summary "
-                                              "with observers.",
-                                              403}});
-    }
-  } else if (!is_partner(actor.role())) {
-    return done({std::nullopt, ServiceError{"PARTNERS_ONLY",
-                                            "Only the two partners of this conversation can do this.", 403}});
-  }
-  if (core_->state().phase != v1::PHASE_CLOSED) {
-    return done({std::nullopt, ServiceError{"CONVERSATION_NOT_CLOSED",
-                                            "The summary is ready once the conversation has closed.",
-                                            409}});
-  }
+  if (auto refusal = summary_refusal(actor)) return done({std::nullopt, std::move(*refusal)});
   with_whole_log([this, actor = std::move(actor),
                   done = std::move(done)](std::optional<std::vector<v1::Event>> log) mutable {
-    if (!log || !core_) return done({std::nullopt, unavailable_error()});
+    if (!log || !core_ || status_ != Status::kReady) {
+      return done({std::nullopt, unavailable_error()});
+    }
+    // The rights again, on the state the log was read for: a consent withdrawn while the read
+    // was in flight must not let the summary out (as the transcript, answer_transcript).
+    if (auto refusal = summary_refusal(actor)) return done({std::nullopt, std::move(*refusal)});
     v1::GetSummaryResponse response;
     *response.mutable_summary() = engine::summarize(*log);
     response.mutable_summary()->set_room_id(id_);

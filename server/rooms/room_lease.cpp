@@ -110,7 +110,6 @@ void Room::lose_lease(const char* why) {
   armed_deadline_.reset();
   lease_timer_.cancel();
   core_.reset();
-  std::vector<v1::AuditEntry>().swap(audit_);
   ctx_->metrics.rooms_loaded_delta(-1);
 }
 

@@ -95,7 +95,7 @@ void Room::evict_if_idle(engine::TimeMs now, engine::TimeMs idle_ms) {
   asio::post(strand_, [self = shared_from_this(), now, idle_ms] {
     if (self->status_ != Status::kReady || !self->core_->idle() ||
         !self->waiting_for_load_.empty() || !self->exclusive_.empty() ||
-        self->audit_in_flight_ > 0) {
+        !self->audit_appends_in_flight_.empty()) {
       return;
     }
     if (now - self->last_active_ms_ < idle_ms) return;
@@ -113,7 +113,6 @@ void Room::evict() {
   timer_.cancel();
   armed_deadline_.reset();
   core_.reset();
-  std::vector<v1::AuditEntry>().swap(audit_);
   ctx_->metrics.rooms_loaded_delta(-1);
   ctx_->metrics.room_evicted();
   spdlog::debug("room {}: unloaded after being idle", id_);
@@ -162,6 +161,18 @@ void RoomServiceImpl::start_housekeeping() {
 void RoomServiceImpl::housekeeping() { context_->housekeeping(); }
 
 std::size_t RoomServiceImpl::scheduled_wakes() const { return context_->scheduled_wakes(); }
+
+void RoomServiceImpl::audit_held(const std::string& room_id,
+                                 std::function<void(std::size_t)> done) {
+  std::shared_ptr<Room> room;
+  {
+    std::lock_guard lock(context_->registry_mutex);
+    const auto it = context_->registry.find(room_id);
+    if (it != context_->registry.end()) room = it->second;
+  }
+  if (!room) return done(0);
+  room->audit_held(std::move(done));
+}
 
 void RoomServiceImpl::stop_housekeeping() {
   if (housekeeper_) housekeeper_->stop();

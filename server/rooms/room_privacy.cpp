@@ -104,7 +104,6 @@ void Room::on_audit_loaded(store::LoadResult loaded, store::AuditLoadResult audi
     }
     if (entry.kind() == v1::AUDIT_CONTENT_PURGED) purged_ = true;
   }
-  audit_ = std::move(audit.entries);
   on_loaded(std::move(loaded), epoch);
 }
 
@@ -125,13 +124,13 @@ void Room::record_audit(std::vector<v1::AuditEntry> entries, std::function<void(
     if (committed) committed();
     return;
   }
-  audit_.insert(audit_.end(), entries.begin(), entries.end());
-  ++audit_in_flight_;  // the room is not evicted before the store has them (room_lifecycle.cpp)
+  // The room is not evicted before the store has them (room_lifecycle.cpp).
+  const std::uint64_t number = begin_audit_append();
   ctx_->store->append_audit(
       id_, std::move(entries),
-      [self = shared_from_this(), committed](std::optional<store::StoreError> error) {
-        asio::post(self->strand_, [self, committed, error = std::move(error)] {
-          --self->audit_in_flight_;
+      [self = shared_from_this(), committed, number](std::optional<store::StoreError> error) {
+        asio::post(self->strand_, [self, committed, number, error = std::move(error)] {
+          self->end_audit_append(number);
           if (error) {
             self->ctx_->metrics.store_error();
             spdlog::warn("room {}: audit append failed: {}", self->id_,
@@ -144,18 +143,43 @@ void Room::record_audit(std::vector<v1::AuditEntry> entries, std::function<void(
 
 void Room::record_audit_fenced(std::vector<v1::AuditEntry> entries,
                                std::function<void(std::optional<store::StoreError>)> done) {
-  ++audit_in_flight_;
+  const std::uint64_t number = begin_audit_append();  // not evicted before stored
   ctx_->store->append_audit_fenced(
       id_, std::move(entries), lease_epoch_,
-      [self = shared_from_this(), done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        asio::post(self->strand_, [self, done = std::move(done), error = std::move(error)]() mutable {
-          --self->audit_in_flight_;
+      [self = shared_from_this(), number, done = std::move(done)](std::optional<store::StoreError> error) mutable {
+        asio::post(self->strand_, [self, number, done = std::move(done), error = std::move(error)]() mutable {
+          self->end_audit_append(number);
           if (error && error->code == store::StoreErrorCode::kFenced) {
             self->lose_lease("an audit entry was fenced: another node took the room over");
           }
           done(std::move(error));
         });
       });
+}
+
+std::uint64_t Room::begin_audit_append() {
+  const std::uint64_t number = next_audit_append_++;
+  audit_appends_in_flight_.insert(number);
+  return number;
+}
+
+void Room::end_audit_append(std::uint64_t number) {
+  audit_appends_in_flight_.erase(number);
+  const std::uint64_t oldest = audit_appends_in_flight_.empty()
+                                   ? next_audit_append_
+                                   : *audit_appends_in_flight_.begin();
+  std::vector<std::function<void()>> ready;
+  std::erase_if(audit_reads_waiting_, [&](auto& waiting) {
+    if (waiting.first > oldest) return false;
+    ready.push_back(std::move(waiting.second));
+    return true;
+  });
+  for (auto& read : ready) read();
+}
+
+void Room::after_audit_appends(std::function<void()> then) {
+  if (audit_appends_in_flight_.empty()) return then();
+  audit_reads_waiting_.emplace_back(next_audit_append_, std::move(then));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,26 +190,21 @@ void Room::rewrite_history(std::vector<v1::Event> whole_log, std::vector<v1::Eve
                            std::function<void(std::optional<store::StoreError>)> done) {
   if (rewritten.empty()) {  // nothing stored changes; same epoch
     entry.set_epoch(core_->epoch());
-    return record_audit_fenced({entry}, [this, entry, done = std::move(done)](
-                                            std::optional<store::StoreError> error) mutable {
-      if (!error) audit_.push_back(std::move(entry));
-      done(std::move(error));
-    });
+    return record_audit_fenced({std::move(entry)}, std::move(done));
   }
   entry.set_epoch(core_->epoch() + 1);  // apply_rewrite moves the room to that epoch
   auto shared = std::make_shared<std::vector<v1::Event>>(rewritten);
   auto whole = std::make_shared<std::vector<v1::Event>>(std::move(whole_log));
   ctx_->store->rewrite_events_audited(
-      id_, std::move(rewritten), {entry}, lease_epoch_,
-      [self = shared_from_this(), shared, whole, by = std::move(by), scope, entry,
+      id_, std::move(rewritten), {std::move(entry)}, lease_epoch_,
+      [self = shared_from_this(), shared, whole, by = std::move(by), scope,
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        asio::post(self->strand_, [self, shared, whole, by = std::move(by), scope, entry,
+        asio::post(self->strand_, [self, shared, whole, by = std::move(by), scope,
                                    done = std::move(done), error = std::move(error)]() mutable {
           if (error && error->code == store::StoreErrorCode::kFenced) {
             self->lose_lease("a rewrite was fenced: another node took the room over");
           }
           if (!error && self->core_) {
-            self->audit_.push_back(std::move(entry));
             self->execute(self->core_->apply_rewrite(std::move(*whole), *shared, by, scope));
           }
           done(std::move(error));
@@ -235,7 +254,7 @@ void Room::purge_log(std::vector<v1::Event> log, std::function<void()> then) {
 void Room::answer_gone(std::function<void(ServiceError)> done) {
   if (status_ == Status::kFailed) return done(unavailable_error());
   if (status_ == Status::kElsewhere) return done(elsewhere_error());
-  if (has_kind(audit_, v1::AUDIT_ROOM_ERASED)) return done(room_erased_error());
+  if (erased_) return done(room_erased_error());
   ctx_->store->load_audit(id_, [executor = ctx_->executor,
                                 done = std::move(done)](store::AuditLoadResult audit) mutable {
     asio::post(executor, [done = std::move(done), audit = std::move(audit)] {
@@ -340,10 +359,9 @@ void Room::erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRo
       return finish_command();
     }
     // The first request is durable before it is answered or announced: the erasure needs both.
-    const v1::AuditEntry entry = requested.front();
-    record_audit_fenced(std::move(requested), [this, actor, entry, now, shared_done](
+    record_audit_fenced(std::move(requested), [this, actor, now, shared_done](
                                                   std::optional<store::StoreError> error) {
-      on_erasure_requested(actor, entry, now, error);
+      on_erasure_requested(actor, now, error);
       (*shared_done)(error ? Result<v1::EraseRoomResponse>{std::nullopt, unserved_error()}
                            : Result<v1::EraseRoomResponse>{erasure_status(), {}});
       finish_command();
@@ -354,8 +372,7 @@ void Room::erase_room_now(v1::Actor actor, std::function<void(Result<v1::EraseRo
                             }});
 }
 
-void Room::on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& entry,
-                                engine::TimeMs at_ms, const std::optional<store::StoreError>& error) {
+void Room::on_erasure_requested(const v1::Actor& actor, engine::TimeMs at_ms, const std::optional<store::StoreError>& error) {
   if (error) {
     ctx_->metrics.store_error();
     spdlog::error("room {}: a request to erase the room could not be stored: {}", id_,
@@ -363,7 +380,6 @@ void Room::on_erasure_requested(const v1::Actor& actor, const v1::AuditEntry& en
     return;
   }
   erasure_requested_by_.insert(actor.role());
-  audit_.push_back(entry);
   spdlog::info("room {}: {} asked to erase the room", id_, v1::Role_Name(actor.role()));
   // Without a core (the lease was lost meanwhile) the request is stored all the same; the
   // node serving the room now reads it from the audit log.
@@ -376,19 +392,17 @@ void Room::destroy_now(v1::Actor by, std::vector<v1::AuditEntry> entries,
   erased.set_epoch(core_->epoch() + 1);  // RoomCore::destroy moves the room to that epoch
   entries.push_back(erased);
   ctx_->store->destroy_room_audited(
-      id_, entries, lease_epoch_,
-      [self = shared_from_this(), by = std::move(by), entries,
+      id_, std::move(entries), lease_epoch_,
+      [self = shared_from_this(), by = std::move(by),
        done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        asio::post(self->strand_, [self, by = std::move(by), entries = std::move(entries),
-                                   done = std::move(done), error = std::move(error)]() mutable {
-          self->on_destroyed(std::move(by), std::move(entries), std::move(error),
-                             std::move(done));
+        asio::post(self->strand_, [self, by = std::move(by), done = std::move(done),
+                                   error = std::move(error)]() mutable {
+          self->on_destroyed(std::move(by), std::move(error), std::move(done));
         });
       });
 }
 
-void Room::on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
-                        std::optional<store::StoreError> error,
+void Room::on_destroyed(v1::Actor by, std::optional<store::StoreError> error,
                         std::function<void(Result<v1::EraseRoomResponse>)> done) {
   if (error) {
     ctx_->metrics.store_error();
@@ -402,9 +416,7 @@ void Room::on_destroyed(v1::Actor by, std::vector<v1::AuditEntry> entries,
     return finish_command();
   }
   erasure_requested_by_.insert(by.role());
-  // The erasure's entries (this request, ROOM_ERASED) committed with the destruction.
-  audit_.insert(audit_.end(), std::make_move_iterator(entries.begin()),
-                std::make_move_iterator(entries.end()));
+  erased_ = true;  // its entries (this request, ROOM_ERASED) committed with the destruction
   spdlog::info("room {}: erased at both partners' request (key destroyed, rows deleted)", id_);
   if (!core_) {  // the lease was lost while the erasure committed: erased all the same
     v1::EraseRoomResponse response = erasure_status();
@@ -435,23 +447,35 @@ void Room::get_audit(v1::Actor actor, std::function<void(Result<v1::GetAuditResp
   });
 }
 
+void Room::audit_held(std::function<void(std::size_t)> done) {
+  asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
+    done(self->audit_appends_in_flight_.size() + self->audit_reads_waiting_.size());
+  });
+}
+
 void Room::get_audit_now(v1::Actor actor, std::function<void(Result<v1::GetAuditResponse>)> done) {
   if (!is_partner(actor.role())) return done({std::nullopt, partners_only_error()});
   if (status_ == Status::kFailed) return done({std::nullopt, unavailable_error()});
   if (status_ == Status::kElsewhere) return done({std::nullopt, elsewhere_error()});
   if (status_ == Status::kReady) {
-    v1::GetAuditResponse response;
-    response.set_room_id(id_);
-    for (const v1::AuditEntry& entry : audit_) *response.add_entries() = entry;
-    return done({std::move(response), std::nullopt});
+    // Every entry this room appended before the request is in the store once its append
+    // completed; entries committed with events or rewrites are there already.
+    return after_audit_appends([this, done = std::move(done)]() mutable {
+      read_stored_audit(true, std::move(done));
+    });
   }
   // Gone: an erased room's audit log outlives it.
-  ctx_->store->load_audit(id_, [executor = ctx_->executor, room_id = id_,
+  read_stored_audit(false, std::move(done));
+}
+
+void Room::read_stored_audit(bool room_known,
+                             std::function<void(Result<v1::GetAuditResponse>)> done) {
+  ctx_->store->load_audit(id_, [executor = ctx_->executor, room_id = id_, room_known,
                                 done = std::move(done)](store::AuditLoadResult audit) mutable {
-    asio::post(executor, [room_id = std::move(room_id), done = std::move(done),
+    asio::post(executor, [room_id = std::move(room_id), room_known, done = std::move(done),
                           audit = std::move(audit)] {
       if (audit.error) return done({std::nullopt, unavailable_error()});
-      if (audit.entries.empty()) return done({std::nullopt, unknown_room_error()});
+      if (audit.entries.empty() && !room_known) return done({std::nullopt, unknown_room_error()});
       v1::GetAuditResponse response;
       response.set_room_id(room_id);
       for (const v1::AuditEntry& entry : audit.entries) *response.add_entries() = entry;

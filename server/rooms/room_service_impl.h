@@ -186,6 +186,9 @@ class RoomServiceImpl final : public RoomService {
   void stop(std::function<void()> done = {});
   // Unloaded rooms waiting for a timer (for tests and metrics).
   std::size_t scheduled_wakes() const;
+  // What the loaded room `room_id` holds in memory for its audit log (Room::audit_held; for
+  // tests); `done` runs on the room's strand, with 0 when the room is not loaded.
+  void audit_held(const std::string& room_id, std::function<void(std::size_t)> done);
 
   // Counters for GET /metrics (see metrics.h). Valid while the service lives.
   const RoomMetrics& metrics() const;

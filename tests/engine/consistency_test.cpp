@@ -2,9 +2,12 @@
 // replaying each walk's events rebuilds an equal state.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
+#include "server/engine/checks.h"
+#include "server/engine/limits.h"
 #include "tests/engine/room_fixture.h"
 
 namespace mend::engine::testing {
@@ -14,6 +17,21 @@ struct Candidate {
   v1::Action action;
   std::string text;
 };
+
+// The seqs worth trying for an action on one of the state's lists: its last few entries and,
+// for each partner, the latest entry that partner may act on (the view lists the action when
+// some seq passes), so a full list costs no more than a short one.
+template <typename T>
+std::set<std::uint64_t> seqs_to_try(const std::vector<T>& items, bool (*may)(const T&, v1::Role)) {
+  std::set<std::uint64_t> seqs;
+  for (auto it = items.rbegin(); it != items.rend() && seqs.size() < 4; ++it) seqs.insert(it->seq);
+  for (const v1::Role role : {v1::PARTNER_A, v1::PARTNER_B}) {
+    const auto it = std::find_if(items.rbegin(), items.rend(),
+                                 [&](const T& item) { return may(item, role); });
+    if (it != items.rend()) seqs.insert(it->seq);
+  }
+  return seqs;
+}
 
 // Commands with plausible arguments for the current state (every action at least once).
 std::vector<Candidate> candidates(const RoomState& s, TimeMs now) {
@@ -67,12 +85,14 @@ std::vector<Candidate> candidates(const RoomState& s, TimeMs now) {
     c.push_back({v1::ACTION_APPROVE_OBSERVER, "approve_observer { observer: \"" + o.name + "\" }"});
     c.push_back({v1::ACTION_REVOKE_OBSERVER, "revoke_observer { observer: \"" + o.name + "\" }"});
   }
-  for (const ContentMessage& m : s.messages) {
-    c.push_back({v1::ACTION_RETRACT, "retract { seq: " + std::to_string(m.seq) + " }"});
+  for (const std::uint64_t seq : seqs_to_try(s.messages, detail::may_retract)) {
+    c.push_back({v1::ACTION_RETRACT, "retract { seq: " + std::to_string(seq) + " }"});
   }
-  for (const Request& r : s.requests) {
-    c.push_back({v1::ACTION_DECLINE, "decline { seq: " + std::to_string(r.seq) + " }"});
-    c.push_back({v1::ACTION_ACCEPT_PROPOSAL, "accept_proposal { seq: " + std::to_string(r.seq) + " }"});
+  for (const std::uint64_t seq : seqs_to_try(s.requests, detail::may_decline)) {
+    c.push_back({v1::ACTION_DECLINE, "decline { seq: " + std::to_string(seq) + " }"});
+  }
+  for (const std::uint64_t seq : seqs_to_try(s.requests, detail::may_accept_proposal)) {
+    c.push_back({v1::ACTION_ACCEPT_PROPOSAL, "accept_proposal { seq: " + std::to_string(seq) + " }"});
   }
   return c;
 }
@@ -98,58 +118,92 @@ bool rare(v1::Action a) {
          a == v1::ACTION_TIME_OUT || a == v1::ACTION_CONSULT_BREAK;
 }
 
+const v1::Actor kActors[] = {partner_a(), partner_b(), observer("dr-lee"), observer("dr-kim")};
+
+// One random walk of up to `steps` steps from `room`'s state: at every step, each actor's
+// allowed actions must equal what decide accepts; at the end, replaying the walk's events
+// rebuilds an equal state. Returns the number of (state, actor) pairs checked.
+int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
+         std::set<v1::RejectionCode>& refusals) {
+  int checked_states = 0;
+  for (int step = 0; step < steps && room.state.phase != v1::PHASE_CLOSED; ++step) {
+    phases.insert(room.state.phase);
+    const auto pool = candidates(room.state, room.now);
+    std::vector<std::pair<v1::Actor, const Candidate*>> accepted;
+    for (const v1::Actor& who : kActors) {
+      std::set<v1::Action> by_decide;
+      for (const Candidate& cand : pool) {
+        Decision d = decide(room.state, parse_command(cand.text), who, room.now);
+        const bool ok = d.accepted() || d.rejection->code() == v1::TOO_SOON;
+        if (ok) by_decide.insert(cand.action);
+        if (d.accepted()) accepted.emplace_back(who, &cand);
+        if (!d.accepted()) refusals.insert(d.rejection->code());
+      }
+      const auto listed = room.allowed(who);
+      const std::set<v1::Action> by_view(listed.begin(), listed.end());
+      INFO("step ", step, " phase ", v1::Phase_Name(room.state.phase), " actor ",
+           who.ShortDebugString());
+      CHECK(by_view == by_decide);
+      ++checked_states;
+    }
+    if (accepted.empty()) {
+      room.advance_s(60);
+      continue;
+    }
+    std::vector<int> weights;
+    for (const auto& [who, cand] : accepted) weights.push_back(weight(cand->action));
+    auto pick = accepted[std::discrete_distribution<std::size_t>(weights.begin(), weights.end())(rng)];
+    if (rare(pick.second->action) && rng() % 8 != 0) {
+      room.advance_s(static_cast<TimeMs>(rng() % 5));
+      continue;
+    }
+    room.run(pick.first, pick.second->text);
+    const auto jump = rng() % 40;
+    room.advance_s(jump < 30 ? static_cast<TimeMs>(jump % 4) : jump < 39 ? 700 : 30 * 3600);
+  }
+  RoomState replayed;
+  for (const v1::Event& e : room.events) evolve(replayed, e);
+  CHECK(replayed == room.state);
+  return checked_states;
+}
+
 TEST_CASE("allowed actions in the view are exactly the actions decide accepts") {
   std::mt19937 rng(20240501);
   const char* const templates[] = {kImagoLike, kAppointmentSpeakerListener, kAftermathLike,
                                    kFloorSpeakerListener};
-  const v1::Actor actors[] = {partner_a(), partner_b(), observer("dr-lee"), observer("dr-kim")};
   int checked_states = 0;
   std::set<v1::Phase> phases;
-  for (int walk = 0; walk < 48; ++walk) {
-    Room room(templates[walk % 4]);
-    for (int step = 0; step < 150 && room.state.phase != v1::PHASE_CLOSED; ++step) {
-      phases.insert(room.state.phase);
-      const auto pool = candidates(room.state, room.now);
-      std::vector<std::pair<v1::Actor, const Candidate*>> accepted;
-      for (const v1::Actor& who : actors) {
-        std::set<v1::Action> by_decide;
-        for (const Candidate& cand : pool) {
-          Decision d = decide(room.state, parse_command(cand.text), who, room.now);
-          const bool ok = d.accepted() || d.rejection->code() == v1::TOO_SOON;
-          if (ok) by_decide.insert(cand.action);
-          if (d.accepted()) accepted.emplace_back(who, &cand);
-        }
-        const auto listed = room.allowed(who);
-        const std::set<v1::Action> by_view(listed.begin(), listed.end());
-        INFO("walk ", walk, " step ", step, " phase ", v1::Phase_Name(room.state.phase),
-             " actor ", who.ShortDebugString());
-        CHECK(by_view == by_decide);
-        ++checked_states;
-      }
-      if (accepted.empty()) {
-        room.advance_s(60);
-        continue;
-      }
-      std::vector<int> weights;
-      for (const auto& [who, cand] : accepted) weights.push_back(weight(cand->action));
-      auto pick = accepted[std::discrete_distribution<std::size_t>(weights.begin(), weights.end())(rng)];
-      if (rare(pick.second->action) && rng() % 8 != 0) {
-        room.advance_s(static_cast<TimeMs>(rng() % 5));
-        continue;
-      }
-      room.run(pick.first, pick.second->text);
-      const auto jump = rng() % 40;
-      room.advance_s(jump < 30 ? static_cast<TimeMs>(jump % 4) : jump < 39 ? 700 : 30 * 3600);
-    }
-    RoomState replayed;
-    for (const v1::Event& e : room.events) evolve(replayed, e);
-    CHECK(replayed == room.state);
+  std::set<v1::RejectionCode> refusals;
+  for (int w = 0; w < 48; ++w) {
+    INFO("walk ", w);
+    Room room(templates[w % 4]);
+    checked_states += walk(room, 150, rng, phases, refusals);
   }
   CHECK(checked_states > 1000);
   std::string names;
   for (auto p : phases) names += v1::Phase_Name(p) + " ";
   MESSAGE("phases visited: ", names, ", states checked: ", checked_states);
   CHECK(phases.size() >= 18);
+}
+
+TEST_CASE("allowed actions are exactly the actions decide accepts in a conversation whose lists are full") {
+  std::mt19937 rng(20261205);
+  std::set<v1::Phase> phases;
+  std::set<v1::RejectionCode> refusals;
+  int checked_states = 0;
+  for (int w = 0; w < 4; ++w) {
+    INFO("walk ", w);
+    const bool messages = w % 2 == 0;
+    Room room(messages ? kAftermathLike : kAppointmentSpeakerListener);
+    if (messages) {
+      fill_messages(room);
+    } else {
+      fill_requests(room);
+    }
+    checked_states += walk(room, 50, rng, phases, refusals);
+  }
+  CHECK(refusals.count(v1::CONVERSATION_FULL) == 1);
+  CHECK(checked_states > 100);
 }
 
 }  // namespace

@@ -185,6 +185,13 @@ inline const char* const kFloorSpeakerListener = R"pb(
   closing { prompt: "Appreciate" }
 )pb";
 
+// Fills `room` (kAftermathLike, just created) to limits::kConversationMessages messages: A
+// opens, then shares in the first stage, which has no mirroring.
+void fill_messages(Room& room);
+// Fills `room` (kAppointmentSpeakerListener, just created) to limits::kConversationMessages
+// requests: B proposes a time again and again.
+void fill_requests(Room& room);
+
 inline const char* const kAftermathLike = R"pb(
   name: "aftermath" title: "Aftermath"
   stages { name: "feelings" opener: PARTNER_A soft_turn_s: 60 listener_may_ask: true

@@ -14,6 +14,7 @@
 
 #include "server/net/credentials.h"
 #include "server/net/server.h"
+#include "server/net/sessions.h"
 #include "tests/common/temp_dir.h"
 #include "tests/net/net_support.h"
 
@@ -256,6 +257,42 @@ TEST_CASE("a client key update while the server writes keeps both directions int
   CHECK(client_round_trip(pair, "still here") == "still here");
   CHECK(server_key_updates == 1);  // the server answered the request with its own KeyUpdate
   CHECK(pair.server->buffered_capacity() == 0);
+}
+
+TEST_CASE("a TLS connection writing ciphertext of its own stays on its accept shard, and moves "
+          "to its room's shard once its stream is idle") {
+  Pair pair;
+  pair.handshake();
+  CHECK(pair.server->rebindable());
+  CHECK(choose_shard(false, pair.server->rebindable()) == ShardChoice::kRoomShard);
+  CHECK(choose_shard(true, true) == ShardChoice::kAcceptShard);  // already there
+  // Small socket buffers and a client that does not read yet: the server's write stays in flight.
+  beast::get_lowest_layer(*pair.client).socket().set_option(
+      asio::socket_base::receive_buffer_size(64 * 1024));
+  pair.server->next_layer().socket().set_option(asio::socket_base::send_buffer_size(64 * 1024));
+  const auto outgoing = pattern(4 * 1024 * 1024, 'o');
+  bool wrote = false;
+  asio::async_write(*pair.server, asio::buffer(outgoing), [&](beast::error_code ec, std::size_t) {
+    CHECK_FALSE(ec);
+    wrote = true;
+  });
+  pair.ioc.restart();
+  while (pair.ioc.poll() > 0) {
+  }  // every ready handler ran: the 4 MiB cannot fit in the socket buffers
+  REQUIRE_FALSE(wrote);
+  CHECK_FALSE(pair.server->rebindable());
+  CHECK(choose_shard(false, pair.server->rebindable()) == ShardChoice::kAcceptShard);
+  // Where it stays, it still works: the client gets every byte, then the stream may move.
+  std::string client_got(outgoing.size(), '\0');
+  bool client_read = false;
+  asio::async_read(*pair.client, asio::buffer(client_got), [&](beast::error_code ec, std::size_t) {
+    CHECK_FALSE(ec);
+    client_read = true;
+  });
+  REQUIRE(pair.run_until([&] { return wrote && client_read; }));
+  CHECK(client_got == outgoing);
+  CHECK(pair.server->rebindable());
+  CHECK(choose_shard(false, pair.server->rebindable()) == ShardChoice::kRoomShard);
 }
 
 TEST_CASE("a client's close_notify ends the server read with eof, and the server answers it") {

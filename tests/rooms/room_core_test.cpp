@@ -7,6 +7,7 @@
 
 #include "mend/v1/frames.pb.h"
 #include "server/engine/invariant.h"
+#include "server/engine/limits.h"
 #include "server/engine/templates.h"
 #include "server/rooms/privacy.h"
 #include "server/rooms/room_core.h"
@@ -488,6 +489,33 @@ TEST_CASE("a retracted message older than the window is read from the store and 
   REQUIRE(whole.has_value());
   CHECK((*whole)[seq - 1].shared().text() == engine::kRetractedText);
   CHECK(f.room.events[seq - 1].shared().text() != engine::kRetractedText);
+}
+
+TEST_CASE("a room whose conversation is full refuses a new message CONVERSATION_FULL, records "
+          "the refusal, and still takes a retraction") {
+  engine::testing::Room room(engine::testing::kAftermathLike);
+  engine::testing::fill_messages(room);
+  RoomCore core("r1", RoomCoreLimits{});
+  core.load(room.events, 1, /*results_known=*/true, room.now);
+  core.on_attach(1, role(v1::PARTNER_A), {}, room.now);
+  v1::Command share;
+  share.set_command_id("one-more");
+  share.mutable_share()->set_text("one more thing");
+  Effects refused = core.on_command(1, share, {}, room.now);
+  REQUIRE(refused.store.has_value());
+  REQUIRE(std::holds_alternative<RecordRequest>(*refused.store));  // definitive: kept for retries
+  Effects answered = core.on_recorded(std::nullopt, room.now);
+  const auto to_a = frames_to(answered, 1);
+  REQUIRE(to_a.size() == 1);
+  CHECK(to_a[0].items(0).result().rejection().code() == v1::CONVERSATION_FULL);
+  CHECK(core.state().messages.size() == engine::limits::kConversationMessages.bound);
+
+  v1::Command retract;
+  retract.set_command_id("take-back");
+  retract.mutable_retract()->set_seq(core.state().messages.front().seq);
+  Effects appending = core.on_command(1, retract, {}, room.now);
+  REQUIRE(appending.store.has_value());
+  CHECK(std::holds_alternative<store::AppendRequest>(*appending.store));
 }
 
 }  // namespace

@@ -82,6 +82,12 @@ class HeldStore final : public store::Store {
     held.emplace_back(std::move(request), std::move(done));
   }
   void load(std::string room_id, std::uint64_t after_seq, store::LoadDone done) override {
+    if (hold_loads) {
+      return held_loads.push_back([this, room_id = std::move(room_id), after_seq,
+                                   done = std::move(done)]() mutable {
+        load(std::move(room_id), after_seq, std::move(done));
+      });
+    }
     if (list_recorded) return inner.load(std::move(room_id), after_seq, std::move(done));
     inner.load(std::move(room_id), after_seq, [done = std::move(done)](store::LoadResult loaded) {
       loaded.recorded = nullptr;  // a store that cannot say what the room recorded
@@ -99,6 +105,7 @@ class HeldStore final : public store::Store {
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,
                     store::StoreDone done) override {
     if (fail_audit) return done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
+    if (hold_audit) return held_audit.push_back({std::move(room_id), std::move(entries), std::move(done)});
     inner.append_audit(std::move(room_id), std::move(entries), std::move(done));
   }
   void destroy_room(std::string room_id, store::StoreDone done) override {
@@ -128,8 +135,34 @@ class HeldStore final : public store::Store {
     for (auto& [request, done] : pending) inner.append(std::move(request), std::move(done));
   }
 
+  // Completes the held audit appends (committed now).
+  void release_audit() {
+    auto pending = std::move(held_audit);
+    held_audit.clear();
+    for (auto& held : pending) {
+      inner.append_audit(std::move(held.room_id), std::move(held.entries), std::move(held.done));
+    }
+  }
+
+  // Answers the held loads (read now).
+  void release_loads() {
+    hold_loads = false;
+    auto pending = std::move(held_loads);
+    held_loads.clear();
+    for (auto& load : pending) load();
+  }
+
+  struct HeldAudit {
+    std::string room_id;
+    std::vector<v1::AuditEntry> entries;
+    store::StoreDone done;
+  };
   store::MemoryStore inner;
   bool hold = false;
+  bool hold_audit = false;
+  bool hold_loads = false;  // loads wait (unanswered) until release_loads()
+  std::vector<std::function<void()>> held_loads;  // separate audit appends wait (uncommitted) until release_audit()
+  std::vector<HeldAudit> held_audit;
   bool fail = false;
   bool commit_then_fail = false;
   bool list_recorded = true;  // false: loads leave LoadResult::recorded empty
@@ -1220,6 +1253,86 @@ TEST_CASE_FIXTURE(TypingRoom, "typing of a participant without a connection is d
   b->clear();
   typing(room.a(), true);
   CHECK(typing_notices(*b).empty());
+}
+
+}  // namespace
+}  // namespace mend::rooms
+
+namespace mend::rooms {
+namespace {
+
+TEST_CASE("a long-lived room keeps none of its audit log in memory, however many connects; a "
+          "read from the store has every connect and waits for the entries appended before it") {
+  Fixture f;
+  f.create();
+  constexpr int kVisits = 50;
+  for (int i = 0; i < kVisits; ++i) {
+    auto visit = f.attach(f.a());
+    f.service->detach(f.a(), visit.get());
+    f.drain();
+  }
+  // The room holds nothing of its audit log in memory once its appends completed.
+  std::optional<std::size_t> held;
+  f.service->audit_held(f.room_id, [&](std::size_t n) { held = n; });
+  f.drain();
+  CHECK(held == 0);
+  f.store->hold_audit = true;
+  auto last = f.attach(f.a());  // its entry waits in the store, uncommitted
+  REQUIRE(f.store->held_audit.size() == 1);
+  Result<v1::GetAuditResponse> audit;
+  bool answered = false;
+  f.service->get_audit(f.b(), [&](Result<v1::GetAuditResponse> r) {
+    audit = std::move(r);
+    answered = true;
+  });
+  f.drain();
+  CHECK_FALSE(answered);  // a read now would miss the last connect
+  f.store->hold_audit = false;
+  f.store->release_audit();
+  f.drain();
+  REQUIRE(answered);
+  REQUIRE(audit.value.has_value());
+  auto count = [&](v1::AuditKind kind) {
+    return std::count_if(audit.value->entries().begin(), audit.value->entries().end(),
+                         [kind](const v1::AuditEntry& e) { return e.kind() == kind; });
+  };
+  CHECK(count(v1::AUDIT_PARTICIPANT_CONNECTED) == kVisits + 1);
+  CHECK(count(v1::AUDIT_PARTICIPANT_DISCONNECTED) == kVisits);
+  f.service->audit_held(f.room_id, [&](std::size_t n) { held = n; });
+  f.drain();
+  CHECK(held == 0);
+}
+
+TEST_CASE("an observer whose approval is withdrawn while the summary's log is read does not get "
+          "the summary") {
+  RoomServiceConfig config;
+  config.log_window_events = 2;  // the summary reads the whole log from the store
+  Fixture f(config);
+  f.create();
+  auto a = f.attach(f.a());
+  f.attach(f.b());
+  approve_observer(f);
+  const std::string terms =
+      R"(consent { terms { observers: "Dr. Kim" summary_to_observer: true } })";
+  f.submit(f.a(), "ca", terms);
+  f.submit(f.b(), "cb", terms);
+  f.submit(f.a(), "open", R"(open { topic: "chores" intention: "be heard" })");
+  f.submit(f.a(), "leave", "leave {}");
+  REQUIRE(last_result(*a).accepted());
+  f.store->hold_loads = true;
+  std::optional<Result<v1::GetSummaryResponse>> summary;
+  f.service->get_summary(f.obs(), [&](Result<v1::GetSummaryResponse> r) { summary = std::move(r); });
+  f.drain();
+  REQUIRE(f.store->held_loads.size() == 1);
+  REQUIRE_FALSE(summary.has_value());
+  f.submit(f.a(), "revoke", R"(revoke_observer { observer: "Dr. Kim" })");
+  REQUIRE(last_result(*a).accepted());
+  f.store->release_loads();
+  f.drain();
+  REQUIRE(summary.has_value());
+  CHECK_FALSE(summary->value.has_value());
+  REQUIRE(summary->error.has_value());
+  CHECK(summary->error->code == "OBSERVER_NOT_APPROVED");
 }
 
 }  // namespace
