@@ -232,6 +232,10 @@ class Room : public std::enable_shared_from_this<Room> {
   // up). `done` runs on the strand once committed or failed (then nothing was stored).
   void record_audit_fenced(std::vector<v1::AuditEntry> entries,
                            std::function<void(std::optional<store::StoreError>)> done);
+  // Both: the entries appended (fenced by `lease_epoch`, 0 for none), counted in flight until
+  // the store answered; `done` on the strand.
+  void append_audit_entries(std::vector<v1::AuditEntry> entries, std::uint64_t lease_epoch,
+                            std::function<void(std::optional<store::StoreError>)> done);
   // Numbers an audit append about to start / marks it completed (runs the reads waiting).
   std::uint64_t begin_audit_append();
   void end_audit_append(std::uint64_t number);

@@ -124,30 +124,32 @@ void Room::record_audit(std::vector<v1::AuditEntry> entries, std::function<void(
     if (committed) committed();
     return;
   }
-  // The room is not evicted before the store has them (room_lifecycle.cpp).
-  const std::uint64_t number = begin_audit_append();
-  ctx_->store->append_audit(
-      id_, std::move(entries),
-      [self = shared_from_this(), committed, number](std::optional<store::StoreError> error) {
-        asio::post(self->strand_, [self, committed, number, error = std::move(error)] {
-          self->end_audit_append(number);
-          if (error) {
-            self->ctx_->metrics.store_error();
-            spdlog::warn("room {}: audit append failed: {}", self->id_,
-                         store::to_string(error->code));
-          }
-          if (committed) committed();
-        });
-      });
+  append_audit_entries(std::move(entries), 0,
+                       [this, committed](std::optional<store::StoreError> error) {
+                         if (error) {
+                           ctx_->metrics.store_error();
+                           spdlog::warn("room {}: audit append failed: {}", id_,
+                                        store::to_string(error->code));
+                         }
+                         if (committed) committed();
+                       });
 }
 
 void Room::record_audit_fenced(std::vector<v1::AuditEntry> entries,
                                std::function<void(std::optional<store::StoreError>)> done) {
-  const std::uint64_t number = begin_audit_append();  // not evicted before stored
+  append_audit_entries(std::move(entries), lease_epoch_, std::move(done));
+}
+
+void Room::append_audit_entries(std::vector<v1::AuditEntry> entries, std::uint64_t lease_epoch,
+                                std::function<void(std::optional<store::StoreError>)> done) {
+  // The room is not evicted before the store has them (room_lifecycle.cpp).
+  const std::uint64_t number = begin_audit_append();
   ctx_->store->append_audit_fenced(
-      id_, std::move(entries), lease_epoch_,
-      [self = shared_from_this(), number, done = std::move(done)](std::optional<store::StoreError> error) mutable {
-        asio::post(self->strand_, [self, number, done = std::move(done), error = std::move(error)]() mutable {
+      id_, std::move(entries), lease_epoch,
+      [self = shared_from_this(), number,
+       done = std::move(done)](std::optional<store::StoreError> error) mutable {
+        asio::post(self->strand_, [self, number, done = std::move(done),
+                                   error = std::move(error)]() mutable {
           self->end_audit_append(number);
           if (error && error->code == store::StoreErrorCode::kFenced) {
             self->lose_lease("an audit entry was fenced: another node took the room over");

@@ -158,6 +158,9 @@ int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
       continue;
     }
     room.run(pick.first, pick.second->text);
+    // Bounded per-room memory: no accepted command grows a list past its bound.
+    CHECK(room.state.messages.size() <= limits::kConversationMessages.bound);
+    CHECK(room.state.requests.size() <= limits::kConversationMessages.bound);
     const auto jump = rng() % 40;
     room.advance_s(jump < 30 ? static_cast<TimeMs>(jump % 4) : jump < 39 ? 700 : 30 * 3600);
   }
