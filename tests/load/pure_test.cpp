@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "histogram.h"
@@ -247,6 +249,9 @@ TEST_CASE("proc net tcp gives the inode of the socket listening on a port") {
 }
 
 TEST_CASE("this process can be sampled from /proc") {
+  // One blocking call, so that the kernel has counted at least one (voluntary) context switch
+  // of this thread: a test process that never blocked can show 0 (seen once in CI-like runs).
+  std::this_thread::sleep_for(std::chrono::microseconds(1));
   const auto sample = sample_process(static_cast<int>(::getpid()));
   REQUIRE(sample);
   CHECK(sample->memory.rss_kb > 0);
