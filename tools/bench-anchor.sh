@@ -2,15 +2,17 @@
 # Server CPU per command of mendd against a bare Node `ws` relay's CPU per relayed message
 # (DESIGN.md section 10), measured by the same client (mend-load) in one run, A/B interleaved.
 #   tools/bench-anchor.sh [--rounds N] [--rooms N] [--pairs N] [--chunks-per-turn N] [--duration S]
-#                         [--store memory|sqlite]
+#                         [--store memory|sqlite] [--build-dir DIR]
 # mendd's rooms are paced by the templates' reflection beat (about 1.5 commands/s per room with
 # many shares per turn), so it takes many rooms; the relay's pairs are closed loop.
-# Builds the release mendd and mend-load, installs the relay's package (tools/bench-relay) when
+# Builds the release mendd and mend-load (or takes DIR/server/app/mendd and
+# DIR/tools/mend-load/mend-load as they are with --build-dir, e.g. a copy of an older build for
+# an A/B run), installs the relay's package (tools/bench-relay) when
 # missing, and prints one line per run and the ratio of the medians. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 rooms=300 pairs=20 chunks=20 duration=10 store=memory
+rounds=3 rooms=300 pairs=20 chunks=20 duration=10 store=memory bin=
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift ;;
@@ -19,18 +21,21 @@ while [ $# -gt 0 ]; do
     --chunks-per-turn) chunks="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --store) store="$2"; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --build-dir) bin="$2"; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "bench-anchor.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 
-export CCACHE_BASEDIR="$PWD"
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target mendd mend-load >/dev/null
+if [ -z "$bin" ]; then
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$(nproc)" --target mendd mend-load >/dev/null
+  bin=build/release
+fi
 (cd tools/bench-relay && { [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund >/dev/null; })
 
-bin=build/release
 work=$(mktemp -d /tmp/mend-anchor.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

@@ -5,6 +5,7 @@
 #include "server/engine/checks.h"
 #include "server/engine/engine.h"
 #include "server/engine/flow.h"
+#include "server/engine/view_parts.h"
 
 namespace mend::engine {
 namespace {
@@ -29,7 +30,7 @@ constexpr v1::Action kAllActions[] = {
 
 bool is_partner(v1::Role role) { return role == v1::PARTNER_A || role == v1::PARTNER_B; }
 
-void fill_stage(const RoomState& s, v1::Role who, v1::RoomView& v) {
+void fill_stage(const RoomState& s, v1::RoomView& v) {
   const v1::Phase conversation = detail::conversation_phase(s);
   if (!detail::is_stage_round(conversation)) return;
   const v1::Stage& stage = detail::current_stage(s);
@@ -38,8 +39,6 @@ void fill_stage(const RoomState& s, v1::Role who, v1::RoomView& v) {
   v.set_stage_index(s.turn.stage_index);
   v.set_stage_name(stage.name());
   v.set_stage_title(stage.title());
-  if (who == s.turn.speaker) v.set_prompt(stage.speaker_prompt());
-  if (who == detail::listener(s)) v.set_prompt(stage.listener_prompt());
   *v.mutable_listener_questions() = stage.listener_questions();
   v.set_chunk_max_chars(chunk_max_chars(stage));
   v.set_advice_requested(s.turn.advice_requested);
@@ -48,10 +47,16 @@ void fill_stage(const RoomState& s, v1::Role who, v1::RoomView& v) {
   v.set_reflect_not_before_ms(detail::reflect_not_before(s));
 }
 
+// The prompt for `who` now: the stage's speaker or listener prompt, then (overriding it) the
+// opening's or the closing's.
 void fill_prompt(const RoomState& s, v1::Role who, v1::RoomView& v) {
   const v1::Phase conversation = detail::conversation_phase(s);
+  if (detail::is_stage_round(conversation)) {
+    const v1::Stage& stage = detail::current_stage(s);
+    if (who == s.turn.speaker) v.set_prompt(stage.speaker_prompt());
+    if (who == detail::listener(s)) v.set_prompt(stage.listener_prompt());
+  }
   const v1::Opening& opening = s.tmpl->opening();
-  if (conversation == v1::PHASE_OPENING) v.set_startup_form(opening.startup_form());
   const bool may_open =
       who == v1::PARTNER_A || (who == v1::PARTNER_B && opening.either_partner_opens());
   if (conversation == v1::PHASE_OPENING && may_open) {
@@ -93,10 +98,12 @@ void fill_participants(const RoomState& s, v1::RoomView& v) {
   }
 }
 
-void fill_seq_lists(const RoomState& s, v1::Role who, v1::RoomView& v) {
-  if (!is_partner(who) || s.phase == v1::PHASE_CLOSED) return;
-  for (const ContentMessage& m : s.messages) {
-    if (detail::may_retract(m, who)) v.add_retractable(m.seq);
+void fill_seq_lists(const RoomState& s, v1::Role who, ViewLists lists, v1::RoomView& v) {
+  if (!view_lists_seqs(s, who)) return;
+  if (lists == ViewLists::kAll) {
+    for (const ContentMessage& m : s.messages) {
+      if (detail::may_retract(m, who)) v.add_retractable(m.seq);
+    }
   }
   for (const Request& r : s.requests) {
     if (detail::may_decline(r, who)) v.add_declinable(r.seq);
@@ -166,11 +173,19 @@ v1::RoomView view(const RoomState& s, const v1::Actor& who) {
   return v;
 }
 
-void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
-  *v.mutable_you() = who;
-  if (who.role() == v1::OBSERVER && !observer_admitted(s, who.observer())) {
-    return fill_waiting_view(s, who, v);
-  }
+bool view_lists_seqs(const RoomState& s, v1::Role role) {
+  return is_partner(role) && s.phase != v1::PHASE_CLOSED;
+}
+
+bool may_retract(const ContentMessage& message, v1::Role role) {
+  return detail::may_retract(message, role);
+}
+
+bool view_is_shared(const RoomState& s, const v1::Actor& who) {
+  return who.role() != v1::OBSERVER || observer_admitted(s, who.observer());
+}
+
+void view_shared_into(const RoomState& s, v1::RoomView& v) {
   v.set_phase(s.phase);
   v.set_last_seq(s.last_seq);
   if (!s.tmpl.has_value()) return;
@@ -186,8 +201,10 @@ void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   v.set_partner_a_name(s.a.name);
   v.set_partner_b_name(s.b.name);
   v.set_closing_prompt(s.tmpl->closing().prompt());
-  fill_stage(s, who.role(), v);
-  fill_prompt(s, who.role(), v);
+  fill_stage(s, v);
+  if (detail::conversation_phase(s) == v1::PHASE_OPENING) {
+    v.set_startup_form(s.tmpl->opening().startup_form());
+  }
   fill_overlay(s, v);
   if (s.phase == v1::PHASE_INVITED) {
     v.set_appointment_at_ms(s.appointment_at_ms);
@@ -195,7 +212,6 @@ void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
                                    static_cast<TimeMs>(s.timing.appointment_window_s) * 1000);
   }
   v.set_closed_reason(s.closed_reason);
-  if (is_partner(who.role())) *v.mutable_your_terms() = detail::partner_terms(s, who.role());
   *v.mutable_effective_terms() = detail::effective_terms(s);
   v.set_a_consented(s.a.consented);
   v.set_b_consented(s.b.consented);
@@ -208,8 +224,24 @@ void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   v.set_a_done(s.a.done);
   v.set_b_done(s.b.done);
   fill_participants(s, v);
-  fill_seq_lists(s, who.role(), v);
+}
+
+void view_own_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v, ViewLists lists) {
+  *v.mutable_you() = who;
+  if (!s.tmpl.has_value()) return;
+  fill_prompt(s, who.role(), v);
+  if (is_partner(who.role())) *v.mutable_your_terms() = detail::partner_terms(s, who.role());
+  fill_seq_lists(s, who.role(), lists, v);
   fill_allowed(s, who, v);
+}
+
+void view_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
+  if (!view_is_shared(s, who)) {
+    *v.mutable_you() = who;
+    return fill_waiting_view(s, who, v);
+  }
+  view_shared_into(s, v);
+  view_own_into(s, who, v);
 }
 
 bool visible_to(const RoomState& state, const v1::Event& event, const v1::Actor& who) {

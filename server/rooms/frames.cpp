@@ -8,6 +8,8 @@ namespace {
 
 constexpr std::uint32_t kLengthDelimited = 2;
 
+}  // namespace
+
 void append_varint(std::string& out, std::uint64_t value) {
   while (value >= 0x80) {
     out.push_back(static_cast<char>((value & 0x7f) | 0x80));
@@ -21,8 +23,6 @@ void append_field(std::string& out, int field, std::string_view bytes) {
   append_varint(out, bytes.size());
   out.append(bytes);
 }
-
-}  // namespace
 
 std::string event_item(const v1::Event& event) {
   std::string out;

@@ -8,6 +8,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -23,5 +24,11 @@ std::string item(const v1::ServerItem& item);
 void add_item(std::string& frame, std::string_view item_bytes);
 // Sets the view of an encoded ServerFrame (call at most once, after the items).
 void add_view(std::string& frame, std::string_view view_bytes);
+
+// Protobuf wire format pieces. A varint (e.g. one element of a packed repeated field):
+void append_varint(std::string& out, std::uint64_t value);
+// A length-delimited field: an embedded message, bytes, or a packed repeated field's elements.
+// A parser merges a repeated field's occurrences wherever they stand in the message.
+void append_field(std::string& out, int field, std::string_view bytes);
 
 }  // namespace mend::rooms::frames

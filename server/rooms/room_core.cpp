@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/engine/invariant.h"
+#include "server/engine/view_parts.h"
 #include "server/rooms/frames.h"
 #include "server/rooms/privacy.h"
 
@@ -50,18 +51,19 @@ std::vector<std::uint64_t> retracted_seqs(const engine::RoomState& state) {
   return seqs;
 }
 
-// engine::view for `actor`, serialized. Built on an arena over a stack block: the view's many
-// small strings and repeated fields cost neither heap allocations nor a destructor walk (this
-// runs per recipient per event).
-std::string serialized_view(const engine::RoomState& state, const v1::Actor& actor) {
+// Appends the encoding of the RoomView `fill` writes. Built on an arena over a stack block: the
+// view's many small strings and repeated fields cost neither heap allocations nor a destructor
+// walk (this runs per recipient per command).
+template <typename Fill>
+void append_view(std::string& out, Fill fill) {
   alignas(std::max_align_t) char block[16 * 1024];
   google::protobuf::ArenaOptions options;
   options.initial_block = block;
   options.initial_block_size = sizeof block;
   google::protobuf::Arena arena(options);
   auto* view = google::protobuf::Arena::CreateMessage<v1::RoomView>(&arena);
-  engine::view_into(state, actor, *view);
-  return view->SerializeAsString();
+  fill(*view);
+  view->AppendToString(&out);
 }
 
 std::string item_frame(const v1::ServerItem& item) {
@@ -102,6 +104,7 @@ void RoomCore::apply(v1::Event event) {
 
 void RoomCore::advance(const v1::Event& event) {
   engine::evolve(state_, event);
+  if (event.has_retracted()) retractable_.invalidate();  // a listed message left the list
   insights_.apply(event, state_);
   if (event.has_room_created()) series_id_ = event.room_created().series_id();
   if (event.has_conversation_closed()) closed_at_ms_ = event.at_ms();
@@ -221,9 +224,29 @@ void RoomCore::count_error() {
   if (metrics_ != nullptr) metrics_->store_error();
 }
 
-std::string RoomCore::view_bytes(const v1::Actor& viewer) {
+// engine::view for `viewer`, encoded (engine/view_parts.h): the part every admitted viewer
+// shares is encoded once per fan-out (`views`), then the viewer's own part, then its
+// retractable list, kept encoded between fan-outs (it grows with the conversation).
+std::string RoomCore::view_bytes(const v1::Actor& viewer, FanOutViews& views) {
   ++views_built_;
-  return serialized_view(state_, viewer);
+  std::string bytes;
+  if (!engine::view_is_shared(state_, viewer)) {
+    append_view(bytes, [&](v1::RoomView& view) { engine::view_into(state_, viewer, view); });
+    return bytes;
+  }
+  if (!views.shared) {
+    views.shared.emplace();
+    append_view(*views.shared, [&](v1::RoomView& view) { engine::view_shared_into(state_, view); });
+  }
+  bytes.reserve(views.shared->size() + 512);
+  bytes = *views.shared;
+  append_view(bytes, [&](v1::RoomView& view) {
+    engine::view_own_into(state_, viewer, view, engine::ViewLists::kWithoutRetractable);
+  });
+  if (engine::view_lists_seqs(state_, viewer.role())) {
+    bytes.append(retractable_.field(state_, viewer.role()));
+  }
+  return bytes;
 }
 
 OutFrame RoomCore::encode(std::string frame, std::uint64_t last_seq) {
@@ -877,7 +900,13 @@ void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
   const std::string* sender_key = sender ? &sender->key : nullptr;
 
   // Frames for non-senders, by (visible events, view): identical ones are encoded once.
-  std::map<std::string, OutFrame> shared;
+  struct SharedFrame {
+    std::string visible;
+    std::string view;
+    OutFrame frame;
+  };
+  std::vector<SharedFrame> shared;
+  FanOutViews views;
   std::optional<std::string> insights;  // for admitted observers (counselors), built once
   for (auto& [key, attachment] : attached_) {
     const bool to_sender = sender_key != nullptr && *sender_key == key;
@@ -890,7 +919,7 @@ void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
       }
     }
     if (last_visible == 0 && !to_sender) continue;
-    const std::string view = view_bytes(attachment.actor);
+    std::string view = view_bytes(attachment.actor, views);
     auto build = [&] {
       std::string frame;
       if (to_sender) {
@@ -912,10 +941,15 @@ void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
       fx.out.emplace_back(SendFrame{attachment.connection, build()});
       continue;
     }
-    std::string cache_key = visible + '\n' + view;
-    auto found = shared.find(cache_key);
-    if (found == shared.end()) found = shared.emplace(std::move(cache_key), build()).first;
-    fx.out.emplace_back(SendFrame{attachment.connection, found->second});
+    auto found = std::find_if(shared.begin(), shared.end(), [&](const SharedFrame& frame) {
+      return frame.visible == visible && frame.view == view;
+    });
+    if (found == shared.end()) {
+      OutFrame frame = build();
+      shared.push_back(SharedFrame{std::move(visible), std::move(view), std::move(frame)});
+      found = std::prev(shared.end());
+    }
+    fx.out.emplace_back(SendFrame{attachment.connection, found->frame});
   }
   if (sender != nullptr) fx.answered.push_back(sender->received);
 }
@@ -1046,8 +1080,10 @@ Effects RoomCore::apply_rewrite(std::vector<v1::Event> whole_log,
   engine::RoomState rebuilt;
   for (const v1::Event& event : whole_log) engine::evolve(rebuilt, event);
   state_ = std::move(rebuilt);
+  retractable_.invalidate();
   ++epoch_;
   Effects fx;
+  FanOutViews views;
   for (auto& [key, attachment] : attached_) {
     v1::ServerItem item;
     v1::ContentErased* erased = item.mutable_content_erased();
@@ -1058,7 +1094,7 @@ Effects RoomCore::apply_rewrite(std::vector<v1::Event> whole_log,
       if (engine::visible_to(state_, event, attachment.actor)) *erased->add_events() = event;
     }
     std::string frame = item_frame(item);
-    frames::add_view(frame, view_bytes(attachment.actor));
+    frames::add_view(frame, view_bytes(attachment.actor, views));
     fx.out.emplace_back(SendFrame{attachment.connection, encode(std::move(frame), 0)});
   }
   return settled(std::move(fx));
@@ -1082,6 +1118,7 @@ Effects RoomCore::announce_erasure_request(const v1::Actor& by, engine::TimeMs a
 Effects RoomCore::destroy(const v1::Actor& by, std::vector<std::uint64_t>& cancelled) {
   ++epoch_;
   Effects fx;
+  FanOutViews views;
   for (auto& [key, attachment] : attached_) {
     v1::ServerItem item;
     v1::ContentErased* erased = item.mutable_content_erased();
@@ -1106,6 +1143,7 @@ Effects RoomCore::destroy(const v1::Actor& by, std::vector<std::uint64_t>& cance
   log_.shrink_to_fit();
   log_first_seq_ = 1;
   state_ = engine::RoomState{};
+  retractable_.invalidate();
   queue_.clear();
   buckets_.clear();
   busy_ = false;

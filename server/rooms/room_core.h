@@ -42,6 +42,7 @@
 #include "server/engine/insights.h"
 #include "server/engine/limits.h"
 #include "server/rooms/metrics.h"
+#include "server/rooms/retractable_lists.h"
 #include "server/rooms/room_service.h"
 #include "server/store/store.h"
 
@@ -349,7 +350,11 @@ class RoomCore {
                                engine::TimeMs now);
   void withdraw_retracted(const std::vector<std::uint64_t>& seqs);
   OutFrame encode(std::string frame, std::uint64_t last_seq);
-  std::string view_bytes(const v1::Actor& viewer);  // serialized, counted
+  // The views of one fan-out: the part every admitted viewer shares, encoded once.
+  struct FanOutViews {
+    std::optional<std::string> shared;
+  };
+  std::string view_bytes(const v1::Actor& viewer, FanOutViews& views);  // encoded, counted
   void count_error();
 
   const std::string id_;
@@ -358,6 +363,7 @@ class RoomCore {
   const Decide decide_;
 
   engine::RoomState state_;
+  RetractableLists retractable_;     // the partners' RoomView.retractable, encoded
   std::vector<v1::Event> log_;       // the window: log_[i].seq == log_first_seq_ + i
   std::uint64_t log_first_seq_ = 1;
   std::string series_id_;            // RoomCreated's (an integrator's id, not content)

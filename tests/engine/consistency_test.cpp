@@ -6,8 +6,11 @@
 #include <random>
 #include <set>
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include "server/engine/checks.h"
 #include "server/engine/limits.h"
+#include "server/engine/view_parts.h"
 #include "tests/engine/room_fixture.h"
 
 namespace mend::engine::testing {
@@ -120,9 +123,20 @@ bool rare(v1::Action a) {
 
 const v1::Actor kActors[] = {partner_a(), partner_b(), observer("dr-lee"), observer("dr-kim")};
 
+// view_parts.h's contract: the shared part and the viewer's own part, encoded one after the
+// other, parse as the whole view (a waiting observer's view is built whole).
+bool parts_parse_as_view(const RoomState& state, const v1::Actor& who) {
+  if (!view_is_shared(state, who)) return true;
+  v1::RoomView shared, own, merged;
+  view_shared_into(state, shared);
+  view_own_into(state, who, own);
+  if (!merged.ParseFromString(shared.SerializeAsString() + own.SerializeAsString())) return false;
+  return google::protobuf::util::MessageDifferencer::Equals(merged, view(state, who));
+}
+
 // One random walk of up to `steps` steps from `room`'s state: at every step, each actor's
-// allowed actions must equal what decide accepts; at the end, replaying the walk's events
-// rebuilds an equal state. Returns the number of (state, actor) pairs checked.
+// allowed actions must equal what decide accepts (and its view built in parts must be its
+// view); at the end, replaying the walk's events rebuilds an equal state. Returns the number of (state, actor) pairs checked.
 int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
          std::set<v1::RejectionCode>& refusals) {
   int checked_states = 0;
@@ -144,6 +158,7 @@ int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
       INFO("step ", step, " phase ", v1::Phase_Name(room.state.phase), " actor ",
            who.ShortDebugString());
       CHECK(by_view == by_decide);
+      CHECK(parts_parse_as_view(room.state, who));
       ++checked_states;
     }
     if (accepted.empty()) {

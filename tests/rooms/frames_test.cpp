@@ -1,8 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <vector>
+
 #include <google/protobuf/util/message_differencer.h>
 
 #include "server/rooms/frames.h"
+#include "server/rooms/retractable_lists.h"
 
 namespace mend::rooms {
 namespace {
@@ -27,6 +31,40 @@ TEST_CASE("a frame assembled from pre-encoded items parses as the same ServerFra
   v1::ServerFrame parsed;
   REQUIRE(parsed.ParseFromString(frame));
   CHECK(google::protobuf::util::MessageDifferencer::Equals(parsed, expected));
+}
+
+std::vector<std::uint64_t> listed(RetractableLists& lists, const engine::RoomState& state,
+                                  v1::Role role) {
+  v1::RoomView view;
+  REQUIRE(view.ParseFromString(std::string(lists.field(state, role))));
+  return {view.retractable().begin(), view.retractable().end()};
+}
+
+TEST_CASE("a partner's retractable list kept encoded between views lists exactly the messages "
+          "it may retract, after new messages, a retraction and a replaced state") {
+  using Seqs = std::vector<std::uint64_t>;
+  engine::RoomState state;
+  auto add = [&state](std::uint64_t seq, v1::Role author) {
+    state.messages.push_back(engine::ContentMessage{seq, author, v1::Event::kShared, false});
+  };
+  RetractableLists lists;
+  CHECK(lists.field(state, v1::PARTNER_B).empty());  // no element: no field, as Protobuf does
+  add(1, v1::PARTNER_A);
+  add(2, v1::PARTNER_B);
+  add(300, v1::PARTNER_A);  // a two-byte varint
+  CHECK(listed(lists, state, v1::PARTNER_A) == Seqs{1, 300});
+  CHECK(listed(lists, state, v1::PARTNER_B) == Seqs{2});
+
+  add(301, v1::PARTNER_A);  // only the new message is scanned
+  CHECK(listed(lists, state, v1::PARTNER_A) == Seqs{1, 300, 301});
+
+  state.messages[2].retracted = true;  // evolve of Retracted; the core invalidates
+  lists.invalidate();
+  CHECK(listed(lists, state, v1::PARTNER_A) == Seqs{1, 301});
+
+  engine::RoomState shorter;  // a state with fewer messages than were scanned: rebuilt
+  shorter.messages.push_back(engine::ContentMessage{1, v1::PARTNER_A, v1::Event::kShared, false});
+  CHECK(listed(lists, shorter, v1::PARTNER_A) == Seqs{1});
 }
 
 }  // namespace

@@ -18,8 +18,9 @@
 //      nobody gets an event they may not see (engine::visible_to at delivery); every frame's
 //      last_seq is the highest seq it carries;
 //  (4) an idle room's attached partners and admitted observers hold a view whose
-//      allowed_actions equal engine::view of the core's state, and an allowed action (with
-//      canonical arguments) is accepted by engine::decide on that state;
+//      allowed_actions equal engine::view of the core's state (and a partner's retractable
+//      seqs too), and an allowed action (with canonical arguments) is accepted by
+//      engine::decide on that state;
 //  (5) timers fire once: no (deadline, event kind) is appended twice;
 //  (6) privacy: the simulation is also the adapter of room_privacy.cpp and room_insights.cpp
 //      (erasure of a partner's contributions, erasure of the whole room, retention purge,
@@ -1018,6 +1019,12 @@ class RoomSim {
       if (!std::equal(now_view.allowed_actions().begin(), now_view.allowed_actions().end(),
                       client.view->allowed_actions().begin(), client.view->allowed_actions().end())) {
         fail(describe(client.actor) + " holds a stale view's allowed actions");
+      }
+      // The core keeps the retractable lists encoded between views (RetractableLists): what
+      // a partner holds must still be the list engine::view builds whole.
+      if (!std::equal(now_view.retractable().begin(), now_view.retractable().end(),
+                      client.view->retractable().begin(), client.view->retractable().end())) {
+        fail(describe(client.actor) + " holds a stale view's retractable seqs");
       }
       if (now_view.allowed_actions_size() == 0 || !rng_.percent(25)) continue;
       const auto action = static_cast<v1::Action>(
