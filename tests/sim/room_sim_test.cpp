@@ -435,12 +435,7 @@ class RoomSim {
       each.calls.clear();
       each.queued.clear();
       each.open.clear();
-      each.core.reset();
-      each.tick_deadline.reset();
-      for (Client& client : each.clients) {
-        if (client.connection) dropped_.insert({each.id, *client.connection});
-        client.connection.reset();
-      }
+      drop_core(each);
     }
     for (SimRoom& each : rooms_) {
       if (&each != &room && rng_.percent(20)) continue;  // a failed load: reloaded next time
@@ -463,6 +458,11 @@ class RoomSim {
     room.calls.clear();
     for (const auto& [id, request] : room.queued) answer(room, id, "unavailable");
     room.queued.clear();
+    drop_core(room);
+  }
+
+  // The core is gone and every connection with it.
+  void drop_core(SimRoom& room) {
     room.core.reset();
     room.tick_deadline.reset();
     for (Client& client : room.clients) {
