@@ -132,15 +132,19 @@ bool SqliteStore::Impl::catch_up() {
 }
 
 void SqliteStore::Impl::bound_wal() {
-  if (last_wal_frames < kWalBoundFactor * options.checkpoint_frames) return;
+  const int bound = kWalBoundFactor * options.checkpoint_frames;
+  if (last_wal_frames < std::max(bound, wal_bound_retry_frames)) return;
   // Between two of the writer's transactions nobody adds frames, so a PASSIVE checkpoint here
-  // copies the whole WAL (unless a reader still reads an older snapshot: then the next commit
-  // tries again), and the writer's next transaction starts the WAL over. It costs the commits
-  // queued behind it one sync of the database file (and the end of a checkpoint the
-  // checkpointer runs at this moment), only when the checkpointer could not keep up.
+  // copies the whole WAL, and the writer's next transaction starts the WAL over. It costs the
+  // commits queued behind it one sync of the database file (and the end of a checkpoint the
+  // checkpointer runs at this moment), only when the checkpointer could not keep up. A reader
+  // still on an older snapshot keeps frames from being copied: then the writer tries again
+  // only once another checkpoint_frames were added, not at every commit.
   int wal_frames = 0;
   int copied = 0;
   const int rc = checkpoint(*writer->db, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+  const bool whole = rc == SQLITE_OK && copied >= wal_frames;
+  wal_bound_retry_frames = whole ? 0 : last_wal_frames + options.checkpoint_frames;
   if (rc != SQLITE_OK) {
     count_incomplete_checkpoint();
     return;

@@ -170,6 +170,7 @@ struct SqliteStore::Impl final : BatchCommitter {
   std::optional<std::chrono::steady_clock::time_point> last_truncate;
   std::thread checkpointer_thread;
   int last_wal_frames = 0;  // the WAL's length after the last commit (writer thread only)
+  int wal_bound_retry_frames = 0;  // bound_wal's next try after a partial copy (writer only)
   std::mutex checkpoint_run_mutex;  // held while a checkpoint runs (checkpoint())
 
   std::mutex close_mutex;
