@@ -462,7 +462,8 @@ pg::Call PostgresStore::Impl::plan(const WriteOp& op,
     return pg::append_call(request, key_of(request.room_id));
   }
   if (const auto* rejection_op = std::get_if<RejectionOp>(&op)) {
-    return pg::rejection_call(rejection_op->rejection, key_of(rejection_op->rejection.key.room_id));
+    return pg::rejection_call(rejection_op->rejection, rejection_op->lease_epoch,
+                              key_of(rejection_op->rejection.key.room_id));
   }
   if (const auto* rewrite_op = std::get_if<RewriteOp>(&op)) {
     return pg::rewrite_call(rewrite_op->room_id, rewrite_op->events, rewrite_op->audit,

@@ -78,7 +78,7 @@ std::string prometheus_text(const PostgresStoreStats& stats);
 
 class PostgresStore final : public QueuedWriteStore {
  public:
-  static constexpr int kSchemaVersion = 7;  // mend_schema.version
+  static constexpr int kSchemaVersion = 8;  // mend_schema.version
 
   struct OpenResult {
     std::shared_ptr<PostgresStore> store;  // set on success

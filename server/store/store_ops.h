@@ -37,6 +37,7 @@ struct AuditOp {
 };
 struct RejectionOp {
   RecordedResult rejection;
+  std::uint64_t lease_epoch = 0;  // fencing, as AppendRequest::lease_epoch
   StoreDone done;
 };
 struct RefusalsOp {

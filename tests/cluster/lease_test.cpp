@@ -153,6 +153,15 @@ struct TwoNodes {
     return loaded->events;
   }
 
+  // The recorded result of `key`, read through `node`'s store.
+  std::optional<v1::CommandResult> found(Node& node, const store::CommandKey& key) {
+    std::optional<store::FindResult> result;
+    node.store->find_result(key, [&](store::FindResult r) { result = std::move(r); });
+    node.run_until([&] { return result.has_value(); });
+    REQUIRE_FALSE(result->error.has_value());
+    return result->result;
+  }
+
   // How many entries of `kind` the audit log of `room` holds, read through `node`'s store.
   std::size_t audited(Node& node, const std::string& room, v1::AuditKind kind) {
     std::optional<store::AuditLoadResult> audit;
@@ -290,14 +299,21 @@ TEST_CASE("a node that lost its lease closes its clients with 4010 and never wri
   // The first node is paused past its lease; the second takes the room over.
   auto on_second = nodes.attach_when_expired(nodes.second, a);
   const std::size_t stored_before = nodes.stored(nodes.second, room).size();
-  // Resumed, the first node still has a command to run: its append is fenced, or its renewal
-  // is refused first; either way its client is told to reconnect and nothing is stored.
+  // Resumed, the first node still has commands to run: a definitive rejection (still in
+  // CONSENT), whose record is fenced, and an append; or its renewal is refused first. Either
+  // way its client is told to reconnect and nothing is stored, not even the rejection.
+  const std::string open = R"(open { topic: "chores" intention: "be heard" })";
+  nodes.first.service->submit(a, command("late-open", open));
   nodes.first.service->submit(a, command("late", "consent {}"));
   nodes.first.run_until([&] { return on_first->closed.has_value(); });
   CHECK(*on_first->closed == CloseCode::kRoomElsewhere);
   CHECK(on_first->results.empty());
   nodes.first.run_for(100ms);
   CHECK(nodes.stored(nodes.second, room).size() == stored_before);
+  CHECK_FALSE(nodes.found(nodes.second, store::CommandKey{room, "A", "late-open"}).has_value());
+  // The retry is decided by the node that serves the room (and is rejected there, the same way).
+  CHECK(nodes.submit(nodes.second, a, *on_second, "late-open", open).rejection().code() ==
+        v1::WRONG_PHASE);
 }
 
 TEST_CASE("a node that stops releases its leases: another node takes its rooms over at once") {

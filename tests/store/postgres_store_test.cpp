@@ -347,7 +347,8 @@ struct Takeover {
   }
 
   TempDir dir{"pg-key"};
-  PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  std::string schema = fresh_schema();
+  PostgresStoreOptions options = pg_options(schema, dir.path());
   std::shared_ptr<PostgresStore> node1 = open_store(options);
   std::shared_ptr<PostgresStore> node2 = open_store(options);
   LeaseResult old_lease;
@@ -500,6 +501,53 @@ TEST_CASE("a node that lost the lease cannot record a privacy operation in the a
   CHECK_FALSE(audit_fenced(*rooms.node2, "r", v1::AUDIT_CONTRIBUTIONS_ERASED, rooms.taken.epoch));
   CHECK_FALSE(audit_fenced(*rooms.node1, "r", v1::AUDIT_TRANSCRIPT_EXPORTED, 0));
   CHECK(audit_log(*rooms.node2, "r").entries.size() == audit_before + 2);
+}
+
+// Throws (through PostgreSQL's RAISE) unless `schema` holds exactly `expected` stored results
+// (accepted or rejected) of room "r".
+void check_results_stored(const std::string& schema, int expected) {
+  cluster().sql("DO $$ BEGIN IF (SELECT count(*) FROM " + schema +
+                ".results WHERE room_id = 'r') <> " + std::to_string(expected) +
+                " THEN RAISE 'another number of stored results'; END IF; END $$");
+}
+
+TEST_CASE("a node that lost the lease cannot store a command's rejection: fenced, the row "
+          "absent, and a retry on the new owner is decided there") {
+  Takeover rooms;
+  // While the epoch is current a fenced rejection commits.
+  REQUIRE_FALSE(record_rejection(*rooms.node1, CommandKey{"r", "A", "c1"}, v1::NOT_YOUR_TURN,
+                                 rooms.old_lease.epoch));
+  rooms.take_over();
+  const CommandKey key{"r", "B", "c2"};
+  const auto recorded = record_rejection(*rooms.node1, key, v1::NOT_YOUR_TURN, rooms.old_lease.epoch);
+  REQUIRE(recorded);
+  CHECK(recorded->code == StoreErrorCode::kFenced);
+  CHECK_FALSE(find(*rooms.node2, key).result);
+  CHECK_NOTHROW(check_results_stored(rooms.schema, 1));
+  // The holder of the current epoch decides the retry and stores its own answer.
+  REQUIRE_FALSE(record_rejection(*rooms.node2, key, v1::WRONG_PHASE, rooms.taken.epoch));
+  const FindResult found = find(*rooms.node2, key);
+  REQUIRE(found.result);
+  CHECK(found.result->rejection().code() == v1::WRONG_PHASE);
+  CHECK_NOTHROW(check_results_stored(rooms.schema, 2));
+}
+
+TEST_CASE("a database of schema version 7 is migrated to 8: its rejections are fenced") {
+  TempDir dir("pg-key");
+  const std::string schema = fresh_schema();
+  open_store(pg_options(schema, dir.path()))->close();
+  // Back to version 7: as a node of the previous version left it.
+  cluster().sql("DROP FUNCTION " + schema + ".mend_fenced_reject; UPDATE " + schema +
+                ".mend_schema SET version = 7");
+  auto store = open_store(pg_options(schema, dir.path()));
+  const LeaseResult lease = acquire(*store, "r", "node-1", kLong);
+  REQUIRE(lease.held);
+  REQUIRE_FALSE(append_fenced(*store, "r", 0, lease.epoch));
+  CHECK_FALSE(record_rejection(*store, CommandKey{"r", "A", "c1"}, v1::WRONG_PHASE, lease.epoch));
+  const auto stale = record_rejection(*store, CommandKey{"r", "A", "c2"}, v1::WRONG_PHASE,
+                                      lease.epoch + 1);
+  REQUIRE(stale);
+  CHECK(stale->code == StoreErrorCode::kFenced);
 }
 
 }  // namespace
