@@ -550,5 +550,66 @@ TEST_CASE("a database of schema version 7 is migrated to 8: its rejections are f
   CHECK(stale->code == StoreErrorCode::kFenced);
 }
 
+TEST_CASE("a room erased by another node: the key this node cached can neither read the old "
+          "content nor seal a stored row, and leaves its memory") {
+  Takeover rooms;
+  PostgresStore& node1 = *rooms.node1;
+  PostgresStore& node2 = *rooms.node2;
+  // Node 1 caches the room's key: it wrote the room and read a result of it.
+  const CommandKey key{"r", "A", "c2"};
+  REQUIRE_FALSE(append_command(node1, "r", 1, "c2"));
+  REQUIRE(find(node1, key).result);
+  REQUIRE(node1.holds_key("r"));
+  rooms.take_over();
+  REQUIRE_FALSE(destroy_audited(node2, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, rooms.taken.epoch));
+  CHECK(node1.holds_key("r"));  // node 1 has not heard of the erasure yet
+
+  SUBCASE("a read of a result finds none (the room is checked in the same round trip)") {
+    const FindResult found = find(node1, key);
+    CHECK_FALSE(found.error);
+    CHECK_FALSE(found.result);
+  }
+  SUBCASE("an append of the old lease epoch is fenced") {
+    CHECK(append_fenced(node1, "r", 2, rooms.old_lease.epoch)->code == StoreErrorCode::kFenced);
+  }
+  SUBCASE("an unfenced append is refused: the room was destroyed") {
+    CHECK(append_command(node1, "r", 2, "c3")->code == StoreErrorCode::kConflict);
+  }
+  SUBCASE("a rejection is refused: unknown room") {
+    CHECK(record_rejection(node1, CommandKey{"r", "B", "c4"})->code == StoreErrorCode::kNotFound);
+  }
+  SUBCASE("a renewal finds the lease held elsewhere") {
+    CHECK_FALSE(acquire(node1, "r", "node-1", kLong).held);
+  }
+  CHECK_FALSE(node1.holds_key("r"));
+  CHECK(load(node1, "r").error->code == StoreErrorCode::kNotFound);
+  CHECK_NOTHROW(check_results_stored(rooms.schema, 0));
+  CHECK_NOTHROW(cluster().sql("DO $$ BEGIN IF EXISTS (SELECT 1 FROM " + rooms.schema +
+                              ".events) THEN RAISE 'an event was stored'; END IF; END $$"));
+}
+
+TEST_CASE("a renewal keeps a room's key cached; a lease taken anew after it lapsed, or released, "
+          "drops it") {
+  TempDir dir("pg-key");
+  auto store = open_store(pg_options(fresh_schema(), dir.path()));
+  const LeaseResult lapsing = acquire(*store, "r", "node-1", kExpired);
+  REQUIRE(lapsing.held);
+  REQUIRE_FALSE(append_fenced(*store, "r", 0, lapsing.epoch));
+  REQUIRE(store->holds_key("r"));
+  // Lapsed: another node may have served (and erased) the room meanwhile.
+  const LeaseResult anew = acquire(*store, "r", "node-1", kLong);
+  REQUIRE(anew.held);
+  CHECK(anew.epoch == lapsing.epoch + 1);
+  CHECK_FALSE(store->holds_key("r"));
+  REQUIRE_FALSE(load(*store, "r").error);
+  CHECK_FALSE(store->holds_key("r"));  // a load caches no key (it also serves non-owners)
+  REQUIRE_FALSE(append_fenced(*store, "r", 1, anew.epoch));  // the owner's write reads it again
+  CHECK(store->holds_key("r"));
+  CHECK(acquire(*store, "r", "node-1", kLong).epoch == anew.epoch);  // a renewal
+  CHECK(store->holds_key("r"));
+  REQUIRE_FALSE(release(*store, "r", "node-1", anew.epoch));
+  CHECK_FALSE(store->holds_key("r"));
+}
+
 }  // namespace
 }  // namespace mend::store::testing
