@@ -2,6 +2,11 @@
 // its own PostgresStore, over one database (the binary's PostgreSQL, cluster_main.cpp). A node
 // is "paused" by not running its io_context. Lease expiry is judged by PostgreSQL's clock, so
 // these tests wait real time (a 1 s lease), always by bounded polling of a condition.
+//
+// A node's io_context runs only while the test runs it (run_for), and then for the whole span:
+// a room's store calls complete on the store's threads, which hold no work on the io_context,
+// so without the work guard io_context::run_for returns as soon as a renewal is in flight
+// (about a third of a lease) instead of after the span.
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -11,6 +16,7 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "server/rooms/room_service_impl.h"
@@ -70,8 +76,10 @@ struct Node {
     store->close();
   }
 
+  // Runs this node for `span`, however long its work waits on the store's threads.
   void run_for(std::chrono::milliseconds span) {
     io.restart();
+    const auto busy = boost::asio::make_work_guard(io);
     io.run_for(span);
   }
   // Runs this node until `condition` holds (REQUIREd within 10 s).
@@ -236,8 +244,11 @@ TEST_CASE("a room is served by one node: another node refuses it ROOM_ELSEWHERE 
   const auto attached = nodes.partner_a_on_first();
   const Participant& a = attached.a;
   const auto& on_first = attached.recipient;
-  // The owner renews while it serves: the room stays its own well past one lease.
-  nodes.first.run_for(std::chrono::milliseconds(3 * kLeaseMs));
+  // The owner renews while it serves: the room stays its own past the end of its first lease
+  // (twice the lease time: six renewals).
+  const auto started = std::chrono::steady_clock::now();
+  nodes.first.run_for(std::chrono::milliseconds(2 * kLeaseMs));
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(2 * kLeaseMs));
   CHECK_FALSE(on_first->closed.has_value());
 
   auto on_second = std::make_shared<FakeRecipient>();
