@@ -997,12 +997,16 @@ void PostgresStore::release_lease(std::string room_id, std::string node, std::ui
     std::optional<StoreError> error;
   };
   impl_->submit_read<Released>(
-      [room_id = std::move(room_id), node = std::move(node), epoch](Conn& conn) {
+      [impl = impl_.get(), room_id = std::move(room_id), node = std::move(node), epoch](Conn& conn) {
+        // The epoch goes up: a write of this node still queued is fenced (and drops the key
+        // it may have cached again). The UPDATE waits for the writes that hold the lease row
+        // (FOR SHARE), so once it returns none of this epoch commits or caches any more.
         Result released = conn.run(
             "release_lease",
-            "UPDATE leases SET expires_at = clock_timestamp() "
+            "UPDATE leases SET expires_at = clock_timestamp(), epoch = epoch + 1 "
             "WHERE room_id = $1 AND node = $2 AND epoch = $3",
             Params().text(room_id).text(node).int64(static_cast<std::int64_t>(epoch)));
+        impl->forget_key(room_id);
         Released out;
         if (!released.ok()) out.error = pg::error_of(released, "cannot release a lease");
         return out;

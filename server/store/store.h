@@ -313,7 +313,8 @@ class Store {
   virtual void acquire_lease(std::string room_id, std::string node, std::chrono::milliseconds ttl,
                              LeaseDone done);
   // Ends `node`'s lease of `epoch` now (graceful drain: another node may take the room over at
-  // once). A no-op when the lease is no longer that one.
+  // once), and fences that epoch at once: a write still carrying it (issued before the release,
+  // run after it) is kFenced. A no-op when the lease is no longer that one.
   virtual void release_lease(std::string room_id, std::string node, std::uint64_t epoch,
                              StoreDone done);
 };
