@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --failover) failover="$2"; shift ;;
     --lease-ms) lease_ms="$2"; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench-cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
