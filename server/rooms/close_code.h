@@ -15,6 +15,9 @@ enum class CloseCode : std::uint16_t {
   // Several nodes on PostgreSQL: the room is served by another node now (its lease is held
   // elsewhere, or this node lost it). Reconnect: the router sends the client to the owner.
   kRoomElsewhere = 4010,
+  // The server could not tell whether a rewrite of the stored history (an erasure, a purge)
+  // committed, so it reloads the room from the store. Reconnect and resume.
+  kRoomReloaded = 4011,
   kMalformed = 4500,  // malformed frames: a retry would only repeat them
   kUnauthenticated = 4501,
   kConsentRevoked = 4503,  // observer consent revoked, or room erased

@@ -168,6 +168,15 @@ class Room : public std::enable_shared_from_this<Room> {
   // This node may no longer write the room (renewal refused or too late, an append fenced):
   // closes every connection with kRoomElsewhere and unloads, without writing again.
   void lose_lease(const char* why);
+  // A rewrite of the stored history answered with an error other than kFenced: whether it
+  // committed is unknown, so the core's memory (its window, the texts it would replay) may
+  // hold what the store no longer does. Unloads the room (kRoomReloaded); the successor loads
+  // it from the store (after the lease, which waits for a rewrite still committing).
+  void reload_after_doubt(const store::StoreError& error);
+  // Unloads at once, whatever is in flight: closes every connection with `code`, refuses the
+  // queued exclusive operations with `refusal`, stops the timers and drops the core (answers
+  // still in flight find none). From then on find_or_load creates a successor.
+  void unload_now(CloseCode code, const std::string& close_reason, const ServiceError& refusal);
   // Gives the lease back (eviction, shutdown, a room that does not exist); `then` (optional)
   // runs on the strand once the store answered.
   void release_lease(std::function<void()> then = {});

@@ -94,23 +94,14 @@ void Room::lose_lease(const char* why) {
   if (status_ != Status::kReady) return;
   spdlog::warn("room {}: {}; closing its connections ({}) and unloading", id_, why,
                static_cast<int>(CloseCode::kRoomElsewhere));
-  // From now on find_or_load creates a successor, which asks for the lease again (and is
-  // refused while the other node holds it); nothing of this object writes again.
-  ctx_->forget(id_, this);
-  status_ = Status::kEvicted;
+  // The successor asks for the lease again (and is refused while the other node holds it);
+  // nothing of this object writes again. Privacy operations queued behind the work in flight
+  // never run here: their HTTP callers get the "try again" answer now rather than waiting for
+  // their timeout. (The one running, if any, answers the same way when its store call
+  // returns: unserved_error().)
   lease_lost_ = true;
-  close_connections(CloseCode::kRoomElsewhere, "the conversation moved to another server");
-  // Privacy operations queued behind the work in flight never run here: their HTTP callers
-  // get the "try again" answer now rather than waiting for their timeout. (The one running,
-  // if any, answers the same way when its store call returns: unserved_error().)
-  auto queued = std::move(exclusive_);
-  exclusive_.clear();
-  for (auto& [id, op] : queued) op.refuse(elsewhere_error());
-  timer_.cancel();
-  armed_deadline_.reset();
-  lease_timer_.cancel();
-  core_.reset();
-  ctx_->metrics.rooms_loaded_delta(-1);
+  unload_now(CloseCode::kRoomElsewhere, "the conversation moved to another server",
+             elsewhere_error());
 }
 
 void Room::release_lease(std::function<void()> then) {

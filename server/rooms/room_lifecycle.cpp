@@ -119,6 +119,32 @@ void Room::evict() {
   release_lease();  // another node may serve it at once
 }
 
+void Room::unload_now(CloseCode code, const std::string& close_reason,
+                      const ServiceError& refusal) {
+  ctx_->forget(id_, this);
+  status_ = Status::kEvicted;
+  close_connections(code, close_reason);
+  auto queued = std::move(exclusive_);
+  exclusive_.clear();
+  for (auto& [id, op] : queued) op.refuse(refusal);
+  timer_.cancel();
+  armed_deadline_.reset();
+  lease_timer_.cancel();
+  core_.reset();
+  ctx_->metrics.rooms_loaded_delta(-1);
+}
+
+void Room::reload_after_doubt(const store::StoreError& error) {
+  if (status_ != Status::kReady) return;
+  spdlog::warn("room {}: a rewrite of its history may or may not have committed ({}); closing "
+               "its connections ({}) and loading it again from the store",
+               id_, store::to_string(error.code), static_cast<int>(CloseCode::kRoomReloaded));
+  if (const auto deadline = core_->deadline()) ctx_->schedule_wake(id_, *deadline);
+  // The lease stays this node's: the successor takes it again at the same epoch.
+  unload_now(CloseCode::kRoomReloaded, "the conversation is being reloaded",
+             unavailable_error());
+}
+
 // ---------------------------------------------------------------------------------------------
 // RoomServiceImpl: housekeeping, timer sweep, stop
 

@@ -205,6 +205,8 @@ void Room::rewrite_history(std::vector<v1::Event> whole_log, std::vector<v1::Eve
                                    done = std::move(done), error = std::move(error)]() mutable {
           if (error && error->code == store::StoreErrorCode::kFenced) {
             self->lose_lease("a rewrite was fenced: another node took the room over");
+          } else if (error) {
+            self->reload_after_doubt(*error);
           }
           if (!error && self->core_) {
             self->execute(self->core_->apply_rewrite(std::move(*whole), *shared, by, scope));

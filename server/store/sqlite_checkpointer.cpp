@@ -22,6 +22,8 @@ constexpr std::chrono::milliseconds kLockRetry{5};
 // the one before. Once the whole WAL is copied, the writer's next transaction starts the WAL
 // over from its beginning (the file neither grows nor needs a truncation for its size).
 constexpr int kCatchUpPasses = 4;
+// The WAL's bound, in multiples of options.checkpoint_frames (bound_wal).
+constexpr int kWalBoundFactor = 4;
 // While a truncation waits for its interval, the checkpointer re-reads an injected clock
 // this often.
 constexpr std::chrono::milliseconds kClockRecheck{50};
@@ -36,11 +38,13 @@ void SqliteStore::Impl::complete_after_truncation(StoreDone done) {
   checkpoint_wanted.notify_one();
 }
 
+int SqliteStore::Impl::checkpoint(Db& db, int mode, int* wal_frames, int* copied) {
+  std::lock_guard one_at_a_time(checkpoint_run_mutex);
+  return sqlite3_wal_checkpoint_v2(db.get(), nullptr, mode, wal_frames, copied);
+}
+
 bool SqliteStore::Impl::truncate_wal(Db& db) {
-  int wal_frames = 0;
-  int checkpointed = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
-                                           &wal_frames, &checkpointed);
+  const int rc = checkpoint(db, SQLITE_CHECKPOINT_TRUNCATE);
   if (rc != SQLITE_OK) count_incomplete_checkpoint();
   return rc == SQLITE_OK;  // TRUNCATE: the whole WAL is in the file and the WAL is empty
 }
@@ -99,9 +103,7 @@ void SqliteStore::Impl::checkpointer_loop() {
     // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
     // lock just to reset the WAL; what it cannot do now, the next request tries again.
     const bool restarted =
-        catch_up() && sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
-                                                SQLITE_CHECKPOINT_RESTART, nullptr, nullptr) ==
-                          SQLITE_OK;
+        catch_up() && checkpoint(*checkpointer, SQLITE_CHECKPOINT_RESTART) == SQLITE_OK;
     lock.lock();
     // Not now: every commit asks again while the WAL is long; retry at most every
     // kLockRetry (each attempt may sync the database file).
@@ -115,8 +117,7 @@ bool SqliteStore::Impl::catch_up() {
   for (int pass = 0; pass < kCatchUpPasses; ++pass) {
     int wal_frames = 0;
     int copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(checkpointer->get(), nullptr,
-                                             SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+    const int rc = checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
     if (rc != SQLITE_OK) {
       count_incomplete_checkpoint();
       return false;
@@ -128,6 +129,26 @@ bool SqliteStore::Impl::catch_up() {
     if (copied >= wal_frames) return true;
   }
   return false;
+}
+
+void SqliteStore::Impl::bound_wal() {
+  if (last_wal_frames < kWalBoundFactor * options.checkpoint_frames) return;
+  // Between two of the writer's transactions nobody adds frames, so a PASSIVE checkpoint here
+  // copies the whole WAL (unless a reader still reads an older snapshot: then the next commit
+  // tries again), and the writer's next transaction starts the WAL over. It costs the commits
+  // queued behind it one sync of the database file (and the end of a checkpoint the
+  // checkpointer runs at this moment), only when the checkpointer could not keep up.
+  int wal_frames = 0;
+  int copied = 0;
+  const int rc = checkpoint(*writer->db, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+  if (rc != SQLITE_OK) {
+    count_incomplete_checkpoint();
+    return;
+  }
+  if (copied > 0) {
+    std::lock_guard stats_lock(stats_mutex);
+    ++stats.writer_checkpoints;
+  }
 }
 
 void SqliteStore::Impl::count_incomplete_checkpoint() {

@@ -202,6 +202,9 @@ std::string prometheus_text(const SqliteStoreStats& stats) {
                     stats.background_checkpoints);
   prometheus_series(out, "counter", "mend_store_wal_restarts_total",
                     "Commits that started the WAL over from its beginning.", stats.wal_restarts);
+  prometheus_series(out, "counter", "mend_store_writer_checkpoints_total",
+                    "Checkpoints the writer ran itself because the WAL passed its bound.",
+                    stats.writer_checkpoints);
   prometheus_series(out, "counter", "mend_store_wal_truncations_total",
                     "WAL truncations after rewrites and room erasures.", stats.wal_truncations);
   prometheus_series(out, "counter", "mend_store_checkpoints_incomplete_total",

@@ -23,7 +23,11 @@
 // beside the writer. A checkpoint requested before close() still runs. A truncation is a
 // PASSIVE checkpoint, then a TRUNCATE that does not wait: when the writer is inside a
 // transaction or a reader still reads the WAL it is retried 5 ms later; meanwhile the writer
-// waits for the truncation's lock in 100 us steps.
+// waits for the truncation's lock in 100 us steps. The WAL is bounded: when a steady stream of
+// commits leaves the checkpointer no moment to copy all of it and it passes 4 x 1,000 frames,
+// the writer copies the rest itself between two transactions (nothing else writes then; it
+// waits for a checkpoint of the checkpointer's to end first), and its next transaction starts
+// the WAL over.
 //
 // Reads (load, find_result, list_rooms): reader threads with their own connections; in WAL
 // mode they read a committed snapshot and never block the writer. Completions run on a
@@ -97,6 +101,8 @@ struct SqliteStoreStats : WriterStats {
                                              // copied frames into the file
   std::uint64_t wal_restarts = 0;            // commits that started the WAL over (after a
                                              // checkpoint copied all of it, or a truncation)
+  std::uint64_t writer_checkpoints = 0;      // checkpoints the writer ran itself because the
+                                             // WAL passed its bound (see above)
   std::uint64_t checkpoints_incomplete = 0;  // truncation attempts (after erasure, at close)
                                              // that a writer or reader kept from completing
                                              // (retried), and failed background checkpoints

@@ -170,6 +170,7 @@ struct SqliteStore::Impl final : BatchCommitter {
   std::optional<std::chrono::steady_clock::time_point> last_truncate;
   std::thread checkpointer_thread;
   int last_wal_frames = 0;  // the WAL's length after the last commit (writer thread only)
+  std::mutex checkpoint_run_mutex;  // held while a checkpoint runs (checkpoint())
 
   std::mutex close_mutex;
   bool closed = false;
@@ -208,6 +209,10 @@ struct SqliteStore::Impl final : BatchCommitter {
                                           std::vector<v1::Event>& events);
   // TRUNCATE checkpoint on `db`; false when a writer or reader kept it from completing.
   bool truncate_wal(sqlite::Db& db);
+  // sqlite3_wal_checkpoint_v2 under checkpoint_run_mutex: SQLite answers a second checkpoint
+  // running at the same time with SQLITE_BUSY at once, so the writer's (bound_wal) waits for
+  // the checkpointer's instead of failing.
+  int checkpoint(sqlite::Db& db, int mode, int* wal_frames = nullptr, int* copied = nullptr);
   std::chrono::steady_clock::time_point now() const {
     return options.clock ? options.clock() : std::chrono::steady_clock::now();
   }
@@ -235,6 +240,10 @@ struct SqliteStore::Impl final : BatchCommitter {
   // (true) or kCatchUpPasses ran (false).
   bool catch_up();
   void count_incomplete_checkpoint();
+  // The WAL's bound: when the checkpointer has not caught up with a steady stream of commits
+  // and the WAL passed kWalBoundFactor x options.checkpoint_frames, the writer copies the rest
+  // itself between two transactions (writer thread only; see sqlite_checkpointer.cpp).
+  void bound_wal();
   static int on_wal_commit(void* impl, sqlite3* db, const char* name, int frames);
 
   // --- readers (sqlite_readers.cpp) ---

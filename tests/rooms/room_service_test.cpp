@@ -124,6 +124,13 @@ class HeldStore final : public store::Store {
   void rewrite_events_audited(std::string room_id, std::vector<v1::Event> events,
                               std::vector<v1::AuditEntry> audit, std::uint64_t lease_epoch,
                               store::StoreDone done) override {
+    if (rewrite_commit_then_fail) {  // committed, but the answer says it failed
+      return inner.rewrite_events_audited(
+          std::move(room_id), std::move(events), std::move(audit), lease_epoch,
+          [done = std::move(done)](auto) {
+            done(store::StoreError{store::StoreErrorCode::kUnavailable, "test"});
+          });
+    }
     inner.rewrite_events_audited(std::move(room_id), std::move(events), std::move(audit),
                                  lease_epoch, std::move(done));
   }
@@ -166,6 +173,7 @@ class HeldStore final : public store::Store {
   std::vector<HeldAudit> held_audit;
   bool fail = false;
   bool commit_then_fail = false;
+  bool rewrite_commit_then_fail = false;  // rewrites commit and answer kUnavailable
   bool list_recorded = true;  // false: loads leave LoadResult::recorded empty
   std::size_t finds = 0;  // find_result calls (dedupe reads)
   bool fail_audit = false;  // separate audit appends fail (entries committed with a change don't)
@@ -730,6 +738,45 @@ TEST_CASE("erasures and consent revocations store their audit entries in the sam
   REQUIRE(room != nullptr);
   CHECK(room->epoch() == erased.value->epoch() + 1);
   CHECK(f.store->inner.event_count(f.room_id) == 0);
+}
+
+// An I/O error on a rewrite's commit leaves its outcome unknown: the core's memory may hold
+// texts the store has erased. The room is reloaded from the store instead of serving them.
+TEST_CASE("a rewrite that committed but answered an error reloads the room: its clients are "
+          "told to reconnect (4011) and nothing it erased is replayed from memory") {
+  Fixture f;
+  f.create();
+  auto a = f.attach(f.a());
+  auto b = f.attach(f.b());
+  f.consent_both();
+  f.submit(f.a(), "open", R"(open { topic: "the chores" intention: "to be heard" })");
+  REQUIRE(last_result(*a).accepted());
+  const std::uint64_t last_seq = f.stored_events();
+
+  f.store->rewrite_commit_then_fail = true;
+  Result<v1::EraseContributionsResponse> erased;
+  f.service->erase_contributions(f.a(), [&](auto r) { erased = std::move(r); });
+  f.drain();
+  f.store->rewrite_commit_then_fail = false;
+  REQUIRE(erased.error.has_value());
+  CHECK(erased.error->code == "UNAVAILABLE");
+  CHECK(a->closed == CloseCode::kRoomReloaded);
+  CHECK(b->closed == CloseCode::kRoomReloaded);
+
+  // The partner resumes from the start: everything comes from the reloaded room.
+  auto again = f.attach(f.b(), 0, 2);
+  CHECK(again->events().size() == last_seq);
+  for (const auto& bytes : again->raw) {
+    CHECK(bytes->find("to be heard") == std::string::npos);
+    CHECK(bytes->find("the chores") == std::string::npos);
+  }
+  // The reloaded room is at the erasure's epoch, and a second erasure finds nothing left.
+  Result<v1::EraseContributionsResponse> retried;
+  f.service->erase_contributions(f.a(), [&](auto r) { retried = std::move(r); });
+  f.drain();
+  REQUIRE(retried.value.has_value());
+  CHECK(retried.value->erased_events() == 0);
+  CHECK(retried.value->epoch() == 2);
 }
 
 TEST_CASE("a private note reaches only its author") {
