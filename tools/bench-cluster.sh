@@ -13,11 +13,20 @@
 # window's commands), PostgreSQL commits per second (pg_stat_database.xact_commit delta of the
 # database: group commits, lease renewals, reads), appends per commit (the nodes'
 # mend_store_appends_total / mend_store_commits_total deltas).
+#
+# Failover mode (--failover ROUNDS; [--lease-ms MS] passes mendd's --lease-ms, default its own):
+# each round starts 3 nodes on a fresh database behind HAProxy, runs mend-load through it, and
+# after the warm-up plus 2 s sends SIGKILL to the node holding the most room leases. From
+# PostgreSQL afterwards: per room that node held, the first event stored after the kill (its
+# at_ms, the deciding node's clock: the same machine's) is the first command accepted on the
+# new owner (or a timer's event). One row per round: that time for the first room and for the
+# last room back (which also waits for that room's next command: mend-load paces each room),
+# mend-load's errors and integrity; then the median and max over the rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=build/release rate=200 rooms=200 duration=15 warmup=3 node_counts="1 2 3" template=""
-sqlite=1 keep=0
+sqlite=1 keep=0 failover=0 lease_ms=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build="$2"; shift ;;
@@ -29,7 +38,9 @@ while [ $# -gt 0 ]; do
     --template) template="$2"; shift ;;
     --no-sqlite) sqlite=0 ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --failover) failover="$2"; shift ;;
+    --lease-ms) lease_ms="$2"; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench-cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -111,13 +122,11 @@ haproxy_config() {
   sed "${sed_args[@]}" docs/haproxy.cfg
 }
 
-echo "# mend-load --rate $rate --rooms $rooms${template:+ --template $template}, warm-up $warmup s, measured $duration s; $(nproc) cores; $build"
-echo "| setup | commands/s | p50 ms | p99 ms | server CPU per command | PostgreSQL commits/s | appends per commit | errors |"
-echo "|---|---|---|---|---|---|---|---|"
-
-# One setup: $1 = label, $2 = store (postgres|sqlite), $3 = nodes.
-run_setup() {
-  local label=$1 store=$2 count=$3 db="bench_${2}_$3" dir="$work/$2-$3"
+# Starts $2 nodes on store $1 (postgres|sqlite; a fresh database $3) in directory $4 and HAProxy
+# before them. Sets db, dir, ports, node_pids, hport and haproxy_pid for the caller.
+start_cluster() {
+  local store=$1 count=$2
+  db=$3 dir=$4 ports=() node_pids=()
   mkdir -p "$dir"
   # HAProxy reaches the nodes from 127.0.0.2 with PROXY headers (send-proxy-v2); this script's
   # own readiness and metrics requests come from 127.0.0.1 without one.
@@ -128,8 +137,9 @@ run_setup() {
   if [ "$store" = postgres ]; then
     psql postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
     common+=(--store postgres --postgres-url "host=127.0.0.1 port=$pgport user=mend dbname=$db")
+    [ -n "$lease_ms" ] && common+=(--lease-ms "$lease_ms")
   fi
-  local ports=() node_pids=() i
+  local i
   for i in $(seq "$count"); do
     ports+=("$(free_port)")
     mkdir -p "$dir/node$i"
@@ -138,17 +148,32 @@ run_setup() {
     "$mendd" "${args[@]}" >"$dir/node$i.log" 2>&1 & pids+=($!) node_pids+=($!)
     wait_http "${ports[-1]}" /readyz  # the first creates the shared key files
   done
-  local hport; hport=$(free_port)
+  hport=$(free_port)
   haproxy_config "$hport" "${ports[@]}" >"$dir/haproxy.cfg"
   /usr/sbin/haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 & pids+=($!)
-  local haproxy_pid=$!
+  haproxy_pid=$!
   wait_http "$hport" /v1/templates
+}
 
+stop_cluster() {
+  kill "$haproxy_pid" "${node_pids[@]}" 2>/dev/null || true
+  for i in "$haproxy_pid" "${node_pids[@]}"; do wait "$i" 2>/dev/null || true; done
+}
+
+# mend-load through HAProxy in the background, its JSON into $dir/load.json; sets load_pid.
+start_load() {
   local load_args=(--server "ws://127.0.0.1:$hport" --rate "$rate" --rooms "$rooms"
                    --warmup "$warmup" --duration "$duration" --seed 1 --json --quiet)
   [ -n "$template" ] && load_args+=(--template "$template")
   "$load" "${load_args[@]}" >"$dir/load.json" 2>"$dir/load.err" &
-  local load_pid=$!
+  load_pid=$!
+}
+
+# One setup: $1 = label, $2 = store (postgres|sqlite), $3 = nodes.
+run_setup() {
+  local label=$1 store=$2 count=$3 db dir ports node_pids hport haproxy_pid load_pid
+  start_cluster "$store" "$count" "bench_${2}_$3" "$work/$2-$3"
+  start_load
   # The window: from the end of mend-load's warm-up to the end of its measured seconds.
   sleep "$warmup"
   # "cpu xact_commit commits appends" now (xact_commit 0 on SQLite).
@@ -174,11 +199,68 @@ run_setup() {
   ' "$dir/load.json" "$label" "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')" \
     "$([ "$store" = postgres ] && echo $((xact1 - xact0)) || true)" $((commits1 - commits0)) \
     $((appends1 - appends0)) "$duration" || { echo "| $label | mend-load failed: see $dir/load.err |"; keep=1; }
-
-  kill "$haproxy_pid" "${node_pids[@]}" 2>/dev/null || true
-  for i in "$haproxy_pid" "${node_pids[@]}"; do wait "$i" 2>/dev/null || true; done
+  stop_cluster
 }
 
+# One failover round ($1): prints its row, and its two times to $work/failover.times.
+run_failover() {
+  local round=$1 db dir ports node_pids hport haproxy_pid load_pid
+  start_cluster postgres 3 "bench_failover_$1" "$work/failover-$1"
+  start_load
+  sleep "$((warmup + 2))"
+  # The node holding the most live leases, and its rooms.
+  local victim
+  victim=$(psql "$db" -c "SELECT node FROM leases WHERE expires_at > clock_timestamp()
+                           GROUP BY node ORDER BY count(*) DESC, node LIMIT 1")
+  [ -n "$victim" ] || { echo "| $round | no node held a lease: see $dir |"; keep=1; stop_cluster; return; }
+  psql "$db" -c "CREATE TABLE victim_rooms AS SELECT room_id FROM leases
+                 WHERE node = '$victim' AND expires_at > clock_timestamp()"
+  local killed_at
+  killed_at=$(date +%s%3N)
+  local victim_pid=${node_pids[$((${victim#node-} - 1))]}
+  kill -KILL "$victim_pid"
+  wait "$victim_pid" 2>/dev/null || true  # reaped here, without the shell's "Killed" line
+  wait "$load_pid" || true
+  # Per room of the victim: ms from the kill to its first event stored after it.
+  local times
+  times=$(psql "$db" -F ' ' -c "SELECT count(*), min(back), max(back) FROM (
+            SELECT min(e.at_ms) - $killed_at AS back FROM events e JOIN victim_rooms v USING (room_id)
+            WHERE e.at_ms > $killed_at GROUP BY e.room_id) t")
+  local rooms_back first last
+  read -r rooms_back first last <<<"$times"
+  local held; held=$(psql "$db" -c "SELECT count(*) FROM victim_rooms")
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const [round, victim, held, back, first, last] = process.argv.slice(2);
+    const i = r.integrity || {};
+    console.log(`| ${round} | ${victim} | ${back} of ${held} | ${first} | ${last} | ${r.errors} | ` +
+                `${i.missing ?? "-"} / ${i.duplicates ?? "-"} / ${i.gaps ?? "-"} |`);
+  ' "$dir/load.json" "$round" "$victim" "$held" "$rooms_back" "${first:--}" "${last:--}" \
+    || { echo "| $round | mend-load failed: see $dir/load.err |"; keep=1; }
+  [ -n "$first" ] && echo "$first $last" >>"$work/failover.times"
+  stop_cluster
+}
+
+if [ "$failover" -gt 0 ]; then
+  echo "# failover: $failover rounds; 3 nodes, lease ${lease_ms:-5000} ms; mend-load --rate $rate --rooms $rooms${template:+ --template $template}, SIGKILL at $((warmup + 2)) s of $((warmup + duration)) s; $(nproc) cores; $build"
+  echo "| round | killed | its rooms back | first accepted after SIGKILL, ms | last room back, ms | errors | missing / duplicates / gaps |"
+  echo "|---|---|---|---|---|---|---|"
+  for r in $(seq "$failover"); do run_failover "$r"; done
+  [ -s "$work/failover.times" ] && node -e '
+    const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")
+      .map((line) => line.split(" ").map(Number));
+    const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1;
+                             return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+    const first = rows.map((r) => r[0]), last = rows.map((r) => r[1]);
+    console.log(`first accepted after SIGKILL: median ${median(first)} ms, max ${Math.max(...first)} ms; ` +
+                `last room back: median ${median(last)} ms, max ${Math.max(...last)} ms (${rows.length} rounds)`);
+  ' "$work/failover.times"
+  exit 0
+fi
+
+echo "# mend-load --rate $rate --rooms $rooms${template:+ --template $template}, warm-up $warmup s, measured $duration s; $(nproc) cores; $build"
+echo "| setup | commands/s | p50 ms | p99 ms | server CPU per command | PostgreSQL commits/s | appends per commit | errors |"
+echo "|---|---|---|---|---|---|---|---|"
 for n in $node_counts; do
   run_setup "$n node$([ "$n" -gt 1 ] && echo s), PostgreSQL" postgres "$n"
 done

@@ -335,11 +335,12 @@ void Room::execute_store(StoreRequest request) {
                           return core.on_appended(std::move(error), now);
                         }));
   } else if (auto* record = std::get_if<RecordRequest>(&request)) {
-    store.record_rejection(std::move(record->rejection),
-                           back([](RoomCore& core, std::optional<store::StoreError> error,
-                                   engine::TimeMs now) {
-                             return core.on_recorded(std::move(error), now);
-                           }));
+    store.record_rejection(std::move(record->rejection), lease_epoch_,
+                           fenced("a rejection was fenced: another node took the room over",
+                                  [](RoomCore& core, std::optional<store::StoreError> error,
+                                     engine::TimeMs now) {
+                                    return core.on_recorded(std::move(error), now);
+                                  }));
   } else if (auto* read = std::get_if<ReadRequest>(&request)) {
     store.load(id_, read->after_seq,
                back([](RoomCore& core, store::LoadResult loaded, engine::TimeMs now) {

@@ -110,8 +110,8 @@ void Room::release_lease(std::function<void()> then) {
     if (then) then();
     return;
   }
-  // lease_epoch_ stays: an append this object might still issue is fenced once another node
-  // took the room over.
+  // lease_epoch_ stays: an append this object might still issue is fenced (the release fences
+  // the epoch).
   ctx_->store->release_lease(
       id_, ctx_->config.node_id, lease_epoch_,
       [self = shared_from_this(), then = std::move(then)](std::optional<store::StoreError> error) mutable {

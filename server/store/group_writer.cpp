@@ -113,8 +113,9 @@ void QueuedWriteStore::append(AppendRequest request, AppendDone done) {
   group_writer().submit(AppendOp{std::move(request), std::move(done)});
 }
 
-void QueuedWriteStore::record_rejection(RecordedResult rejection, StoreDone done) {
-  group_writer().submit(RejectionOp{std::move(rejection), std::move(done)});
+void QueuedWriteStore::record_rejection(RecordedResult rejection, std::uint64_t lease_epoch,
+                                        StoreDone done) {
+  group_writer().submit(RejectionOp{std::move(rejection), lease_epoch, std::move(done)});
 }
 
 void QueuedWriteStore::destroy_room(std::string room_id, StoreDone done) {

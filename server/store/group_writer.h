@@ -102,7 +102,8 @@ Stats with_writer_stats(std::mutex& mutex, const Stats& own, const GroupWriter& 
 class QueuedWriteStore : public Store {
  public:
   void append(AppendRequest request, AppendDone done) override;
-  void record_rejection(RecordedResult rejection, StoreDone done) override;
+  void record_rejection(RecordedResult rejection, std::uint64_t lease_epoch,
+                        StoreDone done) override;
   void destroy_room(std::string room_id, StoreDone done) override;
   void rewrite_events(std::string room_id, std::vector<v1::Event> events, StoreDone done) override;
   void destroy_room_audited(std::string room_id, std::vector<v1::AuditEntry> audit,
@@ -121,8 +122,9 @@ class QueuedWriteStore : public Store {
   virtual GroupWriter& group_writer() = 0;
 };
 
-// The writer's unwrapped keys of recently written rooms (a room id is never reused, so a
-// cached key never goes stale); over kMaxCachedRoomKeys it starts afresh.
+// Unwrapped keys of recently used rooms; over kMaxCachedRoomKeys it starts afresh. A room id is
+// never reused, so a cached key is never replaced by another; a key erased by another node on
+// the same database is the store's to drop (PostgresStore).
 class RoomKeyCache {
  public:
   static constexpr std::size_t kMaxCachedRoomKeys = 4'096;

@@ -133,7 +133,8 @@ std::optional<StoreError> MemoryStore::record_rejection_locked(RecordedResult& r
   return std::nullopt;
 }
 
-void MemoryStore::record_rejection(RecordedResult rejection, StoreDone done) {
+void MemoryStore::record_rejection(RecordedResult rejection, std::uint64_t /*lease_epoch*/,
+                                   StoreDone done) {
   std::optional<StoreError> error;
   {
     std::lock_guard lock(mutex_);

@@ -23,7 +23,9 @@ class MemoryStore final : public Store {
   void append(AppendRequest request, AppendDone done) override;
   void load(std::string room_id, std::uint64_t after_seq, LoadDone done) override;
   void find_result(CommandKey key, FindDone done) override;
-  void record_rejection(RecordedResult rejection, StoreDone done) override;
+  // lease_epoch is ignored: a MemoryStore has no leases.
+  void record_rejection(RecordedResult rejection, std::uint64_t lease_epoch,
+                        StoreDone done) override;
   void destroy_room(std::string room_id, StoreDone done) override;
   void rewrite_events(std::string room_id, std::vector<v1::Event> events,
                       StoreDone done) override;

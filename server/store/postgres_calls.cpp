@@ -140,7 +140,8 @@ Call append_call(const AppendRequest& request, const WriteKey& key) {
               std::nullopt};
 }
 
-Call rejection_call(const RecordedResult& rejection, const WriteKey& key) {
+Call rejection_call(const RecordedResult& rejection, std::uint64_t lease_epoch,
+                    const WriteKey& key) {
   if (rejection.result.accepted()) {
     return refused(error(StoreErrorCode::kInvalid, "an accepted result is not a rejection"));
   }
@@ -153,13 +154,14 @@ Call rejection_call(const RecordedResult& rejection, const WriteKey& key) {
     return refused(error(StoreErrorCode::kUnavailable, "cannot encrypt a command result"));
   }
   Params params;
-  params.text(room_id);
+  params.text(room_id).int64(static_cast<std::int64_t>(lease_epoch));
   made_key(params, key)
       .bytes(lookup)
       .bytes(*sealed)
       .bytes(rows::rejecter_digest(*key.key, rejection.key.participant))
       .int64(static_cast<std::int64_t>(kRejectionsKeptPerParticipant));
-  return Call{Statement{"reject", "SELECT mend_reject($1, $2, $3, $4, $5, $6)", std::move(params)},
+  return Call{Statement{"reject", "SELECT mend_fenced_reject($1, $2, $3, $4, $5, $6, $7)",
+                        std::move(params)},
               std::nullopt};
 }
 

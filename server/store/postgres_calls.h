@@ -38,7 +38,9 @@ enum class CallKind { kAppend, kRejection, kRewrite, kAudit, kRefusals };
 
 // An append. For a new room (expected_last_seq 0) `key` is the one just made.
 Call append_call(const AppendRequest& request, const WriteKey& key);
-Call rejection_call(const RecordedResult& rejection, const WriteKey& key);
+// A rejection, fenced by `lease_epoch` (0: not fenced).
+Call rejection_call(const RecordedResult& rejection, std::uint64_t lease_epoch,
+                    const WriteKey& key);
 // A rewrite, fenced by `lease_epoch` (0: not fenced).
 Call rewrite_call(const std::string& room_id, const std::vector<v1::Event>& events,
                   const std::vector<v1::AuditEntry>& audit, std::uint64_t lease_epoch,

@@ -12,7 +12,7 @@ constexpr const char* kUnlock = "SELECT pg_advisory_unlock(1835101796)";
 
 // Migration N (1-based) brings the schema from version N-1 to N. Ids and content-free
 // metadata in clear; events, results and room keys sealed (row_crypto.h, crypto.h).
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     // 1: rooms, keys, events, results (accepted and rejected), audit log.
     "CREATE TABLE rooms ("
     "  room_id text PRIMARY KEY,"
@@ -206,6 +206,17 @@ constexpr std::array<const char*, 7> kMigrations = {
     // 7: a node refused a room marks it wanted (the router sends the room's clients there), so
     // that the holder hands it over instead of keeping one partner on each node.
     "ALTER TABLE leases ADD COLUMN wanted_by text, ADD COLUMN wanted_until timestamptz;",
+    // 8: a command's stored rejection fenced by the lease epoch (p_epoch 0: not fenced), so
+    // that a node that lost the room cannot give a retry of that command on the new owner its
+    // answer. The lease row (FOR SHARE) before the room row, in mend_append's order.
+    // mend_reject stays for nodes of the previous version.
+    "CREATE FUNCTION mend_fenced_reject(p_room text, p_epoch bigint, p_new_key bytea,"
+    "  p_lookup bytea, p_sealed bytea, p_rejecter bytea, p_keep bigint) RETURNS text"
+    " LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF NOT mend_lease_current(p_room, p_epoch) THEN RETURN 'fenced'; END IF;"
+    "  RETURN mend_reject(p_room, p_new_key, p_lookup, p_sealed, p_rejecter, p_keep);"
+    " END $$;",
 };
 
 StoreError failed(StoreErrorCode code, const std::string& what) {

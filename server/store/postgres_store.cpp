@@ -111,7 +111,6 @@ struct PostgresStore::Impl final : BatchCommitter {
 
   // Writer thread state (touched only by the writer thread once started).
   std::unique_ptr<Link> writer;
-  RoomKeyCache key_cache;
   std::optional<StoreError> batch_failure;  // an SQL error aborts the whole transaction
 
   GroupWriter writes;
@@ -124,21 +123,36 @@ struct PostgresStore::Impl final : BatchCommitter {
   bool closed = false;
   std::vector<std::thread> reader_threads;
 
-  // The readers' unwrapped keys (shared by the reader threads; an erasure forgets its room's).
-  std::mutex reader_keys_mutex;
-  RoomKeyCache reader_keys;
-  std::optional<crypto::Key> reader_key(const std::string& room_id) {
-    std::lock_guard lock(reader_keys_mutex);
-    const crypto::Key* key = reader_keys.find(room_id);
+  // The room keys this node holds unwrapped, shared by the writer and the reader threads.
+  // Another node may erase a room (crypto-shredding: its wrapped key deleted) while this node
+  // still caches its key. That key can never serve: every statement that uses a cached key
+  // checks in the same round trip that the room is not destroyed (a write under the room row's
+  // lock, a read in its own snapshot), so it neither opens a row a later read still finds nor
+  // seals one that is stored. And it leaves this node's memory as soon as this node learns
+  // that the room is not its own or is gone, without a round trip of its own: a lease found
+  // held elsewhere, taken anew (it lapsed: another node may have served the room meanwhile)
+  // or released, or a lease call that failed; a write refused; a read that finds the room
+  // destroyed; this node's erasure. Only the room's owner caches a key (its writes and result
+  // lookups; a load does not), and erasing needs the lease, so the node that held the room
+  // hears of the change at its next lease call at the latest.
+  mutable std::mutex keys_mutex;
+  RoomKeyCache key_cache;
+  std::optional<crypto::Key> cached_key(const std::string& room_id) const {
+    std::lock_guard lock(keys_mutex);
+    const crypto::Key* key = key_cache.find(room_id);
     return key ? std::optional(*key) : std::nullopt;
   }
-  void remember_reader_key(const std::string& room_id, const crypto::Key& key) {
-    std::lock_guard lock(reader_keys_mutex);
-    reader_keys.remember(room_id, key);
+  void remember_key(const std::string& room_id, const crypto::Key& key) {
+    std::lock_guard lock(keys_mutex);
+    key_cache.remember(room_id, key);
   }
-  void forget_reader_key(const std::string& room_id) {
-    std::lock_guard lock(reader_keys_mutex);
-    reader_keys.forget(room_id);
+  void remember_keys(const std::map<std::string, crypto::Key>& created) {
+    std::lock_guard lock(keys_mutex);
+    key_cache.remember(created);
+  }
+  void forget_key(const std::string& room_id) {
+    std::lock_guard lock(keys_mutex);
+    key_cache.forget(room_id);
   }
   void count_read_round_trip() {
     std::lock_guard lock(stats_mutex);
@@ -362,7 +376,14 @@ void PostgresStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
     if (!retry) break;
   }
   if (committed) {
-    key_cache.remember(new_keys);
+    remember_keys(new_keys);
+    // A refused write (its room destroyed, fenced, ...) says the room may not be this node's:
+    // its key goes; the next write reads it again. (kUnavailable says nothing of the room.)
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (outcomes[i] && outcomes[i]->code != StoreErrorCode::kUnavailable) {
+        forget_key(ops::room_of(batch[i]));
+      }
+    }
   } else {
     for (auto& outcome : outcomes) outcome = batch_failure;
   }
@@ -393,7 +414,7 @@ bool PostgresStore::Impl::read_keys(Conn& conn, const std::vector<WriteOp>& batc
     } else {
       continue;  // audit entries and refusal counts are not sealed
     }
-    if (key_cache.find(room_id) == nullptr && keys.try_emplace(room_id).second) {
+    if (!cached_key(room_id) && keys.try_emplace(room_id).second) {
       rooms.push_back(std::move(room_id));
     }
   }
@@ -423,7 +444,7 @@ bool PostgresStore::Impl::read_keys(Conn& conn, const std::vector<WriteOp>& batc
     }
   }
   for (auto& [room_id, key] : keys) {
-    if (key.key) key_cache.remember(room_id, *key.key);
+    if (key.key) remember_key(room_id, *key.key);
   }
   return true;
 }
@@ -438,7 +459,7 @@ pg::Call PostgresStore::Impl::plan(const WriteOp& op,
     if (auto made = new_keys.find(room_id); made != new_keys.end()) {
       key.key = made->second;
       key.made_wrapped = made_wrapped[room_id];
-    } else if (const crypto::Key* cached = key_cache.find(room_id)) {
+    } else if (const auto cached = cached_key(room_id)) {
       key.key = *cached;
     } else if (auto read = stored_keys.find(room_id); read != stored_keys.end()) {
       key = read->second;
@@ -462,7 +483,8 @@ pg::Call PostgresStore::Impl::plan(const WriteOp& op,
     return pg::append_call(request, key_of(request.room_id));
   }
   if (const auto* rejection_op = std::get_if<RejectionOp>(&op)) {
-    return pg::rejection_call(rejection_op->rejection, key_of(rejection_op->rejection.key.room_id));
+    return pg::rejection_call(rejection_op->rejection, rejection_op->lease_epoch,
+                              key_of(rejection_op->rejection.key.room_id));
   }
   if (const auto* rewrite_op = std::get_if<RewriteOp>(&op)) {
     return pg::rewrite_call(rewrite_op->room_id, rewrite_op->events, rewrite_op->audit,
@@ -560,8 +582,7 @@ void PostgresStore::Impl::destroy(DestroyOp& op) {
   Conn* conn = writer->get(failure);
   std::optional<StoreError> outcome = conn == nullptr ? failure : shred_key(*conn, op);
   if (!outcome) {
-    key_cache.forget(op.room_id);
-    forget_reader_key(op.room_id);
+    forget_key(op.room_id);
     delete_rows(op.room_id);
   }
   writes.count_destroy(outcome);
@@ -629,6 +650,7 @@ LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
     return result;
   }
   if (rows.rows() == 0 || rows.boolean(0, 1)) {
+    forget_key(room_id);
     result.error = error(StoreErrorCode::kNotFound, "unknown room");
     return result;
   }
@@ -643,7 +665,9 @@ LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
                          "a room key in PostgreSQL does not unwrap under the master key");
     return result;
   }
-  remember_reader_key(room_id, *key);
+  // Not cached: loads also serve nodes that do not hold the room's lease (a caseload listing,
+  // the timer sweep), which would never hear of its erasure elsewhere. The owner caches the key
+  // at its first write or result lookup.
   std::uint64_t expected = after_seq + 1;
   for (int i = 0; i < rows.rows() && !rows.is_null(i, 3); ++i) {
     const auto seq = static_cast<std::uint64_t>(rows.int64(i, 3));
@@ -676,7 +700,7 @@ LoadResult PostgresStore::Impl::do_load(Conn& conn, const std::string& room_id,
 }
 
 FindResult PostgresStore::Impl::do_find(Conn& conn, const CommandKey& key) {
-  if (const auto known = reader_key(key.room_id)) return find_with_key(conn, key, *known);
+  if (const auto known = cached_key(key.room_id)) return find_with_key(conn, key, *known);
   FindResult found;
   Result room = read(conn, "find_room",
                      "SELECT r.destroyed, k.wrapped_key FROM rooms r "
@@ -686,7 +710,10 @@ FindResult PostgresStore::Impl::do_find(Conn& conn, const CommandKey& key) {
     found.error = pg::error_of(room, "cannot read a room");
     return found;
   }
-  if (room.rows() == 0 || room.boolean(0, 0)) return found;  // unknown room: no result
+  if (room.rows() == 0 || room.boolean(0, 0)) {  // unknown room: no result
+    forget_key(key.room_id);
+    return found;
+  }
   std::optional<crypto::Key> room_key;
   if (!room.is_null(0, 1)) room_key = crypto::unwrap_key(master, room.bytes(0, 1), key.room_id);
   if (!room_key) {
@@ -694,7 +721,7 @@ FindResult PostgresStore::Impl::do_find(Conn& conn, const CommandKey& key) {
                                                   "does not unwrap under the master key");
     return found;
   }
-  remember_reader_key(key.room_id, *room_key);
+  remember_key(key.room_id, *room_key);
   return find_with_key(conn, key, *room_key);
 }
 
@@ -711,7 +738,11 @@ FindResult PostgresStore::Impl::find_with_key(Conn& conn, const CommandKey& key,
     found.error = pg::error_of(row, "cannot read a command result");
     return found;
   }
-  if (row.rows() == 0 || row.boolean(0, 0) || row.is_null(0, 1)) return found;
+  if (row.rows() == 0 || row.boolean(0, 0)) {  // erased (on any node): the key is gone
+    forget_key(key.room_id);
+    return found;
+  }
+  if (row.is_null(0, 1)) return found;
   return open_result(key, room_key, lookup, row.bytes(0, 1));
 }
 
@@ -793,9 +824,10 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
                                             std::chrono::milliseconds ttl) {
   LeaseResult lease;
   // One statement: free, expired or ours -> ours. The epoch (and another node's want) stays
-  // only for an unexpired renewal.
+  // only for an unexpired renewal, which the last column tells from a lease taken anew.
   Result taken = read(conn,
       "acquire_lease",
+      "WITH old_lease AS (SELECT node, epoch FROM leases WHERE room_id = $1) "
       "INSERT INTO leases AS l (room_id, node, epoch, expires_at) "
       "VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond') "
       "ON CONFLICT (room_id) DO UPDATE SET "
@@ -807,9 +839,11 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
       "WHERE l.node = EXCLUDED.node OR l.expires_at <= clock_timestamp() "
       "RETURNING epoch, "
       "(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint, "
-      "coalesce(wanted_by <> node AND wanted_until > clock_timestamp(), false)",
+      "coalesce(wanted_by <> node AND wanted_until > clock_timestamp(), false), "
+      "coalesce((SELECT o.node = l.node AND o.epoch = l.epoch FROM old_lease o), false)",
       Params().text(room_id).text(node).int64(ttl.count()));
   if (!taken.ok()) {
+    forget_key(room_id);  // whether this node still holds the room is unknown
     lease.error = pg::error_of(taken, "cannot take a lease");
     lease.error->code = StoreErrorCode::kUnavailable;
     return lease;
@@ -819,8 +853,12 @@ LeaseResult PostgresStore::Impl::do_acquire(Conn& conn, const std::string& room_
     lease.epoch = static_cast<std::uint64_t>(taken.int64(0, 0));
     lease.remaining_ms = taken.int64(0, 1);
     lease.wanted_elsewhere = taken.boolean(0, 2);
+    // Taken anew: another node may have served (and erased) the room since this node's key
+    // was cached.
+    if (!taken.boolean(0, 3)) forget_key(room_id);
     return lease;
   }
+  forget_key(room_id);  // another node serves the room
   Result holder = read(conn,
       "lease_wanted",
       "UPDATE leases SET wanted_by = $2, "
@@ -920,6 +958,10 @@ PostgresStoreStats PostgresStore::stats() const {
 
 GroupWriter& PostgresStore::group_writer() { return impl_->writes; }
 
+bool PostgresStore::holds_key(const std::string& room_id) const {
+  return impl_->cached_key(room_id).has_value();
+}
+
 void PostgresStore::load(std::string room_id, std::uint64_t after_seq, LoadDone done) {
   impl_->submit_read<LoadResult>(
       [impl = impl_.get(), room_id = std::move(room_id), after_seq](Conn& conn) {
@@ -950,16 +992,21 @@ void PostgresStore::acquire_lease(std::string room_id, std::string node,
 
 void PostgresStore::release_lease(std::string room_id, std::string node, std::uint64_t epoch,
                                   StoreDone done) {
+  impl_->forget_key(room_id);  // whether or not the release gets through: the room goes
   struct Released {
     std::optional<StoreError> error;
   };
   impl_->submit_read<Released>(
-      [room_id = std::move(room_id), node = std::move(node), epoch](Conn& conn) {
+      [impl = impl_.get(), room_id = std::move(room_id), node = std::move(node), epoch](Conn& conn) {
+        // The epoch goes up: a write of this node still queued is fenced (and drops the key
+        // it may have cached again). The UPDATE waits for the writes that hold the lease row
+        // (FOR SHARE), so once it returns none of this epoch commits or caches any more.
         Result released = conn.run(
             "release_lease",
-            "UPDATE leases SET expires_at = clock_timestamp() "
+            "UPDATE leases SET expires_at = clock_timestamp(), epoch = epoch + 1 "
             "WHERE room_id = $1 AND node = $2 AND epoch = $3",
             Params().text(room_id).text(node).int64(static_cast<std::int64_t>(epoch)));
+        impl->forget_key(room_id);
         Released out;
         if (!released.ok()) out.error = pg::error_of(released, "cannot release a lease");
         return out;

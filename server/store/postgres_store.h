@@ -20,8 +20,9 @@
 // at once with kUnavailable; reconnection is tried again after reconnect_backoff.
 //
 // Reads (load, find_result, list_rooms, load_audit) and leases: reader threads with their own
-// connections, each call one round trip (find_result two for a room whose key the readers do
-// not know yet: they keep the keys that load and find_result unwrapped, as the writer does);
+// connections, each call one round trip (find_result two for a room whose key this node does
+// not know yet: the writer and the readers share one cache of unwrapped room keys, which a
+// room's key leaves once this node learns that the room is another node's or erased);
 // a read that meets a lost connection reconnects and runs once more.
 //
 // At rest: the same sealing as SqliteStore (row_crypto.h): AES-256-GCM per room key, room keys
@@ -78,7 +79,7 @@ std::string prometheus_text(const PostgresStoreStats& stats);
 
 class PostgresStore final : public QueuedWriteStore {
  public:
-  static constexpr int kSchemaVersion = 7;  // mend_schema.version
+  static constexpr int kSchemaVersion = 8;  // mend_schema.version
 
   struct OpenResult {
     std::shared_ptr<PostgresStore> store;  // set on success
@@ -115,6 +116,10 @@ class PostgresStore final : public QueuedWriteStore {
   void close();
 
   PostgresStoreStats stats() const;
+
+  // Whether this node holds the room's key unwrapped in memory (its key cache; when a key leaves
+  // it: Impl::key_cache in postgres_store.cpp). For tests and diagnostics.
+  bool holds_key(const std::string& room_id) const;
 
   struct Impl;
   explicit PostgresStore(std::unique_ptr<Impl> impl);  // use open()

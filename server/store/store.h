@@ -218,8 +218,12 @@ class Store {
   // kRejectionsKeptPerParticipant rejections of each (room, participant) and forgets older
   // ones in the same commit. kNotFound for an unknown or destroyed room; kConflict when the
   // key is already recorded (accepted or rejected); kInvalid for an accepted result. Ordered
-  // with the appends issued before it; shares their group commit.
-  virtual void record_rejection(RecordedResult rejection, StoreDone done) = 0;
+  // with the appends issued before it; shares their group commit. `lease_epoch` fences it like
+  // AppendRequest::lease_epoch: nonzero, it commits only while that epoch is still the room's
+  // lease epoch, else kFenced and nothing is stored (a node that lost the room must not give a
+  // retry on the new owner its answer); 0: not fenced (stores without leases ignore it).
+  virtual void record_rejection(RecordedResult rejection, std::uint64_t lease_epoch,
+                                StoreDone done) = 0;
 
   // --- Primitives for retention and erasure (DESIGN.md section 7). ---
   // The defaults complete with kUnavailable ("not supported by this store"), so test doubles
@@ -309,7 +313,8 @@ class Store {
   virtual void acquire_lease(std::string room_id, std::string node, std::chrono::milliseconds ttl,
                              LeaseDone done);
   // Ends `node`'s lease of `epoch` now (graceful drain: another node may take the room over at
-  // once). A no-op when the lease is no longer that one.
+  // once), and fences that epoch at once: a write still carrying it (issued before the release,
+  // run after it) is kFenced. A no-op when the lease is no longer that one.
   virtual void release_lease(std::string room_id, std::string node, std::uint64_t epoch,
                              StoreDone done);
 };

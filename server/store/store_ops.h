@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -37,6 +38,7 @@ struct AuditOp {
 };
 struct RejectionOp {
   RecordedResult rejection;
+  std::uint64_t lease_epoch = 0;  // fencing, as AppendRequest::lease_epoch
   StoreDone done;
 };
 struct RefusalsOp {
@@ -49,6 +51,22 @@ using WriteOp = std::variant<AppendOp, DestroyOp, RewriteOp, AuditOp, RejectionO
 // Completes a write that did not run (or failed) with `error`.
 inline void complete(WriteOp& op, std::optional<StoreError> error) {
   std::visit([&](auto& queued) { queued.done(std::move(error)); }, op);
+}
+
+// The room a write is for.
+inline const std::string& room_of(const WriteOp& op) {
+  return std::visit(
+      [](const auto& queued) -> const std::string& {
+        using Op = std::decay_t<decltype(queued)>;
+        if constexpr (std::is_same_v<Op, AppendOp>) {
+          return queued.request.room_id;
+        } else if constexpr (std::is_same_v<Op, RejectionOp>) {
+          return queued.rejection.key.room_id;
+        } else {
+          return queued.room_id;
+        }
+      },
+      op);
 }
 
 // Whether the write may share a group commit (a destroy commits alone: the key first).

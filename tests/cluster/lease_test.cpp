@@ -2,6 +2,11 @@
 // its own PostgresStore, over one database (the binary's PostgreSQL, cluster_main.cpp). A node
 // is "paused" by not running its io_context. Lease expiry is judged by PostgreSQL's clock, so
 // these tests wait real time (a 1 s lease), always by bounded polling of a condition.
+//
+// A node's io_context runs only while the test runs it (run_for), and then for the whole span:
+// a room's store calls complete on the store's threads, which hold no work on the io_context,
+// so without the work guard io_context::run_for returns as soon as a renewal is in flight
+// (about a third of a lease) instead of after the span.
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -11,6 +16,7 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "server/rooms/room_service_impl.h"
@@ -70,8 +76,10 @@ struct Node {
     store->close();
   }
 
+  // Runs this node for `span`, however long its work waits on the store's threads.
   void run_for(std::chrono::milliseconds span) {
     io.restart();
+    const auto busy = boost::asio::make_work_guard(io);
     io.run_for(span);
   }
   // Runs this node until `condition` holds (REQUIREd within 10 s).
@@ -153,6 +161,15 @@ struct TwoNodes {
     return loaded->events;
   }
 
+  // The recorded result of `key`, read through `node`'s store.
+  std::optional<v1::CommandResult> found(Node& node, const store::CommandKey& key) {
+    std::optional<store::FindResult> result;
+    node.store->find_result(key, [&](store::FindResult r) { result = std::move(r); });
+    node.run_until([&] { return result.has_value(); });
+    REQUIRE_FALSE(result->error.has_value());
+    return result->result;
+  }
+
   // How many entries of `kind` the audit log of `room` holds, read through `node`'s store.
   std::size_t audited(Node& node, const std::string& room, v1::AuditKind kind) {
     std::optional<store::AuditLoadResult> audit;
@@ -227,8 +244,11 @@ TEST_CASE("a room is served by one node: another node refuses it ROOM_ELSEWHERE 
   const auto attached = nodes.partner_a_on_first();
   const Participant& a = attached.a;
   const auto& on_first = attached.recipient;
-  // The owner renews while it serves: the room stays its own well past one lease.
-  nodes.first.run_for(std::chrono::milliseconds(3 * kLeaseMs));
+  // The owner renews while it serves: the room stays its own past the end of its first lease
+  // (twice the lease time: six renewals).
+  const auto started = std::chrono::steady_clock::now();
+  nodes.first.run_for(std::chrono::milliseconds(2 * kLeaseMs));
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(2 * kLeaseMs));
   CHECK_FALSE(on_first->closed.has_value());
 
   auto on_second = std::make_shared<FakeRecipient>();
@@ -290,14 +310,21 @@ TEST_CASE("a node that lost its lease closes its clients with 4010 and never wri
   // The first node is paused past its lease; the second takes the room over.
   auto on_second = nodes.attach_when_expired(nodes.second, a);
   const std::size_t stored_before = nodes.stored(nodes.second, room).size();
-  // Resumed, the first node still has a command to run: its append is fenced, or its renewal
-  // is refused first; either way its client is told to reconnect and nothing is stored.
+  // Resumed, the first node still has commands to run: a definitive rejection (still in
+  // CONSENT), whose record is fenced, and an append; or its renewal is refused first. Either
+  // way its client is told to reconnect and nothing is stored, not even the rejection.
+  const std::string open = R"(open { topic: "chores" intention: "be heard" })";
+  nodes.first.service->submit(a, command("late-open", open));
   nodes.first.service->submit(a, command("late", "consent {}"));
   nodes.first.run_until([&] { return on_first->closed.has_value(); });
   CHECK(*on_first->closed == CloseCode::kRoomElsewhere);
   CHECK(on_first->results.empty());
   nodes.first.run_for(100ms);
   CHECK(nodes.stored(nodes.second, room).size() == stored_before);
+  CHECK_FALSE(nodes.found(nodes.second, store::CommandKey{room, "A", "late-open"}).has_value());
+  // The retry is decided by the node that serves the room (and is rejected there, the same way).
+  CHECK(nodes.submit(nodes.second, a, *on_second, "late-open", open).rejection().code() ==
+        v1::WRONG_PHASE);
 }
 
 TEST_CASE("a node that stops releases its leases: another node takes its rooms over at once") {

@@ -98,8 +98,9 @@ class HeldStore final : public store::Store {
     ++finds;
     inner.find_result(std::move(key), std::move(done));
   }
-  void record_rejection(store::RecordedResult rejection, store::StoreDone done) override {
-    inner.record_rejection(std::move(rejection), std::move(done));
+  void record_rejection(store::RecordedResult rejection, std::uint64_t lease_epoch,
+                        store::StoreDone done) override {
+    inner.record_rejection(std::move(rejection), lease_epoch, std::move(done));
   }
   void list_rooms(store::ListRoomsDone done) override { inner.list_rooms(std::move(done)); }
   void append_audit(std::string room_id, std::vector<v1::AuditEntry> entries,

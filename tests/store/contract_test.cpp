@@ -175,7 +175,7 @@ STORE_CONTRACT("recorded rejections are bounded per participant: the oldest are 
   // Issued together (they share group commits), completed in order: the last one waits.
   std::atomic<std::size_t> failed = 0;
   for (std::size_t i = 0; i + 1 < kRejectionsKeptPerParticipant + 2; ++i) {
-    f.store->record_rejection(RecordedResult{key("A", i), rejected("c", v1::WRONG_PHASE)},
+    f.store->record_rejection(RecordedResult{key("A", i), rejected("c", v1::WRONG_PHASE)}, 0,
                               [&failed](std::optional<StoreError> error) {
                                 if (error) ++failed;
                               });

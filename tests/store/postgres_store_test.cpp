@@ -347,7 +347,8 @@ struct Takeover {
   }
 
   TempDir dir{"pg-key"};
-  PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  std::string schema = fresh_schema();
+  PostgresStoreOptions options = pg_options(schema, dir.path());
   std::shared_ptr<PostgresStore> node1 = open_store(options);
   std::shared_ptr<PostgresStore> node2 = open_store(options);
   LeaseResult old_lease;
@@ -415,7 +416,7 @@ TEST_CASE("a released lease is taken over at once (graceful drain)") {
   REQUIRE_FALSE(release(*store, "r", "node-1", lease.epoch));
   LeaseResult taken = acquire(*store, "r", "node-2", kLong);
   CHECK(taken.held);
-  CHECK(taken.epoch == lease.epoch + 1);
+  CHECK(taken.epoch > lease.epoch);
 }
 
 TEST_CASE("a takeover waits for the old holder's append in flight, which commits first") {
@@ -500,6 +501,118 @@ TEST_CASE("a node that lost the lease cannot record a privacy operation in the a
   CHECK_FALSE(audit_fenced(*rooms.node2, "r", v1::AUDIT_CONTRIBUTIONS_ERASED, rooms.taken.epoch));
   CHECK_FALSE(audit_fenced(*rooms.node1, "r", v1::AUDIT_TRANSCRIPT_EXPORTED, 0));
   CHECK(audit_log(*rooms.node2, "r").entries.size() == audit_before + 2);
+}
+
+// Throws (through PostgreSQL's RAISE) unless `schema` holds exactly `expected` stored results
+// (accepted or rejected) of room "r".
+void check_results_stored(const std::string& schema, int expected) {
+  cluster().sql("DO $$ BEGIN IF (SELECT count(*) FROM " + schema +
+                ".results WHERE room_id = 'r') <> " + std::to_string(expected) +
+                " THEN RAISE 'another number of stored results'; END IF; END $$");
+}
+
+TEST_CASE("a node that lost the lease cannot store a command's rejection: fenced, the row "
+          "absent, and a retry on the new owner is decided there") {
+  Takeover rooms;
+  // While the epoch is current a fenced rejection commits.
+  REQUIRE_FALSE(record_rejection(*rooms.node1, CommandKey{"r", "A", "c1"}, v1::NOT_YOUR_TURN,
+                                 rooms.old_lease.epoch));
+  rooms.take_over();
+  const CommandKey key{"r", "B", "c2"};
+  const auto recorded = record_rejection(*rooms.node1, key, v1::NOT_YOUR_TURN, rooms.old_lease.epoch);
+  REQUIRE(recorded);
+  CHECK(recorded->code == StoreErrorCode::kFenced);
+  CHECK_FALSE(find(*rooms.node2, key).result);
+  CHECK_NOTHROW(check_results_stored(rooms.schema, 1));
+  // The holder of the current epoch decides the retry and stores its own answer.
+  REQUIRE_FALSE(record_rejection(*rooms.node2, key, v1::WRONG_PHASE, rooms.taken.epoch));
+  const FindResult found = find(*rooms.node2, key);
+  REQUIRE(found.result);
+  CHECK(found.result->rejection().code() == v1::WRONG_PHASE);
+  CHECK_NOTHROW(check_results_stored(rooms.schema, 2));
+}
+
+TEST_CASE("a database of schema version 7 is migrated to 8: its rejections are fenced") {
+  TempDir dir("pg-key");
+  const std::string schema = fresh_schema();
+  open_store(pg_options(schema, dir.path()))->close();
+  // Back to version 7: as a node of the previous version left it.
+  cluster().sql("DROP FUNCTION " + schema + ".mend_fenced_reject; UPDATE " + schema +
+                ".mend_schema SET version = 7");
+  auto store = open_store(pg_options(schema, dir.path()));
+  const LeaseResult lease = acquire(*store, "r", "node-1", kLong);
+  REQUIRE(lease.held);
+  REQUIRE_FALSE(append_fenced(*store, "r", 0, lease.epoch));
+  CHECK_FALSE(record_rejection(*store, CommandKey{"r", "A", "c1"}, v1::WRONG_PHASE, lease.epoch));
+  const auto stale = record_rejection(*store, CommandKey{"r", "A", "c2"}, v1::WRONG_PHASE,
+                                      lease.epoch + 1);
+  REQUIRE(stale);
+  CHECK(stale->code == StoreErrorCode::kFenced);
+}
+
+TEST_CASE("a room erased by another node: the key this node cached can neither read the old "
+          "content nor seal a stored row, and leaves its memory") {
+  Takeover rooms;
+  PostgresStore& node1 = *rooms.node1;
+  PostgresStore& node2 = *rooms.node2;
+  // Node 1 caches the room's key: it wrote the room and read a result of it.
+  const CommandKey key{"r", "A", "c2"};
+  REQUIRE_FALSE(append_command(node1, "r", 1, "c2"));
+  REQUIRE(find(node1, key).result);
+  REQUIRE(node1.holds_key("r"));
+  rooms.take_over();
+  REQUIRE_FALSE(destroy_audited(node2, "r", {audit_entry(v1::AUDIT_ROOM_ERASED)}, rooms.taken.epoch));
+  CHECK(node1.holds_key("r"));  // node 1 has not heard of the erasure yet
+
+  SUBCASE("a read of a result finds none (the room is checked in the same round trip)") {
+    const FindResult found = find(node1, key);
+    CHECK_FALSE(found.error);
+    CHECK_FALSE(found.result);
+  }
+  SUBCASE("an append of the old lease epoch is fenced") {
+    CHECK(append_fenced(node1, "r", 2, rooms.old_lease.epoch)->code == StoreErrorCode::kFenced);
+  }
+  SUBCASE("an unfenced append is refused: the room was destroyed") {
+    CHECK(append_command(node1, "r", 2, "c3")->code == StoreErrorCode::kConflict);
+  }
+  SUBCASE("a rejection is refused: unknown room") {
+    CHECK(record_rejection(node1, CommandKey{"r", "B", "c4"})->code == StoreErrorCode::kNotFound);
+  }
+  SUBCASE("a renewal finds the lease held elsewhere") {
+    CHECK_FALSE(acquire(node1, "r", "node-1", kLong).held);
+  }
+  CHECK_FALSE(node1.holds_key("r"));
+  CHECK(load(node1, "r").error->code == StoreErrorCode::kNotFound);
+  CHECK_NOTHROW(check_results_stored(rooms.schema, 0));
+  CHECK_NOTHROW(cluster().sql("DO $$ BEGIN IF EXISTS (SELECT 1 FROM " + rooms.schema +
+                              ".events) THEN RAISE 'an event was stored'; END IF; END $$"));
+}
+
+TEST_CASE("a renewal keeps a room's key cached; a lease taken anew after it lapsed, or released, "
+          "drops it, and a write of a released epoch is fenced") {
+  TempDir dir("pg-key");
+  auto store = open_store(pg_options(fresh_schema(), dir.path()));
+  const LeaseResult lapsing = acquire(*store, "r", "node-1", kExpired);
+  REQUIRE(lapsing.held);
+  REQUIRE_FALSE(append_fenced(*store, "r", 0, lapsing.epoch));
+  REQUIRE(store->holds_key("r"));
+  // Lapsed: another node may have served (and erased) the room meanwhile.
+  const LeaseResult anew = acquire(*store, "r", "node-1", kLong);
+  REQUIRE(anew.held);
+  CHECK(anew.epoch == lapsing.epoch + 1);
+  CHECK_FALSE(store->holds_key("r"));
+  REQUIRE_FALSE(load(*store, "r").error);
+  CHECK_FALSE(store->holds_key("r"));  // a load caches no key (it also serves non-owners)
+  REQUIRE_FALSE(append_fenced(*store, "r", 1, anew.epoch));  // the owner's write reads it again
+  CHECK(store->holds_key("r"));
+  CHECK(acquire(*store, "r", "node-1", kLong).epoch == anew.epoch);  // a renewal
+  CHECK(store->holds_key("r"));
+  REQUIRE_FALSE(release(*store, "r", "node-1", anew.epoch));
+  CHECK_FALSE(store->holds_key("r"));
+  // A write of the released epoch, issued before the release and run after it, is fenced: it
+  // neither commits nor keeps the key.
+  CHECK(append_fenced(*store, "r", 2, anew.epoch)->code == StoreErrorCode::kFenced);
+  CHECK_FALSE(store->holds_key("r"));
 }
 
 }  // namespace

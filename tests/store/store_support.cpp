@@ -84,9 +84,10 @@ v1::CommandResult rejected(const std::string& command_id, v1::RejectionCode code
 }
 
 std::optional<StoreError> record_rejection(Store& store, const CommandKey& key,
-                                           v1::RejectionCode code) {
+                                           v1::RejectionCode code, std::uint64_t lease_epoch) {
   return wait_for<std::optional<StoreError>>([&](auto done) {
-    store.record_rejection(RecordedResult{key, rejected(key.command_id, code)}, std::move(done));
+    store.record_rejection(RecordedResult{key, rejected(key.command_id, code)}, lease_epoch,
+                           std::move(done));
   });
 }
 

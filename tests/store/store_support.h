@@ -31,8 +31,10 @@ std::optional<StoreError> append(Store& store, AppendRequest request);
 LoadResult load(Store& store, const std::string& room, std::uint64_t after_seq = 0);
 FindResult find(Store& store, const CommandKey& key);
 v1::CommandResult rejected(const std::string& command_id, v1::RejectionCode code);
+// lease_epoch: Store::record_rejection's fencing (0: none).
 std::optional<StoreError> record_rejection(Store& store, const CommandKey& key,
-                                           v1::RejectionCode code = v1::WRONG_PHASE);
+                                           v1::RejectionCode code = v1::WRONG_PHASE,
+                                           std::uint64_t lease_epoch = 0);
 std::optional<StoreError> destroy(Store& store, const std::string& room);
 std::optional<StoreError> rewrite(Store& store, const std::string& room,
                                   std::vector<v1::Event> evs);
