@@ -1,6 +1,7 @@
 #include "server/store/postgres_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -53,27 +54,32 @@ StoreError unreachable(const std::string& why) {
 
 // One connection, (re)established on demand but at most once per backoff after a failure,
 // so that while PostgreSQL is down every call fails at once instead of waiting to connect.
+// The backoff ends early once another of the store's links connected after this one's
+// failure: PostgreSQL is back, and a read should not fail for another backoff.
 class Link {
  public:
-  Link(const std::string& url, std::chrono::milliseconds backoff, std::function<void()> on_reconnect)
-      : url_(url), backoff_(backoff), on_reconnect_(std::move(on_reconnect)) {}
+  Link(const std::string& url, std::chrono::milliseconds backoff,
+       std::atomic<std::uint64_t>& connects, std::function<void()> on_reconnect)
+      : url_(url), backoff_(backoff), connects_(connects), on_reconnect_(std::move(on_reconnect)) {}
 
   // The connection, or nullptr with `failure` set.
   Conn* get(std::optional<StoreError>& failure) {
     if (conn_ && !conn_->broken()) return conn_.get();
     const bool had_one = conn_ != nullptr || reconnecting_;
     conn_.reset();
-    if (Clock::now() < retry_at_) {
+    if (Clock::now() < retry_at_ && connects_.load() == connects_at_failure_) {
       failure = unreachable(last_error_);
       return nullptr;
     }
     conn_ = Conn::connect(url_, last_error_);
     if (!conn_) {
       retry_at_ = Clock::now() + backoff_;
+      connects_at_failure_ = connects_.load();
       reconnecting_ = true;
       failure = unreachable(last_error_);
       return nullptr;
     }
+    ++connects_;
     reconnecting_ = false;
     if (had_one) on_reconnect_();
     return conn_.get();
@@ -89,6 +95,8 @@ class Link {
  private:
   const std::string& url_;
   std::chrono::milliseconds backoff_;
+  std::atomic<std::uint64_t>& connects_;  // connections any link of the store made
+  std::uint64_t connects_at_failure_ = 0;
   std::function<void()> on_reconnect_;
   std::unique_ptr<Conn> conn_;
   Clock::time_point retry_at_{};
@@ -164,12 +172,13 @@ struct PostgresStore::Impl final : BatchCommitter {
     return conn.run(name, sql, params);
   }
 
+  std::atomic<std::uint64_t> link_connects{0};  // Link: ends the others' backoff
   void count_reconnect() {
     std::lock_guard lock(stats_mutex);
     ++stats.reconnects;
   }
   std::unique_ptr<Link> make_link() {
-    return std::make_unique<Link>(options.url, options.reconnect_backoff,
+    return std::make_unique<Link>(options.url, options.reconnect_backoff, link_connects,
                                   [this] { count_reconnect(); });
   }
 

@@ -17,7 +17,8 @@
 // PostgreSQL stays unreachable for in_doubt_limit does it answer kUnavailable with the doubt
 // unresolved (the room host then reloads the room, and a retried command finds its result
 // through find_result: never doubled). While PostgreSQL is unreachable, writes and reads fail
-// at once with kUnavailable; reconnection is tried again after reconnect_backoff.
+// at once with kUnavailable; reconnection is tried again after reconnect_backoff, or as soon
+// as another of the store's connections got through (PostgreSQL is back).
 //
 // Reads (load, find_result, list_rooms, load_audit) and leases: reader threads with their own
 // connections, each call one round trip (find_result two for a room whose key this node does
