@@ -288,6 +288,30 @@ TEST_CASE("an unreachable database: open fails without the connection string in 
   CHECK(load(*store, "r").events.size() == 2);
 }
 
+// A connection that failed while PostgreSQL was down waits out its backoff before it tries
+// again, unless another connection of the store got through meanwhile: then PostgreSQL is
+// back, and the next call must not fail for the rest of the backoff.
+TEST_CASE("once one connection of the store reaches PostgreSQL again, the others stop waiting "
+          "out their reconnect backoff") {
+  TempDir dir("pg-key");
+  PostgresStoreOptions options = pg_options(fresh_schema(), dir.path());
+  options.reader_threads = 1;
+  options.reconnect_backoff = std::chrono::minutes(10);  // longer than the test may take
+  auto store = open_store(options);
+  REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
+  REQUIRE(load(*store, "r").events.size() == 1);
+  cluster().stop();
+  // The writer's connection breaks and its reconnect fails: it backs off for ten minutes.
+  REQUIRE(append(*store, "r", 1, events(2, 1))->code == StoreErrorCode::kUnavailable);
+  cluster().start();
+  // The reader never failed to connect: it reconnects at once (a read runs again once on a
+  // new connection).
+  REQUIRE(load(*store, "r").events.size() == 1);
+  // So the writer tries again now instead of in ten minutes.
+  CHECK_FALSE(append(*store, "r", 1, events(2, 1)));
+  CHECK(load(*store, "r").events.size() == 2);
+}
+
 }  // namespace
 }  // namespace mend::store::testing
 
