@@ -41,8 +41,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+source tools/bench-lib.sh
 us_per_op() { node -e 'const r=JSON.parse(require("fs").readFileSync(0,"utf8")); const s=r.server_process; console.log(s?(s.cpu_ms_per_1000_commands).toFixed(1):"nan", r.commands_per_s.toFixed(0), r.latency_ms.p99.toFixed(2))'; }
 
 mendd_run() {

@@ -65,7 +65,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+source tools/bench-lib.sh
 # GET $2 on 127.0.0.1:$1; prints the body, fails unless 200.
 http_get() (  # a subshell: a refused connection fails the function, not the script
   exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1

@@ -45,8 +45,7 @@ server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+source tools/bench-lib.sh
 figures() {
   python3 -c 'import json,sys; r=json.load(sys.stdin); s=r["server_process"] or {}
 print("%.2f ctx/cmd  %.1f us/cmd  %.0f cmd/s  p99 %.2f ms" % (s.get("context_switches_per_command", float("nan")), s.get("cpu_ms_per_1000_commands", float("nan")), r["commands_per_s"], r["latency_ms"]["p99"]))'

@@ -27,13 +27,14 @@ work=$(mktemp -d /tmp/mend-instructions.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+source tools/bench-lib.sh
+port=$(free_port)
 env ${preload:+LD_PRELOAD="$preload"} valgrind --tool=callgrind --instr-atstart=no \
     --callgrind-out-file="$work/callgrind.out" "$bin/server/app/mendd" --listen "127.0.0.1:$port" \
     --data-dir "$work/data" --log-level warn --max-connections-per-ip 50000 \
     --rooms-per-api-key 1000000 --store memory --threads 1 >/dev/null 2>"$work/valgrind.log" &
 mendd=$!; pids+=("$mendd")
-for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.2; done
+wait_port "$port" 60  # valgrind starts slowly
 "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --rooms "$rooms" --think-ms 0 \
     --template speaker-listener --chunks-per-turn 20 --warmup 5 --duration $((window + 13)) \
     --seed 1 --json --quiet >/dev/null &
