@@ -1,7 +1,8 @@
 // RoomServiceImpl: the room host (DESIGN.md sections 5, 6, 8), implementing RoomService.
 //
-// Every room lives on its own strand of one of the shards' executors, the one its id hashes to
-// (shard.h; with one executor, all rooms share it) (the Beast chat-multi shape:
+// Every room lives on one of the shards' executors, the one its id hashes to (shard.h; with one
+// executor, all rooms share it), on its "strand": that shard's executor when one thread runs
+// each shard, else a strand of its own (RoomContext::strand_for) (the Beast chat-multi shape:
 // the room owns the conversation's state and the set of attached participants, connections
 // own their sockets). On its strand a room:
 // - runs engine::decide for one command at a time (commands wait in a bounded queue while
