@@ -118,9 +118,10 @@ Check check_overlay(Action action, const Ctx& c) {
   }
 }
 
+}  // namespace
+
 // ---- bounded lists (limits::kConversationMessages) ------------------------------------
 
-// Actions whose event adds a request addressed to the other partner.
 bool adds_request(Action action) {
   switch (action) {
     case v1::ACTION_PROPOSE_TIME: case v1::ACTION_ASK: case v1::ACTION_REQUEST_ADVICE:
@@ -130,6 +131,8 @@ bool adds_request(Action action) {
       return false;
   }
 }
+
+namespace {
 
 Check conversation_full(const char* entries, const char* still_possible) {
   return refuse(v1::CONVERSATION_FULL,

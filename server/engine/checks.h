@@ -54,6 +54,11 @@ bool may_retract(const ContentMessage& message, v1::Role role);
 bool may_decline(const Request& request, v1::Role role);
 bool may_accept_proposal(const Request& request, v1::Role role);
 
+// Whether `action`'s accepted command adds a request addressed to the other partner (the bound
+// of state.requests). The engine's random walks check this list, and carries_text for
+// state.messages, against what evolve adds.
+bool adds_request(v1::Action action);
+
 // The time before which a reflection is TOO_SOON, or 0 when no beat applies.
 TimeMs reflect_not_before(const RoomState& state);
 

@@ -213,8 +213,8 @@ class WsSession final : public rooms::Recipient,
 
   // A frame of this connection handed to its room, which lives on another shard (on the
   // strand).
-  void count_if_room_elsewhere(const rooms::Participant& who) {
-    if (&state_->shard_of_room(who.room_id) != &home_) state_->metrics.cross_shard_post();
+  void count_if_room_elsewhere() {
+    if (room_elsewhere_) state_->metrics.cross_shard_post();
   }
 
   // Queue accounting (any thread). False when the frame would exceed the bound.
@@ -304,7 +304,7 @@ class WsSession final : public rooms::Recipient,
       case v1::ClientFrame::kHeartbeatAck:
         return;  // its arrival refreshed the silence deadline; the rooms need nothing of it
       case v1::ClientFrame::kTyping:
-        count_if_room_elsewhere(*participant_);
+        count_if_room_elsewhere();
         return state_->deps.rooms->typing(*participant_, frame.typing().typing());
       case v1::ClientFrame::kHello:
         return start_close(static_cast<std::uint16_t>(rooms::CloseCode::kMalformed),
@@ -329,11 +329,12 @@ class WsSession final : public rooms::Recipient,
     }
     std::string().swap(connect_room_);  // checked: the participant names the room from now on
     participant_ = std::move(*who);
+    room_elsewhere_ = &state_->shard_of_room(participant_->room_id) != &home_;
     set_role(role_of(participant_->actor.role()));
     phase_ = Phase::kAttaching;
     std::weak_ptr<WsSession> weak = this->weak_from_this();
     auto executor = ws_.get_executor();
-    count_if_room_elsewhere(*participant_);
+    count_if_room_elsewhere();
     state_->deps.rooms->attach(
         *participant_, frame.hello(), this->shared_from_this(),
         [weak, executor](std::optional<rooms::CloseCode> refused) {
@@ -361,7 +362,7 @@ class WsSession final : public rooms::Recipient,
 
   void handle_command(v1::Command command) {
     // Rate limits (RATE_LIMITED, then 4529) are per participant, in the rooms.
-    count_if_room_elsewhere(*participant_);
+    count_if_room_elsewhere();
     state_->deps.rooms->submit(*participant_, std::move(command));
   }
 
@@ -575,6 +576,7 @@ class WsSession final : public rooms::Recipient,
   std::atomic<std::size_t> queued_frames_{0};
   std::atomic<bool> send_closed_{false};
   std::optional<rooms::Participant> participant_;
+  bool room_elsewhere_ = false;  // participant_'s room runs on another shard than home_
   std::string connect_room_;  // until Hello: the room of the connect path, "" if none
   websocket::close_reason close_reason_;
   std::uint64_t registry_id_ = 0;

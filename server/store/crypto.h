@@ -10,8 +10,9 @@
 // with 96-bit random nonces a key may seal about 2^32 blobs before the collision risk
 // matters, far above a room's events.
 //
-// Thread safety: every function is safe to call concurrently (no shared state; OpenSSL 3's
-// RNG and EVP contexts are thread-safe this way). Errors are values; no exception leaves.
+// Thread safety: every function is safe to call concurrently: seal and open keep a cipher
+// context and a block of CSPRNG nonces per thread, nothing else is shared. Errors are values;
+// no exception leaves.
 #pragma once
 
 #include <array>

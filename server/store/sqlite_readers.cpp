@@ -70,8 +70,8 @@ std::optional<RoomRow> reader_room(ReaderConnection& conn, const std::string& ro
   rc = s.step();
   if (rc != SQLITE_ROW) return std::nullopt;
   rc = SQLITE_OK;
-  if (s.column_int(1) != 0) return std::nullopt;
-  return RoomRow{static_cast<std::uint64_t>(s.column_int(0)), false};
+  if (s.column_int(0) != 0) return std::nullopt;
+  return RoomRow{static_cast<std::uint64_t>(s.column_int(1)), false};
 }
 }  // namespace
 

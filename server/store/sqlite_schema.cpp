@@ -89,6 +89,13 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
         PRIMARY KEY (room_id, participant, code)
       ) WITHOUT ROWID;
     )sql",
+    // 5 -> 6: a room's last seq and its times are read from its events (the first and the
+    // highest seq), so an append no longer rewrites the room's row.
+    R"sql(
+      ALTER TABLE rooms DROP COLUMN last_seq;
+      ALTER TABLE rooms DROP COLUMN first_at_ms;
+      ALTER TABLE rooms DROP COLUMN last_at_ms;
+    )sql",
 };
 static_assert(SqliteStore::kApplicationId == 1835363940);
 

@@ -32,15 +32,22 @@ inline StoreError error(StoreErrorCode code, std::string message) {
   return StoreError{code, std::move(message)};
 }
 
+// A room's row: whether it was destroyed, and its last seq (0 before its first event). The last
+// seq is its events' highest, one seek in their primary key: the rooms table holds no counter,
+// so an append writes no page of it (schema 6).
+inline constexpr const char* kSelectRoom =
+    "SELECT destroyed, (SELECT max(seq) FROM events WHERE room_id = ?1) FROM rooms "
+    "WHERE room_id = ?1";
+
 // Statements of the writer connection.
 struct WriterConnection {
   explicit WriterConnection(std::unique_ptr<Db> database) : db(std::move(database)) {}
   bool ok() const {
     for (const Statement* s :
          {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room,
-          &insert_room, &update_room, &insert_key,
+          &insert_room, &insert_key,
           &select_key, &insert_event, &update_event, &select_result, &insert_result, &insert_rejection, &forget_rejections, &delete_key,
-          &mark_destroyed, &delete_events, &delete_results, &delete_refusals, &refresh_times, &insert_audit,
+          &mark_destroyed, &delete_events, &delete_results, &delete_refusals, &insert_audit,
           &add_refusals}) {
       if (!s->ok()) return false;
     }
@@ -55,11 +62,8 @@ struct WriterConnection {
   Statement savepoint{*db, "SAVEPOINT rewrite"};
   Statement release{*db, "RELEASE rewrite"};
   Statement rollback_to{*db, "ROLLBACK TO rewrite"};
-  Statement select_room{*db, "SELECT last_seq, destroyed FROM rooms WHERE room_id = ?1"};
-  Statement insert_room{*db,
-                        "INSERT INTO rooms (room_id, last_seq, first_at_ms, last_at_ms, creator) "
-                        "VALUES (?1, 0, ?2, ?2, ?3)"};
-  Statement update_room{*db, "UPDATE rooms SET last_seq = ?2, last_at_ms = ?3 WHERE room_id = ?1"};
+  Statement select_room{*db, kSelectRoom};
+  Statement insert_room{*db, "INSERT INTO rooms (room_id, creator) VALUES (?1, ?2)"};
   Statement insert_key{*db, "INSERT INTO room_keys (room_id, wrapped_key) VALUES (?1, ?2)"};
   Statement select_key{*db, "SELECT wrapped_key FROM room_keys WHERE room_id = ?1"};
   Statement insert_event{*db,
@@ -87,12 +91,6 @@ struct WriterConnection {
                          "INSERT INTO refusals (room_id, participant, code, count) "
                          "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (room_id, participant, code) "
                          "DO UPDATE SET count = count + excluded.count"};
-  Statement refresh_times{
-      *db,
-      "UPDATE rooms SET "
-      "first_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 AND seq = 1), "
-      "last_at_ms = (SELECT at_ms FROM events WHERE room_id = ?1 "
-      "AND seq = rooms.last_seq) WHERE room_id = ?1"};
   Statement insert_audit{*db,
                          "INSERT INTO audit (room_id, at_ms, kind, entry) VALUES (?1, ?2, ?3, ?4)"};
 };
@@ -112,16 +110,21 @@ struct ReaderConnection {
   std::unique_ptr<Db> db;
   Statement begin{*db, "BEGIN DEFERRED"};
   Statement end{*db, "COMMIT"};
-  Statement select_room{*db, "SELECT last_seq, destroyed FROM rooms WHERE room_id = ?1"};
+  Statement select_room{*db, kSelectRoom};
   Statement select_key{*db, "SELECT wrapped_key FROM room_keys WHERE room_id = ?1"};
   Statement select_events{*db,
                           "SELECT seq, sealed FROM events WHERE room_id = ?1 AND seq > ?2 "
                           "ORDER BY seq"};
   Statement select_result{*db, "SELECT sealed FROM results WHERE room_id = ?1 AND lookup = ?2"};
   Statement select_lookups{*db, "SELECT lookup FROM results WHERE room_id = ?1"};
+  // A room's times are those of its first and its last event (see kSelectRoom).
   Statement list_rooms{*db,
-                       "SELECT room_id, last_seq, first_at_ms, last_at_ms, creator FROM rooms "
-                       "WHERE destroyed = 0 ORDER BY room_id"};
+                       "SELECT r.room_id, coalesce(l.seq, 0), coalesce(f.at_ms, 0), "
+                       "coalesce(l.at_ms, 0), r.creator FROM rooms r "
+                       "LEFT JOIN events f ON f.room_id = r.room_id AND f.seq = 1 "
+                       "LEFT JOIN events l ON l.room_id = r.room_id AND l.seq = "
+                       "(SELECT max(seq) FROM events WHERE room_id = r.room_id) "
+                       "WHERE r.destroyed = 0 ORDER BY r.room_id"};
   Statement select_audit{*db, "SELECT entry FROM audit WHERE room_id = ?1 ORDER BY id"};
   Statement select_refusals{*db,
                             "SELECT participant, code, count FROM refusals WHERE room_id = ?1 "

@@ -61,7 +61,7 @@ std::optional<RoomRow> SqliteStore::Impl::writer_room(const std::string& room_id
   s.bind_text(1, room_id);
   const int rc = s.step();
   if (rc == SQLITE_ROW) {
-    return RoomRow{static_cast<std::uint64_t>(s.column_int(0)), s.column_int(1) != 0};
+    return RoomRow{static_cast<std::uint64_t>(s.column_int(1)), s.column_int(0) != 0};
   }
   if (rc != SQLITE_DONE) batch_failure = sql_error(*writer->db, rc, "cannot read a room");
   return std::nullopt;
@@ -101,8 +101,7 @@ std::optional<StoreError> SqliteStore::Impl::create_room(
   if (!wrapped) return error(StoreErrorCode::kUnavailable, "cannot create a room key");
   Statement& room = writer->insert_room;
   room.bind_text(1, request.room_id);
-  room.bind_int(2, request.events.front().at_ms());
-  room.bind_blob(3, request.creator);
+  room.bind_blob(2, request.creator);
   if (!step_done(room, "cannot insert a room")) return batch_failure;
   Statement& wrapped_key = writer->insert_key;
   wrapped_key.bind_text(1, request.room_id);
@@ -129,11 +128,6 @@ std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& 
     s.bind_blob(6, *sealed);
     if (!step_done(s, "cannot insert an event")) return batch_failure;
   }
-  Statement& room = writer->update_room;
-  room.bind_text(1, request.room_id);
-  room.bind_int(2, static_cast<std::int64_t>(request.events.back().seq()));
-  room.bind_int(3, request.events.back().at_ms());
-  if (!step_done(room, "cannot update a room")) return batch_failure;
   return std::nullopt;
 }
 
@@ -344,8 +338,6 @@ std::optional<StoreError> SqliteStore::Impl::apply_rewrite(const std::string& ro
       return error(StoreErrorCode::kCorrupt, "an event below the room's last seq is missing");
     }
   }
-  writer->refresh_times.bind_text(1, room_id);
-  if (!step_done(writer->refresh_times, "cannot update a room")) return batch_failure;
   return std::nullopt;
 }
 

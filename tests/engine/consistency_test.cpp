@@ -172,7 +172,16 @@ int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
       room.advance_s(static_cast<TimeMs>(rng() % 5));
       continue;
     }
+    const std::uint64_t last_seq = room.events.empty() ? 0 : room.events.back().seq();
     room.run(pick.first, pick.second->text);
+    // The list bounds refuse by action (carries_text, adds_request): those lists must name
+    // exactly the actions whose events add to state.messages and state.requests.
+    const auto added = [last_seq](const auto& items) {
+      return std::any_of(items.begin(), items.end(), [&](const auto& i) { return i.seq > last_seq; });
+    };
+    INFO("accepted ", v1::Action_Name(pick.second->action));
+    CHECK(added(room.state.messages) == carries_text(pick.second->action));
+    CHECK(added(room.state.requests) == detail::adds_request(pick.second->action));
     // Bounded per-room memory: no accepted command grows a list past its bound.
     CHECK(room.state.messages.size() <= limits::kConversationMessages.bound);
     CHECK(room.state.requests.size() <= limits::kConversationMessages.bound);

@@ -1,4 +1,6 @@
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -34,6 +36,35 @@ TEST_CASE("a sealed blob opens with the same key and AAD and hides its plaintext
 TEST_CASE("sealing twice uses fresh nonces") {
   const Key key = key_of(1);
   CHECK(*seal(key, "same", "aad") != *seal(key, "same", "aad"));
+}
+
+// Nonces come from a per-thread block drawn from the CSPRNG: a forked child must not seal with
+// the nonces its parent still holds, or the two would encrypt under one key with one nonce.
+TEST_CASE("a forked child seals with other nonces than its parent's next ones") {
+  const Key key = key_of(4);
+  REQUIRE(seal(key, "x", "aad").has_value());  // the parent's block is drawn
+  std::array<int, 2> pipe_fds{};
+  REQUIRE(::pipe(pipe_fds.data()) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const auto sealed = seal(key, "x", "aad");
+    const bool sent = sealed && ::write(pipe_fds[1], sealed->data(), kNonceBytes) ==
+                                    static_cast<ssize_t>(kNonceBytes);
+    ::_exit(sent ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  std::string child_nonce(kNonceBytes, '\0');
+  const ssize_t got = ::read(pipe_fds[0], child_nonce.data(), kNonceBytes);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(got == static_cast<ssize_t>(kNonceBytes));
+  const auto parent = seal(key, "x", "aad");
+  REQUIRE(parent.has_value());
+  CHECK(parent->substr(0, kNonceBytes) != child_nonce);
 }
 
 TEST_CASE("a sealed blob does not open with another AAD, another key, or altered bytes") {

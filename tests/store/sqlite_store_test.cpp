@@ -498,7 +498,8 @@ TEST_CASE("a rewrite completes only after a reader that kept the WAL from trunca
 TEST_CASE("rewrites share the appends' group commit and a rejected one undoes only itself") {
   TempDir dir;
   auto store = open_store(dir.path());
-  REQUIRE_FALSE(append(*store, "r", 0, {event(1, "first words"), event(2, "second words")}));
+  REQUIRE_FALSE(append(*store, "r", 0,
+                       {event(1, "first words"), event(2, "second words"), event(3)}));
   const path file = db_file(dir.path());
   // A lost row below the room's last seq: the rewrite of seqs 1 and 2 changes seq 1 first,
   // then finds seq 2 missing (kCorrupt), and must leave seq 1 as it was.
@@ -707,6 +708,34 @@ TEST_CASE("a database of a newer schema version is refused at open") {
   const StoreError error = open_error(dir.path());
   CHECK(error.code == StoreErrorCode::kInvalid);
   CHECK(error.message.find("schema version 99") != std::string::npos);
+}
+
+// Schema 5 kept each room's last seq and times in its row, rewritten by every append; schema
+// 6 reads them from the room's events. The 5 is made from a 6 by adding the old columns back
+// with wrong values: the migration drops them and nothing read depends on them.
+TEST_CASE("a database of schema 5 is migrated, its rooms' seqs and times read from their events") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE_FALSE(append(*store, "r", 0, events(1, 3)));
+  }
+  const path file = db_file(dir.path());
+  for (const char* column : {"last_seq", "first_at_ms", "last_at_ms"}) {
+    sql(file, std::string("ALTER TABLE rooms ADD COLUMN ") + column + " INTEGER NOT NULL DEFAULT 7");
+  }
+  sql(file, "PRAGMA user_version = 5");
+  auto store = open_store(dir.path());
+  CHECK(sql(file, "PRAGMA user_version") == std::to_string(SqliteStore::kSchemaVersion));
+  CHECK(sql(file, "SELECT count(*) FROM pragma_table_info('rooms') WHERE name = 'last_seq'") ==
+        "0");
+  REQUIRE_FALSE(append(*store, "r", 3, events(4, 1)));
+  CHECK(append(*store, "r", 3, events(4, 1))->code == StoreErrorCode::kConflict);
+  CHECK(load(*store, "r").events.size() == 4);
+  const ListRoomsResult listed = list(*store);
+  REQUIRE(listed.rooms.size() == 1);
+  CHECK(listed.rooms[0].last_seq == 4);
+  CHECK(listed.rooms[0].first_at_ms == event(1).at_ms());
+  CHECK(listed.rooms[0].last_at_ms == event(4).at_ms());
 }
 
 TEST_CASE("a SQLite file of another application is refused at open") {
