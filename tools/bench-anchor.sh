@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Server CPU per command of mendd against a bare Node `ws` relay's CPU per relayed message
-# (DESIGN.md section 10), measured by the same client (mend-load) in one run, A/B interleaved.
+# (DESIGN.md section 10), measured by the same client (mend-load) in one run, interleaved.
 #   tools/bench-anchor.sh [--rounds N] [--rooms N] [--pairs N] [--chunks-per-turn N] [--duration S]
 #                         [--store memory|sqlite] [--build-dir DIR]
 # mendd's rooms are paced by the templates' reflection beat (about 1.5 commands/s per room with
-# many shares per turn), so it takes many rooms; the relay's pairs are closed loop.
+# many shares per turn), so it takes many rooms. Each round runs the relay twice: saturated
+# (--pairs pairs, closed loop: epoll returns many ready sockets per wake-up) and rate-matched
+# (as many pairs as mendd had rooms, paced open loop to the commands/s mendd reached in that
+# round: a wake-up per message, like mendd). Two ratios, each of medians: mendd's CPU per
+# command over the saturated relay's CPU per message, and over the rate-matched relay's.
 # Builds the release mendd and mend-load (or takes DIR/server/app/mendd and
 # DIR/tools/mend-load/mend-load as they are with --build-dir, e.g. a copy of an older build for
 # an A/B run), installs the relay's package (tools/bench-relay) when
-# missing, and prints one line per run and the ratio of the medians. Loopback only.
+# missing, and prints one line per run and the ratios of the medians. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +26,7 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift ;;
     --store) store="$2"; shift ;;
     --build-dir) bin="$2"; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "bench-anchor.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -57,21 +61,25 @@ mendd_run() {
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
+# relay_run PAIRS [RATE]: closed loop, or paced to RATE messages/s.
 relay_run() {
   local port; port=$(free_port)
   node tools/bench-relay/relay.mjs "$port" >/dev/null & pids+=($!)
   wait_port "$port"
-  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --relay --rooms "$pairs" \
-      --warmup 2 --duration "$duration" --json --quiet | us_per_op
+  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --relay --rooms "$1" \
+      ${2:+--rate "$2"} --warmup 2 --duration "$duration" --json --quiet | us_per_op
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
-echo "# us of server CPU per op, ops/s, p99 ms; mendd: --store $store, speaker-listener, $chunks shares per turn, $rooms rooms, closed loop; relay: $pairs pairs"
-mendd_all=() relay_all=()
+echo "# us of server CPU per op, ops/s, p99 ms; mendd: --store $store, speaker-listener, $chunks shares per turn, $rooms rooms, closed loop; relay: $pairs pairs closed loop, then $rooms pairs at mendd's rate"
+mendd_all=() relay_all=() matched_all=()
 for r in $(seq "$rounds"); do
-  m=$(mendd_run "$r"); echo "mendd  round $r: $m"; mendd_all+=("${m%% *}")
-  n=$(relay_run); echo "relay  round $r: $n"; relay_all+=("${n%% *}")
+  m=$(mendd_run "$r"); echo "mendd          round $r: $m"; mendd_all+=("${m%% *}")
+  n=$(relay_run "$pairs"); echo "relay          round $r: $n"; relay_all+=("${n%% *}")
+  rate=$(echo "$m" | awk '{print $2}')
+  k=$(relay_run "$rooms" "$rate"); echo "relay at $rate/s round $r: $k"; matched_all+=("${k%% *}")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-m=$(median "${mendd_all[@]}") n=$(median "${relay_all[@]}")
-awk -v m="$m" -v n="$n" 'BEGIN { printf "median: mendd %.1f us per command, relay %.1f us per message, ratio %.2fx\n", m, n, m / n }'
+m=$(median "${mendd_all[@]}") n=$(median "${relay_all[@]}") k=$(median "${matched_all[@]}")
+awk -v m="$m" -v n="$n" -v k="$k" 'BEGIN {
+  printf "median: mendd %.1f us per command; relay saturated %.1f us per message, ratio %.2fx; relay rate-matched %.1f us per message, ratio %.2fx\n", m, n, m / n, k, (k > 0 ? m / k : 0) }'

@@ -17,7 +17,7 @@ Check refuse(v1::RejectionCode code, const char* message) {
 }
 
 Check refuse(v1::RejectionCode code, std::string message) {
-  return Refusal{code, nullptr, std::move(message), 0};
+  return Refusal{code, nullptr, std::make_unique<std::string>(std::move(message)), 0};
 }
 
 // ---- who may send what ---------------------------------------------------------------

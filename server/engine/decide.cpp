@@ -289,7 +289,7 @@ Decision rejected(detail::Refusal refusal) {
   if (refusal.fixed != nullptr) {
     d.rejection->set_message(refusal.fixed);
   } else {
-    d.rejection->set_message(std::move(refusal.built));
+    d.rejection->set_message(std::move(*refusal.built));
   }
   d.rejection->set_retry_after_ms(refusal.retry_after_ms);
   return d;

@@ -51,8 +51,8 @@ std::variant<std::shared_ptr<asio::ssl::context>, SetupError> make_tls_context(
   return context;
 }
 
-// Accepts connections, each on its own strand of the next shard in turn, within the per-IP
-// limit.
+// Accepts connections onto the next shard in turn (each connection's executor:
+// ServerState::connection_executor), within the per-IP limit.
 struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   Listener(std::shared_ptr<ServerState> s)
       : state(std::move(s)), acceptor(asio::make_strand(state->ioc)) {}
@@ -76,7 +76,7 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   void accept() {
     asio::io_context& shard = *state->shards[next_shard];
     next_shard = (next_shard + 1) % state->shards.size();
-    acceptor.async_accept(asio::make_strand(shard),
+    acceptor.async_accept(state->connection_executor(shard),
                           [self = shared_from_this()](boost::system::error_code ec,
                                                       tcp::socket socket) {
                             self->on_accept(ec, std::move(socket));
@@ -163,10 +163,11 @@ struct Drain : std::enable_shared_from_this<Drain> {
 }  // namespace
 
 Server::Server(asio::io_context& ioc, NetConfig config, ServerDeps deps)
-    : Server(std::vector<asio::io_context*>{&ioc}, config, std::move(deps)) {}
+    : state_(std::make_shared<ServerState>(std::vector<asio::io_context*>{&ioc}, false, config,
+                                           std::move(deps))) {}
 
 Server::Server(std::vector<asio::io_context*> shards, NetConfig config, ServerDeps deps)
-    : state_(std::make_shared<ServerState>(std::move(shards), config, std::move(deps))) {}
+    : state_(std::make_shared<ServerState>(std::move(shards), true, config, std::move(deps))) {}
 
 Server::~Server() {
   if (listener_) listener_->stop();

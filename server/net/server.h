@@ -8,7 +8,9 @@
 // (/v1/connect/{room}) is moved to the room's shard (rooms/shard.h) before its handshake, so its
 // reads, the room and the fan-out to it share one thread (a TLS connection moves with its TLS
 // state; one with ciphertext of its own still in flight stays, and its frames cross shards).
-// Each connection has its own strand. Server's methods may be called from any thread.
+// Each connection runs its handlers one at a time: on its shard's one thread, or (a single
+// io_context run by any number of threads) on a strand of its own. Server's methods may be
+// called from any thread.
 // Ownership: the Server shares its state with its sessions; sessions may outlive the Server
 // object until the io_context has run their last handler or been destroyed.
 #pragma once

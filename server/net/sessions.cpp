@@ -710,7 +710,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     if (ec) return;  // the peer is gone
     const auto native = socket.release(ec);
     if (ec) return;
-    tcp::socket moved(asio::make_strand(target));
+    tcp::socket moved(state_->connection_executor(target));
     moved.assign(protocol, native, ec);
     if (ec) {
       ::close(native);

@@ -11,7 +11,8 @@
 
 namespace mend::net {
 
-// Takes over an accepted socket (whose executor is its own strand): detects TLS, enforces the
+// Takes over an accepted socket (whose executor runs its handlers one at a time:
+// ServerState::connection_executor): detects TLS, enforces the
 // loopback rule for plaintext (on the TCP peer, the hop that carries the plaintext), then serves
 // HTTP and WebSocket on it. `client`: the address every per-address rule sees (the TCP peer, or
 // the client a trusted proxy named: proxy_protocol.h).

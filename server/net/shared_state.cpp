@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <boost/asio/strand.hpp>
+
 #include "server/rooms/shard.h"
 
 namespace mend::net {
@@ -55,6 +57,11 @@ std::vector<std::shared_ptr<Closable>> SessionRegistry::next_batch(std::size_t m
 
 boost::asio::io_context& ServerState::shard_of_room(std::string_view room_id) const {
   return *shards[rooms::shard_of(room_id, shards.size())];
+}
+
+boost::asio::any_io_executor ServerState::connection_executor(boost::asio::io_context& shard) const {
+  if (one_thread_per_shard) return shard.get_executor();
+  return boost::asio::make_strand(shard);
 }
 
 std::int64_t ServerState::now_ms() const {

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 
@@ -89,10 +90,12 @@ class SessionRegistry {
 };
 
 struct ServerState {
-  // `shard_contexts`: at least one, each run by one thread (or, with a single one, by any
-  // number); not owned: they outlive the state.
-  ServerState(std::vector<boost::asio::io_context*> shard_contexts, NetConfig cfg, ServerDeps d)
+  // `shard_contexts`: at least one, not owned: they outlive the state. `one_thread_each`:
+  // each is run by exactly one thread; otherwise there is a single one, run by any number.
+  ServerState(std::vector<boost::asio::io_context*> shard_contexts, bool one_thread_each,
+              NetConfig cfg, ServerDeps d)
       : shards(std::move(shard_contexts)),
+        one_thread_per_shard(one_thread_each),
         ioc(*shards.front()),
         config(cfg),
         deps(std::move(d)),
@@ -102,7 +105,13 @@ struct ServerState {
   // The shard room `room_id` lives on (rooms/shard.h): its connections are served there.
   boost::asio::io_context& shard_of_room(std::string_view room_id) const;
 
+  // The executor of a connection served on `shard`: the shard's own when one thread runs it
+  // (that thread already runs the connection's handlers one at a time, so a strand would only
+  // add a queue and a lock to every completion), else a strand of its own.
+  boost::asio::any_io_executor connection_executor(boost::asio::io_context& shard) const;
+
   const std::vector<boost::asio::io_context*> shards;
+  const bool one_thread_per_shard;
   boost::asio::io_context& ioc;  // the first shard: listener, drain and other server-wide work
   const NetConfig config;
   const ServerDeps deps;

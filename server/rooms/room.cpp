@@ -25,7 +25,7 @@ void RoomContext::forget(const std::string& id, const Room* room) {
 Room::Room(std::string id, std::shared_ptr<RoomContext> context)
     : id_(std::move(id)),
       ctx_(std::move(context)),
-      strand_(asio::make_strand(ctx_->executor_of(id_))),
+      strand_(ctx_->strand_for(id_)),
       timer_(strand_),
       lease_timer_(strand_) {}
 

@@ -31,10 +31,13 @@ ServiceError unavailable_error();
 // and the registry (under registry_mutex).
 struct RoomContext : std::enable_shared_from_this<RoomContext> {
   // `shards_`: at least one executor; a room lives on shards_[shard_of(id)].
-  RoomContext(std::vector<boost::asio::any_io_executor> shards_,
+  // `one_thread_each`: each shard is run by exactly one thread (else there is one, run by any
+  // number).
+  RoomContext(std::vector<boost::asio::any_io_executor> shards_, bool one_thread_each,
               std::shared_ptr<store::Store> store_, TokenSigner signer_, Clock clock_,
               RoomServiceConfig config_)
       : shards(std::move(shards_)),
+        one_thread_per_shard(one_thread_each),
         executor(shards.front()),
         store(std::move(store_)),
         signer(std::move(signer_)),
@@ -42,10 +45,15 @@ struct RoomContext : std::enable_shared_from_this<RoomContext> {
         config(config_) {}
 
   const std::vector<boost::asio::any_io_executor> shards;
+  const bool one_thread_per_shard;
   // The first shard: answers that belong to no room, housekeeping and sweeps.
   boost::asio::any_io_executor executor;
   // The executor room `id` runs on (shard.h).
   const boost::asio::any_io_executor& executor_of(std::string_view id) const;
+  // The strand room `id` runs its handlers on, one at a time: its shard's executor itself when
+  // one thread runs that shard (the thread already serializes them; a strand would add a
+  // queue and a lock to every handler), else a strand of it.
+  boost::asio::any_io_executor strand_for(std::string_view id) const;
   std::shared_ptr<store::Store> store;
   TokenSigner signer;
   Clock clock;
@@ -286,7 +294,7 @@ class Room : public std::enable_shared_from_this<Room> {
 
   const std::string id_;
   const std::shared_ptr<RoomContext> ctx_;
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  boost::asio::any_io_executor strand_;  // RoomContext::strand_for(id_)
   boost::asio::steady_timer timer_;
   std::optional<engine::TimeMs> armed_deadline_;
 

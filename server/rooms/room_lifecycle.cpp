@@ -30,6 +30,11 @@ const asio::any_io_executor& RoomContext::executor_of(std::string_view id) const
   return shards[shard_of(id, shards.size())];
 }
 
+asio::any_io_executor RoomContext::strand_for(std::string_view id) const {
+  if (one_thread_per_shard) return executor_of(id);
+  return asio::make_strand(executor_of(id));
+}
+
 std::shared_ptr<Room> RoomContext::find_or_load(const std::string& id) {
   if (!is_valid_room_id(id)) return nullptr;
   std::shared_ptr<Room> room;

@@ -183,15 +183,24 @@ RoomServiceImpl::RoomServiceImpl(asio::any_io_executor executor,
                                  std::shared_ptr<store::Store> store,
                                  engine::TemplateCatalog catalog, TokenSigner signer,
                                  Clock clock, RoomServiceConfig config)
-    : RoomServiceImpl(std::vector<asio::any_io_executor>{std::move(executor)}, std::move(store),
-                      std::move(catalog), std::move(signer), std::move(clock), config) {}
+    : RoomServiceImpl(std::vector<asio::any_io_executor>{std::move(executor)}, false,
+                      std::move(store), std::move(catalog), std::move(signer), std::move(clock),
+                      config) {}
 
 RoomServiceImpl::RoomServiceImpl(std::vector<asio::any_io_executor> shards,
                                  std::shared_ptr<store::Store> store,
                                  engine::TemplateCatalog catalog, TokenSigner signer,
                                  Clock clock, RoomServiceConfig config)
-    : context_(std::make_shared<RoomContext>(std::move(shards), std::move(store),
-                                             std::move(signer), std::move(clock), config)),
+    : RoomServiceImpl(std::move(shards), true, std::move(store), std::move(catalog),
+                      std::move(signer), std::move(clock), config) {}
+
+RoomServiceImpl::RoomServiceImpl(std::vector<asio::any_io_executor> shards,
+                                 bool one_thread_per_shard, std::shared_ptr<store::Store> store,
+                                 engine::TemplateCatalog catalog, TokenSigner signer,
+                                 Clock clock, RoomServiceConfig config)
+    : context_(std::make_shared<RoomContext>(std::move(shards), one_thread_per_shard,
+                                             std::move(store), std::move(signer),
+                                             std::move(clock), config)),
       catalog_(std::move(catalog)),
       sweeper_(std::make_shared<RetentionSweeper>(
           context_, [this](const std::string& room_id) { return find_or_load(room_id); },

@@ -1,7 +1,8 @@
 // RoomServiceImpl: the room host (DESIGN.md sections 5, 6, 8), implementing RoomService.
 //
-// Every room lives on its own strand of one of the shards' executors, the one its id hashes to
-// (shard.h; with one executor, all rooms share it) (the Beast chat-multi shape:
+// Every room lives on one of the shards' executors, the one its id hashes to (shard.h; with one
+// executor, all rooms share it), on its "strand": that shard's executor when one thread runs
+// each shard, else a strand of its own (RoomContext::strand_for) (the Beast chat-multi shape:
 // the room owns the conversation's state and the set of attached participants, connections
 // own their sockets). On its strand a room:
 // - runs engine::decide for one command at a time (commands wait in a bounded queue while
@@ -98,12 +99,14 @@ class RoomServiceImpl final : public RoomService {
  public:
   // `catalog`: the loaded, validated templates. `store` is shared with
   // the rooms (kept alive while any room operation is pending). `signer` signs invites.
-  // `clock` is the only time source of the rooms and their tokens.
+  // `clock` is the only time source of the rooms and their tokens. `executor` may be run by
+  // any number of threads: each room gets a strand of it.
   RoomServiceImpl(boost::asio::any_io_executor executor, std::shared_ptr<store::Store> store,
                   engine::TemplateCatalog catalog, TokenSigner signer, Clock clock,
                   RoomServiceConfig config = {});
-  // Rooms sharded over `shards` (at least one): each room's strand is on the shard its id
-  // hashes to (shard.h); service-wide work (housekeeping, sweeps) runs on the first.
+  // Rooms sharded over `shards` (at least one, each run by exactly one thread): each room runs
+  // on the shard its id hashes to (shard.h), serialized by that shard's thread (no strand of
+  // its own); service-wide work (housekeeping, sweeps) runs on the first.
   RoomServiceImpl(std::vector<boost::asio::any_io_executor> shards,
                   std::shared_ptr<store::Store> store, engine::TemplateCatalog catalog,
                   TokenSigner signer, Clock clock, RoomServiceConfig config = {});
@@ -197,6 +200,10 @@ class RoomServiceImpl final : public RoomService {
   const TokenSigner& tokens() const;
 
  private:
+  RoomServiceImpl(std::vector<boost::asio::any_io_executor> shards, bool one_thread_per_shard,
+                  std::shared_ptr<store::Store> store, engine::TemplateCatalog catalog,
+                  TokenSigner signer, Clock clock, RoomServiceConfig config);
+
   std::shared_ptr<Room> find_or_load(const std::string& room_id);
   // The checked request as the append that creates its room, or why it cannot be created.
   std::variant<store::AppendRequest, ServiceError> prepare_room(

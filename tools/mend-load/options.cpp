@@ -102,8 +102,9 @@ po::options_description describe(LoadOptions& o, std::vector<std::string>& templ
      "so per-command cost shows apart from per-conversation cost (default 1)")
     ("relay", po::bool_switch(&o.relay),
      "anchor mode: --server is a bare WebSocket relay (tools/bench-relay); --rooms pairs of "
-     "connections pass one 200-byte message back and forth, closed loop; the report's server "
-     "CPU per command is the relay's CPU per relayed message")
+     "connections pass one 200-byte message back and forth, closed loop (with --rate: each "
+     "send waits for its slot of the open-loop schedule); the report's server CPU per "
+     "command is the relay's CPU per relayed message")
     ("warmup", checked("warmup", "S", [&o](const std::string& t) {
        return parse_number(t, o.warmup_s); }),
      "seconds of load before measuring (default 2)")
@@ -173,10 +174,8 @@ std::string check(const LoadOptions& options) {
   if (options.idle > 0 && options.rate > 0) {
     return "--idle holds connections without commands; --rate does not apply";
   }
-  if (options.relay && (options.idle > 0 || options.rate > 0 || options.observers ||
-                        options.chunks_per_turn != 1)) {
-    return "--relay plays ping-pong in closed loop; --idle, --rate, --observers and "
-           "--chunks-per-turn do not apply";
+  if (options.relay && (options.idle > 0 || options.observers || options.chunks_per_turn != 1)) {
+    return "--relay plays ping-pong; --idle, --observers and --chunks-per-turn do not apply";
   }
   if (options.relay && options.server.rfind("ws://", 0) != 0) {
     return "--relay needs a ws:// server URL";

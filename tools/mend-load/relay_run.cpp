@@ -4,10 +4,12 @@
 // with one 200-byte binary message: a message sent by one side is received by the other, which
 // sends the next. One relayed message counts as one command, so the report's server CPU per
 // command is the relay's CPU per relayed message, measured by the same client and the same
-// /proc sampling as a mendd run.
+// /proc sampling as a mendd run. With --rate each send first waits for its slot of the open-loop
+// schedule (pacer.h), so the relay can be measured at the rate mendd ran at, not only saturated.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,11 +19,14 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "pacer.h"
 #include "proc_stats.h"
 #include "runs.h"
 #include "stats.h"
@@ -53,8 +58,20 @@ net::awaitable<void> connect(Socket& socket, const HostPort& where, const std::s
                                   net::use_awaitable);
 }
 
-// One pair: both sides connect, then the message goes back and forth until `stopping`.
-net::awaitable<void> play_pair(HostPort where, std::string path, LoadStats& stats,
+// Resumes when the pacer releases this send's slot (never, if the pacer stops first: the run
+// then ends by stopping the io_context). The slot's callback runs on the pacer's thread and
+// only posts to this coroutine's strand.
+net::awaitable<void> wait_for_slot(Pacer& pacer) {
+  const auto executor = co_await net::this_coro::executor;
+  net::steady_timer slot(executor, net::steady_timer::time_point::max());
+  pacer.enqueue([executor, &slot] { net::post(executor, [&slot] { slot.cancel(); }); });
+  boost::system::error_code released;
+  co_await slot.async_wait(net::redirect_error(net::use_awaitable, released));
+}
+
+// One pair: both sides connect, then the message goes back and forth until `stopping`, each
+// send paced by `pacer` when there is one.
+net::awaitable<void> play_pair(HostPort where, std::string path, LoadStats& stats, Pacer* pacer,
                                const std::atomic<bool>& stopping) {
   const auto executor = co_await net::this_coro::executor;
   Socket a(executor), b(executor);
@@ -68,6 +85,7 @@ net::awaitable<void> play_pair(HostPort where, std::string path, LoadStats& stat
     Socket* sender = &a;
     Socket* receiver = &b;
     while (!stopping.load(std::memory_order_relaxed)) {
+      if (pacer != nullptr) co_await wait_for_slot(*pacer);
       const std::int64_t sent = Clock::now().time_since_epoch().count();
       std::memcpy(message.data(), &sent, sizeof sent);
       co_await sender->async_write(net::buffer(message), net::use_awaitable);
@@ -94,10 +112,14 @@ LoadReport run_relay(const LoadOptions& options, const Setup& setup) {
   const auto where = server_host_port(options.server);
   net::io_context io;
   auto work = net::make_work_guard(io);
+  std::unique_ptr<Pacer> pacer;
+  if (options.rate > 0) pacer = std::make_unique<Pacer>(options.rate);
   for (std::uint32_t i = 0; i < options.rooms; ++i) {
     net::co_spawn(net::make_strand(io),
-                  play_pair(*where, "/relay/" + std::to_string(i), stats, stopping), net::detached);
+                  play_pair(*where, "/relay/" + std::to_string(i), stats, pacer.get(), stopping),
+                  net::detached);
   }
+  if (pacer) pacer->start();
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < options.threads; ++i) threads.emplace_back([&io] { io.run(); });
 
@@ -114,6 +136,7 @@ LoadReport run_relay(const LoadOptions& options, const Setup& setup) {
   const auto server_end = setup.server_pid ? sample_process(*setup.server_pid) : std::nullopt;
 
   stopping = true;
+  if (pacer) pacer->stop();  // before the io_context: no slot is released into a stopped run
   work.reset();
   // A pair waiting on a relay that no longer answers would keep io.run() going: bounded.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -124,6 +147,7 @@ LoadReport run_relay(const LoadOptions& options, const Setup& setup) {
   report.mode = "relay";
   report.server = options.server;
   report.rooms = options.rooms;
+  report.target_rate = options.rate;
   report.seconds = measured;
   report.commands = report.accepted = snapshot.accepted;
   report.errors = snapshot.errors;

@@ -90,7 +90,10 @@ std::string to_text(const LoadReport& r) {
   const bool relay = r.mode == "relay";
   if (relay) {
     out << "mend-load --relay: " << r.rooms << " pairs relaying one " << "200-byte message on "
-        << r.server << ", closed loop, measured " << fixed(r.seconds, 1)
+        << r.server << ", "
+        << (r.target_rate > 0 ? "open loop at " + fixed(r.target_rate, 0) + " messages/s"
+                              : std::string("closed loop"))
+        << ", measured " << fixed(r.seconds, 1)
         << " s (a command here is one relayed message)\n";
   } else {
     out << "mend-load: " << r.rooms << " rooms of " << r.templates << " on " << r.server

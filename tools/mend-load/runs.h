@@ -12,7 +12,8 @@ namespace mend::load {
 // Plays options.rooms couples for warmup + duration seconds (see couple.h).
 LoadReport run_load(const LoadOptions& options, const Setup& setup);
 
-// --relay: options.rooms pairs play ping-pong through a bare WebSocket relay (relay_run.cpp).
+// --relay: options.rooms pairs play ping-pong through a bare WebSocket relay (relay_run.cpp),
+// closed loop or paced to options.rate.
 LoadReport run_relay(const LoadOptions& options, const Setup& setup);
 
 // Opens options.idle authenticated connections, holds them for options.duration seconds.
