@@ -59,7 +59,8 @@ boost::asio::io_context& ServerState::shard_of_room(std::string_view room_id) co
   return *shards[rooms::shard_of(room_id, shards.size())];
 }
 
-boost::asio::any_io_executor ServerState::connection_executor(boost::asio::io_context& shard) const {
+boost::asio::any_io_executor ServerState::connection_executor(
+    boost::asio::io_context& shard) const {
   if (one_thread_per_shard) return shard.get_executor();
   return boost::asio::make_strand(shard);
 }

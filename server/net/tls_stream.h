@@ -11,11 +11,11 @@
 //
 // Concurrency: like every Asio stream, at most one read (async_read_some or async_handshake)
 // and one write (async_write_some or async_shutdown) may be outstanding, all on the stream's
-// executor (one thread's io_context or a strand: handlers one at a time). Either side may produce ciphertext (SSL_read answers a TLS 1.3
-// KeyUpdate, sends alerts); there is only ever one socket write in flight, and whoever is
-// writing also sends what the other side appended meanwhile. A write completes once its
-// ciphertext has reached the socket (back pressure). Renegotiation is disabled, so a write
-// never needs to read.
+// executor (one thread's io_context or a strand: handlers one at a time). Either side may
+// produce ciphertext (SSL_read answers a TLS 1.3 KeyUpdate, sends alerts); there is only
+// ever one socket write in flight, and whoever is writing also sends what the other side
+// appended meanwhile. A write completes once its ciphertext has reached the socket (back
+// pressure). Renegotiation is disabled, so a write never needs to read.
 //
 // Errors (as asio::ssl::stream maps them, where Beast cares): the peer's close_notify ends a
 // read with asio::error::eof; a peer that closes TCP without close_notify gives
