@@ -2,8 +2,6 @@
 
 #include <chrono>
 
-#include <boost/asio/strand.hpp>
-
 #include "server/rooms/shard.h"
 
 namespace mend::net {
@@ -61,8 +59,7 @@ boost::asio::io_context& ServerState::shard_of_room(std::string_view room_id) co
 
 boost::asio::any_io_executor ServerState::connection_executor(
     boost::asio::io_context& shard) const {
-  if (one_thread_per_shard) return shard.get_executor();
-  return boost::asio::make_strand(shard);
+  return rooms::serial_executor(shard.get_executor(), one_thread_per_shard);
 }
 
 std::int64_t ServerState::now_ms() const {

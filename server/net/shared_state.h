@@ -105,9 +105,8 @@ struct ServerState {
   // The shard room `room_id` lives on (rooms/shard.h): its connections are served there.
   boost::asio::io_context& shard_of_room(std::string_view room_id) const;
 
-  // The executor of a connection served on `shard`: the shard's own when one thread runs it
-  // (that thread already runs the connection's handlers one at a time, so a strand would only
-  // add a queue and a lock to every completion), else a strand of its own.
+  // The executor of a connection served on `shard` (rooms::serial_executor: the shard's own
+  // when one thread runs it, else a strand of its own).
   boost::asio::any_io_executor connection_executor(boost::asio::io_context& shard) const;
 
   const std::vector<boost::asio::io_context*> shards;

@@ -50,9 +50,7 @@ struct RoomContext : std::enable_shared_from_this<RoomContext> {
   boost::asio::any_io_executor executor;
   // The executor room `id` runs on (shard.h).
   const boost::asio::any_io_executor& executor_of(std::string_view id) const;
-  // The strand room `id` runs its handlers on, one at a time: its shard's executor itself when
-  // one thread runs that shard (the thread already serializes them; a strand would add a
-  // queue and a lock to every handler), else a strand of it.
+  // The executor room `id` runs its handlers on, one at a time (serial_executor, shard.h).
   boost::asio::any_io_executor strand_for(std::string_view id) const;
   std::shared_ptr<store::Store> store;
   TokenSigner signer;

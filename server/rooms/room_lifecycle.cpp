@@ -31,8 +31,7 @@ const asio::any_io_executor& RoomContext::executor_of(std::string_view id) const
 }
 
 asio::any_io_executor RoomContext::strand_for(std::string_view id) const {
-  if (one_thread_per_shard) return executor_of(id);
-  return asio::make_strand(executor_of(id));
+  return serial_executor(executor_of(id), one_thread_per_shard);
 }
 
 std::shared_ptr<Room> RoomContext::find_or_load(const std::string& id) {

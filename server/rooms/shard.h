@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
+
 namespace mend::rooms {
 
 // FNV-1a (64 bit) of the room id modulo `shards`: stable across runs, builds and platforms.
@@ -20,6 +23,15 @@ constexpr std::size_t shard_of(std::string_view room_id, std::size_t shards) {
     hash *= 1099511628211ull;
   }
   return static_cast<std::size_t>(hash % shards);
+}
+
+// The executor that runs one room's (or one connection's) handlers one at a time on `shard`:
+// the shard's own when exactly one thread runs it (that thread already serializes them; a
+// strand would only add a queue and a lock to every handler), else a strand of it.
+inline boost::asio::any_io_executor serial_executor(const boost::asio::any_io_executor& shard,
+                                                    bool one_thread) {
+  if (one_thread) return shard;
+  return boost::asio::make_strand(shard);
 }
 
 }  // namespace mend::rooms

@@ -177,7 +177,8 @@ int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
     // The list bounds refuse by action (carries_text, adds_request): those lists must name
     // exactly the actions whose events add to state.messages and state.requests.
     const auto added = [last_seq](const auto& items) {
-      return std::any_of(items.begin(), items.end(), [&](const auto& i) { return i.seq > last_seq; });
+      return std::any_of(items.begin(), items.end(),
+                         [&](const auto& item) { return item.seq > last_seq; });
     };
     INFO("accepted ", v1::Action_Name(pick.second->action));
     CHECK(added(room.state.messages) == carries_text(pick.second->action));

@@ -721,7 +721,8 @@ TEST_CASE("a database of schema 5 is migrated, its rooms' seqs and times read fr
   }
   const path file = db_file(dir.path());
   for (const char* column : {"last_seq", "first_at_ms", "last_at_ms"}) {
-    sql(file, std::string("ALTER TABLE rooms ADD COLUMN ") + column + " INTEGER NOT NULL DEFAULT 7");
+    sql(file,
+        std::string("ALTER TABLE rooms ADD COLUMN ") + column + " INTEGER NOT NULL DEFAULT 7");
   }
   sql(file, "PRAGMA user_version = 5");
   auto store = open_store(dir.path());
