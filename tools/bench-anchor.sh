@@ -3,16 +3,21 @@
 # (DESIGN.md section 10), measured by the same client (mend-load) in one run, interleaved.
 #   tools/bench-anchor.sh [--rounds N] [--rooms N] [--pairs N] [--chunks-per-turn N] [--duration S]
 #                         [--store memory|sqlite] [--build-dir DIR]
-# mendd's rooms are paced by the templates' reflection beat (about 1.5 commands/s per room with
-# many shares per turn), so it takes many rooms. Each round runs the relay twice: saturated
-# (--pairs pairs, closed loop: epoll returns many ready sockets per wake-up) and rate-matched
-# (as many pairs as mendd had rooms, paced open loop to the commands/s mendd reached in that
-# round: a wake-up per message, like mendd). Two ratios, each of medians: mendd's CPU per
-# command over the saturated relay's CPU per message, and over the rate-matched relay's.
-# Builds the release mendd and mend-load (or takes DIR/server/app/mendd and
+# Each round has four runs, two pairs of like with like:
+# - mendd paced: --rooms rooms of speaker-listener as shipped; each room is paced by the
+#   reflection beat (2 s), about 1.5 commands/s per room, so every command pays a wake-up;
+# - the relay rate-matched: as many pairs as mendd had rooms, paced open loop to the commands/s
+#   mendd reached in that run (a wake-up per message, like mendd);
+# - mendd saturated: --pairs rooms, closed loop, with a bench-only copy of speaker-listener
+#   whose reflection beat is 1 ms (`--templates-dir`), so nothing paces the rooms but the server:
+#   epoll returns many ready sockets per wake-up;
+# - the relay saturated: --pairs pairs, closed loop.
+# It prints the ratios of the medians: mendd saturated over the relay saturated, and mendd
+# paced over the relay rate-matched (each "mendd's CPU per command over the relay's CPU per
+# message"). Builds the release mendd and mend-load (or takes DIR/server/app/mendd and
 # DIR/tools/mend-load/mend-load as they are with --build-dir, e.g. a copy of an older build for
-# an A/B run), installs the relay's package (tools/bench-relay) when
-# missing, and prints one line per run and the ratios of the medians. Loopback only.
+# an A/B run), installs the relay's package (tools/bench-relay) when missing, and prints one line
+# per run. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +31,7 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift ;;
     --store) store="$2"; shift ;;
     --build-dir) bin="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench-anchor.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -48,14 +53,24 @@ trap cleanup EXIT
 source tools/bench-lib.sh
 us_per_op() { node -e 'const r=JSON.parse(require("fs").readFileSync(0,"utf8")); const s=r.server_process; console.log(s?(s.cpu_ms_per_1000_commands).toFixed(1):"nan", r.commands_per_s.toFixed(0), r.latency_ms.p99.toFixed(2))'; }
 
+# The bench-only templates: speaker-listener with a reflection beat of 1 ms (0 means "the
+# default"), for mendd's saturated runs.
+mkdir -p "$work/unpaced"
+cp server/templates/*.textpb "$work/unpaced/"
+printf '\ntiming { reflection_beat_ms: 1 }\n' >> "$work/unpaced/speaker-listener.textpb"
+
+# mendd_run NAME ROOMS [TEMPLATES_DIR]
 mendd_run() {
   local port; port=$(free_port)
   local args=(--listen "127.0.0.1:$port" --data-dir "$work/data-$1" --log-level warn
               --max-connections-per-ip 50000 --rooms-per-api-key 1000000)
   [ "$store" = memory ] && args+=(--store memory)
+  # Unpaced rooms also lift the per-participant rate limit (20 commands/s by default).
+  [ -n "${3:-}" ] && args+=(--templates-dir "$3" --commands-per-second 1000000
+                            --command-burst 1000000)
   "$bin/server/app/mendd" "${args[@]}" >/dev/null 2>&1 & pids+=($!)
   wait_port "$port"
-  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --rooms "$rooms" --think-ms 0 \
+  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --rooms "$2" --think-ms 0 \
       --template speaker-listener --chunks-per-turn "$chunks" --warmup 2 --duration "$duration" \
       --seed 1 --json --quiet | us_per_op
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
@@ -71,15 +86,21 @@ relay_run() {
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
-echo "# us of server CPU per op, ops/s, p99 ms; mendd: --store $store, speaker-listener, $chunks shares per turn, $rooms rooms, closed loop; relay: $pairs pairs closed loop, then $rooms pairs at mendd's rate"
-mendd_all=() relay_all=() matched_all=()
+echo "# us of server CPU per op, ops/s, p99 ms; --store $store, speaker-listener, $chunks shares per turn"
+paced_all=() matched_all=() sat_all=() relay_all=()
 for r in $(seq "$rounds"); do
-  m=$(mendd_run "$r"); echo "mendd          round $r: $m"; mendd_all+=("${m%% *}")
-  n=$(relay_run "$pairs"); echo "relay          round $r: $n"; relay_all+=("${n%% *}")
+  m=$(mendd_run "paced-$r" "$rooms"); echo "mendd paced, $rooms rooms     round $r: $m"
+  paced_all+=("${m%% *}")
   rate=$(echo "$m" | awk '{print $2}')
-  k=$(relay_run "$rooms" "$rate"); echo "relay at $rate/s round $r: $k"; matched_all+=("${k%% *}")
+  k=$(relay_run "$rooms" "$rate"); echo "relay at $rate/s, $rooms pairs round $r: $k"
+  matched_all+=("${k%% *}")
+  s=$(mendd_run "saturated-$r" "$pairs" "$work/unpaced")
+  echo "mendd saturated, $pairs rooms  round $r: $s"; sat_all+=("${s%% *}")
+  n=$(relay_run "$pairs"); echo "relay saturated, $pairs pairs  round $r: $n"; relay_all+=("${n%% *}")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-m=$(median "${mendd_all[@]}") n=$(median "${relay_all[@]}") k=$(median "${matched_all[@]}")
-awk -v m="$m" -v n="$n" -v k="$k" 'BEGIN {
-  printf "median: mendd %.1f us per command; relay saturated %.1f us per message, ratio %.2fx; relay rate-matched %.1f us per message, ratio %.2fx\n", m, n, m / n, k, (k > 0 ? m / k : 0) }'
+p=$(median "${paced_all[@]}") k=$(median "${matched_all[@]}")
+s=$(median "${sat_all[@]}") n=$(median "${relay_all[@]}")
+awk -v p="$p" -v k="$k" -v s="$s" -v n="$n" 'BEGIN {
+  printf "median, saturated: mendd %.1f us per command, relay %.1f us per message, ratio %.2fx\n", s, n, (n > 0 ? s / n : 0)
+  printf "median, paced: mendd %.1f us per command, relay rate-matched %.1f us per message, ratio %.2fx\n", p, k, (k > 0 ? p / k : 0) }'
