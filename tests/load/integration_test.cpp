@@ -72,12 +72,15 @@ TEST_CASE_FIXTURE(LoadServer,
 
 TEST_CASE_FIXTURE(LoadServer,
                   "long conversations: many shares per turn are played to their end without "
-                  "errors") {
-  const auto run = run_load(server.ws_url(), {"--rooms", "2", "--think-ms", "0", "--warmup", "0",
-                                              "--duration", "2", "--chunks-per-turn", "5",
+                  "errors, measured once every room is open") {
+  const auto run = run_load(server.ws_url(), {"--rooms", "2", "--think-ms", "0", "--warmup",
+                                              "0.01", "--duration", "2", "--chunks-per-turn", "5",
                                               "--template", "speaker-listener", "--seed", "1"});
   INFO(run.output);
   CHECK(run.exit_code == 0);
+  // The warm-up outlasts --warmup until both rooms have opened (creation, two handshakes).
+  CHECK(json_number(run.output, "rooms_open_at_window") == 2);
+  CHECK(json_number(run.output, "warmup_seconds") >= 0.01);
   CHECK(json_number(run.output, "chunks_per_turn") == 5);
   CHECK(json_number(run.output, "accepted") > 0);
   CHECK(json_number(run.output, "errors") == 0);

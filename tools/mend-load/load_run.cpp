@@ -62,6 +62,9 @@ class RoomQueue {
 // them) and every partner catches up with its room, so that the integrity figures judge every
 // sent command and every stored event. Bounded.
 constexpr std::chrono::seconds kSettleBound{15};
+// The warm-up lasts at least --warmup and until every room has opened once (room creation and
+// handshakes are not what a window measures), but at most this much longer.
+constexpr std::chrono::seconds kOpeningBound{120};
 constexpr std::chrono::milliseconds kPoll{100};
 
 double seconds_since(Clock::time_point start) {
@@ -110,6 +113,10 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
   for (std::uint32_t i = 0; i < options.rooms; ++i) {
     couples.push_back(std::make_shared<Couple>(context, i, seeds()));
   }
+  // opened[i]: couple i has opened a room once. Each index is in the queue at most once, so one
+  // worker at a time writes its byte; the main thread reads only the counter.
+  std::vector<std::uint8_t> opened(options.rooms, 0);
+  std::atomic<std::uint32_t> rooms_opened{0};
   std::vector<std::thread> workers;
   const unsigned worker_count = std::min<unsigned>(8, options.rooms);
   for (unsigned w = 0; w < worker_count; ++w) {
@@ -121,6 +128,9 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
         if (!couple.open_room()) {
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
           if (!stopping) rooms.push(*index);
+        } else if (opened[*index] == 0) {
+          opened[*index] = 1;
+          ++rooms_opened;
         }
       }
     });
@@ -131,21 +141,28 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
   const auto start = Clock::now();
   const auto warm_end = start + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(options.warmup_s));
-  const auto end = warm_end + std::chrono::duration_cast<Clock::duration>(
-                                  std::chrono::duration<double>(options.duration_s));
+  const auto window = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options.duration_s));
+  auto end = warm_end + window;
   std::optional<ProcessSample> server_start;
   Clock::time_point measured_from = warm_end;
   bool warming = options.warmup_s > 0;
+  std::uint32_t rooms_open_at_window = 0;
   if (!warming) {
     server_start = setup.server_pid ? sample_process(*setup.server_pid) : std::nullopt;
     measured_from = Clock::now();
   }
   std::uint64_t last_answered = 0;
   auto next_tick = start + std::chrono::seconds(1);
-  while (Clock::now() < end && !interrupted) {
-    const auto wake = std::min({next_tick, warming ? warm_end : end, end, Clock::now() + kPoll});
+  while ((warming || Clock::now() < end) && !interrupted) {
+    const auto now = Clock::now();
+    const auto wake = std::min({next_tick, warming && now < warm_end ? warm_end : end, now + kPoll});
     std::this_thread::sleep_until(wake);
-    if (warming && Clock::now() >= warm_end) {
+    const auto woke = Clock::now();
+    const bool all_open = rooms_opened.load() >= options.rooms;
+    if (warming && woke >= warm_end && (all_open || woke >= warm_end + kOpeningBound)) {
+      rooms_open_at_window = rooms_opened.load();
+      end = Clock::now() + window;
       stats.reset();
       last_answered = 0;
       server_start = setup.server_pid ? sample_process(*setup.server_pid) : std::nullopt;
@@ -191,6 +208,8 @@ LoadReport run_load(const LoadOptions& options, const Setup& setup) {
   report.think_ms = options.rate > 0 ? 0 : options.think_ms;
   report.target_rate = options.rate;
   report.seconds = seconds;
+  report.warmup_seconds = std::chrono::duration<double>(measured_from - start).count();
+  report.rooms_open_at_window = rooms_open_at_window;
   report.commands = snapshot.commands;
   report.accepted = snapshot.accepted;
   report.rejected = snapshot.rejected;

@@ -107,7 +107,8 @@ po::options_description describe(LoadOptions& o, std::vector<std::string>& templ
      "command is the relay's CPU per relayed message")
     ("warmup", checked("warmup", "S", [&o](const std::string& t) {
        return parse_number(t, o.warmup_s); }),
-     "seconds of load before measuring (default 2)")
+     "seconds of load before measuring (default 2); above 0 it also lasts until every room "
+     "has opened once (at most 120 s longer); 0 measures from the start")
     ("duration", checked("duration", "S", [&o](const std::string& t) {
        return parse_number(t, o.duration_s) && o.duration_s > 0; }),
      "measured seconds (default 10)")

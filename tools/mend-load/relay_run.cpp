@@ -149,6 +149,7 @@ LoadReport run_relay(const LoadOptions& options, const Setup& setup) {
   report.rooms = options.rooms;
   report.target_rate = options.rate;
   report.seconds = measured;
+  report.warmup_seconds = options.warmup_s;  // pairs connect within it; not waited for
   report.commands = report.accepted = snapshot.accepted;
   report.errors = snapshot.errors;
   report.connections = snapshot.connections < 0 ? 0 : static_cast<std::uint64_t>(snapshot.connections);

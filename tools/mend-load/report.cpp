@@ -104,7 +104,9 @@ std::string to_text(const LoadReport& r) {
         << (r.target_rate > 0 ? "open loop at " + fixed(r.target_rate, 0) + " commands/s"
             : r.think_ms > 0  ? "think time " + fixed(r.think_ms, 0) + " ms (mean)"
                               : std::string("closed loop"))
-        << ", measured " << fixed(r.seconds, 1) << " s\n";
+        << ", measured " << fixed(r.seconds, 1) << " s after a warm-up of "
+        << fixed(r.warmup_seconds, 1) << " s (" << r.rooms_open_at_window << " of " << r.rooms
+        << " rooms open)\n";
   }
   out << "  commands/s     " << fixed(r.commands_per_second(), 1) << " answered, "
       << fixed(r.accepted_per_second(), 1) << " accepted\n";
@@ -162,7 +164,9 @@ std::string to_json(const LoadReport& r) {
       << ",\"observers\":" << (r.observers ? "true" : "false")
       << ",\"think_ms\":" << fixed(r.think_ms, 1) << ",\"target_rate\":" << fixed(r.target_rate, 1)
       << ",\"chunks_per_turn\":" << r.chunks_per_turn
-      << ",\"seconds\":" << fixed(r.seconds, 3) << ",\"commands\":" << r.commands
+      << ",\"seconds\":" << fixed(r.seconds, 3) << ",\"warmup_seconds\":"
+      << fixed(r.warmup_seconds, 3) << ",\"rooms_open_at_window\":" << r.rooms_open_at_window
+      << ",\"commands\":" << r.commands
       << ",\"commands_per_s\":" << fixed(r.commands_per_second(), 1)
       << ",\"accepted\":" << r.accepted
       << ",\"accepted_per_s\":" << fixed(r.accepted_per_second(), 1)

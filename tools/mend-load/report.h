@@ -63,6 +63,9 @@ struct LoadReport {
   std::uint32_t chunks_per_turn = 1;       // shares (each mirrored) per speaker's turn
   double target_rate = 0;                  // 0: not open loop
   double seconds = 0;                      // measured window
+  double warmup_seconds = 0;               // before the window: at least --warmup, and until
+                                           // every room opened once (bounded)
+  std::uint32_t rooms_open_at_window = 0;  // rooms opened once when the window began
   std::uint64_t commands = 0;              // answered by the server in the window
   std::uint64_t accepted = 0;
   std::uint64_t rejected = 0;
