@@ -176,10 +176,10 @@ template <typename P>
 typename P::Result check_room_left(Action action, const Ctx& c) {
   const std::size_t bound = limits::kConversationMessages.bound;
   // The actions that carry typed text are exactly those whose event adds a content message.
-  if (carries_text(action) && c.state.messages.size() >= bound) {
+  if (c.state.messages.size() >= bound && carries_text(action)) {
     return conversation_full<P>("messages", "pause, take a message back");
   }
-  if (adds_request(action) && c.state.requests.size() >= bound) {
+  if (c.state.requests.size() >= bound && adds_request(action)) {
     return conversation_full<P>("requests", "answer or decline the requests waiting, pause");
   }
   return {};
@@ -239,7 +239,7 @@ typename P::Result check_stage_step(Action action, const Ctx& c) {
   const RoomState& s = c.state;
   const Phase p = s.phase;
   const bool round = is_stage_round(p);
-  const v1::Stage* stage = round ? &current_stage(s) : nullptr;
+  auto stage = [&s] { return &current_stage(s); };  // only in a stage round's phases
   switch (action) {
     case v1::ACTION_SHARE:
       // While a mirror is owed, the speaker shares only to answer a request for clarification.
@@ -251,7 +251,7 @@ typename P::Result check_stage_step(Action action, const Ctx& c) {
       // At any point of one's own turn, also while being mirrored: a boundary, never penalised.
       return speaker_step<P>(c, round, "The floor can be passed during your own turn.");
     case v1::ACTION_MOVE_ON:
-      if (p != v1::PHASE_SPEAKING || !stage->until_both_move_on()) {
+      if (p != v1::PHASE_SPEAKING || !stage()->until_both_move_on()) {
         return P::refuse(v1::WRONG_PHASE,
                          "Moving on is chosen while the floor is with one of you, between chunks, "
                          "in a step where the floor goes back and forth.");
@@ -270,10 +270,10 @@ typename P::Result check_stage_step(Action action, const Ctx& c) {
                           "\"Is there more?\" comes after a confirmed mirror.");
     case v1::ACTION_NO_MORE:
       return speaker_step<P>(
-          c, p == v1::PHASE_MORE || (p == v1::PHASE_SPEAKING && !stage->mirror_each_chunk()),
+          c, p == v1::PHASE_MORE || (p == v1::PHASE_SPEAKING && !stage()->mirror_each_chunk()),
           "\"Is there more?\" comes after a confirmed mirror.");
     case v1::ACTION_REQUEST_ADVICE:
-      if (auto r = speaker_step<P>(c, p == v1::PHASE_SPEAKING && stage->advice_on_request(),
+      if (auto r = speaker_step<P>(c, p == v1::PHASE_SPEAKING && stage()->advice_on_request(),
                                 "Asking for advice is not part of this step.")) {
         return r;
       }
@@ -290,11 +290,11 @@ typename P::Result check_stage_step(Action action, const Ctx& c) {
                            "Answering an apology comes at the end of the speaker's turn.");
     case v1::ACTION_ASK:
       return listener_step<P>(c,
-                           (p == v1::PHASE_SPEAKING && stage->listener_may_ask()) ||
-                               (p == v1::PHASE_MIRRORING && stage->listener_may_clarify()),
+                           (p == v1::PHASE_SPEAKING && stage()->listener_may_ask()) ||
+                               (p == v1::PHASE_MIRRORING && stage()->listener_may_clarify()),
                            "Questions are not part of this step; for now, listen and reflect.");
     case v1::ACTION_ADVISE:
-      if (auto r = listener_step<P>(c, p == v1::PHASE_SPEAKING && stage->advice_on_request(),
+      if (auto r = listener_step<P>(c, p == v1::PHASE_SPEAKING && stage()->advice_on_request(),
                                  "Advice is not part of this step; for now, listen and "
                                  "reflect.")) {
         return r;
@@ -313,7 +313,7 @@ typename P::Result check_stage_step(Action action, const Ctx& c) {
 template <typename P>
 typename P::Result check_shared_step(Action action, const Ctx& c) {
   const RoomState& s = c.state;
-  const PartnerState& me = partner(s, c.role);
+  auto me = [&]() -> const PartnerState& { return partner(s, c.role); };
   switch (action) {
     case v1::ACTION_UNDERSTOOD:
     case v1::ACTION_FEEL_UNDERSTOOD:
@@ -322,13 +322,13 @@ typename P::Result check_shared_step(Action action, const Ctx& c) {
         return P::refuse(v1::WRONG_PHASE,
                          "This comes after both of you have been heard, before problem solving.");
       }
-      if (action == v1::ACTION_UNDERSTOOD && me.understood) {
+      if (action == v1::ACTION_UNDERSTOOD && me().understood) {
         return P::refuse(v1::ALREADY_DONE, "You have already said you understand.");
       }
-      if (action == v1::ACTION_FEEL_UNDERSTOOD && me.feels_understood) {
+      if (action == v1::ACTION_FEEL_UNDERSTOOD && me().feels_understood) {
         return P::refuse(v1::ALREADY_DONE, "You have already said you feel understood.");
       }
-      if (action == v1::ACTION_PROBLEM_SOLVING_CHOICE && me.problem_solving != Choice::kNone) {
+      if (action == v1::ACTION_PROBLEM_SOLVING_CHOICE && me().problem_solving != Choice::kNone) {
         return P::refuse(v1::ALREADY_DONE,
                          "You have already made your choice about problem solving.");
       }
@@ -347,7 +347,7 @@ typename P::Result check_shared_step(Action action, const Ctx& c) {
       if (s.phase != v1::PHASE_CLOSING) {
         return P::refuse(v1::WRONG_PHASE, "Appreciations come at the close of the conversation.");
       }
-      if (me.done) return P::refuse(v1::ALREADY_DONE, "You have already closed your part.");
+      if (me().done) return P::refuse(v1::ALREADY_DONE, "You have already closed your part.");
       return {};
     default:
       return check_stage_step<P>(action, c);
