@@ -20,6 +20,30 @@ Check refuse(v1::RejectionCode code, std::string message) {
   return Refusal{code, nullptr, std::make_unique<std::string>(std::move(message)), 0};
 }
 
+// The two forms of gate's result (checks.h). The rules below are templates over the form, so
+// gate and gate_refuses run one source: a rule returns `{}` when it passes and P::refuse when
+// it does not. WithRefusal builds the refusal decide sends; OnlyWhether is `true` when
+// refused and builds nothing (a view asks gate about every action, and most refuse).
+struct WithRefusal {
+  using Result = Check;
+  static Result refuse(v1::RejectionCode code, const char* message) {
+    return detail::refuse(code, message);
+  }
+  template <typename Message>
+  static Result refuse_built(v1::RejectionCode code, Message message) {
+    return detail::refuse(code, message());
+  }
+};
+
+struct OnlyWhether {
+  using Result = bool;
+  static Result refuse(v1::RejectionCode /*code*/, const char* /*message*/) { return true; }
+  template <typename Message>
+  static Result refuse_built(v1::RejectionCode /*code*/, Message /*message*/) {
+    return true;
+  }
+};
+
 // ---- who may send what ---------------------------------------------------------------
 
 enum class Audience { kPartners, kObservers, kEveryone };
@@ -57,64 +81,66 @@ bool is_content(Action action) {
   }
 }
 
-Check check_role(Action action, const Ctx& c) {
+template <typename P>
+typename P::Result check_role(Action action, const Ctx& c) {
   const Audience who = audience(action);
   if (c.role == v1::OBSERVER && who == Audience::kPartners) {
-    return refuse(v1::NOT_ALLOWED_FOR_ROLE,
-                  "Only the two partners can do that. As an observer you can take notes, "
-                  "send a prompt or call a consultation break.");
+    return P::refuse(v1::NOT_ALLOWED_FOR_ROLE,
+                     "Only the two partners can do that. As an observer you can take notes, "
+                     "send a prompt or call a consultation break.");
   }
   if (c.role != v1::OBSERVER && who == Audience::kObservers) {
-    return refuse(v1::NOT_ALLOWED_FOR_ROLE,
-                  "That is something only an observer can do; as a partner you take part "
-                  "in the conversation itself.");
+    return P::refuse(v1::NOT_ALLOWED_FOR_ROLE,
+                     "That is something only an observer can do; as a partner you take part "
+                     "in the conversation itself.");
   }
-  if (c.role != v1::OBSERVER) return std::nullopt;
+  if (c.role != v1::OBSERVER) return {};
   if (c.observer_index < 0) {
-    return refuse(v1::UNKNOWN_OBSERVER, "No observer of that name was invited to this room.");
+    return P::refuse(v1::UNKNOWN_OBSERVER, "No observer of that name was invited to this room.");
   }
   const ObserverState& me = c.state.observers[static_cast<std::size_t>(c.observer_index)];
   if (!me.approved()) {
-    return refuse(v1::OBSERVER_NOT_APPROVED,
-                  "An observer can take part only while both partners approve them; "
-                  "that approval is not there right now.");
+    return P::refuse(v1::OBSERVER_NOT_APPROVED,
+                     "An observer can take part only while both partners approve them; "
+                     "that approval is not there right now.");
   }
   if (action == v1::ACTION_JOIN) {
     if (me.status == v1::OBSERVER_JOINED) {
-      return refuse(v1::ALREADY_DONE, "You have already joined this room.");
+      return P::refuse(v1::ALREADY_DONE, "You have already joined this room.");
     }
-    return std::nullopt;
+    return {};
   }
   if (me.status != v1::OBSERVER_JOINED) {
-    return refuse(v1::WRONG_PHASE, "Please join the room first.");
+    return P::refuse(v1::WRONG_PHASE, "Please join the room first.");
   }
-  return std::nullopt;
+  return {};
 }
 
-Check check_overlay(Action action, const Ctx& c) {
+template <typename P>
+typename P::Result check_overlay(Action action, const Ctx& c) {
   switch (c.state.phase) {
     case v1::PHASE_PAUSED:
-      return refuse(v1::PAUSED,
-                    "The conversation is paused for a moment; messages can be sent again "
-                    "once it continues.");
+      return P::refuse(v1::PAUSED,
+                       "The conversation is paused for a moment; messages can be sent again "
+                       "once it continues.");
     case v1::PHASE_CHECK_IN:
-      return refuse(v1::PAUSED,
-                    "The conversation continues once both of you said you are ready.");
+      return P::refuse(v1::PAUSED,
+                       "The conversation continues once both of you said you are ready.");
     case v1::PHASE_TIMED_OUT:
-      return refuse(v1::TIMED_OUT,
-                    "A time-out is in progress: the conversation rests until the partner "
-                    "who called it returns, so nobody gets the last word.");
+      return P::refuse(v1::TIMED_OUT,
+                       "A time-out is in progress: the conversation rests until the partner "
+                       "who called it returns, so nobody gets the last word.");
     case v1::PHASE_SUSPENDED:
-      return refuse(v1::SUSPENDED_RESUMPTION_OWED,
-                    "The conversation is on hold after a long time-out; first agree on a "
-                    "time to resume (reschedule).");
+      return P::refuse(v1::SUSPENDED_RESUMPTION_OWED,
+                       "The conversation is on hold after a long time-out; first agree on a "
+                       "time to resume (reschedule).");
     case v1::PHASE_CONSULT_BREAK:
-      if (action == v1::ACTION_PROMPT) return std::nullopt;
-      return refuse(v1::CONSULT_BREAK_ACTIVE,
-                    "Your counselor has called a short break; the conversation continues "
-                    "after it.");
+      if (action == v1::ACTION_PROMPT) return {};
+      return P::refuse(v1::CONSULT_BREAK_ACTIVE,
+                       "Your counselor has called a short break; the conversation continues "
+                       "after it.");
     default:
-      return std::nullopt;
+      return {};
   }
 }
 
@@ -134,27 +160,29 @@ bool adds_request(Action action) {
 
 namespace {
 
-Check conversation_full(const char* entries, const char* still_possible) {
-  return refuse(v1::CONVERSATION_FULL,
-                "This conversation now holds " + count_text(limits::kConversationMessages.bound) +
-                    " " + entries + ", as many as one conversation can keep, so nothing new "
-                    "can be added here. You can still " + still_possible +
-                    " or bring it to a close; to keep talking, you are welcome to start a new "
-                    "conversation.");
+template <typename P>
+typename P::Result conversation_full(const char* entries, const char* still_possible) {
+  return P::refuse_built(v1::CONVERSATION_FULL, [&] {
+    return "This conversation now holds " + count_text(limits::kConversationMessages.bound) +
+           " " + entries + ", as many as one conversation can keep, so nothing new can be added "
+           "here. You can still " + still_possible + " or bring it to a close; to keep talking, "
+           "you are welcome to start a new conversation.";
+  });
 }
 
 // Nothing is dropped to make room (every message stays retractable and mirrorable): a full
 // list refuses what would add to it, and everything else goes on working.
-Check check_room_left(Action action, const Ctx& c) {
+template <typename P>
+typename P::Result check_room_left(Action action, const Ctx& c) {
   const std::size_t bound = limits::kConversationMessages.bound;
   // The actions that carry typed text are exactly those whose event adds a content message.
-  if (carries_text(action) && c.state.messages.size() >= bound) {
-    return conversation_full("messages", "pause, take a message back");
+  if (c.state.messages.size() >= bound && carries_text(action)) {
+    return conversation_full<P>("messages", "pause, take a message back");
   }
-  if (adds_request(action) && c.state.requests.size() >= bound) {
-    return conversation_full("requests", "answer or decline the requests waiting, pause");
+  if (c.state.requests.size() >= bound && adds_request(action)) {
+    return conversation_full<P>("requests", "answer or decline the requests waiting, pause");
   }
-  return std::nullopt;
+  return {};
 }
 
 // ---- phase and turn -----------------------------------------------------------------
@@ -167,16 +195,18 @@ const char* const kSpeakerTurn =
 bool is_speaker(const Ctx& c) { return c.role == c.state.turn.speaker; }
 
 // A speaker step: fits when `fits`; the listener gets NOT_YOUR_TURN.
-Check speaker_step(const Ctx& c, bool fits, const char* wrong_phase) {
-  if (!fits) return refuse(v1::WRONG_PHASE, wrong_phase);
-  if (!is_speaker(c)) return refuse(v1::NOT_YOUR_TURN, kListenerTurn);
-  return std::nullopt;
+template <typename P>
+typename P::Result speaker_step(const Ctx& c, bool fits, const char* wrong_phase) {
+  if (!fits) return P::refuse(v1::WRONG_PHASE, wrong_phase);
+  if (!is_speaker(c)) return P::refuse(v1::NOT_YOUR_TURN, kListenerTurn);
+  return {};
 }
 
-Check listener_step(const Ctx& c, bool fits, const char* wrong_phase) {
-  if (!fits) return refuse(v1::WRONG_PHASE, wrong_phase);
-  if (is_speaker(c)) return refuse(v1::NOT_YOUR_TURN, kSpeakerTurn);
-  return std::nullopt;
+template <typename P>
+typename P::Result listener_step(const Ctx& c, bool fits, const char* wrong_phase) {
+  if (!fits) return P::refuse(v1::WRONG_PHASE, wrong_phase);
+  if (is_speaker(c)) return P::refuse(v1::NOT_YOUR_TURN, kSpeakerTurn);
+  return {};
 }
 
 bool in_conversation(Phase phase) {
@@ -187,251 +217,258 @@ bool pending_time_proposal(const RoomState& s) {
   return s.phase == v1::PHASE_INVITED && s.appointment_at_ms != 0;
 }
 
-Check check_invited(Action action, const Ctx& c) {
+template <typename P>
+typename P::Result check_invited(Action action, const Ctx& c) {
   const RoomState& s = c.state;
   if (s.phase != v1::PHASE_INVITED) {
-    return refuse(v1::WRONG_PHASE, "The invitation has already been answered.");
+    return P::refuse(v1::WRONG_PHASE, "The invitation has already been answered.");
   }
-  if (c.role == v1::PARTNER_B) return std::nullopt;
-  if (action == v1::ACTION_ACCEPT_INVITATION && pending_time_proposal(s)) return std::nullopt;
+  if (c.role == v1::PARTNER_B) return {};
+  if (action == v1::ACTION_ACCEPT_INVITATION && pending_time_proposal(s)) return {};
   if (action == v1::ACTION_ACCEPT_INVITATION) {
-    return refuse(v1::NOT_YOUR_TURN,
-                  "Your partner answers the invitation; once they propose a time you can "
-                  "accept it.");
+    return P::refuse(v1::NOT_YOUR_TURN,
+                     "Your partner answers the invitation; once they propose a time you can "
+                     "accept it.");
   }
-  return refuse(v1::NOT_YOUR_TURN,
-                "Your partner proposes the time; you can accept or decline what they propose.");
+  return P::refuse(v1::NOT_YOUR_TURN,
+                   "Your partner proposes the time; you can accept or decline what they propose.");
 }
 
-Check check_stage_step(Action action, const Ctx& c) {
+template <typename P>
+typename P::Result check_stage_step(Action action, const Ctx& c) {
   const RoomState& s = c.state;
   const Phase p = s.phase;
   const bool round = is_stage_round(p);
-  const v1::Stage* stage = round ? &current_stage(s) : nullptr;
+  auto stage = [&s] { return &current_stage(s); };  // only in a stage round's phases
   switch (action) {
     case v1::ACTION_SHARE:
       // While a mirror is owed, the speaker shares only to answer a request for clarification.
-      return speaker_step(c, p == v1::PHASE_SPEAKING || (p == v1::PHASE_MIRRORING &&
+      return speaker_step<P>(c, p == v1::PHASE_SPEAKING || (p == v1::PHASE_MIRRORING &&
                                                          question_pending(s)),
                           "Sharing happens while the speaker holds the floor; the "
                           "conversation is at another step right now.");
     case v1::ACTION_PASS_FLOOR:
       // At any point of one's own turn, also while being mirrored: a boundary, never penalised.
-      return speaker_step(c, round, "The floor can be passed during your own turn.");
+      return speaker_step<P>(c, round, "The floor can be passed during your own turn.");
     case v1::ACTION_MOVE_ON:
-      if (p != v1::PHASE_SPEAKING || !stage->until_both_move_on()) {
-        return refuse(v1::WRONG_PHASE,
-                      "Moving on is chosen while the floor is with one of you, between chunks, "
-                      "in a step where the floor goes back and forth.");
+      if (p != v1::PHASE_SPEAKING || !stage()->until_both_move_on()) {
+        return P::refuse(v1::WRONG_PHASE,
+                         "Moving on is chosen while the floor is with one of you, between chunks, "
+                         "in a step where the floor goes back and forth.");
       }
       if (partner(s, c.role).moves_on) {
-        return refuse(v1::ALREADY_DONE,
-                      "You have already said you are ready to move on; your partner decides too.");
+        return P::refuse(v1::ALREADY_DONE, "You have already said you are ready to move on; "
+                                           "your partner decides too.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_CONFIRM:
     case v1::ACTION_CORRECT:
-      return speaker_step(c, p == v1::PHASE_CONFIRMING,
+      return speaker_step<P>(c, p == v1::PHASE_CONFIRMING,
                           "There is no reflection waiting for your confirmation right now.");
     case v1::ACTION_MORE:
-      return speaker_step(c, p == v1::PHASE_MORE,
+      return speaker_step<P>(c, p == v1::PHASE_MORE,
                           "\"Is there more?\" comes after a confirmed mirror.");
     case v1::ACTION_NO_MORE:
-      return speaker_step(
-          c, p == v1::PHASE_MORE || (p == v1::PHASE_SPEAKING && !stage->mirror_each_chunk()),
+      return speaker_step<P>(
+          c, p == v1::PHASE_MORE || (p == v1::PHASE_SPEAKING && !stage()->mirror_each_chunk()),
           "\"Is there more?\" comes after a confirmed mirror.");
     case v1::ACTION_REQUEST_ADVICE:
-      if (auto r = speaker_step(c, p == v1::PHASE_SPEAKING && stage->advice_on_request(),
+      if (auto r = speaker_step<P>(c, p == v1::PHASE_SPEAKING && stage()->advice_on_request(),
                                 "Asking for advice is not part of this step.")) {
         return r;
       }
       if (s.turn.advice_requested) {
-        return refuse(v1::ALREADY_DONE, "You have already asked for advice in this turn.");
+        return P::refuse(v1::ALREADY_DONE, "You have already asked for advice in this turn.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_REFLECT:
-      return listener_step(c, reflection_for_phase(p) != v1::REFLECTION_KIND_UNSPECIFIED,
+      return listener_step<P>(c, reflection_for_phase(p) != v1::REFLECTION_KIND_UNSPECIFIED,
                            "There is nothing to reflect back right now.");
     case v1::ACTION_ACCEPT_APOLOGY:
     case v1::ACTION_STILL_NEED:
-      return listener_step(c, p == v1::PHASE_APOLOGY_RESPONSE,
+      return listener_step<P>(c, p == v1::PHASE_APOLOGY_RESPONSE,
                            "Answering an apology comes at the end of the speaker's turn.");
     case v1::ACTION_ASK:
-      return listener_step(c,
-                           (p == v1::PHASE_SPEAKING && stage->listener_may_ask()) ||
-                               (p == v1::PHASE_MIRRORING && stage->listener_may_clarify()),
+      return listener_step<P>(c,
+                           (p == v1::PHASE_SPEAKING && stage()->listener_may_ask()) ||
+                               (p == v1::PHASE_MIRRORING && stage()->listener_may_clarify()),
                            "Questions are not part of this step; for now, listen and reflect.");
     case v1::ACTION_ADVISE:
-      if (auto r = listener_step(c, p == v1::PHASE_SPEAKING && stage->advice_on_request(),
+      if (auto r = listener_step<P>(c, p == v1::PHASE_SPEAKING && stage()->advice_on_request(),
                                  "Advice is not part of this step; for now, listen and "
                                  "reflect.")) {
         return r;
       }
       if (!s.turn.advice_requested) {
-        return refuse(v1::ADVICE_NOT_REQUESTED,
-                      "Advice waits until your partner asks for it; for now, listen and "
-                      "reflect.");
+        return P::refuse(v1::ADVICE_NOT_REQUESTED,
+                         "Advice waits until your partner asks for it; for now, listen and "
+                         "reflect.");
       }
-      return std::nullopt;
+      return {};
     default:
-      return refuse(v1::WRONG_PHASE, "That doesn't fit this step of the conversation.");
+      return P::refuse(v1::WRONG_PHASE, "That doesn't fit this step of the conversation.");
   }
 }
 
-Check check_shared_step(Action action, const Ctx& c) {
+template <typename P>
+typename P::Result check_shared_step(Action action, const Ctx& c) {
   const RoomState& s = c.state;
-  const PartnerState& me = partner(s, c.role);
+  auto me = [&]() -> const PartnerState& { return partner(s, c.role); };
   switch (action) {
     case v1::ACTION_UNDERSTOOD:
     case v1::ACTION_FEEL_UNDERSTOOD:
     case v1::ACTION_PROBLEM_SOLVING_CHOICE:
       if (s.phase != v1::PHASE_SOLUTION_GATE) {
-        return refuse(v1::WRONG_PHASE,
-                      "This comes after both of you have been heard, before problem solving.");
+        return P::refuse(v1::WRONG_PHASE,
+                         "This comes after both of you have been heard, before problem solving.");
       }
-      if (action == v1::ACTION_UNDERSTOOD && me.understood) {
-        return refuse(v1::ALREADY_DONE, "You have already said you understand.");
+      if (action == v1::ACTION_UNDERSTOOD && me().understood) {
+        return P::refuse(v1::ALREADY_DONE, "You have already said you understand.");
       }
-      if (action == v1::ACTION_FEEL_UNDERSTOOD && me.feels_understood) {
-        return refuse(v1::ALREADY_DONE, "You have already said you feel understood.");
+      if (action == v1::ACTION_FEEL_UNDERSTOOD && me().feels_understood) {
+        return P::refuse(v1::ALREADY_DONE, "You have already said you feel understood.");
       }
-      if (action == v1::ACTION_PROBLEM_SOLVING_CHOICE && me.problem_solving != Choice::kNone) {
-        return refuse(v1::ALREADY_DONE, "You have already made your choice about problem solving.");
+      if (action == v1::ACTION_PROBLEM_SOLVING_CHOICE && me().problem_solving != Choice::kNone) {
+        return P::refuse(v1::ALREADY_DONE,
+                         "You have already made your choice about problem solving.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_PROPOSE:
     case v1::ACTION_ACCEPT_PROPOSAL:
     case v1::ACTION_FINISH_PROBLEM_SOLVING:
       if (s.phase != v1::PHASE_PROBLEM_SOLVING) {
-        return refuse(v1::WRONG_PHASE,
-                      "Proposals wait until both of you feel understood and chose to solve "
-                      "problems together.");
+        return P::refuse(v1::WRONG_PHASE,
+                         "Proposals wait until both of you feel understood and chose to solve "
+                         "problems together.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_APPRECIATE:
     case v1::ACTION_FINISH:
       if (s.phase != v1::PHASE_CLOSING) {
-        return refuse(v1::WRONG_PHASE, "Appreciations come at the close of the conversation.");
+        return P::refuse(v1::WRONG_PHASE, "Appreciations come at the close of the conversation.");
       }
-      if (me.done) return refuse(v1::ALREADY_DONE, "You have already closed your part.");
-      return std::nullopt;
+      if (me().done) return P::refuse(v1::ALREADY_DONE, "You have already closed your part.");
+      return {};
     default:
-      return check_stage_step(action, c);
+      return check_stage_step<P>(action, c);
   }
 }
 
-Check check_overlay_command(Action action, const Ctx& c) {
+template <typename P>
+typename P::Result check_overlay_command(Action action, const Ctx& c) {
   const RoomState& s = c.state;
   switch (action) {
     case v1::ACTION_PAUSE:
     case v1::ACTION_CONSULT_BREAK:
       if (is_overlay(s.phase) || !in_conversation(s.phase)) {
-        return refuse(v1::WRONG_PHASE,
-                      is_overlay(s.phase)
-                          ? "The conversation is already resting; a new break can start once "
-                            "it continues."
-                          : "Breaks are for a conversation in progress; it has not started yet.");
+        return P::refuse(v1::WRONG_PHASE,
+                         is_overlay(s.phase)
+                             ? "The conversation is already resting; a new break can start once "
+                               "it continues."
+                             : "Breaks are for a conversation in progress; it has not started "
+                               "yet.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_TIME_OUT:
-      if (s.phase == v1::PHASE_PAUSED || s.phase == v1::PHASE_CHECK_IN) return std::nullopt;
+      if (s.phase == v1::PHASE_PAUSED || s.phase == v1::PHASE_CHECK_IN) return {};
       if (is_overlay(s.phase) || !in_conversation(s.phase)) {
-        return refuse(v1::WRONG_PHASE,
-                      "A time-out is for a conversation in progress and can't start during "
-                      "this break.");
+        return P::refuse(v1::WRONG_PHASE,
+                         "A time-out is for a conversation in progress and can't start during "
+                         "this break.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_RETURN:
       if (s.phase == v1::PHASE_CONSULT_BREAK) {
         const bool caller = c.role == v1::OBSERVER &&
                             s.observers[static_cast<std::size_t>(c.observer_index)].name ==
                                 s.overlay.observer;
-        if (caller) return std::nullopt;
-        return refuse(v1::ONLY_CALLER,
-                      "Only the counselor who called this break can end it early.");
+        if (caller) return {};
+        return P::refuse(v1::ONLY_CALLER,
+                         "Only the counselor who called this break can end it early.");
       }
       if (s.phase == v1::PHASE_PAUSED || s.phase == v1::PHASE_TIMED_OUT) {
-        if (c.role == s.overlay.caller) return std::nullopt;
-        return refuse(v1::ONLY_CALLER,
-                      s.phase == v1::PHASE_PAUSED
-                          ? "Only the partner who asked for the pause can end it early."
-                          : "Only the partner who called the time-out can end it; they "
-                            "committed to return.");
+        if (c.role == s.overlay.caller) return {};
+        return P::refuse(v1::ONLY_CALLER,
+                         s.phase == v1::PHASE_PAUSED
+                             ? "Only the partner who asked for the pause can end it early."
+                             : "Only the partner who called the time-out can end it; they "
+                               "committed to return.");
       }
-      return refuse(v1::WRONG_PHASE, "There is no pause, time-out or break to return from.");
+      return P::refuse(v1::WRONG_PHASE, "There is no pause, time-out or break to return from.");
     case v1::ACTION_EXTEND:
       if (s.phase != v1::PHASE_TIMED_OUT) {
-        return refuse(v1::WRONG_PHASE, "Only a running time-out can be extended.");
+        return P::refuse(v1::WRONG_PHASE, "Only a running time-out can be extended.");
       }
       if (c.role != s.overlay.caller) {
-        return refuse(v1::ONLY_CALLER,
-                      "Only the partner who called the time-out can extend it.");
+        return P::refuse(v1::ONLY_CALLER,
+                         "Only the partner who called the time-out can extend it.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_READY:
       if (s.phase != v1::PHASE_CHECK_IN) {
-        return refuse(v1::WRONG_PHASE, "\"Ready to continue?\" is asked after a break.");
+        return P::refuse(v1::WRONG_PHASE, "\"Ready to continue?\" is asked after a break.");
       }
       if (partner(s, c.role).ready) {
-        return refuse(v1::ALREADY_DONE, "You have already said you are ready.");
+        return P::refuse(v1::ALREADY_DONE, "You have already said you are ready.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_RESCHEDULE:
       if (s.phase != v1::PHASE_SUSPENDED) {
-        return refuse(v1::WRONG_PHASE,
-                      "Rescheduling is for a conversation on hold after a long time-out.");
+        return P::refuse(v1::WRONG_PHASE,
+                         "Rescheduling is for a conversation on hold after a long time-out.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_REPAIR:
       if (s.phase == v1::PHASE_TIMED_OUT) {
-        return refuse(v1::TIMED_OUT,
-                      "During a time-out nobody gets the last word, not even a repair; it "
-                      "can wait until the conversation continues.");
+        return P::refuse(v1::TIMED_OUT,
+                         "During a time-out nobody gets the last word, not even a repair; it "
+                         "can wait until the conversation continues.");
       }
       if (s.phase == v1::PHASE_SUSPENDED) {
-        return refuse(v1::SUSPENDED_RESUMPTION_OWED,
-                      "The conversation is on hold; first agree on a time to resume.");
+        return P::refuse(v1::SUSPENDED_RESUMPTION_OWED,
+                         "The conversation is on hold; first agree on a time to resume.");
       }
-      return std::nullopt;
+      return {};
     default:
-      return std::nullopt;
+      return {};
   }
 }
 
-Check check_phase(Action action, const Ctx& c) {
+template <typename P>
+typename P::Result check_phase(Action action, const Ctx& c) {
   const RoomState& s = c.state;
   switch (action) {
     case v1::ACTION_ACCEPT_INVITATION:
     case v1::ACTION_PROPOSE_TIME:
-      return check_invited(action, c);
+      return check_invited<P>(action, c);
     case v1::ACTION_CONSENT:
       if (s.phase == v1::PHASE_INVITED) {
-        return refuse(v1::WRONG_PHASE, "Consent comes once the invitation is accepted.");
+        return P::refuse(v1::WRONG_PHASE, "Consent comes once the invitation is accepted.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_OPEN:
       if (s.phase != v1::PHASE_OPENING) {
-        return refuse(v1::WRONG_PHASE,
-                      s.phase < v1::PHASE_OPENING
-                          ? "The conversation opens once both of you have given consent."
-                          : "The conversation has already been opened.");
+        return P::refuse(v1::WRONG_PHASE,
+                         s.phase < v1::PHASE_OPENING
+                             ? "The conversation opens once both of you have given consent."
+                             : "The conversation has already been opened.");
       }
       if (c.role != v1::PARTNER_A && !s.tmpl->opening().either_partner_opens()) {
-        return refuse(v1::NOT_YOUR_TURN,
-                      "Your partner opens this conversation; you'll have the floor soon.");
+        return P::refuse(v1::NOT_YOUR_TURN,
+                         "Your partner opens this conversation; you'll have the floor soon.");
       }
-      return std::nullopt;
+      return {};
     case v1::ACTION_APPROVE_OBSERVER: case v1::ACTION_REVOKE_OBSERVER: case v1::ACTION_JOIN:
     case v1::ACTION_SIGNAL: case v1::ACTION_RETRACT: case v1::ACTION_DECLINE:
     case v1::ACTION_LEAVE: case v1::ACTION_NOTE: case v1::ACTION_PROMPT:
     case v1::ACTION_END_SESSION:
-      return std::nullopt;
+      return {};
     case v1::ACTION_PAUSE: case v1::ACTION_TIME_OUT: case v1::ACTION_RETURN:
     case v1::ACTION_EXTEND: case v1::ACTION_READY: case v1::ACTION_RESCHEDULE:
     case v1::ACTION_REPAIR: case v1::ACTION_CONSULT_BREAK:
-      return check_overlay_command(action, c);
+      return check_overlay_command<P>(action, c);
     default:
-      return check_shared_step(action, c);
+      return check_shared_step<P>(action, c);
   }
 }
 
@@ -633,22 +670,31 @@ Check validate(const v1::Command& command, const v1::Actor& actor) {
   }
 }
 
-Check gate(Action action, const Ctx& c) {
+namespace {
+
+template <typename P>
+typename P::Result gate_in(Action action, const Ctx& c) {
   const RoomState& s = c.state;
   if (s.phase == v1::PHASE_UNSPECIFIED) {
-    return refuse(v1::WRONG_PHASE, "This room has not been created yet.");
+    return P::refuse(v1::WRONG_PHASE, "This room has not been created yet.");
   }
   // A partner may revoke an observer at any time, also after the end (DESIGN 3).
   if (s.phase == v1::PHASE_CLOSED && action != v1::ACTION_REVOKE_OBSERVER) {
-    return refuse(v1::ROOM_CLOSED, "This conversation has ended; nothing more can be sent.");
+    return P::refuse(v1::ROOM_CLOSED, "This conversation has ended; nothing more can be sent.");
   }
-  if (auto r = check_role(action, c)) return r;
-  if (auto r = check_room_left(action, c)) return r;
+  if (auto r = check_role<P>(action, c)) return r;
+  if (auto r = check_room_left<P>(action, c)) return r;
   if (is_content(action)) {
-    if (auto r = check_overlay(action, c)) return r;
+    if (auto r = check_overlay<P>(action, c)) return r;
   }
-  return check_phase(action, c);
+  return check_phase<P>(action, c);
 }
+
+}  // namespace
+
+Check gate(Action action, const Ctx& c) { return gate_in<WithRefusal>(action, c); }
+
+bool gate_refuses(Action action, const Ctx& c) { return gate_in<OnlyWhether>(action, c); }
 
 Check check_arguments(const v1::Command& cmd, const Ctx& c) {
   const ResolvedTiming& timing = c.state.timing;

@@ -44,6 +44,9 @@ Ctx make_ctx(const RoomState& state, const v1::Actor& actor, TimeMs now);
 Check validate(const v1::Command& command, const v1::Actor& actor);
 // Steps 2-6 and the argument-free checks (once-only steps, joins, callers).
 Check gate(v1::Action action, const Ctx& ctx);
+// Whether gate refuses: always equal to gate(action, ctx).has_value() (both are instantiated
+// from one template), without building the refusal. For views, which ask about every action.
+bool gate_refuses(v1::Action action, const Ctx& ctx);
 // Steps 7-8. Precondition: gate passed.
 Check check_arguments(const v1::Command& command, const Ctx& ctx);
 // For views: whether some arguments pass check_arguments now (TOO_SOON aside).

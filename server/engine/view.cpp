@@ -118,7 +118,7 @@ void fill_allowed(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   const Ctx c = detail::make_ctx(s, who, 0);
   v.mutable_allowed_actions()->Reserve(static_cast<int>(std::size(kAllActions)));
   for (const v1::Action action : kAllActions) {
-    if (!detail::gate(action, c) && detail::some_arguments_valid(action, c)) {
+    if (!detail::gate_refuses(action, c) && detail::some_arguments_valid(action, c)) {
       v.add_allowed_actions(action);
     }
   }
@@ -154,7 +154,7 @@ bool carries_text(v1::Action action) {
 bool allowed(const RoomState& s, const v1::Actor& who, v1::Action action) {
   if (!is_partner(who.role()) && who.role() != v1::OBSERVER) return false;
   const Ctx c = detail::make_ctx(s, who, 0);
-  return !detail::gate(action, c) && detail::some_arguments_valid(action, c);
+  return !detail::gate_refuses(action, c) && detail::some_arguments_valid(action, c);
 }
 
 bool may_type(const RoomState& s, const v1::Actor& who) {

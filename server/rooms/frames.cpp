@@ -24,9 +24,25 @@ void append_field(std::string& out, int field, std::string_view bytes) {
   out.append(bytes);
 }
 
+void append_message(std::string& out, int field, const google::protobuf::MessageLite& message) {
+  const std::size_t size = message.ByteSizeLong();
+  out.reserve(out.size() + kFieldHeaderMax + size);
+  append_varint(out, (static_cast<std::uint32_t>(field) << 3) | kLengthDelimited);
+  append_varint(out, size);
+  const std::size_t at = out.size();
+  out.resize(at + size);
+  message.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(out.data() + at));
+}
+
 std::string event_item(const v1::Event& event) {
   std::string out;
-  append_field(out, v1::ServerItem::kEventFieldNumber, event.SerializeAsString());
+  append_message(out, v1::ServerItem::kEventFieldNumber, event);
+  return out;
+}
+
+std::string result_item(const v1::CommandResult& result) {
+  std::string out;
+  append_message(out, v1::ServerItem::kResultFieldNumber, result);
   return out;
 }
 

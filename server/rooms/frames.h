@@ -8,6 +8,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,6 +19,8 @@ namespace mend::rooms::frames {
 
 // The bytes of ServerItem{event: event}.
 std::string event_item(const v1::Event& event);
+// The bytes of ServerItem{result: result}, without copying `result` into a ServerItem.
+std::string result_item(const v1::CommandResult& result);
 // The bytes of `item` (any ServerItem).
 std::string item(const v1::ServerItem& item);
 // Appends an encoded ServerItem (from event_item / item) to an encoded ServerFrame.
@@ -30,5 +33,10 @@ void append_varint(std::string& out, std::uint64_t value);
 // A length-delimited field: an embedded message, bytes, or a packed repeated field's elements.
 // A parser merges a repeated field's occurrences wherever they stand in the message.
 void append_field(std::string& out, int field, std::string_view bytes);
+// The field `field` holding `message`, serialized in place: one size computation, one
+// reservation, no intermediate string.
+void append_message(std::string& out, int field, const google::protobuf::MessageLite& message);
+// An upper bound of the bytes append_field adds besides `bytes` (the tag and the length).
+inline constexpr std::size_t kFieldHeaderMax = 2 * 10;
 
 }  // namespace mend::rooms::frames

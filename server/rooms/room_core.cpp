@@ -884,9 +884,9 @@ void RoomCore::reply(Effects& fx, const PendingCommand& command,
   fx.answered.push_back(command.received);
   auto it = attached_.find(command.key);
   if (it == attached_.end()) return;
-  v1::ServerItem item;
-  *item.mutable_result() = result;
-  fx.out.emplace_back(SendFrame{it->second.connection, encode(item_frame(item), 0)});
+  std::string frame;
+  frames::add_item(frame, frames::result_item(result));
+  fx.out.emplace_back(SendFrame{it->second.connection, encode(std::move(frame), 0)});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -921,19 +921,21 @@ void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
     if (last_visible == 0 && !to_sender) continue;
     std::string view = view_bytes(attachment.actor, views);
     auto build = [&] {
-      std::string frame;
-      if (to_sender) {
-        v1::ServerItem item;
-        *item.mutable_result() = *result;
-        frames::add_item(frame, frames::item(item));
+      const bool observer = attachment.actor.role() == v1::OBSERVER;
+      if (observer && !insights) insights = insights_item();
+      const std::string result_bytes = to_sender ? frames::result_item(*result) : std::string();
+      // Reserved whole: the frame is appended to in pieces and would otherwise grow by steps.
+      std::size_t size = result_bytes.size() + view.size() + (observer ? insights->size() : 0);
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        if (visible[i] == '1') size += items[i].size();
       }
+      std::string frame;
+      frame.reserve(size + (events.size() + 3) * frames::kFieldHeaderMax);
+      if (to_sender) frames::add_item(frame, result_bytes);
       for (std::size_t i = 0; i < events.size(); ++i) {
         if (visible[i] == '1') frames::add_item(frame, items[i]);
       }
-      if (attachment.actor.role() == v1::OBSERVER) {
-        if (!insights) insights = insights_item();
-        frames::add_item(frame, *insights);
-      }
+      if (observer) frames::add_item(frame, *insights);
       frames::add_view(frame, view);
       return encode(std::move(frame), last_visible);
     };

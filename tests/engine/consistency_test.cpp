@@ -153,6 +153,11 @@ int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
         if (d.accepted()) accepted.emplace_back(who, &cand);
         if (!d.accepted()) refusals.insert(d.rejection->code());
       }
+      // The view's form of gate (only whether) and decide's (with the refusal) are one rule.
+      const detail::Ctx ctx = detail::make_ctx(room.state, who, 0);
+      for (const Candidate& cand : pool) {
+        CHECK(detail::gate_refuses(cand.action, ctx) == detail::gate(cand.action, ctx).has_value());
+      }
       const auto listed = room.allowed(who);
       const std::set<v1::Action> by_view(listed.begin(), listed.end());
       INFO("step ", step, " phase ", v1::Phase_Name(room.state.phase), " actor ",

@@ -33,6 +33,20 @@ TEST_CASE("a frame assembled from pre-encoded items parses as the same ServerFra
   CHECK(google::protobuf::util::MessageDifferencer::Equals(parsed, expected));
 }
 
+TEST_CASE("an item serialized in place has the bytes of the item serialized as a whole") {
+  v1::ServerItem result;
+  result.mutable_result()->set_command_id("c1");
+  result.mutable_result()->mutable_rejection()->set_message(std::string(200, 'm'));
+  CHECK(frames::result_item(result.result()) == result.SerializeAsString());
+  v1::ServerItem event;
+  event.mutable_event()->set_seq(9);
+  event.mutable_event()->mutable_shared()->set_text(std::string(20'000, 'x'));  // 3-byte length
+  CHECK(frames::event_item(event.event()) == event.SerializeAsString());
+  std::string prefixed = "ab";
+  frames::append_message(prefixed, v1::ServerItem::kEventFieldNumber, event.event());
+  CHECK(prefixed == "ab" + event.SerializeAsString());
+}
+
 std::vector<std::uint64_t> listed(RetractableLists& lists, const engine::RoomState& state,
                                   v1::Role role) {
   v1::RoomView view;
