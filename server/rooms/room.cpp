@@ -307,11 +307,14 @@ void Room::execute_store(StoreRequest request) {
     };
   };
   // The fenced writes (lease epoch set): kFenced means another node serves the room now; the
-  // core must not resync and go on, this node gives the room up.
+  // core must not resync and go on, this node gives the room up. The store hears how long the
+  // completion took to get here (its trip back through the shard's queue).
   auto fenced = [self = shared_from_this()](const char* why, auto take) {
     return [self, why, take = std::move(take)](std::optional<store::StoreError> error) mutable {
-      asio::post(self->strand_,
-                 [self, why, take = std::move(take), error = std::move(error)]() mutable {
+      asio::post(self->strand_, [self, why, take = std::move(take), error = std::move(error),
+                                 called = std::chrono::steady_clock::now()]() mutable {
+                   self->ctx_->store->completion_delivered(std::chrono::steady_clock::now() -
+                                                           called);
                    if (!self->core_) return;
                    if (error && error->code == store::StoreErrorCode::kFenced) {
                      return self->lose_lease(why);

@@ -1,5 +1,7 @@
 #include "server/store/group_writer.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 #include <variant>
@@ -28,7 +30,18 @@ void prometheus_writer_series(std::ostringstream& out, const WriterStats& stats,
                     "Most appends committed in one transaction.", stats.largest_batch);
   prometheus_series(out, "gauge", "mend_store_pending_writes", "Writes queued now.",
                     stats.pending_writes);
+  prometheus_histogram(out, "mend_store_queue_wait_seconds",
+                       "From a write's submission to the writer taking it into a batch.",
+                       stats.queue_wait);
+  prometheus_histogram(out, "mend_store_batch_seconds",
+                       "From the writer taking a batch to its transaction's end (commit done).",
+                       stats.batch);
+  prometheus_histogram(out, "mend_store_completion_trip_seconds",
+                       "From a write's completion call to its room's handler running.",
+                       stats.completion_trip);
 }
+
+void name_this_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
 // ---------------------------------------------------------------- GroupWriter
 
@@ -38,14 +51,15 @@ void GroupWriter::set_limits(std::size_t max_batch, std::size_t max_pending) {
 }
 
 void GroupWriter::start(BatchCommitter& committer) {
-  thread_ = std::thread([this, &committer] { loop(committer); });
+  thread_ = std::thread([this, &committer] {
+    name_this_thread("mend-writer");
+    loop(committer);
+  });
 }
 
 void GroupWriter::loop(BatchCommitter& committer) {
   for (;;) {
-    // Appends, audit appends, rejections and rewrites share one group commit; a destroy runs
-    // alone (two transactions: the key first).
-    std::vector<WriteOp> batch = queue_.pop_batch(max_batch_, ops::groupable);
+    std::vector<WriteOp> batch = take_batch();
     if (batch.empty()) return;  // closed and drained
     if (auto* destroy_op = std::get_if<DestroyOp>(&batch.front())) {
       committer.destroy(*destroy_op);
@@ -55,14 +69,30 @@ void GroupWriter::loop(BatchCommitter& committer) {
   }
 }
 
+std::vector<WriteOp> GroupWriter::take_batch() {
+  // Appends, audit appends, rejections and rewrites share one group commit; a destroy runs
+  // alone (two transactions: the key first).
+  std::vector<Queued> queued =
+      queue_.pop_batch(max_batch_, [](const Queued& q) { return ops::groupable(q.op); });
+  batch_taken_ = now();
+  std::vector<WriteOp> batch;
+  batch.reserve(queued.size());
+  for (Queued& q : queued) {
+    queue_wait_.observe(batch_taken_ - q.submitted);
+    batch.push_back(std::move(q.op));
+  }
+  return batch;
+}
+
 void GroupWriter::submit(WriteOp op) {
-  std::optional<StoreError> refused = queue_.push(op);
+  Queued queued{std::move(op), now()};
+  std::optional<StoreError> refused = queue_.push(queued);
   if (!refused) return;
   {
     std::lock_guard lock(stats_mutex_);
     ++stats_.writes_refused;
   }
-  ops::complete(op, std::move(refused));
+  ops::complete(queued.op, std::move(refused));
 }
 
 void GroupWriter::close() {
@@ -73,6 +103,7 @@ void GroupWriter::close() {
 void GroupWriter::count_batch(const std::vector<WriteOp>& batch,
                               const std::vector<std::optional<StoreError>>& outcomes,
                               bool committed) {
+  batch_.observe(now() - batch_taken_);
   std::uint64_t appends = 0;  // the stats count event appends, not audit appends
   std::uint64_t ok = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -92,6 +123,7 @@ void GroupWriter::count_batch(const std::vector<WriteOp>& batch,
 }
 
 void GroupWriter::count_destroy(const std::optional<StoreError>& outcome) {
+  batch_.observe(now() - batch_taken_);
   std::lock_guard lock(stats_mutex_);
   if (!outcome) ++stats_.commits;
   if (outcome && outcome->code == StoreErrorCode::kUnavailable) ++stats_.writes_failed;
@@ -104,6 +136,9 @@ WriterStats GroupWriter::stats() const {
     out = stats_;
   }
   out.pending_writes = queue_.size();
+  out.queue_wait = queue_wait_.snapshot();
+  out.batch = batch_.snapshot();
+  out.completion_trip = completion_trip_.snapshot();
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The write side both durable stores (SqliteStore, PostgresStore) share, internal to
 // server/store: every write call becomes a queued WriteOp (store_ops.h); ONE writer thread
 // takes the writes waiting when it becomes free as one batch (a destroy alone) and hands them
-// to its store's commit; the group commit's counters and the writer's cache of room keys.
+// to its store's commit; the group commit's counters and latencies and the writer's cache of
+// room keys.
 //
 // Thread safety: QueuedWriteStore's and GroupWriter's methods may be called from any thread;
 // RoomKeyCache belongs to the writer thread.
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "server/store/crypto.h"
+#include "server/store/latency_histogram.h"
 #include "server/store/store.h"
 #include "server/store/store_ops.h"
 #include "server/store/work_queue.h"
@@ -33,10 +35,16 @@ struct WriterStats {
   std::uint64_t writes_refused = 0;     // refused: queue full or store closed (or unreachable)
   std::uint64_t largest_batch = 0;      // most appends committed in one transaction
   std::size_t pending_writes = 0;       // queued now
+  // Where a write's time goes (every write but destroys for the first; the batch's work and
+  // the trip back for destroys too):
+  LatencySnapshot queue_wait;       // submitted -> taken into a batch by the writer thread
+  LatencySnapshot batch;            // taken -> its transaction committed (before completions)
+  LatencySnapshot completion_trip;  // completion called -> the caller's handler ran
+                                    // (Store::completion_delivered)
 };
 
-// The writer's series in Prometheus text format; the help of the two whose meaning differs
-// between the stores is given.
+// The writer's series in Prometheus text format (counters, gauges and the three latency
+// histograms); the help of the two whose meaning differs between the stores is given.
 void prometheus_writer_series(std::ostringstream& out, const WriterStats& stats,
                               const char* commits_help, const char* failed_help);
 
@@ -63,6 +71,8 @@ class GroupWriter {
 
   // Before start(): at most `max_batch` writes per batch, `max_pending` queued.
   void set_limits(std::size_t max_batch, std::size_t max_pending);
+  // Before start(): the clock of the latencies (empty: steady_clock).
+  void set_clock(LatencyClock clock) { clock_ = std::move(clock); }
   void start(BatchCommitter& committer);
   // Queues the write, or completes it at once with kUnavailable (full, closed).
   void submit(ops::WriteOp op);
@@ -70,21 +80,44 @@ class GroupWriter {
   void close();
 
   // Counts a finished batch: `outcomes[i]` is batch[i]'s (nullopt: stored when `committed`).
+  // Called on the writer thread once the transaction ended, before the completions: it also
+  // takes the batch's time.
   void count_batch(const std::vector<ops::WriteOp>& batch,
                    const std::vector<std::optional<StoreError>>& outcomes, bool committed);
-  // Counts a finished destroy.
+  // Counts a finished destroy (and takes its time, like count_batch).
   void count_destroy(const std::optional<StoreError>& outcome);
+  // A completion's trip back (Store::completion_delivered). Any thread.
+  void completion_delivered(std::chrono::steady_clock::duration trip) {
+    completion_trip_.observe(trip);
+  }
   WriterStats stats() const;
 
  private:
-  void loop(BatchCommitter& committer);
+  // A write with the time it was submitted.
+  struct Queued {
+    ops::WriteOp op;
+    std::chrono::steady_clock::time_point submitted;
+  };
 
-  WorkQueue<ops::WriteOp> queue_;
+  void loop(BatchCommitter& committer);
+  // The next batch, its queue waits observed; empty once closed and drained.
+  std::vector<ops::WriteOp> take_batch();
+  std::chrono::steady_clock::time_point now() const { return now_on(clock_); }
+
+  WorkQueue<Queued> queue_;
   std::size_t max_batch_ = 1;
+  LatencyClock clock_;
   std::thread thread_;
+  std::chrono::steady_clock::time_point batch_taken_;  // writer thread only
   mutable std::mutex stats_mutex_;
   WriterStats stats_;
+  LatencyHistogram queue_wait_;
+  LatencyHistogram batch_;
+  LatencyHistogram completion_trip_;
 };
+
+// Names the calling thread (at most 15 characters) for top, perf and /proc/PID/task/*/comm.
+void name_this_thread(const char* name);
 
 // `own` (read under `mutex`) with `writer`'s counters: a store's stats().
 template <typename Stats>
@@ -117,6 +150,9 @@ class QueuedWriteStore : public Store {
                            std::uint64_t lease_epoch, StoreDone done) override;
   void add_refusals(std::string room_id, std::vector<RefusalCount> deltas,
                     StoreDone done) override;
+  void completion_delivered(std::chrono::steady_clock::duration trip) override {
+    group_writer().completion_delivered(trip);
+  }
 
  protected:
   virtual GroupWriter& group_writer() = 0;

@@ -40,7 +40,23 @@ void SqliteStore::Impl::complete_after_truncation(StoreDone done) {
 
 int SqliteStore::Impl::checkpoint(Db& db, int mode, int* wal_frames, int* copied) {
   std::lock_guard one_at_a_time(checkpoint_run_mutex);
-  return sqlite3_wal_checkpoint_v2(db.get(), nullptr, mode, wal_frames, copied);
+  int backfilled = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, mode, wal_frames, &backfilled);
+  if (copied != nullptr) *copied = backfilled;
+  if (rc == SQLITE_OK) count_copied_frames(mode, backfilled);
+  return rc;
+}
+
+void SqliteStore::Impl::count_copied_frames(int mode, int copied) {
+  // SQLite reports the frames of the WAL copied so far, by this and earlier checkpoints; a
+  // WAL started over since the last one counts from zero.
+  if (wal_restarted.exchange(false) || copied < frames_backfilled) frames_backfilled = 0;
+  if (copied > frames_backfilled) {
+    std::lock_guard stats_lock(stats_mutex);
+    stats.checkpoint_frames += static_cast<std::uint64_t>(copied - frames_backfilled);
+  }
+  // After a RESTART or TRUNCATE the writer's next frames start the WAL over.
+  frames_backfilled = mode == SQLITE_CHECKPOINT_PASSIVE ? copied : 0;
 }
 
 bool SqliteStore::Impl::truncate_wal(Db& db) {
@@ -53,6 +69,7 @@ int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*
                                      int frames) {
   auto* self = static_cast<Impl*>(impl);
   if (frames < self->last_wal_frames) {
+    self->wal_restarted = true;
     std::lock_guard stats_lock(self->stats_mutex);
     ++self->stats.wal_restarts;
   }
@@ -77,7 +94,10 @@ void SqliteStore::Impl::checkpointer_loop() {
     if (!checkpointer_stop && !truncation_waiters.empty()) {
       const auto due = last_truncate ? *last_truncate + options.wal_truncate_interval : now();
       if (now() >= due) {
-        if (run_truncation(lock)) continue;
+        const auto started = now();
+        const bool truncated = run_truncation(lock);
+        checkpoint_latency.observe(now() - started);
+        if (truncated) continue;
         // A writer or a reader was in the way: try again soon.
         checkpoint_wanted.wait_for(lock, kLockRetry, [&] { return checkpointer_stop; });
         continue;
@@ -102,8 +122,10 @@ void SqliteStore::Impl::checkpointer_loop() {
     // of its transactions, which a steady stream of commits rarely leaves time for. Once all
     // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
     // lock just to reset the WAL; what it cannot do now, the next request tries again.
+    const auto started = now();
     const bool restarted =
         catch_up() && checkpoint(*checkpointer, SQLITE_CHECKPOINT_RESTART) == SQLITE_OK;
+    checkpoint_latency.observe(now() - started);
     lock.lock();
     // Not now: every commit asks again while the WAL is long; retry at most every
     // kLockRetry (each attempt may sync the database file).
@@ -142,7 +164,9 @@ void SqliteStore::Impl::bound_wal() {
   // only once another checkpoint_frames were added, not at every commit.
   int wal_frames = 0;
   int copied = 0;
+  const auto started = now();
   const int rc = checkpoint(*writer->db, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+  writer_checkpoint_latency.observe(now() - started);
   const bool whole = rc == SQLITE_OK && copied >= wal_frames;
   wal_bound_retry_frames = whole ? 0 : last_wal_frames + options.checkpoint_frames;
   if (rc != SQLITE_OK) {

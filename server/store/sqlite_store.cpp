@@ -37,10 +37,16 @@ constexpr std::chrono::milliseconds kSealCheckBudget{10'000};
 void SqliteStore::Impl::start() {
   // Replaces SQLite's auto-checkpoint on the writer connection.
   sqlite3_wal_hook(writer->db->get(), &Impl::on_wal_commit, this);
-  checkpointer_thread = std::thread([this] { checkpointer_loop(); });
+  checkpointer_thread = std::thread([this] {
+    name_this_thread("mend-checkpoint");
+    checkpointer_loop();
+  });
   writes.start(*this);
   for (auto& reader : readers) {
-    reader_threads.emplace_back([this, conn = reader.get()] { reader_loop(*conn); });
+    reader_threads.emplace_back([this, conn = reader.get()] {
+      name_this_thread("mend-reader");
+      reader_loop(*conn);
+    });
   }
 }
 
@@ -88,14 +94,20 @@ std::unique_ptr<Db> open_connection(const std::filesystem::path& file, OpenError
   return db;
 }
 
-// The writer's busy handler: short steps up to kBusyTimeoutMs in all.
-int writer_busy(void* /*unused*/, int attempts) {
+}  // namespace
+
+// Short steps up to kBusyTimeoutMs in all.
+int SqliteStore::Impl::on_writer_busy(void* impl, int attempts) {
+  if (attempts == 0) {
+    auto* self = static_cast<Impl*>(impl);
+    self->writer_blocked = true;
+    std::lock_guard stats_lock(self->stats_mutex);
+    ++self->stats.writer_lock_waits;
+  }
   if (attempts * kWriterBusyStep >= std::chrono::milliseconds(kBusyTimeoutMs)) return 0;
   std::this_thread::sleep_for(kWriterBusyStep);
   return 1;
 }
-
-}  // namespace
 
 SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
   auto fail = [](StoreError e) { return OpenResult{nullptr, std::move(e)}; };
@@ -146,7 +158,7 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
     return fail(*failed);
   if (auto failed = sqlite::finish_destroys(*db, file)) return fail(*failed);
 
-  sqlite3_busy_handler(db->get(), &writer_busy, nullptr);
+  sqlite3_busy_handler(db->get(), &Impl::on_writer_busy, impl.get());
   impl->writer = std::make_unique<WriterConnection>(std::move(db));
   if (!impl->writer->ok()) {
     return fail(open_error(StoreErrorCode::kUnavailable, file,
@@ -172,6 +184,7 @@ SqliteStore::OpenResult SqliteStore::open(SqliteStoreOptions options) {
     impl->readers.push_back(std::move(reader));
   }
   impl->writes.set_limits(options.max_batch, options.max_pending_writes);
+  impl->writes.set_clock(options.clock);
   impl->reads.set_limit(options.max_pending_reads);
   impl->options = std::move(options);
   impl->start();
@@ -187,7 +200,12 @@ SqliteStore::~SqliteStore() { close(); }
 void SqliteStore::close() { impl_->close(); }
 
 SqliteStoreStats SqliteStore::stats() const {
-  return with_writer_stats(impl_->stats_mutex, impl_->stats, impl_->writes);
+  SqliteStoreStats out = with_writer_stats(impl_->stats_mutex, impl_->stats, impl_->writes);
+  out.commit = impl_->commit_latency.snapshot();
+  out.writer_lock_wait = impl_->writer_lock_wait.snapshot();
+  out.checkpoint = impl_->checkpoint_latency.snapshot();
+  out.writer_checkpoint = impl_->writer_checkpoint_latency.snapshot();
+  return out;
 }
 
 GroupWriter& SqliteStore::group_writer() { return impl_->writes; }
@@ -210,6 +228,24 @@ std::string prometheus_text(const SqliteStoreStats& stats) {
   prometheus_series(out, "counter", "mend_store_checkpoints_incomplete_total",
                     "Truncation attempts retried and checkpoints that failed.",
                     stats.checkpoints_incomplete);
+  prometheus_series(out, "counter", "mend_store_checkpoint_frames_total",
+                    "WAL frames the checkpoints copied into the database file.",
+                    stats.checkpoint_frames);
+  prometheus_series(out, "counter", "mend_store_writer_lock_waits_total",
+                    "Times the writer waited for the write lock (held by a checkpoint).",
+                    stats.writer_lock_waits);
+  prometheus_histogram(out, "mend_store_commit_seconds",
+                       "The COMMIT of a write transaction: its WAL writes and fdatasync.",
+                       stats.commit);
+  prometheus_histogram(out, "mend_store_writer_lock_wait_seconds",
+                       "A transaction's wait for the write lock, when it had to wait.",
+                       stats.writer_lock_wait);
+  prometheus_histogram(out, "mend_store_checkpoint_seconds",
+                       "A checkpointer run (its PASSIVE passes and RESTART, or a truncation).",
+                       stats.checkpoint);
+  prometheus_histogram(out, "mend_store_writer_checkpoint_seconds",
+                       "A checkpoint the writer ran itself past the WAL's bound.",
+                       stats.writer_checkpoint);
   return out.str();
 }
 

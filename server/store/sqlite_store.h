@@ -106,6 +106,18 @@ struct SqliteStoreStats : WriterStats {
   std::uint64_t checkpoints_incomplete = 0;  // truncation attempts (after erasure, at close)
                                              // that a writer or reader kept from completing
                                              // (retried), and failed background checkpoints
+  std::uint64_t checkpoint_frames = 0;       // WAL frames copied into the file by the
+                                             // checkpoints (both threads'), about: a WAL that
+                                             // restarted unseen counts from its beginning
+  std::uint64_t writer_lock_waits = 0;       // times the writer found the write lock taken
+                                             // (by a RESTART or TRUNCATE checkpoint) and waited
+  // Latencies (the writer's own are in WriterStats):
+  LatencySnapshot commit;             // the COMMIT statement: WAL writes and fdatasync
+  LatencySnapshot writer_lock_wait;   // a BEGIN that waited for the write lock, its wait
+  LatencySnapshot checkpoint;         // a checkpointer run (its passes and its RESTART, or a
+                                      // truncation), with its wait for a writer checkpoint
+  LatencySnapshot writer_checkpoint;  // a checkpoint the writer ran past the WAL's bound, with
+                                      // its wait for the checkpointer's
   // open() found the file byte for byte as its last clean close sealed it (XXH3-128 after a
   // passed quick_check) and skipped its own quick_check; false: open ran the whole check.
   bool integrity_from_seal = false;

@@ -4,6 +4,7 @@
 // sqlite_readers.cpp (the reader threads). The contract is in sqlite_store.h.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -157,6 +158,16 @@ struct SqliteStore::Impl final : BatchCommitter {
 
   mutable std::mutex stats_mutex;
   SqliteStoreStats stats;  // the checkpointer's counters (the writer's are in `writes`)
+  LatencyHistogram commit_latency;
+  LatencyHistogram writer_lock_wait;
+  LatencyHistogram checkpoint_latency;
+  LatencyHistogram writer_checkpoint_latency;
+  // Set by the writer's busy handler, read and cleared by begin_write (writer thread only).
+  bool writer_blocked = false;
+  // The WAL frames the checkpoints had copied at the last one's end (under
+  // checkpoint_run_mutex), and whether the writer started the WAL over since (on_wal_commit).
+  int frames_backfilled = 0;
+  std::atomic<bool> wal_restarted{false};
 
   // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
   // writer, which only signals (WAL hook) when the WAL has grown past
@@ -215,8 +226,13 @@ struct SqliteStore::Impl final : BatchCommitter {
   bool truncate_wal(sqlite::Db& db);
   // sqlite3_wal_checkpoint_v2 under checkpoint_run_mutex: SQLite answers a second checkpoint
   // running at the same time with SQLITE_BUSY at once, so the writer's (bound_wal) waits for
-  // the checkpointer's instead of failing.
+  // the checkpointer's instead of failing. Counts the frames it copied (stats).
   int checkpoint(sqlite::Db& db, int mode, int* wal_frames = nullptr, int* copied = nullptr);
+  // Adds the frames a checkpoint that left `copied` of the WAL copied added (under
+  // checkpoint_run_mutex).
+  void count_copied_frames(int mode, int copied);
+  // The writer's busy handler: waits in short steps (see sqlite_store.cpp), counts the wait.
+  static int on_writer_busy(void* impl, int attempts);
   std::chrono::steady_clock::time_point now() const {
     return options.clock ? options.clock() : std::chrono::steady_clock::now();
   }

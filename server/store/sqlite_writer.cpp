@@ -39,11 +39,18 @@ bool SqliteStore::Impl::step_done(Statement& statement, const char* what) {
 
 bool SqliteStore::Impl::begin_write() {
   batch_failure.reset();
-  return step_done(writer->begin, "cannot begin a transaction");
+  writer_blocked = false;
+  const auto started = now();
+  const bool begun = step_done(writer->begin, "cannot begin a transaction");
+  if (writer_blocked) writer_lock_wait.observe(now() - started);
+  return begun;
 }
 
 bool SqliteStore::Impl::commit_write() {
-  if (step_done(writer->commit, "cannot commit")) return true;
+  const auto started = now();
+  const bool committed = step_done(writer->commit, "cannot commit");
+  commit_latency.observe(now() - started);
+  if (committed) return true;
   rollback_write();
   return false;
 }

@@ -317,6 +317,13 @@ class Store {
   // run after it) is kFenced. A no-op when the lease is no longer that one.
   virtual void release_lease(std::string room_id, std::string node, std::uint64_t epoch,
                              StoreDone done);
+
+  // --- Metrics. ---
+
+  // The caller reports how long a write's completion took from the store's call of it to the
+  // handler that takes the result on the caller's own executor: the trip back, which the
+  // store's own latency metrics cannot see. Any thread. Default: ignored.
+  virtual void completion_delivered(std::chrono::steady_clock::duration /*trip*/) {}
 };
 
 }  // namespace mend::store

@@ -137,6 +137,9 @@ class HeldStore final : public store::Store {
   void load_audit(std::string room_id, store::AuditLoadDone done) override {
     inner.load_audit(std::move(room_id), std::move(done));
   }
+  void completion_delivered(std::chrono::steady_clock::duration /*trip*/) override {
+    ++completions_delivered;
+  }
   void release() {
     auto pending = std::move(held);
     held.clear();
@@ -176,6 +179,7 @@ class HeldStore final : public store::Store {
   bool rewrite_commit_then_fail = false;  // rewrites commit and answer kUnavailable
   bool list_recorded = true;  // false: loads leave LoadResult::recorded empty
   std::size_t finds = 0;  // find_result calls (dedupe reads)
+  std::size_t completions_delivered = 0;  // completion trips the rooms reported
   bool fail_audit = false;  // separate audit appends fail (entries committed with a change don't)
   std::vector<std::pair<store::AppendRequest, store::AppendDone>> held;
 };
@@ -455,6 +459,15 @@ TEST_CASE("a command's result and its events reach the sender in one frame") {
   CHECK(result.last_seq() == frame.items(frame.items_size() - 1).event().seq());
   CHECK(frame.view().you().role() == v1::PARTNER_A);
   CHECK(frame.view().last_seq() == result.last_seq());
+}
+
+TEST_CASE("the room tells the store when an append's completion reached it (its trip back)") {
+  Fixture f;
+  f.create();
+  f.attach(f.a());
+  const std::size_t before = f.store->completions_delivered;
+  f.submit(f.a(), "c1", "consent { terms { retention_days: 30 } }");
+  CHECK(f.store->completions_delivered == before + 1);
 }
 
 TEST_CASE("the other partner gets the events with its own view and no result") {

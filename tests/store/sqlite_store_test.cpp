@@ -237,6 +237,80 @@ TEST_CASE("a group commit is capped at max_batch appends per transaction") {
   CHECK(store->stats().largest_batch == 10);
 }
 
+// A clock the test moves (microseconds), for the store's latencies.
+struct TestClock {
+  std::shared_ptr<std::atomic<std::int64_t>> us = std::make_shared<std::atomic<std::int64_t>>(0);
+  LatencyClock clock() const {
+    return [us = us] {
+      return std::chrono::steady_clock::time_point(std::chrono::microseconds(*us));
+    };
+  }
+};
+
+TEST_CASE("an append's wait in the writer's queue and its batch's time are measured") {
+  TempDir dir;
+  TestClock clock;
+  auto store = open_store(dir.path(), SqliteStoreOptions{.clock = clock.clock()});
+  Completions completions(2);
+  HeldWriter held(*store, AppendRequest{"first", 0, {event(1)}, std::nullopt},
+                  completions.done());
+  store->append(AppendRequest{"second", 0, {event(1)}, std::nullopt}, completions.done());
+  clock.us->store(4'000);  // the second waits 4 ms behind the first's completion
+  held.release();
+  CHECK(completions.wait() == 0);
+  const SqliteStoreStats stats = store->stats();
+  CHECK(stats.queue_wait.count == 2);
+  CHECK(stats.queue_wait.buckets[0] == 1);  // the first was taken at once
+  CHECK(stats.queue_wait.sum_us == 4'000);
+  CHECK(stats.queue_wait.quantile_bound_us(1.0) == 5'000);  // (3 ms, 5 ms]
+  // Each batch was taken and committed while the clock stood still.
+  CHECK(stats.batch.count == 2);
+  CHECK(stats.batch.sum_us == 0);
+  CHECK(stats.commit.count == stats.commits);
+  CHECK(stats.commits == 2);
+}
+
+TEST_CASE("a transaction that waits for the write lock counts the wait and its length") {
+  TempDir dir;
+  TestClock clock;
+  auto store = open_store(dir.path(), SqliteStoreOptions{.clock = clock.clock()});
+  REQUIRE_FALSE(append(*store, "r", 0, events(1, 1)));
+  CHECK(store->stats().writer_lock_waits == 0);
+  CHECK(store->stats().writer_lock_wait.count == 0);
+  // Another connection holds the write lock, as a RESTART or TRUNCATE checkpoint does.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(db_file(dir.path()).c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  Completions completions(1);
+  store->append(AppendRequest{"r", 1, {event(2)}, std::nullopt}, completions.done());
+  const auto until = std::chrono::steady_clock::now() + kWaitLimit;
+  while (store->stats().writer_lock_waits == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  REQUIRE(store->stats().writer_lock_waits == 1);
+  clock.us->store(2'000);
+  REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+  CHECK(completions.wait() == 0);
+  const SqliteStoreStats stats = store->stats();
+  CHECK(stats.writer_lock_waits == 1);
+  CHECK(stats.writer_lock_wait.count == 1);
+  CHECK(stats.writer_lock_wait.sum_us == 2'000);
+}
+
+TEST_CASE("the trip of a completion back to its room, as the room reports it, is measured") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  store->completion_delivered(std::chrono::microseconds(2'500));
+  Store& as_store = *store;  // the rooms report through the interface
+  as_store.completion_delivered(std::chrono::microseconds(40));
+  const SqliteStoreStats stats = store->stats();
+  CHECK(stats.completion_trip.count == 2);
+  CHECK(stats.completion_trip.sum_us == 2'540);
+  CHECK(stats.completion_trip.quantile_bound_us(0.5) == 50);
+  CHECK(stats.completion_trip.quantile_bound_us(1.0) == 3'000);
+}
+
 TEST_CASE("audit appends waiting with appends share their group commit, in order") {
   TempDir dir;
   auto store = open_store(dir.path());
@@ -577,6 +651,10 @@ TEST_CASE("the checkpointer copies a WAL past its frame threshold into the file,
   CHECK(stats.background_checkpoints >= 1);
   CHECK(stats.checkpoints_incomplete == 0);
   CHECK(stats.appends_committed == 600);
+  // Its runs are timed, and the frames it copied counted (the request came at 1,000 frames).
+  CHECK(stats.checkpoint.count >= 1);
+  CHECK(stats.checkpoint_frames >= 1'000);
+  CHECK(stats.writer_checkpoint.count == 0);
 }
 
 // Under a steady stream of commits the WAL must not grow without bound: once a checkpoint
@@ -593,6 +671,9 @@ TEST_CASE("under a steady stream of appends the WAL starts over and stays within
   const SqliteStoreStats stats = store->stats();
   CHECK(stats.wal_restarts >= 1);
   CHECK(stats.background_checkpoints + stats.writer_checkpoints >= 1);
+  CHECK(stats.checkpoint.count + stats.writer_checkpoint.count >= 1);
+  CHECK(stats.writer_checkpoint.count >= stats.writer_checkpoints);
+  CHECK(stats.checkpoint_frames >= kAppends);  // each append wrote at least one frame
   CHECK(stats.wal_truncations == 0);  // no rewrite: the restarts alone keep it short
   const auto page_size = std::stoull(sql(db_file(dir.path()), "PRAGMA page_size"));
   const auto wal_bytes = std::filesystem::file_size(path(db_file(dir.path()).string() + "-wal"));
@@ -996,6 +1077,14 @@ TEST_CASE("the store's counters render as Prometheus series with their values") 
   stats.wal_restarts = 3;
   stats.wal_truncations = 2;
   stats.pending_writes = 5;
+  stats.checkpoint_frames = 4;
+  stats.writer_lock_waits = 1;
+  stats.queue_wait.buckets[0] = 2;  // two at most 50 us
+  stats.queue_wait.buckets[6] = 1;  // one in (2 ms, 3 ms]
+  stats.queue_wait.sum_us = 2'600;
+  stats.queue_wait.count = 3;
+  stats.commit.buckets.back() = 1;  // above the last bound
+  stats.commit.count = 1;
   const std::string text = prometheus_text(stats);
   CHECK(text.find("\nmend_store_commits_total 7\n") != std::string::npos);
   CHECK(text.find("\nmend_store_appends_total 11\n") != std::string::npos);
@@ -1003,6 +1092,22 @@ TEST_CASE("the store's counters render as Prometheus series with their values") 
   CHECK(text.find("\nmend_store_wal_truncations_total 2\n") != std::string::npos);
   CHECK(text.find("# TYPE mend_store_pending_writes gauge\nmend_store_pending_writes 5\n") !=
         std::string::npos);
+  CHECK(text.find("\nmend_store_checkpoint_frames_total 4\n") != std::string::npos);
+  CHECK(text.find("\nmend_store_writer_lock_waits_total 1\n") != std::string::npos);
+  CHECK(text.find("# TYPE mend_store_queue_wait_seconds histogram\n"
+                  "mend_store_queue_wait_seconds_bucket{le=\"5e-05\"} 2\n") != std::string::npos);
+  CHECK(text.find("\nmend_store_queue_wait_seconds_bucket{le=\"0.002\"} 2\n"
+                  "mend_store_queue_wait_seconds_bucket{le=\"0.003\"} 3\n") != std::string::npos);
+  CHECK(text.find("\nmend_store_queue_wait_seconds_bucket{le=\"+Inf\"} 3\n"
+                  "mend_store_queue_wait_seconds_sum 0.0026\n"
+                  "mend_store_queue_wait_seconds_count 3\n") != std::string::npos);
+  CHECK(text.find("\nmend_store_commit_seconds_bucket{le=\"1\"} 0\n"
+                  "mend_store_commit_seconds_bucket{le=\"+Inf\"} 1\n") != std::string::npos);
+  for (const char* name : {"mend_store_batch_seconds", "mend_store_completion_trip_seconds",
+                           "mend_store_writer_lock_wait_seconds", "mend_store_checkpoint_seconds",
+                           "mend_store_writer_checkpoint_seconds"}) {
+    CHECK(text.find(std::string("\n# TYPE ") + name + " histogram\n") != std::string::npos);
+  }
 }
 
 }  // namespace
