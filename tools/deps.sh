@@ -16,6 +16,7 @@ packages=(
   libspdlog-dev libfmt-dev
   libbenchmark-dev
   tmux valgrind procps ccache
+  python3 curl
   clang-14 libclang-rt-14-dev llvm-14
   chromium
   iproute2
