@@ -89,8 +89,9 @@ struct SqliteStoreOptions {
   // Rate limit of the WAL truncations that follow rewrites and destroys; also the longest a
   // replaced ciphertext stays in mend.db-wal (the database file itself: secure_delete).
   std::chrono::milliseconds wal_truncate_interval = kDefaultWalTruncateInterval;
-  // The clock for that interval (tests inject one); empty: steady_clock.
-  std::function<std::chrono::steady_clock::time_point()> clock{};
+  // The clock for that interval and for the latencies in stats() (tests inject one); empty:
+  // steady_clock.
+  LatencyClock clock{};
 };
 
 // Counters since open: the writer's (WriterStats; a commit is one fsync) and the

@@ -233,9 +233,7 @@ struct SqliteStore::Impl final : BatchCommitter {
   void count_copied_frames(int mode, int copied);
   // The writer's busy handler: waits in short steps (see sqlite_store.cpp), counts the wait.
   static int on_writer_busy(void* impl, int attempts);
-  std::chrono::steady_clock::time_point now() const {
-    return options.clock ? options.clock() : std::chrono::steady_clock::now();
-  }
+  std::chrono::steady_clock::time_point now() const { return now_on(options.clock); }
   // Hands a committed rewrite's or destroy's completion to the checkpointer, which runs it
   // once the WAL was truncated.
   void complete_after_truncation(StoreDone done);
