@@ -139,7 +139,10 @@ TEST_CASE("a page of an allowed origin passes the CORS preflight and reads the A
 TEST_CASE("a WebSocket upgrade from another web page's origin is refused (403)") {
   Mendd mendd({"--allowed-origins", "https://app.example.org"});
   const int port = mendd.port();
-  const RawAnswer foreign = raw_exchange(port, upgrade_request(port, "Origin: http://evil.example\r\n"));
+  // The refusal keeps the connection alive (the request did not ask to close it): read one
+  // whole response.
+  const RawAnswer foreign = raw_exchange(
+      port, upgrade_request(port, "Origin: http://evil.example\r\n"), "127.0.0.1", Read::kResponse);
   CHECK(foreign.status() == 403);
   CHECK(foreign.has(R"("code":"ORIGIN_NOT_ALLOWED")"));
   auto upgraded = [port](const std::string& origin) {

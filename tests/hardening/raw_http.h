@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -32,6 +33,17 @@ struct RawAnswer {
     return std::stoi(bytes.substr(9, 3));
   }
   bool has(std::string_view text) const { return bytes.find(text) != std::string::npos; }
+  // Whether a whole response has arrived: its head and the Content-Length bytes after it.
+  bool has_whole_response() const {
+    const auto head_end = bytes.find("\r\n\r\n");
+    if (head_end == std::string::npos) return false;
+    std::string head = bytes.substr(0, head_end);
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto field = head.find("\r\ncontent-length:");
+    if (field == std::string::npos) return true;
+    const std::size_t length = std::stoul(head.substr(field + 17));
+    return bytes.size() >= head_end + 4 + length;
+  }
   // After an accepted upgrade: the code of the server's WebSocket close frame when it is the
   // first frame after the head and has arrived; 0 otherwise.
   int close_code() const {
@@ -44,9 +56,11 @@ struct RawAnswer {
 };
 
 // What to read of the answer: all of it (until the server closes), only its head (for an
-// accepted WebSocket upgrade, which stays open), or up to the server's WebSocket close frame
-// (which waits for the client's close frame before it closes the connection).
-enum class Read : std::uint8_t { kUntilClose, kHead, kCloseFrame };
+// accepted WebSocket upgrade, which stays open), one whole response (head and Content-Length
+// body, for a refusal on a connection the server keeps alive), or up to the server's
+// WebSocket close frame (which waits for the client's close frame before it closes the
+// connection).
+enum class Read : std::uint8_t { kUntilClose, kHead, kResponse, kCloseFrame };
 
 // One connection to `address`:`port` (closed by the destructor): sends bytes whole and reads
 // answers, each read bounded by kRawWait.
@@ -88,6 +102,7 @@ class RawConnection {
       if (n > 0) {
         answer.bytes.append(chunk, static_cast<std::size_t>(n));
         if (read == Read::kHead && answer.has("\r\n\r\n")) break;
+        if (read == Read::kResponse && answer.has_whole_response()) break;
         if (read == Read::kCloseFrame && answer.close_code() != 0) break;
         continue;
       }
@@ -101,7 +116,7 @@ class RawConnection {
 };
 
 // Opens a connection, sends `request` whole, half-closes nothing, and reads until the server
-// closes (or, with Read::kHead, until the answer's head is complete) or kRawWait passes.
+// closes (or until what `read` asks for has arrived) or kRawWait passes.
 inline RawAnswer raw_exchange(int port, std::string_view request,
                               const char* address = "127.0.0.1", Read read = Read::kUntilClose) {
   RawConnection connection(port, address);

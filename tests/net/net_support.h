@@ -90,6 +90,9 @@ class TestServer {
 
  private:
   asio::io_context ioc_;
+  // Keeps ioc_.run() going when a test's own drain has ended every connection, so the
+  // destructor's drain still runs.
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
   std::shared_ptr<FakeRooms> fake_;
   std::unique_ptr<Server> server_;
   unsigned short port_ = 0;

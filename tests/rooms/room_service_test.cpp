@@ -292,10 +292,15 @@ struct Fixture {
 };
 
 // The connection's last CommandResult (REQUIREs one).
+// The newest result (scanned from the back: the long tests call this after every command).
 v1::CommandResult last_result(const FakeRecipient& r) {
-  auto results = r.results();
-  REQUIRE_FALSE(results.empty());
-  return results.back();
+  for (auto frame = r.frames.rbegin(); frame != r.frames.rend(); ++frame) {
+    for (auto item = frame->items().rbegin(); item != frame->items().rend(); ++item) {
+      if (item->has_result()) return item->result();
+    }
+  }
+  FAIL("no result was sent");
+  return {};
 }
 
 // Both partners approve the observer (room in CONSENT; both partners attached: commands of a
