@@ -47,7 +47,7 @@ Check validate(const v1::Command& command, const v1::Actor& actor);
 // Steps 2-6 and the argument-free checks (once-only steps, joins, callers).
 Check gate(v1::Action action, const Ctx& ctx);
 // Whether gate refuses: always equal to gate(action, ctx).has_value() (both are instantiated
-// from one template), without building the refusal. For views, which ask about every action.
+// from one template), without building the refusal. For views, which ask about many actions.
 bool gate_refuses(v1::Action action, const Ctx& ctx);
 
 // Every action a view asks gate about, in the order of RoomView.allowed_actions.
