@@ -48,7 +48,7 @@ struct OnlyWhether {
 
 enum class Audience { kPartners, kObservers, kEveryone };
 
-Audience audience(Action action) {
+constexpr Audience audience(Action action) {
   switch (action) {
     case v1::ACTION_RETURN:
     case v1::ACTION_LEAVE:
@@ -64,7 +64,7 @@ Audience audience(Action action) {
   }
 }
 
-bool is_content(Action action) {
+constexpr bool is_content(Action action) {
   switch (action) {
     case v1::ACTION_OPEN: case v1::ACTION_SHARE: case v1::ACTION_REFLECT:
     case v1::ACTION_CONFIRM: case v1::ACTION_CORRECT: case v1::ACTION_MORE:
@@ -209,7 +209,7 @@ typename P::Result listener_step(const Ctx& c, bool fits, const char* wrong_phas
   return {};
 }
 
-bool in_conversation(Phase phase) {
+constexpr bool in_conversation(Phase phase) {
   return phase >= v1::PHASE_OPENING && phase <= v1::PHASE_CLOSING;
 }
 
@@ -472,6 +472,105 @@ typename P::Result check_phase(Action action, const Ctx& c) {
   }
 }
 
+// ---- what the phase and the seat alone rule out (actions_gate_may_pass) -------------------
+// Each function below keeps, of one gate rule above, only the refusals decided by the phase and
+// the seat; a refusal that depends on anything else (who called a pause, what is already done,
+// the template, the lists) passes here, so the table is a superset of what gate lets pass.
+
+// gate_in's first two refusals and check_role's audience.
+constexpr bool room_and_role_may_pass(Action action, Phase p, Seat seat) {
+  if (p == v1::PHASE_UNSPECIFIED) return false;
+  if (p == v1::PHASE_CLOSED && action != v1::ACTION_REVOKE_OBSERVER) return false;
+  const Audience who = audience(action);
+  if (seat == Seat::kObserver) return who != Audience::kPartners;
+  return who != Audience::kObservers;
+}
+
+// check_overlay, for content actions.
+constexpr bool overlay_may_pass(Action action, Phase p) {
+  if (!is_content(action) || !is_overlay(p)) return true;
+  return p == v1::PHASE_CONSULT_BREAK && action == v1::ACTION_PROMPT;
+}
+
+// check_stage_step: speaker_step refuses the listener, listener_step the speaker.
+constexpr bool stage_step_may_pass(Action action, Phase p, bool speaker) {
+  switch (action) {
+    case v1::ACTION_SHARE:
+      return speaker && (p == v1::PHASE_SPEAKING || p == v1::PHASE_MIRRORING);
+    case v1::ACTION_PASS_FLOOR: return speaker && is_stage_round(p);
+    case v1::ACTION_MOVE_ON: return p == v1::PHASE_SPEAKING;
+    case v1::ACTION_CONFIRM:
+    case v1::ACTION_CORRECT: return speaker && p == v1::PHASE_CONFIRMING;
+    case v1::ACTION_MORE: return speaker && p == v1::PHASE_MORE;
+    case v1::ACTION_NO_MORE: return speaker && (p == v1::PHASE_MORE || p == v1::PHASE_SPEAKING);
+    case v1::ACTION_REQUEST_ADVICE: return speaker && p == v1::PHASE_SPEAKING;
+    case v1::ACTION_REFLECT:
+      return !speaker && reflection_for_phase(p) != v1::REFLECTION_KIND_UNSPECIFIED;
+    case v1::ACTION_ACCEPT_APOLOGY:
+    case v1::ACTION_STILL_NEED: return !speaker && p == v1::PHASE_APOLOGY_RESPONSE;
+    case v1::ACTION_ASK:
+      return !speaker && (p == v1::PHASE_SPEAKING || p == v1::PHASE_MIRRORING);
+    case v1::ACTION_ADVISE: return !speaker && p == v1::PHASE_SPEAKING;
+    default: return false;
+  }
+}
+
+// check_phase, with check_invited, check_overlay_command and check_shared_step.
+constexpr bool phase_step_may_pass(Action action, Phase p, Seat seat) {
+  const bool resting = is_overlay(p);
+  switch (action) {
+    case v1::ACTION_ACCEPT_INVITATION:
+    case v1::ACTION_PROPOSE_TIME: return p == v1::PHASE_INVITED;
+    case v1::ACTION_CONSENT: return p != v1::PHASE_INVITED;
+    case v1::ACTION_OPEN: return p == v1::PHASE_OPENING;
+    case v1::ACTION_APPROVE_OBSERVER: case v1::ACTION_REVOKE_OBSERVER: case v1::ACTION_JOIN:
+    case v1::ACTION_SIGNAL: case v1::ACTION_RETRACT: case v1::ACTION_DECLINE:
+    case v1::ACTION_LEAVE: case v1::ACTION_NOTE: case v1::ACTION_PROMPT:
+    case v1::ACTION_END_SESSION:
+      return true;
+    case v1::ACTION_PAUSE:
+    case v1::ACTION_CONSULT_BREAK: return !resting && in_conversation(p);
+    case v1::ACTION_TIME_OUT:
+      return p == v1::PHASE_PAUSED || p == v1::PHASE_CHECK_IN || (!resting && in_conversation(p));
+    case v1::ACTION_RETURN:
+      return p == v1::PHASE_CONSULT_BREAK || p == v1::PHASE_PAUSED || p == v1::PHASE_TIMED_OUT;
+    case v1::ACTION_EXTEND: return p == v1::PHASE_TIMED_OUT;
+    case v1::ACTION_READY: return p == v1::PHASE_CHECK_IN;
+    case v1::ACTION_RESCHEDULE: return p == v1::PHASE_SUSPENDED;
+    case v1::ACTION_REPAIR: return p != v1::PHASE_TIMED_OUT && p != v1::PHASE_SUSPENDED;
+    case v1::ACTION_UNDERSTOOD: case v1::ACTION_FEEL_UNDERSTOOD:
+    case v1::ACTION_PROBLEM_SOLVING_CHOICE: return p == v1::PHASE_SOLUTION_GATE;
+    case v1::ACTION_PROPOSE: case v1::ACTION_ACCEPT_PROPOSAL:
+    case v1::ACTION_FINISH_PROBLEM_SOLVING: return p == v1::PHASE_PROBLEM_SOLVING;
+    case v1::ACTION_APPRECIATE:
+    case v1::ACTION_FINISH: return p == v1::PHASE_CLOSING;
+    default: return stage_step_may_pass(action, p, seat == Seat::kSpeaker);
+  }
+}
+
+constexpr int kSeats = 3;
+using PassTable = std::array<std::array<ActionSet, kSeats>, v1::Phase_ARRAYSIZE>;
+
+consteval PassTable build_pass_table() {
+  PassTable table{};
+  for (int p = 0; p < v1::Phase_ARRAYSIZE; ++p) {
+    for (int seat = 0; seat < kSeats; ++seat) {
+      const auto phase = static_cast<Phase>(p);
+      const auto where = static_cast<Seat>(seat);
+      for (std::size_t i = 0; i < kAllActions.size(); ++i) {
+        const Action a = kAllActions[i];
+        if (room_and_role_may_pass(a, phase, where) && overlay_may_pass(a, phase) &&
+            phase_step_may_pass(a, phase, where)) {
+          table[static_cast<std::size_t>(p)][static_cast<std::size_t>(seat)] |= ActionSet{1} << i;
+        }
+      }
+    }
+  }
+  return table;
+}
+
+constexpr PassTable kPassTable = build_pass_table();
+
 // ---- arguments -----------------------------------------------------------------------
 
 bool blank(const std::string& text) {
@@ -693,6 +792,17 @@ typename P::Result gate_in(Action action, const Ctx& c) {
 }  // namespace
 
 Check gate(Action action, const Ctx& c) { return gate_in<WithRefusal>(action, c); }
+
+Seat seat(const Ctx& c) {
+  if (c.role == v1::OBSERVER) return Seat::kObserver;
+  return c.role == c.state.turn.speaker ? Seat::kSpeaker : Seat::kOtherPartner;
+}
+
+ActionSet actions_gate_may_pass(Phase phase, Seat seat) {
+  const auto p = static_cast<std::size_t>(phase);
+  if (p >= kPassTable.size()) return ~ActionSet{0};  // not a known phase: ask gate about all
+  return kPassTable[p][static_cast<std::size_t>(seat)];
+}
 
 bool gate_refuses(Action action, const Ctx& c) { return gate_in<OnlyWhether>(action, c); }
 

@@ -3,6 +3,8 @@
 // gate passes and some arguments pass (some_arguments_valid), so both read the same rules.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,8 +47,43 @@ Check validate(const v1::Command& command, const v1::Actor& actor);
 // Steps 2-6 and the argument-free checks (once-only steps, joins, callers).
 Check gate(v1::Action action, const Ctx& ctx);
 // Whether gate refuses: always equal to gate(action, ctx).has_value() (both are instantiated
-// from one template), without building the refusal. For views, which ask about every action.
+// from one template), without building the refusal. For views, which ask about many actions.
 bool gate_refuses(v1::Action action, const Ctx& ctx);
+
+// Every action a view asks gate about, in the order of RoomView.allowed_actions.
+inline constexpr std::array<v1::Action, 43> kAllActions = {
+    v1::ACTION_ACCEPT_INVITATION, v1::ACTION_PROPOSE_TIME, v1::ACTION_CONSENT,
+    v1::ACTION_APPROVE_OBSERVER, v1::ACTION_REVOKE_OBSERVER, v1::ACTION_JOIN,
+    v1::ACTION_OPEN, v1::ACTION_SHARE, v1::ACTION_REFLECT, v1::ACTION_CONFIRM,
+    v1::ACTION_CORRECT, v1::ACTION_MORE, v1::ACTION_NO_MORE, v1::ACTION_PASS_FLOOR,
+    v1::ACTION_ACCEPT_APOLOGY, v1::ACTION_STILL_NEED, v1::ACTION_ASK,
+    v1::ACTION_REQUEST_ADVICE, v1::ACTION_ADVISE, v1::ACTION_MOVE_ON, v1::ACTION_UNDERSTOOD,
+    v1::ACTION_PROBLEM_SOLVING_CHOICE, v1::ACTION_PROPOSE, v1::ACTION_ACCEPT_PROPOSAL,
+    v1::ACTION_FINISH_PROBLEM_SOLVING, v1::ACTION_APPRECIATE, v1::ACTION_FINISH,
+    v1::ACTION_FEEL_UNDERSTOOD,
+    v1::ACTION_SIGNAL, v1::ACTION_REPAIR, v1::ACTION_RETRACT, v1::ACTION_DECLINE,
+    v1::ACTION_PAUSE, v1::ACTION_TIME_OUT, v1::ACTION_RETURN, v1::ACTION_EXTEND,
+    v1::ACTION_READY, v1::ACTION_RESCHEDULE, v1::ACTION_LEAVE, v1::ACTION_NOTE,
+    v1::ACTION_PROMPT, v1::ACTION_CONSULT_BREAK, v1::ACTION_END_SESSION,
+};
+
+// A set of actions: bit i stands for kAllActions[i].
+using ActionSet = std::uint64_t;
+static_assert(kAllActions.size() <= 64, "ActionSet holds one bit per action");
+
+// Where the actor sits, as far as gate's rules tell actors apart by more than the state: the
+// partner holding the floor (turn.speaker), the other partner, or an observer.
+enum class Seat : std::uint8_t { kSpeaker, kOtherPartner, kObserver };
+// Precondition: ctx.role is PARTNER_A, PARTNER_B or OBSERVER.
+Seat seat(const Ctx& ctx);
+
+// The actions gate may let pass for an actor in `seat` when the state's phase is `phase`:
+// gate's rules that read only those two, applied in gate's order (a table built at compile
+// time). Never leaves out an action that gate lets pass in some state with that phase and
+// seat; the engine's random walks check this against gate in every state and for every actor
+// they reach. Views ask gate only about these actions (most of the 43 refuse by phase).
+ActionSet actions_gate_may_pass(v1::Phase phase, Seat seat);
+
 // Steps 7-8. Precondition: gate passed.
 Check check_arguments(const v1::Command& command, const Ctx& ctx);
 // For views: whether some arguments pass check_arguments now (TOO_SOON aside).

@@ -4,14 +4,6 @@
 
 namespace mend::engine::detail {
 
-bool is_overlay(v1::Phase phase) {
-  return phase >= v1::PHASE_PAUSED && phase <= v1::PHASE_CONSULT_BREAK;
-}
-
-bool is_stage_round(v1::Phase phase) {
-  return phase >= v1::PHASE_SPEAKING && phase <= v1::PHASE_APOLOGY_RESPONSE;
-}
-
 v1::Phase conversation_phase(const RoomState& state) {
   return is_overlay(state.phase) ? state.saved_phase : state.phase;
 }
@@ -41,16 +33,6 @@ v1::Phase phase_for_reflection(v1::ReflectionKind kind) {
     case v1::VALIDATION: return v1::PHASE_VALIDATION;
     case v1::EMPATHY: return v1::PHASE_EMPATHY;
     default: return v1::PHASE_UNSPECIFIED;
-  }
-}
-
-v1::ReflectionKind reflection_for_phase(v1::Phase phase) {
-  switch (phase) {
-    case v1::PHASE_MIRRORING: return v1::MIRROR;
-    case v1::PHASE_SUMMARY: return v1::SUMMARY;
-    case v1::PHASE_VALIDATION: return v1::VALIDATION;
-    case v1::PHASE_EMPATHY: return v1::EMPATHY;
-    default: return v1::REFLECTION_KIND_UNSPECIFIED;
   }
 }
 

@@ -8,9 +8,13 @@
 
 namespace mend::engine::detail {
 
-// Phase classification.
-bool is_overlay(v1::Phase phase);
-bool is_stage_round(v1::Phase phase);
+// Phase classification (constexpr: gate's table of possible actions is built from them).
+constexpr bool is_overlay(v1::Phase phase) {
+  return phase >= v1::PHASE_PAUSED && phase <= v1::PHASE_CONSULT_BREAK;
+}
+constexpr bool is_stage_round(v1::Phase phase) {
+  return phase >= v1::PHASE_SPEAKING && phase <= v1::PHASE_APOLOGY_RESPONSE;
+}
 // The conversation phase: `saved_phase` during an overlay, else `phase`.
 v1::Phase conversation_phase(const RoomState& state);
 
@@ -25,7 +29,15 @@ const v1::Stage& current_stage(const RoomState& state);
 // The reflection phase owed for a kind (MIRROR -> MIRRORING, SUMMARY -> SUMMARY, ...).
 v1::Phase phase_for_reflection(v1::ReflectionKind kind);
 // The reflection kind owed in a phase, or UNSPECIFIED.
-v1::ReflectionKind reflection_for_phase(v1::Phase phase);
+constexpr v1::ReflectionKind reflection_for_phase(v1::Phase phase) {
+  switch (phase) {
+    case v1::PHASE_MIRRORING: return v1::MIRROR;
+    case v1::PHASE_SUMMARY: return v1::SUMMARY;
+    case v1::PHASE_VALIDATION: return v1::VALIDATION;
+    case v1::PHASE_EMPATHY: return v1::EMPATHY;
+    default: return v1::REFLECTION_KIND_UNSPECIFIED;
+  }
+}
 
 // The step owed from turn reflection `index` of the current stage on: the first valid
 // turn reflection at or after `index` (SUMMARY / VALIDATION / EMPATHY), then the stage

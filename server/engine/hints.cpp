@@ -1,16 +1,17 @@
 #include "server/engine/hints.h"
 
 #include <algorithm>
-#include <cctype>
 
 namespace mend::engine {
 namespace {
 
-char lower(char ch) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+// ASCII only, like the phrases: what std::tolower and std::isalpha do in the "C" locale mendd
+// runs in (it never sets another), without a library call per character of every share.
+constexpr char lower(char ch) {
+  return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
 }
 
-bool is_letter(char ch) { return std::isalpha(static_cast<unsigned char>(ch)) != 0; }
+constexpr bool is_letter(char ch) { return lower(ch) >= 'a' && lower(ch) <= 'z'; }
 
 // Whether `text` contains `phrase` (lower case) starting at a word boundary.
 bool contains_phrase(std::string_view text, std::string_view phrase) {

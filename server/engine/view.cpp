@@ -1,6 +1,5 @@
 // view and visible_to: what one participant sees, and may do, now.
-#include <algorithm>
-#include <iterator>
+#include <bit>
 
 #include "server/engine/checks.h"
 #include "server/engine/engine.h"
@@ -11,22 +10,7 @@ namespace mend::engine {
 namespace {
 
 using detail::Ctx;
-
-constexpr v1::Action kAllActions[] = {
-    v1::ACTION_ACCEPT_INVITATION, v1::ACTION_PROPOSE_TIME, v1::ACTION_CONSENT,
-    v1::ACTION_APPROVE_OBSERVER, v1::ACTION_REVOKE_OBSERVER, v1::ACTION_JOIN,
-    v1::ACTION_OPEN, v1::ACTION_SHARE, v1::ACTION_REFLECT, v1::ACTION_CONFIRM,
-    v1::ACTION_CORRECT, v1::ACTION_MORE, v1::ACTION_NO_MORE, v1::ACTION_PASS_FLOOR,
-    v1::ACTION_ACCEPT_APOLOGY, v1::ACTION_STILL_NEED, v1::ACTION_ASK,
-    v1::ACTION_REQUEST_ADVICE, v1::ACTION_ADVISE, v1::ACTION_MOVE_ON, v1::ACTION_UNDERSTOOD,
-    v1::ACTION_PROBLEM_SOLVING_CHOICE, v1::ACTION_PROPOSE, v1::ACTION_ACCEPT_PROPOSAL,
-    v1::ACTION_FINISH_PROBLEM_SOLVING, v1::ACTION_APPRECIATE, v1::ACTION_FINISH,
-    v1::ACTION_FEEL_UNDERSTOOD,
-    v1::ACTION_SIGNAL, v1::ACTION_REPAIR, v1::ACTION_RETRACT, v1::ACTION_DECLINE,
-    v1::ACTION_PAUSE, v1::ACTION_TIME_OUT, v1::ACTION_RETURN, v1::ACTION_EXTEND,
-    v1::ACTION_READY, v1::ACTION_RESCHEDULE, v1::ACTION_LEAVE, v1::ACTION_NOTE,
-    v1::ACTION_PROMPT, v1::ACTION_CONSULT_BREAK, v1::ACTION_END_SESSION,
-};
+using detail::kAllActions;
 
 bool is_partner(v1::Role role) { return role == v1::PARTNER_A || role == v1::PARTNER_B; }
 
@@ -113,14 +97,29 @@ void fill_seq_lists(const RoomState& s, v1::Role who, ViewLists lists, v1::RoomV
   }
 }
 
+// The actions gate may let pass for `c`'s actor in this phase and seat: views ask gate only
+// about these, as the others refuse (detail::actions_gate_may_pass).
+detail::ActionSet possible_actions(const Ctx& c) {
+  return detail::actions_gate_may_pass(c.state.phase, detail::seat(c));
+}
+
+// The first action of a non-empty set, in kAllActions' order.
+v1::Action first_action(detail::ActionSet actions) {
+  return kAllActions[static_cast<std::size_t>(std::countr_zero(actions))];
+}
+
+bool allowed_in(v1::Action action, const Ctx& c) {
+  return !detail::gate_refuses(action, c) && detail::some_arguments_valid(action, c);
+}
+
 void fill_allowed(const RoomState& s, const v1::Actor& who, v1::RoomView& v) {
   if (!is_partner(who.role()) && who.role() != v1::OBSERVER) return;
   const Ctx c = detail::make_ctx(s, who, 0);
-  v.mutable_allowed_actions()->Reserve(static_cast<int>(std::size(kAllActions)));
-  for (const v1::Action action : kAllActions) {
-    if (!detail::gate_refuses(action, c) && detail::some_arguments_valid(action, c)) {
-      v.add_allowed_actions(action);
-    }
+  const detail::ActionSet possible = possible_actions(c);
+  v.mutable_allowed_actions()->Reserve(std::popcount(possible));
+  for (detail::ActionSet left = possible; left != 0; left &= left - 1) {
+    const v1::Action action = first_action(left);
+    if (allowed_in(action, c)) v.add_allowed_actions(action);
   }
 }
 
@@ -153,14 +152,17 @@ bool carries_text(v1::Action action) {
 
 bool allowed(const RoomState& s, const v1::Actor& who, v1::Action action) {
   if (!is_partner(who.role()) && who.role() != v1::OBSERVER) return false;
-  const Ctx c = detail::make_ctx(s, who, 0);
-  return !detail::gate_refuses(action, c) && detail::some_arguments_valid(action, c);
+  return allowed_in(action, detail::make_ctx(s, who, 0));
 }
 
 bool may_type(const RoomState& s, const v1::Actor& who) {
   if (!is_partner(who.role())) return false;
-  return std::any_of(std::begin(kAllActions), std::end(kAllActions),
-                     [&](v1::Action action) { return carries_text(action) && allowed(s, who, action); });
+  const Ctx c = detail::make_ctx(s, who, 0);
+  for (detail::ActionSet left = possible_actions(c); left != 0; left &= left - 1) {
+    const v1::Action action = first_action(left);
+    if (carries_text(action) && allowed_in(action, c)) return true;
+  }
+  return false;
 }
 
 bool transcript_shared_with_observers(const RoomState& s) {

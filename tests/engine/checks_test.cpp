@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "server/engine/hints.h"
 #include "tests/engine/room_fixture.h"
 
 namespace mend::engine::testing {
@@ -101,6 +102,12 @@ TEST_CASE("hints flag always and never, I feel that, and you statements without 
   CHECK(has_hint(d, v1::YOU_STATEMENT));
   d = room.ok(A, R"(share { text: "I feel lonely when dinner is late" })");
   CHECK(d.hints.empty());
+  // Any case, at a word's start only (not inside "Kayou NEVER").
+  std::vector<v1::Hint> hints;
+  add_hints("Kayou NEVER does", false, hints);
+  CHECK(hints.empty());
+  add_hints("Well, YOU ALWAYS forget", false, hints);
+  CHECK(hints.size() == 1);
 }
 
 TEST_CASE("hints flag because in the feelings stage only") {

@@ -134,11 +134,35 @@ bool parts_parse_as_view(const RoomState& state, const v1::Actor& who) {
   return google::protobuf::util::MessageDifferencer::Equals(merged, view(state, who));
 }
 
+// What the walks find wrong about gate in one state for one actor, by action name.
+struct GateMisfits {
+  std::string forms_differ;  // gate_refuses(a) != gate(a).has_value()
+  std::string left_out;      // gate lets `a` pass, actions_gate_may_pass leaves it out
+};
+
+// Asks gate about every action (gate reads no arguments), in both forms, and the table.
+GateMisfits gate_misfits(const detail::Ctx& ctx) {
+  GateMisfits misfits;
+  const detail::ActionSet possible = detail::actions_gate_may_pass(ctx.state.phase,
+                                                                   detail::seat(ctx));
+  for (std::size_t i = 0; i < detail::kAllActions.size(); ++i) {
+    const v1::Action action = detail::kAllActions[i];
+    const bool refused = detail::gate_refuses(action, ctx);
+    if (refused != detail::gate(action, ctx).has_value()) {
+      misfits.forms_differ += v1::Action_Name(action) + " ";
+    }
+    if (!refused && ((possible >> i) & 1U) == 0) misfits.left_out += v1::Action_Name(action) + " ";
+  }
+  return misfits;
+}
+
+using PhaseAndSeat = std::pair<v1::Phase, detail::Seat>;
+
 // One random walk of up to `steps` steps from `room`'s state: at every step, each actor's
 // allowed actions must equal what decide accepts (and its view built in parts must be its
 // view); at the end, replaying the walk's events rebuilds an equal state. Returns the number of (state, actor) pairs checked.
 int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
-         std::set<v1::RejectionCode>& refusals) {
+         std::set<v1::RejectionCode>& refusals, std::set<PhaseAndSeat>& seats) {
   int checked_states = 0;
   for (int step = 0; step < steps && room.state.phase != v1::PHASE_CLOSED; ++step) {
     phases.insert(room.state.phase);
@@ -153,15 +177,18 @@ int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
         if (d.accepted()) accepted.emplace_back(who, &cand);
         if (!d.accepted()) refusals.insert(d.rejection->code());
       }
-      // The view's form of gate (only whether) and decide's (with the refusal) are one rule.
-      const detail::Ctx ctx = detail::make_ctx(room.state, who, 0);
-      for (const Candidate& cand : pool) {
-        CHECK(detail::gate_refuses(cand.action, ctx) == detail::gate(cand.action, ctx).has_value());
-      }
-      const auto listed = room.allowed(who);
-      const std::set<v1::Action> by_view(listed.begin(), listed.end());
       INFO("step ", step, " phase ", v1::Phase_Name(room.state.phase), " actor ",
            who.ShortDebugString());
+      const detail::Ctx ctx = detail::make_ctx(room.state, who, 0);
+      const GateMisfits misfits = gate_misfits(ctx);
+      // The view's form of gate (only whether) and decide's (with the refusal) are one rule.
+      CHECK(misfits.forms_differ == "");
+      // The table of actions gate may let pass by phase and seat (views ask gate only about
+      // those) leaves out no action that gate lets pass.
+      CHECK(misfits.left_out == "");
+      seats.insert({room.state.phase, detail::seat(ctx)});
+      const auto listed = room.allowed(who);
+      const std::set<v1::Action> by_view(listed.begin(), listed.end());
       CHECK(by_view == by_decide);
       CHECK(parts_parse_as_view(room.state, who));
       ++checked_states;
@@ -194,6 +221,16 @@ int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
     const auto jump = rng() % 40;
     room.advance_s(jump < 30 ? static_cast<TimeMs>(jump % 4) : jump < 39 ? 700 : 30 * 3600);
   }
+  if (room.state.phase == v1::PHASE_CLOSED) {
+    for (const v1::Actor& who : kActors) {
+      const detail::Ctx ctx = detail::make_ctx(room.state, who, 0);
+      INFO("closed, actor ", who.ShortDebugString());
+      const GateMisfits misfits = gate_misfits(ctx);
+      CHECK(misfits.forms_differ == "");
+      CHECK(misfits.left_out == "");
+      seats.insert({room.state.phase, detail::seat(ctx)});
+    }
+  }
   RoomState replayed;
   for (const v1::Event& e : room.events) evolve(replayed, e);
   CHECK(replayed == room.state);
@@ -207,15 +244,28 @@ TEST_CASE("allowed actions in the view are exactly the actions decide accepts") 
   int checked_states = 0;
   std::set<v1::Phase> phases;
   std::set<v1::RejectionCode> refusals;
+  std::set<PhaseAndSeat> seats;
   for (int w = 0; w < 48; ++w) {
     INFO("walk ", w);
     Room room(templates[w % 4]);
-    checked_states += walk(room, 150, rng, phases, refusals);
+    checked_states += walk(room, 150, rng, phases, refusals, seats);
   }
   CHECK(checked_states > 1000);
   std::string names;
   for (auto p : phases) names += v1::Phase_Name(p) + " ";
-  MESSAGE("phases visited: ", names, ", states checked: ", checked_states);
+  std::string unseen;  // (phase, seat) pairs whose row of the table no walk checked
+  for (int p = v1::Phase_MIN + 1; p <= v1::Phase_MAX; ++p) {
+    const std::pair<detail::Seat, const char*> named[] = {
+        {detail::Seat::kSpeaker, "speaker"}, {detail::Seat::kOtherPartner, "other partner"},
+        {detail::Seat::kObserver, "observer"}};
+    for (const auto& [seat, name] : named) {
+      if (seats.count({static_cast<v1::Phase>(p), seat}) == 0) {
+        unseen += v1::Phase_Name(static_cast<v1::Phase>(p)) + "/" + name + " ";
+      }
+    }
+  }
+  MESSAGE("phases visited: ", names, ", states checked: ", checked_states,
+          ", (phase, seat) pairs not reached: ", unseen);
   CHECK(phases.size() >= 18);
 }
 
@@ -223,6 +273,7 @@ TEST_CASE("allowed actions are exactly the actions decide accepts in a conversat
   std::mt19937 rng(20261205);
   std::set<v1::Phase> phases;
   std::set<v1::RejectionCode> refusals;
+  std::set<PhaseAndSeat> seats;
   int checked_states = 0;
   for (int w = 0; w < 4; ++w) {
     INFO("walk ", w);
@@ -233,7 +284,7 @@ TEST_CASE("allowed actions are exactly the actions decide accepts in a conversat
     } else {
       fill_requests(room);
     }
-    checked_states += walk(room, 50, rng, phases, refusals);
+    checked_states += walk(room, 50, rng, phases, refusals, seats);
   }
   CHECK(refusals.count(v1::CONVERSATION_FULL) == 1);
   CHECK(checked_states > 100);

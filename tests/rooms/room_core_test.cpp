@@ -2,8 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
+
+#include <google/protobuf/util/message_differencer.h>
 
 #include "mend/v1/frames.pb.h"
 #include "server/engine/invariant.h"
@@ -255,6 +258,17 @@ TEST_CASE("a fan-out builds one view per distinct viewer who hears of the event,
     if (const auto* send = std::get_if<SendFrame>(&output)) bytes.insert(send->frame.bytes.get());
   }
   CHECK(bytes.size() == 3);  // each viewer's frame differs (its own view)
+  // Each frame's view is its viewer's whole view, and nothing of a view built before it.
+  const std::map<ConnectionId, v1::Actor> viewers = {
+      {1, role(v1::PARTNER_A)}, {2, role(v1::PARTNER_B)}, {3, observer}};
+  for (const Output& output : fx.out) {
+    const auto* send = std::get_if<SendFrame>(&output);
+    if (send == nullptr) continue;
+    v1::ServerFrame frame;
+    REQUIRE(frame.ParseFromString(*send->frame.bytes));
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(
+        frame.view(), engine::view(f.core.state(), viewers.at(send->to))));
+  }
 }
 
 // A conversation of some length, loaded into a core that keeps a window of 4 events.
