@@ -291,8 +291,8 @@ struct Fixture {
   std::string room_id;
 };
 
-// The connection's last CommandResult (REQUIREs one).
-// The newest result (scanned from the back: the long tests call this after every command).
+// The connection's last CommandResult (fails without one). Scanned from the newest frame: the
+// long tests call this after every command.
 v1::CommandResult last_result(const FakeRecipient& r) {
   for (auto frame = r.frames.rbegin(); frame != r.frames.rend(); ++frame) {
     for (auto item = frame->items().rbegin(); item != frame->items().rend(); ++item) {
