@@ -22,6 +22,9 @@ constexpr std::chrono::milliseconds kLockRetry{5};
 // the one before. Once the whole WAL is copied, the writer's next transaction starts the WAL
 // over from its beginning (the file neither grows nor needs a truncation for its size).
 constexpr int kCatchUpPasses = 4;
+// A truncation whose passes left frames to copy is put off (retried kLockRetry later) this
+// many times in a row, then runs all the same.
+constexpr int kTruncationPutOffs = 4;
 // The WAL's bound, in multiples of options.checkpoint_frames (bound_wal).
 constexpr int kWalBoundFactor = 4;
 // While a truncation waits for its interval, the checkpointer re-reads an injected clock
@@ -52,8 +55,10 @@ void SqliteStore::Impl::count_copied_frames(int mode, int copied) {
   // WAL started over since the last one counts from zero.
   if (wal_restarted.exchange(false) || copied < frames_backfilled) frames_backfilled = 0;
   if (copied > frames_backfilled) {
+    const auto frames = static_cast<std::uint64_t>(copied - frames_backfilled);
     std::lock_guard stats_lock(stats_mutex);
-    stats.checkpoint_frames += static_cast<std::uint64_t>(copied - frames_backfilled);
+    stats.checkpoint_frames += frames;
+    if (mode != SQLITE_CHECKPOINT_PASSIVE) stats.locked_checkpoint_frames += frames;
   }
   // After a RESTART or TRUNCATE the writer's next frames start the WAL over.
   frames_backfilled = mode == SQLITE_CHECKPOINT_PASSIVE ? copied : 0;
@@ -74,6 +79,7 @@ int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*
     ++self->stats.wal_restarts;
   }
   self->last_wal_frames = frames;
+  self->wal_commits.fetch_add(1);
   if (frames < self->options.checkpoint_frames) return SQLITE_OK;
   {
     std::lock_guard lock(self->checkpoint_mutex);
@@ -120,8 +126,11 @@ void SqliteStore::Impl::checkpointer_loop() {
     lock.unlock();
     // The writer starts the WAL over by itself only when a checkpoint finished between two
     // of its transactions, which a steady stream of commits rarely leaves time for. Once all
-    // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
-    // lock just to reset the WAL; what it cannot do now, the next request tries again.
+    // is copied and no commit came meanwhile, a RESTART (fails fast when the writer or a
+    // reader is busy) holds the writer lock just to reset the WAL. A RESTART that found
+    // frames left would copy them and sync the WAL and the database file holding that lock
+    // (the writer and every append behind it waiting): then none; the next request tries
+    // again, and the WAL's bound (bound_wal) holds if no such moment comes.
     const auto started = now();
     const bool restarted =
         catch_up() && checkpoint(*checkpointer, SQLITE_CHECKPOINT_RESTART) == SQLITE_OK;
@@ -137,6 +146,7 @@ void SqliteStore::Impl::checkpointer_loop() {
 
 bool SqliteStore::Impl::catch_up() {
   for (int pass = 0; pass < kCatchUpPasses; ++pass) {
+    const std::uint64_t commits_before = wal_commits.load();
     int wal_frames = 0;
     int copied = 0;
     const int rc = checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
@@ -148,7 +158,7 @@ bool SqliteStore::Impl::catch_up() {
       std::lock_guard stats_lock(stats_mutex);
       ++stats.background_checkpoints;
     }
-    if (copied >= wal_frames) return true;
+    if (copied >= wal_frames && wal_commits.load() == commits_before) return true;
   }
   return false;
 }
@@ -190,10 +200,14 @@ bool SqliteStore::Impl::run_truncation(std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   // First copy the WAL without holding anyone up: a TRUNCATE holds the writer lock, and with
   // frames left to copy it syncs the WAL and the database file under it (milliseconds on a
-  // busy disk); with none left, it only truncates. It fails fast (no busy wait) when the
-  // writer is inside a transaction or a reader still reads the WAL.
-  catch_up();
-  const bool truncated = truncate_wal(*checkpointer);
+  // busy disk); with none left, it only truncates. So while the passes leave frames (commits
+  // came during them) it is put off a few times (kLockRetry each), then runs all the same.
+  // It fails fast (no busy wait) when the writer is inside a transaction or a reader reads
+  // the WAL.
+  const bool quiet = catch_up();
+  const bool put_off = !quiet && truncations_put_off < kTruncationPutOffs;
+  truncations_put_off = put_off ? truncations_put_off + 1 : 0;
+  const bool truncated = !put_off && truncate_wal(*checkpointer);
   if (truncated) {
     {
       std::lock_guard stats_lock(stats_mutex);

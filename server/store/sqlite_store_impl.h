@@ -168,6 +168,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   // checkpoint_run_mutex), and whether the writer started the WAL over since (on_wal_commit).
   int frames_backfilled = 0;
   std::atomic<bool> wal_restarted{false};
+  // Commits since open, counted by the WAL hook: a pass that no commit overlapped left
+  // nothing to copy (catch_up).
+  std::atomic<std::uint64_t> wal_commits{0};
 
   // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
   // writer, which only signals (WAL hook) when the WAL has grown past
@@ -183,6 +186,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   std::vector<StoreDone> truncation_waiters;
   std::optional<std::chrono::steady_clock::time_point> last_truncate;
   std::thread checkpointer_thread;
+  // Truncation attempts put off in a row because the passes left frames to copy (commits
+  // during them, or a reader's snapshot; checkpointer thread only; run_truncation).
+  int truncations_put_off = 0;
   int last_wal_frames = 0;  // the WAL's length after the last commit (writer thread only)
   int wal_bound_retry_frames = 0;  // bound_wal's next try after a partial copy (writer only)
   std::mutex checkpoint_run_mutex;  // held while a checkpoint runs (checkpoint())
@@ -254,8 +260,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   void checkpointer_loop();
   // Runs the due truncation; true when it succeeded (the waiters are then completed).
   bool run_truncation(std::unique_lock<std::mutex>& lock);
-  // PASSIVE checkpoints (waiting for nobody) until the whole WAL is in the database file
-  // (true) or kCatchUpPasses ran (false).
+  // PASSIVE checkpoints (waiting for nobody) until one copied the whole WAL while no commit
+  // came (true: a RESTART or TRUNCATE now finds nothing to copy, unless a commit slips in
+  // just before it) or kCatchUpPasses ran (false).
   bool catch_up();
   void count_incomplete_checkpoint();
   // The WAL's bound: when the checkpointer has not caught up with a steady stream of commits
