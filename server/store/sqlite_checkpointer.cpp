@@ -25,6 +25,9 @@ constexpr int kCatchUpPasses = 4;
 // A truncation whose passes left frames to copy is put off (retried kLockRetry later) this
 // many times in a row, then runs all the same.
 constexpr int kTruncationPutOffs = 4;
+// From this WAL length, in multiples of options.checkpoint_frames, the checkpointer restarts
+// the WAL although its passes found no moment without commits (sqlite::restart_wal).
+constexpr int kRestartFactor = 2;
 // The WAL's bound, in multiples of options.checkpoint_frames (bound_wal).
 constexpr int kWalBoundFactor = 4;
 // While a truncation waits for its interval, the checkpointer re-reads an injected clock
@@ -126,14 +129,14 @@ void SqliteStore::Impl::checkpointer_loop() {
     lock.unlock();
     // The writer starts the WAL over by itself only when a checkpoint finished between two
     // of its transactions, which a steady stream of commits rarely leaves time for. Once all
-    // is copied and no commit came meanwhile, a RESTART (fails fast when the writer or a
-    // reader is busy) holds the writer lock just to reset the WAL. A RESTART that found
-    // frames left would copy them and sync the WAL and the database file holding that lock
-    // (the writer and every append behind it waiting): then none; the next request tries
-    // again, and the WAL's bound (bound_wal) holds if no such moment comes.
+    // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
+    // lock to reset the WAL: at once when no commit came since the last pass began, else
+    // only once the WAL is long (see sqlite::restart_wal); what it does not do now, the
+    // next request tries again.
     const auto started = now();
     const bool restarted =
-        catch_up() && checkpoint(*checkpointer, SQLITE_CHECKPOINT_RESTART) == SQLITE_OK;
+        sqlite::restart_wal(catch_up(), kRestartFactor * options.checkpoint_frames) &&
+        checkpoint(*checkpointer, SQLITE_CHECKPOINT_RESTART) == SQLITE_OK;
     checkpoint_latency.observe(now() - started);
     lock.lock();
     // Not now: every commit asks again while the WAL is long; retry at most every
@@ -144,23 +147,25 @@ void SqliteStore::Impl::checkpointer_loop() {
   }
 }
 
-bool SqliteStore::Impl::catch_up() {
-  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
+sqlite::CatchUp SqliteStore::Impl::catch_up() {
+  sqlite::CatchUp caught;
+  for (int pass = 0; pass < kCatchUpPasses && !caught.quiet; ++pass) {
     const std::uint64_t commits_before = wal_commits.load();
-    int wal_frames = 0;
     int copied = 0;
-    const int rc = checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+    const int rc =
+        checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &caught.wal_frames, &copied);
     if (rc != SQLITE_OK) {
       count_incomplete_checkpoint();
-      return false;
+      return sqlite::CatchUp{};
     }
     if (copied > 0) {
       std::lock_guard stats_lock(stats_mutex);
       ++stats.background_checkpoints;
     }
-    if (copied >= wal_frames && wal_commits.load() == commits_before) return true;
+    caught.whole = copied >= caught.wal_frames;
+    caught.quiet = caught.whole && wal_commits.load() == commits_before;
   }
-  return false;
+  return caught;
 }
 
 void SqliteStore::Impl::bound_wal() {
@@ -204,8 +209,7 @@ bool SqliteStore::Impl::run_truncation(std::unique_lock<std::mutex>& lock) {
   // came during them) it is put off a few times (kLockRetry each), then runs all the same.
   // It fails fast (no busy wait) when the writer is inside a transaction or a reader reads
   // the WAL.
-  const bool quiet = catch_up();
-  const bool put_off = !quiet && truncations_put_off < kTruncationPutOffs;
+  const bool put_off = !catch_up().quiet && truncations_put_off < kTruncationPutOffs;
   truncations_put_off = put_off ? truncations_put_off + 1 : 0;
   const bool truncated = !put_off && truncate_wal(*checkpointer);
   if (truncated) {

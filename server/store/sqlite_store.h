@@ -20,9 +20,11 @@
 // Checkpoints: SQLite's auto-checkpoint would copy the WAL into the file on the writer thread,
 // stalling the commits queued behind it. Instead the writer signals a checkpointer thread
 // (its own connection) when the WAL passes 1,000 frames, and it runs PASSIVE checkpoints
-// beside the writer until one copied the whole WAL while no commit came; only then a RESTART
-// (the writer's next transaction starts the WAL over), which holds the write lock but finds
-// nothing to copy or sync. A checkpoint requested before close() still runs. A truncation is
+// beside the writer until one copied the whole WAL while no commit came; then a RESTART (the
+// writer's next transaction starts the WAL over), which holds the write lock but finds
+// nothing to copy or sync. Without such a moment, a RESTART only once the WAL passed
+// 2 x 1,000 frames (it copies and syncs what is left holding the write lock). A checkpoint
+// requested before close() still runs. A truncation is
 // the same passes, then a TRUNCATE that does not wait: put off (5 ms) up to four times in a
 // row while the passes leave frames to copy, then run with what is left; when the
 // writer is inside a transaction or a reader still reads the WAL it is retried 5 ms later;

@@ -140,6 +140,23 @@ struct RoomRow {
   bool destroyed = false;
 };
 
+// What the checkpointer's PASSIVE passes left (SqliteStore::Impl::catch_up).
+struct CatchUp {
+  int wal_frames = 0;  // the WAL's length at the last pass
+  bool whole = false;  // the last pass copied all of it
+  bool quiet = false;  // and no commit came since that pass began: nothing is left to copy
+};
+
+// Whether the checkpointer restarts the WAL (a RESTART checkpoint) after its passes. A RESTART
+// holds the write lock while it copies what is left and, when anything is, syncs the WAL and
+// the database file (the writer and every append behind it wait about a commit's fsync): so
+// at once only when nothing is left (it then holds the lock for microseconds), and with
+// frames left only once the WAL is `restart_frames` long; never with frames older than the
+// last pass left (a reader's snapshot kept them).
+inline bool restart_wal(const CatchUp& caught, int restart_frames) {
+  return caught.whole && (caught.quiet || caught.wal_frames >= restart_frames);
+}
+
 }  // namespace sqlite
 
 struct SqliteStore::Impl final : BatchCommitter {
@@ -261,9 +278,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   // Runs the due truncation; true when it succeeded (the waiters are then completed).
   bool run_truncation(std::unique_lock<std::mutex>& lock);
   // PASSIVE checkpoints (waiting for nobody) until one copied the whole WAL while no commit
-  // came (true: a RESTART or TRUNCATE now finds nothing to copy, unless a commit slips in
-  // just before it) or kCatchUpPasses ran (false).
-  bool catch_up();
+  // came (quiet: a RESTART or TRUNCATE now finds nothing to copy, unless a commit slips in
+  // just before it) or kCatchUpPasses ran.
+  sqlite::CatchUp catch_up();
   void count_incomplete_checkpoint();
   // The WAL's bound: when the checkpointer has not caught up with a steady stream of commits
   // and the WAL passed kWalBoundFactor x options.checkpoint_frames, the writer copies the rest

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "server/store/sqlite_store.h"
+#include "server/store/sqlite_store_impl.h"
 #include "store_support.h"
 
 namespace mend::store {
@@ -689,6 +690,20 @@ TEST_CASE("under a steady stream of appends the WAL starts over and stays within
   CHECK(wal_bytes <= 32 + (4 * kCheckpointFrames + kSlackFrames) * (page_size + 24));
   store->close();
   CHECK(load(*open_store(dir.path()), "r").events.size() == kAppends);
+}
+
+// A RESTART holds the write lock; when it finds frames left it copies and syncs them under
+// it, and the writer and every append behind it wait.
+TEST_CASE("the checkpointer restarts the WAL at once only when its passes left nothing") {
+  using sqlite::CatchUp;
+  using sqlite::restart_wal;
+  constexpr int kLong = 2'000;
+  CHECK(restart_wal(CatchUp{.wal_frames = 10, .whole = true, .quiet = true}, kLong));
+  // A commit came during the last pass: it left frames, so not before the WAL is long.
+  CHECK_FALSE(restart_wal(CatchUp{.wal_frames = 1'990, .whole = true, .quiet = false}, kLong));
+  CHECK(restart_wal(CatchUp{.wal_frames = kLong, .whole = true, .quiet = false}, kLong));
+  // A reader's snapshot kept the last pass from copying older frames: never.
+  CHECK_FALSE(restart_wal(CatchUp{.wal_frames = 5'000, .whole = false, .quiet = false}, kLong));
 }
 
 TEST_CASE("an interrupted destroy_room is finished at the next open") {
