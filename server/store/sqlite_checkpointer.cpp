@@ -22,6 +22,12 @@ constexpr std::chrono::milliseconds kLockRetry{5};
 // the one before. Once the whole WAL is copied, the writer's next transaction starts the WAL
 // over from its beginning (the file neither grows nor needs a truncation for its size).
 constexpr int kCatchUpPasses = 4;
+// A truncation whose passes left frames to copy is put off (retried kLockRetry later) this
+// many times in a row, then runs all the same.
+constexpr int kTruncationPutOffs = 4;
+// From this WAL length, in multiples of options.checkpoint_frames, the checkpointer restarts
+// the WAL although its passes found no moment without commits (sqlite::restart_wal).
+constexpr int kRestartFactor = 2;
 // The WAL's bound, in multiples of options.checkpoint_frames (bound_wal).
 constexpr int kWalBoundFactor = 4;
 // While a truncation waits for its interval, the checkpointer re-reads an injected clock
@@ -52,8 +58,10 @@ void SqliteStore::Impl::count_copied_frames(int mode, int copied) {
   // WAL started over since the last one counts from zero.
   if (wal_restarted.exchange(false) || copied < frames_backfilled) frames_backfilled = 0;
   if (copied > frames_backfilled) {
+    const auto frames = static_cast<std::uint64_t>(copied - frames_backfilled);
     std::lock_guard stats_lock(stats_mutex);
-    stats.checkpoint_frames += static_cast<std::uint64_t>(copied - frames_backfilled);
+    stats.checkpoint_frames += frames;
+    if (mode != SQLITE_CHECKPOINT_PASSIVE) stats.locked_checkpoint_frames += frames;
   }
   // After a RESTART or TRUNCATE the writer's next frames start the WAL over.
   frames_backfilled = mode == SQLITE_CHECKPOINT_PASSIVE ? copied : 0;
@@ -74,6 +82,7 @@ int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*
     ++self->stats.wal_restarts;
   }
   self->last_wal_frames = frames;
+  self->wal_commits.fetch_add(1);
   if (frames < self->options.checkpoint_frames) return SQLITE_OK;
   {
     std::lock_guard lock(self->checkpoint_mutex);
@@ -121,10 +130,13 @@ void SqliteStore::Impl::checkpointer_loop() {
     // The writer starts the WAL over by itself only when a checkpoint finished between two
     // of its transactions, which a steady stream of commits rarely leaves time for. Once all
     // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
-    // lock just to reset the WAL; what it cannot do now, the next request tries again.
+    // lock to reset the WAL: at once when no commit came since the last pass began, else
+    // only once the WAL is long (see sqlite::restart_wal); what it does not do now, the
+    // next request tries again.
     const auto started = now();
     const bool restarted =
-        catch_up() && checkpoint(*checkpointer, SQLITE_CHECKPOINT_RESTART) == SQLITE_OK;
+        sqlite::restart_wal(catch_up(), kRestartFactor * options.checkpoint_frames) &&
+        checkpoint(*checkpointer, SQLITE_CHECKPOINT_RESTART) == SQLITE_OK;
     checkpoint_latency.observe(now() - started);
     lock.lock();
     // Not now: every commit asks again while the WAL is long; retry at most every
@@ -135,22 +147,25 @@ void SqliteStore::Impl::checkpointer_loop() {
   }
 }
 
-bool SqliteStore::Impl::catch_up() {
-  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
-    int wal_frames = 0;
+sqlite::CatchUp SqliteStore::Impl::catch_up() {
+  sqlite::CatchUp caught;
+  for (int pass = 0; pass < kCatchUpPasses && !caught.quiet; ++pass) {
+    const std::uint64_t commits_before = wal_commits.load();
     int copied = 0;
-    const int rc = checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+    const int rc =
+        checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &caught.wal_frames, &copied);
     if (rc != SQLITE_OK) {
       count_incomplete_checkpoint();
-      return false;
+      return sqlite::CatchUp{};
     }
     if (copied > 0) {
       std::lock_guard stats_lock(stats_mutex);
       ++stats.background_checkpoints;
     }
-    if (copied >= wal_frames) return true;
+    caught.whole = copied >= caught.wal_frames;
+    caught.quiet = caught.whole && wal_commits.load() == commits_before;
   }
-  return false;
+  return caught;
 }
 
 void SqliteStore::Impl::bound_wal() {
@@ -190,10 +205,13 @@ bool SqliteStore::Impl::run_truncation(std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   // First copy the WAL without holding anyone up: a TRUNCATE holds the writer lock, and with
   // frames left to copy it syncs the WAL and the database file under it (milliseconds on a
-  // busy disk); with none left, it only truncates. It fails fast (no busy wait) when the
-  // writer is inside a transaction or a reader still reads the WAL.
-  catch_up();
-  const bool truncated = truncate_wal(*checkpointer);
+  // busy disk); with none left, it only truncates. So while the passes leave frames (commits
+  // came during them) it is put off a few times (kLockRetry each), then runs all the same.
+  // It fails fast (no busy wait) when the writer is inside a transaction or a reader reads
+  // the WAL.
+  const bool put_off = !catch_up().quiet && truncations_put_off < kTruncationPutOffs;
+  truncations_put_off = put_off ? truncations_put_off + 1 : 0;
+  const bool truncated = !put_off && truncate_wal(*checkpointer);
   if (truncated) {
     {
       std::lock_guard stats_lock(stats_mutex);

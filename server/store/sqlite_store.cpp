@@ -231,6 +231,9 @@ std::string prometheus_text(const SqliteStoreStats& stats) {
   prometheus_series(out, "counter", "mend_store_checkpoint_frames_total",
                     "WAL frames the checkpoints copied into the database file.",
                     stats.checkpoint_frames);
+  prometheus_series(out, "counter", "mend_store_locked_checkpoint_frames_total",
+                    "Of those, the frames a RESTART copied while it held the write lock.",
+                    stats.locked_checkpoint_frames);
   prometheus_series(out, "counter", "mend_store_writer_lock_waits_total",
                     "Times the writer waited for the write lock (held by a checkpoint).",
                     stats.writer_lock_waits);

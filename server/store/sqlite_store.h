@@ -19,15 +19,20 @@
 //
 // Checkpoints: SQLite's auto-checkpoint would copy the WAL into the file on the writer thread,
 // stalling the commits queued behind it. Instead the writer signals a checkpointer thread
-// (its own connection) when the WAL passes 1,000 frames, and it runs a PASSIVE checkpoint
-// beside the writer. A checkpoint requested before close() still runs. A truncation is a
-// PASSIVE checkpoint, then a TRUNCATE that does not wait: when the writer is inside a
-// transaction or a reader still reads the WAL it is retried 5 ms later; meanwhile the writer
-// waits for the truncation's lock in 100 us steps. The WAL is bounded: when a steady stream of
-// commits leaves the checkpointer no moment to copy all of it and it passes 4 x 1,000 frames,
-// the writer copies the rest itself between two transactions (nothing else writes then; it
-// waits for a checkpoint of the checkpointer's to end first), and its next transaction starts
-// the WAL over.
+// (its own connection) when the WAL passes 1,000 frames, and it runs PASSIVE checkpoints
+// beside the writer until one copied the whole WAL while no commit came; then a RESTART (the
+// writer's next transaction starts the WAL over), which holds the write lock but finds
+// nothing to copy or sync. Without such a moment, a RESTART only once the WAL passed
+// 2 x 1,000 frames (it copies and syncs what is left holding the write lock). A checkpoint
+// requested before close() still runs. A truncation is
+// the same passes, then a TRUNCATE that does not wait: put off (5 ms) up to four times in a
+// row while the passes leave frames to copy, then run with what is left; when the
+// writer is inside a transaction or a reader still reads the WAL it is retried 5 ms later;
+// meanwhile the writer waits for the truncation's lock in 100 us steps. The WAL is bounded:
+// when a steady stream of commits leaves the checkpointer no moment without commits and the
+// WAL passes 4 x 1,000 frames, the writer copies the rest itself between two transactions
+// (nothing else writes then; it waits for a checkpoint of the checkpointer's to end first),
+// and its next transaction starts the WAL over.
 //
 // Reads (load, find_result, list_rooms): reader threads with their own connections; in WAL
 // mode they read a committed snapshot and never block the writer. Completions run on a
@@ -110,6 +115,9 @@ struct SqliteStoreStats : WriterStats {
   std::uint64_t checkpoint_frames = 0;       // WAL frames copied into the file by the
                                              // checkpoints (both threads'), about: a WAL that
                                              // restarted unseen counts from its beginning
+  std::uint64_t locked_checkpoint_frames = 0;  // of those, the frames a RESTART copied while
+                                               // it held the write lock (a commit came just
+                                               // before it; a TRUNCATE's are not reported)
   std::uint64_t writer_lock_waits = 0;       // times the writer found the write lock taken
                                              // (by a RESTART or TRUNCATE checkpoint) and waited
   // Latencies (the writer's own are in WriterStats):

@@ -140,6 +140,23 @@ struct RoomRow {
   bool destroyed = false;
 };
 
+// What the checkpointer's PASSIVE passes left (SqliteStore::Impl::catch_up).
+struct CatchUp {
+  int wal_frames = 0;  // the WAL's length at the last pass
+  bool whole = false;  // the last pass copied all of it
+  bool quiet = false;  // and no commit came since that pass began: nothing is left to copy
+};
+
+// Whether the checkpointer restarts the WAL (a RESTART checkpoint) after its passes. A RESTART
+// holds the write lock while it copies what is left and, when anything is, syncs the WAL and
+// the database file (the writer and every append behind it wait about a commit's fsync): so
+// at once only when nothing is left (it then holds the lock for microseconds), and with
+// frames left only once the WAL is `restart_frames` long; never with frames older than the
+// last pass left (a reader's snapshot kept them).
+inline bool restart_wal(const CatchUp& caught, int restart_frames) {
+  return caught.whole && (caught.quiet || caught.wal_frames >= restart_frames);
+}
+
 }  // namespace sqlite
 
 struct SqliteStore::Impl final : BatchCommitter {
@@ -168,6 +185,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   // checkpoint_run_mutex), and whether the writer started the WAL over since (on_wal_commit).
   int frames_backfilled = 0;
   std::atomic<bool> wal_restarted{false};
+  // Commits since open, counted by the WAL hook: a pass that no commit overlapped left
+  // nothing to copy (catch_up).
+  std::atomic<std::uint64_t> wal_commits{0};
 
   // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
   // writer, which only signals (WAL hook) when the WAL has grown past
@@ -183,6 +203,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   std::vector<StoreDone> truncation_waiters;
   std::optional<std::chrono::steady_clock::time_point> last_truncate;
   std::thread checkpointer_thread;
+  // Truncation attempts put off in a row because the passes left frames to copy (commits
+  // during them, or a reader's snapshot; checkpointer thread only; run_truncation).
+  int truncations_put_off = 0;
   int last_wal_frames = 0;  // the WAL's length after the last commit (writer thread only)
   int wal_bound_retry_frames = 0;  // bound_wal's next try after a partial copy (writer only)
   std::mutex checkpoint_run_mutex;  // held while a checkpoint runs (checkpoint())
@@ -254,9 +277,10 @@ struct SqliteStore::Impl final : BatchCommitter {
   void checkpointer_loop();
   // Runs the due truncation; true when it succeeded (the waiters are then completed).
   bool run_truncation(std::unique_lock<std::mutex>& lock);
-  // PASSIVE checkpoints (waiting for nobody) until the whole WAL is in the database file
-  // (true) or kCatchUpPasses ran (false).
-  bool catch_up();
+  // PASSIVE checkpoints (waiting for nobody) until one copied the whole WAL while no commit
+  // came (quiet: a RESTART or TRUNCATE now finds nothing to copy, unless a commit slips in
+  // just before it) or kCatchUpPasses ran.
+  sqlite::CatchUp catch_up();
   void count_incomplete_checkpoint();
   // The WAL's bound: when the checkpointer has not caught up with a steady stream of commits
   // and the WAL passed kWalBoundFactor x options.checkpoint_frames, the writer copies the rest
