@@ -63,11 +63,11 @@ printf '\ntiming { reflection_beat_ms: 1 }\n' >> "$work/unpaced/speaker-listener
 mendd_run() {
   local port; port=$(free_port)
   local args=(--listen "127.0.0.1:$port" --data-dir "$work/data-$1" --log-level warn
+              --templates-dir "${3:-server/templates}"
               --max-connections-per-ip 50000 --rooms-per-api-key 1000000)
   [ "$store" = memory ] && args+=(--store memory)
   # Unpaced rooms also lift the per-participant rate limit (20 commands/s by default).
-  [ -n "${3:-}" ] && args+=(--templates-dir "$3" --commands-per-second 1000000
-                            --command-burst 1000000)
+  [ -n "${3:-}" ] && args+=(--commands-per-second 1000000 --command-burst 1000000)
   "$bin/server/app/mendd" "${args[@]}" >/dev/null 2>&1 & pids+=($!)
   wait_port "$port"
   "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --rooms "$2" --think-ms 0 \

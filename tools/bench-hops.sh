@@ -55,7 +55,7 @@ run() {  # binary label store
   local port; port=$(free_port)
   local data="$work/data-$RANDOM"
   local args=(--listen "127.0.0.1:$port" --data-dir "$data" --log-level warn
-              --max-connections-per-ip 50000 --rooms-per-api-key 1000000)
+              --templates-dir server/templates --max-connections-per-ip 50000 --rooms-per-api-key 1000000)
   [ "$3" = memory ] && args+=(--store memory)
   [ -n "$threads" ] && args+=(--threads "$threads")
   "$1" "${args[@]}" >/dev/null 2>&1 & server=$!

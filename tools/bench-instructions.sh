@@ -31,7 +31,8 @@ source tools/bench-lib.sh
 port=$(free_port)
 env ${preload:+LD_PRELOAD="$preload"} valgrind --tool=callgrind --instr-atstart=no \
     --callgrind-out-file="$work/callgrind.out" "$bin/server/app/mendd" --listen "127.0.0.1:$port" \
-    --data-dir "$work/data" --log-level warn --max-connections-per-ip 50000 \
+    --data-dir "$work/data" --log-level warn --templates-dir server/templates \
+    --max-connections-per-ip 50000 \
     --rooms-per-api-key 1000000 --store memory --threads 1 >/dev/null 2>"$work/valgrind.log" &
 mendd=$!; pids+=("$mendd")
 wait_port "$port" 60  # valgrind starts slowly

@@ -44,7 +44,7 @@ snapshot() {  # label: /metrics and the threads' schedstat into $work/label.*
 
 port=$(free_port)
 "$b" --listen "127.0.0.1:$port" --data-dir "$work/data" --log-level warn \
-    --max-connections-per-ip 50000 --rooms-per-api-key 1000000 "${extra[@]}" >/dev/null 2>&1 &
+    --templates-dir server/templates --max-connections-per-ip 50000 --rooms-per-api-key 1000000 "${extra[@]}" >/dev/null 2>&1 &
 server=$!
 wait_port "$port"
 warmup=3
