@@ -204,7 +204,7 @@ class Room : public std::enable_shared_from_this<Room> {
   // entries, the store request with its answer posted back to the strand, the exclusive
   // operation to run, the timer).
   void execute(Effects fx);
-  void execute_store(StoreRequest request);
+  void execute_store(StoreRequest&& request);
   void start_exclusive(const ExclusiveStart& start);
   void arm_timer(std::optional<engine::TimeMs> deadline);
   void evict();

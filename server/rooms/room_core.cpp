@@ -711,13 +711,14 @@ std::uint64_t RoomCore::command_hash(const std::string& key, const std::string& 
   return seed;
 }
 
-void RoomCore::check_dedupe(Effects& fx, PendingCommand command, engine::TimeMs now) {
-  store::CommandKey key{id_, command.key, command.command.command_id()};
-  if (results_known_ && !recorded_commands_.contains(command_hash(key.participant, key.command_id)) &&
-      !(loaded_results_ && loaded_results_->may_contain(key))) {
+void RoomCore::check_dedupe(Effects& fx, PendingCommand&& command, engine::TimeMs now) {
+  const std::string& command_id = command.command.command_id();
+  // The store's key is built only when needed: most commands were never recorded.
+  if (results_known_ && !recorded_commands_.contains(command_hash(command.key, command_id)) &&
+      !(loaded_results_ && loaded_results_->may_contain({id_, command.key, command_id}))) {
     return decide(fx, std::move(command), now);  // never recorded: no store read needed
   }
-  fx.store = FindRequest{std::move(key)};
+  fx.store = FindRequest{{id_, command.key, command_id}};
   processing_ = std::move(command);
 }
 
@@ -742,7 +743,7 @@ Effects RoomCore::on_found(store::FindResult found, engine::TimeMs now) {
 
 // Decides `command`: starts its append or its rejection's record (busy_ stays set), or
 // answers a transient rejection at once (then the room is free again).
-void RoomCore::decide(Effects& fx, PendingCommand command, engine::TimeMs now) {
+void RoomCore::decide(Effects& fx, PendingCommand&& command, engine::TimeMs now) {
   engine::Decision decision = decide_safely(command, now);
   if (!decision.accepted() || decision.events.empty()) {
     v1::CommandResult result;
@@ -802,9 +803,12 @@ Effects RoomCore::on_recorded(std::optional<store::StoreError> error, engine::Ti
   return settled(std::move(fx));
 }
 
-void RoomCore::start_append(Effects& fx, InFlight flight) {
+void RoomCore::start_append(Effects& fx, InFlight&& flight) {
   busy_ = true;
-  store::AppendRequest request;
+  // Built in place: each move of the request moves its result (a protobuf swap and a
+  // destructor).
+  auto& request = std::get<store::AppendRequest>(
+      fx.store.emplace(std::in_place_type<store::AppendRequest>));
   request.room_id = id_;
   request.expected_last_seq = state_.last_seq;
   request.events = flight.events;
@@ -823,7 +827,6 @@ void RoomCore::start_append(Effects& fx, InFlight flight) {
   }
   request.audit = flight.audit;
   in_flight_ = std::move(flight);
-  fx.store = std::move(request);
 }
 
 Effects RoomCore::on_appended(std::optional<store::StoreError> error, engine::TimeMs now) {

@@ -324,9 +324,11 @@ class RoomCore {
   void pump(Effects& fx, engine::TimeMs now);
   bool start_exclusive(Effects& fx);
   bool run_due_tick(Effects& fx, engine::TimeMs now);
-  void check_dedupe(Effects& fx, PendingCommand command, engine::TimeMs now);
-  void decide(Effects& fx, PendingCommand command, engine::TimeMs now);
-  void start_append(Effects& fx, InFlight flight);
+  // These take their command or flight by rvalue reference, not by value: each move of a
+  // protobuf Command or CommandResult is a swap and a destructor to run, per command.
+  void check_dedupe(Effects& fx, PendingCommand&& command, engine::TimeMs now);
+  void decide(Effects& fx, PendingCommand&& command, engine::TimeMs now);
+  void start_append(Effects& fx, InFlight&& flight);
   void command_done(Effects& fx, engine::TimeMs now);
   std::optional<std::uint32_t> take_rate_token(const std::string& key, engine::TimeMs now);
   bool refused_persistently(Attachment& attachment, engine::TimeMs now) const;
