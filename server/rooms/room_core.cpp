@@ -51,14 +51,19 @@ std::vector<std::uint64_t> retracted_seqs(const engine::RoomState& state) {
   return seqs;
 }
 
+// The thread's one ViewScratch (outside the template below, so that its instantiations share it).
+ViewScratch& view_scratch() {
+  thread_local ViewScratch scratch;
+  return scratch;
+}
+
 // Appends the encoding of the RoomView `fill` writes (this runs per recipient per command), on
-// the thread's one ViewScratch: once warm, filling a view allocates nothing on the heap but the
+// the thread's ViewScratch: once warm, filling a view allocates nothing on the heap but the
 // characters of strings longer than before (view_scratch.h). Not reentrant: `fill` must not
 // append a view itself.
 template <typename Fill>
 void append_view(std::string& out, Fill fill) {
-  thread_local ViewScratch scratch;
-  scratch.append(out, fill);
+  view_scratch().append(out, fill);
 }
 
 // The buffers of RoomCore::FanOutViews: per thread, they keep their capacity across fan-outs.
