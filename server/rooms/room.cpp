@@ -297,7 +297,7 @@ void Room::execute(Effects fx) {
   flush_refusals();
 }
 
-void Room::execute_store(StoreRequest request) {
+void Room::execute_store(StoreRequest&& request) {
   // Every answer comes back to the strand, where the core takes it (if the room still is).
   auto back = [self = shared_from_this()](auto take) {
     return [self, take = std::move(take)](auto result) mutable {

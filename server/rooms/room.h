@@ -10,6 +10,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -58,8 +60,20 @@ struct RoomContext : std::enable_shared_from_this<RoomContext> {
   RoomServiceConfig config;
   RoomMetrics metrics;
 
+  // Hashes a room id, for lookups by std::string or std::string_view alike.
+  struct RoomIdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const noexcept {
+      return std::hash<std::string_view>{}(id);
+    }
+  };
+  // Looked up on every command (find_or_load): hashed, not ordered; nothing iterates it in
+  // order (loaded_rooms() is a snapshot for housekeeping, timers and drains).
+  using Registry =
+      std::unordered_map<std::string, std::shared_ptr<Room>, RoomIdHash, std::equal_to<>>;
+
   std::mutex registry_mutex;
-  std::map<std::string, std::shared_ptr<Room>, std::less<>> registry;
+  Registry registry;
 
   // Removes `room` from the registry if it is still registered under `id`.
   void forget(const std::string& id, const Room* room);
@@ -204,7 +218,7 @@ class Room : public std::enable_shared_from_this<Room> {
   // entries, the store request with its answer posted back to the strand, the exclusive
   // operation to run, the timer).
   void execute(Effects fx);
-  void execute_store(StoreRequest request);
+  void execute_store(StoreRequest&& request);
   void start_exclusive(const ExclusiveStart& start);
   void arm_timer(std::optional<engine::TimeMs> deadline);
   void evict();

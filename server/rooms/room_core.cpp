@@ -14,6 +14,7 @@
 #include "server/engine/view_parts.h"
 #include "server/rooms/frames.h"
 #include "server/rooms/privacy.h"
+#include "server/rooms/view_scratch.h"
 
 namespace mend::rooms {
 
@@ -50,17 +51,29 @@ std::vector<std::uint64_t> retracted_seqs(const engine::RoomState& state) {
   return seqs;
 }
 
-// Appends the encoding of the RoomView `fill` writes (this runs per recipient per command).
-// The view is one per thread, cleared and reused: its strings and repeated fields keep their
-// capacity, so that, once warm, filling it allocates only its few sub-messages (on a fresh
-// arena each string was a heap allocation and a destructor to run). Its size is bounded by the
-// largest view built on the thread. Not reentrant: `fill` must not append a view itself.
+// The thread's one ViewScratch (outside the template below, so that its instantiations share it).
+ViewScratch& view_scratch() {
+  thread_local ViewScratch scratch;
+  return scratch;
+}
+
+// Appends the encoding of the RoomView `fill` writes (this runs per recipient per command), on
+// the thread's ViewScratch: once warm, filling a view allocates nothing on the heap but the
+// characters of strings longer than before (view_scratch.h). Not reentrant: `fill` must not
+// append a view itself.
 template <typename Fill>
 void append_view(std::string& out, Fill fill) {
-  thread_local v1::RoomView view;
-  view.Clear();
-  fill(view);
-  view.AppendToString(&out);
+  view_scratch().append(out, fill);
+}
+
+// The buffers of RoomCore::FanOutViews: per thread, they keep their capacity across fan-outs.
+std::string& shared_view_buffer() {
+  thread_local std::string buffer;
+  return buffer;
+}
+std::string& viewer_view_buffer() {
+  thread_local std::string buffer;
+  return buffer;
 }
 
 std::string item_frame(const v1::ServerItem& item) {
@@ -221,22 +234,29 @@ void RoomCore::count_error() {
   if (metrics_ != nullptr) metrics_->store_error();
 }
 
+RoomCore::FanOutViews::FanOutViews()
+    : shared(shared_view_buffer()), viewer(viewer_view_buffer()) {
+  shared.clear();
+  viewer.clear();
+}
+
 // engine::view for `viewer`, encoded (engine/view_parts.h): the part every admitted viewer
 // shares is encoded once per fan-out (`views`), then the viewer's own part, then its
-// retractable list, kept encoded between fan-outs (it grows with the conversation).
-std::string RoomCore::view_bytes(const v1::Actor& viewer, FanOutViews& views) {
+// retractable list, kept encoded between fan-outs (it grows with the conversation). The
+// viewer's buffer is emptied first, so that it holds nothing of the view before.
+std::string_view RoomCore::view_bytes(const v1::Actor& viewer, FanOutViews& views) {
   ++views_built_;
-  std::string bytes;
+  std::string& bytes = views.viewer;
+  bytes.clear();
   if (!engine::view_is_shared(state_, viewer)) {
     append_view(bytes, [&](v1::RoomView& view) { engine::view_into(state_, viewer, view); });
     return bytes;
   }
-  if (!views.shared) {
-    views.shared.emplace();
-    append_view(*views.shared, [&](v1::RoomView& view) { engine::view_shared_into(state_, view); });
+  if (!views.shared_built) {
+    append_view(views.shared, [&](v1::RoomView& view) { engine::view_shared_into(state_, view); });
+    views.shared_built = true;
   }
-  bytes.reserve(views.shared->size() + 512);
-  bytes = *views.shared;
+  bytes.append(views.shared);
   append_view(bytes, [&](v1::RoomView& view) {
     engine::view_own_into(state_, viewer, view, engine::ViewLists::kWithoutRetractable);
   });
@@ -696,13 +716,14 @@ std::uint64_t RoomCore::command_hash(const std::string& key, const std::string& 
   return seed;
 }
 
-void RoomCore::check_dedupe(Effects& fx, PendingCommand command, engine::TimeMs now) {
-  store::CommandKey key{id_, command.key, command.command.command_id()};
-  if (results_known_ && !recorded_commands_.contains(command_hash(key.participant, key.command_id)) &&
-      !(loaded_results_ && loaded_results_->may_contain(key))) {
+void RoomCore::check_dedupe(Effects& fx, PendingCommand&& command, engine::TimeMs now) {
+  const std::string& command_id = command.command.command_id();
+  // The store's key is built only when needed: most commands were never recorded.
+  if (results_known_ && !recorded_commands_.contains(command_hash(command.key, command_id)) &&
+      !(loaded_results_ && loaded_results_->may_contain({id_, command.key, command_id}))) {
     return decide(fx, std::move(command), now);  // never recorded: no store read needed
   }
-  fx.store = FindRequest{std::move(key)};
+  fx.store = FindRequest{{id_, command.key, command_id}};
   processing_ = std::move(command);
 }
 
@@ -727,7 +748,7 @@ Effects RoomCore::on_found(store::FindResult found, engine::TimeMs now) {
 
 // Decides `command`: starts its append or its rejection's record (busy_ stays set), or
 // answers a transient rejection at once (then the room is free again).
-void RoomCore::decide(Effects& fx, PendingCommand command, engine::TimeMs now) {
+void RoomCore::decide(Effects& fx, PendingCommand&& command, engine::TimeMs now) {
   engine::Decision decision = decide_safely(command, now);
   if (!decision.accepted() || decision.events.empty()) {
     v1::CommandResult result;
@@ -787,15 +808,20 @@ Effects RoomCore::on_recorded(std::optional<store::StoreError> error, engine::Ti
   return settled(std::move(fx));
 }
 
-void RoomCore::start_append(Effects& fx, InFlight flight) {
+void RoomCore::start_append(Effects& fx, InFlight&& flight) {
   busy_ = true;
-  store::AppendRequest request;
+  // Built in place: each move of the request moves its result (a protobuf swap and a
+  // destructor).
+  auto& request = std::get<store::AppendRequest>(
+      fx.store.emplace(std::in_place_type<store::AppendRequest>));
   request.room_id = id_;
   request.expected_last_seq = state_.last_seq;
   request.events = flight.events;
   if (flight.command) {
+    flight.result_item = frames::result_item(flight.result);  // the request takes the result
     request.result = store::RecordedResult{
-        {id_, flight.command->key, flight.command->command.command_id()}, flight.result};
+        {id_, flight.command->key, flight.command->command.command_id()},
+        std::move(flight.result)};
   }
   // The events' audit entries (consent given or revoked, observers approved ...) commit with
   // them: no crash can leave an event without its entry.
@@ -806,14 +832,19 @@ void RoomCore::start_append(Effects& fx, InFlight flight) {
   }
   request.audit = flight.audit;
   in_flight_ = std::move(flight);
-  fx.store = std::move(request);
 }
 
 Effects RoomCore::on_appended(std::optional<store::StoreError> error, engine::TimeMs now) {
   Effects fx;
   InFlight flight = std::move(*in_flight_);
   in_flight_.reset();
-  if (flight.command) processing_ = flight.command;
+  // The command (if any) is in process until command_done, which closes its connection if
+  // asked to meanwhile.
+  const PendingCommand* command = nullptr;
+  if (flight.command) {
+    processing_ = std::move(flight.command);
+    command = &*processing_;
+  }
   if (error) {
     count_error();
     results_known_ = false;  // the commit's outcome is unknown: ask the store from now on
@@ -821,8 +852,8 @@ Effects RoomCore::on_appended(std::optional<store::StoreError> error, engine::Ti
     resync_retry_at_ = now;
     spdlog::error("room {}: append after seq {} failed: {}", id_, state_.last_seq,
                   store::to_string(error->code));
-    if (flight.command) {
-      reply(fx, *flight.command, unavailable(flight.command->command.command_id()));
+    if (command != nullptr) {
+      reply(fx, *command, unavailable(command->command.command_id()));
     } else {
       tick_retry_at_ = now + kTickRetryMs;
     }
@@ -833,19 +864,19 @@ Effects RoomCore::on_appended(std::optional<store::StoreError> error, engine::Ti
   if (metrics_ != nullptr) metrics_->events_appended(flight.events.size());
   fx.committed_audit = std::move(flight.audit);
   const v1::Phase phase_before = state_.phase;
-  for (const v1::Event& event : flight.events) apply(event);
-  if (flight.command) {
-    recorded_commands_.insert(
-        command_hash(flight.command->key, flight.command->command.command_id()));
+  for (const v1::Event& event : flight.events) advance(event);
+  if (command != nullptr) {
+    recorded_commands_.insert(command_hash(command->key, command->command.command_id()));
     if (metrics_ != nullptr) metrics_->command_accepted();
-    deliver(fx, flight.events, &*flight.command, &flight.result);
+    deliver(fx, flight.events, command, &flight.result_item);
   } else {
     deliver(fx, flight.events, nullptr, nullptr);
   }
   close_revoked_observers(fx, flight.events, now);
   std::vector<std::uint64_t> retracted;
-  for (const v1::Event& event : flight.events) {
+  for (v1::Event& event : flight.events) {
     if (event.has_retracted()) retracted.push_back(event.retracted().seq());
+    remember(std::move(event));  // into the log, last used above (apply without the copy)
   }
   withdraw_retracted(retracted);
   if (phase_before != v1::PHASE_CLOSED && state_.phase == v1::PHASE_CLOSED) {
@@ -890,19 +921,25 @@ void RoomCore::reply(Effects& fx, const PendingCommand& command,
 // Fan-out
 
 void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
-                       const PendingCommand* sender, const v1::CommandResult* result) {
+                       const PendingCommand* sender, const std::string* result_item) {
   std::vector<std::string> items;
   items.reserve(events.size());
   for (const v1::Event& event : events) items.push_back(frames::event_item(event));
   const std::string* sender_key = sender ? &sender->key : nullptr;
 
-  // Frames for non-senders, by (visible events, view): identical ones are encoded once.
+  // Frames for non-senders, by (visible events, view): identical ones are encoded once. A
+  // frame ends with its view (add_view), `view_size` bytes.
   struct SharedFrame {
     std::string visible;
-    std::string view;
+    std::size_t view_size;
     OutFrame frame;
+    bool has_view(std::string_view view) const {
+      return view_size == view.size() && std::string_view(*frame.bytes).ends_with(view);
+    }
   };
   std::vector<SharedFrame> shared;
+  shared.reserve(attached_.size());
+  fx.out.reserve(fx.out.size() + attached_.size());
   FanOutViews views;
   std::optional<std::string> insights;  // for admitted observers (counselors), built once
   for (auto& [key, attachment] : attached_) {
@@ -916,19 +953,19 @@ void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
       }
     }
     if (last_visible == 0 && !to_sender) continue;
-    std::string view = view_bytes(attachment.actor, views);
+    const std::string_view view = view_bytes(attachment.actor, views);
     auto build = [&] {
       const bool observer = attachment.actor.role() == v1::OBSERVER;
       if (observer && !insights) insights = insights_item();
-      const std::string result_bytes = to_sender ? frames::result_item(*result) : std::string();
       // Reserved whole: the frame is appended to in pieces and would otherwise grow by steps.
-      std::size_t size = result_bytes.size() + view.size() + (observer ? insights->size() : 0);
+      std::size_t size = (to_sender ? result_item->size() : 0) + view.size() +
+                         (observer ? insights->size() : 0);
       for (std::size_t i = 0; i < events.size(); ++i) {
         if (visible[i] == '1') size += items[i].size();
       }
       std::string frame;
       frame.reserve(size + (events.size() + 3) * frames::kFieldHeaderMax);
-      if (to_sender) frames::add_item(frame, result_bytes);
+      if (to_sender) frames::add_item(frame, *result_item);
       for (std::size_t i = 0; i < events.size(); ++i) {
         if (visible[i] == '1') frames::add_item(frame, items[i]);
       }
@@ -941,11 +978,11 @@ void RoomCore::deliver(Effects& fx, const std::vector<v1::Event>& events,
       continue;
     }
     auto found = std::find_if(shared.begin(), shared.end(), [&](const SharedFrame& frame) {
-      return frame.visible == visible && frame.view == view;
+      return frame.visible == visible && frame.has_view(view);
     });
     if (found == shared.end()) {
       OutFrame frame = build();
-      shared.push_back(SharedFrame{std::move(visible), std::move(view), std::move(frame)});
+      shared.push_back(SharedFrame{std::move(visible), view.size(), std::move(frame)});
       found = std::prev(shared.end());
     }
     fx.out.emplace_back(SendFrame{attachment.connection, found->frame});
@@ -1117,7 +1154,6 @@ Effects RoomCore::announce_erasure_request(const v1::Actor& by, engine::TimeMs a
 Effects RoomCore::destroy(const v1::Actor& by, std::vector<std::uint64_t>& cancelled) {
   ++epoch_;
   Effects fx;
-  FanOutViews views;
   for (auto& [key, attachment] : attached_) {
     v1::ServerItem item;
     v1::ContentErased* erased = item.mutable_content_erased();

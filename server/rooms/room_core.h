@@ -272,7 +272,8 @@ class RoomCore {
   struct InFlight {
     std::vector<v1::Event> events;
     std::optional<PendingCommand> command;
-    v1::CommandResult result;
+    v1::CommandResult result;  // moved into the store's request by start_append
+    std::string result_item;   // its encoding (frames::result_item), for the sender's frame
     std::vector<v1::AuditEntry> audit;
   };
   struct Exclusive {
@@ -323,9 +324,11 @@ class RoomCore {
   void pump(Effects& fx, engine::TimeMs now);
   bool start_exclusive(Effects& fx);
   bool run_due_tick(Effects& fx, engine::TimeMs now);
-  void check_dedupe(Effects& fx, PendingCommand command, engine::TimeMs now);
-  void decide(Effects& fx, PendingCommand command, engine::TimeMs now);
-  void start_append(Effects& fx, InFlight flight);
+  // These take their command or flight by rvalue reference, not by value: each move of a
+  // protobuf Command or CommandResult is a swap and a destructor to run, per command.
+  void check_dedupe(Effects& fx, PendingCommand&& command, engine::TimeMs now);
+  void decide(Effects& fx, PendingCommand&& command, engine::TimeMs now);
+  void start_append(Effects& fx, InFlight&& flight);
   void command_done(Effects& fx, engine::TimeMs now);
   std::optional<std::uint32_t> take_rate_token(const std::string& key, engine::TimeMs now);
   bool refused_persistently(Attachment& attachment, engine::TimeMs now) const;
@@ -333,7 +336,7 @@ class RoomCore {
 
   void reply(Effects& fx, const PendingCommand& command, const v1::CommandResult& result);
   void deliver(Effects& fx, const std::vector<v1::Event>& events, const PendingCommand* sender,
-               const v1::CommandResult* result);
+               const std::string* result_item);
   // `older`: the visible history before the window, read from the store (empty when the
   // replay starts inside it).
   void send_welcome_and_replay(Effects& fx, ConnectionId to, const v1::Actor& actor,
@@ -350,11 +353,17 @@ class RoomCore {
                                engine::TimeMs now);
   void withdraw_retracted(const std::vector<std::uint64_t>& seqs);
   OutFrame encode(std::string frame, std::uint64_t last_seq);
-  // The views of one fan-out: the part every admitted viewer shares, encoded once.
+  // The views of one fan-out, encoded into the thread's two reused buffers (once warm, a view
+  // allocates nothing): the part every admitted viewer shares, encoded once per fan-out, and the
+  // latest viewer's whole view. Made empty; one fan-out at a time per thread.
   struct FanOutViews {
-    std::optional<std::string> shared;
+    FanOutViews();
+    std::string& shared;
+    std::string& viewer;
+    bool shared_built = false;
   };
-  std::string view_bytes(const v1::Actor& viewer, FanOutViews& views);  // encoded, counted
+  // The encoded view of `viewer` (counted), in `views`: valid until the next call with them.
+  std::string_view view_bytes(const v1::Actor& viewer, FanOutViews& views);
   void count_error();
 
   const std::string id_;

@@ -211,7 +211,7 @@ RoomServiceImpl::~RoomServiceImpl() {
   stop_housekeeping();
   // Rooms hold the context; the context's registry holds the rooms: break the cycle. Rooms
   // with pending handlers finish them and are then destroyed.
-  std::map<std::string, std::shared_ptr<Room>, std::less<>> rooms;
+  RoomContext::Registry rooms;
   {
     std::lock_guard lock(context_->registry_mutex);
     rooms.swap(context_->registry);

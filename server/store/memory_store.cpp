@@ -49,11 +49,11 @@ std::optional<StoreError> MemoryStore::append_locked(AppendRequest& request) {
   }
   Room& room = it->second;
   if (request.result) {
-    const std::string key = result_key(request.result->key);
-    if (room.results.contains(key)) {
+    // try_emplace leaves the result alone when the key is taken.
+    if (!room.results.try_emplace(result_key(request.result->key),
+                                  std::move(request.result->result)).second) {
       return StoreError{StoreErrorCode::kConflict, "command already recorded"};
     }
-    room.results.emplace(key, std::move(request.result->result));
   }
   for (v1::Event& event : request.events) room.events.push_back(std::move(event));
   audit_locked(request.room_id, request.audit);
@@ -201,6 +201,8 @@ void MemoryStore::list_rooms(ListRoomsDone done) {
                                       room.events.back().at_ms(), room.creator});
     }
   }
+  std::sort(listed.rooms.begin(), listed.rooms.end(),
+            [](const RoomInfo& a, const RoomInfo& b) { return a.room_id < b.room_id; });
   done(std::move(listed));
 }
 

@@ -9,8 +9,9 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -49,8 +50,9 @@ class MemoryStore final : public Store {
  private:
   struct Room {
     std::vector<v1::Event> events;
-    // participant + '\n' + command_id -> result
-    std::map<std::string, v1::CommandResult> results;
+    // participant + '\n' + command_id -> result (hashed: one per accepted command, never
+    // iterated in order)
+    std::unordered_map<std::string, v1::CommandResult> results;
     std::string creator;  // AppendRequest::creator
     // participant -> the result keys of its recorded rejections, oldest first
     std::map<std::string, std::deque<std::string>> rejections;
@@ -66,8 +68,8 @@ class MemoryStore final : public Store {
   void audit_locked(const std::string& room_id, std::vector<v1::AuditEntry>& entries);
 
   mutable std::mutex mutex_;
-  std::map<std::string, Room> rooms_;
-  std::set<std::string> destroyed_;  // destroyed room ids stay reserved
+  std::unordered_map<std::string, Room> rooms_;  // list_rooms sorts them by id
+  std::unordered_set<std::string> destroyed_;   // destroyed room ids stay reserved
   std::map<std::string, std::vector<v1::AuditEntry>> audit_;  // survives destroy_room
 };
 

@@ -1,12 +1,14 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <google/protobuf/util/message_differencer.h>
 
 #include "server/rooms/frames.h"
 #include "server/rooms/retractable_lists.h"
+#include "server/rooms/view_scratch.h"
 
 namespace mend::rooms {
 namespace {
@@ -45,6 +47,47 @@ TEST_CASE("an item serialized in place has the bytes of the item serialized as a
   std::string prefixed = "ab";
   frames::append_message(prefixed, v1::ServerItem::kEventFieldNumber, event.event());
   CHECK(prefixed == "ab" + event.SerializeAsString());
+}
+
+// Two views that differ in every kind of field: strings, sub-messages, repeated ones.
+v1::RoomView full_view(int i) {
+  v1::RoomView view;
+  view.mutable_you()->set_role(v1::OBSERVER);
+  view.mutable_you()->set_observer("dr-lee-" + std::to_string(i));
+  view.set_topic(std::string(40, 't'));  // past the short-string buffer
+  view.mutable_your_terms()->add_observers("dr-lee");
+  view.mutable_effective_terms()->set_retention_days(7);
+  for (int p = 0; p < 3; ++p) {
+    v1::ParticipantView* participant = view.add_participants();
+    participant->mutable_actor()->set_role(v1::PARTNER_A);
+    participant->set_name("participant-name-" + std::to_string(p));
+  }
+  view.add_retractable(static_cast<std::uint64_t>(i));
+  view.set_last_seq(static_cast<std::uint64_t>(i));
+  return view;
+}
+
+v1::RoomView bare_view(int i) {
+  v1::RoomView view;
+  view.set_last_seq(static_cast<std::uint64_t>(i));
+  return view;
+}
+
+TEST_CASE("a view scratch appends each view whole and alone, across the resets of its arena") {
+  ViewScratch scratch(/*block_bytes=*/4096, /*reset_bytes=*/1024);
+  for (int i = 0; i < 60; ++i) {
+    const v1::RoomView expected = i % 2 == 0 ? full_view(i) : bare_view(i);
+    std::string out = "prefix";
+    scratch.append(out, [&expected](v1::RoomView& view) {
+      CHECK(view.ByteSizeLong() == 0);  // empty: nothing of the view before
+      view.CopyFrom(expected);
+    });
+    REQUIRE(out.starts_with("prefix"));
+    v1::RoomView parsed;
+    REQUIRE(parsed.ParseFromString(out.substr(6)));
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(parsed, expected));
+  }
+  CHECK(scratch.resets() > 1);
 }
 
 std::vector<std::uint64_t> listed(RetractableLists& lists, const engine::RoomState& state,
