@@ -4,9 +4,10 @@
 #   tools/bench-instructions.sh [--build-dir DIR] [--rooms N] [--window S] [--preload LIB]
 # mendd runs under valgrind --tool=callgrind with instrumentation off; mend-load plays the
 # anchor's workload (speaker-listener, 20 shares per turn, closed loop) on N rooms (default 20);
-# after a warm-up the window (default 12 s) is counted, and the commands answered in it are
-# read from /metrics. Prints instructions per command and keeps the profile (callgrind_annotate
-# --inclusive=yes FILE). --preload: e.g. another malloc, LD_PRELOADed into mendd. Loopback only.
+# after a warm-up the window (default 12 s) is counted. The commands are the profile's own
+# calls of RoomCore::on_command (the commands /metrics counted between two reads around the
+# window are printed too: they do not line up with it exactly). Prints instructions per command
+# and keeps the profile (callgrind_annotate --inclusive=yes FILE). --preload: e.g. another malloc, LD_PRELOADed into mendd. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,5 +49,13 @@ callgrind_control -i off "$mendd" >/dev/null; after=$(commands)
 wait "${pids[-1]}" || true
 kill "$mendd"; wait "$mendd" 2>/dev/null || true
 total=$(callgrind_annotate "$work/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-awk -v t="$total" -v c=$((after - before)) -v f="$work/callgrind.out" 'BEGIN {
-  printf "%d instructions in %d commands: %.1f k instructions per command (profile: %s)\n", t, c, t / c / 1000, f }'
+# Names are compressed in the profile: "fn=(id) name" defines an id, "cfn=(id)" names a callee
+# again, and its "calls=N ..." line follows.
+calls=$(awk 'function id_of(line) { sub(/^c?fn=\(/, "", line); sub(/\).*/, "", line); return line }
+  /^c?fn=\(/ { id = id_of($0); if (index($0, "RoomCore::on_command(")) target[id] = 1 }
+  /^cfn=/ { callee = id_of($0); next }
+  /^calls=/ { if (callee in target) n += substr($1, 7); callee = ""; next }
+  END { print n + 0 }' "$work/callgrind.out")
+awk -v t="$total" -v c="$calls" -v m=$((after - before)) -v f="$work/callgrind.out" 'BEGIN {
+  printf "%d instructions in %d commands (/metrics: %d): %.1f k instructions per command (profile: %s)\n",
+         t, c, m, t / c / 1000, f }'
