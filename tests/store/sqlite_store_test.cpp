@@ -746,6 +746,18 @@ TEST_CASE("the checkpointer restarts the WAL at once only when its passes left n
   CHECK_FALSE(restart_wal(CatchUp{.wal_frames = 5'000, .whole = false, .quiet = false}, kLong));
 }
 
+TEST_CASE("while the WAL stays in place the checkpointer runs once per quarter threshold") {
+  using sqlite::checkpoint_due;
+  constexpr int kFrames = 1'000;
+  CHECK_FALSE(checkpoint_due(999, kFrames, 0));
+  CHECK(checkpoint_due(1'000, kFrames, 0));
+  // A run found 1,200 frames and left the WAL in place: the next from 1,450 on.
+  CHECK_FALSE(checkpoint_due(1'449, kFrames, 1'200));
+  CHECK(checkpoint_due(1'450, kFrames, 1'200));
+  // A run that began on a short WAL (a truncation's) does not lower the threshold.
+  CHECK_FALSE(checkpoint_due(999, kFrames, 10));
+}
+
 TEST_CASE("an interrupted destroy_room is finished at the next open") {
   TempDir dir;
   {
