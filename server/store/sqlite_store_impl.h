@@ -162,8 +162,8 @@ inline bool restart_wal(const CatchUp& caught, int restart_frames) {
 // WAL is checkpoint_frames long, and while a run that found it `run_from` frames long did not
 // start it over, only once another checkpoint_frames / kRunStepDivisor frames came. Each pass
 // that copies syncs the database file, and a page rewritten by many commits (the tables'
-// last pages, the indexes' inner pages) is copied once per pass: runs back to back, every few
-// commits, copied most frames one by one.
+// last pages, the indexes' inner pages) is copied once per pass: a run every few commits would
+// copy most frames one by one.
 inline constexpr int kRunStepDivisor = 4;
 inline bool checkpoint_due(int wal_frames, int checkpoint_frames, int run_from) {
   const int next_run = run_from == 0 ? 0 : run_from + checkpoint_frames / kRunStepDivisor;
