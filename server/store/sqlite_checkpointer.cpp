@@ -78,12 +78,16 @@ int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*
   auto* self = static_cast<Impl*>(impl);
   if (frames < self->last_wal_frames) {
     self->wal_restarted = true;
+    self->run_from_frames = 0;
     std::lock_guard stats_lock(self->stats_mutex);
     ++self->stats.wal_restarts;
   }
   self->last_wal_frames = frames;
+  self->wal_length = frames;
   self->wal_commits.fetch_add(1);
-  if (frames < self->options.checkpoint_frames) return SQLITE_OK;
+  if (!sqlite::checkpoint_due(frames, self->options.checkpoint_frames, self->run_from_frames)) {
+    return SQLITE_OK;
+  }
   {
     std::lock_guard lock(self->checkpoint_mutex);
     self->checkpoint_requested = true;
@@ -126,6 +130,7 @@ void SqliteStore::Impl::checkpointer_loop() {
     }
     if (!checkpoint_requested) return;  // stopping (a requested checkpoint still runs)
     checkpoint_requested = false;
+    run_from_frames = std::max(wal_length.load(), 1);  // commits from now on: checkpoint_due
     lock.unlock();
     // The writer starts the WAL over by itself only when a checkpoint finished between two
     // of its transactions, which a steady stream of commits rarely leaves time for. Once all

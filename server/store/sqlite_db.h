@@ -66,6 +66,21 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// The WAL's writes, gathered. SQLite writes each WAL frame as two writes (its 24-byte header,
+// then the page); every connection Db::open opens gathers a transaction's frames in memory
+// and hands them to the OS in one write when the commit frame's page arrives (before SQLite
+// syncs the WAL or publishes the commit to other connections), or before any other call on the
+// WAL file (read, sync, size, truncate, close), a write that does not continue the gathered
+// bytes, or 1 MiB. What a commit makes durable and when is unchanged; only the number of
+// system calls falls (one or two per commit instead of two per frame).
+//
+// Drops the frames `db`'s connection gathered but has not written (the frames of a
+// transaction it rolled back, which no connection ever reads). Call after each ROLLBACK,
+// so that they do not reach the file later, after the WAL was truncated.
+void drop_unwritten_wal(Db& db);
+// The writes the gathered WAL files of this process handed to the OS (tests).
+std::uint64_t wal_writes();
+
 // Resets a statement when leaving a scope, so no read stays open by accident.
 class ResetGuard {
  public:

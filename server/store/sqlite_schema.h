@@ -72,7 +72,7 @@ void remove_seal(const std::filesystem::path& file);
 // (PRAGMA application_id) and of newer versions (kInvalid).
 OpenError check_schema(Db& db, const std::filesystem::path& file, int& version);
 
-// WAL mode, the durability's synchronous level, secure_delete.
+// WAL mode, the durability's synchronous level, secure_delete, temporary files in memory.
 OpenError set_pragmas(Db& db, const std::filesystem::path& file, Durability durability);
 
 // Applies the migrations from `version` up to SqliteStore::kSchemaVersion, each in its own

@@ -4,6 +4,7 @@
 // sqlite_readers.cpp (the reader threads). The contract is in sqlite_store.h.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -157,6 +158,18 @@ inline bool restart_wal(const CatchUp& caught, int restart_frames) {
   return caught.whole && (caught.quiet || caught.wal_frames >= restart_frames);
 }
 
+// Whether a commit that left the WAL `wal_frames` long asks the checkpointer to run: once the
+// WAL is checkpoint_frames long, and while a run that found it `run_from` frames long did not
+// start it over, only once another checkpoint_frames / kRunStepDivisor frames came. Each pass
+// that copies syncs the database file, and a page rewritten by many commits (the tables'
+// last pages, the indexes' inner pages) is copied once per pass: a run every few commits would
+// copy most frames one by one.
+inline constexpr int kRunStepDivisor = 4;
+inline bool checkpoint_due(int wal_frames, int checkpoint_frames, int run_from) {
+  const int next_run = run_from == 0 ? 0 : run_from + checkpoint_frames / kRunStepDivisor;
+  return wal_frames >= std::max(checkpoint_frames, next_run);
+}
+
 }  // namespace sqlite
 
 struct SqliteStore::Impl final : BatchCommitter {
@@ -188,6 +201,10 @@ struct SqliteStore::Impl final : BatchCommitter {
   // Commits since open, counted by the WAL hook: a pass that no commit overlapped left
   // nothing to copy (catch_up).
   std::atomic<std::uint64_t> wal_commits{0};
+  // The WAL's length after the last commit (set by the WAL hook), and what it was when the
+  // checkpointer's current or last run began; 0 once the WAL started over (checkpoint_due).
+  std::atomic<int> wal_length{0};
+  std::atomic<int> run_from_frames{0};
 
   // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
   // writer, which only signals (WAL hook) when the WAL has grown past

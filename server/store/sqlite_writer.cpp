@@ -60,6 +60,8 @@ void SqliteStore::Impl::rollback_write() {
     ResetGuard reset(writer->rollback);
     writer->rollback.step();
   }
+  // Also after a failed COMMIT, which SQLite may have rolled back by itself.
+  sqlite::drop_unwritten_wal(*writer->db);
 }
 
 std::optional<RoomRow> SqliteStore::Impl::writer_room(const std::string& room_id) {

@@ -648,6 +648,46 @@ TEST_CASE("a rewrite soon after the last WAL truncation completes when the inter
   CHECK_FALSE(any_file_contains(dir.path(), second));
 }
 
+TEST_CASE("a commit hands its WAL frames to the OS in one write, not two per frame") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  write_conversation(*store, "r", 3);
+  const std::uint64_t before = sqlite::wal_writes();
+  // The append writes several pages (the events' and results' rows and indexes).
+  REQUIRE_FALSE(append(*store, "r", 3, {event(4, "more")},
+                       RecordedResult{{"r", "A", "c4"}, accepted("c4", 4, 4)}));
+  CHECK(sqlite::wal_writes() - before == 1);
+  store->close();
+  CHECK(load(*open_store(dir.path()), "r").events.size() == 4);
+}
+
+// A transaction too large for the page cache writes (gathers) frames before its end; when it
+// rolls back, they must not reach the file later, after another connection emptied the WAL.
+TEST_CASE("the gathered frames of a rolled-back transaction never reach the WAL file") {
+  TempDir dir;
+  const path file = db_file(dir.path());
+  std::string message;
+  auto writer = sqlite::Db::open(file, message);
+  auto other = sqlite::Db::open(file, message);
+  REQUIRE(writer);
+  REQUIRE(other);
+  // The WAL emptied, so that the rollback reads its pages back from the database file alone
+  // (a read of the WAL would write the gathered frames first).
+  REQUIRE_FALSE(writer->exec("PRAGMA journal_mode = WAL; CREATE TABLE t (x BLOB);"
+                             "PRAGMA cache_size = 4; PRAGMA wal_checkpoint(TRUNCATE);"));
+  const std::uint64_t before = sqlite::wal_writes();
+  REQUIRE_FALSE(writer->exec("BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                             "FROM n WHERE i < 40) INSERT INTO t SELECT 'rolled back' || "
+                             "zeroblob(2000) FROM n; ROLLBACK;"));
+  REQUIRE(sqlite::wal_writes() - before == 1);  // the WAL's header, synced: the frames wait
+  sqlite::drop_unwritten_wal(*writer);
+  REQUIRE_FALSE(other->exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  REQUIRE_FALSE(writer->exec("INSERT INTO t VALUES ('kept')"));
+  const std::string wal = read_file(path(file.string() + "-wal"));
+  CHECK(wal.find("kept") != std::string::npos);
+  CHECK(wal.find("rolled back") == std::string::npos);
+}
+
 TEST_CASE("the checkpointer copies a WAL past its frame threshold into the file, not the writer") {
   TempDir dir;
   auto store = open_store(dir.path(), SqliteStoreOptions{.checkpoint_frames = 1'000});
@@ -704,6 +744,18 @@ TEST_CASE("the checkpointer restarts the WAL at once only when its passes left n
   CHECK(restart_wal(CatchUp{.wal_frames = kLong, .whole = true, .quiet = false}, kLong));
   // A reader's snapshot kept the last pass from copying older frames: never.
   CHECK_FALSE(restart_wal(CatchUp{.wal_frames = 5'000, .whole = false, .quiet = false}, kLong));
+}
+
+TEST_CASE("while the WAL stays in place the checkpointer runs once per quarter threshold") {
+  using sqlite::checkpoint_due;
+  constexpr int kFrames = 1'000;
+  CHECK_FALSE(checkpoint_due(999, kFrames, 0));
+  CHECK(checkpoint_due(1'000, kFrames, 0));
+  // A run found 1,200 frames and left the WAL in place: the next from 1,450 on.
+  CHECK_FALSE(checkpoint_due(1'449, kFrames, 1'200));
+  CHECK(checkpoint_due(1'450, kFrames, 1'200));
+  // A run that began on a short WAL (a truncation's) does not lower the threshold.
+  CHECK_FALSE(checkpoint_due(999, kFrames, 10));
 }
 
 TEST_CASE("an interrupted destroy_room is finished at the next open") {
