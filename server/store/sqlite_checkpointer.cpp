@@ -83,7 +83,6 @@ int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*
     ++self->stats.wal_restarts;
   }
   self->last_wal_frames = frames;
-  self->wal_length = frames;
   self->wal_commits.fetch_add(1);
   if (!sqlite::checkpoint_due(frames, self->options.checkpoint_frames, self->run_from_frames)) {
     return SQLITE_OK;
@@ -130,7 +129,7 @@ void SqliteStore::Impl::checkpointer_loop() {
     }
     if (!checkpoint_requested) return;  // stopping (a requested checkpoint still runs)
     checkpoint_requested = false;
-    run_from_frames = std::max(wal_length.load(), 1);  // commits from now on: checkpoint_due
+    run_from_frames = std::max(last_wal_frames.load(), 1);  // commits from now on: checkpoint_due
     lock.unlock();
     // The writer starts the WAL over by itself only when a checkpoint finished between two
     // of its transactions, which a steady stream of commits rarely leaves time for. Once all

@@ -1,7 +1,6 @@
 #include "server/store/sqlite_db.h"
 
 #include <algorithm>
-#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -19,8 +18,6 @@ constexpr std::size_t kWritePiece = std::size_t{64} << 10;
 // Written at this size even before a commit (a long transaction that spills pages).
 constexpr std::size_t kMaxGathered = std::size_t{1} << 20;
 
-std::atomic<std::uint64_t> wal_write_count{0};
-
 // A WAL file of the default VFS (`real`, placed after this object in the memory SQLite gave
 // for the file) with the frames SQLite appended that the OS has not seen yet.
 struct WalFile {
@@ -32,6 +29,7 @@ struct WalFile {
   // it rewrites a frame of the transaction (a page written twice, checksums recomputed).
   sqlite3_int64 frames_end = 0;
   bool commit_page_next = false;  // the last write was a commit frame's header
+  std::uint64_t writes = 0;       // writes handed to the default VFS (wal_writes)
 };
 
 // Where the default VFS's file starts, after the WalFile.
@@ -44,7 +42,7 @@ WalFile& wal_of(sqlite3_file* file) { return *reinterpret_cast<WalFile*>(file); 
 int write_through(WalFile& wal, const char* data, std::size_t bytes, sqlite3_int64 offset) {
   for (std::size_t done = 0; done < bytes; done += kWritePiece) {
     const std::size_t piece = std::min(kWritePiece, bytes - done);
-    wal_write_count.fetch_add(1, std::memory_order_relaxed);
+    ++wal.writes;
     const int rc = wal.real->pMethods->xWrite(wal.real, data + done, static_cast<int>(piece),
                                               offset + static_cast<sqlite3_int64>(done));
     if (rc != SQLITE_OK) return rc;
@@ -207,21 +205,31 @@ bool register_vfs() {
   return sqlite3_vfs_register(&vfs, 0) == SQLITE_OK;
 }
 
-}  // namespace
-
-void drop_unwritten_wal(Db& db) {
+// The gathering WAL file of `db`'s connection; nullptr while it has none open.
+WalFile* gathered_wal_of(Db& db) {
   sqlite3_file* file = nullptr;
   if (sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) != SQLITE_OK ||
       file == nullptr || file->pMethods != &kWalMethods) {
-    return;
+    return nullptr;
   }
-  WalFile& wal = wal_of(file);
+  return &wal_of(file);
+}
+
+}  // namespace
+
+void drop_unwritten_wal(Db& db) {
+  WalFile* file = gathered_wal_of(db);
+  if (file == nullptr) return;
+  WalFile& wal = *file;
   wal.gathered.clear();
   wal.commit_page_next = false;
   wal.frames_end = 0;  // the next transaction appends where the last commit ended
 }
 
-std::uint64_t wal_writes() { return wal_write_count.load(std::memory_order_relaxed); }
+std::uint64_t wal_writes(Db& db) {
+  const WalFile* wal = gathered_wal_of(db);
+  return wal == nullptr ? 0 : wal->writes;
+}
 
 // ---------------------------------------------------------------- Db
 

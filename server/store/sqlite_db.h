@@ -78,8 +78,9 @@ class Statement {
 // transaction it rolled back, which no connection ever reads). Call after each ROLLBACK,
 // so that they do not reach the file later, after the WAL was truncated.
 void drop_unwritten_wal(Db& db);
-// The writes the gathered WAL files of this process handed to the OS (tests).
-std::uint64_t wal_writes();
+// The writes `db`'s connection handed to the OS for its WAL file since it opened it (0 while it
+// has none open).
+std::uint64_t wal_writes(Db& db);
 
 // Resets a statement when leaving a scope, so no read stays open by accident.
 class ResetGuard {

@@ -201,9 +201,10 @@ struct SqliteStore::Impl final : BatchCommitter {
   // Commits since open, counted by the WAL hook: a pass that no commit overlapped left
   // nothing to copy (catch_up).
   std::atomic<std::uint64_t> wal_commits{0};
-  // The WAL's length after the last commit (set by the WAL hook), and what it was when the
-  // checkpointer's current or last run began; 0 once the WAL started over (checkpoint_due).
-  std::atomic<int> wal_length{0};
+  // The WAL's length after the last commit (set by the WAL hook on the writer thread, read by
+  // the checkpointer), and what it was when the checkpointer's current or last run began; 0
+  // once the WAL started over (checkpoint_due).
+  std::atomic<int> last_wal_frames{0};
   std::atomic<int> run_from_frames{0};
 
   // The checkpointer: its own connection and thread run PASSIVE checkpoints beside the
@@ -223,7 +224,6 @@ struct SqliteStore::Impl final : BatchCommitter {
   // Truncation attempts put off in a row because the passes left frames to copy (commits
   // during them, or a reader's snapshot; checkpointer thread only; run_truncation).
   int truncations_put_off = 0;
-  int last_wal_frames = 0;  // the WAL's length after the last commit (writer thread only)
   int wal_bound_retry_frames = 0;  // bound_wal's next try after a partial copy (writer only)
   std::mutex checkpoint_run_mutex;  // held while a checkpoint runs (checkpoint())
 

@@ -650,15 +650,23 @@ TEST_CASE("a rewrite soon after the last WAL truncation completes when the inter
 
 TEST_CASE("a commit hands its WAL frames to the OS in one write, not two per frame") {
   TempDir dir;
-  auto store = open_store(dir.path());
-  write_conversation(*store, "r", 3);
-  const std::uint64_t before = sqlite::wal_writes();
-  // The append writes several pages (the events' and results' rows and indexes).
-  REQUIRE_FALSE(append(*store, "r", 3, {event(4, "more")},
-                       RecordedResult{{"r", "A", "c4"}, accepted("c4", 4, 4)}));
-  CHECK(sqlite::wal_writes() - before == 1);
-  store->close();
-  CHECK(load(*open_store(dir.path()), "r").events.size() == 4);
+  const path file = db_file(dir.path());
+  std::string message;
+  auto writer = sqlite::Db::open(file, message);  // the store's connections open so
+  REQUIRE(writer);
+  REQUIRE_FALSE(writer->exec("PRAGMA journal_mode = WAL; CREATE TABLE t (x BLOB);"
+                             "INSERT INTO t VALUES ('first')"));
+  const std::uint64_t before = sqlite::wal_writes(*writer);
+  const auto wal_bytes_before = std::filesystem::file_size(path(file.string() + "-wal"));
+  // Rows of 1 KB: several pages of the table (under 64 KiB in all: one piece), a frame each.
+  REQUIRE_FALSE(writer->exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                             "WHERE i < 20) INSERT INTO t SELECT 'row' || i || zeroblob(1000) "
+                             "FROM n"));
+  CHECK(sqlite::wal_writes(*writer) - before == 1);
+  const auto page_size = std::stoull(sql(file, "PRAGMA page_size"));
+  CHECK(std::filesystem::file_size(path(file.string() + "-wal")) - wal_bytes_before >
+        4 * (page_size + 24));  // more than four frames went out in that one write
+  CHECK(sql(file, "SELECT count(*) FROM t") == "21");  // another connection reads them all
 }
 
 // A transaction too large for the page cache writes (gathers) frames before its end; when it
@@ -675,11 +683,11 @@ TEST_CASE("the gathered frames of a rolled-back transaction never reach the WAL 
   // (a read of the WAL would write the gathered frames first).
   REQUIRE_FALSE(writer->exec("PRAGMA journal_mode = WAL; CREATE TABLE t (x BLOB);"
                              "PRAGMA cache_size = 4; PRAGMA wal_checkpoint(TRUNCATE);"));
-  const std::uint64_t before = sqlite::wal_writes();
+  const std::uint64_t before = sqlite::wal_writes(*writer);
   REQUIRE_FALSE(writer->exec("BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
                              "FROM n WHERE i < 40) INSERT INTO t SELECT 'rolled back' || "
                              "zeroblob(2000) FROM n; ROLLBACK;"));
-  REQUIRE(sqlite::wal_writes() - before == 1);  // the WAL's header, synced: the frames wait
+  REQUIRE(sqlite::wal_writes(*writer) - before == 1);  // the WAL's header, synced: the frames wait
   sqlite::drop_unwritten_wal(*writer);
   REQUIRE_FALSE(other->exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   REQUIRE_FALSE(writer->exec("INSERT INTO t VALUES ('kept')"));
