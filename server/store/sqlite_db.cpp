@@ -218,12 +218,11 @@ WalFile* gathered_wal_of(Db& db) {
 }  // namespace
 
 void drop_unwritten_wal(Db& db) {
-  WalFile* file = gathered_wal_of(db);
-  if (file == nullptr) return;
-  WalFile& wal = *file;
-  wal.gathered.clear();
-  wal.commit_page_next = false;
-  wal.frames_end = 0;  // the next transaction appends where the last commit ended
+  WalFile* wal = gathered_wal_of(db);
+  if (wal == nullptr) return;
+  wal->gathered.clear();
+  wal->commit_page_next = false;
+  wal->frames_end = 0;  // the next transaction appends where the last commit ended
 }
 
 std::uint64_t wal_writes(Db& db) {
