@@ -11,13 +11,17 @@
 # - mendd saturated: --pairs rooms, closed loop, with a bench-only copy of speaker-listener
 #   whose reflection beat is 1 ms (`--templates-dir`), so nothing paces the rooms but the server:
 #   epoll returns many ready sockets per wake-up;
-# - the relay saturated: --pairs pairs, closed loop.
-# It prints the ratios of the medians: mendd saturated over the relay saturated, and mendd
-# paced over the relay rate-matched (each "mendd's CPU per command over the relay's CPU per
-# message"). Builds the release mendd and mend-load (or takes DIR/server/app/mendd and
-# DIR/tools/mend-load/mend-load as they are with --build-dir, e.g. a copy of an older build for
-# an A/B run), installs the relay's package (tools/bench-relay) when missing, and prints one line
-# per run. Loopback only.
+# - the relay saturated: --pairs pairs, closed loop;
+# - the relay rate-matched to mendd saturated: --pairs pairs, paced open loop to the commands/s
+#   mendd saturated reached (the 1 ms beat and the round trips hold mendd's closed loop to a
+#   fraction of the relay's rate, so each of its commands pays more wake-ups than a saturated
+#   relay's message: this run compares them at one rate).
+# It prints the ratios of the medians: mendd saturated over the relay saturated and over the
+# relay at its rate, and mendd paced over the relay rate-matched (each "mendd's CPU per command
+# over the relay's CPU per message"). Builds the release mendd and mend-load (or takes
+# DIR/server/app/mendd and DIR/tools/mend-load/mend-load as they are with --build-dir, e.g. a
+# copy of an older build for an A/B run), installs the relay's package (tools/bench-relay) when
+# missing, and prints one line per run. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +35,7 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift ;;
     --store) store="$2"; shift ;;
     --build-dir) bin="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench-anchor.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -87,7 +91,7 @@ relay_run() {
 }
 
 echo "# us of server CPU per op, ops/s, p99 ms; --store $store, speaker-listener, $chunks shares per turn"
-paced_all=() matched_all=() sat_all=() relay_all=()
+paced_all=() matched_all=() sat_all=() relay_all=() equal_all=()
 for r in $(seq "$rounds"); do
   m=$(mendd_run "paced-$r" "$rooms"); echo "mendd paced, $rooms rooms     round $r: $m"
   paced_all+=("${m%% *}")
@@ -97,10 +101,14 @@ for r in $(seq "$rounds"); do
   s=$(mendd_run "saturated-$r" "$pairs" "$work/unpaced")
   echo "mendd saturated, $pairs rooms  round $r: $s"; sat_all+=("${s%% *}")
   n=$(relay_run "$pairs"); echo "relay saturated, $pairs pairs  round $r: $n"; relay_all+=("${n%% *}")
+  sat_rate=$(echo "$s" | awk '{print $2}')
+  e=$(relay_run "$pairs" "$sat_rate"); echo "relay at $sat_rate/s, $pairs pairs  round $r: $e"
+  equal_all+=("${e%% *}")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 p=$(median "${paced_all[@]}") k=$(median "${matched_all[@]}")
-s=$(median "${sat_all[@]}") n=$(median "${relay_all[@]}")
-awk -v p="$p" -v k="$k" -v s="$s" -v n="$n" 'BEGIN {
+s=$(median "${sat_all[@]}") n=$(median "${relay_all[@]}") e=$(median "${equal_all[@]}")
+awk -v p="$p" -v k="$k" -v s="$s" -v n="$n" -v e="$e" 'BEGIN {
   printf "median, saturated: mendd %.1f us per command, relay %.1f us per message, ratio %.2fx\n", s, n, (n > 0 ? s / n : 0)
+  printf "median, saturated, rate-matched: mendd %.1f us per command, relay at its rate %.1f us per message, ratio %.2fx\n", s, e, (e > 0 ? s / e : 0)
   printf "median, paced: mendd %.1f us per command, relay rate-matched %.1f us per message, ratio %.2fx\n", p, k, (k > 0 ? p / k : 0) }'
