@@ -96,44 +96,6 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
       ALTER TABLE rooms DROP COLUMN first_at_ms;
       ALTER TABLE rooms DROP COLUMN last_at_ms;
     )sql",
-    // 6 -> 7: events and results keyed by their primary keys alone (WITHOUT ROWID): one B-tree
-    // each instead of a rowid table and its key's index, so an append writes one leaf per
-    // table. A rejection's place in recording order, which the results' rowid gave, is an
-    // explicit number per participant (rowids of the rows migrated are increasing, so kept).
-    R"sql(
-      CREATE TABLE events_by_key (
-        room_id    TEXT NOT NULL,
-        seq        INTEGER NOT NULL CHECK (seq > 0),
-        at_ms      INTEGER NOT NULL,
-        actor_role INTEGER NOT NULL,            -- mend.v1.Role number
-        kind       INTEGER NOT NULL,            -- mend.v1.Event body field number
-        sealed     BLOB NOT NULL,               -- Event encoding under the room key
-        PRIMARY KEY (room_id, seq)
-      ) WITHOUT ROWID;
-      INSERT INTO events_by_key (room_id, seq, at_ms, actor_role, kind, sealed)
-        SELECT room_id, seq, at_ms, actor_role, kind, sealed FROM events ORDER BY room_id, seq;
-      DROP TABLE events;
-      ALTER TABLE events_by_key RENAME TO events;
-      CREATE TABLE results_by_key (
-        room_id         TEXT NOT NULL,
-        lookup          BLOB NOT NULL,          -- HMAC of participant and command id
-        sealed          BLOB NOT NULL,          -- CommandResult encoding under the room key
-        -- NULL: an accepted command's result. Else the command was rejected, and this is a
-        -- keyed digest of the participant (under the room key: reveals nobody) to bound them
-        -- per participant, oldest first by rejection_order (increasing per participant).
-        rejected_by     BLOB,
-        rejection_order INTEGER,
-        PRIMARY KEY (room_id, lookup)
-      ) WITHOUT ROWID;
-      INSERT INTO results_by_key (room_id, lookup, sealed, rejected_by, rejection_order)
-        SELECT room_id, lookup, sealed, rejected_by,
-               CASE WHEN rejected_by IS NULL THEN NULL ELSE rowid END
-        FROM results ORDER BY room_id, lookup;
-      DROP TABLE results;
-      ALTER TABLE results_by_key RENAME TO results;
-      CREATE INDEX results_rejected ON results (room_id, rejected_by, rejection_order)
-        WHERE rejected_by IS NOT NULL;
-    )sql",
 };
 static_assert(SqliteStore::kApplicationId == 1835363940);
 

@@ -139,7 +139,7 @@ class SqliteStore final : public QueuedWriteStore {
  public:
   static constexpr const char* kDatabaseFile = "mend.db";
   static constexpr const char* kMasterKeyFile = "master.key";
-  static constexpr int kSchemaVersion = 7;                    // PRAGMA user_version
+  static constexpr int kSchemaVersion = 6;                    // PRAGMA user_version
   static constexpr std::int32_t kApplicationId = 0x6D656E64;  // 'mend', PRAGMA application_id
 
   struct OpenResult {

@@ -76,17 +76,14 @@ struct WriterConnection {
                          "WHERE room_id = ?1 AND seq = ?2"};
   Statement select_result{*db, "SELECT 1 FROM results WHERE room_id = ?1 AND lookup = ?2"};
   Statement insert_result{*db, "INSERT INTO results (room_id, lookup, sealed) VALUES (?1, ?2, ?3)"};
-  // The participant's next rejection_order: one seek in results_rejected.
   Statement insert_rejection{*db,
-                             "INSERT INTO results (room_id, lookup, sealed, rejected_by, "
-                             "rejection_order) VALUES (?1, ?2, ?3, ?4, (SELECT "
-                             "coalesce(max(rejection_order), 0) + 1 FROM results "
-                             "WHERE room_id = ?1 AND rejected_by = ?4))"};
+                             "INSERT INTO results (room_id, lookup, sealed, rejected_by) "
+                             "VALUES (?1, ?2, ?3, ?4)"};
   // Every rejection of one participant but the newest ?3.
   Statement forget_rejections{*db,
-                              "DELETE FROM results WHERE room_id = ?1 AND lookup IN "
-                              "(SELECT lookup FROM results WHERE room_id = ?1 AND "
-                              "rejected_by = ?2 ORDER BY rejection_order DESC LIMIT -1 OFFSET ?3)"};
+                              "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results "
+                              "WHERE room_id = ?1 AND rejected_by = ?2 "
+                              "ORDER BY rowid DESC LIMIT -1 OFFSET ?3)"};
   Statement delete_key{*db, "DELETE FROM room_keys WHERE room_id = ?1"};
   Statement mark_destroyed{*db, "UPDATE rooms SET destroyed = 1 WHERE room_id = ?1"};
   Statement delete_events{*db, "DELETE FROM events WHERE room_id = ?1"};

@@ -586,8 +586,7 @@ TEST_CASE("rewrites share the appends' group commit and a rejected one undoes on
   // A lost row below the room's last seq: the rewrite of seqs 1 and 2 changes seq 1 first,
   // then finds seq 2 missing (kCorrupt), and must leave seq 1 as it was.
   sql(file, "DELETE FROM events WHERE room_id = 'r' AND seq = 2");
-  const std::string first_before =
-      sql(file, "SELECT sealed FROM events WHERE room_id = 'r' AND seq = 1");
+  const std::string first_before = sql(file, "SELECT sealed FROM events WHERE seq = 1");
   HeldWriter held(*store, AppendRequest{"a", 0, {event(1)}, std::nullopt},
                   [](std::optional<StoreError> e) { CHECK_FALSE(e); });
   std::promise<std::optional<StoreError>> corrupt;
@@ -608,7 +607,7 @@ TEST_CASE("rewrites share the appends' group commit and a rejected one undoes on
   CHECK(unknown_error->code == StoreErrorCode::kNotFound);
   CHECK_FALSE(appended.get_future().get());
   CHECK(store->stats().commits == 3);  // "r", "a" alone, then the two rewrites and "a" again
-  CHECK(sql(file, "SELECT sealed FROM events WHERE room_id = 'r' AND seq = 1") == first_before);
+  CHECK(sql(file, "SELECT sealed FROM events WHERE seq = 1") == first_before);
   CHECK(load(*store, "a").events.size() == 2);
 }
 
@@ -874,87 +873,6 @@ TEST_CASE("a database of a newer schema version is refused at open") {
   CHECK(error.message.find("schema version 99") != std::string::npos);
 }
 
-// Runs a script of statements on the database file directly (not through the store).
-void exec_script(const path& file, const char* script) {
-  std::string message;
-  auto db = sqlite::Db::open(file, message);
-  REQUIRE_MESSAGE(db, message);
-  const std::optional<std::string> failed = db->exec(script);
-  REQUIRE_MESSAGE(!failed, failed.value_or(""));
-}
-
-// Schema 7 back to schema 6: events and results as rowid tables, their rows in recording
-// order (each participant's rejections by rejection_order), results_rejected without it.
-constexpr const char* kSchema7To6 = R"sql(
-  BEGIN;
-  CREATE TABLE events_with_rowid (
-    room_id TEXT NOT NULL, seq INTEGER NOT NULL CHECK (seq > 0), at_ms INTEGER NOT NULL,
-    actor_role INTEGER NOT NULL, kind INTEGER NOT NULL, sealed BLOB NOT NULL,
-    PRIMARY KEY (room_id, seq));
-  INSERT INTO events_with_rowid SELECT * FROM events;
-  DROP TABLE events;
-  ALTER TABLE events_with_rowid RENAME TO events;
-  CREATE TABLE results_with_rowid (
-    room_id TEXT NOT NULL, lookup BLOB NOT NULL, sealed BLOB NOT NULL, rejected_by BLOB,
-    PRIMARY KEY (room_id, lookup));
-  INSERT INTO results_with_rowid
-    SELECT room_id, lookup, sealed, rejected_by FROM results ORDER BY rejection_order;
-  DROP TABLE results;
-  ALTER TABLE results_with_rowid RENAME TO results;
-  CREATE INDEX results_rejected ON results (room_id, rejected_by) WHERE rejected_by IS NOT NULL;
-  PRAGMA user_version = 6;
-  COMMIT;
-)sql";
-
-// Every stored row of events and results, and each participant's rejections in recording order.
-std::string stored_rows(const path& file) {
-  return sql(file,
-             "SELECT group_concat(row, ';') FROM ("
-             "SELECT * FROM (SELECT room_id || seq || at_ms || actor_role || kind || hex(sealed) "
-             "AS row FROM events ORDER BY room_id, seq) UNION ALL "
-             "SELECT * FROM (SELECT room_id || hex(lookup) || hex(sealed) AS row FROM results "
-             "ORDER BY room_id, lookup) UNION ALL "
-             "SELECT * FROM (SELECT hex(lookup) AS row FROM results WHERE rejected_by IS NOT NULL "
-             "ORDER BY room_id, rejected_by, rejection_order))");
-}
-
-// Schema 6 kept events and results in rowid tables, each with its key in a second B-tree;
-// schema 7 keys them by their primary keys alone, and orders rejections by rejection_order.
-TEST_CASE("a database of schema 6 is migrated: every row is kept, rejections in their order") {
-  TempDir dir;
-  {
-    auto store = open_store(dir.path());
-    REQUIRE_FALSE(
-        append_audited(*store, "r", 0, events(1, 2), {audit_entry(v1::AUDIT_CONSENT_GIVEN)}));
-    REQUIRE_FALSE(
-        append(*store, "r", 2, events(3, 1), RecordedResult{{"r", "A", "c"}, accepted("c", 3, 3)}));
-    REQUIRE_FALSE(append(*store, "s", 0, events(1, 4)));
-    for (int i = 0; i < 8; ++i) {
-      for (const char* participant : {"A", "B"}) {
-        REQUIRE_FALSE(record_rejection(*store, {"r", participant, "x" + std::to_string(i)}));
-      }
-    }
-  }
-  const path file = db_file(dir.path());
-  const std::string before = stored_rows(file);
-  exec_script(file, kSchema7To6);
-  const std::string keyed_tables =
-      "SELECT count(*) FROM pragma_table_list WHERE wr = 1 AND name IN ('events', 'results')";
-  REQUIRE(sql(file, keyed_tables) == "0");
-  auto store = open_store(dir.path());
-  CHECK(sql(file, "PRAGMA user_version") == std::to_string(SqliteStore::kSchemaVersion));
-  CHECK(sql(file, keyed_tables) == "2");
-  CHECK(stored_rows(file) == before);
-  CHECK(load(*store, "r").events.size() == 3);
-  CHECK(find(*store, {"r", "A", "c"}).result->accepted());
-  CHECK_FALSE(find(*store, {"r", "B", "x7"}).result->accepted());
-  CHECK(audit_log(*store, "r").entries.size() == 1);
-  REQUIRE_FALSE(append(*store, "s", 4, events(5, 1)));
-  REQUIRE_FALSE(record_rejection(*store, {"r", "A", "x8"}));
-  CHECK(sql(file, "SELECT count(*) FROM (SELECT 1 FROM results WHERE rejected_by IS NOT NULL "
-                  "GROUP BY room_id, rejected_by, rejection_order HAVING count(*) > 1)") == "0");
-}
-
 // Schema 5 kept each room's last seq and times in its row, rewritten by every append; schema
 // 6 reads them from the room's events. The 5 is made from a 6 by adding the old columns back
 // with wrong values: the migration drops them and nothing read depends on them.
@@ -965,7 +883,6 @@ TEST_CASE("a database of schema 5 is migrated, its rooms' seqs and times read fr
     REQUIRE_FALSE(append(*store, "r", 0, events(1, 3)));
   }
   const path file = db_file(dir.path());
-  exec_script(file, kSchema7To6);
   for (const char* column : {"last_seq", "first_at_ms", "last_at_ms"}) {
     sql(file,
         std::string("ALTER TABLE rooms ADD COLUMN ") + column + " INTEGER NOT NULL DEFAULT 7");
