@@ -48,7 +48,7 @@ struct WriterConnection {
     for (const Statement* s :
          {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room,
           &insert_room, &insert_key,
-          &select_key, &insert_event, &update_event, &select_result, &insert_result, &insert_rejection, &forget_rejections, &delete_key,
+          &select_key, &insert_event, &update_event, &insert_result, &insert_rejection, &forget_rejections, &delete_key,
           &mark_destroyed, &delete_events, &delete_results, &delete_refusals, &insert_audit,
           &add_refusals}) {
       if (!s->ok()) return false;
@@ -74,11 +74,13 @@ struct WriterConnection {
   Statement update_event{*db,
                          "UPDATE events SET at_ms = ?3, actor_role = ?4, kind = ?5, sealed = ?6 "
                          "WHERE room_id = ?1 AND seq = ?2"};
-  Statement select_result{*db, "SELECT 1 FROM results WHERE room_id = ?1 AND lookup = ?2"};
-  Statement insert_result{*db, "INSERT INTO results (room_id, lookup, sealed) VALUES (?1, ?2, ?3)"};
+  // A result, and a rejection, insert nothing when their command is recorded already.
+  Statement insert_result{*db,
+                          "INSERT INTO results (room_id, lookup, sealed) VALUES (?1, ?2, ?3) "
+                          "ON CONFLICT (room_id, lookup) DO NOTHING"};
   Statement insert_rejection{*db,
                              "INSERT INTO results (room_id, lookup, sealed, rejected_by) "
-                             "VALUES (?1, ?2, ?3, ?4)"};
+                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (room_id, lookup) DO NOTHING"};
   // Every rejection of one participant but the newest ?3.
   Statement forget_rejections{*db,
                               "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results "
@@ -248,9 +250,8 @@ struct SqliteStore::Impl final : BatchCommitter {
   std::optional<StoreError> create_room(const AppendRequest& request,
                                         std::map<std::string, crypto::Key>& new_keys);
   std::optional<StoreError> insert_events(const AppendRequest& request, const crypto::Key& key);
-  // `lookup`: result_lookup(key, recorded.key), computed once by the caller.
-  std::optional<StoreError> insert_result(const RecordedResult& recorded, const crypto::Key& key,
-                                          const std::string& lookup);
+  // kConflict (nothing written) when the command is recorded already.
+  std::optional<StoreError> insert_result(const RecordedResult& recorded, const crypto::Key& key);
   std::optional<sqlite::RoomRow> writer_room(const std::string& room_id);
   std::optional<crypto::Key> writer_key(const std::string& room_id,
                                         const std::map<std::string, crypto::Key>& new_keys,
@@ -281,8 +282,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   // open write transaction.
   std::optional<StoreError> apply_rejection(const RecordedResult& rejection,
                                             const std::map<std::string, crypto::Key>& new_keys);
-  // Whether `lookup` is recorded in the results of `room_id` (batch_failure set on an error).
-  bool result_recorded(const std::string& room_id, const std::string& lookup);
+  // Steps insert_result or insert_rejection, bound: nullopt when it inserted the row, kConflict
+  // when the command was recorded already (nothing written), else the batch's failure.
+  std::optional<StoreError> insert_unrecorded(sqlite::Statement& insert, const char* what);
   // Inserts an audit append's entries inside the open write transaction.
   std::optional<StoreError> apply_audit(const ops::AuditOp& op);
   // Adds refusal counts inside the open write transaction.

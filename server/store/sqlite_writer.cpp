@@ -141,9 +141,9 @@ std::optional<StoreError> SqliteStore::Impl::insert_events(const AppendRequest& 
 }
 
 std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult& recorded,
-                                                           const crypto::Key& key,
-                                                           const std::string& lookup) {
+                                                           const crypto::Key& key) {
   const std::string& room_id = recorded.key.room_id;
+  const std::string lookup = result_lookup(key, recorded.key);
   auto sealed =
       crypto::seal(key, recorded.result.SerializeAsString(), result_aad(room_id, lookup));
   if (!sealed) {
@@ -153,8 +153,7 @@ std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult&
   s.bind_text(1, room_id);
   s.bind_blob(2, lookup);
   s.bind_blob(3, *sealed);
-  if (!step_done(s, "cannot insert a command result")) return batch_failure;
-  return std::nullopt;
+  return insert_unrecorded(s, "cannot insert a command result");
 }
 
 std::optional<StoreError> SqliteStore::Impl::apply_append(
@@ -176,32 +175,22 @@ std::optional<StoreError> SqliteStore::Impl::apply_append(
   std::optional<StoreError> failure;
   const std::optional<crypto::Key> key = writer_key(request.room_id, new_keys, failure);
   if (!key) return failure;
-  std::string lookup;
+  // The result first: a command recorded already conflicts before any row of it is written.
   if (request.result) {
-    lookup = result_lookup(*key, request.result->key);
-    if (result_recorded(request.room_id, lookup)) {
-      return error(StoreErrorCode::kConflict, "command already recorded");
-    }
-    if (batch_failure) return batch_failure;
+    if (auto failed = insert_result(*request.result, *key)) return failed;
   }
   if (auto failed = insert_events(request, *key)) return failed;
-  if (request.result) {
-    if (auto failed = insert_result(*request.result, *key, lookup)) return failed;
-  }
   if (!insert_audit(request.room_id, request.audit)) return batch_failure;
   return std::nullopt;
 }
 
-bool SqliteStore::Impl::result_recorded(const std::string& room_id, const std::string& lookup) {
-  Statement& s = writer->select_result;
-  ResetGuard reset(s);
-  s.bind_text(1, room_id);
-  s.bind_blob(2, lookup);
-  const int rc = s.step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    batch_failure = sql_error(*writer->db, rc, "cannot read results");
+std::optional<StoreError> SqliteStore::Impl::insert_unrecorded(Statement& insert,
+                                                               const char* what) {
+  if (!step_done(insert, what)) return batch_failure;
+  if (sqlite3_changes(writer->db->get()) == 0) {
+    return error(StoreErrorCode::kConflict, "command already recorded");
   }
-  return rc == SQLITE_ROW;
+  return std::nullopt;
 }
 
 std::optional<StoreError> SqliteStore::Impl::apply_rejection(
@@ -217,10 +206,6 @@ std::optional<StoreError> SqliteStore::Impl::apply_rejection(
   const std::optional<crypto::Key> key = writer_key(room_id, new_keys, failure);
   if (!key) return failure;
   const std::string lookup = result_lookup(*key, rejection.key);
-  if (result_recorded(room_id, lookup)) {
-    return error(StoreErrorCode::kConflict, "command already recorded");
-  }
-  if (batch_failure) return batch_failure;
   auto sealed =
       crypto::seal(*key, rejection.result.SerializeAsString(), result_aad(room_id, lookup));
   if (!sealed) return error(StoreErrorCode::kUnavailable, "cannot encrypt a command result");
@@ -230,7 +215,7 @@ std::optional<StoreError> SqliteStore::Impl::apply_rejection(
   insert.bind_blob(2, lookup);
   insert.bind_blob(3, *sealed);
   insert.bind_blob(4, rejecter);
-  if (!step_done(insert, "cannot insert a rejection")) return batch_failure;
+  if (auto failed = insert_unrecorded(insert, "cannot insert a rejection")) return failed;
   Statement& forget = writer->forget_rejections;
   forget.bind_text(1, room_id);
   forget.bind_blob(2, rejecter);

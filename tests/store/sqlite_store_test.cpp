@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <poll.h>
@@ -1190,6 +1191,59 @@ TEST_CASE("the store's counters render as Prometheus series with their values") 
                            "mend_store_writer_lock_wait_seconds", "mend_store_checkpoint_seconds",
                            "mend_store_writer_checkpoint_seconds"}) {
     CHECK(text.find(std::string("\n# TYPE ") + name + " histogram\n") != std::string::npos);
+  }
+}
+
+// The query plan of `statement` on `db`, one step per line ("SEARCH events USING ...").
+std::string query_plan(sqlite::Db& db, const std::string& statement) {
+  sqlite::Statement explain(db, ("EXPLAIN QUERY PLAN " + statement).c_str());
+  REQUIRE_MESSAGE(explain.ok(), db.last_error());
+  std::string plan;
+  while (explain.step() == SQLITE_ROW) plan += explain.column_text(3) + "\n";
+  return plan;
+}
+
+// Every statement a connection prepared that names events or results, with its plan.
+std::vector<std::pair<std::string, std::string>> plans_of_keyed_tables(sqlite::Db& db) {
+  std::vector<std::string> statements;
+  for (sqlite3_stmt* s = sqlite3_next_stmt(db.get(), nullptr); s != nullptr;
+       s = sqlite3_next_stmt(db.get(), s)) {
+    const std::string text = sqlite3_sql(s);
+    if (text.find("events") != std::string::npos || text.find("results") != std::string::npos) {
+      statements.push_back(text);
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> plans;
+  for (const std::string& statement : statements) {
+    plans.emplace_back(statement, query_plan(db, statement));
+  }
+  return plans;
+}
+
+TEST_CASE("every statement on events and results seeks by a key: no scan, no sort") {
+  TempDir dir;
+  open_store(dir.path()).reset();
+  std::string message;
+  auto writer_db = sqlite::Db::open(db_file(dir.path()), message);
+  auto reader_db = sqlite::Db::open(db_file(dir.path()), message);
+  REQUIRE(writer_db);
+  REQUIRE(reader_db);
+  sqlite::WriterConnection writer(std::move(writer_db));
+  sqlite::ReaderConnection reader(std::move(reader_db));
+  REQUIRE(writer.ok());
+  REQUIRE(reader.ok());
+  auto plans = plans_of_keyed_tables(*writer.db);
+  auto reader_plans = plans_of_keyed_tables(*reader.db);
+  plans.insert(plans.end(), reader_plans.begin(), reader_plans.end());
+  REQUIRE(plans.size() >= 10);  // the writer's and the readers' statements were found
+  for (const auto& [statement, plan] : plans) {
+    INFO(statement, "\n", plan);
+    CHECK(plan.find("TEMP B-TREE") == std::string::npos);
+    std::istringstream steps(plan);
+    // Only the list of rooms scans a table: the rooms (r), by design.
+    for (std::string step; std::getline(steps, step);) {
+      CHECK((!step.starts_with("SCAN") || step == "SCAN r"));
+    }
   }
 }
 
