@@ -199,9 +199,9 @@ void SqliteStore::Impl::finish_wal() {
   // Between two of the writer's transactions nobody adds frames, so a PASSIVE checkpoint here
   // copies the whole WAL (unless a reader's snapshot keeps frames back), and the writer's next
   // transaction starts the WAL over. It costs the commits queued behind it a few page writes
-  // and one sync of the database file: so only for what the checkpointer's last pass left,
-  // and not while a pass of the checkpointer's runs (the next commit tries again). Past the
-  // WAL's bound (the checkpointer did not keep up), all of it, after the checkpointer's pass.
+  // and the syncs of the WAL and the database file: so only for what the checkpointer's last
+  // pass left, and not while a pass of the checkpointer's runs (the next commit tries again).
+  // Past the WAL's bound (the checkpointer did not keep up), all of it, after that pass.
   const bool past_bound = wal_frames >= kWalBoundFactor * options.checkpoint_frames;
   std::unique_lock one_at_a_time(checkpoint_run_mutex, std::defer_lock);
   if (past_bound) {

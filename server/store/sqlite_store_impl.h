@@ -153,8 +153,8 @@ struct CatchUp {
 // connection), so that its next transaction starts the WAL over: once the WAL is
 // checkpoint_frames long and the checkpointer's passes left at most one run step
 // (checkpoint_frames / kRunStepDivisor, see checkpoint_due) behind. It then copies a few pages
-// and syncs the database file once, holding up the commits queued behind it for that; more
-// than a run step left means the checkpointer was asked for another pass.
+// and syncs the WAL and the database file, holding up the commits queued behind it for that;
+// more than a run step left means the checkpointer was asked for another pass.
 inline constexpr int kRunStepDivisor = 4;
 inline bool writer_finishes_wal(int wal_frames, int frames_left, int checkpoint_frames) {
   return wal_frames >= checkpoint_frames && frames_left > 0 &&
