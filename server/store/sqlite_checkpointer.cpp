@@ -15,20 +15,16 @@ namespace {
 
 using sqlite::Db;
 
-// After a truncation or a WAL reset found the writer or a reader in its way, the checkpointer
-// tries again this much later.
+// After a truncation found the writer or a reader in its way, the checkpointer tries again
+// this much later.
 constexpr std::chrono::milliseconds kLockRetry{5};
-// At most this many PASSIVE checkpoints in a row, each copying what the writer added during
-// the one before. Once the whole WAL is copied, the writer's next transaction starts the WAL
-// over from its beginning (the file neither grows nor needs a truncation for its size).
+// A truncation's PASSIVE checkpoints: at most this many in a row, each copying what the writer
+// added during the one before.
 constexpr int kCatchUpPasses = 4;
 // A truncation whose passes left frames to copy is put off (retried kLockRetry later) this
 // many times in a row, then runs all the same.
 constexpr int kTruncationPutOffs = 4;
-// From this WAL length, in multiples of options.checkpoint_frames, the checkpointer restarts
-// the WAL although its passes found no moment without commits (sqlite::restart_wal).
-constexpr int kRestartFactor = 2;
-// The WAL's bound, in multiples of options.checkpoint_frames (bound_wal).
+// The WAL's bound, in multiples of options.checkpoint_frames (finish_wal).
 constexpr int kWalBoundFactor = 4;
 // While a truncation waits for its interval, the checkpointer re-reads an injected clock
 // this often.
@@ -44,33 +40,54 @@ void SqliteStore::Impl::complete_after_truncation(StoreDone done) {
   checkpoint_wanted.notify_one();
 }
 
-int SqliteStore::Impl::checkpoint(Db& db, int mode, int* wal_frames, int* copied) {
+int SqliteStore::Impl::checkpoint(Db& db, int mode, int* wal_frames, int* copied, int* added) {
   std::lock_guard one_at_a_time(checkpoint_run_mutex);
+  return checkpoint_held(db, mode, wal_frames, copied, added);
+}
+
+int SqliteStore::Impl::checkpoint_held(Db& db, int mode, int* wal_frames, int* copied,
+                                       int* added) {
   int backfilled = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db.get(), nullptr, mode, wal_frames, &backfilled);
   if (copied != nullptr) *copied = backfilled;
-  if (rc == SQLITE_OK) count_copied_frames(mode, backfilled);
+  const int frames = rc == SQLITE_OK ? count_copied_frames(mode, backfilled) : 0;
+  if (added != nullptr) *added = frames;
   return rc;
 }
 
-void SqliteStore::Impl::count_copied_frames(int mode, int copied) {
+int SqliteStore::Impl::count_copied_frames(int mode, int copied) {
   // SQLite reports the frames of the WAL copied so far, by this and earlier checkpoints; a
   // WAL started over since the last one counts from zero.
   if (wal_restarted.exchange(false) || copied < frames_backfilled) frames_backfilled = 0;
-  if (copied > frames_backfilled) {
-    const auto frames = static_cast<std::uint64_t>(copied - frames_backfilled);
+  const int added = std::max(copied - frames_backfilled, 0);
+  if (added > 0) {
     std::lock_guard stats_lock(stats_mutex);
-    stats.checkpoint_frames += frames;
-    if (mode != SQLITE_CHECKPOINT_PASSIVE) stats.locked_checkpoint_frames += frames;
+    stats.checkpoint_frames += static_cast<std::uint64_t>(added);
   }
-  // After a RESTART or TRUNCATE the writer's next frames start the WAL over.
+  // After a TRUNCATE the writer's next frames start the WAL over.
   frames_backfilled = mode == SQLITE_CHECKPOINT_PASSIVE ? copied : 0;
+  return added;
+}
+
+int SqliteStore::Impl::frames_left() const {
+  const int wal_frames = last_wal_frames.load();
+  return wal_restarted.load() ? wal_frames : std::max(wal_frames - frames_backfilled, 0);
 }
 
 bool SqliteStore::Impl::truncate_wal(Db& db) {
-  const int rc = checkpoint(db, SQLITE_CHECKPOINT_TRUNCATE);
-  if (rc != SQLITE_OK) count_incomplete_checkpoint();
-  return rc == SQLITE_OK;  // TRUNCATE: the whole WAL is in the file and the WAL is empty
+  std::lock_guard one_at_a_time(checkpoint_run_mutex);
+  // SQLite reports no frames for a TRUNCATE (the WAL is empty after it): what was left before
+  // it, about, is what it copied holding the write lock.
+  const int left = frames_left();
+  const int rc = checkpoint_held(db, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    count_incomplete_checkpoint();
+    return false;
+  }
+  std::lock_guard stats_lock(stats_mutex);
+  stats.checkpoint_frames += static_cast<std::uint64_t>(left);
+  stats.locked_checkpoint_frames += static_cast<std::uint64_t>(left);
+  return true;  // TRUNCATE: the whole WAL is in the file and the WAL is empty
 }
 
 int SqliteStore::Impl::on_wal_commit(void* impl, sqlite3* /*db*/, const char* /*name*/,
@@ -131,24 +148,27 @@ void SqliteStore::Impl::checkpointer_loop() {
     checkpoint_requested = false;
     run_from_frames = std::max(last_wal_frames.load(), 1);  // commits from now on: checkpoint_due
     lock.unlock();
-    // The writer starts the WAL over by itself only when a checkpoint finished between two
-    // of its transactions, which a steady stream of commits rarely leaves time for. Once all
-    // is copied, a RESTART (fails fast when the writer or a reader is busy) holds the writer
-    // lock to reset the WAL: at once when no commit came since the last pass began, else
-    // only once the WAL is long (see sqlite::restart_wal); what it does not do now, the
-    // next request tries again.
     const auto started = now();
-    const bool restarted =
-        sqlite::restart_wal(catch_up(), kRestartFactor * options.checkpoint_frames) &&
-        checkpoint(*checkpointer, SQLITE_CHECKPOINT_RESTART) == SQLITE_OK;
-    checkpoint_latency.observe(now() - started);
+    if (background_pass()) checkpoint_latency.observe(now() - started);
     lock.lock();
-    // Not now: every commit asks again while the WAL is long; retry at most every
-    // kLockRetry (each attempt may sync the database file).
-    if (!restarted) {
-      checkpoint_wanted.wait_for(lock, kLockRetry, [&] { return checkpointer_stop; });
-    }
   }
+}
+
+bool SqliteStore::Impl::background_pass() {
+  // One pass: the writer copies what it leaves (finish_wal), and no lock is taken from the
+  // writer: the WAL starts over at the writer's first transaction after a checkpoint copied it
+  // whole, with no RESTART. A pass that copies syncs the WAL and the database file.
+  std::lock_guard one_at_a_time(checkpoint_run_mutex);
+  if (frames_left() == 0) return false;
+  int added = 0;
+  if (checkpoint_held(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr, &added) !=
+      SQLITE_OK) {
+    count_incomplete_checkpoint();
+  } else if (added > 0) {
+    std::lock_guard stats_lock(stats_mutex);
+    ++stats.background_checkpoints;
+  }
+  return true;
 }
 
 sqlite::CatchUp SqliteStore::Impl::catch_up() {
@@ -156,13 +176,14 @@ sqlite::CatchUp SqliteStore::Impl::catch_up() {
   for (int pass = 0; pass < kCatchUpPasses && !caught.quiet; ++pass) {
     const std::uint64_t commits_before = wal_commits.load();
     int copied = 0;
+    int added = 0;
     const int rc =
-        checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &caught.wal_frames, &copied);
+        checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &caught.wal_frames, &copied, &added);
     if (rc != SQLITE_OK) {
       count_incomplete_checkpoint();
       return sqlite::CatchUp{};
     }
-    if (copied > 0) {
+    if (added > 0) {
       std::lock_guard stats_lock(stats_mutex);
       ++stats.background_checkpoints;
     }
@@ -172,27 +193,44 @@ sqlite::CatchUp SqliteStore::Impl::catch_up() {
   return caught;
 }
 
-void SqliteStore::Impl::bound_wal() {
-  const int bound = kWalBoundFactor * options.checkpoint_frames;
-  if (last_wal_frames < std::max(bound, wal_bound_retry_frames)) return;
+void SqliteStore::Impl::finish_wal() {
+  const int wal_frames = last_wal_frames.load();
+  if (wal_frames < std::max(options.checkpoint_frames, writer_copy_retry_frames)) return;
   // Between two of the writer's transactions nobody adds frames, so a PASSIVE checkpoint here
-  // copies the whole WAL, and the writer's next transaction starts the WAL over. It costs the
-  // commits queued behind it one sync of the database file (and the end of a checkpoint the
-  // checkpointer runs at this moment), only when the checkpointer could not keep up. A reader
-  // still on an older snapshot keeps frames from being copied: then the writer tries again
-  // only once another checkpoint_frames were added, not at every commit.
-  int wal_frames = 0;
+  // copies the whole WAL (unless a reader's snapshot keeps frames back), and the writer's next
+  // transaction starts the WAL over. It costs the commits queued behind it a few page writes
+  // and the syncs of the WAL and the database file: so only for what the checkpointer's last
+  // pass left, and not while a pass of the checkpointer's runs (the next commit tries again).
+  // Past the WAL's bound (the checkpointer did not keep up), all of it, after that pass.
+  const bool past_bound = wal_frames >= kWalBoundFactor * options.checkpoint_frames;
+  std::unique_lock one_at_a_time(checkpoint_run_mutex, std::defer_lock);
+  if (past_bound) {
+    one_at_a_time.lock();
+  } else if (!one_at_a_time.try_lock()) {
+    return;
+  }
+  const int left = frames_left();
+  if (left == 0 ||
+      (!past_bound && !sqlite::writer_finishes_wal(wal_frames, left, options.checkpoint_frames))) {
+    return;
+  }
+  int wal_after = 0;
   int copied = 0;
+  int added = 0;
   const auto started = now();
-  const int rc = checkpoint(*writer->db, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+  const int rc =
+      checkpoint_held(*writer->db, SQLITE_CHECKPOINT_PASSIVE, &wal_after, &copied, &added);
   writer_checkpoint_latency.observe(now() - started);
-  const bool whole = rc == SQLITE_OK && copied >= wal_frames;
-  wal_bound_retry_frames = whole ? 0 : last_wal_frames + options.checkpoint_frames;
+  // A reader still on an older snapshot kept frames from being copied: past the bound, where
+  // the writer waits for the checkpointer's pass, try again only once another
+  // checkpoint_frames came, not at every commit (a small rest costs no wait: at the next one).
+  const bool whole = rc == SQLITE_OK && copied >= wal_after;
+  writer_copy_retry_frames = whole || !past_bound ? 0 : wal_frames + options.checkpoint_frames;
   if (rc != SQLITE_OK) {
     count_incomplete_checkpoint();
     return;
   }
-  if (copied > 0) {
+  if (added > 0) {
     std::lock_guard stats_lock(stats_mutex);
     ++stats.writer_checkpoints;
   }

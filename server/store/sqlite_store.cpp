@@ -221,7 +221,7 @@ std::string prometheus_text(const SqliteStoreStats& stats) {
   prometheus_series(out, "counter", "mend_store_wal_restarts_total",
                     "Commits that started the WAL over from its beginning.", stats.wal_restarts);
   prometheus_series(out, "counter", "mend_store_writer_checkpoints_total",
-                    "Checkpoints the writer ran itself because the WAL passed its bound.",
+                    "Checkpoints the writer ran itself to finish a long WAL.",
                     stats.writer_checkpoints);
   prometheus_series(out, "counter", "mend_store_wal_truncations_total",
                     "WAL truncations after rewrites and room erasures.", stats.wal_truncations);
@@ -232,7 +232,7 @@ std::string prometheus_text(const SqliteStoreStats& stats) {
                     "WAL frames the checkpoints copied into the database file.",
                     stats.checkpoint_frames);
   prometheus_series(out, "counter", "mend_store_locked_checkpoint_frames_total",
-                    "Of those, the frames a RESTART copied while it held the write lock.",
+                    "Of those, the frames a TRUNCATE copied while it held the write lock.",
                     stats.locked_checkpoint_frames);
   prometheus_series(out, "counter", "mend_store_writer_lock_waits_total",
                     "Times the writer waited for the write lock (held by a checkpoint).",
@@ -244,10 +244,10 @@ std::string prometheus_text(const SqliteStoreStats& stats) {
                        "A transaction's wait for the write lock, when it had to wait.",
                        stats.writer_lock_wait);
   prometheus_histogram(out, "mend_store_checkpoint_seconds",
-                       "A checkpointer run (its PASSIVE passes and RESTART, or a truncation).",
+                       "A checkpointer pass, or a truncation (its PASSIVE passes and TRUNCATE).",
                        stats.checkpoint);
   prometheus_histogram(out, "mend_store_writer_checkpoint_seconds",
-                       "A checkpoint the writer ran itself past the WAL's bound.",
+                       "A checkpoint the writer ran itself to finish a long WAL.",
                        stats.writer_checkpoint);
   return out.str();
 }

@@ -19,20 +19,21 @@
 //
 // Checkpoints: SQLite's auto-checkpoint would copy the WAL into the file on the writer thread,
 // stalling the commits queued behind it. Instead the writer signals a checkpointer thread
-// (its own connection) when the WAL passes 1,000 frames, and it runs PASSIVE checkpoints
-// beside the writer until one copied the whole WAL while no commit came; then a RESTART (the
-// writer's next transaction starts the WAL over), which holds the write lock but finds
-// nothing to copy or sync. Without such a moment, a RESTART only once the WAL passed
-// 2 x 1,000 frames (it copies and syncs what is left holding the write lock). A checkpoint
-// requested before close() still runs. A truncation is
-// the same passes, then a TRUNCATE that does not wait: put off (5 ms) up to four times in a
-// row while the passes leave frames to copy, then run with what is left; when the
-// writer is inside a transaction or a reader still reads the WAL it is retried 5 ms later;
-// meanwhile the writer waits for the truncation's lock in 100 us steps. The WAL is bounded:
-// when a steady stream of commits leaves the checkpointer no moment without commits and the
-// WAL passes 4 x 1,000 frames, the writer copies the rest itself between two transactions
-// (nothing else writes then; it waits for a checkpoint of the checkpointer's to end first),
-// and its next transaction starts the WAL over.
+// (its own connection) when the WAL passes 1,000 frames, and again every 250 frames while it
+// stays in place; each signal is one PASSIVE checkpoint beside the writer (none when nothing
+// is left to copy). SQLite starts the WAL over at the writer's first transaction after a
+// checkpoint copied all of it, so no checkpoint takes the write lock for that: once the WAL
+// is 1,000 frames long and a pass left at most 250 frames to copy (the commits during it),
+// the writer copies them itself between two of its transactions (nothing else writes then; a
+// few pages and the syncs of the WAL and the database file; not while a pass runs, then after
+// its next commit), and its next transaction starts the WAL over. The WAL is bounded: past 4 x 1,000
+// frames (the checkpointer did not keep up) the writer copies all that is left, after the
+// checkpointer's pass in progress. A checkpoint requested before close() still runs.
+// A truncation is up to four PASSIVE passes until one copied all while no commit came, then a
+// TRUNCATE that does not wait: put off (5 ms) up to four times in a row while the passes
+// leave frames to copy, then run with what is left; when the writer is inside a transaction
+// or a reader still reads the WAL it is retried 5 ms later; meanwhile the writer waits for
+// the truncation's lock in 100 us steps.
 //
 // Reads (load, find_result, list_rooms): reader threads with their own connections; in WAL
 // mode they read a committed snapshot and never block the writer. Completions run on a
@@ -107,26 +108,26 @@ struct SqliteStoreStats : WriterStats {
                                              // copied frames into the file
   std::uint64_t wal_restarts = 0;            // commits that started the WAL over (after a
                                              // checkpoint copied all of it, or a truncation)
-  std::uint64_t writer_checkpoints = 0;      // checkpoints the writer ran itself because the
-                                             // WAL passed its bound (see above)
+  std::uint64_t writer_checkpoints = 0;      // checkpoints the writer ran itself to finish a
+                                             // long WAL, or past the WAL's bound (see above)
   std::uint64_t checkpoints_incomplete = 0;  // truncation attempts (after erasure, at close)
                                              // that a writer or reader kept from completing
                                              // (retried), and failed background checkpoints
   std::uint64_t checkpoint_frames = 0;       // WAL frames copied into the file by the
                                              // checkpoints (both threads'), about: a WAL that
                                              // restarted unseen counts from its beginning
-  std::uint64_t locked_checkpoint_frames = 0;  // of those, the frames a RESTART copied while
-                                               // it held the write lock (a commit came just
-                                               // before it; a TRUNCATE's are not reported)
+  std::uint64_t locked_checkpoint_frames = 0;  // of those, the frames a TRUNCATE copied
+                                               // while it held the write lock (commits came
+                                               // during its passes), about
   std::uint64_t writer_lock_waits = 0;       // times the writer found the write lock taken
-                                             // (by a RESTART or TRUNCATE checkpoint) and waited
+                                             // (by a TRUNCATE checkpoint) and waited
   // Latencies (the writer's own are in WriterStats):
   LatencySnapshot commit;             // the COMMIT statement: WAL writes and fdatasync
   LatencySnapshot writer_lock_wait;   // a BEGIN that waited for the write lock, its wait
-  LatencySnapshot checkpoint;         // a checkpointer run (its passes and its RESTART, or a
-                                      // truncation), with its wait for a writer checkpoint
-  LatencySnapshot writer_checkpoint;  // a checkpoint the writer ran past the WAL's bound, with
-                                      // its wait for the checkpointer's
+  LatencySnapshot checkpoint;         // a checkpointer pass, or a truncation (its passes and
+                                      // TRUNCATE), with its wait for a writer checkpoint
+  LatencySnapshot writer_checkpoint;  // a checkpoint the writer ran, with its wait (past the
+                                      // WAL's bound) for the checkpointer's
   // open() found the file byte for byte as its last clean close sealed it (XXH3-128 after a
   // passed quick_check) and skipped its own quick_check; false: open ran the whole check.
   bool integrity_from_seal = false;

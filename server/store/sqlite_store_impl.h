@@ -143,21 +143,24 @@ struct RoomRow {
   bool destroyed = false;
 };
 
-// What the checkpointer's PASSIVE passes left (SqliteStore::Impl::catch_up).
+// What a truncation's PASSIVE passes left (SqliteStore::Impl::catch_up).
 struct CatchUp {
   int wal_frames = 0;  // the WAL's length at the last pass
   bool whole = false;  // the last pass copied all of it
   bool quiet = false;  // and no commit came since that pass began: nothing is left to copy
 };
 
-// Whether the checkpointer restarts the WAL (a RESTART checkpoint) after its passes. A RESTART
-// holds the write lock while it copies what is left and, when anything is, syncs the WAL and
-// the database file (the writer and every append behind it wait about a commit's fsync): so
-// at once only when nothing is left (it then holds the lock for microseconds), and with
-// frames left only once the WAL is `restart_frames` long; never with frames older than the
-// last pass left (a reader's snapshot kept them).
-inline bool restart_wal(const CatchUp& caught, int restart_frames) {
-  return caught.whole && (caught.quiet || caught.wal_frames >= restart_frames);
+// Whether the writer, between two of its transactions, copies what is left of a WAL
+// `wal_frames` long with `frames_left` not yet copied (a PASSIVE checkpoint on its own
+// connection), so that its next transaction starts the WAL over: once the WAL is
+// checkpoint_frames long and the checkpointer's passes left at most one run step
+// (checkpoint_frames / kRunStepDivisor, see checkpoint_due) behind. It then copies a few pages
+// and syncs the WAL and the database file, holding up the commits queued behind it for that;
+// more than a run step left means the checkpointer was asked for another pass.
+inline constexpr int kRunStepDivisor = 4;
+inline bool writer_finishes_wal(int wal_frames, int frames_left, int checkpoint_frames) {
+  return wal_frames >= checkpoint_frames && frames_left > 0 &&
+         frames_left <= checkpoint_frames / kRunStepDivisor;
 }
 
 // Whether a commit that left the WAL `wal_frames` long asks the checkpointer to run: once the
@@ -166,7 +169,6 @@ inline bool restart_wal(const CatchUp& caught, int restart_frames) {
 // that copies syncs the database file, and a page rewritten by many commits (the tables'
 // last pages, the indexes' inner pages) is copied once per pass: a run every few commits would
 // copy most frames one by one.
-inline constexpr int kRunStepDivisor = 4;
 inline bool checkpoint_due(int wal_frames, int checkpoint_frames, int run_from) {
   const int next_run = run_from == 0 ? 0 : run_from + checkpoint_frames / kRunStepDivisor;
   return wal_frames >= std::max(checkpoint_frames, next_run);
@@ -226,7 +228,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   // Truncation attempts put off in a row because the passes left frames to copy (commits
   // during them, or a reader's snapshot; checkpointer thread only; run_truncation).
   int truncations_put_off = 0;
-  int wal_bound_retry_frames = 0;  // bound_wal's next try after a partial copy (writer only)
+  // finish_wal's next try past the bound after a copy that a reader's snapshot kept partial
+  // (writer only).
+  int writer_copy_retry_frames = 0;
   std::mutex checkpoint_run_mutex;  // held while a checkpoint runs (checkpoint())
 
   std::mutex close_mutex;
@@ -266,12 +270,20 @@ struct SqliteStore::Impl final : BatchCommitter {
   // TRUNCATE checkpoint on `db`; false when a writer or reader kept it from completing.
   bool truncate_wal(sqlite::Db& db);
   // sqlite3_wal_checkpoint_v2 under checkpoint_run_mutex: SQLite answers a second checkpoint
-  // running at the same time with SQLITE_BUSY at once, so the writer's (bound_wal) waits for
+  // running at the same time with SQLITE_BUSY at once, so the writer's (finish_wal) waits for
   // the checkpointer's instead of failing. Counts the frames it copied (stats).
-  int checkpoint(sqlite::Db& db, int mode, int* wal_frames = nullptr, int* copied = nullptr);
+  // `copied`: the frames of the WAL copied so far (SQLite's figure); `added`: of those, by this
+  // checkpoint.
+  int checkpoint(sqlite::Db& db, int mode, int* wal_frames = nullptr, int* copied = nullptr,
+                 int* added = nullptr);
+  // The same with checkpoint_run_mutex already held by the caller.
+  int checkpoint_held(sqlite::Db& db, int mode, int* wal_frames, int* copied, int* added);
   // Adds the frames a checkpoint that left `copied` of the WAL copied added (under
-  // checkpoint_run_mutex).
-  void count_copied_frames(int mode, int copied);
+  // checkpoint_run_mutex); returns how many that was.
+  int count_copied_frames(int mode, int copied);
+  // The WAL's frames after the last commit that no checkpoint has copied yet (under
+  // checkpoint_run_mutex; about: the WAL hook records a commit after other connections see it).
+  int frames_left() const;
   // The writer's busy handler: waits in short steps (see sqlite_store.cpp), counts the wait.
   static int on_writer_busy(void* impl, int attempts);
   std::chrono::steady_clock::time_point now() const { return now_on(options.clock); }
@@ -294,17 +306,21 @@ struct SqliteStore::Impl final : BatchCommitter {
 
   // --- checkpointer (sqlite_checkpointer.cpp) ---
   void checkpointer_loop();
+  // One PASSIVE pass for a request, unless nothing is left to copy (the writer finished the
+  // WAL meanwhile); true when it ran.
+  bool background_pass();
   // Runs the due truncation; true when it succeeded (the waiters are then completed).
   bool run_truncation(std::unique_lock<std::mutex>& lock);
   // PASSIVE checkpoints (waiting for nobody) until one copied the whole WAL while no commit
-  // came (quiet: a RESTART or TRUNCATE now finds nothing to copy, unless a commit slips in
-  // just before it) or kCatchUpPasses ran.
+  // came (quiet: a TRUNCATE now finds nothing to copy, unless a commit slips in just before
+  // it) or kCatchUpPasses ran.
   sqlite::CatchUp catch_up();
   void count_incomplete_checkpoint();
-  // The WAL's bound: when the checkpointer has not caught up with a steady stream of commits
-  // and the WAL passed kWalBoundFactor x options.checkpoint_frames, the writer copies the rest
-  // itself between two transactions (writer thread only; see sqlite_checkpointer.cpp).
-  void bound_wal();
+  // Between two of the writer's transactions (writer thread only): copies what the
+  // checkpointer's passes left of a long WAL (sqlite::writer_finishes_wal), or all of it past
+  // the WAL's bound, kWalBoundFactor x options.checkpoint_frames, so that the writer's next
+  // transaction starts the WAL over (see sqlite_checkpointer.cpp).
+  void finish_wal();
   static int on_wal_commit(void* impl, sqlite3* db, const char* name, int frames);
 
   // --- readers (sqlite_readers.cpp) ---

@@ -262,7 +262,7 @@ void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
       std::visit([&](auto& op) { op.done(std::move(outcomes[i])); }, batch[i]);
     }
   }
-  if (committed) bound_wal();  // after the completions: they do not wait for it
+  if (committed) finish_wal();  // after the completions: they do not wait for it
 }
 
 void SqliteStore::Impl::destroy(DestroyOp& op) {
