@@ -26,9 +26,9 @@
 // is 1,000 frames long and a pass left at most 250 frames to copy (the commits during it),
 // the writer copies them itself between two of its transactions (nothing else writes then; a
 // few pages and the syncs of the WAL and the database file; not while a pass runs, then after
-// its next commit), and its next transaction starts the WAL over. The WAL is bounded: past 4 x 1,000
-// frames (the checkpointer did not keep up) the writer copies all that is left, after the
-// checkpointer's pass in progress. A checkpoint requested before close() still runs.
+// its next commit), and its next transaction starts the WAL over. The WAL is bounded: past
+// 4 x 1,000 frames (the checkpointer did not keep up) the writer copies all that is left,
+// after the checkpointer's pass in progress. A checkpoint requested before close() still runs.
 // A truncation is up to four PASSIVE passes until one copied all while no commit came, then a
 // TRUNCATE that does not wait: put off (5 ms) up to four times in a row while the passes
 // leave frames to copy, then run with what is left; when the writer is inside a transaction
