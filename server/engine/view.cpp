@@ -21,9 +21,6 @@ void fill_stage(const RoomState& s, v1::RoomView& v) {
   v.set_speaker(s.turn.speaker);
   v.set_listener(detail::listener(s));
   v.set_stage_index(s.turn.stage_index);
-  v.set_stage_name(stage.name());
-  v.set_stage_title(stage.title());
-  *v.mutable_listener_questions() = stage.listener_questions();
   v.set_chunk_max_chars(chunk_max_chars(stage));
   v.set_advice_requested(s.turn.advice_requested);
   const v1::ReflectionKind owed = detail::reflection_for_phase(s.phase);
@@ -49,6 +46,16 @@ void fill_prompt(const RoomState& s, v1::Role who, v1::RoomView& v) {
   }
   if (conversation == v1::PHASE_CLOSING && is_partner(who)) v.set_prompt(s.tmpl->closing().prompt());
 }
+
+// The stage whose texts the view shows: the current one in stage rounds, else none (-1).
+// Precondition: the room has a template.
+int stage_of(const RoomState& s) {
+  if (!detail::is_stage_round(detail::conversation_phase(s))) return -1;
+  return static_cast<int>(s.turn.stage_index);
+}
+
+// Whether the view shows the opening's startup form. Precondition: the room has a template.
+bool opening(const RoomState& s) { return detail::conversation_phase(s) == v1::PHASE_OPENING; }
 
 void fill_overlay(const RoomState& s, v1::RoomView& v) {
   if (!detail::is_overlay(s.phase)) return;
@@ -187,26 +194,61 @@ bool view_is_shared(const RoomState& s, const v1::Actor& who) {
   return who.role() != v1::OBSERVER || observer_admitted(s, who.observer());
 }
 
-void view_shared_into(const RoomState& s, v1::RoomView& v) {
+SharedTexts SharedTexts::of(const RoomState& s) {
+  SharedTexts texts;
+  texts.assign(s);
+  return texts;
+}
+
+bool SharedTexts::same_as(const RoomState& s) const {
+  if (!s.tmpl.has_value()) return !tmpl_.has_value();
+  const SharedTexts& t = *this;
+  return t.tmpl_.has_value() && t.tmpl_.operator->() == s.tmpl.operator->() &&
+         t.stage_ == stage_of(s) && t.opening_ == opening(s) && t.topic_ == s.topic &&
+         t.intention_ == s.intention && t.startup_ == s.startup && t.a_name_ == s.a.name &&
+         t.b_name_ == s.b.name;
+}
+
+void SharedTexts::assign(const RoomState& s) {
+  tmpl_ = s.tmpl;
+  stage_ = s.tmpl.has_value() ? stage_of(s) : -1;
+  opening_ = s.tmpl.has_value() && opening(s);
+  topic_ = s.topic;
+  intention_ = s.intention;
+  startup_ = s.startup;
+  a_name_ = s.a.name;
+  b_name_ = s.b.name;
+}
+
+void view_shared_texts_into(const SharedTexts& t, v1::RoomView& v) {
+  if (!t.tmpl_.has_value()) return;
+  const v1::Template& tmpl = t.tmpl_.get();
+  v.set_template_name(tmpl.name());
+  v.set_topic(t.topic_);
+  v.set_intention(t.intention_);
+  if (t.startup_ != StartupLines{}) {
+    auto* startup = v.mutable_startup();
+    startup->set_feeling(t.startup_.feeling);
+    startup->set_situation(t.startup_.situation);
+    startup->set_need(t.startup_.need);
+  }
+  v.set_partner_a_name(t.a_name_);
+  v.set_partner_b_name(t.b_name_);
+  v.set_closing_prompt(tmpl.closing().prompt());
+  if (t.stage_ >= 0) {
+    const v1::Stage& stage = tmpl.stages(t.stage_);
+    v.set_stage_name(stage.name());
+    v.set_stage_title(stage.title());
+    *v.mutable_listener_questions() = stage.listener_questions();
+  }
+  if (t.opening_) v.set_startup_form(tmpl.opening().startup_form());
+}
+
+void view_shared_rest_into(const RoomState& s, v1::RoomView& v) {
   v.set_phase(s.phase);
   v.set_last_seq(s.last_seq);
   if (!s.tmpl.has_value()) return;
-  v.set_template_name(s.tmpl->name());
-  v.set_topic(s.topic);
-  v.set_intention(s.intention);
-  if (s.startup != StartupLines{}) {
-    auto* startup = v.mutable_startup();
-    startup->set_feeling(s.startup.feeling);
-    startup->set_situation(s.startup.situation);
-    startup->set_need(s.startup.need);
-  }
-  v.set_partner_a_name(s.a.name);
-  v.set_partner_b_name(s.b.name);
-  v.set_closing_prompt(s.tmpl->closing().prompt());
   fill_stage(s, v);
-  if (detail::conversation_phase(s) == v1::PHASE_OPENING) {
-    v.set_startup_form(s.tmpl->opening().startup_form());
-  }
   fill_overlay(s, v);
   if (s.phase == v1::PHASE_INVITED) {
     v.set_appointment_at_ms(s.appointment_at_ms);
@@ -226,6 +268,11 @@ void view_shared_into(const RoomState& s, v1::RoomView& v) {
   v.set_a_done(s.a.done);
   v.set_b_done(s.b.done);
   fill_participants(s, v);
+}
+
+void view_shared_into(const RoomState& s, v1::RoomView& v) {
+  view_shared_texts_into(SharedTexts::of(s), v);
+  view_shared_rest_into(s, v);
 }
 
 void view_own_into(const RoomState& s, const v1::Actor& who, v1::RoomView& v, ViewLists lists) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "server/engine/engine.h"
 
@@ -25,6 +26,33 @@ bool view_is_shared(const RoomState& state, const v1::Actor& who);
 // The fields every admitted viewer's view holds alike: phase, turn, stage, texts of the room,
 // overlay, terms in effect, participants. `out` must be empty.
 void view_shared_into(const RoomState& state, v1::RoomView& out);
+// The shared part in two: its texts that change only with the template's stage and the room's
+// opening (template and stage names, the stage's questions, the closing prompt, topic,
+// intention, startup lines, the partners' names), and the rest, which changes with every event
+// (last_seq). view_shared_into(state) encodes as view_shared_texts_into(texts) for
+// SharedTexts::of(state), then view_shared_rest_into(state): disjoint fields. The texts part
+// reads nothing but `texts`, so a caller may keep its encoding while `texts.same_as(state)`.
+class SharedTexts {
+ public:
+  static SharedTexts of(const RoomState& state);
+  // Whether `state`'s texts are these. Once assigned, the template is held here, so an equal
+  // pointer is the same template (never another at a reused address).
+  bool same_as(const RoomState& state) const;
+  // Makes these `state`'s texts, reusing the strings' capacity.
+  void assign(const RoomState& state);
+
+ private:
+  friend void view_shared_texts_into(const SharedTexts& texts, v1::RoomView& out);
+  TemplateRef tmpl_;
+  int stage_ = -1;       // the stage's index in stage rounds, else -1
+  bool opening_ = false;  // the conversation's phase is PHASE_OPENING
+  std::string topic_, intention_, a_name_, b_name_;
+  StartupLines startup_;
+};
+// `out` must be empty.
+void view_shared_texts_into(const SharedTexts& texts, v1::RoomView& out);
+void view_shared_rest_into(const RoomState& state, v1::RoomView& out);
+
 // The fields that depend on `who`: you, prompt, your_terms, the seq lists, allowed_actions.
 // `out` must be empty. Precondition: view_is_shared(state, who).
 void view_own_into(const RoomState& state, const v1::Actor& who, v1::RoomView& out,

@@ -241,9 +241,10 @@ RoomCore::FanOutViews::FanOutViews()
 }
 
 // engine::view for `viewer`, encoded (engine/view_parts.h): the part every admitted viewer
-// shares is encoded once per fan-out (`views`), then the viewer's own part, then its
-// retractable list, kept encoded between fan-outs (it grows with the conversation). The
-// viewer's buffer is emptied first, so that it holds nothing of the view before.
+// shares is encoded once per fan-out (`views`; its texts are kept across fan-outs), then the
+// viewer's own part, then its retractable list, kept encoded between fan-outs (it grows with
+// the conversation). The viewer's buffer is emptied first, so that it holds nothing of the
+// view before.
 std::string_view RoomCore::view_bytes(const v1::Actor& viewer, FanOutViews& views) {
   ++views_built_;
   std::string& bytes = views.viewer;
@@ -253,7 +254,9 @@ std::string_view RoomCore::view_bytes(const v1::Actor& viewer, FanOutViews& view
     return bytes;
   }
   if (!views.shared_built) {
-    append_view(views.shared, [&](v1::RoomView& view) { engine::view_shared_into(state_, view); });
+    views.shared.append(shared_texts_bytes());
+    append_view(views.shared,
+                [&](v1::RoomView& view) { engine::view_shared_rest_into(state_, view); });
     views.shared_built = true;
   }
   bytes.append(views.shared);
@@ -264,6 +267,20 @@ std::string_view RoomCore::view_bytes(const v1::Actor& viewer, FanOutViews& view
     bytes.append(retractable_.field(state_, viewer.role()));
   }
   return bytes;
+}
+
+// The shared part's texts change with a stage or the opening, not with each event: their
+// encoding is kept while the state's texts are the kept ones (engine/view_parts.h). A kept
+// SharedTexts starts without a template, whose texts encode as nothing.
+const std::string& RoomCore::shared_texts_bytes() {
+  if (!shared_texts_.same_as(state_)) {
+    shared_texts_.assign(state_);
+    shared_texts_bytes_.clear();
+    append_view(shared_texts_bytes_, [&](v1::RoomView& view) {
+      engine::view_shared_texts_into(shared_texts_, view);
+    });
+  }
+  return shared_texts_bytes_;
 }
 
 OutFrame RoomCore::encode(std::string frame, std::uint64_t last_seq) {

@@ -41,6 +41,7 @@
 #include "server/engine/engine.h"
 #include "server/engine/insights.h"
 #include "server/engine/limits.h"
+#include "server/engine/view_parts.h"
 #include "server/rooms/metrics.h"
 #include "server/rooms/retractable_lists.h"
 #include "server/rooms/room_service.h"
@@ -364,6 +365,8 @@ class RoomCore {
   };
   // The encoded view of `viewer` (counted), in `views`: valid until the next call with them.
   std::string_view view_bytes(const v1::Actor& viewer, FanOutViews& views);
+  // The encoding of engine::view_shared_texts_into for the state now.
+  const std::string& shared_texts_bytes();
   void count_error();
 
   const std::string id_;
@@ -373,6 +376,8 @@ class RoomCore {
 
   engine::RoomState state_;
   RetractableLists retractable_;     // the partners' RoomView.retractable, encoded
+  engine::SharedTexts shared_texts_;  // the texts shared_texts_bytes_ encodes
+  std::string shared_texts_bytes_;
   std::vector<v1::Event> log_;       // the window: log_[i].seq == log_first_seq_ + i
   std::uint64_t log_first_seq_ = 1;
   std::string series_id_;            // RoomCreated's (an integrator's id, not content)

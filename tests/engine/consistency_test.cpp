@@ -134,6 +134,19 @@ bool parts_parse_as_view(const RoomState& state, const v1::Actor& who) {
   return google::protobuf::util::MessageDifferencer::Equals(merged, view(state, who));
 }
 
+// view_parts.h's SharedTexts: texts kept from an earlier state that are the same as this
+// state's (same_as) encode as this state's texts; once assigned this state's, they are the same.
+bool kept_texts_follow(const RoomState& state, SharedTexts& kept) {
+  auto encoded = [](const SharedTexts& texts) {
+    v1::RoomView view;
+    view_shared_texts_into(texts, view);
+    return view.SerializeAsString();
+  };
+  if (kept.same_as(state)) return encoded(kept) == encoded(SharedTexts::of(state));
+  kept.assign(state);
+  return kept.same_as(state);
+}
+
 // What the walks find wrong about gate in one state for one actor, by action name.
 struct GateMisfits {
   std::string forms_differ;  // gate_refuses(a) != gate(a).has_value()
@@ -164,8 +177,10 @@ using PhaseAndSeat = std::pair<v1::Phase, detail::Seat>;
 int walk(Room& room, int steps, std::mt19937& rng, std::set<v1::Phase>& phases,
          std::set<v1::RejectionCode>& refusals, std::set<PhaseAndSeat>& seats) {
   int checked_states = 0;
+  SharedTexts kept;
   for (int step = 0; step < steps && room.state.phase != v1::PHASE_CLOSED; ++step) {
     phases.insert(room.state.phase);
+    CHECK(kept_texts_follow(room.state, kept));
     const auto pool = candidates(room.state, room.now);
     std::vector<std::pair<v1::Actor, const Candidate*>> accepted;
     for (const v1::Actor& who : kActors) {

@@ -225,6 +225,23 @@ TEST_CASE("a command whose decision breaks an engine invariant is answered INTER
 }
 
 
+// Checks that each frame in `fx` carries its recipient's whole view of `state` (engine::view),
+// and nothing of a view built before it; returns the number of frames.
+int check_views(const Effects& fx, const engine::RoomState& state,
+                const std::map<ConnectionId, v1::Actor>& viewers) {
+  int frames = 0;
+  for (const Output& output : fx.out) {
+    const auto* send = std::get_if<SendFrame>(&output);
+    if (send == nullptr) continue;
+    v1::ServerFrame frame;
+    REQUIRE(frame.ParseFromString(*send->frame.bytes));
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(
+        frame.view(), engine::view(state, viewers.at(send->to))));
+    ++frames;
+  }
+  return frames;
+}
+
 TEST_CASE("a fan-out builds one view per distinct viewer who hears of the event, and shares "
           "nothing across viewers") {
   CoreFixture f;
@@ -261,14 +278,37 @@ TEST_CASE("a fan-out builds one view per distinct viewer who hears of the event,
   // Each frame's view is its viewer's whole view, and nothing of a view built before it.
   const std::map<ConnectionId, v1::Actor> viewers = {
       {1, role(v1::PARTNER_A)}, {2, role(v1::PARTNER_B)}, {3, observer}};
-  for (const Output& output : fx.out) {
-    const auto* send = std::get_if<SendFrame>(&output);
-    if (send == nullptr) continue;
-    v1::ServerFrame frame;
-    REQUIRE(frame.ParseFromString(*send->frame.bytes));
-    CHECK(google::protobuf::util::MessageDifferencer::Equals(
-        frame.view(), engine::view(f.core.state(), viewers.at(send->to))));
-  }
+  CHECK(check_views(fx, f.core.state(), viewers) == 3);
+}
+
+TEST_CASE("the shared texts kept across fan-outs follow the room: consent, the opening's form, "
+          "the opening's texts and the first stage") {
+  CoreFixture f;
+  const std::map<ConnectionId, v1::Actor> viewers = {{1, role(v1::PARTNER_A)},
+                                                     {2, role(v1::PARTNER_B)}};
+  engine::TimeMs now = kStart;
+  auto run = [&](ConnectionId from, const std::string& id, const std::string& text) {
+    v1::Command command = engine::testing::parse_command(text);
+    command.set_command_id(id);
+    Effects fx = f.core.on_command(from, command, {}, now += 10);
+    REQUIRE(fx.store.has_value());
+    REQUIRE(std::holds_alternative<store::AppendRequest>(*fx.store));  // accepted
+    Effects applied = f.core.on_appended(std::nullopt, now += 10);
+    CHECK(check_views(applied, f.core.state(), viewers) == 2);
+  };
+  run(1, "a-consents", "consent { terms { } }");
+  run(2, "b-consents", "consent { terms { } }");
+  REQUIRE(f.core.state().phase == v1::PHASE_OPENING);  // the startup form shows
+  run(1, "a-opens", R"(open { intention: "to understand" topic: "the move" )"
+                    R"(startup { feeling: "worried" situation: "the move" need: "time" } })");
+  CHECK(f.core.state().topic == "the move");
+  CHECK(f.core.state().startup.need == "time");
+  REQUIRE(engine::view(f.core.state(), role(v1::PARTNER_B)).stage_name() == "the-floor");
+  // The intention and the topic change alone (the stage stays).
+  const std::uint64_t opening = f.core.state().messages.front().seq;
+  run(1, "a-retracts", "retract { seq: " + std::to_string(opening) + " }");
+  CHECK(f.core.state().intention == engine::kRetractedText);
+  CHECK(f.core.state().topic == engine::kRetractedText);
 }
 
 // A conversation of some length, loaded into a core that keeps a window of 4 events.
