@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <unistd.h>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
@@ -25,6 +28,7 @@
 
 #include "mend/v1/frames.pb.h"
 #include "server/net/http_api.h"
+#include "server/net/op_memory.h"
 #include "server/net/request_checks.h"
 #include "server/net/static_files.h"
 #include "server/net/tls_stream.h"
@@ -256,10 +260,10 @@ class WsSession final : public rooms::Recipient,
   void do_read() {
     if (reading_ || phase_ == Phase::kFinished) return;
     reading_ = true;
-    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec,
-                                                              std::size_t) {
+    auto read_done = [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
-    });
+    };
+    ws_.async_read(buffer_, asio::bind_allocator(OpAllocator<std::byte>(), std::move(read_done)));
   }
 
   void on_read(beast::error_code ec) {
@@ -399,10 +403,11 @@ class WsSession final : public rooms::Recipient,
   void do_write() {
     writing_ = true;
     write_started_ = SteadyClock::now();
+    auto write_done = [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_write(ec);
+    };
     ws_.async_write(asio::buffer(*queue_.front().frame),
-                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->on_write(ec);
-                    });
+                    asio::bind_allocator(OpAllocator<std::byte>(), std::move(write_done)));
     schedule();
   }
 

@@ -1,10 +1,55 @@
 // WebSocket connections of DESIGN.md section 5 against a real listener on 127.0.0.1.
 #include "tests/net/net_support.h"
 
+#include <cstddef>
+#include <vector>
+
 #include <doctest/doctest.h>
+
+#include "server/net/op_memory.h"
 
 namespace mend::net::testing {
 namespace {
+
+// A write's operation is larger than what Asio's own cache recycles: the thread keeps a few
+// such blocks for the next ones; smaller operations stay with Asio's allocator, and nothing is
+// kept per connection.
+TEST_CASE("operations too large for Asio's cache reuse the thread's few kept blocks") {
+  struct Write {  // about a WebSocket write's operation
+    std::byte bytes[1'264];
+  };
+  struct Read {  // what Asio recycles itself
+    std::byte bytes[512];
+  };
+  static_assert(OpAllocator<Write>::cached(1));
+  static_assert(!OpAllocator<Read>::cached(1));
+  static_assert(!OpAllocator<std::byte>::cached(OpBlockCache::kBlockBytes + 1));
+  OpBlockCache& cache = OpBlockCache::of_this_thread();
+  OpAllocator<Write> writes;
+  std::vector<Write*> held;  // this thread's kept blocks, if any: the test starts without
+  while (cache.kept() > 0) held.push_back(writes.allocate(1));
+  Write* first = writes.allocate(1);
+  writes.deallocate(first, 1);
+  CHECK(cache.kept() == 1);
+  OpAllocator<std::byte> rebound(writes);  // as Asio rebinds it
+  CHECK(rebound == writes);
+  Write* again = OpAllocator<Write>(rebound).allocate(1);
+  CHECK(again == first);  // the kept block, reused
+  CHECK(cache.kept() == 0);
+  writes.deallocate(again, 1);
+  OpAllocator<Read> reads;  // Asio's own allocator: the cache neither gives nor keeps
+  Read* read = reads.allocate(1);
+  CHECK(cache.kept() == 1);
+  reads.deallocate(read, 1);
+  CHECK(cache.kept() == 1);
+  // At most kBlocks are kept; the others are freed.
+  std::vector<Write*> many;
+  for (std::size_t i = 0; i < OpBlockCache::kBlocks + 4; ++i) many.push_back(writes.allocate(1));
+  CHECK(cache.kept() == 0);
+  for (Write* block : many) writes.deallocate(block, 1);
+  CHECK(cache.kept() == OpBlockCache::kBlocks);
+  for (Write* block : held) writes.deallocate(block, 1);
+}
 
 constexpr std::uint16_t kMalformed = 4500;
 constexpr std::uint16_t kUnauthenticated = 4501;
