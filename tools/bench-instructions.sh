@@ -7,7 +7,8 @@
 # after a warm-up the window (default 12 s) is counted. The commands are the profile's own
 # calls of RoomCore::on_command (the commands /metrics counted between two reads around the
 # window are printed too: they do not line up with it exactly). Prints instructions per command
-# and keeps the profile (callgrind_annotate --inclusive=yes FILE). --preload: e.g. another malloc, LD_PRELOADed into mendd. Loopback only.
+# and keeps the profile (callgrind_annotate --inclusive=yes FILE). --preload: e.g. another
+# malloc, LD_PRELOADed into mendd. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
     --rooms) rooms="$2"; shift ;;
     --window) window="$2"; shift ;;
     --preload) preload="$2"; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "bench-instructions.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift

@@ -67,13 +67,13 @@ void append_view(std::string& out, Fill fill) {
 }
 
 // The buffers of RoomCore::FanOutViews: per thread, they keep their capacity across fan-outs.
-std::string& shared_view_buffer() {
-  thread_local std::string buffer;
-  return buffer;
-}
-std::string& viewer_view_buffer() {
-  thread_local std::string buffer;
-  return buffer;
+struct FanOutBuffers {
+  std::string shared;
+  std::string viewer;
+};
+FanOutBuffers& fan_out_buffers() {
+  thread_local FanOutBuffers buffers;
+  return buffers;
 }
 
 std::string item_frame(const v1::ServerItem& item) {
@@ -235,7 +235,7 @@ void RoomCore::count_error() {
 }
 
 RoomCore::FanOutViews::FanOutViews()
-    : shared(shared_view_buffer()), viewer(viewer_view_buffer()) {
+    : shared(fan_out_buffers().shared), viewer(fan_out_buffers().viewer) {
   shared.clear();
   viewer.clear();
 }

@@ -171,26 +171,25 @@ bool SqliteStore::Impl::background_pass() {
   return true;
 }
 
-sqlite::CatchUp SqliteStore::Impl::catch_up() {
-  sqlite::CatchUp caught;
-  for (int pass = 0; pass < kCatchUpPasses && !caught.quiet; ++pass) {
+bool SqliteStore::Impl::catch_up() {
+  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
     const std::uint64_t commits_before = wal_commits.load();
+    int wal_frames = 0;
     int copied = 0;
     int added = 0;
     const int rc =
-        checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &caught.wal_frames, &copied, &added);
+        checkpoint(*checkpointer, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied, &added);
     if (rc != SQLITE_OK) {
       count_incomplete_checkpoint();
-      return sqlite::CatchUp{};
+      return false;
     }
     if (added > 0) {
       std::lock_guard stats_lock(stats_mutex);
       ++stats.background_checkpoints;
     }
-    caught.whole = copied >= caught.wal_frames;
-    caught.quiet = caught.whole && wal_commits.load() == commits_before;
+    if (copied >= wal_frames && wal_commits.load() == commits_before) return true;
   }
-  return caught;
+  return false;
 }
 
 void SqliteStore::Impl::finish_wal() {
@@ -251,7 +250,7 @@ bool SqliteStore::Impl::run_truncation(std::unique_lock<std::mutex>& lock) {
   // came during them) it is put off a few times (kLockRetry each), then runs all the same.
   // It fails fast (no busy wait) when the writer is inside a transaction or a reader reads
   // the WAL.
-  const bool put_off = !catch_up().quiet && truncations_put_off < kTruncationPutOffs;
+  const bool put_off = !catch_up() && truncations_put_off < kTruncationPutOffs;
   truncations_put_off = put_off ? truncations_put_off + 1 : 0;
   const bool truncated = !put_off && truncate_wal(*checkpointer);
   if (truncated) {

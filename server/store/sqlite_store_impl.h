@@ -47,10 +47,9 @@ struct WriterConnection {
   bool ok() const {
     for (const Statement* s :
          {&begin, &commit, &rollback, &savepoint, &release, &rollback_to, &select_room,
-          &insert_room, &insert_key,
-          &select_key, &insert_event, &update_event, &insert_result, &insert_rejection, &forget_rejections, &delete_key,
-          &mark_destroyed, &delete_events, &delete_results, &delete_refusals, &insert_audit,
-          &add_refusals}) {
+          &insert_room, &insert_key, &select_key, &insert_event, &update_event, &insert_result,
+          &insert_rejection, &forget_rejections, &delete_key, &mark_destroyed, &delete_events,
+          &delete_results, &delete_refusals, &insert_audit, &add_refusals}) {
       if (!s->ok()) return false;
     }
     return true;
@@ -141,13 +140,6 @@ using ReadTask = std::function<void(ReaderConnection&)>;
 struct RoomRow {
   std::uint64_t last_seq = 0;
   bool destroyed = false;
-};
-
-// What a truncation's PASSIVE passes left (SqliteStore::Impl::catch_up).
-struct CatchUp {
-  int wal_frames = 0;  // the WAL's length at the last pass
-  bool whole = false;  // the last pass copied all of it
-  bool quiet = false;  // and no commit came since that pass began: nothing is left to copy
 };
 
 // Whether the writer, between two of its transactions, copies what is left of a WAL
@@ -312,9 +304,9 @@ struct SqliteStore::Impl final : BatchCommitter {
   // Runs the due truncation; true when it succeeded (the waiters are then completed).
   bool run_truncation(std::unique_lock<std::mutex>& lock);
   // PASSIVE checkpoints (waiting for nobody) until one copied the whole WAL while no commit
-  // came (quiet: a TRUNCATE now finds nothing to copy, unless a commit slips in just before
-  // it) or kCatchUpPasses ran.
-  sqlite::CatchUp catch_up();
+  // came, or kCatchUpPasses ran; true in the first case (a TRUNCATE now finds nothing to copy,
+  // unless a commit slips in just before it).
+  bool catch_up();
   void count_incomplete_checkpoint();
   // Between two of the writer's transactions (writer thread only): copies what the
   // checkpointer's passes left of a long WAL (sqlite::writer_finishes_wal), or all of it past
