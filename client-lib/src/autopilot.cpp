@@ -63,7 +63,7 @@ std::optional<v1::Command> Autopilot::next(const v1::RoomView& view) {
   } else if (allowed(view, v1::ACTION_CONFIRM)) {
     command.mutable_confirm();
   } else if (view.phase() == v1::PHASE_MORE && allowed(view, v1::ACTION_NO_MORE)) {
-    command.mutable_no_more();
+    return more_step(view);
   } else if (allowed(view, v1::ACTION_SHARE)) {
     return speaker_step(view);
   } else if (allowed(view, v1::ACTION_MOVE_ON) && !moves_on(view) && partner_moves_on(view)) {
@@ -85,13 +85,29 @@ std::optional<v1::Command> Autopilot::next(const v1::RoomView& view) {
   return command;
 }
 
-std::optional<v1::Command> Autopilot::speaker_step(const v1::RoomView& view) {
-  v1::Command command;
+void Autopilot::enter_turn(const v1::RoomView& view) {
   const std::uint64_t key = (std::uint64_t{view.stage_index()} << 8) | view.speaker();
   if (key != turn_key_) {
     turn_key_ = key;
     shares_this_turn_ = 0;
   }
+}
+
+std::optional<v1::Command> Autopilot::more_step(const v1::RoomView& view) {
+  v1::Command command;
+  enter_turn(view);
+  // "Is there more?": yes while this turn's chunks are not all shared (the next share follows).
+  if (shares_this_turn_ < script_.chunks_per_turn && allowed(view, v1::ACTION_MORE)) {
+    command.mutable_more();
+  } else {
+    command.mutable_no_more();
+  }
+  return command;
+}
+
+std::optional<v1::Command> Autopilot::speaker_step(const v1::RoomView& view) {
+  v1::Command command;
+  enter_turn(view);
   const bool both_spoke = speakers_seen_ == ((1U << v1::PARTNER_A) | (1U << v1::PARTNER_B));
   // Sharing while a mirror is owed answers the listener's request for clarification.
   if (shares_this_turn_ < script_.chunks_per_turn || view.phase() == v1::PHASE_MIRRORING) {

@@ -5,12 +5,12 @@
 // The autopilot is cooperative and warm: it accepts invitations, consents with the scripted
 // terms, opens (as partner A), shares `chunks_per_turn` chunks per turn (and answers a request
 // for clarification with one more), reflects with the reflection the view asks for, confirms,
-// answers "no more", passes the floor once per stage where it goes back and forth and then
-// moves on (as listener once the speaker did), accepts apologies, says it feels understood,
-// declines problem solving unless scripted, says "ready" after pauses, and closes with an
-// appreciation. It never uses pause,
-// time-out, repair, retract or leave. It does not handle timing: a REFLECT it suggests may be
-// answered TOO_SOON (retry after Rejection.retry_after_ms).
+// answers "Is there more?" with more until the turn's chunks are shared and then with no more,
+// passes the floor once per stage where it goes back and forth and then moves on (as listener
+// once the speaker did), accepts apologies, says it feels understood, declines problem solving
+// unless scripted, says "ready" after pauses, and closes with an appreciation. It never uses
+// pause, time-out, repair, retract or leave. It does not handle timing: a REFLECT it suggests
+// may be answered TOO_SOON (retry after Rejection.retry_after_ms).
 //
 // Thread safety: not synchronized; use one Autopilot per participant from one thread.
 #pragma once
@@ -47,6 +47,10 @@ class Autopilot {
   AutopilotScript script_;
   // The speaker's next step while SHARE is allowed.
   std::optional<v1::Command> speaker_step(const v1::RoomView& view);
+  // The speaker's answer to "Is there more?" (PHASE_MORE): more until the turn's chunks are shared.
+  std::optional<v1::Command> more_step(const v1::RoomView& view);
+  // Starts counting shares anew when the view shows another turn (stage or speaker).
+  void enter_turn(const v1::RoomView& view);
 
   // Shares suggested in the current turn, identified by stage index and speaker.
   std::uint64_t turn_key_ = UINT64_MAX;
