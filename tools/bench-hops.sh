@@ -6,14 +6,14 @@
 #                       [--rate N] [--duration S] [--chunks-per-turn N] [--threads N]
 #                       [--stores "memory sqlite"]
 # --b alone measures one binary. Defaults: --b build/release/server/app/mendd (built when
-# missing), --load build/release/tools/mend-load/mend-load, 3 rounds, 100 rooms at 500
-# commands/s for 10 s with 10 shares per turn, mendd's default --threads. Prints one line per
-# run: binary, store, context switches per command, us of server CPU per command, commands/s,
-# p99 ms. Loopback only.
+# missing), --load build/release/tools/mend-load/mend-load, 3 rounds, 600 rooms at 500
+# commands/s for 10 s with 10 shares per turn (imago-dialogue's beats and pauses pace each room:
+# 400 rooms reached 470/s), mendd's default --threads. Prints one line per run: binary, store,
+# context switches per command, us of server CPU per command, commands/s, p99 ms. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-a="" b="" load="" rounds=3 rooms=100 rate=500 duration=10 chunks=10 threads="" stores="memory sqlite"
+a="" b="" load="" rounds=3 rooms=600 rate=500 duration=10 chunks=10 threads="" stores="memory sqlite"
 while [ $# -gt 0 ]; do
   case "$1" in
     --a) a="$2"; shift ;;
@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     --chunks-per-turn) chunks="$2"; shift ;;
     --threads) threads="$2"; shift ;;
     --stores) stores="$2"; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "bench-hops.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
