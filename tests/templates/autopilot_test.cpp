@@ -5,6 +5,7 @@
 // injected: a step that must wait (the reflection beat, a pause) moves the clock.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
