@@ -163,9 +163,12 @@ inline std::string shipped_templates_dir() {
 // plus `extra` arguments. Throws when it does not report its port in time.
 class Mendd {
  public:
-  explicit Mendd(std::vector<std::string> extra = {}) : data_dir_("itest") {
+  // `templates_dir`: the shipped templates unless a test brings its own.
+  explicit Mendd(std::vector<std::string> extra = {},
+                 std::string templates_dir = shipped_templates_dir())
+      : data_dir_("itest") {
     std::vector<std::string> args = {"--data-dir",   data_dir_.path().string(),
-                                     "--templates-dir", shipped_templates_dir(),
+                                     "--templates-dir", std::move(templates_dir),
                                      "--log-format", "text"};
     args.insert(args.end(), extra.begin(), extra.end());
     process_.emplace(std::move(args));

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,28 @@ struct LoadServer {
     return mend::testing::run_to_completion(
         argv, mend::testing::Subprocess::Output::kStdoutOnly, 60s);
   }
+};
+
+// The shipped templates, speaker-listener with a reflection beat of 1 ms (as
+// tools/bench-anchor.sh plays it), in `dir`; its path. With the shipped 2 s beat two rooms that
+// opened together can spend a whole 2 s window waiting for their beats: no command to measure.
+std::string unpaced_templates(const std::filesystem::path& dir) {
+  const std::filesystem::path shipped = mend::testing::shipped_templates_dir();
+  for (const auto& entry : std::filesystem::directory_iterator(shipped)) {
+    std::filesystem::copy_file(entry.path(), dir / entry.path().filename());
+  }
+  std::ofstream(dir / "speaker-listener.textpb", std::ios::app)
+      << "\ntiming { reflection_beat_ms: 1 }\n";
+  return dir.string();
+}
+
+// LoadServer with speaker-listener unpaced: a closed loop plays its turns as fast as mendd
+// answers.
+struct UnpacedLoadServer {
+  mend::testing::TempDir templates{"unpaced"};
+  mend::testing::Mendd server{{"--store", "memory", "--threads", "1", "--max-connections-per-ip",
+                               "1000", "--rooms-per-api-key", "100000"},
+                              unpaced_templates(templates.path())};
 };
 
 }  // namespace
@@ -70,12 +93,12 @@ TEST_CASE_FIXTURE(LoadServer,
   CHECK(json_number(run.output, "connections") > 0);
 }
 
-TEST_CASE_FIXTURE(LoadServer,
+TEST_CASE_FIXTURE(UnpacedLoadServer,
                   "long conversations: many shares per turn are played to their end without "
                   "errors, measured once every room is open") {
-  const auto run = run_load(server.ws_url(), {"--rooms", "2", "--think-ms", "0", "--warmup",
-                                              "0.01", "--duration", "2", "--chunks-per-turn", "5",
-                                              "--template", "speaker-listener", "--seed", "1"});
+  const auto run = LoadServer::run_load(
+      server.ws_url(), {"--rooms", "2", "--think-ms", "0", "--warmup", "0.01", "--duration", "2",
+                        "--chunks-per-turn", "5", "--template", "speaker-listener", "--seed", "1"});
   INFO(run.output);
   CHECK(run.exit_code == 0);
   // The warm-up outlasts --warmup until both rooms have opened (creation, two handshakes).
@@ -83,6 +106,7 @@ TEST_CASE_FIXTURE(LoadServer,
   CHECK(json_number(run.output, "warmup_seconds") >= 0.01);
   CHECK(json_number(run.output, "chunks_per_turn") == 5);
   CHECK(json_number(run.output, "accepted") > 0);
+  CHECK(json_number(run.output, "conversations_completed") > 0);  // played to CLOSED
   CHECK(json_number(run.output, "errors") == 0);
 }
 
