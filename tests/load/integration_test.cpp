@@ -21,8 +21,11 @@ using mend::testing::json_number;
 // The fixture: mendd with the in-memory store and limits high enough for the runs, and
 // mend-load run against it.
 struct LoadServer {
-  mend::testing::Mendd server{{"--store", "memory", "--threads", "1", "--max-connections-per-ip",
-                               "1000", "--rooms-per-api-key", "100000"}};
+  static std::vector<std::string> mendd_args() {
+    return {"--store", "memory", "--threads", "1", "--max-connections-per-ip", "1000",
+            "--rooms-per-api-key", "100000"};
+  }
+  mend::testing::Mendd server{mendd_args()};
 
   // Runs mend-load with --server `url`, `args`, --json and --quiet; its stdout (stderr
   // discarded) and exit code. Bounded (60 s).
@@ -53,9 +56,7 @@ std::string unpaced_templates(const std::filesystem::path& dir) {
 // answers.
 struct UnpacedLoadServer {
   mend::testing::TempDir templates{"unpaced"};
-  mend::testing::Mendd server{{"--store", "memory", "--threads", "1", "--max-connections-per-ip",
-                               "1000", "--rooms-per-api-key", "100000"},
-                              unpaced_templates(templates.path())};
+  mend::testing::Mendd server{LoadServer::mendd_args(), unpaced_templates(templates.path())};
 };
 
 }  // namespace
