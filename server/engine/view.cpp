@@ -201,12 +201,11 @@ SharedTexts SharedTexts::of(const RoomState& s) {
 }
 
 bool SharedTexts::same_as(const RoomState& s) const {
-  if (!s.tmpl.has_value()) return !tmpl_.has_value();
-  const SharedTexts& t = *this;
-  return t.tmpl_.has_value() && t.tmpl_.operator->() == s.tmpl.operator->() &&
-         t.stage_ == stage_of(s) && t.opening_ == opening(s) && t.topic_ == s.topic &&
-         t.intention_ == s.intention && t.startup_ == s.startup && t.a_name_ == s.a.name &&
-         t.b_name_ == s.b.name;
+  if (!s.tmpl.has_value() || !tmpl_.has_value()) return s.tmpl.has_value() == tmpl_.has_value();
+  // The same template object (cheaper than TemplateRef's ==, which may compare contents).
+  return &tmpl_.get() == &s.tmpl.get() && stage_ == stage_of(s) && opening_ == opening(s) &&
+         topic_ == s.topic && intention_ == s.intention && startup_ == s.startup &&
+         a_name_ == s.a.name && b_name_ == s.b.name;
 }
 
 void SharedTexts::assign(const RoomState& s) {

@@ -30,7 +30,8 @@ v1::Actor partner(v1::Role role) {
   return actor;
 }
 
-// Shares per speaker's turn (stage index, speaker), in the order the turns happened.
+// Shares per speaker's turn, by (stage index, speaker): each speaker holds the floor once per
+// stage in the templates these tests count.
 using TurnShares = std::map<std::pair<std::uint32_t, int>, int>;
 
 struct Played {
