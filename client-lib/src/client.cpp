@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/websocket/error.hpp>
+#include <google/protobuf/arena.h>
 
 #include "mend/event_sequencer.h"
 #include "mend/url.h"
@@ -54,6 +55,21 @@ CommandOutcome failed(const ClientError& error) {
   outcome.error = error;
   return outcome;
 }
+
+// A frame decoded on an arena of its own: its messages are carved out of a few blocks instead of
+// one allocation per string and list, and the view it carries is published by sharing the frame
+// (an aliasing shared_ptr), not by copying it.
+struct DecodedFrame {
+  static google::protobuf::ArenaOptions arena_options() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 4096;  // a frame with a view and a few events, in one block
+    return options;
+  }
+
+  google::protobuf::Arena arena{arena_options()};
+  v1::ServerFrame* frame = google::protobuf::Arena::CreateMessage<v1::ServerFrame>(&arena);
+};
+using DecodedFramePtr = std::shared_ptr<const DecodedFrame>;
 
 }  // namespace
 
@@ -246,12 +262,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                          beast::error_code ec, const beast::flat_buffer& buffer) {
       if (!self->current(generation)) return;
       if (ec) return self->read_failed(generation, *transport, ec);
-      v1::ServerFrame frame;
+      auto decoded = std::make_shared<DecodedFrame>();
       const auto data = buffer.cdata();
-      if (!frame.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      if (!decoded->frame->ParseFromArray(data.data(), static_cast<int>(data.size()))) {
         return self->lost(generation, make_error(ErrorCode::kProtocol, "undecodable frame"));
       }
-      self->handle_frame(generation, frame);
+      self->handle_frame(generation, std::move(decoded));
       if (self->current(generation)) self->read_next(generation);
     });
   }
@@ -315,24 +331,26 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         });
   }
 
-  void handle_frame(std::uint64_t generation, const v1::ServerFrame& frame) {
+  void handle_frame(std::uint64_t generation, const DecodedFramePtr& decoded) {
+    const v1::ServerFrame& frame = *decoded->frame;
     std::vector<std::pair<CommandCompletion, CommandOutcome>> answered;
     for (const v1::ServerItem& item : frame.items()) {
       if (!current(generation)) return;
-      handle_item(item, answered);
+      handle_item(decoded, item, answered);
     }
     if (!current(generation)) return;
-    if (frame.has_view()) publish_view(frame.view());
+    if (frame.has_view()) publish_view({decoded, &frame.view()});
     for (auto& [done, outcome] : answered) {
       if (closed_) return;
       done(std::move(outcome));
     }
   }
 
-  void handle_item(const v1::ServerItem& item,
+  // `item` is one of `decoded`'s.
+  void handle_item(const DecodedFramePtr& decoded, const v1::ServerItem& item,
                    std::vector<std::pair<CommandCompletion, CommandOutcome>>& answered) {
     switch (item.body_case()) {
-      case v1::ServerItem::kWelcome: return welcome(item.welcome());
+      case v1::ServerItem::kWelcome: return welcome(decoded, item.welcome());
       case v1::ServerItem::kResult: {
         if (auto done = pending_.resolve(item.result().command_id())) {
           CommandOutcome outcome;
@@ -371,7 +389,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
   }
 
-  void welcome(const v1::Welcome& welcome) {
+  // `welcome` is one of `decoded`'s items.
+  void welcome(const DecodedFramePtr& decoded, const v1::Welcome& welcome) {
     welcomed_ = true;
     backoff_.reset();
     const auto outcome =
@@ -382,7 +401,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       std::lock_guard lock(mutex_);
       published_participant_ = welcome.participant();
       published_room_id_ = welcome.room_id();
-      published_view_ = std::make_shared<const v1::RoomView>(welcome.view());
+      published_view_ = std::shared_ptr<const v1::RoomView>(decoded, &welcome.view());
     }
     set_state(ConnectionState::kOnline, {});
     schedule_keepalive(generation_);
@@ -428,12 +447,15 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
   }
 
-  void publish_view(const v1::RoomView& view) {
+  // `view` shares the frame it was decoded from.
+  void publish_view(std::shared_ptr<const v1::RoomView> view) {
+    const v1::RoomView& current = *view;
+    std::shared_ptr<const v1::RoomView> previous;  // its frame is freed outside the lock
     {
       std::lock_guard lock(mutex_);
-      published_view_ = std::make_shared<const v1::RoomView>(view);
+      previous = std::exchange(published_view_, std::move(view));
     }
-    if (handlers_.on_view) handlers_.on_view(view);
+    if (handlers_.on_view) handlers_.on_view(current);
   }
 
   void write(const v1::ClientFrame& frame) {

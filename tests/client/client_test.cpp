@@ -273,6 +273,30 @@ TEST_CASE("events in a frame are delivered and the view is updated before the co
   CHECK(view_seq == 2);
 }
 
+TEST_CASE("a view the application holds stays whole after later frames replaced it") {
+  // A published view shares the frame it came in (decoded on an arena of its own): holding
+  // it must keep that frame alive, whatever arrives after.
+  FakeServer server;
+  Recorder recorder;
+  mc::Client client(options_for(server), recorder.handlers());
+  REQUIRE(client.start().ok());
+  v1::ServerFrame welcome = mend::testing::welcome_frame(3, true, 0);
+  welcome.mutable_items(0)->mutable_welcome()->mutable_view()->set_topic(
+      "How we spend our evenings, long enough to live outside the string itself");
+  auto connection = accept_and_welcome(server, welcome);
+  REQUIRE(recorder.wait_for_state(mc::ConnectionState::kOnline));
+  const std::shared_ptr<const v1::RoomView> held = client.view();
+  REQUIRE(held);
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) {
+    REQUIRE(get_within(connection->send(mend::testing::events_frame(seq, seq))));
+  }
+  REQUIRE(recorder.wait_for_view_seq(4));
+  CHECK(client.view()->last_seq() == 4);
+  CHECK(held->last_seq() == 0);
+  CHECK(held->phase() == v1::PHASE_SPEAKING);
+  CHECK(held->topic() == "How we spend our evenings, long enough to live outside the string itself");
+}
+
 TEST_CASE("a heartbeat is answered with the cumulative last seq received") {
   FakeServer server;
   Recorder recorder;
