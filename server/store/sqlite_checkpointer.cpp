@@ -157,7 +157,12 @@ void SqliteStore::Impl::checkpointer_loop() {
 bool SqliteStore::Impl::background_pass() {
   // One pass: the writer copies what it leaves (finish_wal), and no lock is taken from the
   // writer: the WAL starts over at the writer's first transaction after a checkpoint copied it
-  // whole, with no RESTART. A pass that copies syncs the WAL and the database file.
+  // whole, with no RESTART. A pass syncs the WAL before it copies; SQLite syncs the database
+  // file only after a checkpoint that copied the WAL whole (the writer's, at the end of a
+  // cycle), and that sync would write out every page of the cycle's passes while the commits
+  // queued behind the writer wait. So each pass that copied syncs the file here, on this
+  // thread; the writer's copy then syncs only its own few pages. (Held under
+  // checkpoint_run_mutex: a writer's copy meanwhile is put off to its next commit.)
   std::lock_guard one_at_a_time(checkpoint_run_mutex);
   if (frames_left() == 0) return false;
   int added = 0;
@@ -165,8 +170,11 @@ bool SqliteStore::Impl::background_pass() {
       SQLITE_OK) {
     count_incomplete_checkpoint();
   } else if (added > 0) {
+    // A failed sync loses nothing (SQLite syncs the file again before the WAL starts over).
+    const bool synced = sqlite::sync_database_file(*checkpointer);
     std::lock_guard stats_lock(stats_mutex);
     ++stats.background_checkpoints;
+    if (!synced) ++stats.checkpoints_incomplete;
   }
   return true;
 }

@@ -230,6 +230,15 @@ std::uint64_t wal_writes(Db& db) {
   return wal == nullptr ? 0 : wal->writes;
 }
 
+bool sync_database_file(Db& db) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr) {
+    return false;
+  }
+  return file->pMethods->xSync(file, SQLITE_SYNC_NORMAL) == SQLITE_OK;
+}
+
 // ---------------------------------------------------------------- Db
 
 std::unique_ptr<Db> Db::open(const std::filesystem::path& path, std::string& error) {

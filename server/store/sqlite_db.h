@@ -82,6 +82,12 @@ void drop_unwritten_wal(Db& db);
 // has none open).
 std::uint64_t wal_writes(Db& db);
 
+// Syncs the database file of `db`'s connection (the VFS's xSync, as SQLite's own syncs). A
+// PASSIVE checkpoint that copies only part of the WAL writes pages into the file and leaves
+// them to the OS; SQLite syncs the file only when a checkpoint copies the WAL whole, and that
+// sync writes out every page the partial ones left. False if the sync failed.
+bool sync_database_file(Db& db);
+
 // Resets a statement when leaving a scope, so no read stays open by accident.
 class ResetGuard {
  public:
