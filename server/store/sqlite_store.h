@@ -113,6 +113,7 @@ struct SqliteStoreStats : WriterStats {
   std::uint64_t checkpoints_incomplete = 0;  // truncation attempts (after erasure, at close)
                                              // that a writer or reader kept from completing
                                              // (retried), and failed background checkpoints
+                                             // or syncs of the file after them
   std::uint64_t checkpoint_frames = 0;       // WAL frames copied into the file by the
                                              // checkpoints (both threads'), about: a WAL that
                                              // restarted unseen counts from its beginning
