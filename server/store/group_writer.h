@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "server/store/crypto.h"
@@ -172,7 +173,7 @@ class RoomKeyCache {
   void forget(const std::string& room_id) { keys_.erase(room_id); }
 
  private:
-  std::map<std::string, crypto::Key> keys_;
+  std::unordered_map<std::string, crypto::Key> keys_;  // looked up for every append
 };
 
 }  // namespace mend::store
