@@ -226,7 +226,8 @@ class Client {
   void drop_connection();
 
   // The latest view, or nullptr before the first Welcome. Thread-safe snapshot; shared
-  // ownership, never modified after publication.
+  // ownership, never modified after publication. It shares the frame it arrived in (decoded on
+  // one arena): holding it keeps that frame, a few kilobytes, alive.
   std::shared_ptr<const v1::RoomView> view() const;
   ConnectionState state() const;
   // Who this client is and in which room; empty before the first Welcome.
