@@ -36,7 +36,6 @@
 #include "mend/proto.h"
 
 #include <doctest/doctest.h>
-#include <google/protobuf/text_format.h>
 
 #include <algorithm>
 #include <array>
@@ -62,6 +61,7 @@
 #include "server/engine/engine.h"
 #include "server/store/sqlite_store.h"
 #include "tests/common/mendd_process.h"
+#include "tests/common/templates_dir.h"
 #include "tests/common/temp_dir.h"
 #include "tests/crash/crash_checks.h"
 #include "tests/crash/crash_player.h"
@@ -144,22 +144,13 @@ std::optional<Part> part_of(v1::Phase phase) {
 // The shipped templates with short timings, written to `dir`: a 25 ms reflection beat, 1 s
 // default pauses and 1 s soft turn hints (where a stage has one).
 void write_fast_templates(const fs::path& dir) {
-  for (const auto& entry : fs::directory_iterator(shipped_templates_dir())) {
-    if (entry.path().extension() != ".textpb") continue;
-    std::ifstream in(entry.path());
-    std::stringstream text;
-    text << in.rdbuf();
-    v1::Template tmpl;
-    REQUIRE(google::protobuf::TextFormat::ParseFromString(text.str(), &tmpl));
+  write_shipped_templates(dir, [](v1::Template& tmpl) {
     tmpl.mutable_timing()->set_reflection_beat_ms(25);
     tmpl.mutable_timing()->set_pause_default_s(1);
     for (v1::Stage& stage : *tmpl.mutable_stages()) {
       if (stage.soft_turn_s() > 0) stage.set_soft_turn_s(1);
     }
-    std::string out;
-    REQUIRE(google::protobuf::TextFormat::PrintToString(tmpl, &out));
-    std::ofstream(dir / entry.path().filename()) << out;
-  }
+  });
 }
 
 // Calls a store operation and waits for its completion.

@@ -4,13 +4,13 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "tests/common/json_number.h"
 #include "tests/common/mendd_process.h"
 #include "tests/common/subprocess.h"
+#include "tests/common/templates_dir.h"
 
 namespace {
 
@@ -43,12 +43,9 @@ struct LoadServer {
 // tools/bench-anchor.sh plays it), in `dir`; its path. With the shipped 2 s beat two rooms that
 // opened together can spend a whole 2 s window waiting for their beats: no command to measure.
 std::string unpaced_templates(const std::filesystem::path& dir) {
-  const std::filesystem::path shipped = mend::testing::shipped_templates_dir();
-  for (const auto& entry : std::filesystem::directory_iterator(shipped)) {
-    std::filesystem::copy_file(entry.path(), dir / entry.path().filename());
-  }
-  std::ofstream(dir / "speaker-listener.textpb", std::ios::app)
-      << "\ntiming { reflection_beat_ms: 1 }\n";
+  mend::testing::write_shipped_templates(dir, [](mend::v1::Template& tmpl) {
+    if (tmpl.name() == "speaker-listener") tmpl.mutable_timing()->set_reflection_beat_ms(1);
+  });
   return dir.string();
 }
 
