@@ -1,7 +1,13 @@
 #include "server/app/data_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <system_error>
 
 namespace mend::app {
@@ -44,6 +50,42 @@ std::optional<std::string> secure_data_dir(const fs::path& dir) {
   }
   if (ec) return "cannot list the data directory " + dir.string() + ": " + ec.message();
   return std::nullopt;
+}
+
+DataDirLock& DataDirLock::operator=(DataDirLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+DataDirLock::~DataDirLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the lock
+}
+
+std::variant<DataDirLock, DataDirLock::Refusal> DataDirLock::take(const fs::path& dir) {
+  const fs::path path = dir / kDataDirLockFile;
+  auto failure = [&](const char* what) {
+    return Refusal{"DATA_DIR", std::string(what) + " " + path.string() + ": " + std::strerror(errno)};
+  };
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return failure("cannot open");
+  DataDirLock lock(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return failure("cannot lock");
+    std::string holder;
+    std::ifstream(path) >> holder;
+    return Refusal{"DATA_DIR_IN_USE",
+                   dir.string() + " is in use by another mendd" +
+                       (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                       ": one data directory serves one mendd at a time"};
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    return failure("cannot write");
+  }
+  return lock;
 }
 
 }  // namespace mend::app

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 
 namespace mend::app {
 
@@ -21,5 +23,32 @@ void restrict_file_creation();
 // umask left readable become 0600).
 // Returns the reason, naming the path, when it cannot: mendd then refuses to start.
 std::optional<std::string> secure_data_dir(const std::filesystem::path& dir);
+
+inline constexpr const char* kDataDirLockFile = "mend.lock";
+
+// One mendd per data directory: an exclusive lock (flock) on DIR/mend.lock, held while this
+// object lives and released by the kernel however the process ends (kill -9 too). The file
+// names the holder's pid for whoever finds it. Two servers on one directory would each serve
+// rooms the other changes under it, and the SQLite store's writer relies on being the only
+// one (it keeps each room's last committed seq: sqlite_writer.cpp).
+class DataDirLock {
+ public:
+  struct Refusal {
+    const char* code;  // DATA_DIR_IN_USE (another process holds it) or DATA_DIR
+    std::string message;  // names the path, and the holder's pid when it is known
+  };
+  // The lock, or why it cannot be taken: mendd then refuses to start.
+  static std::variant<DataDirLock, Refusal> take(const std::filesystem::path& dir);
+
+  DataDirLock(DataDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  DataDirLock& operator=(DataDirLock&& other) noexcept;
+  DataDirLock(const DataDirLock&) = delete;
+  DataDirLock& operator=(const DataDirLock&) = delete;
+  ~DataDirLock();
+
+ private:
+  explicit DataDirLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
 
 }  // namespace mend::app

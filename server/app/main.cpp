@@ -174,6 +174,11 @@ int serve(const AppConfig& config) {
     spdlog::error("DATA_DIR: {}", *failed);
     return kExitConfig;
   }
+  auto lock = mend::app::DataDirLock::take(config.data_dir);  // held until serve() returns
+  if (auto* refused = std::get_if<mend::app::DataDirLock::Refusal>(&lock)) {
+    spdlog::error("{}: {}", refused->code, refused->message);
+    return kExitConfig;
+  }
   auto files = tls_files(config);
   if (!files) return kExitConfig;
   auto tls = mend::net::make_tls_context(*files);

@@ -1,5 +1,6 @@
 // Who may read mendd's files (README "Security"): the data directory 0700, every file in it
-// 0600, whatever the umask mendd starts under; a data directory it cannot secure stops it.
+// 0600, whatever the umask mendd starts under; a data directory it cannot secure stops it, and
+// so does one another mendd holds.
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -91,6 +92,38 @@ TEST_CASE("mendd refuses to start (exit 2, naming it) on a data directory it can
        shipped_templates_dir()});
   CHECK(code == 2);
   CHECK(output.find(not_a_dir.string()) != std::string::npos);
+}
+
+TEST_CASE("a second mendd on a data directory in use refuses to start; after kill -9 one starts") {
+  TempDir parent("lock");
+  const fs::path dir = parent.path() / "data";
+  const std::vector<std::string> args = {"--data-dir", dir.string(), "--templates-dir",
+                                         shipped_templates_dir(), "--log-format", "text"};
+  MenddProcess first(args);
+  first.start(0);
+  std::string holder;
+  std::ifstream(dir / "mend.lock") >> holder;
+  CHECK(!holder.empty());
+
+  std::vector<std::string> second_args = {"--listen", "127.0.0.1:0"};
+  second_args.insert(second_args.end(), args.begin(), args.end());
+  const auto [code, output] = MenddProcess::run_to_exit(second_args);
+  CHECK(code == 2);
+  CHECK(output.find("DATA_DIR_IN_USE") != std::string::npos);
+  CHECK(output.find("(pid " + holder + ")") != std::string::npos);
+  CHECK(output.find(dir.string()) != std::string::npos);
+  // The first one serves on, its files untouched by the refused start.
+  const RawAnswer created = raw_exchange(
+      first.port(), create_room_request(first.port(), "Content-Type: application/json\r\n"));
+  CHECK(created.status() == 201);
+
+  first.kill9();  // the kernel releases the lock with the process
+  MenddProcess next(args);
+  next.start(0);
+  CHECK(raw_exchange(next.port(), create_room_request(next.port(),
+                                                      "Content-Type: application/json\r\n"))
+            .status() == 201);
+  CHECK(next.terminate() == 0);
 }
 
 }  // namespace
