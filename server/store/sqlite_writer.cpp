@@ -64,6 +64,32 @@ void SqliteStore::Impl::rollback_write() {
   sqlite::drop_unwritten_wal(*writer->db);
 }
 
+bool sqlite::CommittedSeqs::at(const std::string& room_id, std::uint64_t seq) const {
+  // The open transaction's latest append of the room, else its last commit.
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+    if (it->first == room_id) return it->second == seq;
+  }
+  auto it = committed_.find(room_id);
+  return it != committed_.end() && it->second == seq;
+}
+
+void sqlite::CommittedSeqs::appended(const std::string& room_id, std::uint64_t last_seq) {
+  pending_.emplace_back(room_id, last_seq);
+}
+
+void sqlite::CommittedSeqs::committed() {
+  for (auto& [room_id, last_seq] : pending_) {
+    if (committed_.size() >= kMaxRooms && !committed_.contains(room_id)) committed_.clear();
+    committed_.insert_or_assign(std::move(room_id), last_seq);
+  }
+  pending_.clear();
+}
+
+void sqlite::CommittedSeqs::rolled_back() {
+  for (const auto& entry : pending_) committed_.erase(entry.first);
+  pending_.clear();
+}
+
 std::optional<RoomRow> SqliteStore::Impl::writer_room(const std::string& room_id) {
   Statement& s = writer->select_room;
   ResetGuard reset(s);
@@ -156,10 +182,9 @@ std::optional<StoreError> SqliteStore::Impl::insert_result(const RecordedResult&
   return insert_unrecorded(s, "cannot insert a command result");
 }
 
-std::optional<StoreError> SqliteStore::Impl::apply_append(
-    AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
-  if (auto invalid = rows::check_append(request)) return invalid;
+std::optional<StoreError> SqliteStore::Impl::check_append_room(const AppendRequest& request) {
   const bool is_new = request.expected_last_seq == 0;
+  if (!is_new && committed_seqs.at(request.room_id, request.expected_last_seq)) return std::nullopt;
   const std::optional<RoomRow> row = writer_room(request.room_id);
   if (batch_failure) return batch_failure;
   if (row && row->destroyed) return error(StoreErrorCode::kConflict, "room was destroyed");
@@ -169,7 +194,14 @@ std::optional<StoreError> SqliteStore::Impl::apply_append(
   if (!is_new && row->last_seq != request.expected_last_seq) {
     return error(StoreErrorCode::kConflict, "room is not at the expected seq");
   }
-  if (is_new) {
+  return std::nullopt;
+}
+
+std::optional<StoreError> SqliteStore::Impl::apply_append(
+    AppendRequest& request, std::map<std::string, crypto::Key>& new_keys) {
+  if (auto invalid = rows::check_append(request)) return invalid;
+  if (auto refused = check_append_room(request)) return refused;
+  if (request.expected_last_seq == 0) {
     if (auto failed = create_room(request, new_keys)) return failed;
   }
   std::optional<StoreError> failure;
@@ -181,6 +213,7 @@ std::optional<StoreError> SqliteStore::Impl::apply_append(
   }
   if (auto failed = insert_events(request, *key)) return failed;
   if (!insert_audit(request.room_id, request.audit)) return batch_failure;
+  committed_seqs.appended(request.room_id, request.events.back().seq());
   return std::nullopt;
 }
 
@@ -250,7 +283,9 @@ void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
   }
   if (committed) {
     key_cache.remember(new_keys);
+    committed_seqs.committed();
   } else {
+    committed_seqs.rolled_back();
     for (auto& outcome : outcomes) outcome = batch_failure;
   }
   writes.count_batch(batch, outcomes, committed);
@@ -268,6 +303,7 @@ void SqliteStore::Impl::commit_batch(std::vector<WriteOp>& batch) {
 void SqliteStore::Impl::destroy(DestroyOp& op) {
   // Transaction 1: shred the key. From its commit on, the content is unreadable.
   std::optional<StoreError> outcome;
+  committed_seqs.forget(op.room_id);  // whatever the outcome: the row is read again
   if (!begin_write()) {
     outcome = batch_failure;
   } else {

@@ -313,6 +313,66 @@ TEST_CASE("the trip of a completion back to its room, as the room reports it, is
   CHECK(stats.completion_trip.quantile_bound_us(1.0) == 3'000);
 }
 
+// The writer keeps each room's last committed seq (sqlite::CommittedSeqs) instead of reading
+// the room's row before every append: what it keeps must follow every outcome, or an append
+// would land after a gap.
+TEST_CASE("the writer's known seqs follow its transactions: committed, rolled back, erased") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  REQUIRE_FALSE(append(*store, "r", 0, events(1, 3)));  // known: r at 3
+  // Any insert of an event of room "boom" fails, and so does the transaction that holds it.
+  sql(db_file(dir.path()),
+      "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.room_id = 'boom' "
+      "BEGIN SELECT RAISE(ABORT, 'injected'); END");
+  auto submit = [&](std::uint64_t expected, std::vector<v1::Event> appended,
+                    const std::string& room = "r") {
+    auto outcome = std::make_shared<std::promise<std::optional<StoreError>>>();
+    store->append(AppendRequest{room, expected, std::move(appended), std::nullopt},
+                  [outcome](std::optional<StoreError> e) { outcome->set_value(std::move(e)); });
+    return outcome->get_future();
+  };
+  auto seqs_of_r = [&] {
+    std::vector<std::uint64_t> seqs;
+    for (const v1::Event& e : load(*store, "r").events) seqs.push_back(e.seq());
+    return seqs;
+  };
+
+  SUBCASE("two appends of a room in one transaction, and a stale one beside them") {
+    HeldWriter held(*store, AppendRequest{"h", 0, {event(1)}, std::nullopt},
+                    [](std::optional<StoreError> e) { CHECK_FALSE(e); });
+    auto fourth = submit(3, {event(4)});
+    auto fifth = submit(4, {event(5)});
+    auto stale = submit(3, {event(4)});
+    held.release();
+    CHECK_FALSE(fourth.get());
+    CHECK_FALSE(fifth.get());
+    const std::optional<StoreError> refused = stale.get();
+    REQUIRE(refused.has_value());
+    CHECK(refused->code == StoreErrorCode::kConflict);
+    CHECK(seqs_of_r() == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+  }
+  SUBCASE("an append whose transaction rolled back leaves its room at the committed seq") {
+    HeldWriter held(*store, AppendRequest{"h", 0, {event(1)}, std::nullopt},
+                    [](std::optional<StoreError> e) { CHECK_FALSE(e); });
+    auto fourth = submit(3, {event(4)});
+    auto doomed = submit(0, {event(1)}, "boom");
+    held.release();
+    CHECK(fourth.get().has_value());  // rolled back with the whole transaction
+    CHECK(doomed.get().has_value());
+    const std::optional<StoreError> after_gap = append(*store, "r", 4, {event(5)});
+    REQUIRE(after_gap.has_value());
+    CHECK(after_gap->code == StoreErrorCode::kConflict);
+    CHECK_FALSE(append(*store, "r", 3, {event(4)}));
+    CHECK(seqs_of_r() == std::vector<std::uint64_t>{1, 2, 3, 4});
+  }
+  SUBCASE("a destroyed room refuses an append at its last seq") {
+    REQUIRE_FALSE(destroy(*store, "r"));
+    const std::optional<StoreError> refused = append(*store, "r", 3, {event(4)});
+    REQUIRE(refused.has_value());
+    CHECK(refused->code == StoreErrorCode::kConflict);
+  }
+}
+
 TEST_CASE("audit appends waiting with appends share their group commit, in order") {
   TempDir dir;
   auto store = open_store(dir.path());
