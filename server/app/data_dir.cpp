@@ -67,7 +67,8 @@ DataDirLock::~DataDirLock() {
 std::variant<DataDirLock, DataDirLock::Refusal> DataDirLock::take(const fs::path& dir) {
   const fs::path path = dir / kDataDirLockFile;
   auto failure = [&](const char* what) {
-    return Refusal{"DATA_DIR", std::string(what) + " " + path.string() + ": " + std::strerror(errno)};
+    return Refusal{"DATA_DIR",
+                   std::string(what) + " " + path.string() + ": " + std::strerror(errno)};
   };
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return failure("cannot open");

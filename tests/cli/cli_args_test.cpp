@@ -92,7 +92,7 @@ TEST_CASE("every usage error of the command line has its own plain sentence") {
         "This needs the room id: --room ID (printed by `mend create`).");
 }
 
-TEST_CASE("-h and help ask for the usage; --token-file keeps MEND_TOKEN out") {
+TEST_CASE("-h and help ask for the usage, and --token-file keeps MEND_TOKEN out") {
   CHECK(parse_cli({"join", "-h"}, {}).help);
   CHECK(parse_cli({"help"}, {}).help);
   CHECK(parse_cli({"join", "--token-file", "/t"}, CliEnvironment{"", "E"}).options->token.empty());

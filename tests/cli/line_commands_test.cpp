@@ -209,7 +209,7 @@ TEST_CASE("finish ends problem solving while that is allowed, else finishes the 
   CHECK(sent("/finish", view(v1::PARTNER_A, v1::PHASE_CLOSING, {v1::ACTION_FINISH})).has_finish());
 }
 
-TEST_CASE("help, status, quit and reconnect stay local; unknown commands are explained") {
+TEST_CASE("help, status, quit and reconnect stay local, and unknown commands are explained") {
   const auto room = view(v1::PARTNER_A, v1::PHASE_SPEAKING, {});
   CHECK(line("/help", room).kind == Kind::kHelp);
   CHECK(line("/status", room).kind == Kind::kStatus);

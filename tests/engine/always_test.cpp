@@ -76,8 +76,8 @@ TEST_CASE("a retracted opening leaves every view's intention and the topic it st
   CHECK(view(room.state, B).intention() == "[retracted]");
 }
 
-TEST_CASE("retracting is allowed during overlays; a chunk retracted in a time-out is not owed a "
-          "mirror after it") {
+TEST_CASE("retracting is allowed during overlays, and a chunk retracted in a time-out is "
+          "not owed a mirror after it") {
   Room room;
   room.open();
   room.ok(A, R"(share { text: "harsh words" })");

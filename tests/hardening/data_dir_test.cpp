@@ -94,7 +94,8 @@ TEST_CASE("mendd refuses to start (exit 2, naming it) on a data directory it can
   CHECK(output.find(not_a_dir.string()) != std::string::npos);
 }
 
-TEST_CASE("a second mendd on a data directory in use refuses to start; after kill -9 one starts") {
+TEST_CASE("a second mendd on a data directory in use refuses to start, and after kill -9 "
+          "one starts") {
   TempDir parent("lock");
   const fs::path dir = parent.path() / "data";
   const std::vector<std::string> args = {"--data-dir", dir.string(), "--templates-dir",

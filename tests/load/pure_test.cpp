@@ -179,7 +179,7 @@ TEST_CASE("options: every rejection has its own stable message") {
   CHECK(error({"--relay", "--server", "wss://127.0.0.1:1"}) == "--relay needs a ws:// server URL");
 }
 
-TEST_CASE("options: --help and -h win over an invalid value; the usage names every flag") {
+TEST_CASE("options: --help and -h win over an invalid value, and the usage names every flag") {
   CHECK(parse_options({"-h"}).help);
   CHECK(parse_options({"--rooms", "0", "--help"}).help);
   const std::string usage = usage_text();
@@ -194,7 +194,7 @@ TEST_CASE("options: --help and -h win over an invalid value; the usage names eve
   CHECK(usage.find(" \n") == std::string::npos);  // no trailing spaces where lines wrap
 }
 
-TEST_CASE("server URL gives host and port; loopback is recognized") {
+TEST_CASE("server URL gives host and port, and loopback is recognized") {
   check_host_port("ws://127.0.0.1:8480", "127.0.0.1", 8480);
   check_host_port("wss://example.org/v1/connect", "example.org", 443);
   check_host_port("http://[::1]:9000", "::1", 9000);

@@ -52,7 +52,8 @@ TEST_CASE("every flag is also a MEND_ variable and the flag wins") {
   CHECK(config.net.hello_timeout == std::chrono::milliseconds(1500));
 }
 
-TEST_CASE("--proxy-protocol-from takes a list of addresses and CIDR blocks; anything else exits 2") {
+TEST_CASE("--proxy-protocol-from takes a list of addresses and CIDR blocks, and anything "
+          "else exits 2") {
   auto none = parse({});
   REQUIRE(std::holds_alternative<AppConfig>(none));
   CHECK(std::get<AppConfig>(none).net.proxy_protocol_from.empty());
@@ -68,7 +69,7 @@ TEST_CASE("--proxy-protocol-from takes a list of addresses and CIDR blocks; anyt
   CHECK(bad.text.find("\"haproxy\"") != std::string::npos);
 }
 
-TEST_CASE("help and version exit 0; bad values exit 2 with a reason") {
+TEST_CASE("help and version exit 0, and bad values exit 2 with a reason") {
   CHECK(std::get<Exit>(parse({"--help"})).code == 0);
   CHECK(std::get<Exit>(parse({"--version"})).text.find("mendd ") == 0);
   CHECK(std::get<Exit>(parse({"--store", "postgres"})).code == 2);

@@ -31,7 +31,8 @@ TEST_CASE("a v2 PROXY header over IPv4 names the client, and nothing after it is
   CHECK(parsed.source == address("192.0.2.7"));
 }
 
-TEST_CASE("a v2 PROXY header over IPv6 names the client; TLVs after the addresses are skipped") {
+TEST_CASE("a v2 PROXY header over IPv6 names the client, and TLVs after the addresses are "
+          "skipped") {
   std::string body = "\x20\x01\x0d\xb8"s + std::string(11, '\0') + "\x05"s;  // 2001:db8::5
   body += std::string(16, '\0') + "\x01\x02\x03\x04"s + "\x04\x00\x01\x00"s;  // dst, ports, a TLV
   const std::string header = kV2 + "\x21\x21\x00"s + static_cast<char>(body.size()) + body;
@@ -48,7 +49,7 @@ TEST_CASE("a v2 LOCAL header (the proxy's own health check) names no client") {
   CHECK_FALSE(parsed.source.has_value());
 }
 
-TEST_CASE("a v1 PROXY header names the client; UNKNOWN names none") {
+TEST_CASE("a v1 PROXY header names the client, and UNKNOWN names none") {
   const std::string header = "PROXY TCP4 192.0.2.9 198.51.100.2 51000 8480\r\n";
   Parsed parsed = parse_text(header + "GET /");
   REQUIRE(parsed.verdict == Verdict::kDone);

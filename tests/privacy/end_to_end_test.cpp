@@ -105,7 +105,7 @@ TEST_CASE("an SDK client that saw an erasure live resumes with recovered=false a
   CHECK(c.b.resets.size() == 1);
 }
 
-TEST_CASE("observers cannot erase or read the audit log; every rejection has a stable code") {
+TEST_CASE("observers cannot erase or read the audit log, and every rejection has a stable code") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   const auto room = server.create_room({"Dr Kim"});
   const auto other = server.create_room();

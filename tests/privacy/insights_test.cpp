@@ -44,7 +44,7 @@ std::unique_ptr<Party> one_round(Couple& c, std::uint32_t retention_days, bool s
 }
 
 TEST_CASE("insights: partners and observers admitted by both read them, content-free, with each "
-          "partner's refusals by code; others are refused with stable codes") {
+          "partner's refusals by code, and others are refused with stable codes") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   Couple c(server, {"Dr Kim", "Dr Lee"});
   auto kim = one_round(c, 30, false);
@@ -74,7 +74,7 @@ TEST_CASE("insights: partners and observers admitted by both read them, content-
 }
 
 TEST_CASE("a counselor's connection gets the insights live, after its replay and with every "
-          "frame of events; partners never get them on theirs") {
+          "frame of events, and partners never get them on theirs") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   Couple c(server, {"Dr Kim"});
   auto kim = one_round(c, 30, false);
@@ -87,8 +87,8 @@ TEST_CASE("a counselor's connection gets the insights live, after its replay and
   CHECK(c.b.insights.empty());
 }
 
-TEST_CASE("the summary at CLOSED: partners get the confirmed words and reflections; observers "
-          "only when both partners allowed it; every export is audited") {
+TEST_CASE("the summary at CLOSED: partners get the confirmed words and reflections, "
+          "observers only when both partners allowed it, and every export is audited") {
   PrivacyServer server(PrivacyServer::StoreKind::kMemory);
   Couple c(server, {"Dr Kim", "Dr Lee"});
   auto kim = one_round(c, 30, true);
@@ -150,7 +150,8 @@ TEST_CASE("a retention purge at close takes the summary's texts and leaves the i
 }
 
 TEST_CASE("the caseload lists the creator's rooms with template, phase, who is connected, pending "
-          "consent and last activity, content-free; a series shows its conversations' insights") {
+          "consent and last activity, content-free, and a series shows its conversations' "
+          "insights") {
   PrivacyServer server(PrivacyServer::StoreKind::kSqlite);
   const auto first = server.create_room({"Dr Kim"}, "couple-7");
   server.clock.advance(1000);

@@ -155,7 +155,7 @@ TEST_CASE("an observer both partners have not approved sees only who is in the r
   waiting_view(false, true);
 }
 
-TEST_CASE("partners can revoke an observer after the conversation closed; a revoked observer "
+TEST_CASE("partners can revoke an observer after the conversation closed, and a revoked observer "
           "can then neither attach, replay nor read the transcript") {
   PrivacyServer server;
   Couple c(server, {"Dr Kim"});

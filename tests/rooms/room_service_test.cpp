@@ -975,7 +975,7 @@ TEST_CASE("a client that waits retry_after_ms after each refusal is never closed
 }
 
 TEST_CASE("a connection closed for shutdown first gets the result of its command whose commit "
-          "was under way; its undecided commands are dropped") {
+          "was under way, and its undecided commands are dropped") {
   Fixture f;
   f.create();
   auto a = f.attach(f.a());
@@ -1275,8 +1275,8 @@ TEST_CASE_FIXTURE(TypingRoom,
   CHECK(typing_notices(*again).empty());
 }
 
-TEST_CASE_FIXTURE(TypingRoom,
-                  "typing is relayed at most once per second per partner; the excess is dropped") {
+TEST_CASE_FIXTURE(TypingRoom, "typing is relayed at most once per second per partner, and the "
+                              "excess is dropped") {
   for (int i = 0; i < 50; ++i) typing(room.a(), true);
   CHECK(typing_notices(*b).size() == 1);
   room.clock.advance(999);
@@ -1327,7 +1327,7 @@ TEST_CASE_FIXTURE(TypingRoom, "typing of a participant without a connection is d
 namespace mend::rooms {
 namespace {
 
-TEST_CASE("a long-lived room keeps none of its audit log in memory, however many connects; a "
+TEST_CASE("a long-lived room keeps none of its audit log in memory, however many connects, and a "
           "read from the store has every connect and waits for the entries appended before it") {
   Fixture f;
   f.create();
