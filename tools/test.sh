@@ -6,7 +6,7 @@
 #                          10) each (tools/fuzz.sh; MEND_FUZZ_SECONDS=0 skips it)
 #   tools/test.sh --release
 # Extra arguments after `--` go to ctest (e.g. `tools/test.sh -- -R engine`).
-# Exits non-zero on any failure.
+# Exits non-zero on any failure, and when any test reported itself skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,16 @@ tools/deps.sh
 export CCACHE_BASEDIR="$PWD"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)"
-ctest --preset "$preset" "${ctest_args[@]}"
+# A test whose tools are missing reports itself skipped (exit 77); deps.sh installed them all, so
+# here a skip is a missing install step, and fails the run rather than pass unseen.
+ctest_log=$(mktemp)
+trap 'rm -f "$ctest_log"' EXIT
+ctest --preset "$preset" "${ctest_args[@]}" | tee "$ctest_log"
+if grep -q "The following tests did not run" "$ctest_log"; then
+  echo "test.sh: some tests were skipped (listed above): tools/deps.sh should have installed" \
+       "what they need" >&2
+  exit 1
+fi
 # The dev and asan builds run each fuzz target's committed corpus as a CTest test (label
 # `fuzz`); the asan run also fuzzes for a bounded time with libFuzzer (a small clang build).
 if [ "$preset" = asan ] && [ "${MEND_FUZZ_SECONDS:-10}" != 0 ]; then

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     if (mend::testing::PgCluster::binaries().empty()) {
       std::puts("postgres_store_tests: SKIPPED: PostgreSQL server binaries are not installed "
                 "(/usr/lib/postgresql/<major>/bin; tools/deps.sh installs them)");
-      return 0;
+      return 77;  // CTest: skipped (SKIP_RETURN_CODE)
     }
     try {
       the_cluster = std::make_unique<mend::testing::PgCluster>();
