@@ -167,7 +167,7 @@ class CommittedSeqs {
 
  private:
   std::unordered_map<std::string, std::uint64_t> committed_;
-  std::vector<std::pair<std::string, std::uint64_t>> pending_;  // the open transaction's
+  std::unordered_map<std::string, std::uint64_t> pending_;  // the open transaction's latest
 };
 
 // Whether the writer, between two of its transactions, copies what is left of a WAL

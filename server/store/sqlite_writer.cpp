@@ -66,21 +66,22 @@ void SqliteStore::Impl::rollback_write() {
 
 bool sqlite::CommittedSeqs::at(const std::string& room_id, std::uint64_t seq) const {
   // The open transaction's latest append of the room, else its last commit.
-  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
-    if (it->first == room_id) return it->second == seq;
+  auto it = pending_.find(room_id);
+  if (it == pending_.end()) {
+    it = committed_.find(room_id);
+    if (it == committed_.end()) return false;
   }
-  auto it = committed_.find(room_id);
-  return it != committed_.end() && it->second == seq;
+  return it->second == seq;
 }
 
 void sqlite::CommittedSeqs::appended(const std::string& room_id, std::uint64_t last_seq) {
-  pending_.emplace_back(room_id, last_seq);
+  pending_.insert_or_assign(room_id, last_seq);
 }
 
 void sqlite::CommittedSeqs::committed() {
-  for (auto& [room_id, last_seq] : pending_) {
+  for (const auto& [room_id, last_seq] : pending_) {
     if (committed_.size() >= kMaxRooms && !committed_.contains(room_id)) committed_.clear();
-    committed_.insert_or_assign(std::move(room_id), last_seq);
+    committed_.insert_or_assign(room_id, last_seq);
   }
   pending_.clear();
 }
