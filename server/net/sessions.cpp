@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -24,6 +23,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/container/devector.hpp>
 #include <spdlog/spdlog.h>
 
 #include "mend/v1/frames.pb.h"
@@ -576,7 +576,9 @@ class WsSession final : public rooms::Recipient,
   SteadyClock::time_point timer_deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point opened_{}, last_read_{}, last_sent_{}, write_started_{},
       close_started_{};
-  std::deque<Outgoing> queue_;
+  // Not std::deque: libstdc++'s allocates about 600 bytes when constructed, for every
+  // connection, idle ones too; a devector allocates on the first frame and reuses its space.
+  boost::container::devector<Outgoing> queue_;
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<std::size_t> queued_frames_{0};
   std::atomic<bool> send_closed_{false};

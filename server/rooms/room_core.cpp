@@ -514,7 +514,9 @@ void RoomCore::close_when_answered(Effects& fx, const std::string& key, CloseCod
                                    std::string reason, engine::TimeMs now) {
   auto it = attached_.find(key);
   if (it == attached_.end() || it->second.closing) return;
-  std::erase_if(queue_, [&key](const PendingCommand& command) { return command.key == key; });
+  queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                              [&key](const PendingCommand& command) { return command.key == key; }),
+               queue_.end());
   const bool in_process = (processing_ && processing_->key == key) ||
                           (in_flight_ && in_flight_->command && in_flight_->command->key == key);
   if (in_process) {
@@ -576,7 +578,7 @@ Effects RoomCore::on_command(ConnectionId connection, v1::Command command,
 }
 
 bool RoomCore::refused_persistently(Attachment& attachment, engine::TimeMs now) const {
-  std::deque<engine::TimeMs>& refusals = attachment.refusals;
+  Fifo<engine::TimeMs>& refusals = attachment.refusals;
   const engine::TimeMs window_start = now - limits_.rate_limit_abuse_window_ms;
   while (!refusals.empty() && refusals.front() <= window_start) refusals.pop_front();
   refusals.push_back(now);
@@ -647,7 +649,7 @@ bool RoomCore::start_exclusive(Effects& fx) {
 bool RoomCore::start_read(Effects& fx, engine::TimeMs now) {
   if (reads_.empty() || now < reads_.front().retry_at) return false;
   read_in_flight_ = std::move(reads_.front());
-  reads_.pop_front();
+  reads_.erase(reads_.begin());
   if (const auto* attach = std::get_if<PendingAttach>(&read_in_flight_->purpose)) {
     // A rewrite since it was queued (an erasure, a purge) moved the room to a new epoch: the
     // client's position no longer resumes, and its replay starts at the beginning.
@@ -679,7 +681,7 @@ Effects RoomCore::on_read(store::LoadResult loaded, engine::TimeMs now) {
     spdlog::error("room {}: reading the events before seq {} failed: {}", id_, log_first_seq_,
                   loaded.error ? store::to_string(loaded.error->code) : "events missing");
     read.retry_at = now + kTickRetryMs;
-    reads_.push_front(std::move(read));
+    reads_.insert(reads_.begin(), std::move(read));
   } else if (const auto* attach = std::get_if<PendingAttach>(&read.purpose)) {
     if (attach->actor.role() == v1::OBSERVER && !observer_admitted(attach->actor)) {
       fx.out.emplace_back(CloseConnection{attach->connection, CloseCode::kConsentRevoked,

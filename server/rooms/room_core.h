@@ -24,7 +24,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +34,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include <boost/container/devector.hpp>
 
 #include "mend/v1/conversation.pb.h"
 #include "mend/v1/frames.pb.h"
@@ -249,11 +250,18 @@ class RoomCore {
   std::uint64_t views_built() const { return views_built_; }
 
  private:
+  // The core's queues. Not std::deque: libstdc++'s allocates about 600 bytes as soon as it is
+  // constructed, for every room and attached participant; a devector allocates on its first
+  // push and reuses its space as it is consumed from the front. Only pushed at the back: Boost
+  // 1.81's debug assertion in its push_front is wrong (boostorg/container#285).
+  template <class T>
+  using Fifo = boost::container::devector<T>;
+
   struct Attachment {
     ConnectionId connection;
     v1::Actor actor;
     // Its latest RATE_LIMITED refusals (at most the abuse count, none older than the window).
-    std::deque<engine::TimeMs> refusals = {};
+    Fifo<engine::TimeMs> refusals = {};
     std::optional<engine::TimeMs> typing_relayed_ms = {};  // the last relayed "typing"
     bool typing_shown = false;  // the last relayed notice said "typing"
     // Set: closed with this code once its command in process was answered; takes no more.
@@ -382,7 +390,7 @@ class RoomCore {
   std::uint64_t log_first_seq_ = 1;
   std::string series_id_;            // RoomCreated's (an integrator's id, not content)
   std::optional<engine::TimeMs> closed_at_ms_;  // ConversationClosed's at_ms
-  std::deque<PendingRead> reads_;
+  std::vector<PendingRead> reads_;  // in order; a failed read goes back first (few at a time)
   std::uint64_t views_built_ = 0;
   std::optional<PendingRead> read_in_flight_;
   engine::InsightsProjection insights_;  // applied with every event (apply)
@@ -391,8 +399,8 @@ class RoomCore {
   std::uint64_t epoch_ = 1;
   std::map<std::string, Attachment> attached_;  // by participant_key
   std::map<std::string, TokenBucket> buckets_;
-  std::deque<PendingCommand> queue_;
-  std::deque<Exclusive> exclusive_;
+  Fifo<PendingCommand> queue_;
+  Fifo<Exclusive> exclusive_;
   bool busy_ = false;  // a store request or an exclusive operation is in flight
   std::optional<PendingCommand> processing_;  // the command in process (dedupe or record)
   std::optional<v1::CommandResult> recording_;  // the definitive rejection being recorded
