@@ -23,7 +23,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/container/devector.hpp>
 #include <spdlog/spdlog.h>
 
 #include "mend/v1/frames.pb.h"
@@ -32,6 +31,7 @@
 #include "server/net/request_checks.h"
 #include "server/net/static_files.h"
 #include "server/net/tls_stream.h"
+#include "server/rooms/fifo.h"
 #include "server/rooms/tokens.h"
 
 namespace mend::net {
@@ -414,7 +414,7 @@ class WsSession final : public rooms::Recipient,
   void on_write(beast::error_code ec) {
     writing_ = false;
     forget(queue_.front());
-    queue_.pop_front();
+    rooms::pop_front(queue_);
     if (ec || phase_ == Phase::kFinished) return drop_queue();  // the read side ends it
     state_->metrics.frame_out();
     last_sent_ = SteadyClock::now();
@@ -576,9 +576,7 @@ class WsSession final : public rooms::Recipient,
   SteadyClock::time_point timer_deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point opened_{}, last_read_{}, last_sent_{}, write_started_{},
       close_started_{};
-  // Not std::deque: libstdc++'s allocates about 600 bytes when constructed, for every
-  // connection, idle ones too; a devector allocates on the first frame and reuses its space.
-  boost::container::devector<Outgoing> queue_;
+  rooms::Fifo<Outgoing> queue_;  // allocates nothing while empty (server/rooms/fifo.h)
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<std::size_t> queued_frames_{0};
   std::atomic<bool> send_closed_{false};

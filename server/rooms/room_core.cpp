@@ -627,7 +627,7 @@ void RoomCore::pump(Effects& fx, engine::TimeMs now) {
       return;
     }
     PendingCommand next = std::move(queue_.front());
-    queue_.pop_front();
+    pop_front(queue_);
     busy_ = true;
     check_dedupe(fx, std::move(next), now);  // may answer at once and free the room
   }
@@ -636,7 +636,7 @@ void RoomCore::pump(Effects& fx, engine::TimeMs now) {
 bool RoomCore::start_exclusive(Effects& fx) {
   if (exclusive_.empty()) return false;
   Exclusive op = std::move(exclusive_.front());
-  exclusive_.pop_front();
+  pop_front(exclusive_);
   busy_ = true;
   if (!op.withdrawn.empty()) {
     fx.store = RewriteRequest{std::move(op.withdrawn)};

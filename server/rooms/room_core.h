@@ -35,14 +35,13 @@
 #include <variant>
 #include <vector>
 
-#include <boost/container/devector.hpp>
-
 #include "mend/v1/conversation.pb.h"
 #include "mend/v1/frames.pb.h"
 #include "server/engine/engine.h"
 #include "server/engine/insights.h"
 #include "server/engine/limits.h"
 #include "server/engine/view_parts.h"
+#include "server/rooms/fifo.h"
 #include "server/rooms/metrics.h"
 #include "server/rooms/retractable_lists.h"
 #include "server/rooms/room_service.h"
@@ -250,13 +249,6 @@ class RoomCore {
   std::uint64_t views_built() const { return views_built_; }
 
  private:
-  // The core's queues. Not std::deque: libstdc++'s allocates about 600 bytes as soon as it is
-  // constructed, for every room and attached participant; a devector allocates on its first
-  // push and reuses its space as it is consumed from the front. Only pushed at the back: Boost
-  // 1.81's debug assertion in its push_front is wrong (boostorg/container#285).
-  template <class T>
-  using Fifo = boost::container::devector<T>;
-
   struct Attachment {
     ConnectionId connection;
     v1::Actor actor;
