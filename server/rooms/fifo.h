@@ -1,7 +1,7 @@
 // A queue consumed from the front, for the queues every room and connection keeps.
 //
 // Not std::deque: libstdc++'s allocates its map and a first 512-byte node (about 600 bytes) as
-// soon as one is constructed, so every idle connection and loaded room paid for its empty
+// soon as one is constructed, so every idle connection and loaded room would pay for its empty
 // queues. A devector allocates at its first push and, consumed from the front, reuses its space
 // (it moves the elements left back to the middle instead of growing). Unlike a deque it keeps
 // the space a burst took (a replay's frames, a queue of commands), so pop_front() below gives
