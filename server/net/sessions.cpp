@@ -67,6 +67,10 @@ std::optional<std::string> connect_room(std::string_view path) {
 }
 constexpr std::uint32_t kHttpHeaderLimit = 8 * 1024;
 constexpr std::size_t kReadBufferKeep = 4 * 1024;  // shrink the read buffer above this
+// A message's first read asks for at most this much of the read buffer: Beast would prepare
+// 1,536 bytes before any byte arrives, which every idle connection's pending read then holds.
+// The rest of a longer message is read in a second pass.
+constexpr std::size_t kFirstReadBytes = 512;
 
 // The canned answer to plaintext from a non-loopback peer (no request was parsed yet).
 constexpr std::string_view kTlsRequiredResponse =
@@ -263,7 +267,9 @@ class WsSession final : public rooms::Recipient,
     auto read_done = [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     };
-    ws_.async_read(buffer_, asio::bind_allocator(OpAllocator<std::byte>(), std::move(read_done)));
+    const std::size_t limit = buffer_.size() == 0 ? kFirstReadBytes : 0;  // 0: as Beast sees fit
+    ws_.async_read_some(buffer_, limit,
+                        asio::bind_allocator(OpAllocator<std::byte>(), std::move(read_done)));
   }
 
   void on_read(beast::error_code ec) {
@@ -275,6 +281,7 @@ class WsSession final : public rooms::Recipient,
       return finish();
     }
     last_read_ = SteadyClock::now();
+    if (!ws_.is_message_done()) return do_read();  // the rest of this message
     state_->metrics.frame_in();
     if (phase_ == Phase::kClosing) {
       buffer_.consume(buffer_.size());

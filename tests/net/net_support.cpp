@@ -272,6 +272,21 @@ beast::error_code WsClient::write_binary(const std::string& bytes) {
   }, kWait);
 }
 
+beast::error_code WsClient::write_binary_in_frames(const std::string& bytes,
+                                                  std::size_t frame_bytes) {
+  ws_.binary(true);
+  for (std::size_t at = 0; at < bytes.size(); at += frame_bytes) {
+    const std::size_t size = std::min(frame_bytes, bytes.size() - at);
+    const bool fin = at + size == bytes.size();
+    const beast::error_code failed = run([&](auto done) {
+      ws_.async_write_some(fin, asio::buffer(bytes.data() + at, size),
+                           [done](beast::error_code ec, std::size_t) { done(ec); });
+    }, kWait);
+    if (failed) return failed;
+  }
+  return {};
+}
+
 beast::error_code WsClient::write_text(const std::string& text) {
   ws_.text(true);
   return run([&](auto done) {

@@ -131,6 +131,8 @@ class WsClient {
   unsigned upgrade_status() const { return upgrade_response_.result_int(); }
 
   beast::error_code write_binary(const std::string& bytes);
+  // One binary message sent as WebSocket frames of at most `frame_bytes` bytes each.
+  beast::error_code write_binary_in_frames(const std::string& bytes, std::size_t frame_bytes);
   beast::error_code write_text(const std::string& text);
   beast::error_code send(const v1::ClientFrame& frame) {
     return write_binary(frame.SerializeAsString());

@@ -90,6 +90,29 @@ TEST_CASE("hello with a valid token attaches and commands reach the room") {
   CHECK(server.server().metrics().connections(ConnectionRole::kPartnerA) == 1);
 }
 
+TEST_CASE("messages longer than the session's first read arrive whole and in order, also when "
+          "fragmented") {
+  TestServer server;
+  auto client = attached_client(server, v1::PARTNER_A);
+  auto command = [](const char* id, std::size_t text_bytes) {
+    v1::ClientFrame frame;
+    frame.mutable_command()->set_command_id(id);
+    frame.mutable_command()->mutable_share()->set_text(std::string(text_bytes, 'a'));
+    return frame;
+  };
+  // Written before any answer is read, so they may reach the server in one segment.
+  REQUIRE_FALSE(client->send(command("long", 5000)));
+  REQUIRE_FALSE(client->send(command("short", 10)));
+  const std::string fragmented = command("fragmented", 3000).SerializeAsString();
+  REQUIRE_FALSE(client->write_binary_in_frames(fragmented, 700));
+  REQUIRE_FALSE(client->send(command("last", 600)));
+  for (const char* id : {"long", "short", "fragmented", "last"}) {
+    auto result = client->read_frame();
+    REQUIRE(result);
+    CHECK(result->items(0).result().command_id() == id);
+  }
+}
+
 TEST_CASE("a Typing frame reaches the rooms' typing relay with the sender's identity") {
   TestServer server;
   auto client = attached_client(server, v1::PARTNER_B);
