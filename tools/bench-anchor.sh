@@ -15,13 +15,16 @@
 # - the relay rate-matched to mendd saturated: --pairs pairs, paced open loop to the commands/s
 #   mendd saturated reached (the 1 ms beat and the round trips hold mendd's closed loop to a
 #   fraction of the relay's rate, so each of its commands pays more wake-ups than a saturated
-#   relay's message: this run compares them at one rate).
-# It prints the ratios of the medians: mendd saturated over the relay saturated and over the
-# relay at its rate, and mendd paced over the relay rate-matched (each "mendd's CPU per command
-# over the relay's CPU per message"). Builds the release mendd and mend-load (or takes
-# DIR/server/app/mendd and DIR/tools/mend-load/mend-load as they are with --build-dir, e.g. a
-# copy of an older build for an A/B run), installs the relay's package (tools/bench-relay) when
-# missing, and prints one line per run. Loopback only.
+#   relay's message: this run compares them at one rate);
+# - the acknowledging relay at that rate: the same, with each message also sent back to its
+#   sender (relay.mjs --ack, mend-load --relay-acks): one frame in and two out, as mendd answers
+#   a command with the sender's result and the partner's event.
+# It prints the ratios of the medians: mendd saturated over the relay saturated, over the relay
+# at its rate and over the acknowledging relay at that rate, and mendd paced over the relay
+# rate-matched (each "mendd's CPU per command over the relay's CPU per message"). Builds the
+# release mendd and mend-load (or takes DIR/server/app/mendd and DIR/tools/mend-load/mend-load
+# as they are with --build-dir, e.g. a copy of an older build for an A/B run), installs the
+# relay's package (tools/bench-relay) when missing, and prints one line per run. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift ;;
     --store) store="$2"; shift ;;
     --build-dir) bin="$2"; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "bench-anchor.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -80,18 +83,19 @@ mendd_run() {
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
-# relay_run PAIRS [RATE]: closed loop, or paced to RATE messages/s.
+# relay_run PAIRS [RATE [ack]]: closed loop, or paced to RATE messages/s; "ack": each message is
+# also sent back to its sender.
 relay_run() {
   local port; port=$(free_port)
-  node tools/bench-relay/relay.mjs "$port" >/dev/null & pids+=($!)
+  node tools/bench-relay/relay.mjs "$port" ${3:+--ack} >/dev/null & pids+=($!)
   wait_port "$port"
-  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --relay --rooms "$1" \
-      ${2:+--rate "$2"} --warmup 2 --duration "$duration" --json --quiet | us_per_op
+  "$bin/tools/mend-load/mend-load" --server "ws://127.0.0.1:$port" --relay ${3:+--relay-acks} \
+      --rooms "$1" ${2:+--rate "$2"} --warmup 2 --duration "$duration" --json --quiet | us_per_op
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
 echo "# us of server CPU per op, ops/s, p99 ms; --store $store, speaker-listener, $chunks shares per turn"
-paced_all=() matched_all=() sat_all=() relay_all=() equal_all=()
+paced_all=() matched_all=() sat_all=() relay_all=() equal_all=() acked_all=()
 for r in $(seq "$rounds"); do
   m=$(mendd_run "paced-$r" "$rooms"); echo "mendd paced, $rooms rooms     round $r: $m"
   paced_all+=("${m%% *}")
@@ -104,11 +108,15 @@ for r in $(seq "$rounds"); do
   sat_rate=$(echo "$s" | awk '{print $2}')
   e=$(relay_run "$pairs" "$sat_rate"); echo "relay at $sat_rate/s, $pairs pairs  round $r: $e"
   equal_all+=("${e%% *}")
+  a=$(relay_run "$pairs" "$sat_rate" ack)
+  echo "relay acking at $sat_rate/s, $pairs pairs round $r: $a"; acked_all+=("${a%% *}")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 p=$(median "${paced_all[@]}") k=$(median "${matched_all[@]}")
 s=$(median "${sat_all[@]}") n=$(median "${relay_all[@]}") e=$(median "${equal_all[@]}")
-awk -v p="$p" -v k="$k" -v s="$s" -v n="$n" -v e="$e" 'BEGIN {
+a=$(median "${acked_all[@]}")
+awk -v p="$p" -v k="$k" -v s="$s" -v n="$n" -v e="$e" -v a="$a" 'BEGIN {
   printf "median, saturated: mendd %.1f us per command, relay %.1f us per message, ratio %.2fx\n", s, n, (n > 0 ? s / n : 0)
   printf "median, saturated, rate-matched: mendd %.1f us per command, relay at its rate %.1f us per message, ratio %.2fx\n", s, e, (e > 0 ? s / e : 0)
+  printf "median, saturated, rate-matched: mendd %.1f us per command, acknowledging relay at its rate %.1f us per message, ratio %.2fx\n", s, a, (a > 0 ? s / a : 0)
   printf "median, paced: mendd %.1f us per command, relay rate-matched %.1f us per message, ratio %.2fx\n", p, k, (k > 0 ? p / k : 0) }'

@@ -56,6 +56,40 @@ struct UnpacedLoadServer {
   mend::testing::Mendd server{LoadServer::mendd_args(), unpaced_templates(templates.path())};
 };
 
+// tools/bench-relay/relay.mjs (Node's `ws`) on an ephemeral port, with `args` (e.g. --ack); its
+// port is read from the "listening PORT" line it prints. Bounded (30 s to start).
+struct NodeRelay {
+  // Its package is installed by the "load: bench-relay setup (npm ci)" test.
+  static bool installed() {
+    return std::filesystem::exists(std::string(MEND_BENCH_RELAY_DIR) + "/node_modules/ws");
+  }
+
+  explicit NodeRelay(const std::vector<std::string>& args)
+      : process(command(args), mend::testing::Subprocess::Output::kStdoutOnly) {
+    std::string banner;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (banner.find('\n') == std::string::npos) {
+      const std::string chunk = process.read_some(deadline);
+      REQUIRE_MESSAGE(!chunk.empty(), "the relay did not start: " << banner);
+      banner += chunk;
+    }
+    port = banner.substr(banner.find(' ') + 1, banner.find('\n') - banner.find(' ') - 1);
+  }
+
+  std::string url() const { return "ws://127.0.0.1:" + port; }
+
+  mend::testing::Subprocess process;
+  std::string port;
+
+ private:
+  static std::vector<std::string> command(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {MEND_NODE_PATH,
+                                     std::string(MEND_BENCH_RELAY_DIR) + "/relay.mjs", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+};
+
 }  // namespace
 
 TEST_CASE_FIXTURE(LoadServer,
@@ -109,23 +143,13 @@ TEST_CASE_FIXTURE(UnpacedLoadServer,
 }
 
 TEST_CASE("--relay measures the bare Node ws relay (tools/bench-relay) with the same client") {
-  const char* relay_dir = MEND_BENCH_RELAY_DIR;
-  if (!std::filesystem::exists(std::string(relay_dir) + "/node_modules/ws")) {
+  if (!NodeRelay::installed()) {
     MESSAGE("skipped: tools/bench-relay has no node_modules (its setup test runs npm ci)");
     return;
   }
-  mend::testing::Subprocess relay({MEND_NODE_PATH, std::string(relay_dir) + "/relay.mjs", "0"},
-                                  mend::testing::Subprocess::Output::kStdoutOnly);
-  std::string banner;
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (banner.find('\n') == std::string::npos) {
-    const std::string chunk = relay.read_some(deadline);
-    REQUIRE_MESSAGE(!chunk.empty(), "the relay did not start: " << banner);
-    banner += chunk;
-  }
-  const std::string port = banner.substr(banner.find(' ') + 1, banner.find('\n') - banner.find(' ') - 1);
-  const auto run = LoadServer::run_load("ws://127.0.0.1:" + port,
-                                        {"--relay", "--rooms", "2", "--warmup", "0", "--duration", "1"});
+  const NodeRelay relay({});
+  const auto run = LoadServer::run_load(
+      relay.url(), {"--relay", "--rooms", "2", "--warmup", "0", "--duration", "1"});
   INFO(run.output);
   CHECK(run.exit_code == 0);
   CHECK(json_number(run.output, "accepted") > 0);  // messages relayed
@@ -133,6 +157,33 @@ TEST_CASE("--relay measures the bare Node ws relay (tools/bench-relay) with the 
   CHECK(json_number(run.output, "samples") > 0);
   CHECK(json_number(run.output, "connections") == 4);
   CHECK(json_number(run.output, "cpu_seconds") >= 0);  // the relay's CPU, found by its port
+  CHECK(run.output.find("\"relay_acks\":false") != std::string::npos);
+}
+
+TEST_CASE("--relay-acks counts a message once its sender has read the relay's echo of it") {
+  if (!NodeRelay::installed()) {
+    MESSAGE("skipped: tools/bench-relay has no node_modules (its setup test runs npm ci)");
+    return;
+  }
+  const std::vector<std::string> args = {"--relay", "--relay-acks", "--rooms", "2",
+                                         "--warmup", "0", "--duration", "1"};
+  {
+    const NodeRelay acking({"--ack"});  // every message also goes back to its sender
+    const auto run = LoadServer::run_load(acking.url(), args);
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK(json_number(run.output, "accepted") > 0);
+    CHECK(json_number(run.output, "errors") == 0);
+    CHECK(run.output.find("\"relay_acks\":true") != std::string::npos);
+  }
+  // Without the echo each pair's first sender waits for it until the run ends: nothing counts,
+  // and the run fails.
+  const NodeRelay plain({});
+  const auto run = LoadServer::run_load(plain.url(), args);
+  INFO(run.output);
+  CHECK(run.exit_code == 1);
+  CHECK(json_number(run.output, "accepted") == 0);
+  CHECK(json_number(run.output, "errors") == 0);
 }
 
 TEST_CASE_FIXTURE(LoadServer,

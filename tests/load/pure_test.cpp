@@ -121,6 +121,7 @@ TEST_CASE("options: defaults, flags with values, repeated and comma-separated te
   CHECK(o.seed == 9);
   CHECK(o.chunks_per_turn == 1);
   CHECK_FALSE(o.relay);
+  CHECK_FALSE(o.relay_acks);
   parse = parse_options({"--chunks-per-turn", "20"});
   REQUIRE(parse.options);
   CHECK(parse.options->chunks_per_turn == 20);
@@ -130,6 +131,9 @@ TEST_CASE("options: defaults, flags with values, repeated and comma-separated te
   parse = parse_options({"--relay", "--rate", "450"});  // the rate-matched anchor
   REQUIRE(parse.options);
   CHECK(parse.options->rate == 450);
+  parse = parse_options({"--relay", "--relay-acks"});  // the acknowledging relay
+  REQUIRE(parse.options);
+  CHECK(parse.options->relay_acks);
 }
 
 TEST_CASE("options: bad values and unknown flags are usage errors in plain words") {
@@ -177,6 +181,7 @@ TEST_CASE("options: every rejection has its own stable message") {
   CHECK(error({"--relay", "--observers"}) == relay_alone);
   CHECK(error({"--relay", "--chunks-per-turn", "3"}) == relay_alone);
   CHECK(error({"--relay", "--server", "wss://127.0.0.1:1"}) == "--relay needs a ws:// server URL");
+  CHECK(error({"--relay-acks"}) == "--relay-acks needs --relay");
 }
 
 TEST_CASE("options: --help and -h win over an invalid value, and the usage names every flag") {
@@ -187,7 +192,7 @@ TEST_CASE("options: --help and -h win over an invalid value, and the usage names
        {"--server URL", "--template NAME", "--rooms N", "--think-ms MS", "--rate CMDS_PER_S",
         "--observers", "--warmup S", "--duration S", "--idle N", "--ca FILE", "--insecure",
         "--api-key-file FILE", "--server-pid PID", "--threads N", "--seed N", "--json",
-        "--quiet", "--help", "--chunks-per-turn N", "--relay"}) {
+        "--quiet", "--help", "--chunks-per-turn N", "--relay", "--relay-acks"}) {
     CAPTURE(flag);
     CHECK(usage.find(flag) != std::string::npos);
   }

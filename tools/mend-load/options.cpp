@@ -105,6 +105,10 @@ po::options_description describe(LoadOptions& o, std::vector<std::string>& templ
      "connections pass one 200-byte message back and forth, closed loop (with --rate: each "
      "send waits for its slot of the open-loop schedule); the report's server CPU per "
      "command is the relay's CPU per relayed message")
+    ("relay-acks", po::bool_switch(&o.relay_acks),
+     "with --relay: the relay also sends each message back to its sender (relay.mjs --ack), "
+     "and the sender reads it before the next send: one message in, two out, like mendd's "
+     "answer to a command")
     ("warmup", checked("warmup", "S", [&o](const std::string& t) {
        return parse_number(t, o.warmup_s); }),
      "seconds of load before measuring (default 2); above 0 it also lasts until every room "
@@ -178,6 +182,7 @@ std::string check(const LoadOptions& options) {
   if (options.relay && (options.idle > 0 || options.observers || options.chunks_per_turn != 1)) {
     return "--relay plays ping-pong; --idle, --observers and --chunks-per-turn do not apply";
   }
+  if (options.relay_acks && !options.relay) return "--relay-acks needs --relay";
   if (options.relay && options.server.rfind("ws://", 0) != 0) {
     return "--relay needs a ws:// server URL";
   }

@@ -21,6 +21,7 @@ struct LoadOptions {
   bool observers = false;              // one named observer per room, approved and joined
   std::uint32_t chunks_per_turn = 1;   // shares per speaker's turn, each mirrored and confirmed
   bool relay = false;                  // the server is a bare relay: --rooms pairs ping-pong
+  bool relay_acks = false;             // with relay: the relay also echoes to the sender
   double warmup_s = 2.0;               // not measured
   double duration_s = 10.0;            // measured
   std::uint32_t idle = 0;              // > 0: idle mode with this many connections

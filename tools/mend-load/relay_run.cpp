@@ -6,6 +6,9 @@
 // command is the relay's CPU per relayed message, measured by the same client and the same
 // /proc sampling as a mendd run. With --rate each send first waits for its slot of the open-loop
 // schedule (pacer.h), so the relay can be measured at the rate mendd ran at, not only saturated.
+// With --relay-acks the relay also sends each message back to its sender (relay.mjs --ack), and
+// the sender reads that copy after the other side received the message: mendd's pattern of one
+// frame in and two out per command (the sender's result, the partner's event).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -70,9 +73,9 @@ net::awaitable<void> wait_for_slot(Pacer& pacer) {
 }
 
 // One pair: both sides connect, then the message goes back and forth until `stopping`, each
-// send paced by `pacer` when there is one.
+// send paced by `pacer` when there is one; with `acks` the sender also reads its echo.
 net::awaitable<void> play_pair(HostPort where, std::string path, LoadStats& stats, Pacer* pacer,
-                               const std::atomic<bool>& stopping) {
+                               bool acks, const std::atomic<bool>& stopping) {
   const auto executor = co_await net::this_coro::executor;
   Socket a(executor), b(executor);
   try {
@@ -96,6 +99,10 @@ net::awaitable<void> play_pair(HostPort where, std::string path, LoadStats& stat
         std::memcpy(&stamp, received.cdata().data(), sizeof stamp);
         stats.latency_us(micros_since(stamp));
       }
+      if (acks) {  // a message counts once its sender has the relay's echo too
+        received.clear();
+        co_await sender->async_read(received, net::use_awaitable);
+      }
       stats.accepted();
       std::swap(sender, receiver);
     }
@@ -116,7 +123,8 @@ LoadReport run_relay(const LoadOptions& options, const Setup& setup) {
   if (options.rate > 0) pacer = std::make_unique<Pacer>(options.rate);
   for (std::uint32_t i = 0; i < options.rooms; ++i) {
     net::co_spawn(net::make_strand(io),
-                  play_pair(*where, "/relay/" + std::to_string(i), stats, pacer.get(), stopping),
+                  play_pair(*where, "/relay/" + std::to_string(i), stats, pacer.get(),
+                            options.relay_acks, stopping),
                   net::detached);
   }
   if (pacer) pacer->start();
@@ -145,6 +153,7 @@ LoadReport run_relay(const LoadOptions& options, const Setup& setup) {
 
   LoadReport report;
   report.mode = "relay";
+  report.relay_acks = options.relay_acks;
   report.server = options.server;
   report.rooms = options.rooms;
   report.target_rate = options.rate;

@@ -93,6 +93,7 @@ std::string to_text(const LoadReport& r) {
         << r.server << ", "
         << (r.target_rate > 0 ? "open loop at " + fixed(r.target_rate, 0) + " messages/s"
                               : std::string("closed loop"))
+        << (r.relay_acks ? ", each also sent back to its sender" : "")
         << ", measured " << fixed(r.seconds, 1)
         << " s (a command here is one relayed message)\n";
   } else {
@@ -162,6 +163,7 @@ std::string to_json(const LoadReport& r) {
   out << "{\"mode\":" << json_string(r.mode) << ",\"server\":" << json_string(r.server)
       << ",\"templates\":" << json_string(r.templates) << ",\"rooms\":" << r.rooms
       << ",\"observers\":" << (r.observers ? "true" : "false")
+      << ",\"relay_acks\":" << (r.relay_acks ? "true" : "false")
       << ",\"think_ms\":" << fixed(r.think_ms, 1) << ",\"target_rate\":" << fixed(r.target_rate, 1)
       << ",\"chunks_per_turn\":" << r.chunks_per_turn
       << ",\"seconds\":" << fixed(r.seconds, 3) << ",\"warmup_seconds\":"

@@ -59,6 +59,7 @@ struct LoadReport {
   std::string templates;                   // comma list
   std::uint32_t rooms = 0;
   bool observers = false;
+  bool relay_acks = false;                 // relay mode: each message also echoed to its sender
   double think_ms = 0;
   std::uint32_t chunks_per_turn = 1;       // shares (each mirrored) per speaker's turn
   double target_rate = 0;                  // 0: not open loop
