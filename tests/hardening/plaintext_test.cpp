@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/common/mendd_process.h"
+#include "tests/common/skip.h"
 #include "tests/hardening/raw_http.h"
 
 namespace mend::testing {
@@ -129,8 +130,8 @@ const std::string kHealthz = "GET /healthz HTTP/1.1\r\nHost: mend\r\nConnection:
 TEST_CASE("plaintext from a non-loopback address is refused with 403 TLS_REQUIRED") {
   NamespacePair namespaces;
   if (!namespaces.ready()) {
-    MESSAGE("SKIPPED: cannot create network namespaces here (needs root and iproute2's ip); "
-            "nothing checked");
+    mend::testing::skip_test(
+        "cannot create network namespaces here (needs root and iproute2's ip); nothing checked");
     return;
   }
   SUBCASE("by default") {

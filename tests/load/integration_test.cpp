@@ -9,6 +9,7 @@
 
 #include "tests/common/json_number.h"
 #include "tests/common/mendd_process.h"
+#include "tests/common/skip.h"
 #include "tests/common/subprocess.h"
 #include "tests/common/templates_dir.h"
 
@@ -144,7 +145,7 @@ TEST_CASE_FIXTURE(UnpacedLoadServer,
 
 TEST_CASE("--relay measures the bare Node ws relay (tools/bench-relay) with the same client") {
   if (!NodeRelay::installed()) {
-    MESSAGE("skipped: tools/bench-relay has no node_modules (its setup test runs npm ci)");
+    mend::testing::skip_test("tools/bench-relay has no node_modules (its setup test runs npm ci)");
     return;
   }
   const NodeRelay relay({});
@@ -162,7 +163,7 @@ TEST_CASE("--relay measures the bare Node ws relay (tools/bench-relay) with the 
 
 TEST_CASE("--relay-acks counts a message once its sender has read the relay's echo of it") {
   if (!NodeRelay::installed()) {
-    MESSAGE("skipped: tools/bench-relay has no node_modules (its setup test runs npm ci)");
+    mend::testing::skip_test("tools/bench-relay has no node_modules (its setup test runs npm ci)");
     return;
   }
   const std::vector<std::string> args = {"--relay", "--relay-acks", "--rooms", "2",
