@@ -4,17 +4,19 @@
 # scheduler figures (/proc/PID/task/*/schedstat: CPU time, time runnable but waiting for a CPU,
 # time slices) taken over the measured window only.
 #   tools/bench-tail.sh [--b MENDD] [--load MEND_LOAD] [--rooms N] [--rate N] [--duration S]
-#                       [--chunks-per-turn N] [-- MENDD_ARGS...]
+#                       [--chunks-per-turn N] [--dir DIR] [--busy PERCENT] [-- MENDD_ARGS...]
 # Defaults: the release build's binaries, 1,200 rooms at 2,000 commands/s for 10 s with 10 shares
 # per turn (imago-dialogue's beats and pauses pace each room: 400 rooms reached 790/s, 1,100
-# 1,970/s). Prints mend-load's figures, each histogram's p50/p99/p99.9 bucket bounds (ms) and
-# count over the window, the store's counters' increments and one line per mendd thread.
-# Loopback only.
+# 1,970/s). --dir: where the data directory is made (default /tmp; /dev/shm for tmpfs).
+# --busy: a process keeps one CPU busy PERCENT of every 10 ms during the run, the same contention
+# for every binary compared (a shared machine's neighbours, reproducibly). Prints mend-load's
+# figures, each histogram's p50/p99/p99.9 bucket bounds (ms) and count over the window, the
+# store's counters' increments and one line per mendd thread. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 b=build/release/server/app/mendd load=build/release/tools/mend-load/mend-load
-rooms=1200 rate=2000 duration=10 chunks=10 extra=()
+rooms=1200 rate=2000 duration=10 chunks=10 dir=/tmp busy=0 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --b) b="$2"; shift ;;
@@ -23,18 +25,39 @@ while [ $# -gt 0 ]; do
     --rate) rate="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --chunks-per-turn) chunks="$2"; shift ;;
+    --dir) dir="$2"; shift ;;
+    --busy) busy="$2"; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench-tail.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 
-work=$(mktemp -d /tmp/mend-tail.XXXXXX)
-server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+if ! [[ "$busy" =~ ^[0-9]+$ ]] || [ "$busy" -gt 100 ]; then
+  echo "bench-tail.sh: --busy takes a percentage, 0 to 100" >&2; exit 2
+fi
+work=$(mktemp -d "$dir/mend-tail.XXXXXX")
+server="" busy_pid=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null
+  [ -n "$busy_pid" ] && kill "$busy_pid" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 source tools/bench-lib.sh
+
+if [ "$busy" -gt 0 ]; then
+  python3 -c '
+import sys, time
+share, period = int(sys.argv[1]) / 100, 0.010
+while True:
+    start = time.perf_counter()
+    while time.perf_counter() - start < share * period:
+        pass
+    time.sleep(period * (1 - share))' "$busy" &
+  busy_pid=$!
+fi
 
 snapshot() {  # label: /metrics and the threads' schedstat into $work/label.*
   curl -s "http://127.0.0.1:$port/metrics" >"$work/$1.metrics"
