@@ -432,7 +432,7 @@ class WsSession final : public rooms::Recipient,
 
   void drop_queue() {
     for (const Outgoing& outgoing : queue_) forget(outgoing);
-    queue_.clear();
+    rooms::clear(queue_);
   }
 
   // Closes with `code`. Nothing queued after this decision is sent. The frames queued before
@@ -456,7 +456,7 @@ class WsSession final : public rooms::Recipient,
       if (!flush) {
         // Keep the frame in flight (its bytes are owned by the queue); drop the rest.
         auto in_flight = std::move(queue_.front());
-        queue_.pop_front();
+        rooms::pop_front(queue_);
         drop_queue();
         queue_.push_back(std::move(in_flight));
       }

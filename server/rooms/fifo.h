@@ -1,11 +1,11 @@
 // A queue consumed from the front, for the queues every room and connection keeps.
 //
-// Not std::deque: libstdc++'s allocates its map and a first 512-byte node (about 600 bytes) as
-// soon as one is constructed, so every idle connection and loaded room would pay for its empty
-// queues. A devector allocates at its first push and, consumed from the front, reuses its space
-// (it moves the elements left back to the middle instead of growing). Unlike a deque it keeps
-// the space a burst took (a replay's frames, a queue of commands), so pop_front() below gives
-// it back once the queue is empty. Push only at the back: the debug assertion in Boost 1.81's
+// Not std::deque: libstdc++'s allocates its map and a first 512-byte node (about 600 bytes) as soon
+// as one is constructed, so every idle connection and loaded room would pay for its empty queues. A
+// devector allocates at its first push and, consumed from the front, reuses its space (it moves the
+// elements left back to the middle instead of growing). Unlike a deque it keeps the space a burst
+// took (a replay's frames, a queue of commands), so pop_front() and clear() below give it back once
+// the queue is empty. Push only at the back: the debug assertion in Boost 1.81's
 // devector::push_front is wrong (boostorg/container#285).
 #pragma once
 
@@ -27,6 +27,12 @@ template <class T>
 void pop_front(Fifo<T>& queue) {
   queue.pop_front();
   if (queue.empty() && queue.capacity() > kFifoKeep) queue = Fifo<T>();
+}
+
+// Removes every element and gives back all the space (a devector's own clear() keeps it).
+template <class T>
+void clear(Fifo<T>& queue) {
+  queue = Fifo<T>();
 }
 
 }  // namespace mend::rooms

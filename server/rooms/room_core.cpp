@@ -580,7 +580,7 @@ Effects RoomCore::on_command(ConnectionId connection, v1::Command command,
 bool RoomCore::refused_persistently(Attachment& attachment, engine::TimeMs now) const {
   Fifo<engine::TimeMs>& refusals = attachment.refusals;
   const engine::TimeMs window_start = now - limits_.rate_limit_abuse_window_ms;
-  while (!refusals.empty() && refusals.front() <= window_start) refusals.pop_front();
+  while (!refusals.empty() && refusals.front() <= window_start) pop_front(refusals);
   refusals.push_back(now);
   return refusals.size() >= std::max<std::uint32_t>(1, limits_.rate_limit_abuse_refusals);
 }
@@ -1198,13 +1198,13 @@ Effects RoomCore::destroy(const v1::Actor& by, std::vector<std::uint64_t>& cance
   log_first_seq_ = 1;
   state_ = engine::RoomState{};
   retractable_.invalidate();
-  queue_.clear();
+  clear(queue_);
   buckets_.clear();
   busy_ = false;
   for (const Exclusive& op : exclusive_) {
     if (op.kind == ExclusiveKind::kExternal && op.withdrawn.empty()) cancelled.push_back(op.id);
   }
-  exclusive_.clear();
+  clear(exclusive_);
   return settled(std::move(fx));
 }
 

@@ -21,7 +21,8 @@ TEST_CASE("a queue allocates nothing until its first push, and keeps its element
   CHECK(queue.empty());
 }
 
-TEST_CASE("an emptied queue keeps room for a few elements and frees what a burst took") {
+TEST_CASE("an emptied queue keeps room for a few elements; a burst's space is freed once the "
+          "queue is emptied or cleared") {
   Fifo<int> queue;
   for (int round = 0; round < 3; ++round) {  // steady use: its space is reused, not grown
     for (int i = 0; i < 4; ++i) queue.push_back(i);
@@ -35,6 +36,10 @@ TEST_CASE("an emptied queue keeps room for a few elements and frees what a burst
   CHECK(queue.capacity() >= 1000);  // kept while elements are left
   CHECK(queue.front() == 999);
   pop_front(queue);
+  CHECK(queue.empty());
+  CHECK(queue.capacity() == 0);
+  for (int i = 0; i < 1000; ++i) queue.push_back(i);  // another burst, dropped whole
+  clear(queue);
   CHECK(queue.empty());
   CHECK(queue.capacity() == 0);
 }
