@@ -21,7 +21,7 @@ TEST_CASE("a queue allocates nothing until its first push, and keeps its element
   CHECK(queue.empty());
 }
 
-TEST_CASE("an emptied queue keeps room for a few elements; a burst's space is freed once the "
+TEST_CASE("an emptied queue keeps room for a few elements, and a burst's space is freed once the "
           "queue is emptied or cleared") {
   Fifo<int> queue;
   for (int round = 0; round < 3; ++round) {  // steady use: its space is reused, not grown
